@@ -1,0 +1,51 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("MemberImportVisibility")]
+
+let package = Package(
+    name: "vqscope",
+    products: [
+        .executable(name: "vqscope", targets: ["vqscope"]),
+        .library(name: "VQScope", targets: ["VirtioModel", "TraceSources", "VirtioAnalysis", "VirtioReporting"]),
+    ],
+    dependencies: [
+        // The only dependency: the command-line front end (see README, "Dependencies").
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        // The VIRTIO spec vocabulary: pure values, no I/O, no Foundation.
+        .target(name: "VirtioModel", swiftSettings: strict),
+        // QEMU trace input: files, lines, typed events.
+        .target(name: "TraceSources", dependencies: ["VirtioModel"], swiftSettings: strict),
+        // The verifying driver/device model, the rules and latency.
+        .target(name: "VirtioAnalysis", dependencies: ["VirtioModel", "TraceSources"], swiftSettings: strict),
+        // Analysis results to text and JSON.
+        .target(name: "VirtioReporting", dependencies: ["VirtioModel", "VirtioAnalysis"], swiftSettings: strict),
+        .executableTarget(
+            name: "vqscope",
+            dependencies: [
+                "VirtioModel", "TraceSources", "VirtioAnalysis", "VirtioReporting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "VirtioModelTests", dependencies: ["VirtioModel"], swiftSettings: strict),
+        .testTarget(name: "TraceSourcesTests", dependencies: ["TraceSources", "VirtioModel"], swiftSettings: strict),
+        .testTarget(
+            name: "VirtioAnalysisTests",
+            dependencies: ["VirtioAnalysis", "TraceSources", "VirtioModel"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "VirtioReportingTests",
+            dependencies: ["VirtioReporting", "VirtioAnalysis", "TraceSources", "VirtioModel"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "vqscopeTests",
+            dependencies: ["vqscope", "VirtioReporting", "VirtioAnalysis", "TraceSources", "VirtioModel"],
+            swiftSettings: strict
+        ),
+    ]
+)

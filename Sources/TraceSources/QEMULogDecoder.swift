@@ -1,0 +1,419 @@
+/// What one line of a QEMU `log`-backend trace turned out to be.
+public enum LineOutcome: Sendable, Equatable {
+    /// A virtio event vqscope decodes (including QEMU's virtio error messages).
+    case event(TraceRecord)
+    /// A trace event vqscope does not use (other subsystems, vhost, …).
+    case otherEvent
+    /// A line that is not a trace event at all (other `qemu_log` output, foreign text).
+    case nonEvent
+    /// A line naming a virtio event whose arguments do not parse; the reason says why.
+    case malformed(String)
+}
+
+/// Decodes lines of QEMU's `log` trace backend.
+///
+/// Three line forms are accepted (see `docs/trace-formats.md`):
+/// - `TID@SEC.USEC:name args` — QEMU ≤ 10.0 with `-msg timestamp=on`;
+/// - `name args` — no timestamp;
+/// - `YYYY-MM-DDTHH:MM:SS.ffffffZ name args` — QEMU 10.x with `-msg timestamp=on`,
+///   optionally followed by `(TID) ` as one 10.1 development snapshot printed.
+///
+/// Arguments are read by position from the event's printf format: the decoder takes the
+/// numbers in order (`0x…` hex, decimal, `(nil)` for a null pointer) and ignores the words
+/// between them, which keeps it independent of small wording changes between QEMU versions.
+public final class QEMULogDecoder {
+    private var numbers = [UInt64](repeating: 0, count: 8)
+
+    public init() {}
+
+    public func decode(_ line: UnsafeBufferPointer<UInt8>, number: Int) -> LineOutcome {
+        var cursor = 0
+        var timestamp: Timestamp?
+        var thread: UInt32?
+        let count = line.count
+        var prefixed = false
+        if count > 0, Self.isDigit(line[0]) {
+            guard let prefix = Self.parsePrefix(line, cursor: &cursor) else { return self.nonEvent(line, number) }
+            timestamp = prefix.timestamp
+            thread = prefix.thread
+            prefixed = true
+        }
+        let nameStart = cursor
+        var hasUnderscore = false
+        while cursor < count, Self.isNameByte(line[cursor]) {
+            if line[cursor] == 0x5F { hasUnderscore = true }
+            cursor += 1
+        }
+        let nameEnd = cursor
+        guard nameEnd > nameStart, cursor == count || line[cursor] == 0x20 else {
+            return self.nonEvent(line, number, timestamp: timestamp, thread: thread)
+        }
+        let name = UnsafeBufferPointer(rebasing: line[nameStart..<nameEnd])
+        let args = UnsafeBufferPointer(rebasing: line[min(cursor + 1, count)..<count])
+        guard let kind = EventKind.lookup(name) else {
+            return prefixed || hasUnderscore ? .otherEvent : self.nonEvent(line, number)
+        }
+        switch self.decodeArguments(kind, args) {
+        case .success(let event):
+            guard let event else { return .otherEvent }
+            return .event(TraceRecord(event: event, line: number, timestamp: timestamp, thread: thread))
+        case .failure(let reason):
+            return .malformed("\(String(decoding: name, as: UTF8.self)): \(reason)")
+        }
+    }
+
+    private func nonEvent(
+        _ line: UnsafeBufferPointer<UInt8>, _ number: Int, timestamp: Timestamp? = nil, thread: UInt32? = nil
+    ) -> LineOutcome {
+        guard let message = QEMUMessage.match(line) else { return .nonEvent }
+        return .event(TraceRecord(event: .qemuMessage(message), line: number, timestamp: timestamp, thread: thread))
+    }
+
+    private struct ArgumentError: Error {
+        let reason: String
+    }
+
+    // swiftlint:disable:next cyclomatic_complexity function_body_length
+    private func decodeArguments(_ kind: EventKind, _ args: UnsafeBufferPointer<UInt8>) -> Result<TraceEvent?, ArgumentError> {
+        func take(_ needed: Int) throws(ArgumentError) {
+            let got = Self.scanNumbers(args, into: &self.numbers, limit: needed)
+            guard got >= needed else {
+                throw ArgumentError(reason: "expected \(needed) numeric arguments, found \(max(got, 0))")
+            }
+        }
+        func u32(_ index: Int) throws(ArgumentError) -> UInt32 {
+            let value = self.numbers[index]
+            // Signed printf values arrive sign-extended; keep the low 32 bits of those.
+            guard value <= UInt64(UInt32.max) || Int64(bitPattern: value) < 0 else {
+                throw ArgumentError(reason: "argument \(index + 1) (\(value)) exceeds 32 bits")
+            }
+            return UInt32(truncatingIfNeeded: value)
+        }
+        func i32(_ index: Int) -> Int32 { Int32(truncatingIfNeeded: Int64(bitPattern: self.numbers[index])) }
+        do throws(ArgumentError) {
+            switch kind {
+            case .allocElement:
+                try take(4)
+                return .success(.allocElement(elem: self.numbers[0], size: self.numbers[1], inNum: try u32(2), outNum: try u32(3)))
+            case .pop:
+                try take(4)
+                return .success(.pop(vq: self.numbers[0], elem: self.numbers[1], inNum: try u32(2), outNum: try u32(3)))
+            case .fill:
+                try take(4)
+                return .success(.fill(vq: self.numbers[0], elem: self.numbers[1], length: try u32(2), index: try u32(3)))
+            case .flush:
+                try take(2)
+                return .success(.flush(vq: self.numbers[0], count: try u32(1)))
+            case .queueNotify:
+                try take(3)
+                return .success(.queueNotify(vdev: self.numbers[0], queue: i32(1), vq: self.numbers[2]))
+            case .notify:
+                try take(2)
+                return .success(.notify(vdev: self.numbers[0], vq: self.numbers[1]))
+            case .notifyIrqfd:
+                try take(2)
+                return .success(.notifyIrqfd(vdev: self.numbers[0], vq: self.numbers[1]))
+            case .setStatus:
+                try take(2)
+                guard self.numbers[1] <= 0xFF else {
+                    throw ArgumentError(reason: "status value \(self.numbers[1]) does not fit in 8 bits")
+                }
+                return .success(.setStatus(vdev: self.numbers[0], value: UInt8(self.numbers[1])))
+            case .mmioRead:
+                try take(1)
+                return .success(.mmioRead(offset: self.numbers[0]))
+            case .mmioWrite:
+                try take(2)
+                return .success(.mmioWrite(offset: self.numbers[0], value: self.numbers[1]))
+            case .mmioGuestPage:
+                try take(2)
+                return .success(.mmioGuestPage(size: self.numbers[0], shift: i32(1)))
+            case .mmioQueueWrite:
+                try take(2)
+                return .success(.mmioQueueWrite(value: self.numbers[0], maximum: i32(1)))
+            case .mmioSettingIRQ:
+                try take(1)
+                return .success(.mmioSettingIRQ(level: i32(0)))
+            case .pciNotify:
+                try take(1)
+                return .success(.pciNotify(vector: UInt16(truncatingIfNeeded: self.numbers[0])))
+            case .pciNotifyWrite, .pciNotifyWritePIO:
+                try take(3)
+                return .success(
+                    .pciNotifyWrite(
+                        address: self.numbers[0], value: self.numbers[1], size: try u32(2),
+                        portIO: kind == .pciNotifyWritePIO))
+            case .blkRequestComplete:
+                try take(3)
+                return .success(.blkRequestComplete(vdev: self.numbers[0], request: self.numbers[1], status: i32(2)))
+            case .blkReadWriteComplete:
+                try take(3)
+                return .success(.blkReadWriteComplete(vdev: self.numbers[0], request: self.numbers[1], result: i32(2)))
+            case .blkHandleRead:
+                try take(4)
+                return .success(
+                    .blkHandleRead(
+                        vdev: self.numbers[0], request: self.numbers[1], sector: self.numbers[2],
+                        sectors: self.numbers[3]))
+            case .blkHandleWrite:
+                try take(4)
+                return .success(
+                    .blkHandleWrite(
+                        vdev: self.numbers[0], request: self.numbers[1], sector: self.numbers[2],
+                        sectors: self.numbers[3]))
+            case .blkSubmitMultiRequest:
+                try take(7)
+                return .success(
+                    .blkSubmitMultiRequest(
+                        vdev: self.numbers[0], start: i32(2), requests: i32(3), offset: self.numbers[4],
+                        size: self.numbers[5], isWrite: self.numbers[6] != 0))
+            case .blkDataPlane(let started):
+                try take(1)
+                return .success(.blkDataPlane(started: started, dataPlane: self.numbers[0]))
+            case .blkOther(let name):
+                try take(1)
+                return .success(.blkOther(name: name, vdev: self.numbers[0]))
+            case .rng(let event):
+                let wanted: Int
+                switch event {
+                case .guestNotReady, .popped: wanted = 1
+                case .cpuIsStopped, .pushed, .request, .vmStateChange: wanted = 2
+                }
+                try take(wanted)
+                return .success(.rng(event, vdev: self.numbers[0], bytes: wanted > 1 ? self.numbers[1] : 0))
+            case .serialSendControl:
+                try take(3)
+                return .success(
+                    .serialSendControl(
+                        port: try u32(0), event: UInt16(truncatingIfNeeded: self.numbers[1]),
+                        value: UInt16(truncatingIfNeeded: self.numbers[2])))
+            case .serialHandleControl:
+                try take(2)
+                return .success(
+                    .serialHandleControl(
+                        event: UInt16(truncatingIfNeeded: self.numbers[0]),
+                        value: UInt16(truncatingIfNeeded: self.numbers[1])))
+            case .serialOther(let name):
+                try take(1)
+                return .success(.serialOther(name: name, port: try u32(0)))
+            case .netOther(let name):
+                return .success(.netOther(name: name))
+            case .inputQueueFull:
+                return .success(.inputQueueFull)
+            case .pciConfigWrite:
+                return try self.decodePCIConfigWrite(args)
+            case .memoryRegionWrite:
+                return try self.decodeMemoryRegionWrite(args)
+            }
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// `pci_cfg_write` prints `"%s %02x:%02x.%x @0x%x <- 0x%x"`: device name, address, offset, value.
+    private func decodePCIConfigWrite(_ args: UnsafeBufferPointer<UInt8>) throws(ArgumentError) -> Result<TraceEvent?, ArgumentError> {
+        var end = 0
+        while end < args.count, args[end] != 0x20 { end += 1 }
+        let device = String(decoding: UnsafeBufferPointer(rebasing: args[0..<end]), as: UTF8.self)
+        guard device.contains("virtio") else { return .success(nil) }
+        let rest = UnsafeBufferPointer(rebasing: args[end..<args.count])
+        let got = Self.scanNumbers(rest, into: &self.numbers, limit: 8)
+        guard got >= 2 else { throw ArgumentError(reason: "expected a config offset and value") }
+        let offset = self.numbers[got - 2]
+        let value = self.numbers[got - 1]
+        guard offset <= UInt64(UInt32.max), value <= UInt64(UInt32.max) else {
+            throw ArgumentError(reason: "config offset or value exceeds 32 bits")
+        }
+        return .success(.pciConfigWrite(device: device, offset: UInt32(offset), value: UInt32(value)))
+    }
+
+    /// `memory_region_ops_write` prints `"cpu %d mr %p addr 0x%x value 0x%x size %u name '%s'"`.
+    private func decodeMemoryRegionWrite(_ args: UnsafeBufferPointer<UInt8>) throws(ArgumentError) -> Result<TraceEvent?, ArgumentError> {
+        let marker: [UInt8] = Array("name '".utf8)
+        var start = -1
+        var index = 0
+        while index + marker.count <= args.count {
+            if args[index] == marker[0], (0..<marker.count).allSatisfy({ args[index + $0] == marker[$0] }) {
+                start = index + marker.count
+                break
+            }
+            index += 1
+        }
+        guard start >= 0 else { return .success(nil) }
+        var end = start
+        while end < args.count, args[end] != 0x27 { end += 1 }
+        let region = String(decoding: UnsafeBufferPointer(rebasing: args[start..<end]), as: UTF8.self)
+        guard region.hasPrefix("virtio") else { return .success(nil) }
+        let head = UnsafeBufferPointer(rebasing: args[0..<(start - marker.count)])
+        guard Self.scanNumbers(head, into: &self.numbers, limit: 5) >= 5 else {
+            throw ArgumentError(reason: "expected cpu, mr, addr, value and size")
+        }
+        guard self.numbers[4] <= 8 else { throw ArgumentError(reason: "access size \(self.numbers[4]) is not 1–8") }
+        return .success(
+            .memoryRegionWrite(
+                region: region, address: self.numbers[2], value: self.numbers[3], size: UInt32(self.numbers[4])))
+    }
+
+    // MARK: - Byte-level scanning
+
+    @inline(__always) static func isDigit(_ byte: UInt8) -> Bool { byte &- 0x30 < 10 }
+
+    @inline(__always) static func isNameByte(_ byte: UInt8) -> Bool {
+        Self.isDigit(byte) || (byte | 0x20) &- 0x61 < 26 || byte == 0x5F
+    }
+
+    /// Reads up to `limit` numbers from `args` into `values`; returns how many were read, or
+    /// -1 when a number does not fit in 64 bits.
+    static func scanNumbers(_ args: UnsafeBufferPointer<UInt8>, into values: inout [UInt64], limit: Int) -> Int {
+        var found = 0
+        var index = 0
+        let count = args.count
+        var previousIsWord = false
+        while index < count, found < limit {
+            let byte = args[index]
+            if !previousIsWord {
+                if Self.isDigit(byte) || (byte == 0x2D && index + 1 < count && Self.isDigit(args[index + 1])) {
+                    guard let (value, next) = Self.parseNumber(args, at: index) else { return -1 }
+                    values[found] = value
+                    found += 1
+                    index = next
+                    previousIsWord = true
+                    continue
+                }
+                if byte == 0x28, index + 4 < count, args[index + 1] == 0x6E, args[index + 2] == 0x69,
+                    args[index + 3] == 0x6C, args[index + 4] == 0x29
+                {  // "(nil)"
+                    values[found] = 0
+                    found += 1
+                    index += 5
+                    continue
+                }
+            }
+            previousIsWord = Self.isNameByte(byte)
+            index += 1
+        }
+        return found
+    }
+
+    /// Parses `0x…` hex, or decimal with an optional minus sign (stored as two's complement).
+    @inline(__always)
+    static func parseNumber(_ args: UnsafeBufferPointer<UInt8>, at start: Int) -> (UInt64, Int)? {
+        var index = start
+        let count = args.count
+        var negative = false
+        if args[index] == 0x2D {
+            negative = true
+            index += 1
+        }
+        if !negative, index + 1 < count, args[index] == 0x30, args[index + 1] | 0x20 == 0x78 {
+            index += 2
+            var value: UInt64 = 0
+            var digits = 0
+            while index < count {
+                let byte = args[index]
+                let nibble: UInt8
+                if Self.isDigit(byte) {
+                    nibble = byte &- 0x30
+                } else if (byte | 0x20) &- 0x61 < 6 {
+                    nibble = (byte | 0x20) &- 0x61 &+ 10
+                } else {
+                    break
+                }
+                guard digits < 16 else { return nil }
+                value = value << 4 | UInt64(nibble)
+                if value != 0 { digits += 1 }
+                index += 1
+            }
+            return (value, index)
+        }
+        var value: UInt64 = 0
+        while index < count, Self.isDigit(args[index]) {
+            let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflow2) = times.addingReportingOverflow(UInt64(args[index] &- 0x30))
+            guard !overflow1, !overflow2 else { return nil }
+            value = sum
+            index += 1
+        }
+        if negative {
+            guard value <= UInt64(Int64.max) else { return nil }
+            return (UInt64(bitPattern: -Int64(value)), index)
+        }
+        return (value, index)
+    }
+
+    struct Prefix {
+        var timestamp: Timestamp
+        var thread: UInt32?
+    }
+
+    /// Parses `TID@SEC.USEC:` or `YYYY-MM-DDTHH:MM:SS[.frac]Z ` (plus an optional `(TID) `).
+    static func parsePrefix(_ line: UnsafeBufferPointer<UInt8>, cursor: inout Int) -> Prefix? {
+        let count = line.count
+        var index = 0
+        func digits(maximum: Int = 19) -> (UInt64, Int)? {
+            var value: UInt64 = 0
+            let start = index
+            while index < count, Self.isDigit(line[index]), index - start < maximum {
+                value = value * 10 + UInt64(line[index] &- 0x30)
+                index += 1
+            }
+            return index > start ? (value, index - start) : nil
+        }
+        func expect(_ byte: UInt8) -> Bool {
+            guard index < count, line[index] == byte else { return false }
+            index += 1
+            return true
+        }
+        guard let (first, firstDigits) = digits() else { return nil }
+        if expect(0x40) {  // '@': TID@SEC.USEC:
+            guard first <= UInt64(UInt32.max), let (seconds, _) = digits(maximum: 12), expect(0x2E),
+                let (micros, microDigits) = digits(maximum: 9), expect(0x3A)
+            else { return nil }
+            cursor = index
+            let fraction = Self.scale(micros, digits: microDigits)
+            return Prefix(timestamp: Timestamp(nanoseconds: Int64(seconds) * 1_000_000_000 + fraction), thread: UInt32(first))
+        }
+        // ISO 8601: YYYY-MM-DDTHH:MM:SS[.ffffff]Z
+        guard firstDigits == 4, expect(0x2D), let (month, _) = digits(maximum: 2), expect(0x2D),
+            let (day, _) = digits(maximum: 2), expect(0x54), let (hour, _) = digits(maximum: 2), expect(0x3A),
+            let (minute, _) = digits(maximum: 2), expect(0x3A), let (second, _) = digits(maximum: 2)
+        else { return nil }
+        var fraction: Int64 = 0
+        if expect(0x2E) {
+            guard let (value, count) = digits(maximum: 9) else { return nil }
+            fraction = Self.scale(value, digits: count)
+        }
+        guard expect(0x5A), expect(0x20), (1...12).contains(month), (1...31).contains(day), hour < 24,
+            minute < 60, second < 61
+        else { return nil }
+        var thread: UInt32?
+        if index < count, line[index] == 0x28 {  // "(TID) " from the 10.1 development form
+            index += 1
+            guard let (tid, _) = digits(maximum: 10), tid <= UInt64(UInt32.max), expect(0x29), expect(0x20) else {
+                return nil
+            }
+            thread = UInt32(tid)
+        }
+        cursor = index
+        let days = Self.daysFromCivil(year: Int64(first), month: Int64(month), day: Int64(day))
+        let seconds = days * 86_400 + Int64(hour) * 3_600 + Int64(minute) * 60 + Int64(second)
+        return Prefix(timestamp: Timestamp(nanoseconds: seconds * 1_000_000_000 + fraction), thread: thread)
+    }
+
+    /// A fraction of `digits` decimal digits as nanoseconds.
+    private static func scale(_ value: UInt64, digits: Int) -> Int64 {
+        var result = Int64(value)
+        for _ in digits..<9 { result *= 10 }
+        return result
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+    static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+}

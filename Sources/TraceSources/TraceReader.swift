@@ -1,0 +1,133 @@
+/// A problem with the input itself (not with the driver), with its place in the file.
+public struct InputProblem: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// A virtio event line whose arguments do not parse.
+        case malformed(String)
+        /// A line longer than the reader's limit; it was skipped.
+        case overlong(limit: Int)
+        /// The last line had no newline: the trace was cut off while being written.
+        case unterminated
+    }
+
+    public var kind: Kind
+    public var line: Int
+    public var offset: UInt64
+}
+
+/// Counts of what the reader saw, for the report's input section.
+public struct InputStatistics: Sendable, Equatable {
+    public var bytes: UInt64 = 0
+    public var lines = 0
+    public var virtioEvents = 0
+    /// Trace events of other subsystems, counted and skipped.
+    public var otherEvents = 0
+    /// Lines that are not trace events (other QEMU output, foreign text), counted and skipped.
+    public var nonEventLines = 0
+    public var firstNonEventLine: Int?
+    public var malformedLines = 0
+    /// Events that carried a timestamp.
+    public var timestampedEvents = 0
+    public var firstTimestamp: Timestamp?
+    public var lastTimestamp: Timestamp?
+
+    public init() {}
+}
+
+/// One item from a trace: a decoded event, or a problem with the input.
+public enum TraceItem: Sendable, Equatable {
+    case record(TraceRecord)
+    case problem(InputProblem)
+}
+
+/// Streams a QEMU `log`-backend trace as typed events, with bounded memory.
+public final class TraceReader {
+    public let path: String
+    public private(set) var statistics = InputStatistics()
+    private let lines: LineReader
+    private let decoder = QEMULogDecoder()
+    private var checkedFormat = false
+
+    public init(path: String, maximumLineLength: Int = 64 * 1024) throws(InputError) {
+        self.path = path
+        self.lines = LineReader(input: try InputFile(path: path), maximumLineLength: maximumLineLength)
+    }
+
+    /// The next event or problem, or `nil` at the end of the input.
+    ///
+    /// - Throws: ``InputError`` when the file cannot be read, or when it is binary data
+    ///   rather than a text trace (checked on the first line).
+    public func next() throws(InputError) -> TraceItem? {
+        while let line = try self.lines.next() {
+            if !self.checkedFormat {
+                self.checkedFormat = true
+                try self.checkFormat(line)
+            }
+            self.statistics.lines = line.number
+            self.statistics.bytes = self.lines.bytesRead
+            if line.overlong {
+                self.statistics.malformedLines += 1
+                return .problem(
+                    InputProblem(kind: .overlong(limit: self.lines.maximumLineLength), line: line.number, offset: line.offset))
+            }
+            switch self.decoder.decode(line.bytes, number: line.number) {
+            case .event(let record):
+                if line.unterminated {
+                    // Keep the event only if it was complete; tell the user either way.
+                    self.pendingRecord = record
+                    return .problem(InputProblem(kind: .unterminated, line: line.number, offset: line.offset))
+                }
+                return .record(self.count(record))
+            case .otherEvent:
+                self.statistics.otherEvents += 1
+            case .nonEvent:
+                self.statistics.nonEventLines += 1
+                if self.statistics.firstNonEventLine == nil { self.statistics.firstNonEventLine = line.number }
+                if line.unterminated {
+                    return .problem(InputProblem(kind: .unterminated, line: line.number, offset: line.offset))
+                }
+            case .malformed(let reason):
+                self.statistics.malformedLines += 1
+                return .problem(InputProblem(kind: .malformed(reason), line: line.number, offset: line.offset))
+            }
+        }
+        if let record = self.pendingRecord {
+            self.pendingRecord = nil
+            return .record(self.count(record))
+        }
+        self.statistics.bytes = self.lines.bytesRead
+        return nil
+    }
+
+    private var pendingRecord: TraceRecord?
+
+    private func count(_ record: TraceRecord) -> TraceRecord {
+        self.statistics.virtioEvents += 1
+        if let time = record.timestamp {
+            self.statistics.timestampedEvents += 1
+            if self.statistics.firstTimestamp == nil { self.statistics.firstTimestamp = time }
+            self.statistics.lastTimestamp = time
+        }
+        return record
+    }
+
+    /// Refuses binary input early with a message that says what it looks like.
+    private func checkFormat(_ line: LineSlice) throws(InputError) {
+        let head = Array(line.bytes.prefix(16))
+        // Header event id (all ones) and the start of the magic 0xf2b177cb0aa429b4, little-endian;
+        // its fourth byte is a newline, so the first "line" holds 11 bytes.
+        let simpleMagic: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xb4, 0x29, 0xa4]
+        if head.count >= 11, Array(head[0..<11]) == simpleMagic {
+            throw .undecodable(
+                path: self.path, offset: 0,
+                reason: "this is a QEMU `simple` backend binary trace; vqscope reads the `log` backend's text (see docs/trace-formats.md)")
+        }
+        if head.starts(with: [0x7f, 0x45, 0x4c, 0x46]) {
+            throw .undecodable(path: self.path, offset: 0, reason: "this is an ELF file (a memory dump?), not a QEMU trace log")
+        }
+        if let nul = line.bytes.firstIndex(of: 0) {
+            throw .undecodable(
+                path: self.path, offset: line.offset + UInt64(nul),
+                reason: "binary data (NUL byte) on line \(line.number): not a QEMU `log` trace")
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import TraceSources
+import VirtioModel
+
+/// A latency distribution for one stage of a request's life on one queue, in nanoseconds.
+public struct LatencySummary: Sendable, Equatable {
+    /// `kick→pop`, `pop→fill`, `fill→flush` or `flush→interrupt`.
+    public var stage: String
+    public var count: UInt64
+    public var minimum: Int64
+    public var p50: Int64
+    public var p90: Int64
+    public var p99: Int64
+    public var maximum: Int64
+    public var mean: Double
+
+    init?(stage: String, histogram: LatencyHistogram) {
+        guard histogram.count > 0, let p50 = histogram.value(atQuantile: 0.5),
+            let p90 = histogram.value(atQuantile: 0.9), let p99 = histogram.value(atQuantile: 0.99),
+            let mean = histogram.mean
+        else { return nil }
+        self.stage = stage
+        self.count = histogram.count
+        self.minimum = histogram.minimum
+        self.p50 = p50
+        self.p90 = p90
+        self.p99 = p99
+        self.maximum = histogram.maximum
+        self.mean = mean
+    }
+}
+
+/// What the trace showed for one queue.
+public struct QueueReport: Sendable {
+    public var index: Int?
+    public var vq: HostPointer
+    public var role: QueueRole
+    public var kicks: Int
+    public var qemuNotifies: Int
+    public var pops: Int
+    public var fills: Int
+    public var flushes: Int
+    public var flushedElements: UInt64
+    public var interrupts: Int
+    public var bytesUsed: UInt64
+    public var maxInFlight: Int
+    public var inFlightAtEnd: Int
+    /// Time between the queue's first and last event, when timestamps exist.
+    public var activeNanoseconds: Int64?
+    public var latencies: [LatencySummary]
+    /// Intervals that came out negative because lines were not in time order (counted as 0).
+    public var negativeIntervals: Int
+}
+
+/// What the trace showed for one device.
+public struct DeviceReport: Sendable {
+    public var label: String
+    public var vdev: HostPointer
+    public var type: DeviceType?
+    public var typeDecidedBy: String
+    public var transport: Transport
+    public var mmioVersion: MMIOVersion?
+    public var statusHistory: [UInt8]
+    public var statusWrites: Int
+    public var finalStatus: DeviceStatus
+    public var driverFeatures: FeatureBits?
+    public var queues: [QueueReport]
+}
+
+/// The result of analysing one trace.
+public struct AnalysisReport: Sendable {
+    public var file: String
+    public var input: InputStatistics
+    /// True when the events carried timestamps, so latencies could be measured.
+    public var timestamped: Bool
+    public var devices: [DeviceReport]
+    /// The findings kept in full (the first ones of each rule, device and queue).
+    public var findings: [Finding]
+    /// All findings counted per rule ID, kept or not.
+    public var findingCounts: [String: Int]
+    public var totalFindings: Int
+    /// Findings counted but not kept in full.
+    public var omittedFindings: Int
+    /// Events ignored because the trace named more devices or queues than the model tracks.
+    public var ignoredEvents: Int
+
+    /// The highest severity among all findings, or nil when there are none.
+    public var highestSeverity: Severity? { self.findings.map(\.severity).max() }
+}

@@ -1,0 +1,644 @@
+import TraceSources
+import VirtioModel
+
+/// Limits and user input for an analysis. Every limit bounds memory against hostile traces.
+public struct AnalysisOptions: Sendable {
+    /// Device types given by the user (`--device 0x…=net`), by `vdev` pointer.
+    public var deviceTypes: [HostPointer: DeviceType] = [:]
+    /// Requests tracked per queue; QEMU's queues hold at most 1024, the spec allows 32768.
+    public var maximumInFlightPerQueue = 32_768
+    /// virtio-mmio writes held while waiting for the Status write that names their device.
+    public var maximumPendingRegisterWrites = 4_096
+    public var maximumDevices = 4_096
+    public var maximumQueues = 65_536
+    /// Findings kept in full per (rule, device, queue); the rest are counted.
+    public var findingsPerKey = 20
+
+    public init() {}
+}
+
+/// The verifying driver/device model: replays trace events, keeps per-device and per-queue
+/// state, runs the rules of ``RuleCatalog`` and measures latencies.
+///
+/// Feed it ``TraceItem``s in file order with ``consume(_:)``, then call ``finish(statistics:)``.
+public final class Analyzer {
+    public let file: String
+    public let options: AnalysisOptions
+    private(set) var devices: [DeviceState] = []
+    private var deviceSlots: [HostPointer: Int] = [:]
+    private(set) var queues: [QueueState] = []
+    private var queueSlots: [HostPointer: Int] = [:]
+    private var sink: FindingSink
+    private var findingDevices: [Int?] = []
+    private var ignoredEvents = 0
+    private var sawTimestamp = false
+    private var sawRegisterWrites = false
+
+    /// virtio-mmio writes not yet tied to a device. QEMU's trace does not say which device a
+    /// write went to; the `virtio_set_status` that follows a Status write names it, and the
+    /// writes before it (feature and queue set-up during one device's probe) go with it.
+    private var pendingWrites: [RegisterWrite] = []
+    private var droppedPendingWrites = 0
+    private var firstUnattributedLine: Int?
+
+    // One-event look-behind: what the previous event said, for the event that follows it.
+    private var awaitingStatusAnchor = false
+    private var awaitingNotifyAnchor = false
+    private var previousDevice: Int?
+    private var busMasterOffBy: String?
+    private var commonConfigStatusBy: String?
+    private var pciNotifyWritten = false
+    private var lastPop: (queue: Int, elem: HostPointer)?
+
+    public init(file: String, options: AnalysisOptions = AnalysisOptions()) {
+        self.file = file
+        self.options = options
+        self.sink = FindingSink(perKeyLimit: options.findingsPerKey)
+    }
+
+    // MARK: - Input
+
+    public func consume(_ item: TraceItem) {
+        switch item {
+        case .record(let record): self.handle(record)
+        case .problem(let problem): self.report(problem)
+        }
+    }
+
+    private func report(_ problem: InputProblem) {
+        let rule: RuleInfo
+        let message: String
+        switch problem.kind {
+        case .malformed(let reason):
+            rule = InputRules.malformedLine
+            message = "malformed event line: \(reason)"
+        case .overlong(let limit):
+            rule = InputRules.lineTooLong
+            message = "line longer than \(limit) bytes skipped"
+        case .unterminated:
+            rule = InputRules.truncatedLastLine
+            message = "the last line has no newline: the trace was cut off (it is decoded only if complete)"
+        }
+        self.emit(rule, message, line: problem.line, offset: problem.offset)
+    }
+
+    // swiftlint:disable:next cyclomatic_complexity function_body_length
+    private func handle(_ record: TraceRecord) {
+        let time = record.timestamp?.nanoseconds
+        if time != nil { self.sawTimestamp = true }
+        let statusAnchor = self.awaitingStatusAnchor
+        let notifyAnchor = self.awaitingNotifyAnchor
+        let previous = self.previousDevice
+        let busMasterOff = self.busMasterOffBy
+        let commonStatus = self.commonConfigStatusBy
+        let pciNotify = self.pciNotifyWritten
+        self.awaitingStatusAnchor = false
+        self.awaitingNotifyAnchor = false
+        self.previousDevice = nil
+        self.busMasterOffBy = nil
+        self.commonConfigStatusBy = nil
+        self.pciNotifyWritten = false
+
+        switch record.event {
+        case .setStatus(let vdev, let value):
+            guard let device = self.device(vdev) else { return }
+            if statusAnchor { self.attributePendingWrites(to: device) }
+            if commonStatus != nil { self.devices[device].setTransport(.pci) }
+            self.setStatus(
+                device, DeviceStatus(rawValue: value), record: record, byRegisterWrite: statusAnchor || commonStatus != nil,
+                busMasterOffBy: busMasterOff)
+            if let name = busMasterOff ?? commonStatus { self.decideTypeFromQEMUName(name, device: device) }
+            self.previousDevice = device
+
+        case .queueNotify(let vdev, let index, let vq):
+            guard let device = self.device(vdev), let queue = self.queue(vq) else { return }
+            self.attach(queue, to: device, index: index >= 0 ? Int(index) : nil)
+            if notifyAnchor, let last = self.pendingWrites.last, last.register == .queueNotify {
+                self.pendingWrites.removeLast()
+                self.devices[device].setTransport(.mmio)
+            }
+            if pciNotify { self.devices[device].setTransport(.pci) }
+            if let below = self.devices[device].ioeventfdSweepBelow, index >= 0, index < below {
+                self.queues[queue].qemuNotifies += 1
+                self.devices[device].ioeventfdSweepBelow = index == 0 ? nil : index
+            } else {
+                self.devices[device].ioeventfdSweepBelow = nil
+                self.queues[queue].kicks += 1
+                self.touch(queue, record.timestamp)
+                if self.queues[queue].pendingKick == nil { self.queues[queue].pendingKick = time }
+                self.runQueueRules(.kick, queue: queue, record: record)
+            }
+            self.previousDevice = device
+
+        case .pop(let vq, let elem, let inNum, let outNum):
+            guard let queue = self.queue(vq) else { return }
+            self.pop(queue, elem: elem, inNum: inNum, outNum: outNum, record: record)
+            self.lastPop = (queue, elem)
+            self.previousDevice = self.queues[queue].device
+
+        case .fill(let vq, let elem, let length, _):
+            guard let queue = self.queue(vq) else { return }
+            self.fill(queue, elem: elem, length: length, record: record)
+            self.previousDevice = self.queues[queue].device
+
+        case .flush(let vq, let count):
+            guard let queue = self.queue(vq) else { return }
+            self.flush(queue, count: count, record: record)
+            self.previousDevice = self.queues[queue].device
+
+        case .notify(let vdev, let vq), .notifyIrqfd(let vdev, let vq):
+            guard let device = self.device(vdev), let queue = self.queue(vq) else { return }
+            self.attach(queue, to: device, index: nil)
+            self.interrupt(queue, record: record)
+            self.previousDevice = device
+
+        case .mmioWrite(let offset, let value):
+            self.sawRegisterWrites = true
+            if offset == MMIORegister.interruptACK.rawValue { return }  // not checked; would only be misattributed
+            self.holdRegisterWrite(
+                RegisterWrite(
+                    register: offset < MMIORegister.configOffset ? MMIORegister(rawValue: offset) : nil, offset: offset,
+                    value: value, line: record.line, timestamp: record.timestamp))
+            self.awaitingStatusAnchor = offset == MMIORegister.status.rawValue
+            self.awaitingNotifyAnchor = offset == MMIORegister.queueNotify.rawValue
+
+        case .mmioQueueWrite(let value, let maximum):
+            // QEMU logs this right after the QueueNum write itself; merge the two.
+            if let last = self.pendingWrites.indices.last, self.pendingWrites[last].register == .queueNum,
+                self.pendingWrites[last].value == value, self.pendingWrites[last].queueNumMax == nil
+            {
+                self.pendingWrites[last].queueNumMax = maximum
+            } else {
+                self.holdRegisterWrite(
+                    RegisterWrite(
+                        register: .queueNum, offset: MMIORegister.queueNum.rawValue, value: value, queueNumMax: maximum,
+                        line: record.line, timestamp: record.timestamp))
+            }
+
+        case .mmioSettingIRQ:
+            if let previous { self.devices[previous].setTransport(.mmio) }
+
+        case .pciNotify:
+            if let previous { self.devices[previous].setTransport(.pci) }
+
+        case .pciNotifyWrite:
+            self.pciNotifyWritten = true
+
+        case .pciConfigWrite(let name, let offset, let value):
+            // PCI_COMMAND (offset 4) without Bus Master (bit 2): QEMU clears DRIVER_OK itself.
+            if offset == 4, value & 4 == 0 { self.busMasterOffBy = name }
+
+        case .memoryRegionWrite(let region, let address, _, _):
+            let prefix = "virtio-pci-common-"
+            if region.hasPrefix(prefix), address == 0x14 {  // device_status in virtio_pci_common_cfg
+                self.commonConfigStatusBy = String(region.dropFirst(prefix.count))
+            }
+
+        case .blkRequestComplete(let vdev, let request, _), .blkReadWriteComplete(let vdev, let request, _),
+            .blkHandleRead(let vdev, let request, _, _), .blkHandleWrite(let vdev, let request, _, _):
+            guard let device = self.device(vdev) else { return }
+            self.devices[device].decideType(.block, by: .traceEvent(Self.eventName(record.event)))
+            if let (queue, elem) = self.lastPop, elem == request { self.attach(queue, to: device, index: nil) }
+            self.previousDevice = device
+
+        case .blkSubmitMultiRequest(let vdev, _, _, _, _, _), .blkOther(_, let vdev):
+            guard let device = self.device(vdev) else { return }
+            self.devices[device].decideType(.block, by: .traceEvent(Self.eventName(record.event)))
+            self.previousDevice = device
+
+        case .rng(let event, let vdev, _):
+            guard let device = self.device(vdev) else { return }
+            self.devices[device].decideType(.entropy, by: .traceEvent(event.rawValue))
+            if event == .popped, let (queue, _) = self.lastPop { self.attach(queue, to: device, index: nil) }
+            self.previousDevice = device
+
+        case .serialHandleControl, .serialOther:
+            // The device handles a control message or flushes port data right after popping it.
+            if let (queue, _) = self.lastPop, let device = self.queues[queue].device {
+                self.devices[device].decideType(.console, by: .traceEvent(Self.eventName(record.event)))
+            }
+
+        case .qemuMessage(let message):
+            self.emit(QEMUReported.rule(for: message), "QEMU reported: \"\(message.pattern)\"", line: record.line, time: record.timestamp)
+
+        case .allocElement, .mmioRead, .mmioGuestPage, .serialSendControl, .netOther, .inputQueueFull, .blkDataPlane:
+            break
+        }
+    }
+
+    static func eventName(_ event: TraceEvent) -> String {
+        switch event {
+        case .blkRequestComplete: return "virtio_blk_req_complete"
+        case .blkReadWriteComplete: return "virtio_blk_rw_complete"
+        case .blkHandleRead: return "virtio_blk_handle_read"
+        case .blkHandleWrite: return "virtio_blk_handle_write"
+        case .blkSubmitMultiRequest: return "virtio_blk_submit_multireq"
+        case .blkOther(let name, _): return name.rawValue
+        case .serialHandleControl: return "virtio_serial_handle_control_message"
+        case .serialOther(let name, _): return name.rawValue
+        default: return "\(event)"
+        }
+    }
+
+    // MARK: - Devices and queues
+
+    private func device(_ vdev: HostPointer) -> Int? {
+        if let slot = self.deviceSlots[vdev] { return slot }
+        guard self.devices.count < self.options.maximumDevices else {
+            self.ignoredEvents += 1
+            return nil
+        }
+        let slot = self.devices.count
+        var state = DeviceState(vdev: vdev, ordinal: slot)
+        if let type = self.options.deviceTypes[vdev] { state.decideType(type, by: .user) }
+        self.devices.append(state)
+        self.deviceSlots[vdev] = slot
+        return slot
+    }
+
+    private func queue(_ vq: HostPointer) -> Int? {
+        if let slot = self.queueSlots[vq] { return slot }
+        guard self.queues.count < self.options.maximumQueues else {
+            self.ignoredEvents += 1
+            return nil
+        }
+        let slot = self.queues.count
+        self.queues.append(QueueState(vq: vq))
+        self.queueSlots[vq] = slot
+        return slot
+    }
+
+    private func attach(_ queue: Int, to device: Int, index: Int?) {
+        if self.queues[queue].device == nil { self.queues[queue].device = device }
+        guard self.queues[queue].device == device, let index else { return }
+        self.queues[queue].index = index
+        self.devices[device].queueSlots[index] = queue
+    }
+
+    private func touch(_ queue: Int, _ time: Timestamp?) {
+        guard let time else { return }
+        if self.queues[queue].firstActivity == nil { self.queues[queue].firstActivity = time }
+        self.queues[queue].lastActivity = time
+    }
+
+    private func decideTypeFromQEMUName(_ name: String, device: Int) {
+        let lowered = name.lowercased()
+        let table: [(String, DeviceType)] = [
+            ("net", .network), ("blk", .block), ("rng", .entropy), ("serial", .console), ("console", .console),
+            ("input", .input), ("keyboard", .input), ("mouse", .input), ("tablet", .input), ("scsi", .scsiHost),
+            ("balloon", .traditionalBalloon), ("9p", .ninePTransport), ("gpu", .gpu), ("vsock", .socket),
+        ]
+        if let match = table.first(where: { lowered.contains($0.0) }) {
+            self.devices[device].decideType(match.1, by: .qemuName(name))
+        }
+        if lowered.contains("pci") { self.devices[device].setTransport(.pci) }
+    }
+
+    // MARK: - Status
+
+    private func setStatus(
+        _ device: Int, _ new: DeviceStatus, record: TraceRecord, byRegisterWrite: Bool, busMasterOffBy: String?
+    ) {
+        let state = self.devices[device]
+        let old = state.status
+        let origin: StatusOrigin
+        if new.contains(.deviceNeedsReset), !old.contains(.deviceNeedsReset) {
+            origin = .device
+        } else if busMasterOffBy != nil, new == old.subtracting(.driverOK) {
+            origin = .qemuBusMasterOff
+        } else if state.statusSeen, new == old, !byRegisterWrite {
+            origin = .qemuRewrite
+        } else if state.transport == .mmio, self.sawRegisterWrites, !byRegisterWrite {
+            // On virtio-mmio every driver status change is a Status register write, which is traced.
+            origin = .qemuRewrite
+        } else {
+            origin = .driver
+        }
+        let change = StatusChange(old: old, new: new, origin: origin)
+        for rule in RuleCatalog.statusRules {
+            if let message = rule.check(change, device: state) {
+                self.emit(rule.info, message, record: record, device: device)
+            }
+        }
+        self.apply(change, to: device)
+    }
+
+    private func apply(_ change: StatusChange, to device: Int) {
+        var state = self.devices[device]
+        let new = change.new
+        if state.statusHistory.count < 64 { state.statusHistory.append(new.rawValue) }
+        state.statusWrites += 1
+        state.statusSeen = true
+        if new.rawValue == 0 {
+            state.failedSinceReset = false
+            state.featureWordsAtFeaturesOK = nil
+            state.driverFeatureWords = [nil, nil]
+            state.ioeventfdSweepBelow = nil
+            for key in state.mmioQueues.keys { state.mmioQueues[key]?.ready = false }
+            if change.old.rawValue != 0 { self.markDraining(device) }
+        } else if change.origin == .driver {
+            if new.contains(.failed) { state.failedSinceReset = true }
+            if new.contains(.featuresOK), !change.old.contains(.featuresOK) {
+                state.featureWordsAtFeaturesOK = state.driverFeatureWords
+            }
+            if new.contains(.driverOK), !change.old.contains(.driverOK), state.transport == .pci {
+                // QEMU starts ioeventfd now and replays a notification on every queue, highest first.
+                state.ioeventfdSweepBelow = .max
+            }
+            if change.old.rawValue == 0 { self.dropDrained(device) }
+        }
+        state.status = new
+        self.devices[device] = state
+    }
+
+    /// Requests in flight at a reset are completed (or dropped) by the reset itself.
+    private func markDraining(_ device: Int) {
+        for queue in self.devices[device].queueSlots.values {
+            for key in self.queues[queue].inFlight.keys { self.queues[queue].inFlight[key]?.draining = true }
+        }
+    }
+
+    /// When the driver starts over, requests the reset dropped are gone.
+    private func dropDrained(_ device: Int) {
+        for queue in self.devices[device].queueSlots.values {
+            self.queues[queue].inFlight = self.queues[queue].inFlight.filter { !$0.value.draining }
+            self.queues[queue].fillsAwaitingFlush = 0
+            self.queues[queue].fillTimes.removeAll()
+            self.queues[queue].pendingKick = nil
+            self.queues[queue].pendingFlush = nil
+        }
+    }
+
+    // MARK: - Requests
+
+    private func pop(_ queue: Int, elem: HostPointer, inNum: UInt32, outNum: UInt32, record: TraceRecord) {
+        let time = record.timestamp?.nanoseconds
+        var state = self.queues[queue]
+        state.pops += 1
+        if state.inFlight[elem] != nil || state.inFlight.count < self.options.maximumInFlightPerQueue {
+            state.inFlight[elem] = Request(popTime: time, line: record.line)
+        } else {
+            state.untrackedPops += 1
+        }
+        state.maxInFlight = max(state.maxInFlight, state.inFlight.count)
+        state.shapes.record(inNum: inNum, outNum: outNum, line: record.line, time: record.timestamp)
+        if let kick = state.pendingKick, let time {
+            state.sample(.kickToPop, time - kick)
+            state.pendingKick = nil
+        }
+        let inFlight = state.inFlight.count + state.untrackedPops
+        self.queues[queue] = state
+        self.touch(queue, record.timestamp)
+        self.runQueueRules(.pop(inNum: inNum, outNum: outNum, inFlight: inFlight), queue: queue, record: record)
+    }
+
+    private func fill(_ queue: Int, elem: HostPointer, length: UInt32, record: TraceRecord) {
+        let time = record.timestamp?.nanoseconds
+        var state = self.queues[queue]
+        state.fills += 1
+        state.bytesUsed &+= UInt64(length)
+        if length % 512 == 1, length > 512 { state.blockShapedFills += 1 }
+        if length == 0 { state.zeroLengthFills += 1 }
+        let outcome: FillOutcome
+        if let request = state.inFlight.removeValue(forKey: elem) {
+            outcome = .completed(drained: request.draining)
+            if let start = request.popTime, let time { state.sample(.popToFill, time - start) }
+            state.recentlyCompleted.insert(elem)
+            state.lastFillDrained = request.draining
+        } else if state.untrackedPops > 0 {
+            state.untrackedPops -= 1
+            outcome = .completed(drained: false)
+        } else {
+            outcome = state.recentlyCompleted.contains(elem) ? .completedBefore : .notInFlight
+        }
+        state.fillsAwaitingFlush += 1
+        state.fillTimes.push(time)
+        self.queues[queue] = state
+        self.touch(queue, record.timestamp)
+        self.runQueueRules(.fill(outcome, length: length), queue: queue, record: record)
+    }
+
+    private func flush(_ queue: Int, count: UInt32, record: TraceRecord) {
+        let time = record.timestamp?.nanoseconds
+        var state = self.queues[queue]
+        let awaiting = state.fillsAwaitingFlush
+        state.flushes += 1
+        state.flushedElements &+= UInt64(count)
+        var published = min(Int(count), awaiting)
+        while published > 0, let filled = state.fillTimes.pop() {
+            if let filled, let time { state.sample(.fillToFlush, time - filled) }
+            published -= 1
+        }
+        state.fillsAwaitingFlush = max(0, awaiting - Int(count))
+        if state.fillsAwaitingFlush == 0 { state.fillTimes.removeAll() }
+        if state.pendingFlush == nil { state.pendingFlush = time }
+        self.queues[queue] = state
+        self.touch(queue, record.timestamp)
+        self.runQueueRules(.flush(count: count, awaiting: awaiting), queue: queue, record: record)
+    }
+
+    private func interrupt(_ queue: Int, record: TraceRecord) {
+        var state = self.queues[queue]
+        state.interrupts += 1
+        if let flushed = state.pendingFlush, let time = record.timestamp?.nanoseconds {
+            state.sample(.flushToInterrupt, time - flushed)
+        }
+        state.pendingFlush = nil
+        let afterDrain = state.lastFillDrained
+        self.queues[queue] = state
+        self.touch(queue, record.timestamp)
+        self.runQueueRules(.interrupt(afterDrain: afterDrain), queue: queue, record: record)
+    }
+
+    private func runQueueRules(_ activity: QueueActivity, queue: Int, record: TraceRecord) {
+        let state = self.queues[queue]
+        let device = state.device.map { self.devices[$0] }
+        for rule in RuleCatalog.queueRules {
+            if let message = rule.check(activity, device: device, queue: state) {
+                self.emit(rule.info, message, record: record, device: state.device, queue: state.index)
+            }
+        }
+    }
+
+    // MARK: - virtio-mmio registers
+
+    private func holdRegisterWrite(_ write: RegisterWrite) {
+        if self.pendingWrites.count >= self.options.maximumPendingRegisterWrites {
+            self.pendingWrites.removeFirst()
+            self.droppedPendingWrites += 1
+            if self.firstUnattributedLine == nil { self.firstUnattributedLine = write.line }
+        }
+        self.pendingWrites.append(write)
+    }
+
+    private func attributePendingWrites(to device: Int) {
+        let writes = self.pendingWrites
+        self.pendingWrites.removeAll(keepingCapacity: true)
+        for write in writes { self.apply(write, to: device) }
+    }
+
+    private func apply(_ write: RegisterWrite, to device: Int) {
+        var state = self.devices[device]
+        state.setTransport(.mmio)
+        state.mmioWrites += 1
+        for rule in RuleCatalog.registerRules {
+            if let message = rule.check(write, device: state) {
+                self.emit(rule.info, message, line: write.line, time: write.timestamp, device: device)
+            }
+        }
+        let value32 = UInt32(truncatingIfNeeded: write.value)
+        let select = state.queueSelect
+        func updateQueue(_ change: (inout MMIOQueueSetup) -> Void) {
+            guard state.mmioQueues[select] != nil || state.mmioQueues.count < 1024 else { return }
+            var setup = state.mmioQueues[select] ?? MMIOQueueSetup()
+            change(&setup)
+            state.mmioQueues[select] = setup
+        }
+        func markModern() { if state.mmioVersion == nil { state.mmioVersion = .modern } }
+        switch write.register {
+        case .driverFeaturesSel: state.driverFeaturesSelect = value32
+        case .driverFeatures:
+            if state.driverFeaturesSelect < 2 { state.driverFeatureWords[Int(state.driverFeaturesSelect)] = value32 }
+        case .guestPageSize: state.mmioVersion = .legacy
+        case .queueAlign:
+            state.mmioVersion = .legacy
+            updateQueue { $0.alignment = value32 }
+        case .queuePFN:
+            state.mmioVersion = .legacy
+            updateQueue { $0.pageFrame = value32 }
+        case .queueSel: state.queueSelect = value32
+        case .queueNum: if write.queueNumMax == nil { updateQueue { $0.size = value32 } }
+        case .queueReady:
+            markModern()
+            updateQueue { $0.ready = value32 & 1 != 0 }
+        case .queueDescLow: markModern(); updateQueue { $0.descriptorArea = Self.setLow($0.descriptorArea, value32) }
+        case .queueDescHigh: markModern(); updateQueue { $0.descriptorArea = Self.setHigh($0.descriptorArea, value32) }
+        case .queueDriverLow: markModern(); updateQueue { $0.driverArea = Self.setLow($0.driverArea, value32) }
+        case .queueDriverHigh: markModern(); updateQueue { $0.driverArea = Self.setHigh($0.driverArea, value32) }
+        case .queueDeviceLow: markModern(); updateQueue { $0.deviceArea = Self.setLow($0.deviceArea, value32) }
+        case .queueDeviceHigh: markModern(); updateQueue { $0.deviceArea = Self.setHigh($0.deviceArea, value32) }
+        default: break
+        }
+        self.devices[device] = state
+    }
+
+    private static func setLow(_ address: UInt64, _ value: UInt32) -> UInt64 { address & ~0xFFFF_FFFF | UInt64(value) }
+    private static func setHigh(_ address: UInt64, _ value: UInt32) -> UInt64 { address & 0xFFFF_FFFF | UInt64(value) << 32 }
+
+    // MARK: - Findings
+
+    private func emit(
+        _ rule: RuleInfo, _ message: String, record: TraceRecord, device: Int? = nil, queue: Int? = nil
+    ) {
+        self.emit(rule, message, line: record.line, time: record.timestamp, device: device, queue: queue)
+    }
+
+    private func emit(
+        _ rule: RuleInfo, _ message: String, line: Int?, offset: UInt64? = nil, time: Timestamp? = nil,
+        device: Int? = nil, queue: Int? = nil
+    ) {
+        // Devices are labelled by pointer here; ``finish`` relabels them once types are known.
+        let label = device.map { "0x" + String(self.devices[$0].vdev, radix: 16) }
+        let location = Location(
+            file: self.file, line: line, offset: offset, timestamp: time, device: label, queue: queue)
+        self.sink.add(Finding(rule: rule, message: message, location: location))
+    }
+
+    // MARK: - End of trace
+
+    public func finish(statistics: InputStatistics) -> AnalysisReport {
+        self.attributeLeftoverWrites()
+        for device in self.devices.indices where self.devices[device].type == nil {
+            self.inferTypeFromQueues(device)
+        }
+        for (slot, queue) in self.queues.enumerated() {
+            let device = queue.device.map { self.devices[$0] }
+            let role = QueueRole.of(index: queue.index, device: device)
+            for rule in RuleCatalog.summaryRules {
+                for finding in rule.check(device: device, queue: queue, role: role) {
+                    self.emit(
+                        rule.info, finding.message, line: finding.line, time: finding.timestamp, device: queue.device,
+                        queue: self.queues[slot].index)
+                }
+            }
+        }
+        let labels = Dictionary(
+            self.devices.map { ("0x" + String($0.vdev, radix: 16), $0.label) }, uniquingKeysWith: { first, _ in first })
+        let findings = self.sink.kept.map { finding -> Finding in
+            var relabelled = finding
+            if let pointer = finding.location.device { relabelled.location.device = labels[pointer] ?? pointer }
+            return relabelled
+        }
+        return AnalysisReport(
+            file: self.file, input: statistics, timestamped: self.sawTimestamp,
+            devices: self.devices.map(self.deviceReport), findings: findings, findingCounts: self.sink.countsByRule,
+            totalFindings: self.sink.total, omittedFindings: self.sink.dropped, ignoredEvents: self.ignoredEvents)
+    }
+
+    /// Writes still waiting for a Status write: with one virtio-mmio device they can only be its.
+    private func attributeLeftoverWrites() {
+        let mmio = self.devices.indices.filter { self.devices[$0].transport == .mmio }
+        if mmio.count == 1, !self.pendingWrites.isEmpty {
+            self.attributePendingWrites(to: mmio[0])
+        }
+        let unattributed = self.pendingWrites.count + self.droppedPendingWrites
+        guard unattributed > 0 else { return }
+        let first = self.firstUnattributedLine ?? self.pendingWrites.first?.line
+        self.emit(
+            InputRules.unattributedRegisterWrites,
+            "\(unattributed) virtio-mmio register write(s) were not followed by a Status write naming their device",
+            line: first)
+    }
+
+    private func inferTypeFromQueues(_ device: Int) {
+        let owned = self.queues.filter { $0.device == device && $0.index != nil }
+        guard !owned.isEmpty else { return }
+        let byIndex = Dictionary(owned.map { ($0.index!, $0) }, uniquingKeysWith: { first, _ in first })
+        let indices = Set(byIndex.keys)
+        if let rx = byIndex[0], let tx = byIndex[1], rx.shapes.writableOnly.count > 0,
+            tx.shapes.readableOnly.count > 0, tx.zeroLengthFills == tx.fills, indices.max() ?? 0 <= 2
+        {
+            self.devices[device].decideType(
+                .network, by: .queueShape("queue 0 takes writable buffers, queue 1 readable ones completed with length 0"))
+        } else if let blockLike = owned.first(where: { $0.blockShapedFills > 0 && $0.shapes.mixed.count > 0 }) {
+            self.devices[device].decideType(
+                .block,
+                by: .queueShape(
+                    "queue \(blockLike.index!) returns 512·n+1 bytes (data and a status byte) for readable+writable chains"))
+        } else if indices.contains(3) || (indices.max() ?? 0) > 3 {
+            self.devices[device].decideType(
+                .console, by: .queueShape("\(indices.count) queues including control queues 2/3 (multiport console)"))
+        } else if indices == [0], let only = byIndex[0], only.shapes.writableOnly.count == only.pops, only.pops > 0 {
+            self.devices[device].decideType(.entropy, by: .queueShape("a single queue of device-writable buffers"))
+        }
+    }
+
+    private func deviceReport(_ device: DeviceState) -> DeviceReport {
+        let queues = self.queues.filter { $0.device == device.ordinal }
+            .sorted { ($0.index ?? .max, $0.vq) < ($1.index ?? .max, $1.vq) }
+            .map { queue -> QueueReport in
+                let stages: [(String, LatencyHistogram)] = [
+                    ("kick→pop", queue.kickToPop), ("pop→fill", queue.popToFill), ("fill→flush", queue.fillToFlush),
+                    ("flush→interrupt", queue.flushToInterrupt),
+                ]
+                var active: Int64?
+                if let first = queue.firstActivity, let last = queue.lastActivity {
+                    active = last.nanoseconds - first.nanoseconds
+                }
+                return QueueReport(
+                    index: queue.index, vq: queue.vq, role: QueueRole.of(index: queue.index, device: device),
+                    kicks: queue.kicks, qemuNotifies: queue.qemuNotifies, pops: queue.pops, fills: queue.fills,
+                    flushes: queue.flushes, flushedElements: queue.flushedElements, interrupts: queue.interrupts,
+                    bytesUsed: queue.bytesUsed, maxInFlight: queue.maxInFlight, inFlightAtEnd: queue.inFlightCount,
+                    activeNanoseconds: active,
+                    latencies: stages.compactMap { LatencySummary(stage: $0.0, histogram: $0.1) },
+                    negativeIntervals: queue.negativeIntervals)
+            }
+        return DeviceReport(
+            label: device.label, vdev: device.vdev, type: device.type,
+            typeDecidedBy: device.typeSource?.description ?? "undecided: no device-specific evidence in the trace",
+            transport: device.transport, mmioVersion: device.transport == .mmio ? (device.mmioVersion ?? nil) : nil,
+            statusHistory: device.statusHistory, statusWrites: device.statusWrites, finalStatus: device.status,
+            driverFeatures: device.driverFeatures, queues: queues)
+    }
+}

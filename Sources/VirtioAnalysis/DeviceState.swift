@@ -1,0 +1,267 @@
+import TraceSources
+import VirtioModel
+
+/// How a device is attached to the guest, as far as the trace shows.
+public enum Transport: String, Sendable {
+    case unknown
+    case pci = "virtio-pci"
+    case mmio = "virtio-mmio"
+}
+
+/// How a device's type was decided, strongest first.
+public enum TypeSource: Sendable, Equatable, CustomStringConvertible {
+    /// Given on the command line (`--device`).
+    case user
+    /// A device-specific trace event names the device (`virtio_blk_handle_read`, `virtio_rng_request`, …).
+    case traceEvent(String)
+    /// QEMU named the PCI function or memory region (`virtio-net-pci`, `virtio-pci-common-virtio-net`).
+    case qemuName(String)
+    /// Inferred from the queues' shapes at the end of the trace.
+    case queueShape(String)
+
+    var strength: Int {
+        switch self {
+        case .user: return 4
+        case .traceEvent: return 3
+        case .qemuName: return 2
+        case .queueShape: return 1
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .user: return "given with --device"
+        case .traceEvent(let name): return "trace event \(name) names this device"
+        case .qemuName(let name): return "QEMU names it \(name)"
+        case .queueShape(let why): return "queue shapes: \(why)"
+        }
+    }
+}
+
+/// What the driver programmed for one queue through virtio-mmio registers.
+public struct MMIOQueueSetup: Sendable, Equatable {
+    public var size: UInt32?
+    public var ready = false
+    public var descriptorArea: UInt64 = 0
+    public var driverArea: UInt64 = 0
+    public var deviceArea: UInt64 = 0
+    /// Legacy: page frame number of the whole ring.
+    public var pageFrame: UInt32?
+    /// Legacy: QueueAlign (default 4096).
+    public var alignment: UInt32?
+}
+
+/// The verifying model's view of one device, keyed by QEMU's `vdev` pointer.
+public struct DeviceState: Sendable {
+    public let vdev: HostPointer
+    /// Order of first appearance in the trace.
+    public let ordinal: Int
+    public internal(set) var status: DeviceStatus = []
+    /// True once any status write for the device was seen.
+    public internal(set) var statusSeen = false
+    /// The status values written, in order (first 64 kept; `statusWrites` counts all).
+    public internal(set) var statusHistory: [UInt8] = []
+    public internal(set) var statusWrites = 0
+    /// The driver set FAILED and has not reset the device since.
+    public internal(set) var failedSinceReset = false
+    public internal(set) var transport: Transport = .unknown
+    public internal(set) var mmioVersion: MMIOVersion?
+    public internal(set) var type: DeviceType?
+    public internal(set) var typeSource: TypeSource?
+    /// DriverFeatures words written through virtio-mmio (word 0 = bits 0–31, word 1 = bits 32–63).
+    public internal(set) var driverFeatureWords: [UInt32?] = [nil, nil]
+    /// The words as they stood when FEATURES_OK was set.
+    public internal(set) var featureWordsAtFeaturesOK: [UInt32?]?
+    var driverFeaturesSelect: UInt32 = 0
+    var queueSelect: UInt32 = 0
+    public internal(set) var mmioQueues: [UInt32: MMIOQueueSetup] = [:]
+    public internal(set) var mmioWrites = 0
+    /// While QEMU replays ioeventfd notifications after DRIVER_OK, the index below which the next one must fall.
+    var ioeventfdSweepBelow: Int32?
+    /// Queue slots by queue index.
+    var queueSlots: [Int: Int] = [:]
+
+    /// The device is driven through a legacy (pre-1.0) interface, where the driver may use
+    /// queues before DRIVER_OK and there is no FEATURES_OK step. Spec: virtio v1.2 §3.1.2.
+    public var isLegacy: Bool { self.mmioVersion == .legacy }
+
+    /// The label reports use: `net@0x55bf776a0600`, or `device@…` while the type is unknown.
+    public var label: String { "\(self.type?.shortName ?? "device")@0x\(String(self.vdev, radix: 16))" }
+
+    /// Driver features negotiated through virtio-mmio, when both words were written.
+    public var driverFeatures: FeatureBits? {
+        guard let low = self.driverFeatureWords[0] else { return nil }
+        let high = self.driverFeatureWords[1] ?? 0
+        return FeatureBits(rawValue: UInt64(high) << 32 | UInt64(low))
+    }
+
+    mutating func decideType(_ type: DeviceType, by source: TypeSource) {
+        if let current = self.typeSource, current.strength >= source.strength { return }
+        self.type = type
+        self.typeSource = source
+    }
+
+    mutating func setTransport(_ transport: Transport) {
+        if self.transport == .unknown { self.transport = transport }
+    }
+}
+
+/// One in-flight request: an element popped and not yet filled.
+struct Request: Sendable {
+    var popTime: Int64?
+    var line: Int
+    /// The device was reset while the request was in flight; its completion is the reset draining it.
+    var draining = false
+}
+
+/// Counts of pop shapes (device-writable / device-readable descriptor counts) with the first
+/// place each shape was seen, for the request-shape rules at the end of the trace.
+public struct ShapeStatistics: Sendable, Equatable {
+    public struct Shape: Sendable, Equatable {
+        public var count = 0
+        public var firstLine: Int?
+        public var firstTime: Timestamp?
+        public var example: (inNum: UInt32, outNum: UInt32) = (0, 0)
+        public static func == (lhs: Shape, rhs: Shape) -> Bool {
+            lhs.count == rhs.count && lhs.firstLine == rhs.firstLine && lhs.firstTime == rhs.firstTime
+        }
+    }
+    /// in_num = 0, out_num > 0: only device-readable buffers.
+    public var readableOnly = Shape()
+    /// in_num > 0, out_num = 0: only device-writable buffers.
+    public var writableOnly = Shape()
+    /// Both.
+    public var mixed = Shape()
+    /// Neither (an empty element).
+    public var empty = Shape()
+
+    mutating func record(inNum: UInt32, outNum: UInt32, line: Int, time: Timestamp?) {
+        func bump(_ shape: inout Shape) {
+            shape.count += 1
+            if shape.firstLine == nil {
+                shape.firstLine = line
+                shape.firstTime = time
+                shape.example = (inNum, outNum)
+            }
+        }
+        switch (inNum > 0, outNum > 0) {
+        case (false, true): bump(&self.readableOnly)
+        case (true, false): bump(&self.writableOnly)
+        case (true, true): bump(&self.mixed)
+        case (false, false): bump(&self.empty)
+        }
+    }
+}
+
+/// The verifying model's view of one virtqueue, keyed by QEMU's `vq` pointer.
+public struct QueueState: Sendable {
+    public let vq: HostPointer
+    public internal(set) var device: Int?
+    /// Learned from `virtio_queue_notify`.
+    public internal(set) var index: Int?
+    public internal(set) var kicks = 0
+    /// Notifications QEMU sent itself when it (re)started ioeventfd; not guest kicks.
+    public internal(set) var qemuNotifies = 0
+    public internal(set) var pops = 0
+    public internal(set) var fills = 0
+    public internal(set) var flushes = 0
+    public internal(set) var flushedElements: UInt64 = 0
+    public internal(set) var interrupts = 0
+    public internal(set) var bytesUsed: UInt64 = 0
+    public internal(set) var maxInFlight = 0
+    /// Pops not tracked because the in-flight table was full (a finding was raised).
+    public internal(set) var untrackedPops = 0
+    public internal(set) var shapes = ShapeStatistics()
+    /// Fills of 512·n+1 bytes, n ≥ 1 (block data plus the status byte).
+    public internal(set) var blockShapedFills = 0
+    public internal(set) var zeroLengthFills = 0
+    public internal(set) var firstActivity: Timestamp?
+    public internal(set) var lastActivity: Timestamp?
+    public internal(set) var kickToPop = LatencyHistogram()
+    public internal(set) var popToFill = LatencyHistogram()
+    public internal(set) var fillToFlush = LatencyHistogram()
+    public internal(set) var flushToInterrupt = LatencyHistogram()
+    /// Intervals that came out negative (lines not in time order) and were counted as 0.
+    public internal(set) var negativeIntervals = 0
+
+    var inFlight: [HostPointer: Request] = [:]
+    var recentlyCompleted = PointerRing(capacity: 256)
+    /// Fills not yet covered by a flush, and their times (the times are kept for at most 1024).
+    var fillsAwaitingFlush = 0
+    var fillTimes = TimeRing(capacity: 1024)
+    var pendingKick: Int64?
+    var pendingFlush: Int64?
+    var lastFillDrained = false
+
+    public var inFlightCount: Int { self.inFlight.count }
+    /// Line of the oldest request still in flight, for the end-of-trace note.
+    public var oldestInFlightLine: Int? { self.inFlight.values.map(\.line).min() }
+
+    init(vq: HostPointer) { self.vq = vq }
+
+    enum Stage { case kickToPop, popToFill, fillToFlush, flushToInterrupt }
+
+    /// Records one interval; a negative one (lines out of time order) counts as 0 and is counted.
+    mutating func sample(_ stage: Stage, _ interval: Int64) {
+        if interval < 0 { self.negativeIntervals += 1 }
+        let value = max(interval, 0)
+        switch stage {
+        case .kickToPop: self.kickToPop.record(value)
+        case .popToFill: self.popToFill.record(value)
+        case .fillToFlush: self.fillToFlush.record(value)
+        case .flushToInterrupt: self.flushToInterrupt.record(value)
+        }
+    }
+}
+
+/// A fixed-size ring of recently completed element pointers, allocated on first use.
+struct PointerRing: Sendable {
+    private let capacity: Int
+    private var slots: [HostPointer] = []
+    private var next = 0
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    mutating func insert(_ pointer: HostPointer) {
+        if self.slots.count < self.capacity {
+            self.slots.append(pointer)
+            return
+        }
+        self.slots[self.next] = pointer
+        self.next = (self.next + 1) % self.capacity
+    }
+
+    func contains(_ pointer: HostPointer) -> Bool { self.slots.contains(pointer) }
+}
+
+/// A fixed-size FIFO of optional timestamps, allocated on first use; when full, new entries
+/// are dropped.
+struct TimeRing: Sendable {
+    private let capacity: Int
+    private var slots: [Int64?] = []
+    private var head = 0
+    private(set) var count = 0
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    mutating func push(_ time: Int64?) {
+        guard self.count < self.capacity else { return }
+        if self.slots.isEmpty { self.slots = [Int64?](repeating: nil, count: self.capacity) }
+        self.slots[(self.head + self.count) % self.capacity] = time
+        self.count += 1
+    }
+
+    /// The oldest entry, or nil when empty (an entry itself may be nil: an untimed fill).
+    mutating func pop() -> Int64?? {
+        guard self.count > 0 else { return nil }
+        let value = self.slots[self.head]
+        self.head = (self.head + 1) % self.capacity
+        self.count -= 1
+        return .some(value)
+    }
+
+    mutating func removeAll() {
+        self.head = 0
+        self.count = 0
+    }
+}

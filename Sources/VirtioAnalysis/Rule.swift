@@ -1,0 +1,124 @@
+import TraceSources
+import VirtioModel
+
+/// A checkable rule: static metadata plus one `check` function over what the model saw.
+///
+/// Rules hold no state: the model (``DeviceState``, ``QueueState``) keeps what they need,
+/// so a rule is a pure function that is easy to read and to test.
+public protocol Rule {
+    static var info: RuleInfo { get }
+}
+
+/// Who wrote a device status value, as far as the trace shows.
+public enum StatusOrigin: Sendable, Equatable {
+    /// The guest driver (a Status register write, or no sign of anyone else).
+    case driver
+    /// The device set DEVICE_NEEDS_RESET itself (QEMU's `virtio_error`).
+    case device
+    /// QEMU cleared DRIVER_OK because the guest turned PCI bus mastering off.
+    case qemuBusMasterOff
+    /// QEMU re-wrote the current value (VM stop/resume, the repeat inside a reset).
+    case qemuRewrite
+}
+
+/// A status write, with the status before it.
+public struct StatusChange: Sendable {
+    public var old: DeviceStatus
+    public var new: DeviceStatus
+    public var origin: StatusOrigin
+}
+
+/// Checks each device status write. Spec: virtio v1.2 §2.1, §3.1.
+protocol StatusRule: Rule, Sendable {
+    /// Returns a message when the write breaks the rule. `device` is the state before the write.
+    static func check(_ change: StatusChange, device: DeviceState) -> String?
+}
+
+/// What happened on a queue.
+public enum QueueActivity: Sendable {
+    /// A guest notification (`virtio_queue_notify`, not QEMU's own ioeventfd replay).
+    case kick
+    /// An element was popped; `inFlight` counts it.
+    case pop(inNum: UInt32, outNum: UInt32, inFlight: Int)
+    /// An element was filled (returned to the used ring).
+    case fill(FillOutcome, length: UInt32)
+    /// `virtqueue_flush`: `count` used entries published while `awaiting` fills were unpublished.
+    case flush(count: UInt32, awaiting: Int)
+    /// A used-buffer notification; `afterDrain` when it followed the completion of a request
+    /// drained by a reset.
+    case interrupt(afterDrain: Bool)
+}
+
+/// What a fill did to the request it names.
+public enum FillOutcome: Sendable, Equatable {
+    /// Completed an in-flight request (`drained` when a reset had already happened).
+    case completed(drained: Bool)
+    /// The element was never popped on this queue (or was dropped by a reset long ago).
+    case notInFlight
+    /// The element was completed before and not popped again.
+    case completedBefore
+}
+
+/// Checks each queue event. `device` is nil while the queue's device is not yet known.
+protocol QueueRule: Rule, Sendable {
+    static func check(_ activity: QueueActivity, device: DeviceState?, queue: QueueState) -> String?
+}
+
+/// A virtio-mmio register write attributed to a device.
+public struct RegisterWrite: Sendable {
+    /// The register, or nil for device-specific configuration (offset ≥ 0x100) and unknown offsets.
+    public var register: MMIORegister?
+    public var offset: UInt64
+    public var value: UInt64
+    /// QueueNumMax as QEMU reported it with the write (`virtio_mmio_queue_write`).
+    public var queueNumMax: Int32?
+    public var line: Int
+    public var timestamp: Timestamp?
+}
+
+/// Checks virtio-mmio register writes. `device` is the state before the write.
+protocol RegisterRule: Rule, Sendable {
+    static func check(_ write: RegisterWrite, device: DeviceState) -> String?
+}
+
+/// A finding raised when the trace ends, at the place it points to.
+public struct SummaryFinding: Sendable {
+    public var message: String
+    public var line: Int?
+    public var timestamp: Timestamp?
+}
+
+/// What a queue is for, from the device type and queue index.
+public enum QueueRole: String, Sendable {
+    case receive = "rx"
+    case transmit = "tx"
+    case control = "ctrl"
+    case request = "requestq"
+    case event = "eventq"
+    case status = "statusq"
+    case unknown = "-"
+
+    /// Spec: virtio v1.2 §5.1.2 (net), §5.2.2 (block), §5.3.2 (console), §5.4.2 (entropy), §5.8.2 (input).
+    /// Net is assumed to have one queue pair (QEMU's default) when the features are unknown.
+    public static func of(index: Int?, device: DeviceState?) -> QueueRole {
+        guard let index, let type = device?.type else { return .unknown }
+        switch type {
+        case .network:
+            let features = device?.driverFeatures
+            let multiqueue = features?.contains(.netMultiqueue) ?? false
+            if !multiqueue, index == 2 { return .control }
+            if multiqueue { return .unknown }  // the control queue's index depends on max_virtqueue_pairs
+            return index % 2 == 0 ? .receive : .transmit
+        case .block: return .request
+        case .console: return index == 2 || index == 3 ? .control : (index % 2 == 0 ? .receive : .transmit)
+        case .entropy: return .request
+        case .input: return index == 0 ? .event : (index == 1 ? .status : .unknown)
+        default: return .unknown
+        }
+    }
+}
+
+/// Checks a queue once the trace has ended (request shapes, requests left in flight).
+protocol SummaryRule: Rule, Sendable {
+    static func check(device: DeviceState?, queue: QueueState, role: QueueRole) -> [SummaryFinding]
+}

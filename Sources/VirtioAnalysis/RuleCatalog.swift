@@ -1,0 +1,50 @@
+/// Every rule vqscope checks. Adding a rule: one file under `Rules/`, one line here, a page in
+/// `docs/rules/`, and a violating and a clean test.
+public enum RuleCatalog {
+    static let statusRules: [any StatusRule.Type] = [
+        InitSequence.self,
+        InitSequenceMergedSteps.self,
+        StatusNoClear.self,
+        StatusFailedThenReset.self,
+        DeviceNeedsReset.self,
+        FeatureVersion1Accept.self,
+    ]
+
+    static let queueRules: [any QueueRule.Type] = [
+        InitNoKickBeforeDriverOK.self,
+        StatusNoUseBeforeDriverOK.self,
+        ResetQuiesce.self,
+        UsedIDOwned.self,
+        NoDoubleComplete.self,
+        UsedIndexWindow.self,
+        AvailIndexWindow.self,
+    ]
+
+    static let registerRules: [any RegisterRule.Type] = [
+        QueueNumWithinMax.self,
+        QueueLockedWhileReady.self,
+        NoFeatureAfterFeaturesOK.self,
+    ]
+
+    static let summaryRules: [any SummaryRule.Type] = [
+        EntropyWritableOnly.self,
+        BlockFrame.self,
+        NetTransmitReadableOnly.self,
+        NetReceiveWritableOnly.self,
+        ConsoleReceiveWritable.self,
+        ConsoleTransmitReadable.self,
+        InputEventQueueWritable.self,
+        InFlightAtEnd.self,
+    ]
+
+    /// All rules, each once, in catalogue order.
+    public static let all: [RuleInfo] = {
+        let declared: [RuleInfo] =
+            statusRules.map { $0.info } + queueRules.map { $0.info } + registerRules.map { $0.info }
+            + summaryRules.map { $0.info } + QEMUReported.infos + InputRules.infos
+        var seen = Set<String>()
+        return declared.filter { seen.insert($0.id).inserted }
+    }()
+
+    public static func rule(id: String) -> RuleInfo? { Self.all.first { $0.id == id } }
+}

@@ -1,0 +1,23 @@
+import VirtioModel
+
+/// Once FEATURES_OK is set, the driver accepts no new feature bits: a DriverFeatures write
+/// that changes a word after FEATURES_OK (and before the next reset) breaks the rule.
+///
+/// Spec: virtio v1.2 §3.1.1 "The driver MUST NOT accept new feature bits after this step."
+struct NoFeatureAfterFeaturesOK: RegisterRule {
+    static let info = RuleInfo(
+        id: "INIT-NO-FEATURE-AFTER-FEATURES_OK", severity: .error, section: "3.1.1",
+        summary: "no feature bits change after FEATURES_OK",
+        party: .driver, evidence: "virtio-mmio DriverFeatures (0x020) writes after a status with FEATURES_OK")
+
+    static func check(_ write: RegisterWrite, device: DeviceState) -> String? {
+        guard write.register == .driverFeatures, device.status.contains(.featuresOK),
+            let frozen = device.featureWordsAtFeaturesOK
+        else { return nil }
+        let word = Int(device.driverFeaturesSelect)
+        let before = word < frozen.count ? frozen[word] : nil
+        guard before != UInt32(truncatingIfNeeded: write.value) else { return nil }
+        let old = before.map { "0x" + String($0, radix: 16) } ?? "unset"
+        return "DriverFeatures word \(word) changed from \(old) to 0x\(String(write.value, radix: 16)) after FEATURES_OK"
+    }
+}

@@ -1,0 +1,25 @@
+import VirtioModel
+
+/// While a queue's QueueReady is set, the driver does not write its QueueNum or its
+/// descriptor, driver or device area addresses.
+///
+/// Spec: virtio v1.2 §4.2.2.2 "The driver MUST NOT access QueueNum, QueueDescLow, … when
+/// QueueReady is not zero" — in the Version 2 register layout only.
+struct QueueLockedWhileReady: RegisterRule {
+    static let info = RuleInfo(
+        id: "MMIO-QUEUE-LOCKED", severity: .error, section: "4.2.2.2",
+        summary: "no QueueNum or queue address writes while QueueReady is set",
+        party: .driver, evidence: "virtio_mmio_write_offset to 0x038 or 0x080–0x0a4 after QueueReady=1")
+
+    static let lockedRegisters: Set<MMIORegister> = [
+        .queueNum, .queueDescLow, .queueDescHigh, .queueDriverLow, .queueDriverHigh, .queueDeviceLow,
+        .queueDeviceHigh,
+    ]
+
+    static func check(_ write: RegisterWrite, device: DeviceState) -> String? {
+        guard let register = write.register, Self.lockedRegisters.contains(register), write.queueNumMax == nil,
+            device.mmioQueues[device.queueSelect]?.ready == true
+        else { return nil }
+        return "\(register.name) written (0x\(String(write.value, radix: 16))) while queue \(device.queueSelect) is ready"
+    }
+}

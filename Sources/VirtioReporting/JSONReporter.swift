@@ -1,0 +1,158 @@
+import TraceSources
+import VirtioAnalysis
+import VirtioModel
+
+/// Writes an ``AnalysisReport`` as JSON, schema `vqscope.report` version 1 (`docs/json-schema.md`).
+public enum JSONReporter {
+    public static let schema = "vqscope.report"
+    public static let schemaVersion = 1
+
+    public static func render(_ report: AnalysisReport, toolVersion: String) -> String {
+        var json = JSONWriter()
+        json.beginObject()
+        json.string("schema", Self.schema)
+        json.number("schemaVersion", Self.schemaVersion)
+        json.beginObject("tool")
+        json.string("name", "vqscope")
+        json.string("version", toolVersion)
+        json.endObject()
+        Self.input(report, into: &json)
+        json.beginArray("devices")
+        for device in report.devices { Self.device(device, into: &json) }
+        json.endArray()
+        json.beginArray("findings")
+        for finding in report.findings { Self.finding(finding, into: &json) }
+        json.endArray()
+        json.beginObject("summary")
+        json.number("findings", report.totalFindings)
+        json.number("omittedFindings", report.omittedFindings)
+        json.string("highestSeverity", report.highestSeverity?.description)
+        json.beginObject("bySeverity")
+        for severity in Severity.allCases.reversed() {
+            json.number(severity.description, report.findings.filter { $0.severity == severity }.count)
+        }
+        json.endObject()
+        json.beginObject("byRule")
+        for (rule, count) in report.findingCounts.sorted(by: { $0.key < $1.key }) { json.number(rule, count) }
+        json.endObject()
+        json.number("ignoredEvents", report.ignoredEvents)
+        json.endObject()
+        json.endObject()
+        return json.output + "\n"
+    }
+
+    private static func input(_ report: AnalysisReport, into json: inout JSONWriter) {
+        let input = report.input
+        json.beginObject("input")
+        json.string("file", report.file)
+        json.number("bytes", input.bytes)
+        json.number("lines", input.lines)
+        json.number("virtioEvents", input.virtioEvents)
+        json.number("otherEvents", input.otherEvents)
+        json.number("nonEventLines", input.nonEventLines)
+        json.number("firstNonEventLine", input.firstNonEventLine)
+        json.number("malformedLines", input.malformedLines)
+        json.string("clock", report.timestamped ? "wall" : "none")
+        json.string("firstTimestamp", input.firstTimestamp.map(Format.iso8601))
+        json.string("lastTimestamp", input.lastTimestamp.map(Format.iso8601))
+        var span: Int64?
+        if let first = input.firstTimestamp, let last = input.lastTimestamp { span = last.nanoseconds - first.nanoseconds }
+        json.number("spanNs", span)
+        json.endObject()
+    }
+
+    private static func device(_ device: DeviceReport, into json: inout JSONWriter) {
+        json.beginObject()
+        json.string("label", device.label)
+        json.string("vdev", Format.hex(device.vdev))
+        json.string("type", device.type?.shortName)
+        json.number("deviceID", device.type?.rawValue)
+        json.string("typeDecidedBy", device.typeDecidedBy)
+        json.string("transport", device.transport.rawValue)
+        json.number("mmioVersion", device.mmioVersion?.rawValue)
+        json.beginArray("statusHistory")
+        for value in device.statusHistory { json.number(nil, value) }
+        json.endArray()
+        json.number("statusWrites", device.statusWrites)
+        json.beginObject("finalStatus")
+        json.number("value", device.finalStatus.rawValue)
+        json.beginArray("bits")
+        for name in device.finalStatus.names { json.string(nil, name) }
+        json.endArray()
+        json.endObject()
+        if let features = device.driverFeatures {
+            json.beginObject("driverFeatures")
+            json.string("value", Format.hex(features.rawValue))
+            json.beginArray("names")
+            for name in features.names(for: device.type) { json.string(nil, name) }
+            json.endArray()
+            json.endObject()
+        } else {
+            json.string("driverFeatures", nil)
+        }
+        json.beginArray("queues")
+        for queue in device.queues { Self.queue(queue, into: &json) }
+        json.endArray()
+        json.endObject()
+    }
+
+    private static func queue(_ queue: QueueReport, into json: inout JSONWriter) {
+        json.beginObject()
+        json.number("index", queue.index)
+        json.string("vq", Format.hex(queue.vq))
+        json.string("role", queue.role == .unknown ? nil : queue.role.rawValue)
+        json.number("kicks", queue.kicks)
+        json.number("qemuNotifies", queue.qemuNotifies)
+        json.number("pops", queue.pops)
+        json.number("fills", queue.fills)
+        json.number("flushes", queue.flushes)
+        json.number("flushedElements", queue.flushedElements)
+        json.number("interrupts", queue.interrupts)
+        json.number("bytesUsed", queue.bytesUsed)
+        json.number("maxInFlight", queue.maxInFlight)
+        json.number("inFlightAtEnd", queue.inFlightAtEnd)
+        json.number("activeNs", queue.activeNanoseconds)
+        if let active = queue.activeNanoseconds, active > 0 {
+            let seconds = Double(active) / 1e9
+            json.beginObject("throughput")
+            json.double("requestsPerSecond", Double(queue.fills) / seconds)
+            json.double("bytesPerSecond", Double(queue.bytesUsed) / seconds)
+            json.endObject()
+        } else {
+            json.string("throughput", nil)
+        }
+        json.beginObject("latency")
+        for summary in queue.latencies {
+            json.beginObject(Format.stageKey(summary.stage))
+            json.number("count", summary.count)
+            json.number("minNs", summary.minimum)
+            json.number("p50Ns", summary.p50)
+            json.number("p90Ns", summary.p90)
+            json.number("p99Ns", summary.p99)
+            json.number("maxNs", summary.maximum)
+            json.double("meanNs", summary.mean)
+            json.endObject()
+        }
+        json.endObject()
+        json.number("negativeIntervals", queue.negativeIntervals)
+        json.endObject()
+    }
+
+    private static func finding(_ finding: Finding, into json: inout JSONWriter) {
+        json.beginObject()
+        json.string("rule", finding.rule.id)
+        json.string("severity", finding.severity.description)
+        json.string("message", finding.message)
+        json.string("section", finding.rule.section)
+        json.string("section11", finding.rule.section11)
+        json.beginObject("location")
+        json.string("file", finding.location.file)
+        json.number("line", finding.location.line)
+        json.number("offset", finding.location.offset)
+        json.string("timestamp", finding.location.timestamp.map(Format.iso8601))
+        json.string("device", finding.location.device)
+        json.number("queue", finding.location.queue)
+        json.endObject()
+        json.endObject()
+    }
+}

@@ -1,0 +1,139 @@
+import TraceSources
+import VirtioAnalysis
+import VirtioModel
+
+/// Writes an ``AnalysisReport`` for people: input summary, devices, queues, latencies and
+/// findings, as aligned tables. Colour only when asked (the CLI asks on a terminal without
+/// `NO_COLOR`).
+public enum TextReporter {
+    public static func render(_ report: AnalysisReport, color: Bool) -> String {
+        var out = ""
+        out += "vqscope: \(report.file)\n"
+        out += Self.inputLine(report) + "\n"
+        out += "\nDevices (\(report.devices.count))\n"
+        if report.devices.isEmpty {
+            out += "  none: the trace holds no events that name a virtio device\n"
+        } else {
+            var devices = TextTable([
+                ("DEVICE", .left), ("TRANSPORT", .left), ("STATUS WRITES", .left), ("FINAL", .left), ("TYPE DECIDED BY", .left),
+            ])
+            for device in report.devices {
+                let transport =
+                    device.transport.rawValue + (device.mmioVersion.map { $0 == .legacy ? " v1 (legacy)" : " v2" } ?? "")
+                var history = device.statusHistory.map(String.init).joined(separator: ",")
+                if device.statusWrites > device.statusHistory.count { history += ",…" }
+                devices.add([device.label, transport, history, "\(device.finalStatus.rawValue)", device.typeDecidedBy])
+            }
+            out += devices.render() + "\n"
+            out += Self.queues(report) + Self.latencies(report)
+        }
+        out += Self.findings(report, color: color)
+        return out
+    }
+
+    private static func inputLine(_ report: AnalysisReport) -> String {
+        let input = report.input
+        var parts = [
+            "\(Format.grouped(input.lines)) lines", "\(Format.grouped(input.virtioEvents)) virtio events",
+            "\(Format.grouped(input.otherEvents)) other events skipped",
+        ]
+        if input.nonEventLines > 0 {
+            parts.append(
+                "\(Format.grouped(input.nonEventLines)) non-event lines skipped (first at line \(input.firstNonEventLine ?? 0))")
+        }
+        if input.malformedLines > 0 { parts.append("\(input.malformedLines) malformed") }
+        var line = "Input: " + parts.joined(separator: ", ")
+        if report.timestamped, let first = input.firstTimestamp, let last = input.lastTimestamp {
+            line += "\nClock: wall clock, \(Format.iso8601(first)) to \(Format.iso8601(last)) (\(Format.duration(last.nanoseconds - first.nanoseconds)))"
+        } else {
+            line += "\nClock: the trace has no timestamps (QEMU ran without -msg timestamp=on): counts only, no latencies"
+        }
+        return line
+    }
+
+    private static func queues(_ report: AnalysisReport) -> String {
+        var table = TextTable([
+            ("DEVICE", .left), ("Q", .right), ("ROLE", .left), ("KICKS", .right), ("POPS", .right), ("FILLS", .right),
+            ("FLUSHES", .right), ("IRQS", .right), ("BYTES", .right), ("MAX INFL", .right), ("INFL@END", .right),
+        ])
+        var any = false
+        for device in report.devices {
+            for queue in device.queues where queue.pops + queue.kicks + queue.fills + queue.interrupts > 0 {
+                any = true
+                var kicks = Format.grouped(queue.kicks)
+                if queue.qemuNotifies > 0 { kicks += "+\(queue.qemuNotifies)q" }
+                table.add([
+                    device.label, queue.index.map(String.init) ?? "?", queue.role.rawValue, kicks,
+                    Format.grouped(queue.pops), Format.grouped(queue.fills), Format.grouped(queue.flushes),
+                    Format.grouped(queue.interrupts), Format.grouped(queue.bytesUsed), "\(queue.maxInFlight)",
+                    "\(queue.inFlightAtEnd)",
+                ])
+            }
+        }
+        guard any else { return "\nQueues: no queue activity\n" }
+        return "\nQueues (KICKS: guest notifications, +Nq: QEMU's own ioeventfd notifications)\n" + table.render() + "\n"
+    }
+
+    private static func latencies(_ report: AnalysisReport) -> String {
+        guard report.timestamped else { return "" }
+        var table = TextTable([
+            ("DEVICE", .left), ("Q", .right), ("STAGE", .left), ("COUNT", .right), ("P50", .right), ("P90", .right),
+            ("P99", .right), ("MAX", .right),
+        ])
+        var any = false
+        for device in report.devices {
+            for queue in device.queues {
+                for stage in queue.latencies {
+                    any = true
+                    table.add([
+                        device.label, queue.index.map(String.init) ?? "?", stage.stage, Format.grouped(stage.count),
+                        Format.duration(stage.p50), Format.duration(stage.p90), Format.duration(stage.p99),
+                        Format.duration(stage.maximum),
+                    ])
+                }
+            }
+        }
+        guard any else { return "\nLatency: no complete intervals\n" }
+        return "\nLatency (percentiles within 6.25 %)\n" + table.render() + "\n"
+    }
+
+    private static func findings(_ report: AnalysisReport, color: Bool) -> String {
+        let counts = Severity.allCases.reversed().map { severity in
+            "\(report.findings.filter { $0.severity == severity }.count) \(severity)"
+        }
+        var out = "\nFindings (\(report.totalFindings): \(counts.joined(separator: ", "))"
+        if report.omittedFindings > 0 { out += "; \(report.omittedFindings) more of the same rules not listed" }
+        out += ")\n"
+        if report.findings.isEmpty { return out + "  none\n" }
+        for finding in report.findings.sorted(by: Self.order) {
+            var place = finding.location.file
+            if let line = finding.location.line { place += ":\(line)" }
+            var subject: [String] = []
+            if let device = finding.location.device { subject.append(device) }
+            if let queue = finding.location.queue { subject.append("queue \(queue)") }
+            let severity = Self.paint(finding.severity, color: color)
+            let section = "§" + finding.rule.section + (finding.rule.section11.map { " (1.1 §\($0))" } ?? "")
+            out += "  \(severity) \(finding.rule.id) \(place)"
+            if !subject.isEmpty { out += " [\(subject.joined(separator: " "))]" }
+            out += "\n      \(finding.message) — \(section)\n"
+        }
+        return out
+    }
+
+    private static func order(_ lhs: Finding, _ rhs: Finding) -> Bool {
+        if lhs.severity != rhs.severity { return lhs.severity > rhs.severity }
+        return (lhs.location.line ?? 0) < (rhs.location.line ?? 0)
+    }
+
+    private static func paint(_ severity: Severity, color: Bool) -> String {
+        let word = severity.description
+        guard color else { return word }
+        let code: String
+        switch severity {
+        case .error: code = "31;1"
+        case .warning: code = "33;1"
+        case .note: code = "36"
+        }
+        return "\u{1B}[\(code)m\(word)\u{1B}[0m"
+    }
+}

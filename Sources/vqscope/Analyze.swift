@@ -1,0 +1,156 @@
+import ArgumentParser
+import TraceSources
+import VirtioAnalysis
+import VirtioModel
+import VirtioReporting
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text
+    case json
+}
+
+/// The lowest severity that fails the run, or `never`.
+enum FailLevel: String, ExpressibleByArgument, CaseIterable {
+    case note
+    case warning
+    case error
+    case never
+
+    var threshold: Severity? {
+        switch self {
+        case .note: return .note
+        case .warning: return .warning
+        case .error: return .error
+        case .never: return nil
+        }
+    }
+}
+
+enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
+    case auto
+    case always
+    case never
+}
+
+/// `--device 0x55d0c8e1e600=net`: the user says what a device is.
+struct DeviceAssignment: ExpressibleByArgument {
+    var vdev: HostPointer
+    var type: DeviceType
+
+    init?(argument: String) {
+        let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let type = DeviceType(name: parts[1]) else { return nil }
+        let pointer = parts[0].lowercased().hasPrefix("0x") ? String(parts[0].dropFirst(2)) : parts[0]
+        guard let vdev = UInt64(pointer, radix: 16) else { return nil }
+        self.vdev = vdev
+        self.type = type
+    }
+
+    static var defaultCompletionKind: CompletionKind { .default }
+}
+
+struct Analyze: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay a QEMU `log`-backend trace through the verifying driver model.",
+        discussion: """
+            TRACE is a text log from QEMU's log trace backend (-trace ... -D FILE), plain or \
+            xz-compressed, or - for standard input. Enable at least the events virtio_* and \
+            virtqueue_*; add -msg timestamp=on for latencies.
+            """
+    )
+
+    @Argument(help: "The trace file (plain or .xz), or - for standard input.")
+    var trace: String
+
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+
+    @Option(name: .customLong("fail-on"), help: "Exit 1 when a finding is at least this severe: note, warning, error or never.")
+    var failOn: FailLevel = .error
+
+    @Option(
+        name: .customLong("device"),
+        help: ArgumentHelp("Say what a device is: POINTER=TYPE, e.g. 0x55d0c8e1e600=net (repeatable).", valueName: "vdev=type"))
+    var devices: [DeviceAssignment] = []
+
+    @Option(help: "Colour in the text report: auto (on a terminal, unless NO_COLOR is set), always or never.")
+    var color: ColorChoice = .auto
+
+    func run() throws {
+        let result = Self.execute(
+            trace: self.trace, format: self.format, failOn: self.failOn, devices: self.devices,
+            color: self.useColor())
+        if !result.output.isEmpty { print(result.output, terminator: "") }
+        if !result.diagnostics.isEmpty { Self.printError(result.diagnostics) }
+        if result.code != Exit.clean { throw ExitCode(result.code) }
+    }
+
+    private func useColor() -> Bool {
+        switch self.color {
+        case .always: return true
+        case .never: return false
+        case .auto: return isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil
+        }
+    }
+
+    static func printError(_ text: String) {
+        var standardError = StandardError()
+        print(text, to: &standardError)
+    }
+
+    /// The whole analysis as a function of its inputs, so tests can run it in process.
+    static func execute(
+        trace: String, format: OutputFormat, failOn: FailLevel, devices: [DeviceAssignment] = [], color: Bool = false
+    ) -> (output: String, diagnostics: String, code: Int32) {
+        var options = AnalysisOptions()
+        for assignment in devices { options.deviceTypes[assignment.vdev] = assignment.type }
+        let report: AnalysisReport
+        do {
+            let reader = try TraceReader(path: trace)
+            let analyzer = Analyzer(file: trace == "-" ? "<stdin>" : trace, options: options)
+            while let item = try reader.next() { analyzer.consume(item) }
+            let statistics = reader.statistics
+            if statistics.virtioEvents == 0 {
+                let why: String
+                if statistics.lines == 0 {
+                    why = "the file is empty"
+                } else {
+                    why = "none of its \(statistics.lines) lines is a QEMU virtio trace event (enable them with -trace 'virtio_*' -trace 'virtqueue_*')"
+                }
+                return ("", "vqscope: \(trace): no virtio trace events: \(why)", Exit.undecodable)
+            }
+            report = analyzer.finish(statistics: statistics)
+        } catch {
+            switch error {
+            case .missing, .unreadable: return ("", "vqscope: \(error)", Exit.missingInput)
+            case .undecodable: return ("", "vqscope: \(error)", Exit.undecodable)
+            }
+        }
+        let output: String
+        switch format {
+        case .text: output = TextReporter.render(report, color: color)
+        case .json: output = JSONReporter.render(report, toolVersion: VQScope.version)
+        }
+        var code = Exit.clean
+        if let threshold = failOn.threshold, let highest = report.highestSeverity, highest >= threshold {
+            code = Exit.findings
+        }
+        return (output, "", code)
+    }
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) {
+        var bytes = Array(string.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeMutableBytes { Glibc.write(STDERR_FILENO, $0.baseAddress! + offset, $0.count - offset) }
+            if written <= 0 { return }
+            offset += written
+        }
+    }
+}

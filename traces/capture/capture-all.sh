@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Re-create every real trace in traces/real/, one QEMU guest at a time.
+set -euo pipefail
+cd "$(dirname "$0")"
+bash ./install-deps.sh
+for s in capture-linux-pci.sh capture-linux-mmio.sh capture-linux-mmio-legacy.sh \
+         capture-seabios-blk.sh capture-uboot-arm64.sh; do
+  echo "=== $s"
+  start=$(date +%s)
+  bash "./$s"
+  echo "=== $s took $(( $(date +%s) - start ))s"
+done
+ls -l ../real/
