@@ -30,21 +30,28 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Fixture paths and small helpers shared by the test targets.
+        .target(
+            name: "VirtioTestSupport", dependencies: ["TraceSources", "VirtioAnalysis"], path: "Tests/VirtioTestSupport",
+            swiftSettings: strict),
         .testTarget(name: "VirtioModelTests", dependencies: ["VirtioModel"], swiftSettings: strict),
-        .testTarget(name: "TraceSourcesTests", dependencies: ["TraceSources", "VirtioModel"], swiftSettings: strict),
+        .testTarget(
+            name: "TraceSourcesTests", dependencies: ["TraceSources", "VirtioModel", "VirtioTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "VirtioAnalysisTests",
-            dependencies: ["VirtioAnalysis", "TraceSources", "VirtioModel"],
+            dependencies: ["VirtioAnalysis", "TraceSources", "VirtioModel", "VirtioTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "VirtioReportingTests",
-            dependencies: ["VirtioReporting", "VirtioAnalysis", "TraceSources", "VirtioModel"],
+            dependencies: ["VirtioReporting", "VirtioAnalysis", "TraceSources", "VirtioModel", "VirtioTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "vqscopeTests",
-            dependencies: ["vqscope", "VirtioReporting", "VirtioAnalysis", "TraceSources", "VirtioModel"],
+            dependencies: [
+                "vqscope", "VirtioReporting", "VirtioAnalysis", "TraceSources", "VirtioModel", "VirtioTestSupport",
+            ],
             swiftSettings: strict
         ),
     ]

@@ -25,6 +25,8 @@ public struct LineSlice {
 /// no more memory than a short one.
 public final class LineReader {
     public let maximumLineLength: Int
+    /// Bytes asked of the input per read (the buffer holds at least two maximal lines).
+    public let chunkSize: Int
     private let input: InputFile
     private let buffer: UnsafeMutableRawBufferPointer
     private var start = 0
@@ -40,6 +42,7 @@ public final class LineReader {
     public init(input: InputFile, maximumLineLength: Int = 64 * 1024, chunkSize: Int = 1 << 20) {
         self.input = input
         self.maximumLineLength = maximumLineLength
+        self.chunkSize = max(1, chunkSize)
         self.buffer = UnsafeMutableRawBufferPointer.allocate(
             byteCount: max(chunkSize, maximumLineLength * 2), alignment: 16)
     }
@@ -109,7 +112,7 @@ public final class LineReader {
             }
             searchFrom = self.maximumLineLength
             let room = UnsafeMutableRawBufferPointer(
-                start: base + searchFrom, count: self.buffer.count - searchFrom)
+                start: base + searchFrom, count: min(self.buffer.count - searchFrom, self.chunkSize))
             let got = try self.input.read(into: room)
             self.bytesRead += UInt64(got)
             if got == 0 {
@@ -139,7 +142,8 @@ public final class LineReader {
             self.start = 0
             self.end = pending
         }
-        let room = UnsafeMutableRawBufferPointer(start: base + self.end, count: self.buffer.count - self.end)
+        let room = UnsafeMutableRawBufferPointer(
+            start: base + self.end, count: min(self.buffer.count - self.end, self.chunkSize))
         let got = try self.input.read(into: room)
         if got == 0 {
             self.atEOF = true

@@ -47,9 +47,10 @@ public final class TraceReader {
     private let decoder = QEMULogDecoder()
     private var checkedFormat = false
 
-    public init(path: String, maximumLineLength: Int = 64 * 1024) throws(InputError) {
+    public init(path: String, maximumLineLength: Int = 64 * 1024, chunkSize: Int = 1 << 20) throws(InputError) {
         self.path = path
-        self.lines = LineReader(input: try InputFile(path: path), maximumLineLength: maximumLineLength)
+        self.lines = LineReader(
+            input: try InputFile(path: path), maximumLineLength: maximumLineLength, chunkSize: chunkSize)
     }
 
     /// The next event or problem, or `nil` at the end of the input.
@@ -69,22 +70,20 @@ public final class TraceReader {
                 return .problem(
                     InputProblem(kind: .overlong(limit: self.lines.maximumLineLength), line: line.number, offset: line.offset))
             }
-            switch self.decoder.decode(line.bytes, number: line.number) {
+            let outcome = self.decoder.decode(line.bytes, number: line.number)
+            if line.unterminated {
+                // The input ended inside this line: keep its event only if it decoded completely.
+                if case .event(let record) = outcome { self.pendingRecord = record }
+                return .problem(InputProblem(kind: .unterminated, line: line.number, offset: line.offset))
+            }
+            switch outcome {
             case .event(let record):
-                if line.unterminated {
-                    // Keep the event only if it was complete; tell the user either way.
-                    self.pendingRecord = record
-                    return .problem(InputProblem(kind: .unterminated, line: line.number, offset: line.offset))
-                }
                 return .record(self.count(record))
             case .otherEvent:
                 self.statistics.otherEvents += 1
             case .nonEvent:
                 self.statistics.nonEventLines += 1
                 if self.statistics.firstNonEventLine == nil { self.statistics.firstNonEventLine = line.number }
-                if line.unterminated {
-                    return .problem(InputProblem(kind: .unterminated, line: line.number, offset: line.offset))
-                }
             case .malformed(let reason):
                 self.statistics.malformedLines += 1
                 return .problem(InputProblem(kind: .malformed(reason), line: line.number, offset: line.offset))

@@ -340,6 +340,10 @@ public final class Analyzer {
             if new.contains(.failed) { state.failedSinceReset = true }
             if new.contains(.featuresOK), !change.old.contains(.featuresOK) {
                 state.featureWordsAtFeaturesOK = state.driverFeatureWords
+                state.negotiatedFeatures = DeviceState.features(state.driverFeatureWords)
+            }
+            if new.contains(.driverOK), !change.old.contains(.driverOK), state.isLegacy {
+                state.negotiatedFeatures = DeviceState.features(state.driverFeatureWords)
             }
             if new.contains(.driverOK), !change.old.contains(.driverOK), state.transport == .pci {
                 // QEMU starts ioeventfd now and replays a notification on every queue, highest first.
@@ -507,7 +511,7 @@ public final class Analyzer {
             state.mmioVersion = .legacy
             updateQueue { $0.pageFrame = value32 }
         case .queueSel: state.queueSelect = value32
-        case .queueNum: if write.queueNumMax == nil { updateQueue { $0.size = value32 } }
+        case .queueNum: updateQueue { $0.size = value32 }
         case .queueReady:
             markModern()
             updateQueue { $0.ready = value32 & 1 != 0 }
@@ -639,6 +643,6 @@ public final class Analyzer {
             typeDecidedBy: device.typeSource?.description ?? "undecided: no device-specific evidence in the trace",
             transport: device.transport, mmioVersion: device.transport == .mmio ? (device.mmioVersion ?? nil) : nil,
             statusHistory: device.statusHistory, statusWrites: device.statusWrites, finalStatus: device.status,
-            driverFeatures: device.driverFeatures, queues: queues)
+            driverFeatures: device.negotiatedFeatures ?? device.driverFeatures, queues: queues)
     }
 }

@@ -88,10 +88,16 @@ public struct DeviceState: Sendable {
     /// The label reports use: `net@0x55bf776a0600`, or `device@…` while the type is unknown.
     public var label: String { "\(self.type?.shortName ?? "device")@0x\(String(self.vdev, radix: 16))" }
 
-    /// Driver features negotiated through virtio-mmio, when both words were written.
-    public var driverFeatures: FeatureBits? {
-        guard let low = self.driverFeatureWords[0] else { return nil }
-        let high = self.driverFeatureWords[1] ?? 0
+    /// The driver features written through virtio-mmio, as they stood at the last FEATURES_OK
+    /// (or, for legacy devices, at the last DRIVER_OK), kept across later resets for the report.
+    public internal(set) var negotiatedFeatures: FeatureBits?
+
+    /// The driver features written so far in the current initialization.
+    public var driverFeatures: FeatureBits? { Self.features(self.driverFeatureWords) }
+
+    static func features(_ words: [UInt32?]) -> FeatureBits? {
+        guard let low = words[0] else { return nil }
+        let high = words.count > 1 ? words[1] ?? 0 : 0
         return FeatureBits(rawValue: UInt64(high) << 32 | UInt64(low))
     }
 

@@ -104,7 +104,7 @@ public enum QueueRole: String, Sendable {
         guard let index, let type = device?.type else { return .unknown }
         switch type {
         case .network:
-            let features = device?.driverFeatures
+            let features = device?.negotiatedFeatures ?? device?.driverFeatures
             let multiqueue = features?.contains(.netMultiqueue) ?? false
             if !multiqueue, index == 2 { return .control }
             if multiqueue { return .unknown }  // the control queue's index depends on max_virtqueue_pairs

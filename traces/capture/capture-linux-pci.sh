@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Linux 6.1 guest on q35 with modern-only virtio-pci net, blk, rng and
 # virtio-serial + virtconsole -> traces/real/linux-pci.log.xz
+# SeaBIOS and U-Boot findings: see traces/README.md, "Findings on real drivers".
+EXPECTED_FINDINGS="INIT-SEQUENCE-MERGED-STEPS=1"
 source "$(dirname "$0")/common.sh"
 NAME=linux-pci
 

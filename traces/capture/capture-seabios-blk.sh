@@ -4,6 +4,8 @@
 # through int 13h, prints to COM1 and exits via isa-debug-exit.
 # Captured twice: with -msg timestamp=on -> traces/real/seabios-blk.log.xz and
 # without it -> traces/real/seabios-blk-notime.log.xz
+# SeaBIOS and U-Boot findings: see traces/README.md, "Findings on real drivers".
+EXPECTED_FINDINGS="INIT-SEQUENCE-MERGED-STEPS=1"
 source "$(dirname "$0")/common.sh"
 
 QEMU=qemu-system-x86_64

@@ -3,6 +3,8 @@
 # virtio-mmio blk and net (the U-Boot / barebox setup).  U-Boot's autoboot
 # (distro_bootcmd) probes the disk and does DHCP+TFTP; then commands are typed
 # at the `=> ` prompt (uboot_console.py) -> traces/real/uboot-arm64-mmio-legacy.log.xz
+# SeaBIOS and U-Boot findings: see traces/README.md, "Findings on real drivers".
+EXPECTED_FINDINGS="INIT-SEQUENCE=2"
 source "$(dirname "$0")/common.sh"
 NAME=uboot-arm64-mmio-legacy
 

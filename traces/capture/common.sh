@@ -58,16 +58,22 @@ run_qemu() {
   echo "qemu exit status $QEMU_RC after ${QEMU_SECONDS}s; trace.log $(stat -c %s trace.log) bytes, $(wc -l < trace.log) lines"
 }
 
+# Warning- and error-level findings vqscope must report on this guest, as RULE=COUNT
+# words; each is a real deviation of the guest's driver explained in traces/README.md.
+EXPECTED_FINDINGS=${EXPECTED_FINDINGS:-}
+
 # finish_capture NAME SCRIPT TRANSPORT GUEST [TIMESTAMPS=true]
 # Compresses trace.log to traces/real/NAME.log.xz and writes NAME.expected.json.
 finish_capture() {
   local name=$1 script=$2 transport=$3 guest=$4 timestamps=${5:-true}
+  local finding findings=()
+  for finding in $EXPECTED_FINDINGS; do findings+=(--finding "$finding"); done
   xz -9 -T1 -c trace.log > "$REAL_DIR/$name.log.xz"
   python3 "$CAPTURE_DIR/make_expected.py" \
     --trace "$REAL_DIR/$name.log.xz" --capture-script "traces/capture/$script" \
     --qemu-version "$QEMU_VERSION" --guest "$guest" --command-line "$QEMU_CMDLINE" \
     --transport "$transport" --timestamps "$timestamps" \
-    --capture-seconds "$QEMU_SECONDS" --qemu-exit-status "$QEMU_RC" \
+    --capture-seconds "$QEMU_SECONDS" --qemu-exit-status "$QEMU_RC" "${findings[@]}" \
     > "$REAL_DIR/$name.expected.json"
   echo "wrote $REAL_DIR/$name.log.xz ($(stat -c %s "$REAL_DIR/$name.log.xz") bytes) and $name.expected.json"
 }

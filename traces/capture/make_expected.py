@@ -74,6 +74,9 @@ def main():
     ap.add_argument('--timestamps', default='true', choices=['true', 'false'])
     ap.add_argument('--capture-seconds', type=float)
     ap.add_argument('--qemu-exit-status', type=int)
+    ap.add_argument('--finding', action='append', default=[], metavar='RULE=COUNT',
+                    help='a warning/error finding vqscope must report (a real driver deviation, '
+                         'explained in traces/README.md)')
     a = ap.parse_args()
 
     counts = count_events.count(a.trace)
@@ -135,6 +138,8 @@ def main():
         out['captureSeconds'] = a.capture_seconds
     if a.qemu_exit_status is not None:
         out['qemuExitStatus'] = a.qemu_exit_status
+    out['findings'] = OrderedDict(
+        (rule, int(count)) for rule, count in (f.split('=', 1) for f in sorted(a.finding)))
     out['devices'] = devices
     out['unnamedQueues'] = unnamed
     json.dump(out, sys.stdout, indent=2)
