@@ -12,6 +12,12 @@ public struct InputProblem: Sendable, Equatable {
     public var kind: Kind
     public var line: Int
     public var offset: UInt64
+
+    public init(kind: Kind, line: Int, offset: UInt64) {
+        self.kind = kind
+        self.line = line
+        self.offset = offset
+    }
 }
 
 /// Counts of what the reader saw, for the report's input section.

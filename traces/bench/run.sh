@@ -89,7 +89,8 @@ commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git -C "$root" status --porcelain -- Sources Package.swift 2>/dev/null | head -n 1)
 cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
 
-python3 - "$rows" "$out/results.md" "$commit${dirty:+ (+ uncommitted Sources changes)}" "$cpu" "$(nproc)" "$runs" "$("$vqscope" --version 2>/dev/null || echo '?')" <<'PY'
+status=0
+python3 - "$rows" "$out/results.md" "$commit${dirty:+ (+ uncommitted Sources changes)}" "$cpu" "$(nproc)" "$runs" "$("$vqscope" --version 2>/dev/null || echo '?')" <<'PY' || status=$?
 import statistics, sys, datetime
 rows_path, md_path, commit, cpu, cores, runs, version = sys.argv[1:]
 MIB = 1 << 20
@@ -141,7 +142,6 @@ open(md_path, "w").write(text)
 print(text)
 sys.exit(0 if all(verdicts) else 3)
 PY
-status=$?
 echo "run.sh: results written to $out/results.md" >&2
 if [ "$status" -ne 0 ] && [ "${BENCH_STRICT:-0}" = 1 ]; then exit 1; fi
 exit 0
