@@ -1,0 +1,115 @@
+import Testing
+import TraceSources
+import VirtioAnalysis
+import VirtioModel
+import VirtioTestSupport
+
+/// The driver/device model on short inline traces: attribution, origins, request lifecycle.
+struct ModelTests {
+    @Test("mmio writes of two devices probed one after the other go to the right device")
+    func mmioAttribution() throws {
+        let report = try analyze(text: """
+            virtio_mmio_write_offset virtio_mmio_write offset 0x70 value 0x0
+            virtio_set_status vdev 0xa val 0
+            virtio_mmio_write_offset virtio_mmio_write offset 0x30 value 0x0
+            virtio_mmio_write_offset virtio_mmio_write offset 0x38 value 0x80
+            virtio_mmio_queue_write mmio_queue write 0x80 max 1024
+            virtio_mmio_write_offset virtio_mmio_write offset 0x44 value 0x1
+            virtio_mmio_write_offset virtio_mmio_write offset 0x70 value 0x1
+            virtio_set_status vdev 0xa val 1
+            virtio_mmio_write_offset virtio_mmio_write offset 0x28 value 0x1000
+            virtio_mmio_write_offset virtio_mmio_write offset 0x70 value 0x0
+            virtio_set_status vdev 0xb val 0
+            virtio_set_status vdev 0xb val 0
+
+            """)
+        let first = try #require(report.devices.first { $0.vdev == 0xa })
+        let second = try #require(report.devices.first { $0.vdev == 0xb })
+        #expect(first.transport == .mmio && first.mmioVersion == .modern)
+        #expect(second.transport == .mmio && second.mmioVersion == .legacy)
+        // The second set_status(0) is QEMU's repeat inside the reset: no finding, both recorded.
+        #expect(second.statusHistory == [0, 0])
+        #expect(report.findings.isEmpty)
+    }
+
+    @Test("a status change without a Status register write on virtio-mmio is QEMU's, not the driver's")
+    func mmioQEMUStatus() throws {
+        let writes = [1, 3, 11, 15].map {
+            "virtio_mmio_write_offset virtio_mmio_write offset 0x70 value 0x\(String($0, radix: 16))\n"
+                + "virtio_set_status vdev 0xa val \($0)\n"
+        }
+        let report = try analyze(text: writes.joined() + "virtio_set_status vdev 0xa val 11\n")
+        #expect(report.findings.isEmpty)
+        #expect(report.devices.first?.statusHistory == [1, 3, 11, 15, 11])
+        let unanchored = try analyze(text: writes.joined() + "virtio_mmio_write_offset virtio_mmio_write offset 0x70 value 0xb\n"
+            + "virtio_set_status vdev 0xa val 11\n")
+        #expect(unanchored.findings.map(\.rule.id) == ["STATUS-NO-CLEAR"])
+    }
+
+    @Test("clearing DRIVER_OK right after a bus-master-off config write is QEMU's doing")
+    func busMasterOff() throws {
+        let statuses = "virtio_set_status vdev 0xa val 1\nvirtio_set_status vdev 0xa val 3\n"
+            + "virtio_set_status vdev 0xa val 11\nvirtio_set_status vdev 0xa val 15\n"
+        let byQEMU = try analyze(text: statuses + "pci_cfg_write virtio-blk-pci 00:02.0 @0x4 <- 0x103\nvirtio_set_status vdev 0xa val 11\n")
+        #expect(byQEMU.findings.isEmpty)
+        #expect(byQEMU.devices.first?.type == .block)
+        let byDriver = try analyze(text: statuses + "virtio_set_status vdev 0xa val 11\n")
+        #expect(byDriver.findings.map(\.rule.id) == ["STATUS-NO-CLEAR"])
+    }
+
+    @Test("NEEDS_RESET is the device's; a driver that then resets is clean")
+    func needsReset() throws {
+        let report = try analyze(text: """
+            virtio_set_status vdev 0xa val 1
+            virtio_set_status vdev 0xa val 3
+            virtio_set_status vdev 0xa val 11
+            virtio_set_status vdev 0xa val 15
+            virtio_set_status vdev 0xa val 79
+            virtio_set_status vdev 0xa val 0
+            virtio_set_status vdev 0xa val 1
+
+            """)
+        #expect(report.findings.map(\.rule.id) == ["STATUS-DEVICE-NEEDS-RESET"])
+        #expect(report.findings.first?.location.line == 5)
+    }
+
+    @Test("element pointers are reused after completion without findings; counts are per queue")
+    func pointerReuse() throws {
+        var lines = ["virtio_set_status vdev 0xa val 1", "virtio_set_status vdev 0xa val 3",
+                     "virtio_set_status vdev 0xa val 11", "virtio_set_status vdev 0xa val 15"]
+        for round in 0..<50 {
+            lines.append("virtio_queue_notify vdev 0xa n \(round % 2) vq 0x\(round % 2 + 1)0")
+            lines.append("virtqueue_pop vq 0x\(round % 2 + 1)0 elem 0x99 in_num 1 out_num 0")
+            lines.append("virtqueue_fill vq 0x\(round % 2 + 1)0 elem 0x99 len 8 idx 0")
+            lines.append("virtqueue_flush vq 0x\(round % 2 + 1)0 count 1")
+        }
+        let report = try analyze(text: lines.joined(separator: "\n") + "\n")
+        #expect(report.findings.isEmpty)
+        let queues = try #require(report.devices.first?.queues)
+        #expect(queues.map(\.pops) == [25, 25])
+        #expect(queues.map(\.bytesUsed) == [200, 200])
+        #expect(queues.allSatisfy { $0.inFlightAtEnd == 0 && $0.maxInFlight == 1 })
+    }
+
+    @Test("a flush publishing a batch measures fill→flush for each element, oldest first")
+    func batchedFlush() throws {
+        let report = try analyze(text: """
+            1@1.000000:virtio_queue_notify vdev 0xa n 0 vq 0x10
+            1@1.000010:virtqueue_pop vq 0x10 elem 0x1 in_num 1 out_num 0
+            1@1.000020:virtqueue_pop vq 0x10 elem 0x2 in_num 1 out_num 0
+            1@1.000100:virtqueue_fill vq 0x10 elem 0x1 len 4 idx 0
+            1@1.000200:virtqueue_fill vq 0x10 elem 0x2 len 4 idx 1
+            1@1.000300:virtqueue_flush vq 0x10 count 2
+            1@1.000310:virtio_notify vdev 0xa vq 0x10
+
+            """)
+        let queue = try #require(report.devices.first?.queues.first)
+        let stages = Dictionary(uniqueKeysWithValues: queue.latencies.map { ($0.stage, $0) })
+        #expect(stages["kick→pop"]?.count == 1 && stages["kick→pop"]?.maximum == 10_000)
+        #expect(stages["pop→fill"]?.count == 2 && stages["pop→fill"]?.maximum == 180_000)
+        #expect(stages["fill→flush"]?.minimum == 100_000 && stages["fill→flush"]?.maximum == 200_000)
+        #expect(stages["flush→interrupt"]?.maximum == 10_000)
+        #expect(queue.maxInFlight == 2 && queue.flushedElements == 2)
+    }
+
+}

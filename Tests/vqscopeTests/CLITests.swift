@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import Testing
+import VirtioTestSupport
+
+@testable import vqscope
+
+/// The command line as users and CI jobs see it: exit codes, formats and messages.
+struct CLITests {
+    static let linuxPCI = Fixtures.path("traces/real/linux-pci.log.xz")
+    static let uboot = Fixtures.path("traces/real/uboot-arm64-mmio-legacy.log.xz")
+
+    @Test("a real Linux trace is clean at --fail-on error: exit 0")
+    func clean() {
+        let result = Analyze.execute(trace: Self.linuxPCI, format: .text, failOn: .error)
+        #expect(result.code == 0)
+        #expect(result.output.contains("net@0x"))
+        #expect(result.output.contains("Findings (1: 0 error, 1 warning, 0 note)"))
+        #expect(!result.output.contains("\u{1B}["))
+    }
+
+    @Test("--fail-on decides the exit code", arguments: [
+        (FailLevel.error, Int32(1)), (.warning, 1), (.note, 1), (.never, 0),
+    ])
+    func failOn(level: FailLevel, code: Int32) {
+        #expect(Analyze.execute(trace: Self.uboot, format: .json, failOn: level).code == code)
+    }
+
+    @Test("a warning fails only at --fail-on warning or lower", arguments: [
+        (FailLevel.error, Int32(0)), (.warning, 1), (.never, 0),
+    ])
+    func warningOnly(level: FailLevel, code: Int32) {
+        #expect(Analyze.execute(trace: Self.linuxPCI, format: .text, failOn: level).code == code)
+    }
+
+    @Test("missing input: exit 66 with the path")
+    func missing() {
+        let result = Analyze.execute(trace: "/nonexistent/trace.log", format: .text, failOn: .error)
+        #expect(result.code == 66)
+        #expect(result.diagnostics == "vqscope: /nonexistent/trace.log: no such file")
+        #expect(result.output.isEmpty)
+    }
+
+    @Test("undecodable input: exit 65 with a reason", arguments: [
+        ("", "the file is empty"),
+        ("total 48\ndrwxr-xr-x 2 root root 4096 bin\n", "none of its 2 lines is a QEMU virtio trace event"),
+        ("kvm_exit reason 1\n", "none of its 1 lines is a QEMU virtio trace event"),
+        ("\u{0}\u{1}binary", "binary data (NUL byte)"),
+    ])
+    func undecodable(content: String, reason: String) {
+        let file = TemporaryFile(text: content)
+        defer { file.remove() }
+        let result = Analyze.execute(trace: file.path, format: .text, failOn: .error)
+        #expect(result.code == 65)
+        #expect(result.diagnostics.contains(reason), "\(result.diagnostics)")
+    }
+
+    @Test("usage errors exit 64", arguments: [
+        ["analyze"], ["analyze", "x.log", "--fail-on", "fatal"], ["analyze", "x.log", "--format", "xml"],
+        ["analyze", "x.log", "--device", "net"], ["analyze", "x.log", "--device", "0x12=nic"], ["analyze", "a.log", "b.log"],
+    ])
+    func usage(arguments: [String]) {
+        do {
+            _ = try VQScope.parseAsRoot(arguments)
+            Issue.record("parsed \(arguments)")
+        } catch {
+            #expect(VQScope.exitCode(for: error).rawValue == 64, "\(arguments)")
+        }
+    }
+
+    @Test("--device sets a type the trace cannot show")
+    func deviceOption() throws {
+        let file = TemporaryFile(text: """
+            100@1.000001:virtio_set_status vdev 0x1000 val 0
+            100@1.000002:virtio_set_status vdev 0x1000 val 1
+
+            """)
+        defer { file.remove() }
+        let command = try #require(try VQScope.parseAsRoot(["analyze", file.path, "--device", "0x1000=input"]) as? Analyze)
+        let result = Analyze.execute(trace: file.path, format: .json, failOn: .error, devices: command.devices)
+        #expect(result.output.contains("\"type\": \"input\""))
+        #expect(result.output.contains("\"typeDecidedBy\": \"given with --device\""))
+    }
+
+    @Test("JSON output parses and carries the schema, devices and findings")
+    func json() throws {
+        let result = Analyze.execute(trace: Self.uboot, format: .json, failOn: .error)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        #expect(object["schema"] as? String == "vqscope.report")
+        #expect(object["schemaVersion"] as? Int == 1)
+        let devices = try #require(object["devices"] as? [[String: Any]])
+        #expect(Set(devices.compactMap { $0["type"] as? String }) == ["net", "block"])
+        let findings = try #require(object["findings"] as? [[String: Any]])
+        let errors = findings.filter { $0["severity"] as? String == "error" }
+        #expect(errors.count == 2)
+        #expect(errors.allSatisfy { $0["rule"] as? String == "INIT-SEQUENCE" })
+        let location = try #require(errors.first?["location"] as? [String: Any])
+        #expect(location["line"] as? Int == 131)
+        #expect((location["device"] as? String)?.hasPrefix("net@0x") == true)
+        #expect((location["timestamp"] as? String)?.hasSuffix("Z") == true)
+    }
+
+    @Test("the rules listing names every rule with its section")
+    func rules() {
+        let text = Rules.render(.text)
+        #expect(text.contains("INIT-SEQUENCE "))
+        #expect(text.contains("SPLIT-USED-ID-OWNED"))
+        #expect(text.contains("2.6.8"))
+        #expect(text.hasSuffix("45 rules; docs/rules/<RULE>.md explains each.\n"))
+    }
+
+    @Test("the built binary runs the README quick start and sets the exit code")
+    func binary() throws {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("vqscope").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            // `swift test` builds the executable next to the test bundle; report where it looked.
+            Issue.record("vqscope binary not found at \(binary)")
+            return
+        }
+        func run(_ arguments: [String]) throws -> Int32 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = arguments
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+        #expect(try run(["analyze", Self.linuxPCI]) == 0)
+        #expect(try run([Self.uboot]) == 1)
+        #expect(try run(["analyze", "/nonexistent"]) == 66)
+        #expect(try run(["analyze", "--fail-on", "sometimes", Self.uboot]) == 64)
+    }
+}
