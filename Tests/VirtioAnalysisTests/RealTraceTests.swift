@@ -10,11 +10,11 @@ import VirtioTestSupport
 /// oracle (traces/capture/count_events.py) and whose findings are real driver deviations
 /// explained in traces/README.md.
 struct RealTraceTests {
-    static let traces = Fixtures.list("traces/real").filter { $0.hasSuffix(".expected.json") }
+    static let traces = Fixtures.list(Fixtures.realTraces).filter { $0.hasSuffix(".expected.json") }
         .map { String($0.dropLast(".expected.json".count)) }
 
     static func expected(_ name: String) throws -> [String: Any] {
-        let text = try #require(Fixtures.text("traces/real/\(name).expected.json"))
+        let text = try #require(Fixtures.text(Fixtures.realTraces + "/\(name).expected.json"))
         return try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
     }
 
@@ -31,7 +31,7 @@ struct RealTraceTests {
     @Test("device types, transports and per-queue counts match the oracle", arguments: Self.traces)
     func devicesAndCounts(name: String) throws {
         let expected = try Self.expected(name)
-        let report = try analyze(Fixtures.path("traces/real/\(name).log.xz"))
+        let report = try analyze(Fixtures.realTraces + "/\(name).log.xz")
         let devices = try #require(expected["devices"] as? [[String: Any]])
         // QEMU's messages (guest errors) are not trace events for the oracle, but are decoded here.
         let messages = report.findings.filter { $0.message.hasPrefix("QEMU reported") }.count
@@ -67,7 +67,7 @@ struct RealTraceTests {
     func findings(name: String) throws {
         let file = try Self.expected(name)
         let expected = try #require(file["findings"] as? [String: Int])
-        let report = try analyze(Fixtures.path("traces/real/\(name).log.xz"))
+        let report = try analyze(Fixtures.realTraces + "/\(name).log.xz")
         var actual: [String: Int] = [:]
         for finding in report.findings where finding.severity >= .warning { actual[finding.rule.id, default: 0] += 1 }
         #expect(actual == expected)
@@ -77,8 +77,8 @@ struct RealTraceTests {
 
     @Test("latencies are measured on timestamped traces and absent without timestamps")
     func latencies() throws {
-        let timed = try analyze(Fixtures.path("traces/real/seabios-blk.log.xz"))
-        let untimed = try analyze(Fixtures.path("traces/real/seabios-blk-notime.log.xz"))
+        let timed = try analyze(Fixtures.realTraces + "/seabios-blk.log.xz")
+        let untimed = try analyze(Fixtures.realTraces + "/seabios-blk-notime.log.xz")
         let timedQueue = try #require(timed.devices.first { $0.type == .block }?.queues.first)
         let untimedQueue = try #require(untimed.devices.first { $0.type == .block }?.queues.first)
         #expect(timedQueue.pops == untimedQueue.pops)
@@ -91,7 +91,7 @@ struct RealTraceTests {
 
     @Test("QEMU's ioeventfd replay after DRIVER_OK is told apart from guest kicks")
     func ioeventfdReplay() throws {
-        let report = try analyze(Fixtures.path("traces/real/linux-pci.log.xz"))
+        let report = try analyze(Fixtures.realTraces + "/linux-pci.log.xz")
         let console = try #require(report.devices.first { $0.type == .console })
         // virtio-serial has 64 queues; QEMU notifies each once when it starts ioeventfd.
         #expect(console.queues.reduce(0) { $0 + $1.qemuNotifies } == 64)
@@ -100,7 +100,7 @@ struct RealTraceTests {
 
     @Test("the PCI bus-master toggles are QEMU's status writes, and name the net device")
     func busMaster() throws {
-        let report = try analyze(Fixtures.path("traces/real/linux-pci.log.xz"))
+        let report = try analyze(Fixtures.realTraces + "/linux-pci.log.xz")
         let net = try #require(report.devices.first { $0.type == .network })
         #expect(net.typeDecidedBy.contains("virtio-net-pci"))
         #expect(net.transport == .pci)
@@ -108,9 +108,9 @@ struct RealTraceTests {
 
     @Test("virtio-mmio register writes are attributed: legacy QueuePFN and modern QueueNum per device")
     func mmioAttribution() throws {
-        let legacy = try analyze(Fixtures.path("traces/real/linux-mmio-legacy.log.xz"))
+        let legacy = try analyze(Fixtures.realTraces + "/linux-mmio-legacy.log.xz")
         #expect(legacy.devices.allSatisfy { $0.mmioVersion == .legacy })
-        let modern = try analyze(Fixtures.path("traces/real/linux-mmio.log.xz"))
+        let modern = try analyze(Fixtures.realTraces + "/linux-mmio.log.xz")
         #expect(modern.devices.allSatisfy { $0.mmioVersion == .modern })
         #expect(modern.devices.allSatisfy { $0.driverFeatures?.contains(.version1) == true })
         #expect(!modern.findings.contains { $0.rule.id == "MMIO-UNATTRIBUTED-WRITES" })

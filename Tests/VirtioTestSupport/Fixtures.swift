@@ -15,8 +15,15 @@ public enum Fixtures {
         return parts.joined(separator: "/")
     }()
 
-    /// An absolute path for a path relative to the repository root.
-    public static func path(_ relative: String) -> String { Self.root + "/" + relative }
+    /// An absolute path for a path relative to the repository root (absolute paths pass through).
+    public static func path(_ relative: String) -> String { relative.hasPrefix("/") ? relative : Self.root + "/" + relative }
+
+    /// The directory of real captures under test: `traces/real`, or `VQSCOPE_REAL_TRACES` when the
+    /// test script has just re-captured them from Debian's packages.
+    public static var realTraces: String {
+        if let directory = getenv("VQSCOPE_REAL_TRACES"), directory.pointee != 0 { return String(cString: directory) }
+        return Self.path("traces/real")
+    }
 
     /// Reads a whole text file (fixtures are small).
     public static func text(_ relative: String) -> String? {

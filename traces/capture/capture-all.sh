@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Re-create every real trace in traces/real/, one QEMU guest at a time.
+# Re-create every real trace in traces/real/ (or $VQSCOPE_CAPTURE_OUT), one QEMU guest at a time.
 set -euo pipefail
 cd "$(dirname "$0")"
 bash ./install-deps.sh
@@ -10,4 +10,4 @@ for s in capture-linux-pci.sh capture-linux-mmio.sh capture-linux-mmio-legacy.sh
   bash "./$s"
   echo "=== $s took $(( $(date +%s) - start ))s"
 done
-ls -l ../real/
+ls -l "${VQSCOPE_CAPTURE_OUT:-../real}"

@@ -5,7 +5,8 @@ set -euo pipefail
 
 CAPTURE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$CAPTURE_DIR/../.." && pwd)
-REAL_DIR=$REPO_ROOT/traces/real
+# VQSCOPE_CAPTURE_OUT redirects the traces (the test script re-captures into a scratch directory).
+REAL_DIR=${VQSCOPE_CAPTURE_OUT:-$REPO_ROOT/traces/real}
 mkdir -p "$REAL_DIR"
 
 bash "$CAPTURE_DIR/install-deps.sh"

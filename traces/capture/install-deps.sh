@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Idempotently install the Debian 12 packages needed to capture the real traces.
-# Only missing packages are installed; `apt-get update` runs once, only if needed.
+# Idempotently install Debian 12 packages: the ones named as arguments, or by default
+# everything needed to capture the real traces. Only missing packages are installed;
+# `apt-get update` runs once, only if needed.
 set -euo pipefail
 
 PKGS=(
@@ -9,6 +10,7 @@ PKGS=(
   u-boot-qemu seabios ipxe-qemu
   cpio xz-utils zstd gzip kmod python3
 )
+if [ $# -gt 0 ]; then PKGS=("$@"); fi
 
 missing=()
 for p in "${PKGS[@]}"; do
