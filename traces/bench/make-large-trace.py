@@ -14,6 +14,8 @@ looks like a fresh QEMU run appended to the previous one:
   keeping the low 24 bits. So identities stay consistent inside a copy, pointers
   of different copies never collide, and the values stay 12-digit user-space
   addresses. Shorter hex values (register offsets, config values) are untouched.
+  With --pointers reuse, every copy of a source uses the pointers of its first
+  copy instead (one long QEMU run, guest rebooted over and over).
 * `TID@SEC.USEC:` prefixes are shifted by a whole number of seconds per copy so
   time never goes backwards: each copy starts at least one second after the
   previous copy's last timestamp. Relative timing inside a copy is preserved.
@@ -108,6 +110,7 @@ class Template:
         self.size_estimate = len(text.encode())
         self.lines = len(lines)
         self.pointer_count = sum(1 for _ in POINTER.finditer(text))
+        self.reused_pages = None  # --pointers reuse: the pages of this source's first copy
 
 
 class PageAllocator:
@@ -135,6 +138,10 @@ def main():
     parser.add_argument("--size", type=parse_size, default=parse_size("100M"),
                         help="minimum output size: bytes or K/M/G/T (binary units), default 100M")
     parser.add_argument("--sources", default=DEFAULT_SOURCES, help="glob of xz traces to repeat")
+    parser.add_argument("--pointers", choices=("fresh", "reuse"), default="fresh",
+                        help="fresh (default): new host pointers for every copy, so every copy adds new "
+                             "devices and queues; reuse: each source keeps the pointers of its first copy, "
+                             "like one long-running QEMU whose guest reboots (the device count stays small)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
 
@@ -165,15 +172,21 @@ def main():
             template = templates[copies % len(templates)]
             shift = next_second - template.first_second if template.timed else 0
             values = [str(s + shift) for s in template.seconds]
-            # One block per region and copy, runs in their original order, so pointer order is kept too.
-            heap_next = allocator.heap(template.heap_pages)
-            mmap_next = allocator.mmap(template.mmap_pages)
-            for first, count, heap in template.runs:
-                if heap:
-                    base, heap_next = heap_next, heap_next + count
-                else:
-                    base, mmap_next = mmap_next, mmap_next + count
-                values.extend(format(base + i, "x") for i in range(count))
+            if args.pointers == "reuse" and template.reused_pages is not None:
+                values.extend(template.reused_pages)
+            else:
+                # One block per region and copy, runs in their original order, so pointer order is kept too.
+                heap_next = allocator.heap(template.heap_pages)
+                mmap_next = allocator.mmap(template.mmap_pages)
+                pages = []
+                for first, count, heap in template.runs:
+                    if heap:
+                        base, heap_next = heap_next, heap_next + count
+                    else:
+                        base, mmap_next = mmap_next, mmap_next + count
+                    pages.extend(format(base + i, "x") for i in range(count))
+                template.reused_pages = pages
+                values.extend(pages)
             text = template.format % template.pick(values)
             if template.timed:
                 next_second = template.last_second + shift + 1
@@ -191,7 +204,7 @@ def main():
     if not args.quiet:
         elapsed = time.monotonic() - started
         print(f"make-large-trace: wrote {args.out}: {written} bytes, {lines} lines, {copies} copies of "
-              f"{len(templates)} traces in {elapsed:.1f} s", file=sys.stderr)
+              f"{len(templates)} traces ({args.pointers} pointers) in {elapsed:.1f} s", file=sys.stderr)
 
 
 if __name__ == "__main__":
