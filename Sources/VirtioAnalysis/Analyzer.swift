@@ -84,8 +84,7 @@ public final class Analyzer {
 
     // swiftlint:disable:next cyclomatic_complexity function_body_length
     private func handle(_ record: TraceRecord) {
-        let time = record.timestamp?.nanoseconds
-        if time != nil { self.sawTimestamp = true }
+        if record.timestamp != nil { self.sawTimestamp = true }
         let statusAnchor = self.awaitingStatusAnchor
         let notifyAnchor = self.awaitingNotifyAnchor
         let previous = self.previousDevice
@@ -123,10 +122,7 @@ public final class Analyzer {
                 self.devices[device].ioeventfdSweepBelow = index == 0 ? nil : index
             } else {
                 self.devices[device].ioeventfdSweepBelow = nil
-                self.queues[queue].kicks += 1
-                self.touch(queue, record.timestamp)
-                if self.queues[queue].pendingKick == nil { self.queues[queue].pendingKick = time }
-                self.runQueueRules(.kick, queue: queue, record: record)
+                self.runQueueRules(self.queues[queue].kick(time: record.timestamp), queue: queue, record: record)
             }
             self.previousDevice = device
 
@@ -275,12 +271,6 @@ public final class Analyzer {
         self.devices[device].queueSlots[index] = queue
     }
 
-    private func touch(_ queue: Int, _ time: Timestamp?) {
-        guard let time else { return }
-        if self.queues[queue].firstActivity == nil { self.queues[queue].firstActivity = time }
-        self.queues[queue].lastActivity = time
-    }
-
     private func decideTypeFromQEMUName(_ name: String, device: Int) {
         let lowered = name.lowercased()
         let table: [(String, DeviceType)] = [
@@ -376,82 +366,25 @@ public final class Analyzer {
     // MARK: - Requests
 
     private func pop(_ queue: Int, elem: HostPointer, inNum: UInt32, outNum: UInt32, record: TraceRecord) {
-        let time = record.timestamp?.nanoseconds
-        var state = self.queues[queue]
-        state.pops += 1
-        if state.inFlight[elem] != nil || state.inFlight.count < self.options.maximumInFlightPerQueue {
-            state.inFlight[elem] = Request(popTime: time, line: record.line)
-        } else {
-            state.untrackedPops += 1
-        }
-        state.maxInFlight = max(state.maxInFlight, state.inFlight.count)
-        state.shapes.record(inNum: inNum, outNum: outNum, line: record.line, time: record.timestamp)
-        if let kick = state.pendingKick, let time {
-            state.sample(.kickToPop, time - kick)
-            state.pendingKick = nil
-        }
-        let inFlight = state.inFlight.count + state.untrackedPops
-        self.queues[queue] = state
-        self.touch(queue, record.timestamp)
-        self.runQueueRules(.pop(inNum: inNum, outNum: outNum, inFlight: inFlight), queue: queue, record: record)
+        let activity = self.queues[queue].pop(
+            elem: elem, inNum: inNum, outNum: outNum, line: record.line, time: record.timestamp,
+            limit: self.options.maximumInFlightPerQueue)
+        self.runQueueRules(activity, queue: queue, record: record)
     }
 
     private func fill(_ queue: Int, elem: HostPointer, length: UInt32, record: TraceRecord) {
-        let time = record.timestamp?.nanoseconds
-        var state = self.queues[queue]
-        state.fills += 1
-        state.bytesUsed &+= UInt64(length)
-        if length % 512 == 1, length > 512 { state.blockShapedFills += 1 }
-        if length == 0 { state.zeroLengthFills += 1 }
-        let outcome: FillOutcome
-        if let request = state.inFlight.removeValue(forKey: elem) {
-            outcome = .completed(drained: request.draining)
-            if let start = request.popTime, let time { state.sample(.popToFill, time - start) }
-            state.recentlyCompleted.insert(elem)
-            state.lastFillDrained = request.draining
-        } else if state.untrackedPops > 0 {
-            state.untrackedPops -= 1
-            outcome = .completed(drained: false)
-        } else {
-            outcome = state.recentlyCompleted.contains(elem) ? .completedBefore : .notInFlight
-        }
-        state.fillsAwaitingFlush += 1
-        state.fillTimes.push(time)
-        self.queues[queue] = state
-        self.touch(queue, record.timestamp)
-        self.runQueueRules(.fill(outcome, length: length), queue: queue, record: record)
+        let activity = self.queues[queue].fill(elem: elem, length: length, time: record.timestamp)
+        self.runQueueRules(activity, queue: queue, record: record)
     }
 
     private func flush(_ queue: Int, count: UInt32, record: TraceRecord) {
-        let time = record.timestamp?.nanoseconds
-        var state = self.queues[queue]
-        let awaiting = state.fillsAwaitingFlush
-        state.flushes += 1
-        state.flushedElements &+= UInt64(count)
-        var published = min(Int(count), awaiting)
-        while published > 0, let filled = state.fillTimes.pop() {
-            if let filled, let time { state.sample(.fillToFlush, time - filled) }
-            published -= 1
-        }
-        state.fillsAwaitingFlush = max(0, awaiting - Int(count))
-        if state.fillsAwaitingFlush == 0 { state.fillTimes.removeAll() }
-        if state.pendingFlush == nil { state.pendingFlush = time }
-        self.queues[queue] = state
-        self.touch(queue, record.timestamp)
-        self.runQueueRules(.flush(count: count, awaiting: awaiting), queue: queue, record: record)
+        let activity = self.queues[queue].flush(count: count, time: record.timestamp)
+        self.runQueueRules(activity, queue: queue, record: record)
     }
 
     private func interrupt(_ queue: Int, record: TraceRecord) {
-        var state = self.queues[queue]
-        state.interrupts += 1
-        if let flushed = state.pendingFlush, let time = record.timestamp?.nanoseconds {
-            state.sample(.flushToInterrupt, time - flushed)
-        }
-        state.pendingFlush = nil
-        let afterDrain = state.lastFillDrained
-        self.queues[queue] = state
-        self.touch(queue, record.timestamp)
-        self.runQueueRules(.interrupt(afterDrain: afterDrain), queue: queue, record: record)
+        let activity = self.queues[queue].interrupt(time: record.timestamp)
+        self.runQueueRules(activity, queue: queue, record: record)
     }
 
     private func runQueueRules(_ activity: QueueActivity, queue: Int, record: TraceRecord) {

@@ -205,6 +205,87 @@ public struct QueueState: Sendable {
 
     init(vq: HostPointer) { self.vq = vq }
 
+    // MARK: - Request lifecycle (each returns what happened, for the queue rules)
+
+    mutating func kick(time: Timestamp?) -> QueueActivity {
+        self.kicks += 1
+        self.touch(time)
+        if self.pendingKick == nil { self.pendingKick = time?.nanoseconds }
+        return .kick
+    }
+
+    mutating func pop(elem: HostPointer, inNum: UInt32, outNum: UInt32, line: Int, time: Timestamp?, limit: Int)
+        -> QueueActivity
+    {
+        self.pops += 1
+        self.touch(time)
+        if self.inFlight.count < limit || self.inFlight[elem] != nil {
+            self.inFlight[elem] = Request(popTime: time?.nanoseconds, line: line)
+        } else {
+            self.untrackedPops += 1
+        }
+        self.maxInFlight = max(self.maxInFlight, self.inFlight.count)
+        self.shapes.record(inNum: inNum, outNum: outNum, line: line, time: time)
+        if let kick = self.pendingKick, let now = time?.nanoseconds {
+            self.sample(.kickToPop, now - kick)
+            self.pendingKick = nil
+        }
+        return .pop(inNum: inNum, outNum: outNum, inFlight: self.inFlight.count + self.untrackedPops)
+    }
+
+    mutating func fill(elem: HostPointer, length: UInt32, time: Timestamp?) -> QueueActivity {
+        self.fills += 1
+        self.touch(time)
+        self.bytesUsed &+= UInt64(length)
+        if length % 512 == 1, length > 512 { self.blockShapedFills += 1 }
+        if length == 0 { self.zeroLengthFills += 1 }
+        let outcome: FillOutcome
+        if let request = self.inFlight.removeValue(forKey: elem) {
+            outcome = .completed(drained: request.draining)
+            if let start = request.popTime, let now = time?.nanoseconds { self.sample(.popToFill, now - start) }
+            self.recentlyCompleted.insert(elem)
+            self.lastFillDrained = request.draining
+        } else if self.untrackedPops > 0 {
+            self.untrackedPops -= 1
+            outcome = .completed(drained: false)
+        } else {
+            outcome = self.recentlyCompleted.contains(elem) ? .completedBefore : .notInFlight
+        }
+        self.fillsAwaitingFlush += 1
+        self.fillTimes.push(time?.nanoseconds)
+        return .fill(outcome, length: length)
+    }
+
+    mutating func flush(count: UInt32, time: Timestamp?) -> QueueActivity {
+        let awaiting = self.fillsAwaitingFlush
+        self.flushes += 1
+        self.touch(time)
+        self.flushedElements &+= UInt64(count)
+        var published = min(Int(count), awaiting)
+        while published > 0, let filled = self.fillTimes.pop() {
+            if let filled, let now = time?.nanoseconds { self.sample(.fillToFlush, now - filled) }
+            published -= 1
+        }
+        self.fillsAwaitingFlush = max(0, awaiting - Int(count))
+        if self.fillsAwaitingFlush == 0 { self.fillTimes.removeAll() }
+        if self.pendingFlush == nil { self.pendingFlush = time?.nanoseconds }
+        return .flush(count: count, awaiting: awaiting)
+    }
+
+    mutating func interrupt(time: Timestamp?) -> QueueActivity {
+        self.interrupts += 1
+        self.touch(time)
+        if let flushed = self.pendingFlush, let now = time?.nanoseconds { self.sample(.flushToInterrupt, now - flushed) }
+        self.pendingFlush = nil
+        return .interrupt(afterDrain: self.lastFillDrained)
+    }
+
+    private mutating func touch(_ time: Timestamp?) {
+        guard let time else { return }
+        if self.firstActivity == nil { self.firstActivity = time }
+        self.lastActivity = time
+    }
+
     enum Stage { case kickToPop, popToFill, fillToFlush, flushToInterrupt }
 
     /// Records one interval; a negative one (lines out of time order) counts as 0 and is counted.
