@@ -88,7 +88,7 @@ enum EventKind: Equatable {
         let hash = Self.hash(name)
         var slot = Int(hash & 255)
         while let entry = Self.table[slot] {
-            if entry.hash == hash, entry.name.count == name.count, entry.name.elementsEqual(name) { return entry.kind }
+            if entry.hash == hash, Bytes.equal(name, entry.name) { return entry.kind }
             slot = (slot + 1) & 255
         }
         return nil

@@ -31,12 +31,10 @@ public final class QEMULogDecoder {
         var timestamp: Timestamp?
         var thread: UInt32?
         let count = line.count
-        var prefixed = false
         if count > 0, Self.isDigit(line[0]) {
             guard let prefix = Self.parsePrefix(line, cursor: &cursor) else { return self.nonEvent(line, number) }
             timestamp = prefix.timestamp
             thread = prefix.thread
-            prefixed = true
         }
         let nameStart = cursor
         var hasUnderscore = false
@@ -51,14 +49,16 @@ public final class QEMULogDecoder {
         let name = UnsafeBufferPointer(rebasing: line[nameStart..<nameEnd])
         let args = UnsafeBufferPointer(rebasing: line[min(cursor + 1, count)..<count])
         guard let kind = EventKind.lookup(name) else {
-            return prefixed || hasUnderscore ? .otherEvent : self.nonEvent(line, number)
+            // Event names have underscores; a timestamped line starting with a plain word is a
+            // message (QEMU 10.x: "<time> Device virtio-blk: indirect_desc was not negotiated!").
+            return hasUnderscore ? .otherEvent : self.nonEvent(line, number, timestamp: timestamp, thread: thread)
         }
         switch self.decodeArguments(kind, args) {
         case .success(let event):
             guard let event else { return .otherEvent }
             return .event(TraceRecord(event: event, line: number, timestamp: timestamp, thread: thread))
-        case .failure(let reason):
-            return .malformed("\(String(decoding: name, as: UTF8.self)): \(reason)")
+        case .failure(let error):
+            return .malformed("\(String(decoding: name, as: UTF8.self)): \(error.reason)")
         }
     }
 
@@ -66,7 +66,9 @@ public final class QEMULogDecoder {
         _ line: UnsafeBufferPointer<UInt8>, _ number: Int, timestamp: Timestamp? = nil, thread: UInt32? = nil
     ) -> LineOutcome {
         guard let message = QEMUMessage.match(line) else { return .nonEvent }
-        return .event(TraceRecord(event: .qemuMessage(message), line: number, timestamp: timestamp, thread: thread))
+        let text = String(decoding: UnsafeBufferPointer(rebasing: line[0..<min(line.count, 240)]), as: UTF8.self)
+        return .event(
+            TraceRecord(event: .qemuMessage(message, text: text), line: number, timestamp: timestamp, thread: thread))
     }
 
     private struct ArgumentError: Error {
@@ -214,8 +216,9 @@ public final class QEMULogDecoder {
     private func decodePCIConfigWrite(_ args: UnsafeBufferPointer<UInt8>) throws(ArgumentError) -> Result<TraceEvent?, ArgumentError> {
         var end = 0
         while end < args.count, args[end] != 0x20 { end += 1 }
-        let device = String(decoding: UnsafeBufferPointer(rebasing: args[0..<end]), as: UTF8.self)
-        guard device.contains("virtio") else { return .success(nil) }
+        let name = UnsafeBufferPointer(rebasing: args[0..<end])
+        guard Bytes.contains(name, Bytes.virtio) else { return .success(nil) }
+        let device = String(decoding: name, as: UTF8.self)
         let rest = UnsafeBufferPointer(rebasing: args[end..<args.count])
         let got = Self.scanNumbers(rest, into: &self.numbers, limit: 8)
         guard got >= 2 else { throw ArgumentError(reason: "expected a config offset and value") }
@@ -229,21 +232,15 @@ public final class QEMULogDecoder {
 
     /// `memory_region_ops_write` prints `"cpu %d mr %p addr 0x%x value 0x%x size %u name '%s'"`.
     private func decodeMemoryRegionWrite(_ args: UnsafeBufferPointer<UInt8>) throws(ArgumentError) -> Result<TraceEvent?, ArgumentError> {
-        let marker: [UInt8] = Array("name '".utf8)
-        var start = -1
-        var index = 0
-        while index + marker.count <= args.count {
-            if args[index] == marker[0], (0..<marker.count).allSatisfy({ args[index + $0] == marker[$0] }) {
-                start = index + marker.count
-                break
-            }
-            index += 1
-        }
-        guard start >= 0 else { return .success(nil) }
-        var end = start
-        while end < args.count, args[end] != 0x27 { end += 1 }
-        let region = String(decoding: UnsafeBufferPointer(rebasing: args[start..<end]), as: UTF8.self)
-        guard region.hasPrefix("virtio") else { return .success(nil) }
+        // The region name is last: `name '…'`. Only virtio regions are of interest.
+        guard let last = args.lastIndex(of: 0x27), last > 0, let first = args[..<last].lastIndex(of: 0x27),
+            first >= 5, Bytes.equal(UnsafeBufferPointer(rebasing: args[(first - 5)..<first]), Self.nameMarker)
+        else { return .success(nil) }
+        let start = first + 1
+        let name = UnsafeBufferPointer(rebasing: args[start..<last])
+        guard name.starts(with: Bytes.virtio) else { return .success(nil) }
+        let region = String(decoding: name, as: UTF8.self)
+        let marker = Self.nameMarker + [0x27]
         let head = UnsafeBufferPointer(rebasing: args[0..<(start - marker.count)])
         guard Self.scanNumbers(head, into: &self.numbers, limit: 5) >= 5 else {
             throw ArgumentError(reason: "expected cpu, mr, addr, value and size")
@@ -253,6 +250,8 @@ public final class QEMULogDecoder {
             .memoryRegionWrite(
                 region: region, address: self.numbers[2], value: self.numbers[3], size: UInt32(self.numbers[4])))
     }
+
+    private static let nameMarker: [UInt8] = Array("name ".utf8)
 
     // MARK: - Byte-level scanning
 

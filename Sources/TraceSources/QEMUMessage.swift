@@ -50,7 +50,7 @@ public enum QEMUMessage: String, Sendable, CaseIterable {
 
     /// Finds the message a line carries, if any. The most specific patterns are tried first.
     static func match(_ line: UnsafeBufferPointer<UInt8>) -> QEMUMessage? {
-        for candidate in Self.matchOrder where Self.contains(line, candidate.bytes) { return candidate.message }
+        for candidate in Self.matchOrder where Bytes.contains(line, candidate.bytes) { return candidate.message }
         return nil
     }
 
@@ -60,22 +60,4 @@ public enum QEMUMessage: String, Sendable, CaseIterable {
         let ordered = QEMUMessage.allCases.sorted { $0.rawValue.utf8.count > $1.rawValue.utf8.count }
         return ordered.map { ($0, Array($0.rawValue.utf8)) }
     }()
-
-    private static func contains(_ haystack: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
-        guard needle.count <= haystack.count, let first = needle.first else { return false }
-        var index = 0
-        let last = haystack.count - needle.count
-        while index <= last {
-            if haystack[index] == first {
-                var matched = true
-                for offset in 1..<needle.count where haystack[index + offset] != needle[offset] {
-                    matched = false
-                    break
-                }
-                if matched { return true }
-            }
-            index += 1
-        }
-        return false
-    }
 }

@@ -50,8 +50,9 @@ public enum TraceEvent: Sendable, Equatable {
     // hw/pci/pci.c and softmmu/memory.c, when they name a virtio device
     case pciConfigWrite(device: String, offset: UInt32, value: UInt32)
     case memoryRegionWrite(region: String, address: UInt64, value: UInt64, size: UInt32)
-    /// A message QEMU printed about a virtio problem (`virtio_error`, guest errors).
-    case qemuMessage(QEMUMessage)
+    /// A message QEMU printed about a virtio problem (`virtio_error`, guest errors), with the
+    /// line's text (at most 240 bytes of it).
+    case qemuMessage(QEMUMessage, text: String)
 }
 
 public enum RNGEvent: String, Sendable {

@@ -1,6 +1,13 @@
 import TraceSources
 import VirtioModel
 
+/// A virtio-mmio access waiting for the Status write that names its device.
+enum PendingRegisterAccess: Sendable {
+    case write(RegisterWrite)
+    /// QEMU's refusal of a write showed which interface the device has.
+    case confirmsVersion(MMIOVersion)
+}
+
 /// Limits and user input for an analysis. Every limit bounds memory against hostile traces.
 public struct AnalysisOptions: Sendable {
     /// Device types given by the user (`--device 0x…=net`), by `vdev` pointer.
@@ -37,7 +44,7 @@ public final class Analyzer {
     /// virtio-mmio writes not yet tied to a device. QEMU's trace does not say which device a
     /// write went to; the `virtio_set_status` that follows a Status write names it, and the
     /// writes before it (feature and queue set-up during one device's probe) go with it.
-    private var pendingWrites: [RegisterWrite] = []
+    private var pendingWrites: [PendingRegisterAccess] = []
     private var droppedPendingWrites = 0
     private var firstUnattributedLine: Int?
 
@@ -49,6 +56,8 @@ public final class Analyzer {
     private var commonConfigStatusBy: String?
     private var pciNotifyWritten = false
     private var lastPop: (queue: Int, elem: HostPointer)?
+    private var previousWasPop = false
+    private var previousWasRegisterWrite = false
 
     public init(file: String, options: AnalysisOptions = AnalysisOptions()) {
         self.file = file
@@ -91,6 +100,10 @@ public final class Analyzer {
         let busMasterOff = self.busMasterOffBy
         let commonStatus = self.commonConfigStatusBy
         let pciNotify = self.pciNotifyWritten
+        let afterPop = self.previousWasPop
+        let afterRegisterWrite = self.previousWasRegisterWrite
+        self.previousWasPop = false
+        self.previousWasRegisterWrite = false
         self.awaitingStatusAnchor = false
         self.awaitingNotifyAnchor = false
         self.previousDevice = nil
@@ -112,7 +125,7 @@ public final class Analyzer {
         case .queueNotify(let vdev, let index, let vq):
             guard let device = self.device(vdev), let queue = self.queue(vq) else { return }
             self.attach(queue, to: device, index: index >= 0 ? Int(index) : nil)
-            if notifyAnchor, let last = self.pendingWrites.last, last.register == .queueNotify {
+            if notifyAnchor, case .write(let last) = self.pendingWrites.last, last.register == .queueNotify {
                 self.pendingWrites.removeLast()
                 self.devices[device].setTransport(.mmio)
             }
@@ -130,6 +143,7 @@ public final class Analyzer {
             guard let queue = self.queue(vq) else { return }
             self.pop(queue, elem: elem, inNum: inNum, outNum: outNum, record: record)
             self.lastPop = (queue, elem)
+            self.previousWasPop = true
             self.previousDevice = self.queues[queue].device
 
         case .fill(let vq, let elem, let length, _):
@@ -157,13 +171,15 @@ public final class Analyzer {
                     value: value, line: record.line, timestamp: record.timestamp))
             self.awaitingStatusAnchor = offset == MMIORegister.status.rawValue
             self.awaitingNotifyAnchor = offset == MMIORegister.queueNotify.rawValue
+            self.previousWasRegisterWrite = true
 
         case .mmioQueueWrite(let value, let maximum):
             // QEMU logs this right after the QueueNum write itself; merge the two.
-            if let last = self.pendingWrites.indices.last, self.pendingWrites[last].register == .queueNum,
-                self.pendingWrites[last].value == value, self.pendingWrites[last].queueNumMax == nil
+            if case .write(var last) = self.pendingWrites.last, last.register == .queueNum, last.value == value,
+                last.queueNumMax == nil
             {
-                self.pendingWrites[last].queueNumMax = maximum
+                last.queueNumMax = maximum
+                self.pendingWrites[self.pendingWrites.count - 1] = .write(last)
             } else {
                 self.holdRegisterWrite(
                     RegisterWrite(
@@ -214,8 +230,11 @@ public final class Analyzer {
                 self.devices[device].decideType(.console, by: .traceEvent(Self.eventName(record.event)))
             }
 
-        case .qemuMessage(let message):
-            self.emit(QEMUReported.rule(for: message), "QEMU reported: \"\(message.pattern)\"", line: record.line, time: record.timestamp)
+        case .qemuMessage(let message, let text):
+            self.emit(QEMUReported.rule(for: message), "QEMU reported: \(text)", line: record.line, time: record.timestamp)
+            if afterRegisterWrite { self.registerWriteRejected(message) }
+            // A device that finds a request malformed detaches the element it just popped (not traced).
+            if afterPop, let (queue, elem) = self.lastPop { self.queues[queue].detach(elem) }
 
         case .allocElement, .mmioRead, .mmioGuestPage, .serialSendControl, .netOther, .inputQueueFull, .blkDataPlane:
             break
@@ -400,67 +419,63 @@ public final class Analyzer {
     // MARK: - virtio-mmio registers
 
     private func holdRegisterWrite(_ write: RegisterWrite) {
+        self.hold(.write(write))
+    }
+
+    private func hold(_ access: PendingRegisterAccess) {
         if self.pendingWrites.count >= self.options.maximumPendingRegisterWrites {
-            self.pendingWrites.removeFirst()
-            self.droppedPendingWrites += 1
-            if self.firstUnattributedLine == nil { self.firstUnattributedLine = write.line }
+            // Drop the older half at once, so a flood of unclaimed writes costs O(1) per write.
+            let half = max(1, self.pendingWrites.count / 2)
+            for case .write(let dropped) in self.pendingWrites.prefix(1) where self.firstUnattributedLine == nil {
+                self.firstUnattributedLine = dropped.line
+            }
+            self.pendingWrites.removeFirst(half)
+            self.droppedPendingWrites += half
         }
-        self.pendingWrites.append(write)
+        self.pendingWrites.append(access)
+    }
+
+    /// QEMU refused the register write it just traced: drop it, and keep what the refusal
+    /// says about the device's interface version.
+    private func registerWriteRejected(_ message: QEMUMessage) {
+        let version: MMIOVersion?
+        switch message {
+        case .mmioLegacyRegister: version = .modern  // "write to legacy register … in non-legacy mode"
+        case .mmioModernRegister, .queueEnableLegacy, .mmioFeatureSelect: version = .legacy
+        case .mmioWrongSize, .mmioReadOnlyWrite, .mmioBadOffset, .alignmentChange: version = nil
+        default: return
+        }
+        if case .write = self.pendingWrites.last { self.pendingWrites.removeLast() }
+        self.awaitingStatusAnchor = false
+        self.awaitingNotifyAnchor = false
+        if let version { self.hold(.confirmsVersion(version)) }
     }
 
     private func attributePendingWrites(to device: Int) {
-        let writes = self.pendingWrites
+        let accesses = self.pendingWrites
         self.pendingWrites.removeAll(keepingCapacity: true)
-        for write in writes { self.apply(write, to: device) }
+        for access in accesses {
+            switch access {
+            case .write(let write): self.apply(write, to: device)
+            case .confirmsVersion(let version):
+                self.devices[device].mmioVersion = version
+                self.devices[device].mmioVersionConfirmed = true
+            }
+        }
     }
 
     private func apply(_ write: RegisterWrite, to device: Int) {
-        var state = self.devices[device]
-        state.setTransport(.mmio)
-        state.mmioWrites += 1
-        for rule in RuleCatalog.registerRules {
-            if let message = rule.check(write, device: state) {
-                self.emit(rule.info, message, line: write.line, time: write.timestamp, device: device)
+        do {
+            let before = self.devices[device]  // released before the write is applied in place
+            for rule in RuleCatalog.registerRules {
+                if let message = rule.check(write, device: before) {
+                    self.emit(rule.info, message, line: write.line, time: write.timestamp, device: device)
+                }
             }
         }
-        let value32 = UInt32(truncatingIfNeeded: write.value)
-        let select = state.queueSelect
-        func updateQueue(_ change: (inout MMIOQueueSetup) -> Void) {
-            guard state.mmioQueues[select] != nil || state.mmioQueues.count < 1024 else { return }
-            var setup = state.mmioQueues[select] ?? MMIOQueueSetup()
-            change(&setup)
-            state.mmioQueues[select] = setup
-        }
-        func markModern() { if state.mmioVersion == nil { state.mmioVersion = .modern } }
-        switch write.register {
-        case .driverFeaturesSel: state.driverFeaturesSelect = value32
-        case .driverFeatures:
-            if state.driverFeaturesSelect < 2 { state.driverFeatureWords[Int(state.driverFeaturesSelect)] = value32 }
-        case .guestPageSize: state.mmioVersion = .legacy
-        case .queueAlign:
-            state.mmioVersion = .legacy
-            updateQueue { $0.alignment = value32 }
-        case .queuePFN:
-            state.mmioVersion = .legacy
-            updateQueue { $0.pageFrame = value32 }
-        case .queueSel: state.queueSelect = value32
-        case .queueNum: updateQueue { $0.size = value32 }
-        case .queueReady:
-            markModern()
-            updateQueue { $0.ready = value32 & 1 != 0 }
-        case .queueDescLow: markModern(); updateQueue { $0.descriptorArea = Self.setLow($0.descriptorArea, value32) }
-        case .queueDescHigh: markModern(); updateQueue { $0.descriptorArea = Self.setHigh($0.descriptorArea, value32) }
-        case .queueDriverLow: markModern(); updateQueue { $0.driverArea = Self.setLow($0.driverArea, value32) }
-        case .queueDriverHigh: markModern(); updateQueue { $0.driverArea = Self.setHigh($0.driverArea, value32) }
-        case .queueDeviceLow: markModern(); updateQueue { $0.deviceArea = Self.setLow($0.deviceArea, value32) }
-        case .queueDeviceHigh: markModern(); updateQueue { $0.deviceArea = Self.setHigh($0.deviceArea, value32) }
-        default: break
-        }
-        self.devices[device] = state
+        self.devices[device].apply(write)
     }
 
-    private static func setLow(_ address: UInt64, _ value: UInt32) -> UInt64 { address & ~0xFFFF_FFFF | UInt64(value) }
-    private static func setHigh(_ address: UInt64, _ value: UInt32) -> UInt64 { address & 0xFFFF_FFFF | UInt64(value) << 32 }
 
     // MARK: - Findings
 
@@ -485,12 +500,21 @@ public final class Analyzer {
 
     public func finish(statistics: InputStatistics) -> AnalysisReport {
         self.attributeLeftoverWrites()
+        var queuesByDevice = [[Int]](repeating: [], count: self.devices.count)
+        for (slot, queue) in self.queues.enumerated() {
+            if let device = queue.device { queuesByDevice[device].append(slot) }
+        }
         for device in self.devices.indices where self.devices[device].type == nil {
-            self.inferTypeFromQueues(device)
+            self.inferTypeFromQueues(device, queues: queuesByDevice[device].map { self.queues[$0] })
+        }
+        var controlQueues: [Int: Int] = [:]
+        for device in self.devices.indices {
+            let owned = queuesByDevice[device].map { self.queues[$0] }
+            if let control = self.netControlQueue(self.devices[device], queues: owned) { controlQueues[device] = control }
         }
         for (slot, queue) in self.queues.enumerated() {
             let device = queue.device.map { self.devices[$0] }
-            let role = QueueRole.of(index: queue.index, device: device)
+            let role = self.role(of: queue, netControlQueue: queue.device.flatMap { controlQueues[$0] })
             for rule in RuleCatalog.summaryRules {
                 for finding in rule.check(device: device, queue: queue, role: role) {
                     self.emit(
@@ -508,7 +532,7 @@ public final class Analyzer {
         }
         return AnalysisReport(
             file: self.file, input: statistics, timestamped: self.sawTimestamp,
-            devices: self.devices.map(self.deviceReport), findings: findings, findingCounts: self.sink.countsByRule,
+            devices: self.devices.map { self.deviceReport($0, queues: queuesByDevice[$0.ordinal]) }, findings: findings, findingCounts: self.sink.countsByRule,
             totalFindings: self.sink.total, omittedFindings: self.sink.dropped, ignoredEvents: self.ignoredEvents)
     }
 
@@ -518,17 +542,21 @@ public final class Analyzer {
         if mmio.count == 1, !self.pendingWrites.isEmpty {
             self.attributePendingWrites(to: mmio[0])
         }
-        let unattributed = self.pendingWrites.count + self.droppedPendingWrites
+        let waiting = self.pendingWrites.compactMap { access -> Int? in
+            if case .write(let write) = access { return write.line }
+            return nil
+        }
+        let unattributed = waiting.count + self.droppedPendingWrites
         guard unattributed > 0 else { return }
-        let first = self.firstUnattributedLine ?? self.pendingWrites.first?.line
+        let first = self.firstUnattributedLine ?? waiting.first
         self.emit(
             InputRules.unattributedRegisterWrites,
             "\(unattributed) virtio-mmio register write(s) were not followed by a Status write naming their device",
             line: first)
     }
 
-    private func inferTypeFromQueues(_ device: Int) {
-        let owned = self.queues.filter { $0.device == device && $0.index != nil }
+    private func inferTypeFromQueues(_ device: Int, queues: [QueueState]) {
+        let owned = queues.filter { $0.index != nil }
         guard !owned.isEmpty else { return }
         let byIndex = Dictionary(owned.map { ($0.index!, $0) }, uniquingKeysWith: { first, _ in first })
         let indices = Set(byIndex.keys)
@@ -550,8 +578,30 @@ public final class Analyzer {
         }
     }
 
-    private func deviceReport(_ device: DeviceState) -> DeviceReport {
-        let queues = self.queues.filter { $0.device == device.ordinal }
+    private func role(of queue: QueueState, netControlQueue control: Int? = nil) -> QueueRole {
+        let device = queue.device.map { self.devices[$0] }
+        return QueueRole.of(index: queue.index, device: device, netControlQueue: control)
+    }
+
+    /// The net control queue: 2 with one queue pair; with several pairs (or unknown features,
+    /// as on virtio-pci) the highest even-numbered queue, if its requests look like control
+    /// commands (a readable command and a writable ack) or it was never used.
+    /// Spec: virtio v1.2 §5.1.2 (controlq is queue 2N).
+    private func netControlQueue(_ state: DeviceState, queues owned: [QueueState]) -> Int? {
+        guard state.type == .network else { return nil }
+        if let features = state.negotiatedFeatures ?? state.driverFeatures, !features.contains(.netMultiqueue) {
+            return features.contains(.netControlQueue) ? 2 : nil
+        }
+        guard let candidate = owned.compactMap(\.index).filter({ $0 > 0 && $0 % 2 == 0 }).max(),
+            let queue = owned.first(where: { $0.index == candidate })
+        else { return nil }
+        return queue.shapes.mixed.count > 0 || queue.pops == 0 ? candidate : nil
+    }
+
+    private func deviceReport(_ device: DeviceState, queues slots: [Int]) -> DeviceReport {
+        let owned = slots.map { self.queues[$0] }
+        let control = self.netControlQueue(device, queues: owned)
+        let queues = owned
             .sorted { ($0.index ?? .max, $0.vq) < ($1.index ?? .max, $1.vq) }
             .map { queue -> QueueReport in
                 let stages: [(String, LatencyHistogram)] = [
@@ -563,7 +613,7 @@ public final class Analyzer {
                     active = last.nanoseconds - first.nanoseconds
                 }
                 return QueueReport(
-                    index: queue.index, vq: queue.vq, role: QueueRole.of(index: queue.index, device: device),
+                    index: queue.index, vq: queue.vq, role: self.role(of: queue, netControlQueue: control),
                     kicks: queue.kicks, qemuNotifies: queue.qemuNotifies, pops: queue.pops, fills: queue.fills,
                     flushes: queue.flushes, flushedElements: queue.flushedElements, interrupts: queue.interrupts,
                     bytesUsed: queue.bytesUsed, maxInFlight: queue.maxInFlight, inFlightAtEnd: queue.inFlightCount,

@@ -66,6 +66,8 @@ public struct DeviceState: Sendable {
     public internal(set) var failedSinceReset = false
     public internal(set) var transport: Transport = .unknown
     public internal(set) var mmioVersion: MMIOVersion?
+    /// QEMU's own messages settled the version; register writes no longer change it.
+    var mmioVersionConfirmed = false
     public internal(set) var type: DeviceType?
     public internal(set) var typeSource: TypeSource?
     /// DriverFeatures words written through virtio-mmio (word 0 = bits 0–31, word 1 = bits 32–63).
@@ -270,6 +272,12 @@ public struct QueueState: Sendable {
         if self.fillsAwaitingFlush == 0 { self.fillTimes.removeAll() }
         if self.pendingFlush == nil { self.pendingFlush = time?.nanoseconds }
         return .flush(count: count, awaiting: awaiting)
+    }
+
+    /// The device gave an element back without using it (QEMU's `virtqueue_detach_element`,
+    /// which is not traced): it is no longer in flight.
+    mutating func detach(_ elem: HostPointer) {
+        self.inFlight.removeValue(forKey: elem)
     }
 
     mutating func interrupt(time: Timestamp?) -> QueueActivity {

@@ -99,15 +99,12 @@ public enum QueueRole: String, Sendable {
     case unknown = "-"
 
     /// Spec: virtio v1.2 §5.1.2 (net), §5.2.2 (block), §5.3.2 (console), §5.4.2 (entropy), §5.8.2 (input).
-    /// Net is assumed to have one queue pair (QEMU's default) when the features are unknown.
-    public static func of(index: Int?, device: DeviceState?) -> QueueRole {
+    /// `netControlQueue` is the net control queue's index (2N with N queue pairs), when known.
+    public static func of(index: Int?, device: DeviceState?, netControlQueue: Int? = nil) -> QueueRole {
         guard let index, let type = device?.type else { return .unknown }
         switch type {
         case .network:
-            let features = device?.negotiatedFeatures ?? device?.driverFeatures
-            let multiqueue = features?.contains(.netMultiqueue) ?? false
-            if !multiqueue, index == 2 { return .control }
-            if multiqueue { return .unknown }  // the control queue's index depends on max_virtqueue_pairs
+            if index == netControlQueue { return .control }
             return index % 2 == 0 ? .receive : .transmit
         case .block: return .request
         case .console: return index == 2 || index == 3 ? .control : (index % 2 == 0 ? .receive : .transmit)

@@ -49,7 +49,10 @@ struct LineFormTests {
 
     @Test("error_report lines in ISO form are messages, not events")
     func isoErrorReport() throws {
-        #expect(try event("2026-11-26T08:52:12.421889Z qemu-system-x86_64: Desc next is 65535") == .qemuMessage(.nextOutOfRange))
+        let line = "2026-11-26T08:52:12.421889Z qemu-system-x86_64: Desc next is 65535"
+        #expect(try event(line) == .qemuMessage(.nextOutOfRange, text: line))
+        let device = "2026-11-26T08:52:12.421889Z Device virtio-blk: indirect_desc was not negotiated!"
+        #expect(try event(device) == .qemuMessage(.indirectNotNegotiated, text: device))
     }
 
     @Test("leap-year and epoch arithmetic of ISO timestamps", arguments: [
@@ -132,9 +135,9 @@ struct EventDecodingTests {
 
     @Test("guest-error lines (no timestamp, `function: message`) become QEMU messages")
     func guestError() throws {
-        #expect(
-            try event("virtio_mmio_write: attempt to write guest features with guest_features_sel > 0 in legacy mode")
-                == .qemuMessage(.mmioFeatureSelect))
-        #expect(try event("virtio_mmio_read: read from legacy register (0x28) in non-legacy mode") == .qemuMessage(.mmioLegacyRegister))
+        let features = "virtio_mmio_write: attempt to write guest features with guest_features_sel > 0 in legacy mode"
+        #expect(try event(features) == .qemuMessage(.mmioFeatureSelect, text: features))
+        let legacy = "virtio_mmio_read: read from legacy register (0x28) in non-legacy mode"
+        #expect(try event(legacy) == .qemuMessage(.mmioLegacyRegister, text: legacy))
     }
 }

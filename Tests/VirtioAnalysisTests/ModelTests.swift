@@ -112,4 +112,55 @@ struct ModelTests {
         #expect(queue.maxInFlight == 2 && queue.flushedElements == 2)
     }
 
+
+    @Test("an element popped just before QEMU reports a malformed request is detached, not left in flight")
+    func detachedOnError() throws {
+        let report = try analyze(text: """
+            virtio_blk_handle_read vdev 0xa req 0x0 sector 0 nsectors 0
+            virtio_queue_notify vdev 0xa n 0 vq 0x10
+            virtqueue_pop vq 0x10 elem 0x1 in_num 1 out_num 0
+            2026-01-01T00:00:00.000000Z qemu-system-x86_64: virtio-blk missing headers
+            virtqueue_pop vq 0x10 elem 0x2 in_num 1 out_num 1
+
+            """)
+        #expect(report.findings.map(\.rule.id).sorted() == ["BLK-FRAME", "BLK-FRAME", "QUEUE-INFLIGHT-AT-END"])
+        let queue = try #require(report.devices.first?.queues.first)
+        #expect(queue.inFlightAtEnd == 1)
+    }
+
+    @Test("QEMU's refusal of a legacy register write keeps a modern device modern")
+    func refusedLegacyWrite() throws {
+        let status = { (value: Int) in
+            "virtio_mmio_write_offset virtio_mmio_write offset 0x70 value 0x\(String(value, radix: 16))\n"
+                + "virtio_set_status vdev 0xa val \(value)\n"
+        }
+        let text = status(0) + status(1) + status(3)
+            + "virtio_mmio_write_offset virtio_mmio_write offset 0x28 value 0x1000\n"
+            + "virtio_mmio_write: write to legacy register (0x28) in non-legacy mode\n" + status(7)
+        let report = try analyze(text: text)
+        #expect(report.devices.first?.mmioVersion == .modern)
+        #expect(report.findings.map(\.rule.id).sorted() == ["INIT-SEQUENCE", "MMIO-LEGACY-REGS"])
+    }
+
+    @Test("net control queue: queue 2 with one pair, the highest even queue with several")
+    func netControlQueue() throws {
+        func trace(pairs: Int) -> String {
+            var lines = ["pci_cfg_write virtio-net-pci 00:01.0 @0x4 <- 0x103", "virtio_set_status vdev 0xa val 0"]
+            lines += [1, 3, 11, 15].map { "virtio_set_status vdev 0xa val \($0)" }
+            for index in 0...(2 * pairs) {
+                let (inNum, outNum) = index == 2 * pairs ? (1, 1) : (index % 2 == 0 ? (1, 0) : (0, 1))
+                lines.append("virtio_queue_notify vdev 0xa n \(index) vq 0x\(index + 16)")
+                lines.append("virtqueue_pop vq 0x\(index + 16) elem 0x9 in_num \(inNum) out_num \(outNum)")
+                lines.append("virtqueue_fill vq 0x\(index + 16) elem 0x9 len \(index % 2 == 1 ? 0 : 1) idx 0")
+            }
+            return lines.joined(separator: "\n") + "\n"
+        }
+        for pairs in [1, 4] {
+            let report = try analyze(text: trace(pairs: pairs))
+            let roles = try #require(report.devices.first?.queues.map(\.role))
+            #expect(roles.last == .control, "\(pairs) pairs")
+            #expect(roles.dropLast().enumerated().allSatisfy { $0.element == ($0.offset % 2 == 0 ? .receive : .transmit) })
+            #expect(report.findings.isEmpty, "\(report.findings.map(\.message))")
+        }
+    }
 }

@@ -15,7 +15,10 @@ looks like a fresh QEMU run appended to the previous one:
   of different copies never collide, and the values stay 12-digit user-space
   addresses. Shorter hex values (register offsets, config values) are untouched.
   With --pointers reuse, every copy of a source uses the pointers of its first
-  copy instead (one long QEMU run, guest rebooted over and over).
+  copy instead (one long QEMU run, guest rebooted over and over). With
+  --pointers requests (the default), devices and queues keep the pointers of the
+  first copy while request pointers (`elem`, `req`) are fresh in every copy: the
+  same devices doing ever new requests, as in one long run.
 * `TID@SEC.USEC:` prefixes are shifted by a whole number of seconds per copy so
   time never goes backwards: each copy starts at least one second after the
   previous copy's last timestamp. Relative timing inside a copy is preserved.
@@ -42,6 +45,7 @@ DEFAULT_SOURCES = os.path.join(HERE, "..", "real", "*.log.xz")
 
 PREFIX = re.compile(r"^(\d+)@(\d+)\.(\d{6}):")
 POINTER = re.compile(r"0x([0-9a-fA-F]{11,})\b")
+REQUEST_WORDS = ("elem ", "req ")  # the argument names of request pointers
 
 PAGE_BITS = 24  # 16 MiB pages; the low 24 bits of every pointer are kept
 HEAP_FIRST_PAGE = 0x5500_0000_0000 >> PAGE_BITS  # heap-like pointers grow up from here
@@ -87,6 +91,8 @@ class Template:
         self.heap_pages = sum(count for _, count, heap in self.runs if heap)
         self.mmap_pages = sum(count for _, count, heap in self.runs if not heap)
         page_slot = {p: len(seconds) + i for i, p in enumerate(pages)}
+        # Request pointers get slots of their own after the pages, so they can move per copy alone.
+        request_slot = {p: len(seconds) + len(pages) + i for i, p in enumerate(pages)}
         self.pages = pages
 
         slots = []
@@ -100,16 +106,15 @@ class Template:
 
             def pointer(match):
                 value = int(match.group(1), 16)
-                slots.append(page_slot[value >> PAGE_BITS])
+                is_request = match.string[max(0, match.start() - 5):match.start()].endswith(REQUEST_WORDS)
+                slots.append((request_slot if is_request else page_slot)[value >> PAGE_BITS])
                 return "0x%s" + format(value & ((1 << PAGE_BITS) - 1), "06x")
 
             out.append(POINTER.sub(pointer, line))
         self.format = "\n".join(out) + "\n"
         self.slots = slots
         self.pick = itemgetter(*slots) if len(slots) > 1 else (lambda values: (values[slots[0]],) if slots else ())
-        self.size_estimate = len(text.encode())
         self.lines = len(lines)
-        self.pointer_count = sum(1 for _ in POINTER.finditer(text))
         self.reused_pages = None  # --pointers reuse: the pages of this source's first copy
 
 
@@ -138,10 +143,11 @@ def main():
     parser.add_argument("--size", type=parse_size, default=parse_size("100M"),
                         help="minimum output size: bytes or K/M/G/T (binary units), default 100M")
     parser.add_argument("--sources", default=DEFAULT_SOURCES, help="glob of xz traces to repeat")
-    parser.add_argument("--pointers", choices=("fresh", "reuse"), default="fresh",
-                        help="fresh (default): new host pointers for every copy, so every copy adds new "
-                             "devices and queues; reuse: each source keeps the pointers of its first copy, "
-                             "like one long-running QEMU whose guest reboots (the device count stays small)")
+    parser.add_argument("--pointers", choices=("requests", "fresh", "reuse"), default="requests",
+                        help="requests (default): devices and queues keep the pointers of a source's first "
+                             "copy, request pointers (elem, req) are new in every copy, like one long run; "
+                             "fresh: new host pointers for every copy, so every copy adds new devices and "
+                             "queues; reuse: every copy keeps the pointers of the source's first copy")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
 
@@ -172,7 +178,7 @@ def main():
             template = templates[copies % len(templates)]
             shift = next_second - template.first_second if template.timed else 0
             values = [str(s + shift) for s in template.seconds]
-            if args.pointers == "reuse" and template.reused_pages is not None:
+            if args.pointers != "fresh" and template.reused_pages is not None:
                 values.extend(template.reused_pages)
             else:
                 # One block per region and copy, runs in their original order, so pointer order is kept too.
@@ -187,6 +193,11 @@ def main():
                     pages.extend(format(base + i, "x") for i in range(count))
                 template.reused_pages = pages
                 values.extend(pages)
+            if args.pointers == "requests":
+                # Above every real pointer (< 2^47): bits 48 and up count the copies.
+                values.extend(format(page + ((copies + 1) << (48 - PAGE_BITS)), "x") for page in template.pages)
+            else:
+                values.extend(values[len(template.seconds):len(template.seconds) + len(template.pages)])
             text = template.format % template.pick(values)
             if template.timed:
                 next_second = template.last_second + shift + 1

@@ -14,13 +14,21 @@
 #
 # Targets: vqscope throughput >= 1/10 of wc -l's, and vqscope peak RSS < 64 MB, for every size.
 # Environment: RUNS (default 3), VQSCOPE (use this binary, skip the build),
-# BENCH_STRICT=1 (exit 1 when a target is missed).
+# BENCH_STRICT=1 (exit 1 when a target is missed), POINTERS=reuse (traces whose copies keep
+# the same host pointers, i.e. a few long-lived devices instead of new devices per copy;
+# written to .build-bench/results-reuse.md; see make-large-trace.py --pointers).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out="$root/.build-bench"
 runs=${RUNS:-3}
+pointers=${POINTERS:-fresh}
+case "$pointers" in
+fresh) suffix=""; results="$out/results.md" ;;
+reuse) suffix="-reuse"; results="$out/results-reuse.md" ;;
+*) echo "run.sh: POINTERS must be fresh or reuse" >&2; exit 2 ;;
+esac
 mkdir -p "$out"
 cd "$root"
 
@@ -61,20 +69,20 @@ time_once() {
 rows="$out/.rows"
 : >"$rows"
 for size in "$@"; do
-    trace="$out/trace-$size.log"
+    trace="$out/trace-$size$suffix.log"
     if [ ! -s "$trace" ] || [ "$here/make-large-trace.py" -nt "$trace" ]; then
-        python3 "$here/make-large-trace.py" "$trace" --size "$size"
+        python3 "$here/make-large-trace.py" "$trace" --size "$size" --pointers "$pointers"
     fi
     bytes=$(stat -c %s "$trace")
 
     # Warm-up: one untimed run of each (page cache), and the JSON report for the event count.
     lines=$(wc -l <"$trace")
     set +e
-    "$vqscope" analyze "$trace" --format json >"$out/report-$size.json"
+    "$vqscope" analyze "$trace" --format json >"$out/report-$size$suffix.json"
     rc=$?
     set -e
     if [ "$rc" -gt 1 ]; then echo "run.sh: vqscope analyze $trace exited $rc" >&2; exit 2; fi
-    events=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["input"]["virtioEvents"])' "$out/report-$size.json")
+    events=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["input"]["virtioEvents"])' "$out/report-$size$suffix.json")
 
     : >"$out/.wc"; : >"$out/.vq"
     for _ in $(seq "$runs"); do time_once "$out/.wc" wc -l "$trace" >/dev/null; done
@@ -82,7 +90,7 @@ for size in "$@"; do
     if awk '$3 > 1 { bad = 1 } END { exit !bad }' "$out/.vq"; then
         echo "run.sh: a timed vqscope run failed: $(cat "$out/.vq")" >&2; exit 2
     fi
-    echo "$size $bytes $lines $events $(tr '\n' ' ' <"$out/.wc") | $(tr '\n' ' ' <"$out/.vq")" >>"$rows"
+    echo "$size$suffix $bytes $lines $events $(tr '\n' ' ' <"$out/.wc") | $(tr '\n' ' ' <"$out/.vq")" >>"$rows"
 done
 
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -90,9 +98,9 @@ dirty=$(git -C "$root" status --porcelain -- Sources Package.swift 2>/dev/null |
 cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)
 
 status=0
-python3 - "$rows" "$out/results.md" "$commit${dirty:+ (+ uncommitted Sources changes)}" "$cpu" "$(nproc)" "$runs" "$("$vqscope" --version 2>/dev/null || echo '?')" <<'PY' || status=$?
+python3 - "$rows" "$results" "$commit${dirty:+ (+ uncommitted Sources changes)}" "$cpu" "$(nproc)" "$runs" "$pointers" "$("$vqscope" --version 2>/dev/null || echo '?')" <<'PY' || status=$?
 import statistics, sys, datetime
-rows_path, md_path, commit, cpu, cores, runs, version = sys.argv[1:]
+rows_path, md_path, commit, cpu, cores, runs, pointers, version = sys.argv[1:]
 MIB = 1 << 20
 RATIO_TARGET, RSS_TARGET_MB = 0.10, 64
 
@@ -125,7 +133,8 @@ header = ["size", "file MiB", "lines", "virtio events", "wc -l s", "wc -l MiB/s"
 out = []
 out.append(f"# vqscope analyze vs wc -l\n")
 out.append(f"{datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; commit {commit}; vqscope {version}; "
-           f"{cpu}, {cores} cores; median of {runs} warm runs; `vqscope analyze FILE --format json > /dev/null`.\n")
+           f"{cpu}, {cores} cores; median of {runs} warm runs; `vqscope analyze FILE --format json > /dev/null`; "
+           f"traces from make-large-trace.py --pointers {pointers}.\n")
 out.append("| " + " | ".join(header) + " |")
 out.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|")
 for row in table:
@@ -142,6 +151,6 @@ open(md_path, "w").write(text)
 print(text)
 sys.exit(0 if all(verdicts) else 3)
 PY
-echo "run.sh: results written to $out/results.md" >&2
+echo "run.sh: results written to $results" >&2
 if [ "$status" -ne 0 ] && [ "${BENCH_STRICT:-0}" = 1 ]; then exit 1; fi
 exit 0

@@ -31,7 +31,7 @@ enum QEMUReported {
     static let chainExcessive = RuleInfo(
         id: "SPLIT-CHAIN-EXCESSIVE", severity: .warning, section: "2.7.4.2", section11: "2.6.4.2",
         summary: "chains do not use an excessive number of descriptors",
-        party: .driver, evidence: "QEMU: \"too many write descriptors in indirect table\", \"virtio-net unexpected long buffer chain\"")
+        party: .driver, evidence: "QEMU: \"too many write descriptors in indirect table\"")
     static let guestPhysicalAddress = RuleInfo(
         id: "FEAT-ACCESS_PLATFORM-ADDR", severity: .error, section: "6.1",
         summary: "without ACCESS_PLATFORM, buffers are guest-physical addresses in guest memory",
@@ -44,6 +44,10 @@ enum QEMUReported {
         id: "NET-HDR-SIZE", severity: .error, section: "5.1.6", 
         summary: "every net buffer starts with a virtio_net_hdr of the negotiated size",
         party: .driver, evidence: "QEMU: \"virtio-net header not in first element\", \"header incorrect\", …")
+    static let netReceiveBufferSize = RuleInfo(
+        id: "NET-RX-BUF-MIN", severity: .error, section: "5.1.6.3.1",
+        summary: "receive buffers are large enough for a packet (1526 bytes, or the header with MRG_RXBUF)",
+        party: .driver, evidence: "QEMU: \"virtio-net unexpected long buffer chain\" (a packet needed too many buffers)")
     static let netControlFrame = RuleInfo(
         id: "NET-CTRL-FRAME", severity: .error, section: "5.1.6.5",
         summary: "a control command is class, command, data (readable) and an ack byte (writable)",
@@ -87,7 +91,8 @@ enum QEMUReported {
         case .regionCachesMissing: return Self.regionCaches
         case .descriptorOrder: return Self.readWriteOrder
         case .zeroSizedBuffer: return Self.zeroSizedBuffer
-        case .tooManyWriteDescriptors, .netLongChain: return Self.chainExcessive
+        case .tooManyWriteDescriptors: return Self.chainExcessive
+        case .netLongChain: return Self.netReceiveBufferSize
         case .bogusDescriptor, .indirectUnmappable: return Self.guestPhysicalAddress
         case .indirectNotNegotiated: return Self.indirectGated
         case .netHeaderNotFirst, .netHeaderIncorrect, .netHeaderInvalid, .netEmptyQueue, .netNothingToSend:
@@ -106,7 +111,7 @@ enum QEMUReported {
     /// Every rule a QEMU message can raise, once each, that no other rule file declares.
     static let infos: [RuleInfo] = [
         headInRange, nextInRange, chainNoLoop, indirectLength, ringSizes, readWriteOrder, chainExcessive,
-        guestPhysicalAddress, indirectGated, netHeader, netControlFrame, mmioWidth, mmioDirection,
+        guestPhysicalAddress, indirectGated, netHeader, netReceiveBufferSize, netControlFrame, mmioWidth, mmioDirection,
         mmioLegacyRegisters, zeroSizedBuffer, legacyFeatureSelect, regionCaches,
     ]
 }

@@ -1,7 +1,8 @@
 import VirtioModel
 
 /// Once FEATURES_OK is set, the driver accepts no new feature bits: a DriverFeatures write
-/// that changes a word after FEATURES_OK (and before the next reset) breaks the rule.
+/// after FEATURES_OK (and before the next reset) that sets a bit the word did not have then
+/// breaks the rule. A word never written counts as 0.
 ///
 /// Spec: virtio v1.2 §3.1.1 "The driver MUST NOT accept new feature bits after this step."
 struct NoFeatureAfterFeaturesOK: RegisterRule {
@@ -15,9 +16,10 @@ struct NoFeatureAfterFeaturesOK: RegisterRule {
             let frozen = device.featureWordsAtFeaturesOK
         else { return nil }
         let word = Int(device.driverFeaturesSelect)
-        let before = word < frozen.count ? frozen[word] : nil
-        guard before != UInt32(truncatingIfNeeded: write.value) else { return nil }
-        let old = before.map { "0x" + String($0, radix: 16) } ?? "unset"
-        return "DriverFeatures word \(word) changed from \(old) to 0x\(String(write.value, radix: 16)) after FEATURES_OK"
+        let before = (word < frozen.count ? frozen[word] : nil) ?? 0
+        let added = UInt32(truncatingIfNeeded: write.value) & ~before
+        guard added != 0 else { return nil }
+        return "DriverFeatures word \(word) written as 0x\(String(write.value, radix: 16)) after FEATURES_OK "
+            + "(0x\(String(before, radix: 16)) then): accepts new bits 0x\(String(added, radix: 16))"
     }
 }

@@ -17,7 +17,7 @@ struct QueueLockedWhileReady: RegisterRule {
     ]
 
     static func check(_ write: RegisterWrite, device: DeviceState) -> String? {
-        guard let register = write.register, Self.lockedRegisters.contains(register),
+        guard let register = write.register, Self.lockedRegisters.contains(register), !device.isLegacy,
             device.mmioQueues[device.queueSelect]?.ready == true
         else { return nil }
         return "\(register.name) written (0x\(String(write.value, radix: 16))) while queue \(device.queueSelect) is ready"

@@ -2,7 +2,7 @@ import VirtioModel
 
 /// The entropy device's request queue holds only device-writable buffers.
 ///
-/// Spec: virtio v1.2 §5.4.6.1 "The driver MUST NOT place driver-readable buffers into the queue."
+/// Spec: virtio v1.2 §5.4.6.1 "The driver MUST NOT place device-readable buffers into the queue."
 struct EntropyWritableOnly: SummaryRule {
     static let info = RuleInfo(
         id: "RNG-WRITABLE-ONLY", severity: .error, section: "5.4.6.1",

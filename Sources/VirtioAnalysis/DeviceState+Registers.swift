@@ -1,0 +1,45 @@
+import VirtioModel
+
+extension DeviceState {
+    /// Updates the virtio-mmio register model with one attributed write.
+    /// Spec: virtio v1.2 §4.2.2 (Version 2 registers), §4.2.4 (legacy registers).
+    mutating func apply(_ write: RegisterWrite) {
+        self.setTransport(.mmio)
+        self.mmioWrites += 1
+        let value32 = UInt32(truncatingIfNeeded: write.value)
+        let select = self.queueSelect
+        func updateQueue(_ change: (inout MMIOQueueSetup) -> Void) {
+            guard self.mmioQueues[select] != nil || self.mmioQueues.count < 1024 else { return }
+            change(&self.mmioQueues[select, default: MMIOQueueSetup()])
+        }
+        func markModern() { if self.mmioVersion == nil { self.mmioVersion = .modern } }
+        func markLegacy() { if !self.mmioVersionConfirmed { self.mmioVersion = .legacy } }
+        switch write.register {
+        case .driverFeaturesSel: self.driverFeaturesSelect = value32
+        case .driverFeatures:
+            if self.driverFeaturesSelect < 2 { self.driverFeatureWords[Int(self.driverFeaturesSelect)] = value32 }
+        case .guestPageSize: markLegacy()
+        case .queueAlign:
+            markLegacy()
+            updateQueue { $0.alignment = value32 }
+        case .queuePFN:
+            markLegacy()
+            updateQueue { $0.pageFrame = value32 }
+        case .queueSel: self.queueSelect = value32
+        case .queueNum: updateQueue { $0.size = value32 }
+        case .queueReady:
+            markModern()
+            updateQueue { $0.ready = value32 & 1 != 0 }
+        case .queueDescLow: markModern(); updateQueue { $0.descriptorArea = Self.setLow($0.descriptorArea, value32) }
+        case .queueDescHigh: markModern(); updateQueue { $0.descriptorArea = Self.setHigh($0.descriptorArea, value32) }
+        case .queueDriverLow: markModern(); updateQueue { $0.driverArea = Self.setLow($0.driverArea, value32) }
+        case .queueDriverHigh: markModern(); updateQueue { $0.driverArea = Self.setHigh($0.driverArea, value32) }
+        case .queueDeviceLow: markModern(); updateQueue { $0.deviceArea = Self.setLow($0.deviceArea, value32) }
+        case .queueDeviceHigh: markModern(); updateQueue { $0.deviceArea = Self.setHigh($0.deviceArea, value32) }
+        default: break
+        }
+    }
+
+    private static func setLow(_ address: UInt64, _ value: UInt32) -> UInt64 { address & ~0xFFFF_FFFF | UInt64(value) }
+    private static func setHigh(_ address: UInt64, _ value: UInt32) -> UInt64 { address & 0xFFFF_FFFF | UInt64(value) << 32 }
+}
