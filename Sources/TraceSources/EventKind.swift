@@ -1,3 +1,22 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The virtio-net events (none per packet); decoded by name only.
+enum NetEventName: String, CaseIterable {
+    case announceNotify = "virtio_net_announce_notify"
+    case announceTimer = "virtio_net_announce_timer"
+    case handleAnnounce = "virtio_net_handle_announce"
+    case postLoadDevice = "virtio_net_post_load_device"
+    case rssDisable = "virtio_net_rss_disable"
+    case rssError = "virtio_net_rss_error"
+    case rssEnable = "virtio_net_rss_enable"
+    case rssLoad = "virtio_net_rss_load"
+    case rssAttachEBPF = "virtio_net_rss_attach_ebpf"
+}
+
 /// The virtio-related event names vqscope decodes, and how to find one from a line's bytes.
 enum EventKind: Equatable {
     case allocElement, pop, fill, flush, queueNotify, notify, notifyIrqfd, setStatus
@@ -9,7 +28,7 @@ enum EventKind: Equatable {
     case rng(RNGEvent)
     case serialSendControl, serialHandleControl
     case serialOther(SerialEventName)
-    case netOther(String)
+    case netOther(NetEventName)
     case inputQueueFull
     case pciConfigWrite, memoryRegionWrite
 
@@ -54,26 +73,40 @@ enum EventKind: Equatable {
         table += [SerialEventName.throttlePort, .handleControlMessagePort, .consoleFlushBuffer, .consoleCharRead,
             .consoleCharEvent,
         ].map { ($0.rawValue, .serialOther($0)) }
-        table += [
-            "virtio_net_announce_notify", "virtio_net_announce_timer", "virtio_net_handle_announce",
-            "virtio_net_post_load_device", "virtio_net_rss_disable", "virtio_net_rss_error", "virtio_net_rss_enable",
-            "virtio_net_rss_load", "virtio_net_rss_attach_ebpf",
-        ].map { ($0, .netOther($0)) }
+        table += NetEventName.allCases.map { ($0.rawValue, .netOther($0)) }
         return table
     }()
 
-    /// Open-addressed table keyed by an FNV-1a hash of the name; each slot keeps the name's bytes
-    /// to confirm a match, so lookups allocate nothing.
-    private static let table: [(hash: UInt64, name: [UInt8], kind: EventKind)?] = {
-        var slots = [(hash: UInt64, name: [UInt8], kind: EventKind)?](repeating: nil, count: 256)
+    /// Open-addressed table keyed by an FNV-1a hash of the name. The names' bytes sit in one
+    /// buffer that lives as long as the process, so a lookup touches no reference count.
+    private struct Slot {
+        var hash: UInt64
+        var offset: Int
+        var length: Int
+        var kind: EventKind
+    }
+
+    private static let tableSize = 256
+    nonisolated(unsafe) private static let slots: UnsafeMutableBufferPointer<Slot?> = {
+        let slots = UnsafeMutableBufferPointer<Slot?>.allocate(capacity: tableSize)
+        slots.initialize(repeating: nil)
+        var offset = 0
         for (name, kind) in names {
             let bytes = Array(name.utf8)
             let hash = bytes.withUnsafeBufferPointer { Self.hash($0) }
-            var slot = Int(hash & 255)
-            while slots[slot] != nil { slot = (slot + 1) & 255 }
-            slots[slot] = (hash, bytes, kind)
+            var slot = Int(truncatingIfNeeded: hash) & (tableSize - 1)
+            while slots[slot] != nil { slot = (slot + 1) & (tableSize - 1) }
+            slots[slot] = Slot(hash: hash, offset: offset, length: bytes.count, kind: kind)
+            offset += bytes.count
         }
         return slots
+    }()
+
+    nonisolated(unsafe) private static let nameBytes: UnsafeBufferPointer<UInt8> = {
+        let all = names.flatMap { Array($0.0.utf8) }
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: all.count)
+        _ = buffer.initialize(from: all)
+        return UnsafeBufferPointer(buffer)
     }()
 
     @inline(__always)
@@ -84,12 +117,16 @@ enum EventKind: Equatable {
     }
 
     static func lookup(_ name: UnsafeBufferPointer<UInt8>) -> EventKind? {
-        guard name.count <= 40 else { return nil }
+        guard !name.isEmpty, name.count <= 40 else { return nil }
         let hash = Self.hash(name)
-        var slot = Int(hash & 255)
-        while let entry = Self.table[slot] {
-            if entry.hash == hash, Bytes.equal(name, entry.name) { return entry.kind }
-            slot = (slot + 1) & 255
+        var slot = Int(truncatingIfNeeded: hash) & (Self.tableSize - 1)
+        while let entry = Self.slots[slot] {
+            if entry.hash == hash, entry.length == name.count,
+                memcmp(name.baseAddress!, Self.nameBytes.baseAddress! + entry.offset, entry.length) == 0
+            {
+                return entry.kind
+            }
+            slot = (slot + 1) & (Self.tableSize - 1)
         }
         return nil
     }

@@ -22,9 +22,13 @@ public enum LineOutcome: Sendable, Equatable {
 /// numbers in order (`0x…` hex, decimal, `(nil)` for a null pointer) and ignores the words
 /// between them, which keeps it independent of small wording changes between QEMU versions.
 public final class QEMULogDecoder {
-    private var numbers = [UInt64](repeating: 0, count: 8)
+    /// Scratch space for one line's numbers; allocated once, no reference counting per line.
+    private let numbers = UnsafeMutablePointer<UInt64>.allocate(capacity: QEMULogDecoder.maximumNumbers)
+    static let maximumNumbers = 8
 
-    public init() {}
+    public init() { self.numbers.initialize(repeating: 0, count: Self.maximumNumbers) }
+
+    deinit { self.numbers.deallocate() }
 
     public func decode(_ line: UnsafeBufferPointer<UInt8>, number: Int) -> LineOutcome {
         var cursor = 0
@@ -78,7 +82,7 @@ public final class QEMULogDecoder {
     // swiftlint:disable:next cyclomatic_complexity function_body_length
     private func decodeArguments(_ kind: EventKind, _ args: UnsafeBufferPointer<UInt8>) -> Result<TraceEvent?, ArgumentError> {
         func take(_ needed: Int) throws(ArgumentError) {
-            let got = Self.scanNumbers(args, into: &self.numbers, limit: needed)
+            let got = Self.scanNumbers(args, into: self.numbers, limit: needed)
             guard got >= needed else {
                 throw ArgumentError(reason: "expected \(needed) numeric arguments, found \(max(got, 0))")
             }
@@ -199,7 +203,7 @@ public final class QEMULogDecoder {
                 try take(1)
                 return .success(.serialOther(name: name, port: try u32(0)))
             case .netOther(let name):
-                return .success(.netOther(name: name))
+                return .success(.netOther(name: name.rawValue))
             case .inputQueueFull:
                 return .success(.inputQueueFull)
             case .pciConfigWrite:
@@ -220,7 +224,7 @@ public final class QEMULogDecoder {
         guard Bytes.contains(name, Bytes.virtio) else { return .success(nil) }
         let device = String(decoding: name, as: UTF8.self)
         let rest = UnsafeBufferPointer(rebasing: args[end..<args.count])
-        let got = Self.scanNumbers(rest, into: &self.numbers, limit: 8)
+        let got = Self.scanNumbers(rest, into: self.numbers, limit: Self.maximumNumbers)
         guard got >= 2 else { throw ArgumentError(reason: "expected a config offset and value") }
         let offset = self.numbers[got - 2]
         let value = self.numbers[got - 1]
@@ -242,7 +246,7 @@ public final class QEMULogDecoder {
         let region = String(decoding: name, as: UTF8.self)
         let marker = Self.nameMarker + [0x27]
         let head = UnsafeBufferPointer(rebasing: args[0..<(start - marker.count)])
-        guard Self.scanNumbers(head, into: &self.numbers, limit: 5) >= 5 else {
+        guard Self.scanNumbers(head, into: self.numbers, limit: 5) >= 5 else {
             throw ArgumentError(reason: "expected cpu, mr, addr, value and size")
         }
         guard self.numbers[4] <= 8 else { throw ArgumentError(reason: "access size \(self.numbers[4]) is not 1–8") }
@@ -263,7 +267,7 @@ public final class QEMULogDecoder {
 
     /// Reads up to `limit` numbers from `args` into `values`; returns how many were read, or
     /// -1 when a number does not fit in 64 bits.
-    static func scanNumbers(_ args: UnsafeBufferPointer<UInt8>, into values: inout [UInt64], limit: Int) -> Int {
+    static func scanNumbers(_ args: UnsafeBufferPointer<UInt8>, into values: UnsafeMutablePointer<UInt64>, limit: Int) -> Int {
         var found = 0
         var index = 0
         let count = args.count

@@ -407,11 +407,19 @@ public final class Analyzer {
     }
 
     private func runQueueRules(_ activity: QueueActivity, queue: Int, record: TraceRecord) {
-        let state = self.queues[queue]
-        let device = state.device.map { self.devices[$0] }
+        let index = self.queues[queue].index
+        let device = self.queues[queue].device
+        var context = QueueContext(index: index, deviceStatus: nil, legacy: false, size: nil)
+        if let device, self.devices[device].statusSeen {
+            context.deviceStatus = self.devices[device].status
+            context.legacy = self.devices[device].isLegacy
+            if case .pop = activity, let index, !self.devices[device].mmioQueues.isEmpty {
+                context.size = self.devices[device].mmioQueues[UInt32(truncatingIfNeeded: index)]?.size
+            }
+        }
         for rule in RuleCatalog.queueRules {
-            if let message = rule.check(activity, device: device, queue: state) {
-                self.emit(rule.info, message, record: record, device: state.device, queue: state.index)
+            if let message = rule.check(activity, queue: context) {
+                self.emit(rule.info, message, record: record, device: device, queue: index)
             }
         }
     }

@@ -59,9 +59,21 @@ public enum FillOutcome: Sendable, Equatable {
     case completedBefore
 }
 
-/// Checks each queue event. `device` is nil while the queue's device is not yet known.
+/// What a queue rule may know about the queue and its device when an event happens.
+public struct QueueContext: Sendable {
+    /// The queue index, once a `virtio_queue_notify` named it.
+    public var index: Int?
+    /// The device's status, when the queue's device is known and a status write was seen.
+    public var deviceStatus: DeviceStatus?
+    /// The device uses a legacy interface (§3.1.2).
+    public var legacy: Bool
+    /// The queue size, when the virtio-mmio QueueNum write showed it.
+    public var size: UInt32?
+}
+
+/// Checks each queue event.
 protocol QueueRule: Rule, Sendable {
-    static func check(_ activity: QueueActivity, device: DeviceState?, queue: QueueState) -> String?
+    static func check(_ activity: QueueActivity, queue: QueueContext) -> String?
 }
 
 /// A virtio-mmio register write attributed to a device.

@@ -14,20 +14,21 @@
 #
 # Targets: vqscope throughput >= 1/10 of wc -l's, and vqscope peak RSS < 64 MB, for every size.
 # Environment: RUNS (default 3), VQSCOPE (use this binary, skip the build),
-# BENCH_STRICT=1 (exit 1 when a target is missed), POINTERS=reuse (traces whose copies keep
-# the same host pointers, i.e. a few long-lived devices instead of new devices per copy;
-# written to .build-bench/results-reuse.md; see make-large-trace.py --pointers).
+# BENCH_STRICT=1 (exit 1 when a target is missed), POINTERS=requests|fresh|reuse (default
+# requests: the same devices and queues in every copy, fresh request pointers — one long run;
+# fresh: new devices in every copy; reuse: identical copies; results for a non-default mode
+# go to .build-bench/results-MODE.md; see make-large-trace.py --pointers).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out="$root/.build-bench"
 runs=${RUNS:-3}
-pointers=${POINTERS:-fresh}
+pointers=${POINTERS:-requests}
 case "$pointers" in
-fresh) suffix=""; results="$out/results.md" ;;
-reuse) suffix="-reuse"; results="$out/results-reuse.md" ;;
-*) echo "run.sh: POINTERS must be fresh or reuse" >&2; exit 2 ;;
+requests) suffix=""; results="$out/results.md" ;;
+fresh | reuse) suffix="-$pointers"; results="$out/results-$pointers.md" ;;
+*) echo "run.sh: POINTERS must be requests, fresh or reuse" >&2; exit 2 ;;
 esac
 mkdir -p "$out"
 cd "$root"

@@ -10,9 +10,9 @@ struct AvailIndexWindow: QueueRule {
         summary: "no more chains are in flight than the queue size",
         party: .driver, evidence: "virtqueue_pop minus virtqueue_fill per vq above the queue size")
 
-    static func check(_ activity: QueueActivity, device: DeviceState?, queue: QueueState) -> String? {
+    static func check(_ activity: QueueActivity, queue: QueueContext) -> String? {
         guard case .pop(_, _, let inFlight) = activity,
-            let size = queue.index.flatMap({ device?.mmioQueues[UInt32($0)]?.size }), inFlight == Int(size) + 1
+            let size = queue.size, inFlight == Int(size) + 1
         else { return nil }
         return "\(inFlight) elements in flight, more than the queue size \(size)"
     }

@@ -13,10 +13,9 @@ struct InitNoKickBeforeDriverOK: QueueRule {
         summary: "no available-buffer notification before DRIVER_OK",
         party: .driver, evidence: "virtio_queue_notify while the device status lacks DRIVER_OK")
 
-    static func check(_ activity: QueueActivity, device: DeviceState?, queue: QueueState) -> String? {
-        guard case .kick = activity, let device, device.statusSeen, !device.isLegacy,
-            !device.status.contains(.driverOK)
+    static func check(_ activity: QueueActivity, queue: QueueContext) -> String? {
+        guard case .kick = activity, let status = queue.deviceStatus, !queue.legacy, !status.contains(.driverOK)
         else { return nil }
-        return "queue \(queue.index.map(String.init) ?? "?") notified while the status is \(device.status)"
+        return "queue \(queue.index.map(String.init) ?? "?") notified while the status is \(status)"
     }
 }

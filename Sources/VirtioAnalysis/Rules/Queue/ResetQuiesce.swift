@@ -12,8 +12,8 @@ struct ResetQuiesce: QueueRule {
         summary: "after a reset the device uses no queue until re-initialized",
         party: .device, evidence: "virtqueue_pop or virtio_notify while the status is 0")
 
-    static func check(_ activity: QueueActivity, device: DeviceState?, queue: QueueState) -> String? {
-        guard let device, device.statusSeen, device.status.rawValue == 0 else { return nil }
+    static func check(_ activity: QueueActivity, queue: QueueContext) -> String? {
+        guard let status = queue.deviceStatus, status.rawValue == 0 else { return nil }
         switch activity {
         case .pop: return "an element was popped from a reset device"
         case .interrupt(afterDrain: false): return "a used-buffer notification was sent by a reset device"

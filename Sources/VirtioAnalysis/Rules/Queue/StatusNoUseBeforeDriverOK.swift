@@ -13,13 +13,12 @@ struct StatusNoUseBeforeDriverOK: QueueRule {
         summary: "the device uses no buffers and sends no used-buffer notifications before DRIVER_OK",
         party: .device, evidence: "virtqueue_pop or virtio_notify while the status lacks DRIVER_OK")
 
-    static func check(_ activity: QueueActivity, device: DeviceState?, queue: QueueState) -> String? {
-        guard let device, device.statusSeen, !device.isLegacy, !device.status.contains(.driverOK),
-            device.status.rawValue != 0
+    static func check(_ activity: QueueActivity, queue: QueueContext) -> String? {
+        guard let status = queue.deviceStatus, !queue.legacy, !status.contains(.driverOK), status.rawValue != 0
         else { return nil }
         switch activity {
-        case .pop: return "an element was popped while the status is \(device.status)"
-        case .interrupt(afterDrain: false): return "a used-buffer notification was sent while the status is \(device.status)"
+        case .pop: return "an element was popped while the status is \(status)"
+        case .interrupt(afterDrain: false): return "a used-buffer notification was sent while the status is \(status)"
         default: return nil
         }
     }

@@ -8,7 +8,7 @@ struct UsedIndexWindow: QueueRule {
         summary: "used.idx advances by no more than the number of filled elements",
         party: .device, evidence: "virtqueue_flush count above the virtqueue_fill events before it")
 
-    static func check(_ activity: QueueActivity, device: DeviceState?, queue: QueueState) -> String? {
+    static func check(_ activity: QueueActivity, queue: QueueContext) -> String? {
         guard case .flush(let count, let awaiting) = activity, Int(count) > awaiting else { return nil }
         return "flush publishes \(count) used entries but only \(awaiting) were filled since the last flush"
     }
