@@ -109,16 +109,17 @@ enum EventKind: Equatable {
         return UnsafeBufferPointer(buffer)
     }()
 
-    @inline(__always)
-    static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return hash
-    }
+    /// FNV-1a, fed one byte at a time so the decoder can hash a name while it scans it.
+    static let hashSeed: UInt64 = 0xcbf2_9ce4_8422_2325
 
-    static func lookup(_ name: UnsafeBufferPointer<UInt8>) -> EventKind? {
+    @inline(__always)
+    static func hash(_ hash: UInt64, _ byte: UInt8) -> UInt64 { (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+
+    static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 { bytes.reduce(Self.hashSeed, Self.hash) }
+
+    /// The kind of the event called `name`, whose FNV-1a hash is `hash`.
+    static func lookup(_ name: UnsafeBufferPointer<UInt8>, hash: UInt64) -> EventKind? {
         guard !name.isEmpty, name.count <= 40 else { return nil }
-        let hash = Self.hash(name)
         var slot = Int(truncatingIfNeeded: hash) & (Self.tableSize - 1)
         while let entry = Self.slots[slot] {
             if entry.hash == hash, entry.length == name.count,

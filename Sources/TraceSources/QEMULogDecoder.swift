@@ -42,8 +42,10 @@ public final class QEMULogDecoder {
         }
         let nameStart = cursor
         var hasUnderscore = false
+        var hash = EventKind.hashSeed
         while cursor < count, Self.isNameByte(line[cursor]) {
             if line[cursor] == 0x5F { hasUnderscore = true }
+            hash = EventKind.hash(hash, line[cursor])
             cursor += 1
         }
         let nameEnd = cursor
@@ -52,7 +54,7 @@ public final class QEMULogDecoder {
         }
         let name = UnsafeBufferPointer(rebasing: line[nameStart..<nameEnd])
         let args = UnsafeBufferPointer(rebasing: line[min(cursor + 1, count)..<count])
-        guard let kind = EventKind.lookup(name) else {
+        guard let kind = EventKind.lookup(name, hash: hash) else {
             // Event names have underscores; a timestamped line starting with a plain word is a
             // message (QEMU 10.x: "<time> Device virtio-blk: indirect_desc was not negotiated!").
             return hasUnderscore ? .otherEvent : self.nonEvent(line, number, timestamp: timestamp, thread: thread)

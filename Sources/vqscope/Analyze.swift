@@ -110,9 +110,11 @@ struct Analyze: ParsableCommand {
         for assignment in devices { options.deviceTypes[assignment.vdev] = assignment.type }
         let report: AnalysisReport
         do {
-            let reader = try TraceReader(path: trace)
+            let reader = try ConcurrentTraceReader(path: trace)
             let analyzer = Analyzer(file: trace == "-" ? "<stdin>" : trace, options: options)
-            while let item = try reader.next() { analyzer.consume(item) }
+            while let batch = try reader.nextBatch() {
+                for item in batch { analyzer.consume(item) }
+            }
             let statistics = reader.statistics
             if statistics.virtioEvents == 0 {
                 let why: String
