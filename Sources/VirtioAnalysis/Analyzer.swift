@@ -308,14 +308,14 @@ public final class Analyzer {
     private func setStatus(
         _ device: Int, _ new: DeviceStatus, record: TraceRecord, byRegisterWrite: Bool, busMasterOffBy: String?
     ) {
-        let state = self.devices[device]
+        let state = self.devices[device].context
         let old = state.status
         let origin: StatusOrigin
         if new.contains(.deviceNeedsReset), !old.contains(.deviceNeedsReset) {
             origin = .device
         } else if busMasterOffBy != nil, new == old.subtracting(.driverOK) {
             origin = .qemuBusMasterOff
-        } else if state.statusSeen, new == old, !byRegisterWrite {
+        } else if self.devices[device].statusSeen, new == old, !byRegisterWrite {
             origin = .qemuRewrite
         } else if state.transport == .mmio, self.sawRegisterWrites, !byRegisterWrite {
             // On virtio-mmio every driver status change is a Status register write, which is traced.
@@ -341,7 +341,7 @@ public final class Analyzer {
         if new.rawValue == 0 {
             state.failedSinceReset = false
             state.featureWordsAtFeaturesOK = nil
-            state.driverFeatureWords = [nil, nil]
+            state.driverFeatureWords = FeatureWords()
             state.ioeventfdSweepBelow = nil
             for key in state.mmioQueues.keys { state.mmioQueues[key]?.ready = false }
             if change.old.rawValue != 0 { self.markDraining(device) }
@@ -349,10 +349,10 @@ public final class Analyzer {
             if new.contains(.failed) { state.failedSinceReset = true }
             if new.contains(.featuresOK), !change.old.contains(.featuresOK) {
                 state.featureWordsAtFeaturesOK = state.driverFeatureWords
-                state.negotiatedFeatures = DeviceState.features(state.driverFeatureWords)
+                state.negotiatedFeatures = state.driverFeatureWords.features
             }
             if new.contains(.driverOK), !change.old.contains(.driverOK), state.isLegacy {
-                state.negotiatedFeatures = DeviceState.features(state.driverFeatureWords)
+                state.negotiatedFeatures = state.driverFeatureWords.features
             }
             if new.contains(.driverOK), !change.old.contains(.driverOK), state.transport == .pci {
                 // QEMU starts ioeventfd now and replays a notification on every queue, highest first.
@@ -474,7 +474,7 @@ public final class Analyzer {
 
     private func apply(_ write: RegisterWrite, to device: Int) {
         do {
-            let before = self.devices[device]  // released before the write is applied in place
+            let before = self.devices[device].context
             for rule in RuleCatalog.registerRules {
                 if let message = rule.check(write, device: before) {
                     self.emit(rule.info, message, line: write.line, time: write.timestamp, device: device)

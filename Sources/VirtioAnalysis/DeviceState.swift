@@ -70,10 +70,10 @@ public struct DeviceState: Sendable {
     var mmioVersionConfirmed = false
     public internal(set) var type: DeviceType?
     public internal(set) var typeSource: TypeSource?
-    /// DriverFeatures words written through virtio-mmio (word 0 = bits 0–31, word 1 = bits 32–63).
-    public internal(set) var driverFeatureWords: [UInt32?] = [nil, nil]
+    /// DriverFeatures words written through virtio-mmio in the current initialization.
+    public internal(set) var driverFeatureWords = FeatureWords()
     /// The words as they stood when FEATURES_OK was set.
-    public internal(set) var featureWordsAtFeaturesOK: [UInt32?]?
+    public internal(set) var featureWordsAtFeaturesOK: FeatureWords?
     var driverFeaturesSelect: UInt32 = 0
     var queueSelect: UInt32 = 0
     public internal(set) var mmioQueues: [UInt32: MMIOQueueSetup] = [:]
@@ -95,12 +95,15 @@ public struct DeviceState: Sendable {
     public internal(set) var negotiatedFeatures: FeatureBits?
 
     /// The driver features written so far in the current initialization.
-    public var driverFeatures: FeatureBits? { Self.features(self.driverFeatureWords) }
+    public var driverFeatures: FeatureBits? { self.driverFeatureWords.features }
 
-    static func features(_ words: [UInt32?]) -> FeatureBits? {
-        guard let low = words[0] else { return nil }
-        let high = words.count > 1 ? words[1] ?? 0 : 0
-        return FeatureBits(rawValue: UInt64(high) << 32 | UInt64(low))
+    /// What the status and register rules may know about the device: plain values, cheap to pass.
+    var context: DeviceContext {
+        DeviceContext(
+            status: self.status, transport: self.transport, legacy: self.isLegacy,
+            failedSinceReset: self.failedSinceReset, driverFeatureWords: self.driverFeatureWords,
+            featureWordsAtFeaturesOK: self.featureWordsAtFeaturesOK, driverFeaturesSelect: self.driverFeaturesSelect,
+            queueSelect: self.queueSelect, selectedQueueReady: self.mmioQueues[self.queueSelect]?.ready ?? false)
     }
 
     mutating func decideType(_ type: DeviceType, by source: TypeSource) {
@@ -112,6 +115,45 @@ public struct DeviceState: Sendable {
     mutating func setTransport(_ transport: Transport) {
         if self.transport == .unknown { self.transport = transport }
     }
+}
+
+/// The two 32-bit DriverFeatures words of virtio-mmio (word 0: bits 0–31, word 1: bits 32–63);
+/// nil for a word not written.
+public struct FeatureWords: Sendable, Equatable {
+    public var low: UInt32?
+    public var high: UInt32?
+
+    public init() {}
+
+    public subscript(word: Int) -> UInt32? {
+        get { word == 0 ? self.low : (word == 1 ? self.high : nil) }
+        set {
+            if word == 0 { self.low = newValue } else if word == 1 { self.high = newValue }
+        }
+    }
+
+    /// The features, once word 0 was written (an unwritten word 1 counts as 0).
+    public var features: FeatureBits? {
+        guard let low = self.low else { return nil }
+        return FeatureBits(rawValue: UInt64(self.high ?? 0) << 32 | UInt64(low))
+    }
+}
+
+/// A device as the status and register rules see it.
+public struct DeviceContext: Sendable {
+    public var status: DeviceStatus
+    public var transport: Transport
+    /// The device uses a legacy interface (§3.1.2).
+    public var legacy: Bool
+    /// The driver set FAILED and has not reset the device since.
+    public var failedSinceReset: Bool
+    public var driverFeatureWords: FeatureWords
+    /// The DriverFeatures words as they stood when FEATURES_OK was set (nil before that).
+    public var featureWordsAtFeaturesOK: FeatureWords?
+    public var driverFeaturesSelect: UInt32
+    public var queueSelect: UInt32
+    /// QueueReady of the queue QueueSel selects.
+    public var selectedQueueReady: Bool
 }
 
 /// One in-flight request: an element popped and not yet filled.

@@ -31,7 +31,7 @@ public struct StatusChange: Sendable {
 /// Checks each device status write. Spec: virtio v1.2 §2.1, §3.1.
 protocol StatusRule: Rule, Sendable {
     /// Returns a message when the write breaks the rule. `device` is the state before the write.
-    static func check(_ change: StatusChange, device: DeviceState) -> String?
+    static func check(_ change: StatusChange, device: DeviceContext) -> String?
 }
 
 /// What happened on a queue.
@@ -90,7 +90,7 @@ public struct RegisterWrite: Sendable {
 
 /// Checks virtio-mmio register writes. `device` is the state before the write.
 protocol RegisterRule: Rule, Sendable {
-    static func check(_ write: RegisterWrite, device: DeviceState) -> String?
+    static func check(_ write: RegisterWrite, device: DeviceContext) -> String?
 }
 
 /// A finding raised when the trace ends, at the place it points to.

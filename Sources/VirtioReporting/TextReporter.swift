@@ -112,10 +112,12 @@ public enum TextReporter {
             if let device = finding.location.device { subject.append(device) }
             if let queue = finding.location.queue { subject.append("queue \(queue)") }
             let severity = Self.paint(finding.severity, color: color)
-            let section = "§" + finding.rule.section + (finding.rule.section11.map { " (1.1 §\($0))" } ?? "")
+            let section =
+                finding.rule.section == "n/a"
+                ? "" : " — §" + finding.rule.section + (finding.rule.section11.map { " (1.1 §\($0))" } ?? "")
             out += "  \(severity) \(finding.rule.id) \(place)"
             if !subject.isEmpty { out += " [\(subject.joined(separator: " "))]" }
-            out += "\n      \(finding.message) — \(section)\n"
+            out += "\n      \(finding.message)\(section)\n"
         }
         return out
     }

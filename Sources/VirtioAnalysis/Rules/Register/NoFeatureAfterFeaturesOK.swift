@@ -11,12 +11,12 @@ struct NoFeatureAfterFeaturesOK: RegisterRule {
         summary: "no feature bits change after FEATURES_OK",
         party: .driver, evidence: "virtio-mmio DriverFeatures (0x020) writes after a status with FEATURES_OK")
 
-    static func check(_ write: RegisterWrite, device: DeviceState) -> String? {
+    static func check(_ write: RegisterWrite, device: DeviceContext) -> String? {
         guard write.register == .driverFeatures, device.status.contains(.featuresOK),
             let frozen = device.featureWordsAtFeaturesOK
         else { return nil }
         let word = Int(device.driverFeaturesSelect)
-        let before = (word < frozen.count ? frozen[word] : nil) ?? 0
+        let before = frozen[word] ?? 0
         let added = UInt32(truncatingIfNeeded: write.value) & ~before
         guard added != 0 else { return nil }
         return "DriverFeatures word \(word) written as 0x\(String(write.value, radix: 16)) after FEATURES_OK "

@@ -16,9 +16,9 @@ struct QueueLockedWhileReady: RegisterRule {
         .queueDeviceHigh,
     ]
 
-    static func check(_ write: RegisterWrite, device: DeviceState) -> String? {
-        guard let register = write.register, Self.lockedRegisters.contains(register), !device.isLegacy,
-            device.mmioQueues[device.queueSelect]?.ready == true
+    static func check(_ write: RegisterWrite, device: DeviceContext) -> String? {
+        guard let register = write.register, Self.lockedRegisters.contains(register), !device.legacy,
+            device.selectedQueueReady
         else { return nil }
         return "\(register.name) written (0x\(String(write.value, radix: 16))) while queue \(device.queueSelect) is ready"
     }

@@ -10,7 +10,7 @@ struct QueueNumWithinMax: RegisterRule {
         summary: "QueueNum is at most QueueNumMax",
         party: .driver, evidence: "virtio_mmio_queue_write value and max")
 
-    static func check(_ write: RegisterWrite, device: DeviceState) -> String? {
+    static func check(_ write: RegisterWrite, device: DeviceContext) -> String? {
         guard let maximum = write.queueNumMax, maximum >= 0, write.value > UInt64(maximum) else { return nil }
         return "QueueNum \(write.value) for queue \(device.queueSelect) exceeds QueueNumMax \(maximum)"
     }

@@ -12,7 +12,7 @@ struct DeviceNeedsReset: StatusRule {
         summary: "the device raised DEVICE_NEEDS_RESET (an unrecoverable device error)",
         party: .device, evidence: "virtio_set_status with bit 0x40 set by QEMU")
 
-    static func check(_ change: StatusChange, device: DeviceState) -> String? {
+    static func check(_ change: StatusChange, device: DeviceContext) -> String? {
         guard change.origin == .device else { return nil }
         return "the device set DEVICE_NEEDS_RESET (status \(change.old) -> \(change.new)); look for QEMU's virtio_error message just before"
     }

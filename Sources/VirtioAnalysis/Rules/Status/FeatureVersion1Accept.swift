@@ -13,12 +13,12 @@ struct FeatureVersion1Accept: StatusRule {
         summary: "the driver accepts VIRTIO_F_VERSION_1 on a modern device",
         party: .driver, evidence: "virtio-mmio DriverFeatures writes before FEATURES_OK")
 
-    static func check(_ change: StatusChange, device: DeviceState) -> String? {
-        guard change.origin == .driver, device.transport == .mmio, !device.isLegacy,
+    static func check(_ change: StatusChange, device: DeviceContext) -> String? {
+        guard change.origin == .driver, device.transport == .mmio, !device.legacy,
             change.new.contains(.featuresOK), !change.old.contains(.featuresOK),
-            device.driverFeatureWords[0] != nil
+            device.driverFeatureWords.low != nil
         else { return nil }
-        guard let high = device.driverFeatureWords[1], high & 1 != 0 else {
+        guard let high = device.driverFeatureWords.high, high & 1 != 0 else {
             return "FEATURES_OK set on a Version 2 virtio-mmio device without accepting VIRTIO_F_VERSION_1 (bit 32)"
         }
         return nil

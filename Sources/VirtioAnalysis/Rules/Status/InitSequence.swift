@@ -12,7 +12,7 @@ struct InitSequence: StatusRule {
         summary: "status bits are set in the order ACKNOWLEDGE, DRIVER, FEATURES_OK, DRIVER_OK",
         party: .driver, evidence: "virtio_set_status values (or virtio-mmio Status writes)")
 
-    static func check(_ change: StatusChange, device: DeviceState) -> String? {
+    static func check(_ change: StatusChange, device: DeviceContext) -> String? {
         guard change.origin == .driver, change.new.rawValue != 0 else { return nil }
         let new = change.new
         var missing: [(DeviceStatus, DeviceStatus)] = []
@@ -21,7 +21,7 @@ struct InitSequence: StatusRule {
         if new.contains(.driverOK) {
             if !new.contains(.driver) {
                 missing.append((.driverOK, .driver))
-            } else if !new.contains(.featuresOK), !device.isLegacy {
+            } else if !new.contains(.featuresOK), !device.legacy {
                 missing.append((.driverOK, .featuresOK))
             }
         }

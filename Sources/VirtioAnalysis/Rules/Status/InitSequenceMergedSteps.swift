@@ -14,7 +14,7 @@ struct InitSequenceMergedSteps: StatusRule {
 
     static let steps: [DeviceStatus] = [.acknowledge, .driver, .featuresOK, .driverOK]
 
-    static func check(_ change: StatusChange, device: DeviceState) -> String? {
+    static func check(_ change: StatusChange, device: DeviceContext) -> String? {
         guard change.origin == .driver, change.new.rawValue != 0 else { return nil }
         let added = Self.steps.filter { change.new.contains($0) && !change.old.contains($0) }
         guard added.count > 1, InitSequence.check(change, device: device) == nil else { return nil }

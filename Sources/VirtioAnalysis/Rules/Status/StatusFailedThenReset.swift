@@ -10,7 +10,7 @@ struct StatusFailedThenReset: StatusRule {
         summary: "after FAILED the driver resets the device before re-initializing it",
         party: .driver, evidence: "virtio_set_status values")
 
-    static func check(_ change: StatusChange, device: DeviceState) -> String? {
+    static func check(_ change: StatusChange, device: DeviceContext) -> String? {
         guard change.origin == .driver, device.failedSinceReset, change.new.rawValue != 0 else { return nil }
         let initBits: DeviceStatus = [.acknowledge, .driver, .featuresOK, .driverOK]
         let added = change.new.subtracting(change.old).intersection(initBits)

@@ -12,7 +12,7 @@ struct StatusNoClear: StatusRule {
         summary: "the driver never clears a status bit except by writing 0 (reset)",
         party: .driver, evidence: "virtio_set_status values")
 
-    static func check(_ change: StatusChange, device: DeviceState) -> String? {
+    static func check(_ change: StatusChange, device: DeviceContext) -> String? {
         guard change.origin == .driver, change.new.rawValue != 0 else { return nil }
         let cleared = change.old.subtracting(change.new).intersection(DeviceStatus.driverBits)
         guard !cleared.isEmpty else { return nil }
