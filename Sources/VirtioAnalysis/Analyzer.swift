@@ -56,6 +56,7 @@ public final class Analyzer {
     private var commonConfigStatusBy: String?
     private var pciNotifyWritten = false
     private var lastPop: (queue: Int, elem: HostPointer)?
+    private var qemuNames: [String: (DeviceType?, Bool)] = [:]
     private var previousWasPop = false
     private var previousWasRegisterWrite = false
 
@@ -291,16 +292,25 @@ public final class Analyzer {
     }
 
     private func decideTypeFromQEMUName(_ name: String, device: Int) {
+        let (type, pci) = self.qemuNames[name] ?? Self.interpretQEMUName(name, cache: &self.qemuNames)
+        if let type { self.devices[device].decideType(type, by: .qemuName(name)) }
+        if pci { self.devices[device].setTransport(.pci) }
+    }
+
+    /// What QEMU's name for a PCI function or memory region says (`virtio-net-pci`,
+    /// `virtio-pci-common-virtio-blk`); remembered per name, since the same few names recur.
+    private static func interpretQEMUName(
+        _ name: String, cache: inout [String: (DeviceType?, Bool)]
+    ) -> (DeviceType?, Bool) {
         let lowered = name.lowercased()
         let table: [(String, DeviceType)] = [
             ("net", .network), ("blk", .block), ("rng", .entropy), ("serial", .console), ("console", .console),
             ("input", .input), ("keyboard", .input), ("mouse", .input), ("tablet", .input), ("scsi", .scsiHost),
             ("balloon", .traditionalBalloon), ("9p", .ninePTransport), ("gpu", .gpu), ("vsock", .socket),
         ]
-        if let match = table.first(where: { lowered.contains($0.0) }) {
-            self.devices[device].decideType(match.1, by: .qemuName(name))
-        }
-        if lowered.contains("pci") { self.devices[device].setTransport(.pci) }
+        let meaning = (table.first { lowered.contains($0.0) }?.1, lowered.contains("pci"))
+        if cache.count < 256 { cache[name] = meaning }
+        return meaning
     }
 
     // MARK: - Status
@@ -333,35 +343,9 @@ public final class Analyzer {
     }
 
     private func apply(_ change: StatusChange, to device: Int) {
-        var state = self.devices[device]
-        let new = change.new
-        if state.statusHistory.count < 64 { state.statusHistory.append(new.rawValue) }
-        state.statusWrites += 1
-        state.statusSeen = true
-        if new.rawValue == 0 {
-            state.failedSinceReset = false
-            state.featureWordsAtFeaturesOK = nil
-            state.driverFeatureWords = FeatureWords()
-            state.ioeventfdSweepBelow = nil
-            for key in state.mmioQueues.keys { state.mmioQueues[key]?.ready = false }
-            if change.old.rawValue != 0 { self.markDraining(device) }
-        } else if change.origin == .driver {
-            if new.contains(.failed) { state.failedSinceReset = true }
-            if new.contains(.featuresOK), !change.old.contains(.featuresOK) {
-                state.featureWordsAtFeaturesOK = state.driverFeatureWords
-                state.negotiatedFeatures = state.driverFeatureWords.features
-            }
-            if new.contains(.driverOK), !change.old.contains(.driverOK), state.isLegacy {
-                state.negotiatedFeatures = state.driverFeatureWords.features
-            }
-            if new.contains(.driverOK), !change.old.contains(.driverOK), state.transport == .pci {
-                // QEMU starts ioeventfd now and replays a notification on every queue, highest first.
-                state.ioeventfdSweepBelow = .max
-            }
-            if change.old.rawValue == 0 { self.dropDrained(device) }
-        }
-        state.status = new
-        self.devices[device] = state
+        self.devices[device].apply(change)
+        if change.new.rawValue == 0, change.old.rawValue != 0 { self.markDraining(device) }
+        if change.new.rawValue != 0, change.origin == .driver, change.old.rawValue == 0 { self.dropDrained(device) }
     }
 
     /// Requests in flight at a reset are completed (or dropped) by the reset itself.

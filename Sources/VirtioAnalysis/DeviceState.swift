@@ -106,6 +106,33 @@ public struct DeviceState: Sendable {
             queueSelect: self.queueSelect, selectedQueueReady: self.mmioQueues[self.queueSelect]?.ready ?? false)
     }
 
+    /// Records a status write in place. Spec: virtio v1.2 §2.1 (status), §3.1 (initialization).
+    mutating func apply(_ change: StatusChange) {
+        let new = change.new
+        if self.statusHistory.count < 64 { self.statusHistory.append(new.rawValue) }
+        self.statusWrites += 1
+        self.statusSeen = true
+        if new.rawValue == 0 {
+            self.failedSinceReset = false
+            self.featureWordsAtFeaturesOK = nil
+            self.driverFeatureWords = FeatureWords()
+            self.ioeventfdSweepBelow = nil
+            for key in self.mmioQueues.keys { self.mmioQueues[key]?.ready = false }
+        } else if change.origin == .driver {
+            if new.contains(.failed) { self.failedSinceReset = true }
+            if new.contains(.featuresOK), !change.old.contains(.featuresOK) {
+                self.featureWordsAtFeaturesOK = self.driverFeatureWords
+                self.negotiatedFeatures = self.driverFeatureWords.features
+            }
+            if new.contains(.driverOK), !change.old.contains(.driverOK) {
+                if self.isLegacy { self.negotiatedFeatures = self.driverFeatureWords.features }
+                // QEMU starts ioeventfd now and replays a notification on every queue, highest first.
+                if self.transport == .pci { self.ioeventfdSweepBelow = .max }
+            }
+        }
+        self.status = new
+    }
+
     mutating func decideType(_ type: DeviceType, by source: TypeSource) {
         if let current = self.typeSource, current.strength >= source.strength { return }
         self.type = type
