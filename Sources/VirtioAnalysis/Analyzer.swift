@@ -14,10 +14,13 @@ public struct AnalysisOptions: Sendable {
     public var deviceTypes: [HostPointer: DeviceType] = [:]
     /// Requests tracked per queue; QEMU's queues hold at most 1024, the spec allows 32768.
     public var maximumInFlightPerQueue = 32_768
+    /// Requests tracked across all queues (about 40 bytes each).
+    public var maximumInFlightTotal = 262_144
     /// virtio-mmio writes held while waiting for the Status write that names their device.
     public var maximumPendingRegisterWrites = 4_096
     public var maximumDevices = 4_096
-    public var maximumQueues = 65_536
+    /// Queues modelled (about 20 KiB each at most, with latency histograms).
+    public var maximumQueues = 8_192
     /// Findings kept in full per (rule, device, queue); the rest are counted.
     public var findingsPerKey = 20
 
@@ -57,6 +60,8 @@ public final class Analyzer {
     private var pciNotifyWritten = false
     private var lastPop: (queue: Int, elem: HostPointer)?
     private var qemuNames: [String: (DeviceType?, Bool)] = [:]
+    /// Requests in flight on all queues together (bounded by `maximumInFlightTotal`).
+    private var inFlightTotal = 0
     private var previousWasPop = false
     private var previousWasRegisterWrite = false
 
@@ -235,7 +240,11 @@ public final class Analyzer {
             self.emit(QEMUReported.rule(for: message), "QEMU reported: \(text)", line: record.line, time: record.timestamp)
             if afterRegisterWrite { self.registerWriteRejected(message) }
             // A device that finds a request malformed detaches the element it just popped (not traced).
-            if afterPop, let (queue, elem) = self.lastPop { self.queues[queue].detach(elem) }
+            if afterPop, let (queue, elem) = self.lastPop {
+                let before = self.queues[queue].inFlightCount
+                self.queues[queue].detach(elem)
+                self.inFlightTotal += self.queues[queue].inFlightCount - before
+            }
 
         case .allocElement, .mmioRead, .mmioGuestPage, .serialSendControl, .netOther, .inputQueueFull, .blkDataPlane:
             break
@@ -358,7 +367,9 @@ public final class Analyzer {
     /// When the driver starts over, requests the reset dropped are gone.
     private func dropDrained(_ device: Int) {
         for queue in self.devices[device].queueSlots.values {
+            let before = self.queues[queue].inFlightCount
             self.queues[queue].inFlight = self.queues[queue].inFlight.filter { !$0.value.draining }
+            self.inFlightTotal += self.queues[queue].inFlightCount - before
             self.queues[queue].fillsAwaitingFlush = 0
             self.queues[queue].fillTimes.removeAll()
             self.queues[queue].pendingKick = nil
@@ -369,14 +380,19 @@ public final class Analyzer {
     // MARK: - Requests
 
     private func pop(_ queue: Int, elem: HostPointer, inNum: UInt32, outNum: UInt32, record: TraceRecord) {
+        let before = self.queues[queue].inFlightCount
+        let room = self.options.maximumInFlightTotal - self.inFlightTotal
+        let limit = min(self.options.maximumInFlightPerQueue, before + max(room, 0))
         let activity = self.queues[queue].pop(
-            elem: elem, inNum: inNum, outNum: outNum, line: record.line, time: record.timestamp,
-            limit: self.options.maximumInFlightPerQueue)
+            elem: elem, inNum: inNum, outNum: outNum, line: record.line, time: record.timestamp, limit: limit)
+        self.inFlightTotal += self.queues[queue].inFlightCount - before
         self.runQueueRules(activity, queue: queue, record: record)
     }
 
     private func fill(_ queue: Int, elem: HostPointer, length: UInt32, record: TraceRecord) {
+        let before = self.queues[queue].inFlightCount
         let activity = self.queues[queue].fill(elem: elem, length: length, time: record.timestamp)
+        self.inFlightTotal += self.queues[queue].inFlightCount - before
         self.runQueueRules(activity, queue: queue, record: record)
     }
 
@@ -525,7 +541,8 @@ public final class Analyzer {
         return AnalysisReport(
             file: self.file, input: statistics, timestamped: self.sawTimestamp,
             devices: self.devices.map { self.deviceReport($0, queues: queuesByDevice[$0.ordinal]) }, findings: findings, findingCounts: self.sink.countsByRule,
-            totalFindings: self.sink.total, omittedFindings: self.sink.dropped, ignoredEvents: self.ignoredEvents)
+            totalFindings: self.sink.total, omittedFindings: self.sink.dropped,
+            ignoredEvents: self.ignoredEvents + self.queues.reduce(0) { $0 + $1.untrackedPopsTotal })
     }
 
     /// Writes still waiting for a Status write: with one virtio-mmio device they can only be its.

@@ -246,8 +246,10 @@ public struct QueueState: Sendable {
     public internal(set) var interrupts = 0
     public internal(set) var bytesUsed: UInt64 = 0
     public internal(set) var maxInFlight = 0
-    /// Pops not tracked because the in-flight table was full (a finding was raised).
+    /// Pops in flight but not tracked because the in-flight limits were reached.
     public internal(set) var untrackedPops = 0
+    /// All pops ever left untracked.
+    public internal(set) var untrackedPopsTotal = 0
     public internal(set) var shapes = ShapeStatistics()
     /// Fills of 512·n+1 bytes, n ≥ 1 (block data plus the status byte).
     public internal(set) var blockShapedFills = 0
@@ -263,9 +265,9 @@ public struct QueueState: Sendable {
 
     var inFlight: [HostPointer: Request] = [:]
     var recentlyCompleted = PointerRing(capacity: 256)
-    /// Fills not yet covered by a flush, and their times (the times are kept for at most 1024).
+    /// Fills not yet covered by a flush, and their times (the times are kept for at most 256).
     var fillsAwaitingFlush = 0
-    var fillTimes = TimeRing(capacity: 1024)
+    var fillTimes = TimeRing(capacity: 256)
     var pendingKick: Int64?
     var pendingFlush: Int64?
     var lastFillDrained = false
@@ -294,6 +296,7 @@ public struct QueueState: Sendable {
             self.inFlight[elem] = Request(popTime: time?.nanoseconds, line: line)
         } else {
             self.untrackedPops += 1
+            self.untrackedPopsTotal += 1
         }
         self.maxInFlight = max(self.maxInFlight, self.inFlight.count)
         self.shapes.record(inNum: inNum, outNum: outNum, line: line, time: time)

@@ -2,13 +2,14 @@
 ///
 /// Values below 16 ns get a bucket each; above that every power of two is split into 16
 /// linear sub-buckets, so a reported percentile is within 1/16 (6.25 %) of the true value.
-/// The bucket array is allocated on the first sample and never grows (960 counters).
+/// The bucket array is allocated on the first sample and never grows (960 32-bit counters,
+/// 3.75 KiB; a bucket saturates at 2^32 − 1 samples).
 public struct LatencyHistogram: Sendable, Equatable {
     static let subBucketBits = 4
     static let subBuckets = 1 << subBucketBits
     static let bucketCount = subBuckets + (63 - subBucketBits) * subBuckets
 
-    private var counts: [UInt64] = []
+    private var counts: [UInt32] = []
     public private(set) var count: UInt64 = 0
     public private(set) var minimum: Int64 = .max
     public private(set) var maximum: Int64 = 0
@@ -36,8 +37,9 @@ public struct LatencyHistogram: Sendable, Equatable {
 
     public mutating func record(_ nanoseconds: Int64) {
         let value = max(nanoseconds, 0)
-        if self.counts.isEmpty { self.counts = [UInt64](repeating: 0, count: Self.bucketCount) }
-        self.counts[Self.bucket(of: value)] &+= 1
+        if self.counts.isEmpty { self.counts = [UInt32](repeating: 0, count: Self.bucketCount) }
+        let bucket = Self.bucket(of: value)
+        if self.counts[bucket] < .max { self.counts[bucket] += 1 }
         self.count &+= 1
         self.minimum = min(self.minimum, value)
         self.maximum = max(self.maximum, value)
@@ -52,7 +54,7 @@ public struct LatencyHistogram: Sendable, Equatable {
         let rank = max(1, UInt64((Double(self.count) * q).rounded(.up)))
         var seen: UInt64 = 0
         for (bucket, count) in self.counts.enumerated() where count > 0 {
-            seen += count
+            seen += UInt64(count)
             if seen >= rank {
                 let (low, width) = Self.range(of: bucket)
                 return min(max(low + (width - 1) / 2, self.minimum), self.maximum)
