@@ -51,19 +51,31 @@ public final class Analyzer {
     private var droppedPendingWrites = 0
     private var firstUnattributedLine: Int?
 
-    // One-event look-behind: what the previous event said, for the event that follows it.
-    private var awaitingStatusAnchor = false
-    private var awaitingNotifyAnchor = false
-    private var previousDevice: Int?
-    private var busMasterOffBy: String?
-    private var commonConfigStatusBy: String?
-    private var pciNotifyWritten = false
+    /// What the previous event said about the one that follows it (one-event look-behind).
+    private struct LookBehind {
+        /// A Status register write: the next `virtio_set_status` names its device.
+        var statusWrite = false
+        /// A QueueNotify register write: the next `virtio_queue_notify` names its device.
+        var notifyWrite = false
+        /// Any virtio-mmio register write: a guest-error line next means QEMU refused it.
+        var registerWrite = false
+        /// A `virtqueue_pop`: a QEMU error next means the device detached that element.
+        var pop = false
+        /// A virtio-pci notify-area write: the next `virtio_queue_notify` is a virtio-pci device's.
+        var pciNotifyWrite = false
+        /// The device the previous event named (for the IRQ/MSI-X events that follow `virtio_notify`).
+        var device: Int?
+        /// A PCI config write turned bus mastering off on this function: QEMU clears DRIVER_OK next.
+        var busMasterOffBy: String?
+        /// A virtio-pci common-config device_status write by this region's device.
+        var commonConfigStatusBy: String?
+    }
+
+    private var lookBehind = LookBehind()
     private var lastPop: (queue: Int, elem: HostPointer)?
     private var qemuNames: [String: (DeviceType?, Bool)] = [:]
     /// Requests in flight on all queues together (bounded by `maximumInFlightTotal`).
     private var inFlightTotal = 0
-    private var previousWasPop = false
-    private var previousWasRegisterWrite = false
 
     public init(file: String, options: AnalysisOptions = AnalysisOptions()) {
         self.file = file
@@ -100,42 +112,28 @@ public final class Analyzer {
     // swiftlint:disable:next cyclomatic_complexity function_body_length
     private func handle(_ record: TraceRecord) {
         if record.timestamp != nil { self.sawTimestamp = true }
-        let statusAnchor = self.awaitingStatusAnchor
-        let notifyAnchor = self.awaitingNotifyAnchor
-        let previous = self.previousDevice
-        let busMasterOff = self.busMasterOffBy
-        let commonStatus = self.commonConfigStatusBy
-        let pciNotify = self.pciNotifyWritten
-        let afterPop = self.previousWasPop
-        let afterRegisterWrite = self.previousWasRegisterWrite
-        self.previousWasPop = false
-        self.previousWasRegisterWrite = false
-        self.awaitingStatusAnchor = false
-        self.awaitingNotifyAnchor = false
-        self.previousDevice = nil
-        self.busMasterOffBy = nil
-        self.commonConfigStatusBy = nil
-        self.pciNotifyWritten = false
+        let previous = self.lookBehind
+        self.lookBehind = LookBehind()
 
         switch record.event {
         case .setStatus(let vdev, let value):
             guard let device = self.device(vdev) else { return }
-            if statusAnchor { self.attributePendingWrites(to: device) }
-            if commonStatus != nil { self.devices[device].setTransport(.pci) }
+            if previous.statusWrite { self.attributePendingWrites(to: device) }
+            if previous.commonConfigStatusBy != nil { self.devices[device].setTransport(.pci) }
             self.setStatus(
-                device, DeviceStatus(rawValue: value), record: record, byRegisterWrite: statusAnchor || commonStatus != nil,
-                busMasterOffBy: busMasterOff)
-            if let name = busMasterOff ?? commonStatus { self.decideTypeFromQEMUName(name, device: device) }
-            self.previousDevice = device
+                device, DeviceStatus(rawValue: value), record: record, byRegisterWrite: previous.statusWrite || previous.commonConfigStatusBy != nil,
+                busMasterOffBy: previous.busMasterOffBy)
+            if let name = previous.busMasterOffBy ?? previous.commonConfigStatusBy { self.decideTypeFromQEMUName(name, device: device) }
+            self.lookBehind.device = device
 
         case .queueNotify(let vdev, let index, let vq):
             guard let device = self.device(vdev), let queue = self.queue(vq) else { return }
             self.attach(queue, to: device, index: index >= 0 ? Int(index) : nil)
-            if notifyAnchor, case .write(let last) = self.pendingWrites.last, last.register == .queueNotify {
+            if previous.notifyWrite, case .write(let last) = self.pendingWrites.last, last.register == .queueNotify {
                 self.pendingWrites.removeLast()
                 self.devices[device].setTransport(.mmio)
             }
-            if pciNotify { self.devices[device].setTransport(.pci) }
+            if previous.pciNotifyWrite { self.devices[device].setTransport(.pci) }
             if let below = self.devices[device].ioeventfdSweepBelow, index >= 0, index < below {
                 self.queues[queue].qemuNotifies += 1
                 self.devices[device].ioeventfdSweepBelow = index == 0 ? nil : index
@@ -143,30 +141,30 @@ public final class Analyzer {
                 self.devices[device].ioeventfdSweepBelow = nil
                 self.runQueueRules(self.queues[queue].kick(time: record.timestamp), queue: queue, record: record)
             }
-            self.previousDevice = device
+            self.lookBehind.device = device
 
         case .pop(let vq, let elem, let inNum, let outNum):
             guard let queue = self.queue(vq) else { return }
             self.pop(queue, elem: elem, inNum: inNum, outNum: outNum, record: record)
             self.lastPop = (queue, elem)
-            self.previousWasPop = true
-            self.previousDevice = self.queues[queue].device
+            self.lookBehind.pop = true
+            self.lookBehind.device = self.queues[queue].device
 
         case .fill(let vq, let elem, let length, _):
             guard let queue = self.queue(vq) else { return }
             self.fill(queue, elem: elem, length: length, record: record)
-            self.previousDevice = self.queues[queue].device
+            self.lookBehind.device = self.queues[queue].device
 
         case .flush(let vq, let count):
             guard let queue = self.queue(vq) else { return }
             self.flush(queue, count: count, record: record)
-            self.previousDevice = self.queues[queue].device
+            self.lookBehind.device = self.queues[queue].device
 
         case .notify(let vdev, let vq), .notifyIrqfd(let vdev, let vq):
             guard let device = self.device(vdev), let queue = self.queue(vq) else { return }
             self.attach(queue, to: device, index: nil)
             self.interrupt(queue, record: record)
-            self.previousDevice = device
+            self.lookBehind.device = device
 
         case .mmioWrite(let offset, let value):
             self.sawRegisterWrites = true
@@ -175,9 +173,9 @@ public final class Analyzer {
                 RegisterWrite(
                     register: offset < MMIORegister.configOffset ? MMIORegister(rawValue: offset) : nil, offset: offset,
                     value: value, line: record.line, timestamp: record.timestamp))
-            self.awaitingStatusAnchor = offset == MMIORegister.status.rawValue
-            self.awaitingNotifyAnchor = offset == MMIORegister.queueNotify.rawValue
-            self.previousWasRegisterWrite = true
+            self.lookBehind.statusWrite = offset == MMIORegister.status.rawValue
+            self.lookBehind.notifyWrite = offset == MMIORegister.queueNotify.rawValue
+            self.lookBehind.registerWrite = true
 
         case .mmioQueueWrite(let value, let maximum):
             // QEMU logs this right after the QueueNum write itself; merge the two.
@@ -194,22 +192,22 @@ public final class Analyzer {
             }
 
         case .mmioSettingIRQ:
-            if let previous { self.devices[previous].setTransport(.mmio) }
+            if let device = previous.device { self.devices[device].setTransport(.mmio) }
 
         case .pciNotify:
-            if let previous { self.devices[previous].setTransport(.pci) }
+            if let device = previous.device { self.devices[device].setTransport(.pci) }
 
         case .pciNotifyWrite:
-            self.pciNotifyWritten = true
+            self.lookBehind.pciNotifyWrite = true
 
         case .pciConfigWrite(let name, let offset, let value):
             // PCI_COMMAND (offset 4) without Bus Master (bit 2): QEMU clears DRIVER_OK itself.
-            if offset == 4, value & 4 == 0 { self.busMasterOffBy = name }
+            if offset == 4, value & 4 == 0 { self.lookBehind.busMasterOffBy = name }
 
         case .memoryRegionWrite(let region, let address, _, _):
             let prefix = "virtio-pci-common-"
             if region.hasPrefix(prefix), address == 0x14 {  // device_status in virtio_pci_common_cfg
-                self.commonConfigStatusBy = String(region.dropFirst(prefix.count))
+                self.lookBehind.commonConfigStatusBy = String(region.dropFirst(prefix.count))
             }
 
         case .blkRequestComplete(let vdev, let request, _), .blkReadWriteComplete(let vdev, let request, _),
@@ -217,18 +215,18 @@ public final class Analyzer {
             guard let device = self.device(vdev) else { return }
             self.devices[device].decideType(.block, by: .traceEvent(Self.eventName(record.event)))
             if let (queue, elem) = self.lastPop, elem == request { self.attach(queue, to: device, index: nil) }
-            self.previousDevice = device
+            self.lookBehind.device = device
 
         case .blkSubmitMultiRequest(let vdev, _, _, _, _, _), .blkOther(_, let vdev):
             guard let device = self.device(vdev) else { return }
             self.devices[device].decideType(.block, by: .traceEvent(Self.eventName(record.event)))
-            self.previousDevice = device
+            self.lookBehind.device = device
 
         case .rng(let event, let vdev, _):
             guard let device = self.device(vdev) else { return }
             self.devices[device].decideType(.entropy, by: .traceEvent(event.rawValue))
             if event == .popped, let (queue, _) = self.lastPop { self.attach(queue, to: device, index: nil) }
-            self.previousDevice = device
+            self.lookBehind.device = device
 
         case .serialHandleControl, .serialOther:
             // The device handles a control message or flushes port data right after popping it.
@@ -238,9 +236,9 @@ public final class Analyzer {
 
         case .qemuMessage(let message, let text):
             self.emit(QEMUReported.rule(for: message), "QEMU reported: \(text)", line: record.line, time: record.timestamp)
-            if afterRegisterWrite { self.registerWriteRejected(message) }
+            if previous.registerWrite { self.registerWriteRejected(message) }
             // A device that finds a request malformed detaches the element it just popped (not traced).
-            if afterPop, let (queue, elem) = self.lastPop {
+            if previous.pop, let (queue, elem) = self.lastPop {
                 let before = self.queues[queue].inFlightCount
                 self.queues[queue].detach(elem)
                 self.inFlightTotal += self.queues[queue].inFlightCount - before
@@ -454,8 +452,6 @@ public final class Analyzer {
         default: return
         }
         if case .write = self.pendingWrites.last { self.pendingWrites.removeLast() }
-        self.awaitingStatusAnchor = false
-        self.awaitingNotifyAnchor = false
         if let version { self.hold(.confirmsVersion(version)) }
     }
 

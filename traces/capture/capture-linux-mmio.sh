@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Linux 6.1 guest on microvm with modern (version 2) virtio-mmio net, blk, rng
-# and virtio-serial + virtconsole -> traces/real/linux-mmio.log.xz
+# Linux 6.1 guest on microvm with virtio-mmio net, blk, rng and virtio-serial + virtconsole.
+#   capture-linux-mmio.sh          modern (version 2) virtio-mmio -> traces/real/linux-mmio.log.xz
+#   capture-linux-mmio.sh legacy   legacy (version 1: GuestPageSize/QueuePFN), QEMU's default
+#                                  -> traces/real/linux-mmio-legacy.log.xz
+INTERFACE=${1:-modern}
+case "$INTERFACE" in
+  modern) NAME=linux-mmio; TRANSPORT=virtio-mmio; MMIO_ARGS=(-global virtio-mmio.force-legacy=false) ;;
+  legacy) NAME=linux-mmio-legacy; TRANSPORT=virtio-mmio-legacy; MMIO_ARGS=() ;;
+  *) echo "usage: $0 [modern|legacy]" >&2; exit 64 ;;
+esac
 source "$(dirname "$0")/common.sh"
-NAME=linux-mmio
 
 bash "$CAPTURE_DIR/build-initramfs.sh" "$WORK"
 KVER=$(cat kernel-version)
@@ -14,7 +21,7 @@ QEMU_VERSION=$(qemu_version $QEMU)
 # isa-serial port exists because -serial is given.  tsc_early_khz avoids a
 # hang calibrating the PIT on a loaded host.
 run_qemu 180 $QEMU -M microvm,acpi=on,rtc=on -accel tcg -m 256M -smp 1 -nodefaults -display none -no-reboot \
-  -global virtio-mmio.force-legacy=false \
+  "${MMIO_ARGS[@]}" \
   -kernel vmlinuz -initrd initramfs.cpio.gz -append "console=ttyS0 panic=-1 quiet tsc_early_khz=2400000" \
   -serial file:console.log -netdev user,id=n0,restrict=on \
   -device virtio-net-device,netdev=n0,id=net0,mac=52:54:00:12:34:56 \
@@ -28,5 +35,5 @@ run_qemu 180 $QEMU -M microvm,acpi=on,rtc=on -accel tcg -m 256M -smp 1 -nodefaul
 
 require_console console.log "traffic done"
 require_console hvc0.out "hello from vqscope guest"
-finish_capture $NAME capture-linux-mmio.sh virtio-mmio \
+finish_capture $NAME "capture-linux-mmio.sh $INTERFACE" $TRANSPORT \
   "Linux $KVER (Debian linux-image-$KVER $(pkg_version linux-image-$KVER)), busybox-static $(pkg_version busybox-static) initramfs; qboot (bios-microvm.bin) firmware"
