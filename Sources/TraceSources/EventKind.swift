@@ -77,8 +77,8 @@ enum EventKind: Equatable {
         return table
     }()
 
-    /// Open-addressed table keyed by an FNV-1a hash of the name. The names' bytes sit in one
-    /// buffer that lives as long as the process, so a lookup touches no reference count.
+    /// Open-addressed table keyed by ``quickHash(_:)``. The names' bytes sit in one buffer that
+    /// lives as long as the process, so a lookup touches no reference count.
     private struct Slot {
         var hash: UInt64
         var offset: Int
@@ -86,15 +86,18 @@ enum EventKind: Equatable {
         var kind: EventKind
     }
 
-    private static let tableSize = 256
+    private static let tableBits = 8
+    private static let tableSize = 1 << tableBits
+
     nonisolated(unsafe) private static let slots: UnsafeMutableBufferPointer<Slot?> = {
         let slots = UnsafeMutableBufferPointer<Slot?>.allocate(capacity: tableSize)
         slots.initialize(repeating: nil)
         var offset = 0
         for (name, kind) in names {
             let bytes = Array(name.utf8)
-            let hash = bytes.withUnsafeBufferPointer { Self.hash($0) }
-            var slot = Int(truncatingIfNeeded: hash) & (tableSize - 1)
+            precondition(bytes.count >= 8, "internal inconsistency: event name \(name) shorter than 8 bytes")
+            let hash = bytes.withUnsafeBufferPointer { Self.quickHash($0) }
+            var slot = Self.slot(of: hash)
             while slots[slot] != nil { slot = (slot + 1) & (tableSize - 1) }
             slots[slot] = Slot(hash: hash, offset: offset, length: bytes.count, kind: kind)
             offset += bytes.count
@@ -109,18 +112,24 @@ enum EventKind: Equatable {
         return UnsafeBufferPointer(buffer)
     }()
 
-    /// FNV-1a, fed one byte at a time so the decoder can hash a name while it scans it.
-    static let hashSeed: UInt64 = 0xcbf2_9ce4_8422_2325
+    /// A hash of a name of at least 8 bytes from its length and its first and last 8 bytes
+    /// (every event name differs from the others there); collisions are resolved by comparing bytes.
+    @inline(__always)
+    static func quickHash(_ name: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        let base = UnsafeRawPointer(name.baseAddress!)
+        let first = base.loadUnaligned(as: UInt64.self)
+        let last = base.loadUnaligned(fromByteOffset: name.count - 8, as: UInt64.self)
+        return (first &* 0x9E37_79B9_7F4A_7C15) ^ (last &* 0xC2B2_AE3D_27D4_EB4F) ^ UInt64(name.count)
+    }
 
     @inline(__always)
-    static func hash(_ hash: UInt64, _ byte: UInt8) -> UInt64 { (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    private static func slot(of hash: UInt64) -> Int { Int(truncatingIfNeeded: hash >> UInt64(64 - tableBits)) }
 
-    static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 { bytes.reduce(Self.hashSeed, Self.hash) }
-
-    /// The kind of the event called `name`, whose FNV-1a hash is `hash`.
-    static func lookup(_ name: UnsafeBufferPointer<UInt8>, hash: UInt64) -> EventKind? {
-        guard !name.isEmpty, name.count <= 40 else { return nil }
-        var slot = Int(truncatingIfNeeded: hash) & (Self.tableSize - 1)
+    /// The kind of the event called `name`, or nil for any other word.
+    static func lookup(_ name: UnsafeBufferPointer<UInt8>) -> EventKind? {
+        guard name.count >= 8, name.count <= 40 else { return nil }
+        let hash = Self.quickHash(name)
+        var slot = Self.slot(of: hash)
         while let entry = Self.slots[slot] {
             if entry.hash == hash, entry.length == name.count,
                 memcmp(name.baseAddress!, Self.nameBytes.baseAddress! + entry.offset, entry.length) == 0

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What one line of a QEMU `log`-backend trace turned out to be.
 public enum LineOutcome: Sendable, Equatable {
     /// A virtio event vqscope decodes (including QEMU's virtio error messages).
@@ -40,25 +46,18 @@ public final class QEMULogDecoder {
             timestamp = prefix.timestamp
             thread = prefix.thread
         }
+        // The event name runs to the first space; a known name is found without looking at
+        // each of its bytes (EventKind.lookup hashes its first and last eight bytes).
         let nameStart = cursor
-        var hasUnderscore = false
-        var hash = EventKind.hashSeed
-        while cursor < count, Self.isNameByte(line[cursor]) {
-            if line[cursor] == 0x5F { hasUnderscore = true }
-            hash = EventKind.hash(hash, line[cursor])
-            cursor += 1
-        }
-        let nameEnd = cursor
-        guard nameEnd > nameStart, cursor == count || line[cursor] == 0x20 else {
-            return self.nonEvent(line, number, timestamp: timestamp, thread: thread)
+        var nameEnd = count
+        if cursor < count, let space = memchr(line.baseAddress! + cursor, 0x20, count - cursor) {
+            nameEnd = UnsafeRawPointer(line.baseAddress!).distance(to: UnsafeRawPointer(space))
         }
         let name = UnsafeBufferPointer(rebasing: line[nameStart..<nameEnd])
-        let args = UnsafeBufferPointer(rebasing: line[min(cursor + 1, count)..<count])
-        guard let kind = EventKind.lookup(name, hash: hash) else {
-            // Event names have underscores; a timestamped line starting with a plain word is a
-            // message (QEMU 10.x: "<time> Device virtio-blk: indirect_desc was not negotiated!").
-            return hasUnderscore ? .otherEvent : self.nonEvent(line, number, timestamp: timestamp, thread: thread)
+        guard let kind = EventKind.lookup(name) else {
+            return self.unknownName(name, line, number, timestamp: timestamp, thread: thread)
         }
+        let args = UnsafeBufferPointer(rebasing: line[min(nameEnd + 1, count)..<count])
         switch self.decodeArguments(kind, args) {
         case .success(let event):
             guard let event else { return .otherEvent }
@@ -66,6 +65,21 @@ public final class QEMULogDecoder {
         case .failure(let error):
             return .malformed("\(String(decoding: name, as: UTF8.self)): \(error.reason)")
         }
+    }
+
+    /// A line whose first word is no virtio event: another subsystem's event (a name of
+    /// letters, digits and underscores, followed by a space or the end of the line), or text.
+    /// A timestamped line starting with a plain word is a message (QEMU 10.x:
+    /// "<time> Device virtio-blk: indirect_desc was not negotiated!").
+    private func unknownName(
+        _ name: UnsafeBufferPointer<UInt8>, _ line: UnsafeBufferPointer<UInt8>, _ number: Int, timestamp: Timestamp?,
+        thread: UInt32?
+    ) -> LineOutcome {
+        let isName = !name.isEmpty && name.allSatisfy(Self.isNameByte)
+        guard isName, name.contains(0x5F) else {
+            return self.nonEvent(line, number, timestamp: timestamp, thread: thread)
+        }
+        return .otherEvent
     }
 
     private func nonEvent(
