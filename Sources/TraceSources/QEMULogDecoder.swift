@@ -365,52 +365,60 @@ public final class QEMULogDecoder {
         var thread: UInt32?
     }
 
+    /// Reads up to `maximum` decimal digits at `index`; nil when there are none.
+    @inline(__always)
+    private static func digits(_ line: UnsafeBufferPointer<UInt8>, _ index: inout Int, maximum: Int) -> (UInt64, Int)? {
+        var value: UInt64 = 0
+        let start = index
+        let end = min(line.count, start + maximum)
+        while index < end, Self.isDigit(line[index]) {
+            value = value &* 10 &+ UInt64(line[index] &- 0x30)  // at most 19 digits: no overflow
+            index += 1
+        }
+        return index > start ? (value, index - start) : nil
+    }
+
+    @inline(__always)
+    private static func expect(_ line: UnsafeBufferPointer<UInt8>, _ index: inout Int, _ byte: UInt8) -> Bool {
+        guard index < line.count, line[index] == byte else { return false }
+        index += 1
+        return true
+    }
+
     /// Parses `TID@SEC.USEC:` or `YYYY-MM-DDTHH:MM:SS[.frac]Z ` (plus an optional `(TID) `).
     static func parsePrefix(_ line: UnsafeBufferPointer<UInt8>, cursor: inout Int) -> Prefix? {
-        let count = line.count
         var index = 0
-        func digits(maximum: Int = 19) -> (UInt64, Int)? {
-            var value: UInt64 = 0
-            let start = index
-            while index < count, Self.isDigit(line[index]), index - start < maximum {
-                value = value * 10 + UInt64(line[index] &- 0x30)
-                index += 1
-            }
-            return index > start ? (value, index - start) : nil
-        }
-        func expect(_ byte: UInt8) -> Bool {
-            guard index < count, line[index] == byte else { return false }
-            index += 1
-            return true
-        }
-        guard let (first, firstDigits) = digits() else { return nil }
-        if expect(0x40) {  // '@': TID@SEC.USEC:
-            guard first <= UInt64(UInt32.max), let (seconds, _) = digits(maximum: 12), expect(0x2E),
-                let (micros, microDigits) = digits(maximum: 9), expect(0x3A)
+        guard let (first, firstDigits) = Self.digits(line, &index, maximum: 19) else { return nil }
+        if Self.expect(line, &index, 0x40) {  // '@': TID@SEC.USEC:
+            guard first <= UInt64(UInt32.max), let (seconds, _) = Self.digits(line, &index, maximum: 12),
+                Self.expect(line, &index, 0x2E), let (micros, microDigits) = Self.digits(line, &index, maximum: 9),
+                Self.expect(line, &index, 0x3A)
             else { return nil }
             cursor = index
             let fraction = Self.scale(micros, digits: microDigits)
             return Prefix(timestamp: Timestamp(nanoseconds: Int64(seconds) * 1_000_000_000 + fraction), thread: UInt32(first))
         }
         // ISO 8601: YYYY-MM-DDTHH:MM:SS[.ffffff]Z
-        guard firstDigits == 4, expect(0x2D), let (month, _) = digits(maximum: 2), expect(0x2D),
-            let (day, _) = digits(maximum: 2), expect(0x54), let (hour, _) = digits(maximum: 2), expect(0x3A),
-            let (minute, _) = digits(maximum: 2), expect(0x3A), let (second, _) = digits(maximum: 2)
+        guard firstDigits == 4, Self.expect(line, &index, 0x2D), let (month, _) = Self.digits(line, &index, maximum: 2),
+            Self.expect(line, &index, 0x2D), let (day, _) = Self.digits(line, &index, maximum: 2),
+            Self.expect(line, &index, 0x54), let (hour, _) = Self.digits(line, &index, maximum: 2),
+            Self.expect(line, &index, 0x3A), let (minute, _) = Self.digits(line, &index, maximum: 2),
+            Self.expect(line, &index, 0x3A), let (second, _) = Self.digits(line, &index, maximum: 2)
         else { return nil }
         var fraction: Int64 = 0
-        if expect(0x2E) {
-            guard let (value, count) = digits(maximum: 9) else { return nil }
+        if Self.expect(line, &index, 0x2E) {
+            guard let (value, count) = Self.digits(line, &index, maximum: 9) else { return nil }
             fraction = Self.scale(value, digits: count)
         }
-        guard expect(0x5A), expect(0x20), (1...12).contains(month), (1...31).contains(day), hour < 24,
-            minute < 60, second < 61
+        guard Self.expect(line, &index, 0x5A), Self.expect(line, &index, 0x20), (1...12).contains(month),
+            (1...31).contains(day), hour < 24, minute < 60, second < 61
         else { return nil }
         var thread: UInt32?
-        if index < count, line[index] == 0x28 {  // "(TID) " from the 10.1 development form
+        if index < line.count, line[index] == 0x28 {  // "(TID) " from the 10.1 development form
             index += 1
-            guard let (tid, _) = digits(maximum: 10), tid <= UInt64(UInt32.max), expect(0x29), expect(0x20) else {
-                return nil
-            }
+            guard let (tid, _) = Self.digits(line, &index, maximum: 10), tid <= UInt64(UInt32.max),
+                Self.expect(line, &index, 0x29), Self.expect(line, &index, 0x20)
+            else { return nil }
             thread = UInt32(tid)
         }
         cursor = index
