@@ -325,7 +325,7 @@ public final class Analyzer {
     private func setStatus(
         _ device: Int, _ new: DeviceStatus, record: TraceRecord, byRegisterWrite: Bool, busMasterOffBy: String?
     ) {
-        let state = self.devices[device].context
+        let state = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
         let old = state.status
         let origin: StatusOrigin
         if new.contains(.deviceNeedsReset), !old.contains(.deviceNeedsReset) {
@@ -405,14 +405,21 @@ public final class Analyzer {
     }
 
     private func runQueueRules(_ activity: QueueActivity, queue: Int, record: TraceRecord) {
-        let index = self.queues[queue].index
-        let device = self.queues[queue].device
+        // Fields are read through buffer pointers: reading them through the arrays would copy
+        // the whole device state (and retain everything in it) on every event.
+        let (index, device) = self.queues.withUnsafeBufferPointer {
+            ($0.baseAddress![queue].index, $0.baseAddress![queue].device)
+        }
         var context = QueueContext(index: index, deviceStatus: nil, legacy: false, size: nil)
-        if let device, self.devices[device].statusSeen {
-            context.deviceStatus = self.devices[device].status
-            context.legacy = self.devices[device].isLegacy
-            if case .pop = activity, let index, !self.devices[device].mmioQueues.isEmpty {
-                context.size = self.devices[device].mmioQueues[UInt32(truncatingIfNeeded: index)]?.size
+        if let device {
+            self.devices.withUnsafeBufferPointer { devices in
+                let state = devices.baseAddress! + device
+                guard state.pointee.statusSeen else { return }
+                context.deviceStatus = state.pointee.status
+                context.legacy = state.pointee.mmioVersion == .legacy
+                if case .pop = activity, let index, !state.pointee.mmioQueues.isEmpty {
+                    context.size = state.pointee.mmioQueues[UInt32(truncatingIfNeeded: index)]?.size
+                }
             }
         }
         for rule in RuleCatalog.queueRules {
@@ -470,7 +477,7 @@ public final class Analyzer {
 
     private func apply(_ write: RegisterWrite, to device: Int) {
         do {
-            let before = self.devices[device].context
+            let before = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
             for rule in RuleCatalog.registerRules {
                 if let message = rule.check(write, device: before) {
                     self.emit(rule.info, message, line: write.line, time: write.timestamp, device: device)

@@ -97,13 +97,16 @@ public struct DeviceState: Sendable {
     /// The driver features written so far in the current initialization.
     public var driverFeatures: FeatureBits? { self.driverFeatureWords.features }
 
-    /// What the status and register rules may know about the device: plain values, cheap to pass.
-    var context: DeviceContext {
+    /// What the status and register rules may know about a device: plain values, cheap to pass.
+    /// It reads the stored fields through a pointer, so the device state itself is not copied.
+    static func context(of device: UnsafePointer<DeviceState>) -> DeviceContext {
         DeviceContext(
-            status: self.status, transport: self.transport, legacy: self.isLegacy,
-            failedSinceReset: self.failedSinceReset, driverFeatureWords: self.driverFeatureWords,
-            featureWordsAtFeaturesOK: self.featureWordsAtFeaturesOK, driverFeaturesSelect: self.driverFeaturesSelect,
-            queueSelect: self.queueSelect, selectedQueueReady: self.mmioQueues[self.queueSelect]?.ready ?? false)
+            status: device.pointee.status, transport: device.pointee.transport,
+            legacy: device.pointee.mmioVersion == .legacy, failedSinceReset: device.pointee.failedSinceReset,
+            driverFeatureWords: device.pointee.driverFeatureWords,
+            featureWordsAtFeaturesOK: device.pointee.featureWordsAtFeaturesOK,
+            driverFeaturesSelect: device.pointee.driverFeaturesSelect, queueSelect: device.pointee.queueSelect,
+            selectedQueueReady: device.pointee.mmioQueues[device.pointee.queueSelect]?.ready ?? false)
     }
 
     /// Records a status write in place. Spec: virtio v1.2 §2.1 (status), §3.1 (initialization).
