@@ -281,35 +281,59 @@ public final class QEMULogDecoder {
         Self.isDigit(byte) || (byte | 0x20) &- 0x61 < 26 || byte == 0x5F
     }
 
+    /// Byte classes for the scanners: 1 for a decimal digit, 2 for a letter or `_`, 0 otherwise;
+    /// and the value of each hexadecimal digit (0xFF for other bytes).
+    nonisolated(unsafe) private static let byteClass: UnsafePointer<UInt8> = QEMULogDecoder.table { byte in
+        QEMULogDecoder.isDigit(byte) ? 1 : (QEMULogDecoder.isNameByte(byte) ? 2 : 0)
+    }
+    nonisolated(unsafe) private static let hexValue: UnsafePointer<UInt8> = QEMULogDecoder.table { byte in
+        if QEMULogDecoder.isDigit(byte) { return byte &- 0x30 }
+        let lower = byte | 0x20
+        return lower &- 0x61 < 6 ? lower &- 0x61 &+ 10 : 0xFF
+    }
+
+    private static func table(_ entry: (UInt8) -> UInt8) -> UnsafePointer<UInt8> {
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        for byte in 0...255 { table[byte] = entry(UInt8(byte)) }
+        return UnsafePointer(table)
+    }
+
     /// Reads up to `limit` numbers from `args` into `values`; returns how many were read, or
-    /// -1 when a number does not fit in 64 bits.
+    /// -1 when a number does not fit in 64 bits. A number starts a word (`in_num` holds none);
+    /// the words between numbers are skipped whole.
     static func scanNumbers(_ args: UnsafeBufferPointer<UInt8>, into values: UnsafeMutablePointer<UInt64>, limit: Int) -> Int {
         var found = 0
         var index = 0
         let count = args.count
-        var previousIsWord = false
+        let classes = Self.byteClass
         while index < count, found < limit {
             let byte = args[index]
-            if !previousIsWord {
-                if Self.isDigit(byte) || (byte == 0x2D && index + 1 < count && Self.isDigit(args[index + 1])) {
+            switch classes[Int(byte)] {
+            case 1:
+                guard let (value, next) = Self.parseNumber(args, at: index) else { return -1 }
+                values[found] = value
+                found += 1
+                index = next
+                while index < count, classes[Int(args[index])] != 0 { index += 1 }  // the rest of the word
+            case 2:
+                index += 1
+                while index < count, classes[Int(args[index])] != 0 { index += 1 }
+            default:
+                if byte == 0x2D, index + 1 < count, classes[Int(args[index + 1])] == 1 {  // "-5"
                     guard let (value, next) = Self.parseNumber(args, at: index) else { return -1 }
                     values[found] = value
                     found += 1
                     index = next
-                    previousIsWord = true
-                    continue
-                }
-                if byte == 0x28, index + 4 < count, args[index + 1] == 0x6E, args[index + 2] == 0x69,
+                } else if byte == 0x28, index + 4 < count, args[index + 1] == 0x6E, args[index + 2] == 0x69,
                     args[index + 3] == 0x6C, args[index + 4] == 0x29
                 {  // "(nil)"
                     values[found] = 0
                     found += 1
                     index += 5
-                    continue
+                } else {
+                    index += 1
                 }
             }
-            previousIsWord = Self.isNameByte(byte)
-            index += 1
         }
         return found
     }
@@ -327,20 +351,12 @@ public final class QEMULogDecoder {
         if !negative, index + 1 < count, args[index] == 0x30, args[index + 1] | 0x20 == 0x78 {
             index += 2
             var value: UInt64 = 0
-            var digits = 0
+            let hex = Self.hexValue
             while index < count {
-                let byte = args[index]
-                let nibble: UInt8
-                if Self.isDigit(byte) {
-                    nibble = byte &- 0x30
-                } else if (byte | 0x20) &- 0x61 < 6 {
-                    nibble = (byte | 0x20) &- 0x61 &+ 10
-                } else {
-                    break
-                }
-                guard digits < 16 else { return nil }
+                let nibble = hex[Int(args[index])]
+                if nibble == 0xFF { break }
+                guard value >> 60 == 0 else { return nil }  // a 17th significant digit
                 value = value << 4 | UInt64(nibble)
-                if value != 0 { digits += 1 }
                 index += 1
             }
             return (value, index)
