@@ -410,9 +410,11 @@ public final class QEMULogDecoder {
                 Self.expect(line, &index, 0x2E), let (micros, microDigits) = Self.digits(line, &index, maximum: 9),
                 Self.expect(line, &index, 0x3A)
             else { return nil }
+            guard let nanoseconds = Self.nanoseconds(Int64(seconds), Self.scale(micros, digits: microDigits)) else {
+                return nil
+            }
             cursor = index
-            let fraction = Self.scale(micros, digits: microDigits)
-            return Prefix(timestamp: Timestamp(nanoseconds: Int64(seconds) * 1_000_000_000 + fraction), thread: UInt32(first))
+            return Prefix(timestamp: Timestamp(nanoseconds: nanoseconds), thread: UInt32(first))
         }
         // ISO 8601: YYYY-MM-DDTHH:MM:SS[.ffffff]Z
         guard firstDigits == 4, Self.expect(line, &index, 0x2D), let (month, _) = Self.digits(line, &index, maximum: 2),
@@ -437,10 +439,18 @@ public final class QEMULogDecoder {
             else { return nil }
             thread = UInt32(tid)
         }
-        cursor = index
         let days = Self.daysFromCivil(year: Int64(first), month: Int64(month), day: Int64(day))
         let seconds = days * 86_400 + Int64(hour) * 3_600 + Int64(minute) * 60 + Int64(second)
-        return Prefix(timestamp: Timestamp(nanoseconds: seconds * 1_000_000_000 + fraction), thread: thread)
+        guard let nanoseconds = Self.nanoseconds(seconds, fraction) else { return nil }
+        cursor = index
+        return Prefix(timestamp: Timestamp(nanoseconds: nanoseconds), thread: thread)
+    }
+
+    /// Seconds and a nanosecond fraction as nanoseconds, or nil past the year 2262 (Int64).
+    private static func nanoseconds(_ seconds: Int64, _ fraction: Int64) -> Int64? {
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        let (sum, overflow2) = scaled.addingReportingOverflow(fraction)
+        return overflow || overflow2 ? nil : sum
     }
 
     /// A fraction of `digits` decimal digits as nanoseconds.

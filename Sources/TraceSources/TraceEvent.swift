@@ -88,6 +88,17 @@ public struct Timestamp: Sendable, Hashable, Comparable {
     public var nanoseconds: Int64
     public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
+
+    /// Nanoseconds from `earlier` to this time, saturating at the bounds of Int64 (timestamps
+    /// from a hostile trace can lie centuries apart).
+    public func nanoseconds(since earlier: Timestamp) -> Int64 { Self.interval(from: earlier.nanoseconds, to: self.nanoseconds) }
+
+    /// `end − start`, saturating at the bounds of Int64.
+    public static func interval(from start: Int64, to end: Int64) -> Int64 {
+        let (difference, overflow) = end.subtractingReportingOverflow(start)
+        if !overflow { return difference }
+        return end > start ? .max : .min
+    }
 }
 
 /// One decoded event with where it came from.

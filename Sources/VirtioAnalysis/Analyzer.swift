@@ -622,7 +622,7 @@ public final class Analyzer {
                 ]
                 var active: Int64?
                 if let first = queue.firstActivity, let last = queue.lastActivity {
-                    active = last.nanoseconds - first.nanoseconds
+                    active = last.nanoseconds(since: first)
                 }
                 return QueueReport(
                     index: queue.index, vq: queue.vq, role: self.role(of: queue, netControlQueue: control),

@@ -304,7 +304,7 @@ public struct QueueState: Sendable {
         self.maxInFlight = max(self.maxInFlight, self.inFlight.count)
         self.shapes.record(inNum: inNum, outNum: outNum, line: line, time: time)
         if let kick = self.pendingKick, let now = time?.nanoseconds {
-            self.sample(.kickToPop, now - kick)
+            self.sample(.kickToPop, Timestamp.interval(from: kick, to: now))
             self.pendingKick = nil
         }
         return .pop(inNum: inNum, outNum: outNum, inFlight: self.inFlight.count + self.untrackedPops)
@@ -319,7 +319,7 @@ public struct QueueState: Sendable {
         let outcome: FillOutcome
         if let request = self.inFlight.removeValue(forKey: elem) {
             outcome = .completed(drained: request.draining)
-            if let start = request.popTime, let now = time?.nanoseconds { self.sample(.popToFill, now - start) }
+            if let start = request.popTime, let now = time?.nanoseconds { self.sample(.popToFill, Timestamp.interval(from: start, to: now)) }
             self.recentlyCompleted.insert(elem)
             self.lastFillDrained = request.draining
         } else if self.untrackedPops > 0 {
@@ -340,7 +340,7 @@ public struct QueueState: Sendable {
         self.flushedElements &+= UInt64(count)
         var published = min(Int(count), awaiting)
         while published > 0, let filled = self.fillTimes.pop() {
-            if let filled, let now = time?.nanoseconds { self.sample(.fillToFlush, now - filled) }
+            if let filled, let now = time?.nanoseconds { self.sample(.fillToFlush, Timestamp.interval(from: filled, to: now)) }
             published -= 1
         }
         self.fillsAwaitingFlush = max(0, awaiting - Int(count))
@@ -358,7 +358,7 @@ public struct QueueState: Sendable {
     mutating func interrupt(time: Timestamp?) -> QueueActivity {
         self.interrupts += 1
         self.touch(time)
-        if let flushed = self.pendingFlush, let now = time?.nanoseconds { self.sample(.flushToInterrupt, now - flushed) }
+        if let flushed = self.pendingFlush, let now = time?.nanoseconds { self.sample(.flushToInterrupt, Timestamp.interval(from: flushed, to: now)) }
         self.pendingFlush = nil
         return .interrupt(afterDrain: self.lastFillDrained)
     }

@@ -56,7 +56,7 @@ public enum JSONReporter {
         json.string("firstTimestamp", input.firstTimestamp.map(Format.iso8601))
         json.string("lastTimestamp", input.lastTimestamp.map(Format.iso8601))
         var span: Int64?
-        if let first = input.firstTimestamp, let last = input.lastTimestamp { span = last.nanoseconds - first.nanoseconds }
+        if let first = input.firstTimestamp, let last = input.lastTimestamp { span = last.nanoseconds(since: first) }
         json.number("spanNs", span)
         json.endObject()
     }

@@ -44,7 +44,7 @@ public enum TextReporter {
         if input.malformedLines > 0 { parts.append("\(input.malformedLines) malformed") }
         var line = "Input: " + parts.joined(separator: ", ")
         if report.timestamped, let first = input.firstTimestamp, let last = input.lastTimestamp {
-            line += "\nClock: wall clock, \(Format.iso8601(first)) to \(Format.iso8601(last)) (\(Format.duration(last.nanoseconds - first.nanoseconds)))"
+            line += "\nClock: wall clock, \(Format.iso8601(first)) to \(Format.iso8601(last)) (\(Format.duration(last.nanoseconds(since: first))))"
         } else {
             line += "\nClock: the trace has no timestamps (QEMU ran without -msg timestamp=on): counts only, no latencies"
         }
