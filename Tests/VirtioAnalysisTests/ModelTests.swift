@@ -163,4 +163,20 @@ struct ModelTests {
             #expect(report.findings.isEmpty, "\(report.findings.map(\.message))")
         }
     }
+
+    @Test("timestamps centuries apart saturate intervals instead of trapping")
+    func extremeIntervals() throws {
+        let report = try analyze(text: """
+            1700-01-01T00:00:00.000000Z virtio_queue_notify vdev 0xa n 0 vq 0x10
+            1700-01-01T00:00:00.000000Z virtqueue_pop vq 0x10 elem 0x1 in_num 1 out_num 0
+            2262-04-11T23:47:16.000000Z virtqueue_fill vq 0x10 elem 0x1 len 4 idx 0
+            1700-01-01T00:00:00.000000Z virtqueue_flush vq 0x10 count 1
+
+            """)
+        let queue = try #require(report.devices.first?.queues.first)
+        let popToFill = try #require(queue.latencies.first { $0.stage == "pop→fill" })
+        #expect(popToFill.maximum == .max)
+        #expect(queue.negativeIntervals == 1)
+        #expect(report.input.virtioEvents == 4)
+    }
 }
