@@ -31,13 +31,17 @@ public struct AnalysisOptions: Sendable {
 /// state, runs the rules of ``RuleCatalog`` and measures latencies.
 ///
 /// Feed it ``TraceItem``s in file order with ``consume(_:)``, then call ``finish(statistics:)``.
-public final class Analyzer {
+/// It is a value type so that its state is checked for exclusive access at compile time.
+public struct Analyzer {
     public let file: String
     public let options: AnalysisOptions
     private(set) var devices: [DeviceState] = []
     private var deviceSlots: [HostPointer: Int] = [:]
     private(set) var queues: [QueueState] = []
     private var queueSlots: [HostPointer: Int] = [:]
+    /// The last device and queue looked up: consecutive events mostly name the same ones.
+    private var lastDevice: (vdev: HostPointer, slot: Int) = (0, -1)
+    private var lastQueue: (vq: HostPointer, slot: Int) = (0, -1)
     private var sink: FindingSink
     private var findingDevices: [Int?] = []
     private var ignoredEvents = 0
@@ -85,14 +89,14 @@ public final class Analyzer {
 
     // MARK: - Input
 
-    public func consume(_ item: TraceItem) {
+    public mutating func consume(_ item: TraceItem) {
         switch item {
         case .record(let record): self.handle(record)
         case .problem(let problem): self.report(problem)
         }
     }
 
-    private func report(_ problem: InputProblem) {
+    private mutating func report(_ problem: InputProblem) {
         let rule: RuleInfo
         let message: String
         switch problem.kind {
@@ -110,7 +114,7 @@ public final class Analyzer {
     }
 
     // swiftlint:disable:next cyclomatic_complexity function_body_length
-    private func handle(_ record: TraceRecord) {
+    private mutating func handle(_ record: TraceRecord) {
         if record.timestamp != nil { self.sawTimestamp = true }
         let previous = self.lookBehind
         self.lookBehind = LookBehind()
@@ -265,8 +269,12 @@ public final class Analyzer {
 
     // MARK: - Devices and queues
 
-    private func device(_ vdev: HostPointer) -> Int? {
-        if let slot = self.deviceSlots[vdev] { return slot }
+    private mutating func device(_ vdev: HostPointer) -> Int? {
+        if self.lastDevice.slot >= 0, self.lastDevice.vdev == vdev { return self.lastDevice.slot }
+        if let slot = self.deviceSlots[vdev] {
+            self.lastDevice = (vdev, slot)
+            return slot
+        }
         guard self.devices.count < self.options.maximumDevices else {
             self.ignoredEvents += 1
             return nil
@@ -276,11 +284,16 @@ public final class Analyzer {
         if let type = self.options.deviceTypes[vdev] { state.decideType(type, by: .user) }
         self.devices.append(state)
         self.deviceSlots[vdev] = slot
+        self.lastDevice = (vdev, slot)
         return slot
     }
 
-    private func queue(_ vq: HostPointer) -> Int? {
-        if let slot = self.queueSlots[vq] { return slot }
+    private mutating func queue(_ vq: HostPointer) -> Int? {
+        if self.lastQueue.slot >= 0, self.lastQueue.vq == vq { return self.lastQueue.slot }
+        if let slot = self.queueSlots[vq] {
+            self.lastQueue = (vq, slot)
+            return slot
+        }
         guard self.queues.count < self.options.maximumQueues else {
             self.ignoredEvents += 1
             return nil
@@ -288,17 +301,18 @@ public final class Analyzer {
         let slot = self.queues.count
         self.queues.append(QueueState(vq: vq))
         self.queueSlots[vq] = slot
+        self.lastQueue = (vq, slot)
         return slot
     }
 
-    private func attach(_ queue: Int, to device: Int, index: Int?) {
+    private mutating func attach(_ queue: Int, to device: Int, index: Int?) {
         if self.queues[queue].device == nil { self.queues[queue].device = device }
         guard self.queues[queue].device == device, let index else { return }
         self.queues[queue].index = index
         self.devices[device].queueSlots[index] = queue
     }
 
-    private func decideTypeFromQEMUName(_ name: String, device: Int) {
+    private mutating func decideTypeFromQEMUName(_ name: String, device: Int) {
         let (type, pci) = self.qemuNames[name] ?? Self.interpretQEMUName(name, cache: &self.qemuNames)
         if let type { self.devices[device].decideType(type, by: .qemuName(name)) }
         if pci { self.devices[device].setTransport(.pci) }
@@ -322,7 +336,7 @@ public final class Analyzer {
 
     // MARK: - Status
 
-    private func setStatus(
+    private mutating func setStatus(
         _ device: Int, _ new: DeviceStatus, record: TraceRecord, byRegisterWrite: Bool, busMasterOffBy: String?
     ) {
         let state = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
@@ -349,21 +363,21 @@ public final class Analyzer {
         self.apply(change, to: device)
     }
 
-    private func apply(_ change: StatusChange, to device: Int) {
+    private mutating func apply(_ change: StatusChange, to device: Int) {
         self.devices[device].apply(change)
         if change.new.rawValue == 0, change.old.rawValue != 0 { self.markDraining(device) }
         if change.new.rawValue != 0, change.origin == .driver, change.old.rawValue == 0 { self.dropDrained(device) }
     }
 
     /// Requests in flight at a reset are completed (or dropped) by the reset itself.
-    private func markDraining(_ device: Int) {
+    private mutating func markDraining(_ device: Int) {
         for queue in self.devices[device].queueSlots.values {
             for key in self.queues[queue].inFlight.keys { self.queues[queue].inFlight[key]?.draining = true }
         }
     }
 
     /// When the driver starts over, requests the reset dropped are gone.
-    private func dropDrained(_ device: Int) {
+    private mutating func dropDrained(_ device: Int) {
         for queue in self.devices[device].queueSlots.values {
             let before = self.queues[queue].inFlightCount
             self.queues[queue].inFlight = self.queues[queue].inFlight.filter { !$0.value.draining }
@@ -377,7 +391,7 @@ public final class Analyzer {
 
     // MARK: - Requests
 
-    private func pop(_ queue: Int, elem: HostPointer, inNum: UInt32, outNum: UInt32, record: TraceRecord) {
+    private mutating func pop(_ queue: Int, elem: HostPointer, inNum: UInt32, outNum: UInt32, record: TraceRecord) {
         let before = self.queues[queue].inFlightCount
         let room = self.options.maximumInFlightTotal - self.inFlightTotal
         let limit = min(self.options.maximumInFlightPerQueue, before + max(room, 0))
@@ -387,24 +401,24 @@ public final class Analyzer {
         self.runQueueRules(activity, queue: queue, record: record)
     }
 
-    private func fill(_ queue: Int, elem: HostPointer, length: UInt32, record: TraceRecord) {
+    private mutating func fill(_ queue: Int, elem: HostPointer, length: UInt32, record: TraceRecord) {
         let before = self.queues[queue].inFlightCount
         let activity = self.queues[queue].fill(elem: elem, length: length, time: record.timestamp)
         self.inFlightTotal += self.queues[queue].inFlightCount - before
         self.runQueueRules(activity, queue: queue, record: record)
     }
 
-    private func flush(_ queue: Int, count: UInt32, record: TraceRecord) {
+    private mutating func flush(_ queue: Int, count: UInt32, record: TraceRecord) {
         let activity = self.queues[queue].flush(count: count, time: record.timestamp)
         self.runQueueRules(activity, queue: queue, record: record)
     }
 
-    private func interrupt(_ queue: Int, record: TraceRecord) {
+    private mutating func interrupt(_ queue: Int, record: TraceRecord) {
         let activity = self.queues[queue].interrupt(time: record.timestamp)
         self.runQueueRules(activity, queue: queue, record: record)
     }
 
-    private func runQueueRules(_ activity: QueueActivity, queue: Int, record: TraceRecord) {
+    private mutating func runQueueRules(_ activity: QueueActivity, queue: Int, record: TraceRecord) {
         // Fields are read through buffer pointers: reading them through the arrays would copy
         // the whole device state (and retain everything in it) on every event.
         let (index, device) = self.queues.withUnsafeBufferPointer {
@@ -431,11 +445,11 @@ public final class Analyzer {
 
     // MARK: - virtio-mmio registers
 
-    private func holdRegisterWrite(_ write: RegisterWrite) {
+    private mutating func holdRegisterWrite(_ write: RegisterWrite) {
         self.hold(.write(write))
     }
 
-    private func hold(_ access: PendingRegisterAccess) {
+    private mutating func hold(_ access: PendingRegisterAccess) {
         if self.pendingWrites.count >= self.options.maximumPendingRegisterWrites {
             // Drop the older half at once, so a flood of unclaimed writes costs O(1) per write.
             let half = max(1, self.pendingWrites.count / 2)
@@ -450,7 +464,7 @@ public final class Analyzer {
 
     /// QEMU refused the register write it just traced: drop it, and keep what the refusal
     /// says about the device's interface version.
-    private func registerWriteRejected(_ message: QEMUMessage) {
+    private mutating func registerWriteRejected(_ message: QEMUMessage) {
         let version: MMIOVersion?
         switch message {
         case .mmioLegacyRegister: version = .modern  // "write to legacy register … in non-legacy mode"
@@ -462,7 +476,7 @@ public final class Analyzer {
         if let version { self.hold(.confirmsVersion(version)) }
     }
 
-    private func attributePendingWrites(to device: Int) {
+    private mutating func attributePendingWrites(to device: Int) {
         let accesses = self.pendingWrites
         self.pendingWrites.removeAll(keepingCapacity: true)
         for access in accesses {
@@ -475,7 +489,7 @@ public final class Analyzer {
         }
     }
 
-    private func apply(_ write: RegisterWrite, to device: Int) {
+    private mutating func apply(_ write: RegisterWrite, to device: Int) {
         do {
             let before = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
             for rule in RuleCatalog.registerRules {
@@ -490,13 +504,13 @@ public final class Analyzer {
 
     // MARK: - Findings
 
-    private func emit(
+    private mutating func emit(
         _ rule: RuleInfo, _ message: String, record: TraceRecord, device: Int? = nil, queue: Int? = nil
     ) {
         self.emit(rule, message, line: record.line, time: record.timestamp, device: device, queue: queue)
     }
 
-    private func emit(
+    private mutating func emit(
         _ rule: RuleInfo, _ message: String, line: Int?, offset: UInt64? = nil, time: Timestamp? = nil,
         device: Int? = nil, queue: Int? = nil
     ) {
@@ -509,7 +523,7 @@ public final class Analyzer {
 
     // MARK: - End of trace
 
-    public func finish(statistics: InputStatistics) -> AnalysisReport {
+    public mutating func finish(statistics: InputStatistics) -> AnalysisReport {
         self.attributeLeftoverWrites()
         var queuesByDevice = [[Int]](repeating: [], count: self.devices.count)
         for (slot, queue) in self.queues.enumerated() {
@@ -549,7 +563,7 @@ public final class Analyzer {
     }
 
     /// Writes still waiting for a Status write: with one virtio-mmio device they can only be its.
-    private func attributeLeftoverWrites() {
+    private mutating func attributeLeftoverWrites() {
         let mmio = self.devices.indices.filter { self.devices[$0].transport == .mmio }
         if mmio.count == 1, !self.pendingWrites.isEmpty {
             self.attributePendingWrites(to: mmio[0])
@@ -567,7 +581,7 @@ public final class Analyzer {
             line: first)
     }
 
-    private func inferTypeFromQueues(_ device: Int, queues: [QueueState]) {
+    private mutating func inferTypeFromQueues(_ device: Int, queues: [QueueState]) {
         let owned = queues.filter { $0.index != nil }
         guard !owned.isEmpty else { return }
         let byIndex = Dictionary(owned.map { ($0.index!, $0) }, uniquingKeysWith: { first, _ in first })

@@ -111,7 +111,7 @@ struct Analyze: ParsableCommand {
         let report: AnalysisReport
         do {
             let reader = try ConcurrentTraceReader(path: trace)
-            let analyzer = Analyzer(file: trace == "-" ? "<stdin>" : trace, options: options)
+            var analyzer = Analyzer(file: trace == "-" ? "<stdin>" : trace, options: options)
             while let batch = try reader.nextBatch() {
                 for item in batch { analyzer.consume(item) }
             }

@@ -81,7 +81,7 @@ public func analyze(
     _ path: String, options: AnalysisOptions = AnalysisOptions(), chunkSize: Int = 1 << 20
 ) throws(InputError) -> AnalysisReport {
     let reader = try TraceReader(path: path, chunkSize: chunkSize)
-    let analyzer = Analyzer(file: path, options: options)
+    var analyzer = Analyzer(file: path, options: options)
     while let item = try reader.next() { analyzer.consume(item) }
     return analyzer.finish(statistics: reader.statistics)
 }
