@@ -17,7 +17,8 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
         case failure(InputError)
     }
 
-    private let reader: TraceReader
+    /// The reader as the producer thread left it; handed over before the last delivery.
+    private var reader: TraceReader
     private let batchSize: Int
     private let free: DispatchSemaphore
     private let ready = DispatchSemaphore(value: 0)
@@ -64,6 +65,8 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
     }
 
     private func produce() {
+        // The producer works on its own copy, free of the class's dynamic exclusivity checks.
+        var reader = self.reader
         while true {
             self.free.wait()
             var items: [TraceItem] = []
@@ -72,7 +75,7 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
             do {
                 var last = false
                 while items.count < self.batchSize {
-                    guard let item = try self.reader.next() else {
+                    guard let item = try reader.next() else {
                         last = true
                         break
                     }
@@ -82,12 +85,14 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
             } catch {
                 delivery = .failure(error)
             }
+            let more: Bool
+            if case .items(_, false) = delivery { more = true } else { more = false }
+            if !more { self.reader = reader }  // before the consumer can see the last delivery
             pthread_mutex_lock(self.mutex)
             self.deliveries.append(delivery)
             pthread_mutex_unlock(self.mutex)
             self.ready.signal()
-            if case .items(_, false) = delivery { continue }
-            return
+            if !more { return }
         }
     }
 }

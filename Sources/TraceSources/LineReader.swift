@@ -22,13 +22,15 @@ public struct LineSlice {
 ///
 /// A line longer than `maximumLineLength` is reported once (its first bytes, flagged
 /// `overlong`) and the rest of it is skipped as it streams past, so a 10 MB line costs
-/// no more memory than a short one.
-public final class LineReader {
+/// no more memory than a short one. A value type, so its positions are checked for exclusive
+/// access at compile time; the buffer it owns is released with the last copy.
+public struct LineReader {
     public let maximumLineLength: Int
     /// Bytes asked of the input per read (the buffer holds at least two maximal lines).
     public let chunkSize: Int
     private let input: InputFile
-    private let buffer: UnsafeMutableRawBufferPointer
+    private let storage: LineBuffer
+    private var buffer: UnsafeMutableRawBufferPointer { self.storage.bytes }
     private var start = 0
     private var end = 0
     private var atEOF = false
@@ -36,21 +38,16 @@ public final class LineReader {
     private var consumed: UInt64 = 0
     /// Total bytes read from the input so far.
     public private(set) var bytesRead: UInt64 = 0
-    /// True when every byte of the input was examined for NUL bytes and none was found so far.
-    public private(set) var sawNUL = false
 
     public init(input: InputFile, maximumLineLength: Int = 64 * 1024, chunkSize: Int = 1 << 20) {
         self.input = input
         self.maximumLineLength = maximumLineLength
         self.chunkSize = max(1, chunkSize)
-        self.buffer = UnsafeMutableRawBufferPointer.allocate(
-            byteCount: max(chunkSize, maximumLineLength * 2), alignment: 16)
+        self.storage = LineBuffer(byteCount: max(chunkSize, maximumLineLength * 2))
     }
 
-    deinit { self.buffer.deallocate() }
-
     /// The next line, or `nil` at the end of the input.
-    public func next() throws(InputError) -> LineSlice? {
+    public mutating func next() throws(InputError) -> LineSlice? {
         while true {
             let base = self.buffer.baseAddress!
             if self.start < self.end,
@@ -74,7 +71,7 @@ public final class LineReader {
         }
     }
 
-    private func emit(length: Int, skip: Int, unterminated: Bool, overlong: Bool) -> LineSlice {
+    private mutating func emit(length: Int, skip: Int, unterminated: Bool, overlong: Bool) -> LineSlice {
         self.lineNumber += 1
         let pointer = self.buffer.baseAddress!.advanced(by: self.start).assumingMemoryBound(to: UInt8.self)
         let slice = LineSlice(
@@ -86,7 +83,7 @@ public final class LineReader {
     }
 
     /// Hands out the first bytes of an over-long line, then discards input up to its newline.
-    private func emitOverlong() throws(InputError) -> LineSlice {
+    private mutating func emitOverlong() throws(InputError) -> LineSlice {
         self.lineNumber += 1
         let lineOffset = self.consumed
         // Keep the head of the line at the front of the buffer, then stream past the rest.
@@ -134,7 +131,7 @@ public final class LineReader {
         return slice
     }
 
-    private func refill() throws(InputError) {
+    private mutating func refill() throws(InputError) {
         let base = self.buffer.baseAddress!
         if self.start > 0 {
             let pending = self.end - self.start
@@ -149,8 +146,16 @@ public final class LineReader {
             self.atEOF = true
             return
         }
-        if !self.sawNUL, memchr(base + self.end, 0, got) != nil { self.sawNUL = true }
         self.end += got
         self.bytesRead += UInt64(got)
     }
+}
+
+/// The chunk buffer a ``LineReader`` reads into, freed with the last reader that holds it.
+final class LineBuffer {
+    let bytes: UnsafeMutableRawBufferPointer
+
+    init(byteCount: Int) { self.bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: byteCount, alignment: 16) }
+
+    deinit { self.bytes.deallocate() }
 }

@@ -46,10 +46,10 @@ public enum TraceItem: Sendable, Equatable {
 }
 
 /// Streams a QEMU `log`-backend trace as typed events, with bounded memory.
-public final class TraceReader {
+public struct TraceReader {
     public let path: String
     public private(set) var statistics = InputStatistics()
-    private let lines: LineReader
+    private var lines: LineReader
     private let decoder = QEMULogDecoder()
     private var checkedFormat = false
 
@@ -63,7 +63,7 @@ public final class TraceReader {
     ///
     /// - Throws: ``InputError`` when the file cannot be read, or when it is binary data
     ///   rather than a text trace (checked on the first line).
-    public func next() throws(InputError) -> TraceItem? {
+    public mutating func next() throws(InputError) -> TraceItem? {
         while let line = try self.lines.next() {
             if !self.checkedFormat {
                 self.checkedFormat = true
@@ -105,7 +105,7 @@ public final class TraceReader {
 
     private var pendingRecord: TraceRecord?
 
-    private func count(_ record: TraceRecord) -> TraceRecord {
+    private mutating func count(_ record: TraceRecord) -> TraceRecord {
         self.statistics.virtioEvents += 1
         if let time = record.timestamp {
             self.statistics.timestampedEvents += 1

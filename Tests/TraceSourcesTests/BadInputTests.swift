@@ -4,7 +4,7 @@ import VirtioAnalysis
 import VirtioTestSupport
 
 func readAll(_ path: String, chunkSize: Int = 1 << 20) throws -> (items: [TraceItem], statistics: InputStatistics) {
-    let reader = try TraceReader(path: path, chunkSize: chunkSize)
+    var reader = try TraceReader(path: path, chunkSize: chunkSize)
     var items: [TraceItem] = []
     while let item = try reader.next() { items.append(item) }
     return (items, reader.statistics)

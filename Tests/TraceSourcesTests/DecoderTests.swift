@@ -6,7 +6,7 @@ import VirtioTestSupport
 func decodeLine(_ line: String) throws -> TraceItem? {
     let file = TemporaryFile(text: line + "\n")
     defer { file.remove() }
-    let reader = try TraceReader(path: file.path)
+    var reader = try TraceReader(path: file.path)
     return try reader.next()
 }
 
@@ -128,7 +128,7 @@ struct EventDecodingTests {
     func otherEvents(line: String) throws {
         let file = TemporaryFile(text: line + "\n")
         defer { file.remove() }
-        let reader = try TraceReader(path: file.path)
+        var reader = try TraceReader(path: file.path)
         #expect(try reader.next() == nil)
         #expect(reader.statistics.otherEvents == 1 && reader.statistics.nonEventLines == 0)
     }

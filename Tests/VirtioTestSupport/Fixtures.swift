@@ -80,7 +80,7 @@ public struct TemporaryFile {
 public func analyze(
     _ path: String, options: AnalysisOptions = AnalysisOptions(), chunkSize: Int = 1 << 20
 ) throws(InputError) -> AnalysisReport {
-    let reader = try TraceReader(path: path, chunkSize: chunkSize)
+    var reader = try TraceReader(path: path, chunkSize: chunkSize)
     var analyzer = Analyzer(file: path, options: options)
     while let item = try reader.next() { analyzer.consume(item) }
     return analyzer.finish(statistics: reader.statistics)
