@@ -32,9 +32,57 @@ public final class QEMULogDecoder {
     private let numbers = UnsafeMutablePointer<UInt64>.allocate(capacity: QEMULogDecoder.maximumNumbers)
     static let maximumNumbers = 8
 
-    public init() { self.numbers.initialize(repeating: 0, count: Self.maximumNumbers) }
+    /// The last `TID@SEC.` prefix seen: consecutive lines mostly repeat it, and then only the
+    /// microseconds need parsing.
+    private struct PrefixCache {
+        static let capacity = 32
+        var length = 0
+        var bytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var thread: UInt32 = 0
+        var seconds: Int64 = 0
+    }
 
-    deinit { self.numbers.deallocate() }
+    private let cache = UnsafeMutablePointer<PrefixCache>.allocate(capacity: 1)
+
+    public init() {
+        self.numbers.initialize(repeating: 0, count: Self.maximumNumbers)
+        self.cache.initialize(to: PrefixCache())
+    }
+
+    deinit {
+        self.numbers.deallocate()
+        self.cache.deallocate()
+    }
+
+    /// Parses the `TID@SEC.USEC:` prefix when `TID@SEC.` equals the last line's; nil otherwise.
+    @inline(__always)
+    private func cachedPrefix(_ line: UnsafeBufferPointer<UInt8>, cursor: inout Int) -> Prefix? {
+        let length = self.cache.pointee.length
+        guard length > 0, line.count > length else { return nil }
+        let same = withUnsafeBytes(of: &self.cache.pointee.bytes) { memcmp($0.baseAddress!, line.baseAddress!, length) == 0 }
+        guard same else { return nil }
+        var index = length
+        guard let (micros, digits) = Self.digits(line, &index, maximum: 9), Self.expect(line, &index, 0x3A),
+            let nanoseconds = Self.nanoseconds(self.cache.pointee.seconds, Self.scale(micros, digits: digits))
+        else { return nil }
+        cursor = index
+        return Prefix(timestamp: Timestamp(nanoseconds: nanoseconds), thread: self.cache.pointee.thread)
+    }
+
+    /// Remembers `TID@SEC.` of a line whose prefix parsed in that form.
+    private func remember(_ line: UnsafeBufferPointer<UInt8>, _ prefix: Prefix) {
+        guard let thread = prefix.thread, let at = line.firstIndex(of: 0x40),
+            let dot = line[at...].firstIndex(of: 0x2E), dot + 1 <= PrefixCache.capacity
+        else {
+            self.cache.pointee.length = 0
+            return
+        }
+        let length = dot + 1
+        withUnsafeMutableBytes(of: &self.cache.pointee.bytes) { _ = memcpy($0.baseAddress!, line.baseAddress!, length) }
+        self.cache.pointee.length = length
+        self.cache.pointee.thread = thread
+        self.cache.pointee.seconds = prefix.timestamp.nanoseconds / 1_000_000_000
+    }
 
     public func decode(_ line: UnsafeBufferPointer<UInt8>, number: Int) -> LineOutcome {
         var cursor = 0
@@ -42,9 +90,15 @@ public final class QEMULogDecoder {
         var thread: UInt32?
         let count = line.count
         if count > 0, Self.isDigit(line[0]) {
-            guard let prefix = Self.parsePrefix(line, cursor: &cursor) else { return self.nonEvent(line, number) }
-            timestamp = prefix.timestamp
-            thread = prefix.thread
+            if let prefix = self.cachedPrefix(line, cursor: &cursor) {
+                timestamp = prefix.timestamp
+                thread = prefix.thread
+            } else {
+                guard let prefix = Self.parsePrefix(line, cursor: &cursor) else { return self.nonEvent(line, number) }
+                timestamp = prefix.timestamp
+                thread = prefix.thread
+                self.remember(line, prefix)
+            }
         }
         // The event name runs to the first space; a known name is found without looking at
         // each of its bytes (EventKind.lookup hashes its first and last eight bytes).
