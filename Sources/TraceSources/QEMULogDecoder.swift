@@ -404,8 +404,16 @@ public final class QEMULogDecoder {
         }
         if !negative, index + 1 < count, args[index] == 0x30, args[index + 1] | 0x20 == 0x78 {
             index += 2
-            var value: UInt64 = 0
             let hex = Self.hexValue
+            var value: UInt64 = 0
+            // Up to 16 digits cannot overflow; only a longer run needs checking digit by digit.
+            let fast = min(count, index + 16)
+            while index < fast {
+                let nibble = hex[Int(args[index])]
+                if nibble == 0xFF { return (value, index) }
+                value = value << 4 | UInt64(nibble)
+                index += 1
+            }
             while index < count {
                 let nibble = hex[Int(args[index])]
                 if nibble == 0xFF { break }
@@ -416,6 +424,12 @@ public final class QEMULogDecoder {
             return (value, index)
         }
         var value: UInt64 = 0
+        // Up to 18 decimal digits cannot overflow; only a longer run needs checking.
+        let fast = min(count, index + 18)
+        while index < fast, Self.isDigit(args[index]) {
+            value = value &* 10 &+ UInt64(args[index] &- 0x30)
+            index += 1
+        }
         while index < count, Self.isDigit(args[index]) {
             let (times, overflow1) = value.multipliedReportingOverflow(by: 10)
             let (sum, overflow2) = times.addingReportingOverflow(UInt64(args[index] &- 0x30))
