@@ -11,9 +11,16 @@ import Darwin
 ///
 /// It yields exactly the items ``TraceReader/next()`` yields, in the same order. Memory stays
 /// bounded: at most `depth` batches of `batchSize` items are decoded ahead of the consumer.
+/// Items are moved, not copied, from the producer to the consumer.
 public final class ConcurrentTraceReader: @unchecked Sendable {
+    /// Decoded items in a buffer of `batchSize` slots, the first `count` initialized.
+    private struct Batch {
+        var slots: UnsafeMutableBufferPointer<TraceItem>
+        var count: Int
+    }
+
     private enum Delivery {
-        case items([TraceItem], last: Bool)
+        case items(Batch, last: Bool)
         case failure(InputError)
     }
 
@@ -35,16 +42,18 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
     }
 
     deinit {
+        // Batches the consumer never took (it stopped early) still own their items.
+        for case .items(let batch, _) in self.deliveries { Self.release(batch) }
         pthread_mutex_destroy(self.mutex)
         self.mutex.deallocate()
     }
 
-    /// What the reader counted; complete once ``nextBatch()`` has returned nil.
+    /// What the reader counted; complete once ``forEachItem(inNextBatch:)`` has returned false.
     public var statistics: InputStatistics { self.reader.statistics }
 
-    /// The next batch of items, or nil at the end of the input.
-    public func nextBatch() throws(InputError) -> [TraceItem]? {
-        if self.finished { return nil }
+    /// Hands the items of the next batch to `body`, in order; returns false at the end of the input.
+    public func forEachItem(inNextBatch body: (TraceItem) -> Void) throws(InputError) -> Bool {
+        if self.finished { return false }
         if !self.started {
             self.started = true
             DispatchQueue.global().async { self.produce() }
@@ -58,10 +67,17 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
         case .failure(let error):
             self.finished = true
             throw error
-        case .items(let items, let last):
+        case .items(let batch, let last):
+            for index in 0..<batch.count { body((batch.slots.baseAddress! + index).move()) }
+            batch.slots.deallocate()
             if last { self.finished = true }
-            return items.isEmpty && last ? nil : items
+            return !last || batch.count > 0
         }
+    }
+
+    private static func release(_ batch: Batch) {
+        batch.slots.baseAddress!.deinitialize(count: batch.count)
+        batch.slots.deallocate()
     }
 
     private func produce() {
@@ -69,20 +85,21 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
         var reader = self.reader
         while true {
             self.free.wait()
-            var items: [TraceItem] = []
-            items.reserveCapacity(self.batchSize)
+            var batch = Batch(slots: .allocate(capacity: self.batchSize), count: 0)
             let delivery: Delivery
             do {
                 var last = false
-                while items.count < self.batchSize {
+                while batch.count < self.batchSize {
                     guard let item = try reader.next() else {
                         last = true
                         break
                     }
-                    items.append(item)
+                    (batch.slots.baseAddress! + batch.count).initialize(to: item)
+                    batch.count += 1
                 }
-                delivery = .items(items, last: last)
+                delivery = .items(batch, last: last)
             } catch {
+                Self.release(batch)
                 delivery = .failure(error)
             }
             let more: Bool

@@ -112,9 +112,7 @@ struct Analyze: ParsableCommand {
         do {
             let reader = try ConcurrentTraceReader(path: trace)
             var analyzer = Analyzer(file: trace == "-" ? "<stdin>" : trace, options: options)
-            while let batch = try reader.nextBatch() {
-                for item in batch { analyzer.consume(item) }
-            }
+            while try reader.forEachItem(inNextBatch: { analyzer.consume($0) }) {}
             let statistics = reader.statistics
             if statistics.virtioEvents == 0 {
                 let why: String

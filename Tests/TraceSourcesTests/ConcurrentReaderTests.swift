@@ -9,13 +9,12 @@ struct ConcurrentReaderTests {
         let sequential = try readAll(path)
         let reader = try ConcurrentTraceReader(path: path, batchSize: batchSize, depth: 2)
         var items: [TraceItem] = []
-        while let batch = try reader.nextBatch() {
-            #expect(!batch.isEmpty && batch.count <= batchSize)
-            items += batch
-        }
+        var batches = 0
+        while try reader.forEachItem(inNextBatch: { items.append($0) }) { batches += 1 }
         #expect(items == sequential.items)
+        #expect(batches == (items.count + batchSize - 1) / batchSize)
         #expect(reader.statistics == sequential.statistics)
-        #expect(try reader.nextBatch() == nil)
+        #expect(try reader.forEachItem(inNextBatch: { _ in Issue.record("item after the end") }) == false)
     }
 
     @Test("an input error reaches the consumer")
@@ -23,14 +22,16 @@ struct ConcurrentReaderTests {
         let file = TemporaryFile(bytes: [0x41, 0x00, 0x0A])
         defer { file.remove() }
         let reader = try ConcurrentTraceReader(path: file.path)
-        #expect(throws: InputError.self) { _ = try reader.nextBatch() }
-        #expect(try reader.nextBatch() == nil)
+        #expect(throws: InputError.self) { _ = try reader.forEachItem(inNextBatch: { _ in }) }
+        #expect(try reader.forEachItem(inNextBatch: { _ in }) == false)
     }
 
     @Test("an empty input ends at once")
     func empty() throws {
         let file = TemporaryFile(text: "")
         defer { file.remove() }
-        #expect(try ConcurrentTraceReader(path: file.path).nextBatch() == nil)
+        var count = 0
+        #expect(try ConcurrentTraceReader(path: file.path).forEachItem(inNextBatch: { _ in count += 1 }) == false)
+        #expect(count == 0)
     }
 }
