@@ -1,0 +1,62 @@
+import TraceSources
+import VirtioModel
+
+/// virtio-mmio register writes: held until the Status write that names their device,
+/// then replayed through the register rules and the device's register model.
+extension Analyzer {
+    mutating func holdRegisterWrite(_ write: RegisterWrite) {
+        self.hold(.write(write))
+    }
+
+    mutating func hold(_ access: PendingRegisterAccess) {
+        if self.pendingWrites.count >= self.options.maximumPendingRegisterWrites {
+            // Drop the older half at once, so a flood of unclaimed writes costs O(1) per write.
+            let half = max(1, self.pendingWrites.count / 2)
+            for case .write(let dropped) in self.pendingWrites.prefix(1) where self.firstUnattributedLine == nil {
+                self.firstUnattributedLine = dropped.line
+            }
+            self.pendingWrites.removeFirst(half)
+            self.droppedPendingWrites += half
+        }
+        self.pendingWrites.append(access)
+    }
+
+    /// QEMU refused the register write it just traced: drop it, and keep what the refusal
+    /// says about the device's interface version.
+    mutating func registerWriteRejected(_ message: QEMUMessage) {
+        let version: MMIOVersion?
+        switch message {
+        case .mmioLegacyRegister: version = .modern  // "write to legacy register … in non-legacy mode"
+        case .mmioModernRegister, .queueEnableLegacy, .mmioFeatureSelect: version = .legacy
+        case .mmioWrongSize, .mmioReadOnlyWrite, .mmioBadOffset, .alignmentChange: version = nil
+        default: return
+        }
+        if case .write = self.pendingWrites.last { self.pendingWrites.removeLast() }
+        if let version { self.hold(.confirmsVersion(version)) }
+    }
+
+    mutating func attributePendingWrites(to device: Int) {
+        let accesses = self.pendingWrites
+        self.pendingWrites.removeAll(keepingCapacity: true)
+        for access in accesses {
+            switch access {
+            case .write(let write): self.apply(write, to: device)
+            case .confirmsVersion(let version):
+                self.devices[device].mmioVersion = version
+                self.devices[device].mmioVersionConfirmed = true
+            }
+        }
+    }
+
+    mutating func apply(_ write: RegisterWrite, to device: Int) {
+        do {
+            let before = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
+            for rule in RuleCatalog.registerRules {
+                if let message = rule.check(write, device: before) {
+                    self.emit(rule.info, message, line: write.line, time: write.timestamp, device: device)
+                }
+            }
+        }
+        self.devices[device].apply(write)
+    }
+}
