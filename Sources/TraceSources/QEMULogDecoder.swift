@@ -112,11 +112,10 @@ public final class QEMULogDecoder {
             return self.unknownName(name, line, number, timestamp: timestamp, thread: thread)
         }
         let args = UnsafeBufferPointer(rebasing: line[min(nameEnd + 1, count)..<count])
-        switch self.decodeArguments(kind, args) {
-        case .success(let event):
-            guard let event else { return .otherEvent }
+        do throws(ArgumentError) {
+            guard let event = try self.decodeArguments(kind, args) else { return .otherEvent }
             return .event(TraceRecord(event: event, line: number, timestamp: timestamp, thread: thread))
-        case .failure(let error):
+        } catch {
             return .malformed("\(String(decoding: name, as: UTF8.self)): \(error.reason)")
         }
     }
@@ -145,184 +144,192 @@ public final class QEMULogDecoder {
             TraceRecord(event: .qemuMessage(message, text: text), line: number, timestamp: timestamp, thread: thread))
     }
 
-    private struct ArgumentError: Error {
-        let reason: String
+    /// Why an event's arguments did not decode; plain values, so the success path carries
+    /// no string. The text is made only for a malformed line.
+    private enum ArgumentError: Error {
+        case missing(needed: Int, found: Int)
+        case tooWide(argument: Int, value: UInt64)
+        case statusTooLarge(UInt64)
+        case noConfigOffset
+        case configTooWide
+        case noRegionArguments
+        case accessSize(UInt64)
+
+        var reason: String {
+            switch self {
+            case .missing(let needed, let found): return "expected \(needed) numeric arguments, found \(max(found, 0))"
+            case .tooWide(let argument, let value): return "argument \(argument) (\(value)) exceeds 32 bits"
+            case .statusTooLarge(let value): return "status value \(value) does not fit in 8 bits"
+            case .noConfigOffset: return "expected a config offset and value"
+            case .configTooWide: return "config offset or value exceeds 32 bits"
+            case .noRegionArguments: return "expected cpu, mr, addr, value and size"
+            case .accessSize(let size): return "access size \(size) is not 1–8"
+            }
+        }
     }
 
-    // swiftlint:disable:next cyclomatic_complexity function_body_length
-    private func decodeArguments(_ kind: EventKind, _ args: UnsafeBufferPointer<UInt8>) -> Result<TraceEvent?, ArgumentError> {
+    private func decodeArguments(_ kind: EventKind, _ args: UnsafeBufferPointer<UInt8>) throws(ArgumentError) -> TraceEvent? {
         func take(_ needed: Int) throws(ArgumentError) {
             let got = Self.scanNumbers(args, into: self.numbers, limit: needed)
             guard got >= needed else {
-                throw ArgumentError(reason: "expected \(needed) numeric arguments, found \(max(got, 0))")
+                throw .missing(needed: needed, found: got)
             }
         }
         func u32(_ index: Int) throws(ArgumentError) -> UInt32 {
             let value = self.numbers[index]
             // Signed printf values arrive sign-extended; keep the low 32 bits of those.
             guard value <= UInt64(UInt32.max) || Int64(bitPattern: value) < 0 else {
-                throw ArgumentError(reason: "argument \(index + 1) (\(value)) exceeds 32 bits")
+                throw .tooWide(argument: index + 1, value: value)
             }
             return UInt32(truncatingIfNeeded: value)
         }
         func i32(_ index: Int) -> Int32 { Int32(truncatingIfNeeded: Int64(bitPattern: self.numbers[index])) }
-        do throws(ArgumentError) {
-            switch kind {
-            case .allocElement:
-                try take(4)
-                return .success(.allocElement(elem: self.numbers[0], size: self.numbers[1], inNum: try u32(2), outNum: try u32(3)))
-            case .pop:
-                try take(4)
-                return .success(.pop(vq: self.numbers[0], elem: self.numbers[1], inNum: try u32(2), outNum: try u32(3)))
-            case .fill:
-                try take(4)
-                return .success(.fill(vq: self.numbers[0], elem: self.numbers[1], length: try u32(2), index: try u32(3)))
-            case .flush:
-                try take(2)
-                return .success(.flush(vq: self.numbers[0], count: try u32(1)))
-            case .queueNotify:
-                try take(3)
-                return .success(.queueNotify(vdev: self.numbers[0], queue: i32(1), vq: self.numbers[2]))
-            case .notify:
-                try take(2)
-                return .success(.notify(vdev: self.numbers[0], vq: self.numbers[1]))
-            case .notifyIrqfd:
-                try take(2)
-                return .success(.notifyIrqfd(vdev: self.numbers[0], vq: self.numbers[1]))
-            case .setStatus:
-                try take(2)
-                guard self.numbers[1] <= 0xFF else {
-                    throw ArgumentError(reason: "status value \(self.numbers[1]) does not fit in 8 bits")
-                }
-                return .success(.setStatus(vdev: self.numbers[0], value: UInt8(self.numbers[1])))
-            case .mmioRead:
-                try take(1)
-                return .success(.mmioRead(offset: self.numbers[0]))
-            case .mmioWrite:
-                try take(2)
-                return .success(.mmioWrite(offset: self.numbers[0], value: self.numbers[1]))
-            case .mmioGuestPage:
-                try take(2)
-                return .success(.mmioGuestPage(size: self.numbers[0], shift: i32(1)))
-            case .mmioQueueWrite:
-                try take(2)
-                return .success(.mmioQueueWrite(value: self.numbers[0], maximum: i32(1)))
-            case .mmioSettingIRQ:
-                try take(1)
-                return .success(.mmioSettingIRQ(level: i32(0)))
-            case .pciNotify:
-                try take(1)
-                return .success(.pciNotify(vector: UInt16(truncatingIfNeeded: self.numbers[0])))
-            case .pciNotifyWrite, .pciNotifyWritePIO:
-                try take(3)
-                return .success(
-                    .pciNotifyWrite(
-                        address: self.numbers[0], value: self.numbers[1], size: try u32(2),
-                        portIO: kind == .pciNotifyWritePIO))
-            case .blkRequestComplete:
-                try take(3)
-                return .success(.blkRequestComplete(vdev: self.numbers[0], request: self.numbers[1], status: i32(2)))
-            case .blkReadWriteComplete:
-                try take(3)
-                return .success(.blkReadWriteComplete(vdev: self.numbers[0], request: self.numbers[1], result: i32(2)))
-            case .blkHandleRead:
-                try take(4)
-                return .success(
-                    .blkHandleRead(
-                        vdev: self.numbers[0], request: self.numbers[1], sector: self.numbers[2],
-                        sectors: self.numbers[3]))
-            case .blkHandleWrite:
-                try take(4)
-                return .success(
-                    .blkHandleWrite(
-                        vdev: self.numbers[0], request: self.numbers[1], sector: self.numbers[2],
-                        sectors: self.numbers[3]))
-            case .blkSubmitMultiRequest:
-                try take(7)
-                return .success(
-                    .blkSubmitMultiRequest(
-                        vdev: self.numbers[0], start: i32(2), requests: i32(3), offset: self.numbers[4],
-                        size: self.numbers[5], isWrite: self.numbers[6] != 0))
-            case .blkDataPlane(let started):
-                try take(1)
-                return .success(.blkDataPlane(started: started, dataPlane: self.numbers[0]))
-            case .blkOther(let name):
-                try take(1)
-                return .success(.blkOther(name: name, vdev: self.numbers[0]))
-            case .rng(let event):
-                let wanted: Int
-                switch event {
-                case .guestNotReady, .popped: wanted = 1
-                case .cpuIsStopped, .pushed, .request, .vmStateChange: wanted = 2
-                }
-                try take(wanted)
-                return .success(.rng(event, vdev: self.numbers[0], bytes: wanted > 1 ? self.numbers[1] : 0))
-            case .serialSendControl:
-                try take(3)
-                return .success(
-                    .serialSendControl(
-                        port: try u32(0), event: UInt16(truncatingIfNeeded: self.numbers[1]),
-                        value: UInt16(truncatingIfNeeded: self.numbers[2])))
-            case .serialHandleControl:
-                try take(2)
-                return .success(
-                    .serialHandleControl(
-                        event: UInt16(truncatingIfNeeded: self.numbers[0]),
-                        value: UInt16(truncatingIfNeeded: self.numbers[1])))
-            case .serialOther(let name):
-                try take(1)
-                return .success(.serialOther(name: name, port: try u32(0)))
-            case .netOther(let name):
-                return .success(.netOther(name: name.rawValue))
-            case .inputQueueFull:
-                return .success(.inputQueueFull)
-            case .pciConfigWrite:
-                return try self.decodePCIConfigWrite(args)
-            case .memoryRegionWrite:
-                return try self.decodeMemoryRegionWrite(args)
+        switch kind {
+        case .allocElement:
+            try take(4)
+            return .allocElement(elem: self.numbers[0], size: self.numbers[1], inNum: try u32(2), outNum: try u32(3))
+        case .pop:
+            try take(4)
+            return .pop(vq: self.numbers[0], elem: self.numbers[1], inNum: try u32(2), outNum: try u32(3))
+        case .fill:
+            try take(4)
+            return .fill(vq: self.numbers[0], elem: self.numbers[1], length: try u32(2), index: try u32(3))
+        case .flush:
+            try take(2)
+            return .flush(vq: self.numbers[0], count: try u32(1))
+        case .queueNotify:
+            try take(3)
+            return .queueNotify(vdev: self.numbers[0], queue: i32(1), vq: self.numbers[2])
+        case .notify:
+            try take(2)
+            return .notify(vdev: self.numbers[0], vq: self.numbers[1])
+        case .notifyIrqfd:
+            try take(2)
+            return .notifyIrqfd(vdev: self.numbers[0], vq: self.numbers[1])
+        case .setStatus:
+            try take(2)
+            guard self.numbers[1] <= 0xFF else {
+                throw .statusTooLarge(self.numbers[1])
             }
-        } catch {
-            return .failure(error)
+            return .setStatus(vdev: self.numbers[0], value: UInt8(self.numbers[1]))
+        case .mmioRead:
+            try take(1)
+            return .mmioRead(offset: self.numbers[0])
+        case .mmioWrite:
+            try take(2)
+            return .mmioWrite(offset: self.numbers[0], value: self.numbers[1])
+        case .mmioGuestPage:
+            try take(2)
+            return .mmioGuestPage(size: self.numbers[0], shift: i32(1))
+        case .mmioQueueWrite:
+            try take(2)
+            return .mmioQueueWrite(value: self.numbers[0], maximum: i32(1))
+        case .mmioSettingIRQ:
+            try take(1)
+            return .mmioSettingIRQ(level: i32(0))
+        case .pciNotify:
+            try take(1)
+            return .pciNotify(vector: UInt16(truncatingIfNeeded: self.numbers[0]))
+        case .pciNotifyWrite, .pciNotifyWritePIO:
+            try take(3)
+            return .pciNotifyWrite(
+                address: self.numbers[0], value: self.numbers[1], size: try u32(2),
+                portIO: kind == .pciNotifyWritePIO)
+        case .blkRequestComplete:
+            try take(3)
+            return .blkRequestComplete(vdev: self.numbers[0], request: self.numbers[1], status: i32(2))
+        case .blkReadWriteComplete:
+            try take(3)
+            return .blkReadWriteComplete(vdev: self.numbers[0], request: self.numbers[1], result: i32(2))
+        case .blkHandleRead:
+            try take(4)
+            return .blkHandleRead(
+                vdev: self.numbers[0], request: self.numbers[1], sector: self.numbers[2],
+                sectors: self.numbers[3])
+        case .blkHandleWrite:
+            try take(4)
+            return .blkHandleWrite(
+                vdev: self.numbers[0], request: self.numbers[1], sector: self.numbers[2],
+                sectors: self.numbers[3])
+        case .blkSubmitMultiRequest:
+            try take(7)
+            return .blkSubmitMultiRequest(
+                vdev: self.numbers[0], start: i32(2), requests: i32(3), offset: self.numbers[4],
+                size: self.numbers[5], isWrite: self.numbers[6] != 0)
+        case .blkDataPlane(let started):
+            try take(1)
+            return .blkDataPlane(started: started, dataPlane: self.numbers[0])
+        case .blkOther(let name):
+            try take(1)
+            return .blkOther(name: name, vdev: self.numbers[0])
+        case .rng(let event):
+            let wanted: Int
+            switch event {
+            case .guestNotReady, .popped: wanted = 1
+            case .cpuIsStopped, .pushed, .request, .vmStateChange: wanted = 2
+            }
+            try take(wanted)
+            return .rng(event, vdev: self.numbers[0], bytes: wanted > 1 ? self.numbers[1] : 0)
+        case .serialSendControl:
+            try take(3)
+            return .serialSendControl(
+                port: try u32(0), event: UInt16(truncatingIfNeeded: self.numbers[1]),
+                value: UInt16(truncatingIfNeeded: self.numbers[2]))
+        case .serialHandleControl:
+            try take(2)
+            return .serialHandleControl(
+                event: UInt16(truncatingIfNeeded: self.numbers[0]),
+                value: UInt16(truncatingIfNeeded: self.numbers[1]))
+        case .serialOther(let name):
+            try take(1)
+            return .serialOther(name: name, port: try u32(0))
+        case .netOther(let name):
+            return .netOther(name: name.rawValue)
+        case .inputQueueFull:
+            return .inputQueueFull
+        case .pciConfigWrite:
+            return try self.decodePCIConfigWrite(args)
+        case .memoryRegionWrite:
+            return try self.decodeMemoryRegionWrite(args)
         }
     }
 
     /// `pci_cfg_write` prints `"%s %02x:%02x.%x @0x%x <- 0x%x"`: device name, address, offset, value.
-    private func decodePCIConfigWrite(_ args: UnsafeBufferPointer<UInt8>) throws(ArgumentError) -> Result<TraceEvent?, ArgumentError> {
+    private func decodePCIConfigWrite(_ args: UnsafeBufferPointer<UInt8>) throws(ArgumentError) -> TraceEvent? {
         var end = 0
         while end < args.count, args[end] != 0x20 { end += 1 }
         let name = UnsafeBufferPointer(rebasing: args[0..<end])
-        guard Bytes.contains(name, Bytes.virtio) else { return .success(nil) }
+        guard Bytes.contains(name, Bytes.virtio) else { return nil }
         let device = String(decoding: name, as: UTF8.self)
         let rest = UnsafeBufferPointer(rebasing: args[end..<args.count])
         let got = Self.scanNumbers(rest, into: self.numbers, limit: Self.maximumNumbers)
-        guard got >= 2 else { throw ArgumentError(reason: "expected a config offset and value") }
+        guard got >= 2 else { throw .noConfigOffset }
         let offset = self.numbers[got - 2]
         let value = self.numbers[got - 1]
         guard offset <= UInt64(UInt32.max), value <= UInt64(UInt32.max) else {
-            throw ArgumentError(reason: "config offset or value exceeds 32 bits")
+            throw .configTooWide
         }
-        return .success(.pciConfigWrite(device: device, offset: UInt32(offset), value: UInt32(value)))
+        return .pciConfigWrite(device: device, offset: UInt32(offset), value: UInt32(value))
     }
 
     /// `memory_region_ops_write` prints `"cpu %d mr %p addr 0x%x value 0x%x size %u name '%s'"`.
-    private func decodeMemoryRegionWrite(_ args: UnsafeBufferPointer<UInt8>) throws(ArgumentError) -> Result<TraceEvent?, ArgumentError> {
+    private func decodeMemoryRegionWrite(_ args: UnsafeBufferPointer<UInt8>) throws(ArgumentError) -> TraceEvent? {
         // The region name is last: `name '…'`. Only virtio regions are of interest.
         guard let last = args.lastIndex(of: 0x27), last > 0, let first = args[..<last].lastIndex(of: 0x27),
             first >= 5, Bytes.equal(UnsafeBufferPointer(rebasing: args[(first - 5)..<first]), Self.nameMarker)
-        else { return .success(nil) }
+        else { return nil }
         let start = first + 1
         let name = UnsafeBufferPointer(rebasing: args[start..<last])
-        guard name.starts(with: Bytes.virtio) else { return .success(nil) }
+        guard name.starts(with: Bytes.virtio) else { return nil }
         let region = String(decoding: name, as: UTF8.self)
         let marker = Self.nameMarker + [0x27]
         let head = UnsafeBufferPointer(rebasing: args[0..<(start - marker.count)])
         guard Self.scanNumbers(head, into: self.numbers, limit: 5) >= 5 else {
-            throw ArgumentError(reason: "expected cpu, mr, addr, value and size")
+            throw .noRegionArguments
         }
-        guard self.numbers[4] <= 8 else { throw ArgumentError(reason: "access size \(self.numbers[4]) is not 1–8") }
-        return .success(
-            .memoryRegionWrite(
-                region: region, address: self.numbers[2], value: self.numbers[3], size: UInt32(self.numbers[4])))
+        guard self.numbers[4] <= 8 else { throw .accessSize(self.numbers[4]) }
+        return .memoryRegionWrite(
+                region: region, address: self.numbers[2], value: self.numbers[3], size: UInt32(self.numbers[4]))
     }
 
     private static let nameMarker: [UInt8] = Array("name ".utf8)
