@@ -7,7 +7,8 @@ let package = Package(
     name: "vqscope",
     products: [
         .executable(name: "vqscope", targets: ["vqscope"]),
-        .library(name: "VQScope", targets: ["VirtioModel", "TraceSources", "VirtioAnalysis", "VirtioReporting"]),
+        .library(
+            name: "VQScope", targets: ["VirtioModel", "TraceSources", "GuestMemory", "VirtioAnalysis", "VirtioReporting"]),
     ],
     dependencies: [
         // The only dependency: the command-line front end (see README, "Dependencies").
@@ -18,6 +19,8 @@ let package = Package(
         .target(name: "VirtioModel", swiftSettings: strict),
         // QEMU trace input: files, lines, typed events.
         .target(name: "TraceSources", dependencies: ["VirtioModel"], swiftSettings: strict),
+        // Guest memory dumps (ELF cores, raw images), memory-mapped, and the rings in them.
+        .target(name: "GuestMemory", dependencies: ["VirtioModel"], swiftSettings: strict),
         // The verifying driver/device model, the rules and latency.
         .target(name: "VirtioAnalysis", dependencies: ["VirtioModel", "TraceSources"], swiftSettings: strict),
         // Analysis results to text and JSON.
@@ -37,6 +40,9 @@ let package = Package(
         .testTarget(name: "VirtioModelTests", dependencies: ["VirtioModel"], swiftSettings: strict),
         .testTarget(
             name: "TraceSourcesTests", dependencies: ["TraceSources", "VirtioModel", "VirtioTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "GuestMemoryTests", dependencies: ["GuestMemory", "VirtioModel", "VirtioTestSupport"],
+            swiftSettings: strict),
         .testTarget(
             name: "VirtioAnalysisTests",
             dependencies: ["VirtioAnalysis", "TraceSources", "VirtioModel", "VirtioTestSupport"],

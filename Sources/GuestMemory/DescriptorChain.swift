@@ -1,0 +1,142 @@
+import VirtioModel
+
+/// Something wrong with a descriptor chain, found while walking it.
+///
+/// Spec: virtio v1.2 §2.7.4.2 (order), §2.7.5 (next in range), §2.7.5.2 (no loops),
+/// §2.7.5.3 and §2.7.5.3.1 (indirect descriptors).
+public enum ChainDefect: Sendable, Equatable {
+    /// An available ring entry names no descriptor of the table.
+    case headOutOfRange(head: UInt16, queueSize: UInt16)
+    /// A descriptor's `next` lies outside its table (`limit` entries).
+    case nextOutOfRange(descriptor: UInt16, next: UInt16, limit: Int, indirect: Bool)
+    /// The chain comes back to a descriptor it already visited.
+    case loop(descriptor: UInt16, indirect: Bool)
+    /// More descriptors than the walk allows (the queue size, or the limit for indirect tables).
+    case tooLong(limit: Int)
+    /// A device-readable descriptor follows a device-writable one.
+    case readableAfterWritable(position: Int)
+    /// A descriptor carries both INDIRECT and NEXT.
+    case indirectWithNext(descriptor: UInt16)
+    /// An indirect table holds an INDIRECT descriptor.
+    case nestedIndirect(descriptor: UInt16)
+    /// An indirect descriptor's length is 0 or not a multiple of 16.
+    case indirectLength(length: UInt32)
+    /// INDIRECT used without VIRTIO_F_INDIRECT_DESC.
+    case indirectNotNegotiated(descriptor: UInt16)
+    /// A descriptor or table lies (partly) outside the dump.
+    case unmapped(address: UInt64, length: UInt64)
+}
+
+/// One descriptor chain, walked from its head with every bound checked.
+public struct DescriptorChain: Sendable {
+    public struct Element: Sendable, Equatable {
+        public var index: UInt16
+        public var descriptor: SplitDescriptor
+        /// The descriptor sits in an indirect table.
+        public var indirect: Bool
+    }
+
+    public let head: UInt16
+    /// The data descriptors in order (the descriptor pointing at an indirect table is not one).
+    public private(set) var elements: [Element] = []
+    public private(set) var defects: [ChainDefect] = []
+    public private(set) var readableBytes: UInt64 = 0
+    public private(set) var writableBytes: UInt64 = 0
+    private var sawWritable = false
+    private var reportedOrder = false
+
+    /// The most descriptors one walk visits, whatever lengths a dump claims: bounds the time
+    /// a hostile indirect table can cost.
+    public static let maximumDescriptors = 65_536
+
+    /// Walks the chain starting at `head` of the descriptor table at `table` with `queueSize`
+    /// entries. `indirectNegotiated` is nil when the features are unknown.
+    public init(
+        head: UInt16, table: UInt64, queueSize: UInt16, memory: GuestMemoryMap, indirectNegotiated: Bool?
+    ) {
+        self.head = head
+        guard head < queueSize else {
+            self.defects.append(.headOutOfRange(head: head, queueSize: queueSize))
+            return
+        }
+        self.walk(
+            from: head, table: table, limit: Int(queueSize), indirect: false, memory: memory,
+            indirectNegotiated: indirectNegotiated)
+    }
+
+    private mutating func walk(
+        from first: UInt16, table: UInt64, limit: Int, indirect: Bool, memory: GuestMemoryMap, indirectNegotiated: Bool?
+    ) {
+        var visited = [Bool](repeating: false, count: min(limit, Self.maximumDescriptors))
+        var index = first
+        while true {
+            guard Int(index) < visited.count else {
+                self.defects.append(.tooLong(limit: Self.maximumDescriptors))
+                return
+            }
+            if visited[Int(index)] {
+                self.defects.append(.loop(descriptor: index, indirect: indirect))
+                return
+            }
+            visited[Int(index)] = true
+            guard let descriptor = Self.read(index, table: table, memory: memory) else {
+                self.defects.append(.unmapped(address: table &+ UInt64(index) &* 16, length: 16))
+                return
+            }
+            if descriptor.flags.contains(.indirect) {
+                if indirect {
+                    self.defects.append(.nestedIndirect(descriptor: index))
+                    return
+                }
+                if indirectNegotiated == false { self.defects.append(.indirectNotNegotiated(descriptor: index)) }
+                if descriptor.flags.contains(.next) { self.defects.append(.indirectWithNext(descriptor: index)) }
+                guard descriptor.length > 0, descriptor.length % 16 == 0 else {
+                    self.defects.append(.indirectLength(length: descriptor.length))
+                    return
+                }
+                guard memory.contains(descriptor.address, length: UInt64(descriptor.length)) else {
+                    self.defects.append(.unmapped(address: descriptor.address, length: UInt64(descriptor.length)))
+                    return
+                }
+                // The WRITE flag of the descriptor pointing at the table is ignored (§2.7.5.3.2).
+                self.walk(
+                    from: 0, table: descriptor.address, limit: Int(descriptor.length / 16), indirect: true,
+                    memory: memory, indirectNegotiated: indirectNegotiated)
+                return
+            }
+            self.append(Element(index: index, descriptor: descriptor, indirect: indirect))
+            guard descriptor.flags.contains(.next) else { return }
+            guard Int(descriptor.next) < limit else {
+                self.defects.append(
+                    .nextOutOfRange(descriptor: index, next: descriptor.next, limit: limit, indirect: indirect))
+                return
+            }
+            guard self.elements.count < Self.maximumDescriptors else {
+                self.defects.append(.tooLong(limit: Self.maximumDescriptors))
+                return
+            }
+            index = descriptor.next
+        }
+    }
+
+    private mutating func append(_ element: Element) {
+        let writable = element.descriptor.flags.contains(.write)
+        if writable {
+            self.writableBytes &+= UInt64(element.descriptor.length)
+            self.sawWritable = true
+        } else {
+            self.readableBytes &+= UInt64(element.descriptor.length)
+            if self.sawWritable, !self.reportedOrder {
+                self.defects.append(.readableAfterWritable(position: self.elements.count))
+                self.reportedOrder = true
+            }
+        }
+        self.elements.append(element)
+    }
+
+    private static func read(_ index: UInt16, table: UInt64, memory: GuestMemoryMap) -> SplitDescriptor? {
+        let (offset, overflow) = table.addingReportingOverflow(UInt64(index) * 16)
+        guard !overflow, var cursor = try? memory.cursor(at: offset, length: SplitDescriptor.size) else { return nil }
+        return try? SplitDescriptor(parsing: &cursor)
+    }
+}

@@ -1,0 +1,38 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A file mapped read-only into memory. A 4 GiB dump is never read whole: pages come in
+/// as they are touched and are released with the mapping.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    /// The file's bytes (empty for an empty file).
+    public let bytes: UnsafeRawBufferPointer
+
+    public init(path: String) throws(MemoryError) {
+        self.path = path
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw errno == ENOENT || errno == ENOTDIR ? .missing(path: path) : .unreadable(path: path, errno: errno)
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw .unreadable(path: path, errno: EISDIR) }
+        let size = Int(info.st_size)
+        guard size > 0 else {
+            self.bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .unreadable(path: path, errno: errno) }
+        defer { close(fd) }
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+            throw .unreadable(path: path, errno: errno)
+        }
+        self.bytes = UnsafeRawBufferPointer(start: base, count: size)
+    }
+
+    deinit {
+        if let base = self.bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), self.bytes.count) }
+    }
+}
