@@ -3,6 +3,13 @@ import Testing
 import VirtioModel
 import VirtioTestSupport
 
+/// Little-endian writes into a byte array, for hand-built dump files.
+extension Array where Element == UInt8 {
+    mutating func put<T: FixedWidthInteger>(_ value: T, at offset: Int) {
+        for index in 0..<MemoryLayout<T>.size { self[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * index)) }
+    }
+}
+
 /// A raw guest memory image built in a test: little-endian writes at guest-physical addresses.
 struct MemoryImage {
     let base: UInt64
@@ -14,8 +21,7 @@ struct MemoryImage {
     }
 
     mutating func put<T: FixedWidthInteger>(_ value: T, at address: UInt64) {
-        let offset = Int(address - self.base)
-        for index in 0..<MemoryLayout<T>.size { self.bytes[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * index)) }
+        self.bytes.put(value, at: Int(address - self.base))
     }
 
     /// Writes descriptor `index` of the table at `table`.
@@ -55,22 +61,19 @@ struct GuestMemoryMapTests {
     func elf64() throws {
         // Header (64) + two program headers (2 × 56) at 64, data at 0x100 and 0x200.
         var bytes = [UInt8](repeating: 0, count: 0x300)
-        func put<T: FixedWidthInteger>(_ value: T, _ at: Int) {
-            for index in 0..<MemoryLayout<T>.size { bytes[at + index] = UInt8(truncatingIfNeeded: value >> (8 * index)) }
-        }
         bytes.replaceSubrange(0..<6, with: [0x7F, 0x45, 0x4C, 0x46, 2, 1])
-        put(UInt64(64), 0x20)  // e_phoff
-        put(UInt16(56), 0x36)  // e_phentsize
-        put(UInt16(2), 0x38)  // e_phnum
+        bytes.put(UInt64(64), at: 0x20)  // e_phoff
+        bytes.put(UInt16(56), at: 0x36)  // e_phentsize
+        bytes.put(UInt16(2), at: 0x38)  // e_phnum
         for (index, (offset, paddr, size)) in [(0x100, UInt64(0x0), 0x100), (0x200, UInt64(0xFFFC_0000), 0x80)].enumerated() {
             let at = 64 + index * 56
-            put(UInt32(1), at)  // PT_LOAD
-            put(UInt64(offset), at + 8)
-            put(paddr, at + 24)
-            put(UInt64(size), at + 32)
+            bytes.put(UInt32(1), at: at)  // PT_LOAD
+            bytes.put(UInt64(offset), at: at + 8)
+            bytes.put(paddr, at: at + 24)
+            bytes.put(UInt64(size), at: at + 32)
         }
-        put(UInt32(0x1122_3344), 0x110)  // guest-physical 0x10
-        put(UInt32(0x5566_7788), 0x204)  // guest-physical 0xFFFC0004
+        bytes.put(UInt32(0x1122_3344), at: 0x110)  // guest-physical 0x10
+        bytes.put(UInt32(0x5566_7788), at: 0x204)  // guest-physical 0xFFFC0004
         let file = TemporaryFile(bytes: bytes, name: "core.elf")
         defer { file.remove() }
         let memory = try GuestMemoryDump.open(path: file.path)
@@ -87,19 +90,16 @@ struct GuestMemoryMapTests {
     ])
     func malformedELF(defect: String) throws {
         var bytes = [UInt8](repeating: 0, count: 0x200)
-        func put<T: FixedWidthInteger>(_ value: T, _ at: Int) {
-            for index in 0..<MemoryLayout<T>.size { bytes[at + index] = UInt8(truncatingIfNeeded: value >> (8 * index)) }
-        }
         bytes.replaceSubrange(0..<6, with: [0x7F, 0x45, 0x4C, 0x46, 2, defect == "big-endian" ? 2 : 1])
-        put(UInt64(defect == "phdrs past the end" ? 0x1F0 : 64), 0x20)
-        put(UInt16(56), 0x36)
-        put(UInt16(2), 0x38)
+        bytes.put(UInt64(defect == "phdrs past the end" ? 0x1F0 : 64), at: 0x20)
+        bytes.put(UInt16(56), at: 0x36)
+        bytes.put(UInt16(2), at: 0x38)
         for index in 0..<2 {
             let at = 64 + index * 56
-            put(UInt32(1), at)
-            put(UInt64(0x100), at + 8)
-            put(UInt64(index == 1 && defect == "overlapping segments" ? 0x40 : UInt64(index) * 0x1000), at + 24)
-            put(UInt64(defect == "segment past the end" ? 0x1000 : 0x80), at + 32)
+            bytes.put(UInt32(1), at: at)
+            bytes.put(UInt64(0x100), at: at + 8)
+            bytes.put(UInt64(index == 1 && defect == "overlapping segments" ? 0x40 : UInt64(index) * 0x1000), at: at + 24)
+            bytes.put(UInt64(defect == "segment past the end" ? 0x1000 : 0x80), at: at + 32)
         }
         let file = TemporaryFile(bytes: bytes, name: "bad.elf")
         defer { file.remove() }
