@@ -48,12 +48,4 @@ public struct ByteCursor: Sendable {
         self.offset += count
         return slice
     }
-
-    /// Moves the cursor forward without reading.
-    public mutating func skip(_ count: Int) throws(DecodeError) {
-        guard count >= 0, count <= self.remaining else {
-            throw DecodeError(.truncated(needed: count, available: self.remaining), at: self.offset)
-        }
-        self.offset += count
-    }
 }

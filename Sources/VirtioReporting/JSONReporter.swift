@@ -52,6 +52,7 @@ public enum JSONReporter {
         json.number("nonEventLines", input.nonEventLines)
         json.number("firstNonEventLine", input.firstNonEventLine)
         json.number("malformedLines", input.malformedLines)
+        json.number("timestampedEvents", input.timestampedEvents)
         json.string("clock", report.timestamped ? "wall" : "none")
         json.string("firstTimestamp", input.firstTimestamp.map(Format.iso8601))
         json.string("lastTimestamp", input.lastTimestamp.map(Format.iso8601))

@@ -51,6 +51,7 @@ struct ReporterTests {
         let input = try #require(object["input"] as? [String: Any])
         #expect(input["clock"] as? String == "wall")
         #expect(input["spanNs"] as? Int == 190_000)
+        #expect(input["virtioEvents"] as? Int == 12 && input["timestampedEvents"] as? Int == 12)
         let device = try #require((object["devices"] as? [[String: Any]])?.first)
         #expect(device["type"] as? String == "entropy" && device["deviceID"] as? Int == 4)
         #expect(device["statusHistory"] as? [Int] == [1, 3, 11, 15, 11])
