@@ -22,20 +22,23 @@ let package = Package(
         // Guest memory dumps (ELF cores, raw images), memory-mapped, and the rings in them.
         .target(name: "GuestMemory", dependencies: ["VirtioModel"], swiftSettings: strict),
         // The verifying driver/device model, the rules and latency.
-        .target(name: "VirtioAnalysis", dependencies: ["VirtioModel", "TraceSources"], swiftSettings: strict),
+        .target(
+            name: "VirtioAnalysis", dependencies: ["VirtioModel", "TraceSources", "GuestMemory"], swiftSettings: strict),
         // Analysis results to text and JSON.
-        .target(name: "VirtioReporting", dependencies: ["VirtioModel", "VirtioAnalysis"], swiftSettings: strict),
+        .target(
+            name: "VirtioReporting", dependencies: ["VirtioModel", "GuestMemory", "VirtioAnalysis"], swiftSettings: strict),
         .executableTarget(
             name: "vqscope",
             dependencies: [
-                "VirtioModel", "TraceSources", "VirtioAnalysis", "VirtioReporting",
+                "VirtioModel", "TraceSources", "GuestMemory", "VirtioAnalysis", "VirtioReporting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
         // Fixture paths and small helpers shared by the test targets.
         .target(
-            name: "VirtioTestSupport", dependencies: ["TraceSources", "VirtioAnalysis"], path: "Tests/VirtioTestSupport",
+            name: "VirtioTestSupport", dependencies: ["TraceSources", "GuestMemory", "VirtioAnalysis"],
+            path: "Tests/VirtioTestSupport",
             swiftSettings: strict),
         .testTarget(name: "VirtioModelTests", dependencies: ["VirtioModel"], swiftSettings: strict),
         .testTarget(
@@ -45,18 +48,21 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "VirtioAnalysisTests",
-            dependencies: ["VirtioAnalysis", "TraceSources", "VirtioModel", "VirtioTestSupport"],
+            dependencies: ["VirtioAnalysis", "TraceSources", "GuestMemory", "VirtioModel", "VirtioTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "VirtioReportingTests",
-            dependencies: ["VirtioReporting", "VirtioAnalysis", "TraceSources", "VirtioModel", "VirtioTestSupport"],
+            dependencies: [
+                "VirtioReporting", "VirtioAnalysis", "TraceSources", "GuestMemory", "VirtioModel", "VirtioTestSupport",
+            ],
             swiftSettings: strict
         ),
         .testTarget(
             name: "vqscopeTests",
             dependencies: [
-                "vqscope", "VirtioReporting", "VirtioAnalysis", "TraceSources", "VirtioModel", "VirtioTestSupport",
+                "vqscope", "VirtioReporting", "VirtioAnalysis", "TraceSources", "GuestMemory", "VirtioModel",
+                "VirtioTestSupport",
             ],
             swiftSettings: strict
         ),

@@ -11,7 +11,7 @@ public enum ChainDefect: Sendable, Equatable {
     case nextOutOfRange(descriptor: UInt16, next: UInt16, limit: Int, indirect: Bool)
     /// The chain comes back to a descriptor it already visited.
     case loop(descriptor: UInt16, indirect: Bool)
-    /// More descriptors than the walk allows (the queue size, or the limit for indirect tables).
+    /// More descriptors than the queue size (or than the walk's own bound, `maximumDescriptors`).
     case tooLong(limit: Int)
     /// A device-readable descriptor follows a device-writable one.
     case readableAfterWritable(position: Int)
@@ -23,7 +23,8 @@ public enum ChainDefect: Sendable, Equatable {
     case indirectLength(length: UInt32)
     /// INDIRECT used without VIRTIO_F_INDIRECT_DESC.
     case indirectNotNegotiated(descriptor: UInt16)
-    /// A descriptor or table lies (partly) outside the dump.
+    /// A buffer, descriptor or table lies (partly) outside the dump (for a dump of all guest
+    /// RAM: outside guest memory).
     case unmapped(address: UInt64, length: UInt64)
 }
 
@@ -62,6 +63,11 @@ public struct DescriptorChain: Sendable {
         self.walk(
             from: head, table: table, limit: Int(queueSize), indirect: false, memory: memory,
             indirectNegotiated: indirectNegotiated)
+        // Indirect tables count too: "A driver MUST NOT create a descriptor chain longer than
+        // the Queue Size of the device" (§2.7.5.3.1).
+        if self.elements.count > Int(queueSize), !self.defects.contains(.tooLong(limit: Self.maximumDescriptors)) {
+            self.defects.append(.tooLong(limit: Int(queueSize)))
+        }
     }
 
     private mutating func walk(
@@ -105,6 +111,9 @@ public struct DescriptorChain: Sendable {
                 return
             }
             self.append(Element(index: index, descriptor: descriptor, indirect: indirect))
+            if descriptor.length > 0, !memory.contains(descriptor.address, length: UInt64(descriptor.length)) {
+                self.defects.append(.unmapped(address: descriptor.address, length: UInt64(descriptor.length)))
+            }
             guard descriptor.flags.contains(.next) else { return }
             guard Int(descriptor.next) < limit else {
                 self.defects.append(

@@ -1,5 +1,6 @@
 /// Every rule vqscope checks. Adding a rule: one file under `Rules/`, one line here, a page in
-/// `docs/rules/`, and a violating and a clean test.
+/// `docs/rules/`, and a violating and a clean test (a trace, or a memory layout for the rules
+/// that read guest memory).
 public enum RuleCatalog {
     static let statusRules: [any StatusRule.Type] = [
         InitSequence.self,
@@ -37,11 +38,19 @@ public enum RuleCatalog {
         InFlightAtEnd.self,
     ]
 
+    static let snapshotRules: [any SnapshotRule.Type] = [
+        QueueSizePowerOfTwo.self,
+        RingAlignment.self,
+        RingsDoNotOverlap.self,
+        RingsInGuestMemory.self,
+    ]
+
     /// All rules, each once, in catalogue order.
     public static let all: [RuleInfo] = {
         let declared: [RuleInfo] =
             statusRules.map { $0.info } + queueRules.map { $0.info } + registerRules.map { $0.info }
-            + summaryRules.map { $0.info } + QEMUReported.infos + InputRules.infos
+            + summaryRules.map { $0.info } + snapshotRules.map { $0.info } + OwnedChains.infos + QEMUReported.infos
+            + InputRules.infos
         var seen = Set<String>()
         return declared.filter { seen.insert($0.id).inserted }
     }()

@@ -139,7 +139,7 @@ public enum JSONReporter {
         json.endObject()
     }
 
-    private static func finding(_ finding: Finding, into json: inout JSONWriter) {
+    static func finding(_ finding: Finding, into json: inout JSONWriter) {
         json.beginObject()
         json.string("rule", finding.rule.id)
         json.string("severity", finding.severity.description)

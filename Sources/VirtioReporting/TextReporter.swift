@@ -98,14 +98,19 @@ public enum TextReporter {
     }
 
     private static func findings(_ report: AnalysisReport, color: Bool) -> String {
+        Self.findingsSection(report.findings, total: report.totalFindings, omitted: report.omittedFindings, color: color)
+    }
+
+    /// The findings part of a report, shared by `analyze` and `inspect`.
+    static func findingsSection(_ findings: [Finding], total: Int, omitted: Int, color: Bool) -> String {
         let counts = Severity.allCases.reversed().map { severity in
-            "\(report.findings.filter { $0.severity == severity }.count) \(severity)"
+            "\(findings.filter { $0.severity == severity }.count) \(severity)"
         }
-        var out = "\nFindings (\(report.totalFindings): \(counts.joined(separator: ", "))"
-        if report.omittedFindings > 0 { out += "; \(report.omittedFindings) more of the same rules not listed" }
+        var out = "\nFindings (\(total): \(counts.joined(separator: ", "))"
+        if omitted > 0 { out += "; \(omitted) more of the same rules not listed" }
         out += ")\n"
-        if report.findings.isEmpty { return out + "  none\n" }
-        for finding in report.findings.sorted(by: Self.order) {
+        if findings.isEmpty { return out + "  none\n" }
+        for finding in findings.sorted(by: Self.order) {
             var place = finding.location.file
             if let line = finding.location.line { place += ":\(line)" }
             var subject: [String] = []

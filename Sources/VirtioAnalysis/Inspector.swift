@@ -1,0 +1,113 @@
+import GuestMemory
+import VirtioModel
+
+/// What a dump showed for one split queue.
+public struct QueueInspection: Sendable {
+    /// The queue's position on the command line, from 0.
+    public var ordinal: Int
+    public var addresses: SplitQueueAddresses
+    public var availIndex: UInt16?
+    public var usedIndex: UInt16?
+    public var availFlags: UInt16?
+    public var usedFlags: UInt16?
+    /// Chains made available and not yet used (`avail.idx − used.idx`).
+    public var outstanding: Int?
+    /// The outstanding chains, walked.
+    public var chains: [DescriptorChain]
+}
+
+/// The result of inspecting queues in a guest memory dump.
+public struct InspectionReport: Sendable {
+    public var dump: String
+    public var regions: [GuestMemoryMap.Region]
+    public var queues: [QueueInspection]
+    public var findings: [Finding]
+    public var findingCounts: [String: Int]
+    public var totalFindings: Int
+    public var omittedFindings: Int
+
+    public var highestSeverity: Severity? { self.findings.map(\.severity).max() }
+}
+
+/// Reads split virtqueues from guest memory and checks what a single snapshot can decide:
+/// the layout, the index window, the used ids, and every chain the device owns.
+///
+/// Spec: virtio v1.2 §2.7 (split virtqueues). A snapshot cannot tell a stale table of a
+/// completed request from a live one, so only chains between `used.idx` and `avail.idx` are
+/// walked.
+public enum Inspector {
+    public struct Options: Sendable {
+        /// VIRTIO_F_EVENT_IDX was negotiated (the rings carry used_event / avail_event).
+        public var eventIndex = false
+        /// VIRTIO_F_INDIRECT_DESC was negotiated; nil when unknown.
+        public var indirectNegotiated: Bool?
+
+        public init(eventIndex: Bool = false, indirectNegotiated: Bool? = nil) {
+            self.eventIndex = eventIndex
+            self.indirectNegotiated = indirectNegotiated
+        }
+    }
+
+    public static func inspect(
+        memory: GuestMemoryMap, dump: String, queues: [SplitQueueAddresses], options: Options = Options()
+    ) -> InspectionReport {
+        var sink = FindingSink()
+        var inspections: [QueueInspection] = []
+        for (ordinal, addresses) in queues.enumerated() {
+            func emit(_ rule: RuleInfo, _ message: String) {
+                sink.add(Finding(rule: rule, message: message, location: Location(file: dump, queue: ordinal)))
+            }
+            var inspection = QueueInspection(ordinal: ordinal, addresses: addresses, chains: [])
+            let layout = SplitRingLayout(queueSize: Int(addresses.size))
+            let eventBytes = options.eventIndex ? 0 : 2
+            let mapped =
+                addresses.size > 0
+                && memory.contains(addresses.descriptorTable, length: UInt64(layout.descriptorTableSize))
+                && memory.contains(addresses.availRing, length: UInt64(layout.availRingSize - eventBytes))
+                && memory.contains(addresses.usedRing, length: UInt64(layout.usedRingSize - eventBytes))
+            let snapshot =
+                mapped ? try? SplitQueueSnapshot(memory: memory, addresses: addresses, eventIndex: options.eventIndex) : nil
+            if let snapshot {
+                inspection.availIndex = snapshot.avail.index.rawValue
+                inspection.usedIndex = snapshot.usedIndex.rawValue
+                inspection.availFlags = snapshot.avail.flags.rawValue
+                inspection.usedFlags = snapshot.usedFlags.rawValue
+                let outstanding = snapshot.usedIndex.distance(to: snapshot.avail.index)
+                inspection.outstanding = outstanding
+                if outstanding > Int(addresses.size) {
+                    emit(
+                        AvailIndexWindow.info,
+                        "avail.idx \(snapshot.avail.index.rawValue) is \(outstanding) ahead of used.idx "
+                            + "\(snapshot.usedIndex.rawValue), more than the queue size \(addresses.size)")
+                }
+                for step in 0..<min(outstanding, Int(addresses.size)) {
+                    let slot = snapshot.usedIndex.advanced(by: UInt16(step)).slot(queueSize: addresses.size)
+                    let chain = DescriptorChain(
+                        head: snapshot.avail.ring[slot], table: addresses.descriptorTable, queueSize: addresses.size,
+                        memory: memory, indirectNegotiated: options.indirectNegotiated)
+                    for defect in chain.defects {
+                        let (rule, message) = OwnedChains.finding(for: defect, head: chain.head)
+                        emit(rule, message)
+                    }
+                    inspection.chains.append(chain)
+                }
+                // The slots written so far (all of them once used.idx has passed the queue size).
+                let published = min(Int(addresses.size), Int(snapshot.usedIndex.rawValue))
+                for slot in 0..<published where snapshot.used[slot].id >= UInt32(addresses.size) {
+                    emit(
+                        UsedIDOwned.info,
+                        "used ring slot \(slot) names head \(snapshot.used[slot].id), not below the queue size \(addresses.size)")
+                }
+            }
+            let context = QueueSnapshotContext(
+                addresses: addresses, snapshot: snapshot, chains: inspection.chains, ringsMapped: mapped)
+            for rule in RuleCatalog.snapshotRules {
+                for message in rule.check(context) { emit(rule.info, message) }
+            }
+            inspections.append(inspection)
+        }
+        return InspectionReport(
+            dump: dump, regions: memory.regions, queues: inspections, findings: sink.kept,
+            findingCounts: sink.countsByRule, totalFindings: sink.total, omittedFindings: sink.dropped)
+    }
+}

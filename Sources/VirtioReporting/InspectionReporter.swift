@@ -1,0 +1,122 @@
+import GuestMemory
+import VirtioAnalysis
+import VirtioModel
+
+/// Writes an ``InspectionReport`` (queues read from a guest memory dump) as text or as JSON,
+/// schema `vqscope.inspection` version 1 (`docs/inspect.md`).
+public enum InspectionReporter {
+    public static let schema = "vqscope.inspection"
+    public static let schemaVersion = 1
+
+    public static func text(_ report: InspectionReport, color: Bool) -> String {
+        var out = "vqscope: \(report.dump)\n"
+        let regions = report.regions.map {
+            "0x\(String($0.guestAddress, radix: 16))+\(Format.grouped($0.length))"
+        }
+        out += "Guest memory: \(regions.count) region(s): \(regions.prefix(8).joined(separator: ", "))"
+        out += (regions.count > 8 ? ", …" : "") + "\n"
+        for queue in report.queues {
+            let a = queue.addresses
+            out += "\nQueue \(queue.ordinal): size \(a.size), descriptors \(Format.hex(a.descriptorTable)), "
+                + "avail \(Format.hex(a.availRing)), used \(Format.hex(a.usedRing))\n"
+            guard let availIndex = queue.availIndex, let usedIndex = queue.usedIndex else {
+                out += "  rings not in the dump: nothing decoded\n"
+                continue
+            }
+            out += "  avail.idx \(availIndex) (flags \(queue.availFlags ?? 0)), used.idx \(usedIndex) (flags \(queue.usedFlags ?? 0)), "
+                + "\(queue.outstanding ?? 0) chain(s) owned by the device\n"
+            guard !queue.chains.isEmpty else { continue }
+            var table = TextTable([
+                ("HEAD", .right), ("DESCRIPTORS", .right), ("READABLE", .right), ("WRITABLE", .right), ("INDIRECT", .left),
+                ("DEFECTS", .right),
+            ])
+            for chain in queue.chains.prefix(64) {
+                table.add([
+                    "\(chain.head)", "\(chain.elements.count)", Format.grouped(chain.readableBytes),
+                    Format.grouped(chain.writableBytes), chain.elements.contains { $0.indirect } ? "yes" : "no",
+                    "\(chain.defects.count)",
+                ])
+            }
+            out += table.render(indent: "  ") + "\n"
+            if queue.chains.count > 64 { out += "  … \(queue.chains.count - 64) more chains\n" }
+        }
+        out += TextReporter.findingsSection(
+            report.findings, total: report.totalFindings, omitted: report.omittedFindings, color: color)
+        return out
+    }
+
+    public static func json(_ report: InspectionReport, toolVersion: String) -> String {
+        var json = JSONWriter()
+        json.beginObject()
+        json.string("schema", Self.schema)
+        json.number("schemaVersion", Self.schemaVersion)
+        json.beginObject("tool")
+        json.string("name", "vqscope")
+        json.string("version", toolVersion)
+        json.endObject()
+        json.beginObject("dump")
+        json.string("file", report.dump)
+        json.beginArray("regions")
+        for region in report.regions {
+            json.beginObject()
+            json.string("guestAddress", Format.hex(region.guestAddress))
+            json.number("length", region.length)
+            json.number("fileOffset", region.fileOffset)
+            json.endObject()
+        }
+        json.endArray()
+        json.endObject()
+        json.beginArray("queues")
+        for queue in report.queues { Self.queue(queue, into: &json) }
+        json.endArray()
+        json.beginArray("findings")
+        for finding in report.findings { JSONReporter.finding(finding, into: &json) }
+        json.endArray()
+        json.beginObject("summary")
+        json.number("findings", report.totalFindings)
+        json.number("omittedFindings", report.omittedFindings)
+        json.string("highestSeverity", report.highestSeverity?.description)
+        json.beginObject("byRule")
+        for (rule, count) in report.findingCounts.sorted(by: { $0.key < $1.key }) { json.number(rule, count) }
+        json.endObject()
+        json.endObject()
+        json.endObject()
+        return json.output + "\n"
+    }
+
+    private static func queue(_ queue: QueueInspection, into json: inout JSONWriter) {
+        json.beginObject()
+        json.number("ordinal", queue.ordinal)
+        json.string("descriptorTable", Format.hex(queue.addresses.descriptorTable))
+        json.string("availRing", Format.hex(queue.addresses.availRing))
+        json.string("usedRing", Format.hex(queue.addresses.usedRing))
+        json.number("size", queue.addresses.size)
+        json.number("availIdx", queue.availIndex)
+        json.number("usedIdx", queue.usedIndex)
+        json.number("availFlags", queue.availFlags)
+        json.number("usedFlags", queue.usedFlags)
+        json.number("outstanding", queue.outstanding)
+        json.beginArray("chains")
+        for chain in queue.chains {
+            json.beginObject()
+            json.number("head", chain.head)
+            json.number("readableBytes", chain.readableBytes)
+            json.number("writableBytes", chain.writableBytes)
+            json.number("defects", chain.defects.count)
+            json.beginArray("descriptors")
+            for element in chain.elements {
+                json.beginObject()
+                json.number("index", element.index)
+                json.string("address", Format.hex(element.descriptor.address))
+                json.number("length", element.descriptor.length)
+                json.number("flags", element.descriptor.flags.rawValue)
+                json.bool("indirect", element.indirect)
+                json.endObject()
+            }
+            json.endArray()
+            json.endObject()
+        }
+        json.endArray()
+        json.endObject()
+    }
+}

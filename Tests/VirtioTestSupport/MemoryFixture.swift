@@ -1,0 +1,91 @@
+import Foundation
+import GuestMemory
+import VirtioAnalysis
+
+/// A guest memory image described in JSON (the hand-written fixtures of the rules that read
+/// memory, `traces/rules/<ID>/*.handwritten.json`):
+///
+/// ```json
+/// { "base": "0x40000000", "size": 65536,
+///   "queue": { "desc": "0x40001000", "avail": "0x40002000", "used": "0x40003000", "size": 8 },
+///   "eventIdx": false, "indirect": true,
+///   "descriptors": [ { "table": "0x40001000", "index": 0, "addr": "0x40008000", "len": 16,
+///                      "flags": ["next", "write", "indirect"], "next": 1 } ],
+///   "avail": { "flags": 0, "idx": 1, "ring": [0] },
+///   "used": { "flags": 0, "idx": 0, "ring": [[0, 0]] } }
+/// ```
+public struct MemoryFixture {
+    public let base: UInt64
+    public let bytes: [UInt8]
+    public let queue: SplitQueueAddresses
+    public let options: Inspector.Options
+
+    public struct LayoutError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(json text: String) throws {
+        guard let root = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw LayoutError(description: "not a JSON object")
+        }
+        func number(_ value: Any?) throws -> UInt64 {
+            if let int = value as? Int, int >= 0 { return UInt64(int) }
+            if let string = value as? String, string.hasPrefix("0x"), let parsed = UInt64(string.dropFirst(2), radix: 16) {
+                return parsed
+            }
+            throw LayoutError(description: "not a number: \(String(describing: value))")
+        }
+        let base = try number(root["base"])
+        var bytes = [UInt8](repeating: 0, count: Int(try number(root["size"])))
+        func put(_ value: UInt64, width: Int, at address: UInt64) throws {
+            guard address >= base, Int(address - base) + width <= bytes.count else {
+                throw LayoutError(description: "0x\(String(address, radix: 16)) is outside the image")
+            }
+            for index in 0..<width { bytes[Int(address - base) + index] = UInt8(truncatingIfNeeded: value >> (8 * index)) }
+        }
+        guard let queue = root["queue"] as? [String: Any] else { throw LayoutError(description: "no queue") }
+        let addresses = SplitQueueAddresses(
+            descriptorTable: try number(queue["desc"]), availRing: try number(queue["avail"]),
+            usedRing: try number(queue["used"]), size: UInt16(try number(queue["size"])))
+        let eventIndex = root["eventIdx"] as? Bool ?? false
+        for case let descriptor as [String: Any] in root["descriptors"] as? [Any] ?? [] {
+            let table = try number(descriptor["table"] ?? queue["desc"])
+            let index = try number(descriptor["index"])
+            let at = table + index * 16
+            let flags = (descriptor["flags"] as? [String] ?? []).reduce(UInt64(0)) {
+                $0 | ($1 == "next" ? 1 : $1 == "write" ? 2 : $1 == "indirect" ? 4 : 0)
+            }
+            try put(try number(descriptor["addr"]), width: 8, at: at)
+            try put(try number(descriptor["len"]), width: 4, at: at + 8)
+            try put(flags, width: 2, at: at + 12)
+            try put(try number(descriptor["next"] ?? 0), width: 2, at: at + 14)
+        }
+        if let avail = root["avail"] as? [String: Any] {
+            try put(try number(avail["flags"] ?? 0), width: 2, at: addresses.availRing)
+            try put(try number(avail["idx"] ?? 0), width: 2, at: addresses.availRing + 2)
+            for (slot, head) in (avail["ring"] as? [Any] ?? []).enumerated() {
+                try put(try number(head), width: 2, at: addresses.availRing + 4 + UInt64(slot) * 2)
+            }
+        }
+        if let used = root["used"] as? [String: Any] {
+            try put(try number(used["flags"] ?? 0), width: 2, at: addresses.usedRing)
+            try put(try number(used["idx"] ?? 0), width: 2, at: addresses.usedRing + 2)
+            for (slot, element) in (used["ring"] as? [[Any]] ?? []).enumerated() where element.count == 2 {
+                try put(try number(element[0]), width: 4, at: addresses.usedRing + 4 + UInt64(slot) * 8)
+                try put(try number(element[1]), width: 4, at: addresses.usedRing + 8 + UInt64(slot) * 8)
+            }
+        }
+        self.base = base
+        self.bytes = bytes
+        self.queue = addresses
+        self.options = Inspector.Options(eventIndex: eventIndex, indirectNegotiated: root["indirect"] as? Bool)
+    }
+
+    /// Writes the image to a temporary raw file and inspects its queue.
+    public func inspect() throws -> InspectionReport {
+        let file = TemporaryFile(bytes: self.bytes, name: "mem.raw")
+        defer { file.remove() }
+        let memory = try GuestMemoryDump.open(path: file.path, base: self.base)
+        return Inspector.inspect(memory: memory, dump: file.path, queues: [self.queue], options: self.options)
+    }
+}
