@@ -90,6 +90,11 @@ echo "hello from vqscope guest over virtio-console" > /dev/hvc0
 sync
 echo "traffic done"
 sleep 1
+# "vqscope.hold" on the kernel command line keeps the guest up for a memory dump.
+if grep -q vqscope.hold /proc/cmdline; then
+  echo "holding for a memory dump"
+  while true; do sleep 60; done
+fi
 poweroff -f
 INIT
 chmod +x "$ROOT/init"

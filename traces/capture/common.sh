@@ -56,7 +56,9 @@ run_qemu() {
   end=$(date +%s.%N)
   QEMU_SECONDS=$(python3 -c "print(round($end - $start, 1))")
   if [ -s qemu-stderr.txt ]; then echo "qemu stderr:"; sed 's/^/  /' qemu-stderr.txt; fi
-  echo "qemu exit status $QEMU_RC after ${QEMU_SECONDS}s; trace.log $(stat -c %s trace.log) bytes, $(wc -l < trace.log) lines"
+  local traced=""
+  if [ -f trace.log ]; then traced="; trace.log $(stat -c %s trace.log) bytes, $(wc -l < trace.log) lines"; fi
+  echo "qemu exit status $QEMU_RC after ${QEMU_SECONDS}s$traced"
 }
 
 # Warning- and error-level findings vqscope must report on this guest, as RULE=COUNT

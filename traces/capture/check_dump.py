@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Check `vqscope inspect` on a real memory dump against what QEMU said over QMP.
+
+    check_dump.py VQSCOPE DUMP_ELF QUEUES_JSON
+
+For every virtio device in QUEUES_JSON (written by qmp_dump.py) it runs
+`vqscope inspect --dump DUMP --queue ... --format json` with the device's negotiated
+EVENT_IDX and INDIRECT_DESC, and requires: exit 0 (no error-level finding), used.idx in
+memory equal to QEMU's used-idx for every queue (the VM was stopped), and avail.idx no
+fewer than QEMU's last-avail-idx and at most the queue size ahead of used.idx.
+Prints one line per device and "N passed, N failed" at the end; exits 1 on a failure.
+"""
+import json
+import subprocess
+import sys
+
+
+def main():
+    vqscope, dump, queues_path = sys.argv[1:4]
+    devices = json.load(open(queues_path))
+    passed = failed = 0
+    for device in devices:
+        if device["packed"] or not device["queues"]:
+            print(f"skip {device['name']}: {'packed rings' if device['packed'] else 'no queues set up'}")
+            continue
+        command = [vqscope, "inspect", "--dump", dump, "--format", "json",
+                   "--indirect", "yes" if device["indirect"] else "no"]
+        if device["eventIdx"]:
+            command.append("--event-idx")
+        for queue in device["queues"]:
+            command += ["--queue", "desc=%#x,avail=%#x,used=%#x,size=%d" % (
+                queue["desc"], queue["avail"], queue["used"], queue["size"])]
+        result = subprocess.run(command, capture_output=True, text=True)
+        problems = []
+        if result.returncode != 0:
+            problems.append(f"exit {result.returncode}: {result.stderr.strip()[:300]}")
+        try:
+            report = json.loads(result.stdout)
+        except json.JSONDecodeError:
+            report = {"queues": [], "findings": []}
+            problems.append("no JSON report")
+        for qmp, seen in zip(device["queues"], report["queues"]):
+            if seen["usedIdx"] != qmp["usedIdx"]:
+                problems.append(f"queue {qmp['index']}: used.idx {seen['usedIdx']} in memory, QEMU says {qmp['usedIdx']}")
+            ahead = (seen["availIdx"] - qmp["lastAvailIdx"]) % 65536 if seen["availIdx"] is not None else None
+            if ahead is None or ahead > qmp["size"]:
+                problems.append(f"queue {qmp['index']}: avail.idx {seen['availIdx']} vs last-avail-idx {qmp['lastAvailIdx']}")
+        errors = [f for f in report.get("findings", []) if f["severity"] == "error"]
+        problems += [f"{f['rule']}: {f['message']}" for f in errors]
+        chains = sum(len(q["chains"]) for q in report["queues"])
+        notes = ", ".join(f"{f['rule']}" for f in report.get("findings", []) if f["severity"] != "error")
+        if problems:
+            failed += 1
+            print(f"FAIL {device['name']}: " + "; ".join(problems))
+        else:
+            passed += 1
+            print(f"ok   {device['name']}: {len(device['queues'])} queues, {chains} owned chains walked"
+                  + (f", findings: {notes}" if notes else ""))
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed or not passed else 0)
+
+
+if __name__ == "__main__":
+    main()
