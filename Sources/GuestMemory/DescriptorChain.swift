@@ -11,8 +11,9 @@ public enum ChainDefect: Sendable, Equatable {
     case nextOutOfRange(descriptor: UInt16, next: UInt16, limit: Int, indirect: Bool)
     /// The chain comes back to a descriptor it already visited.
     case loop(descriptor: UInt16, indirect: Bool)
-    /// More descriptors than the queue size (or than the walk's own bound, `maximumDescriptors`).
-    case tooLong(limit: Int)
+    /// `count` descriptors, more than `limit`: the queue size (or the walk's own bound,
+    /// `maximumDescriptors`, where the walk stopped).
+    case tooLong(count: Int, limit: Int)
     /// A device-readable descriptor follows a device-writable one.
     case readableAfterWritable(position: Int)
     /// A descriptor carries both INDIRECT and NEXT.
@@ -65,8 +66,9 @@ public struct DescriptorChain: Sendable {
             indirectNegotiated: indirectNegotiated)
         // Indirect tables count too: "A driver MUST NOT create a descriptor chain longer than
         // the Queue Size of the device" (§2.7.5.3.1).
-        if self.elements.count > Int(queueSize), !self.defects.contains(.tooLong(limit: Self.maximumDescriptors)) {
-            self.defects.append(.tooLong(limit: Int(queueSize)))
+        let stopped = self.defects.contains { if case .tooLong = $0 { return true } else { return false } }
+        if self.elements.count > Int(queueSize), !stopped {
+            self.defects.append(.tooLong(count: self.elements.count, limit: Int(queueSize)))
         }
     }
 
@@ -77,7 +79,7 @@ public struct DescriptorChain: Sendable {
         var index = first
         while true {
             guard Int(index) < visited.count else {
-                self.defects.append(.tooLong(limit: Self.maximumDescriptors))
+                self.defects.append(.tooLong(count: self.elements.count, limit: Self.maximumDescriptors))
                 return
             }
             if visited[Int(index)] {
@@ -121,7 +123,7 @@ public struct DescriptorChain: Sendable {
                 return
             }
             guard self.elements.count < Self.maximumDescriptors else {
-                self.defects.append(.tooLong(limit: Self.maximumDescriptors))
+                self.defects.append(.tooLong(count: self.elements.count, limit: Self.maximumDescriptors))
                 return
             }
             index = descriptor.next

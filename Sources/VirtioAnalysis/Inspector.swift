@@ -48,6 +48,24 @@ public enum Inspector {
         }
     }
 
+    /// The heads of the chains the device owns, as far as one snapshot shows: the last
+    /// `outstanding` entries made available, less any head named by a used entry written in the
+    /// last ring's worth (min(used.idx, size) entries; before used.idx first reaches the size,
+    /// the zeroed rest of the ring names no head). A device may complete out of order, so a
+    /// head near avail.idx may already be back; a head both returned and re-offered is skipped
+    /// too: a missed check, never a stale table read as live.
+    static func ownedHeads(_ snapshot: SplitQueueSnapshot, outstanding: Int) -> [UInt16] {
+        let size = snapshot.addresses.size
+        guard outstanding > 0, size > 0 else { return [] }
+        let written = min(Int(size), Int(snapshot.usedIndex.rawValue))
+        let returned = Set((0..<written).map { back in
+            snapshot.used[snapshot.usedIndex.advanced(by: UInt16(truncatingIfNeeded: -(back + 1))).slot(queueSize: size)].id
+        })
+        return (1...outstanding).reversed().map { step in
+            snapshot.avail.ring[snapshot.avail.index.advanced(by: UInt16(truncatingIfNeeded: -step)).slot(queueSize: size)]
+        }.filter { !returned.contains(UInt32($0)) }
+    }
+
     public static func inspect(
         memory: GuestMemoryMap, dump: String, queues: [SplitQueueAddresses], options: Options = Options()
     ) -> InspectionReport {
@@ -72,18 +90,23 @@ public enum Inspector {
                 inspection.usedIndex = snapshot.usedIndex.rawValue
                 inspection.availFlags = snapshot.avail.flags.rawValue
                 inspection.usedFlags = snapshot.usedFlags.rawValue
-                let outstanding = snapshot.usedIndex.distance(to: snapshot.avail.index)
-                inspection.outstanding = outstanding
-                if outstanding > Int(addresses.size) {
+                var outstanding = snapshot.usedIndex.distance(to: snapshot.avail.index)
+                if outstanding > Int(UInt16.max) / 2 {
+                    // used.idx is ahead of avail.idx: the device returned more than it was given.
+                    emit(
+                        UsedIndexWindow.info,
+                        "used.idx \(snapshot.usedIndex.rawValue) is ahead of avail.idx \(snapshot.avail.index.rawValue)")
+                    outstanding = 0
+                } else if outstanding > Int(addresses.size) {
                     emit(
                         AvailIndexWindow.info,
                         "avail.idx \(snapshot.avail.index.rawValue) is \(outstanding) ahead of used.idx "
                             + "\(snapshot.usedIndex.rawValue), more than the queue size \(addresses.size)")
                 }
-                for step in 0..<min(outstanding, Int(addresses.size)) {
-                    let slot = snapshot.usedIndex.advanced(by: UInt16(step)).slot(queueSize: addresses.size)
+                inspection.outstanding = outstanding
+                for head in Self.ownedHeads(snapshot, outstanding: min(outstanding, Int(addresses.size))) {
                     let chain = DescriptorChain(
-                        head: snapshot.avail.ring[slot], table: addresses.descriptorTable, queueSize: addresses.size,
+                        head: head, table: addresses.descriptorTable, queueSize: addresses.size,
                         memory: memory, indirectNegotiated: options.indirectNegotiated)
                     for defect in chain.defects {
                         let (rule, message) = OwnedChains.finding(for: defect, head: chain.head)

@@ -62,6 +62,44 @@ struct InspectorTests {
         #expect(try Self.rules(Self.layout(avail: #"{"idx": 2, "ring": [0, 0]}"#, used: #"{"idx": 1, "ring": [[77, 4]]}"#)) == ["SPLIT-USED-ID-OWNED"])
     }
 
+    @Test("used.idx ahead of avail.idx is SPLIT-USED-IDX-WINDOW, and no chain is treated as owned")
+    func usedAhead() throws {
+        let report = try MemoryFixture(json: Self.layout(avail: #"{"idx": 1, "ring": [0]}"#, used: #"{"idx": 3, "ring": [[0, 4], [0, 4], [0, 4]]}"#)).inspect()
+        #expect(report.findings.map(\.rule.id) == ["SPLIT-USED-IDX-WINDOW"])
+        #expect(report.queues.first?.outstanding == 0 && report.queues.first?.chains.isEmpty == true)
+    }
+
+    @Test("a head already back in the used ring is not walked as owned (out-of-order completion)")
+    func completedOutOfOrder() throws {
+        // Heads 0..3 offered; the device returned 2 then 0 (used.idx 2 of avail.idx 4): 1 and 3
+        // are owned, but only the last two offers (2, 3) are certainly recent, and 2 is back.
+        let descriptors = """
+            [{"index": 0, "addr": "0x40008000", "len": 16, "flags": []},
+             {"index": 1, "addr": "0x40008100", "len": 16, "flags": []},
+             {"index": 2, "addr": "0x40008200", "len": 16, "flags": ["next"], "next": 2},
+             {"index": 3, "addr": "0x40008300", "len": 16, "flags": []}]
+            """
+        let json = Self.layout(descriptors: descriptors, avail: #"{"idx": 4, "ring": [0, 1, 2, 3]}"#, used: #"{"idx": 2, "ring": [[2, 0], [0, 0]]}"#)
+        let report = try MemoryFixture(json: json).inspect()
+        // Head 2's stale self-loop is not reported: it is back with the driver.
+        #expect(report.findings.isEmpty)
+        #expect(report.queues.first?.chains.map(\.head) == [3])
+    }
+
+    @Test("a chain longer than the queue size names its length and the limit")
+    func tooLong() throws {
+        // Queue size 2; one indirect descriptor whose table holds 3 descriptors.
+        let descriptors = """
+            [{"index": 0, "addr": "0x40004000", "len": 48, "flags": ["indirect"]},
+             {"table": "0x40004000", "index": 0, "addr": "0x40008000", "len": 16, "flags": ["next"], "next": 1},
+             {"table": "0x40004000", "index": 1, "addr": "0x40008100", "len": 16, "flags": ["next"], "next": 2},
+             {"table": "0x40004000", "index": 2, "addr": "0x40008200", "len": 16, "flags": []}]
+            """
+        let report = try MemoryFixture(json: Self.layout(descriptors: descriptors, size: 2)).inspect()
+        #expect(report.findings.map(\.rule.id) == ["SPLIT-CHAIN-MAX-LEN"])
+        #expect(report.findings.first?.message.contains("3 descriptors, more than 2") == true)
+    }
+
     @Test("rings outside the dump are reported, and nothing is walked")
     func unmappedRings() throws {
         let json = Self.layout(used: "null").replacingOccurrences(of: #""used": "0x40003000""#, with: #""used": "0x5000000""#)

@@ -15,7 +15,7 @@ enum OwnedChains {
         party: .driver, evidence: "a descriptor chain in a dump")
     static let chainMaxLength = RuleInfo(
         id: "SPLIT-CHAIN-MAX-LEN", severity: .error, section: "2.7.5.3.1", section11: "2.6.5.3.1",
-        summary: "a chain is no longer than the queue size (the table size inside an indirect table)",
+        summary: "a chain, indirect descriptors included, is no longer than the queue size",
         party: .driver, evidence: "a descriptor chain in a dump")
 
     static let infos = [indirectNotNext, indirectNoNest, chainMaxLength]
@@ -33,8 +33,8 @@ enum OwnedChains {
             )
         case .loop(let descriptor, let indirect):
             return (QEMUReported.chainNoLoop, chain + "loops back to descriptor \(descriptor)\(indirect ? " (indirect table)" : "")")
-        case .tooLong(let limit):
-            return (Self.chainMaxLength, chain + "longer than \(limit) descriptors")
+        case .tooLong(let count, let limit):
+            return (Self.chainMaxLength, chain + "\(count) descriptors, more than \(limit)")
         case .readableAfterWritable(let position):
             return (QEMUReported.readWriteOrder, chain + "element \(position) is device-readable after a device-writable one")
         case .indirectWithNext(let descriptor):
