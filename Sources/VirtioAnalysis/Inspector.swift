@@ -1,10 +1,29 @@
 import GuestMemory
 import VirtioModel
 
+/// One split queue to inspect, and what is known about its device.
+public struct QueueTarget: Sendable {
+    public var addresses: SplitQueueAddresses
+    /// The device's label (from QMP), or nil for a queue given on the command line.
+    public var device: String?
+    /// The queue's index in its device (QMP), or its position on the command line.
+    public var queue: Int
+    public var options: Inspector.Options
+
+    public init(addresses: SplitQueueAddresses, device: String? = nil, queue: Int, options: Inspector.Options) {
+        self.addresses = addresses
+        self.device = device
+        self.queue = queue
+        self.options = options
+    }
+}
+
 /// What a dump showed for one split queue.
 public struct QueueInspection: Sendable {
-    /// The queue's position on the command line, from 0.
-    public var ordinal: Int
+    /// The device's label, when known (QMP).
+    public var device: String?
+    /// The queue's index in its device (QMP), or its position on the command line, from 0.
+    public var queue: Int
     public var addresses: SplitQueueAddresses
     public var availIndex: UInt16?
     public var usedIndex: UInt16?
@@ -66,16 +85,17 @@ public enum Inspector {
         }.filter { !returned.contains(UInt32($0)) }
     }
 
-    public static func inspect(
-        memory: GuestMemoryMap, dump: String, queues: [SplitQueueAddresses], options: Options = Options()
-    ) -> InspectionReport {
+    public static func inspect(memory: GuestMemoryMap, dump: String, queues: [QueueTarget]) -> InspectionReport {
         var sink = FindingSink()
         var inspections: [QueueInspection] = []
-        for (ordinal, addresses) in queues.enumerated() {
+        for target in queues {
+            let addresses = target.addresses
+            let options = target.options
             func emit(_ rule: RuleInfo, _ message: String) {
-                sink.add(Finding(rule: rule, message: message, location: Location(file: dump, queue: ordinal)))
+                sink.add(
+                    Finding(rule: rule, message: message, location: Location(file: dump, device: target.device, queue: target.queue)))
             }
-            var inspection = QueueInspection(ordinal: ordinal, addresses: addresses, chains: [])
+            var inspection = QueueInspection(device: target.device, queue: target.queue, addresses: addresses, chains: [])
             let layout = SplitRingLayout(queueSize: Int(addresses.size))
             let eventBytes = options.eventIndex ? 0 : 2
             let mapped =

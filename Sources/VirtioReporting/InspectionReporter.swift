@@ -17,7 +17,8 @@ public enum InspectionReporter {
         out += (regions.count > 8 ? ", …" : "") + "\n"
         for queue in report.queues {
             let a = queue.addresses
-            out += "\nQueue \(queue.ordinal): size \(a.size), descriptors \(Format.hex(a.descriptorTable)), "
+            let name = queue.device.map { "\($0) queue \(queue.queue)" } ?? "Queue \(queue.queue)"
+            out += "\n\(name): size \(a.size), descriptors \(Format.hex(a.descriptorTable)), "
                 + "avail \(Format.hex(a.availRing)), used \(Format.hex(a.usedRing))\n"
             guard let availIndex = queue.availIndex, let usedIndex = queue.usedIndex else {
                 out += "  rings not in the dump: nothing decoded\n"
@@ -67,7 +68,7 @@ public enum InspectionReporter {
         json.endArray()
         json.endObject()
         json.beginArray("queues")
-        for queue in report.queues { Self.queue(queue, into: &json) }
+        for (ordinal, queue) in report.queues.enumerated() { Self.queue(queue, ordinal: ordinal, into: &json) }
         json.endArray()
         json.beginArray("findings")
         for finding in report.findings { JSONReporter.finding(finding, into: &json) }
@@ -84,9 +85,11 @@ public enum InspectionReporter {
         return json.output + "\n"
     }
 
-    private static func queue(_ queue: QueueInspection, into json: inout JSONWriter) {
+    private static func queue(_ queue: QueueInspection, ordinal: Int, into json: inout JSONWriter) {
         json.beginObject()
-        json.number("ordinal", queue.ordinal)
+        json.number("ordinal", ordinal)
+        json.string("device", queue.device)
+        json.number("queue", queue.queue)
         json.string("descriptorTable", Format.hex(queue.addresses.descriptorTable))
         json.string("availRing", Format.hex(queue.addresses.availRing))
         json.string("usedRing", Format.hex(queue.addresses.usedRing))

@@ -46,10 +46,10 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Decode split virtqueues in a guest memory dump and check what one snapshot can show.",
         discussion: """
-            DUMP is a QEMU dump-guest-memory ELF core, or a raw pmemsave image with --base. Give each \
-            queue's rings with --queue (QMP x-query-virtio-queue-status shows vring-desc, vring-avail, \
-            vring-used and vring-num). The chains between used.idx and avail.idx, owned by the device, \
-            are walked and checked. See docs/inspect.md.
+            DUMP is a QEMU dump-guest-memory ELF core, or a raw pmemsave image with --base. The queues \
+            come from saved QMP replies (--qmp: x-query-virtio-status and x-query-virtio-queue-status, \
+            which also give the negotiated features) and/or --queue. The chains the device owns are \
+            walked and checked. See docs/inspect.md.
             """
     )
 
@@ -59,15 +59,20 @@ struct Inspect: ParsableCommand {
     @Option(help: "The guest-physical address of a raw image's first byte (hex 0x… or decimal).")
     var base: Address?
 
+    @Option(help: "Saved QMP replies: a file (one reply, or a transcript) or a directory of *.json files.")
+    var qmp: String?
+
     @Option(
         name: .customLong("queue"),
         help: ArgumentHelp("A split queue: desc=ADDR,avail=ADDR,used=ADDR,size=N (repeatable).", valueName: "rings"))
-    var queues: [QueueSpecification]
+    var queues: [QueueSpecification] = []
 
-    @Flag(name: .customLong("event-idx"), help: "VIRTIO_F_EVENT_IDX was negotiated (the rings carry used_event and avail_event).")
+    @Flag(
+        name: .customLong("event-idx"),
+        help: "VIRTIO_F_EVENT_IDX was negotiated (the rings carry used_event and avail_event); QMP's features win.")
     var eventIndex = false
 
-    @Option(help: "Whether VIRTIO_F_INDIRECT_DESC was negotiated: yes or no (unknown when left out).")
+    @Option(help: "Whether VIRTIO_F_INDIRECT_DESC was negotiated: yes or no (unknown when left out); QMP's features win.")
     var indirect: Negotiated?
 
     @Option(help: "Output format: text or json.")
@@ -77,13 +82,15 @@ struct Inspect: ParsableCommand {
     var failOn: FailLevel = .error
 
     func validate() throws {
-        guard !self.queues.isEmpty else { throw ValidationError("give at least one --queue desc=…,avail=…,used=…,size=N") }
+        guard !self.queues.isEmpty || self.qmp != nil else {
+            throw ValidationError("give --qmp with saved QMP replies, or at least one --queue desc=…,avail=…,used=…,size=N")
+        }
     }
 
     func run() throws {
         let options = Inspector.Options(eventIndex: self.eventIndex, indirectNegotiated: self.indirect.map { $0 == .yes })
         let result = Self.execute(
-            dump: self.dump, base: self.base?.value, queues: self.queues.map(\.addresses), options: options,
+            dump: self.dump, base: self.base?.value, qmp: self.qmp, queues: self.queues.map(\.addresses), options: options,
             format: self.format, failOn: self.failOn, color: isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil)
         if !result.output.isEmpty { print(result.output, terminator: "") }
         if !result.diagnostics.isEmpty { Analyze.printError(result.diagnostics) }
@@ -92,11 +99,27 @@ struct Inspect: ParsableCommand {
 
     /// The whole inspection as a function of its inputs, so tests can run it in process.
     static func execute(
-        dump: String, base: UInt64?, queues: [SplitQueueAddresses], options: Inspector.Options = Inspector.Options(),
-        format: OutputFormat, failOn: FailLevel, color: Bool = false
+        dump: String, base: UInt64?, qmp: String? = nil, queues: [SplitQueueAddresses],
+        options: Inspector.Options = Inspector.Options(), format: OutputFormat, failOn: FailLevel, color: Bool = false
     ) -> (output: String, diagnostics: String, code: Int32) {
         let memory: GuestMemoryMap
+        var targets: [QueueTarget] = []
+        var notes: [String] = []
         do {
+            if let qmp {
+                for device in try QMPVirtioSnapshot.read(path: qmp) {
+                    guard device.packed != true else {
+                        notes.append("vqscope: \(device.label): packed rings (VIRTIO_F_RING_PACKED), not inspected")
+                        continue
+                    }
+                    let negotiated = Inspector.Options(
+                        eventIndex: device.eventIndex ?? options.eventIndex,
+                        indirectNegotiated: device.indirect ?? options.indirectNegotiated)
+                    targets += device.queues.map {
+                        QueueTarget(addresses: $0.addresses, device: device.label, queue: $0.index, options: negotiated)
+                    }
+                }
+            }
             memory = try GuestMemoryDump.open(path: dump, base: base)
         } catch {
             switch error {
@@ -104,7 +127,8 @@ struct Inspect: ParsableCommand {
             default: return ("", "vqscope: \(error)", Exit.undecodable)
             }
         }
-        let report = Inspector.inspect(memory: memory, dump: dump, queues: queues, options: options)
+        targets += queues.enumerated().map { QueueTarget(addresses: $1, queue: $0, options: options) }
+        let report = Inspector.inspect(memory: memory, dump: dump, queues: targets)
         let output: String
         switch format {
         case .text: output = InspectionReporter.text(report, color: color)
@@ -114,6 +138,6 @@ struct Inspect: ParsableCommand {
         if let threshold = failOn.threshold, let highest = report.highestSeverity, highest >= threshold {
             code = Exit.findings
         }
-        return (output, "", code)
+        return (output, notes.joined(separator: "\n"), code)
     }
 }

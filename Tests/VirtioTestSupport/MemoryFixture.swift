@@ -86,6 +86,7 @@ public struct MemoryFixture {
         let file = TemporaryFile(bytes: self.bytes, name: "mem.raw")
         defer { file.remove() }
         let memory = try GuestMemoryDump.open(path: file.path, base: self.base)
-        return Inspector.inspect(memory: memory, dump: file.path, queues: [self.queue], options: self.options)
+        return Inspector.inspect(
+            memory: memory, dump: file.path, queues: [QueueTarget(addresses: self.queue, queue: 0, options: self.options)])
     }
 }

@@ -45,6 +45,48 @@ struct InspectCLITests {
         #expect(chain["writableBytes"] as? Int == 32)
     }
 
+    @Test("--qmp: queues, device labels and negotiated features from a QMP transcript")
+    func qmp() throws {
+        // One chain through an indirect table: whether that is a violation depends on the
+        // features QMP reports.
+        let fixture = try MemoryFixture(json: """
+            {"base": "0x40000000", "size": 65536,
+             "queue": {"desc": "0x40001000", "avail": "0x40002000", "used": "0x40003000", "size": 8},
+             "descriptors": [{"index": 0, "addr": "0x40004000", "len": 16, "flags": ["indirect"]},
+                             {"table": "0x40004000", "index": 0, "addr": "0x40008000", "len": 16, "flags": []}],
+             "avail": {"idx": 1, "ring": [0]}, "used": {"idx": 0}}
+            """)
+        let file = TemporaryFile(bytes: fixture.bytes, name: "mem.raw")
+        defer { file.remove() }
+        let q = fixture.queue
+        func transcript(_ transports: String) -> String {
+            [
+                #"{"execute": "x-query-virtio-status", "arguments": {"path": "/machine/peripheral/blk0/virtio-backend"}}"#,
+                #"{"return": {"name": "virtio-blk", "num-vqs": 1, "guest-features": {"transports": [\#(transports)]}}}"#,
+                #"{"execute": "x-query-virtio-queue-status", "arguments": {"path": "/machine/peripheral/blk0/virtio-backend", "queue": 0}}"#,
+                #"{"return": {"name": "virtio-blk", "queue-index": 0, "vring-num": \#(q.size), "vring-desc": \#(q.descriptorTable), "vring-avail": \#(q.availRing), "vring-used": \#(q.usedRing), "used-idx": 0, "inuse": 0}}"#,
+            ].joined(separator: "\n")
+        }
+        let without = TemporaryFile(text: transcript(#""VIRTIO_F_VERSION_1: Device compliant for v1 spec (legacy)""#), name: "qmp.jsonl")
+        defer { without.remove() }
+        let gated = Inspect.execute(
+            dump: file.path, base: fixture.base, qmp: without.path, queues: [], format: .json, failOn: .error)
+        #expect(gated.code == 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(gated.output.utf8)) as? [String: Any])
+        let findings = try #require(object["findings"] as? [[String: Any]])
+        #expect(findings.map { $0["rule"] as? String } == ["FEAT-INDIRECT-GATED"])
+        let location = try #require(findings.first?["location"] as? [String: Any])
+        #expect(location["device"] as? String == "virtio-blk@/machine/peripheral/blk0/virtio-backend")
+        #expect(location["queue"] as? Int == 0)
+        let with = TemporaryFile(text: transcript(#""VIRTIO_RING_F_INDIRECT_DESC: Indirect descriptors supported""#), name: "qmp.jsonl")
+        defer { with.remove() }
+        let allowed = Inspect.execute(
+            dump: file.path, base: fixture.base, qmp: with.path, queues: [], format: .text, failOn: .error)
+        #expect(allowed.code == 0)
+        #expect(allowed.output.contains("virtio-blk@/machine/peripheral/blk0/virtio-backend queue 0: size \(q.size)"))
+        #expect(Inspect.execute(dump: file.path, base: fixture.base, qmp: "/nonexistent.json", queues: [], format: .text, failOn: .error).code == 66)
+    }
+
     @Test("missing dumps exit 66; unknown formats and raw images without --base exit 65")
     func badDumps() {
         let queue = SplitQueueAddresses(descriptorTable: 0, availRing: 0x1000, usedRing: 0x2000, size: 8)

@@ -2,8 +2,9 @@
 # capture-linux-dump.sh OUTDIR
 # Boots the Linux 6.1 guest of capture-linux-pci.sh on q35 with modern virtio-pci devices,
 # lets it do its traffic, then over QMP records every queue's rings (x-query-virtio-queue-status)
-# and writes an ELF memory dump: OUTDIR/dump.elf (256 MiB, never committed) and
-# OUTDIR/queues.json. check_dump.py then runs `vqscope inspect` on them.
+# and writes an ELF memory dump: OUTDIR/dump.elf (256 MiB, never committed),
+# OUTDIR/queues.json and the raw QMP exchange OUTDIR/qmp.jsonl. check_dump.py then runs
+# `vqscope inspect` on them.
 source "$(dirname "$0")/common.sh"
 OUTDIR=${1:?usage: capture-linux-dump.sh OUTDIR}
 mkdir -p "$OUTDIR"
@@ -11,8 +12,8 @@ OUTDIR=$(cd "$OUTDIR" && pwd)
 
 bash "$CAPTURE_DIR/build-initramfs.sh" "$WORK"
 truncate -s 8M disk.img
-rm -f "$OUTDIR/dump.elf" "$OUTDIR/queues.json"
-python3 "$CAPTURE_DIR/qmp_dump.py" qmp.sock console.log "$OUTDIR/dump.elf" "$OUTDIR/queues.json" &
+rm -f "$OUTDIR/dump.elf" "$OUTDIR/queues.json" "$OUTDIR/qmp.jsonl"
+python3 "$CAPTURE_DIR/qmp_dump.py" qmp.sock console.log "$OUTDIR/dump.elf" "$OUTDIR/queues.json" "$OUTDIR/qmp.jsonl" &
 dumper=$!
 run_qemu 240 qemu-system-x86_64 -M q35 -accel tcg -m 256M -smp 1 -nodefaults -display none -no-reboot \
   -kernel vmlinuz -initrd initramfs.cpio.gz -append "console=ttyS0 panic=-1 quiet vqscope.hold" \
@@ -27,5 +28,6 @@ run_qemu 240 qemu-system-x86_64 -M q35 -accel tcg -m 256M -smp 1 -nodefaults -di
   -qmp unix:qmp.sock,server=on,wait=off
 wait "$dumper"
 require_console console.log "traffic done"
-[ -s "$OUTDIR/dump.elf" ] && [ -s "$OUTDIR/queues.json" ] || { echo "ERROR: no dump" >&2; exit 1; }
-echo "wrote $OUTDIR/dump.elf ($(stat -c %s "$OUTDIR/dump.elf") bytes) and $OUTDIR/queues.json"
+[ -s "$OUTDIR/dump.elf" ] && [ -s "$OUTDIR/queues.json" ] && [ -s "$OUTDIR/qmp.jsonl" ] \
+  || { echo "ERROR: no dump" >&2; exit 1; }
+echo "wrote $OUTDIR/dump.elf ($(stat -c %s "$OUTDIR/dump.elf") bytes), $OUTDIR/queues.json, $OUTDIR/qmp.jsonl"

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Check `vqscope inspect` on a real memory dump against what QEMU said over QMP.
 
-    check_dump.py VQSCOPE DUMP_ELF QUEUES_JSON
+    check_dump.py VQSCOPE DUMP_ELF QUEUES_JSON [QMP_TRANSCRIPT]
 
 For every virtio device in QUEUES_JSON (written by qmp_dump.py) it runs
 `vqscope inspect --dump DUMP --queue ... --format json` with the device's negotiated
 EVENT_IDX and INDIRECT_DESC, and requires: exit 0 (no error-level finding), used.idx in
 memory equal to QEMU's used-idx for every queue (the VM was stopped), and avail.idx no
 fewer than QEMU's last-avail-idx and at most the queue size ahead of used.idx.
-Prints one line per device and "N passed, N failed" at the end; exits 1 on a failure.
+With QMP_TRANSCRIPT (the raw exchange qmp_dump.py saved) it also runs
+`vqscope inspect --dump DUMP --qmp QMP_TRANSCRIPT` once for all devices and requires exit
+0 and the same queues, in the same order, with the same used.idx.
+Prints one line per check and "N passed, N failed" at the end; exits 1 on a failure.
 """
 import json
 import subprocess
@@ -56,8 +59,34 @@ def main():
             passed += 1
             print(f"ok   {device['name']}: {len(device['queues'])} queues, {chains} owned chains walked"
                   + (f", findings: {notes}" if notes else ""))
+    if len(sys.argv) > 4:
+        ok = check_qmp(vqscope, dump, sys.argv[4], devices)
+        passed, failed = passed + ok, failed + (not ok)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed or not passed else 0)
+
+
+def check_qmp(vqscope, dump, transcript, devices):
+    """One `inspect --qmp` run must find every split queue QMP listed, features included."""
+    command = [vqscope, "inspect", "--dump", dump, "--qmp", transcript, "--format", "json"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    expected = [(d["name"], q["index"], q["usedIdx"]) for d in devices if not d["packed"] for q in d["queues"]]
+    problems = []
+    if result.returncode != 0:
+        problems.append(f"exit {result.returncode}: {result.stderr.strip()[:300]}")
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        report = {"queues": []}
+        problems.append("no JSON report")
+    seen = [(q["device"].split("@")[0], q["queue"], q["usedIdx"]) for q in report["queues"]]
+    if seen != expected:
+        problems.append(f"queues {seen[:4]}... differ from QMP's {expected[:4]}...")
+    if problems:
+        print("FAIL --qmp: " + "; ".join(problems))
+        return False
+    print(f"ok   --qmp: {len(seen)} queues of {len(devices)} devices found from the QMP transcript")
+    return True
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@
 queues (x-query-virtio, x-query-virtio-status, x-query-virtio-queue-status), stop the VM,
 write an ELF memory dump (dump-guest-memory) and quit QEMU.
 
-    qmp_dump.py QMP_SOCKET CONSOLE_LOG DUMP_FILE QUEUES_JSON
+    qmp_dump.py QMP_SOCKET CONSOLE_LOG DUMP_FILE QUEUES_JSON TRANSCRIPT
 
 QUEUES_JSON lists, per device, its queues with the ring addresses, size and QEMU's own
-indices, and the features that matter to `vqscope inspect`. Python 3 stdlib only.
+indices, and the features that matter to `vqscope inspect`. TRANSCRIPT is the raw QMP
+exchange (one JSON message per line, commands and replies as sent and received), what
+`vqscope inspect --qmp` reads. Python 3 stdlib only.
 x-query-virtio-queue-element is never used: on an idle queue it can break the device.
 """
 import json
@@ -26,6 +28,7 @@ class QMP:
             except OSError:
                 time.sleep(0.1)
         self.file = self.sock.makefile("rw")
+        self.transcript = []
         json.loads(self.file.readline())  # greeting
         self.command("qmp_capabilities")
 
@@ -35,8 +38,10 @@ class QMP:
             message["arguments"] = arguments
         self.file.write(json.dumps(message) + "\n")
         self.file.flush()
+        self.transcript.append(message)
         while True:
             reply = json.loads(self.file.readline())
+            self.transcript.append(reply)
             if "return" in reply:
                 return reply["return"]
             if "error" in reply:
@@ -45,7 +50,7 @@ class QMP:
 
 
 def main():
-    socket_path, console, dump, out = sys.argv[1:5]
+    socket_path, console, dump, out, transcript = sys.argv[1:6]
     deadline = time.time() + 150
     while time.time() < deadline:
         if os.path.exists(console) and "traffic done" in open(console, errors="replace").read():
@@ -81,6 +86,8 @@ def main():
         })
     qmp.command("dump-guest-memory", paging=False, protocol="file:" + os.path.abspath(dump))
     json.dump(devices, open(out, "w"), indent=2)
+    with open(transcript, "w") as file:
+        file.writelines(json.dumps(message) + "\n" for message in qmp.transcript)
     try:
         qmp.command("quit")
     except (OSError, ValueError, json.JSONDecodeError):

@@ -1,0 +1,301 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One virtqueue as QEMU described it in an `x-query-virtio-queue-status` reply.
+public struct QMPVirtioQueue: Sendable, Equatable {
+    /// `queue-index`.
+    public var index: Int
+    /// `vring-desc`, `vring-avail`, `vring-used` and `vring-num`.
+    public var addresses: SplitQueueAddresses
+    /// QEMU's copy of the used ring's `idx` (`used-idx`).
+    public var usedIndex: UInt16
+    /// How far the device has consumed the available ring (`last-avail-idx`; absent for vhost).
+    public var lastAvailIndex: UInt16?
+    /// Chains QEMU has popped and not yet pushed back (`inuse`).
+    public var inUse: Int
+}
+
+/// A virtio device as QEMU described it over QMP: `x-query-virtio` (name and QOM path),
+/// `x-query-virtio-status` (negotiated features, number of queues) and
+/// `x-query-virtio-queue-status` (each queue's rings).
+public struct QMPVirtioDevice: Sendable, Equatable {
+    /// `name`, e.g. `virtio-net`.
+    public var name: String
+    /// The QOM path of the device's virtio backend, when the replies name it.
+    public var path: String?
+    /// The negotiated transport feature names (`guest-features.transports`), without QEMU's
+    /// explanations, e.g. `VIRTIO_RING_F_EVENT_IDX`. Nil when no status reply was given.
+    public var transportFeatures: [String]?
+    /// The queues with rings set up (`vring-desc` and `vring-num` non-zero), by index.
+    public var queues: [QMPVirtioQueue]
+
+    /// VIRTIO_F_EVENT_IDX (§6), when the features are known.
+    public var eventIndex: Bool? { self.has("VIRTIO_RING_F_EVENT_IDX", "VIRTIO_F_EVENT_IDX") }
+    /// VIRTIO_F_INDIRECT_DESC (§6), when the features are known.
+    public var indirect: Bool? { self.has("VIRTIO_RING_F_INDIRECT_DESC", "VIRTIO_F_INDIRECT_DESC") }
+    /// VIRTIO_F_RING_PACKED (§6), when the features are known.
+    public var packed: Bool? { self.has("VIRTIO_F_RING_PACKED") }
+
+    /// A label for findings: the name, and the QOM path when known.
+    public var label: String { self.path.map { "\(self.name)@\($0)" } ?? self.name }
+
+    private func has(_ names: String...) -> Bool? {
+        self.transportFeatures.map { features in names.contains { features.contains($0) } }
+    }
+}
+
+/// Reads saved QMP replies about virtio devices: a file, or a directory of `*.json` files
+/// read in name order. A file holds one reply (`{"return": …}`) or a transcript: the
+/// commands (`{"execute": …, "arguments": {"path": …}}`) and replies as QEMU exchanged them,
+/// one after another. A reply is matched to its device by the `path` of the command before
+/// it, else by the device name of the last status reply. Other messages (greetings, events,
+/// other commands' replies) are skipped.
+public enum QMPVirtioSnapshot {
+    /// Larger QMP files are refused: real replies are a few KiB each.
+    public static let maximumFileSize = 64 << 20
+
+    public static func read(path: String) throws(MemoryError) -> [QMPVirtioDevice] {
+        var builder = Builder()
+        for file in try Self.files(at: path) {
+            let mapped = try MappedFile(path: file)
+            guard mapped.bytes.count <= Self.maximumFileSize else {
+                throw .unsupportedFormat(
+                    path: file, reason: "\(mapped.bytes.count) bytes: too large for saved QMP replies (at most 64 MiB)")
+            }
+            for (offset, value) in try JSONValues.split(mapped.bytes, path: file) {
+                let message: QMPMessage
+                do {
+                    message = try JSONDecoder().decode(QMPMessage.self, from: value)
+                } catch {
+                    throw .malformed(path: file, offset: UInt64(offset), reason: "not a QMP message: \(error)")
+                }
+                builder.add(message)
+            }
+        }
+        guard !builder.devices.isEmpty else {
+            throw .unsupportedFormat(
+                path: path,
+                reason: "no x-query-virtio-status or x-query-virtio-queue-status reply found (see docs/inspect.md)")
+        }
+        return builder.devices
+    }
+
+    private static func files(at path: String) throws(MemoryError) -> [String] {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw errno == ENOENT || errno == ENOTDIR ? .missing(path: path) : .unreadable(path: path, errno: errno)
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else { return [path] }
+        guard let directory = opendir(path) else { throw .unreadable(path: path, errno: errno) }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasSuffix(".json") && !name.hasPrefix(".") { names.append(name) }
+        }
+        guard !names.isEmpty else { throw .missing(path: path + "/*.json") }
+        return names.sorted().map { path + "/" + $0 }
+    }
+
+    /// Groups replies into devices.
+    private struct Builder {
+        var devices: [QMPVirtioDevice] = []
+        /// The `path` argument of the last command, which the next reply answers.
+        var pendingPath: String?
+        var lastStatusName: String?
+
+        mutating func add(_ message: QMPMessage) {
+            if message.execute != nil {
+                self.pendingPath = message.arguments?.path
+                return
+            }
+            guard let reply = message.reply else { return }
+            defer { self.pendingPath = nil }
+            switch reply {
+            case .devices(let list):
+                for entry in list { _ = self.device(name: entry.name, path: entry.path) }
+            case .status(let status):
+                let slot = self.device(name: status.name, path: self.pendingPath)
+                self.devices[slot].transportFeatures = status.guestFeatures.transports.map {
+                    String($0.prefix { $0 != ":" })
+                }
+                self.lastStatusName = status.name
+            case .queue(let queue):
+                let path = self.pendingPath ?? (self.lastStatusName == queue.name ? self.lastStatusPath : nil)
+                let slot = self.device(name: queue.name, path: path)
+                guard queue.vringDesc != 0, queue.vringNum > 0, queue.vringNum <= UInt64(UInt16.max) else { return }
+                let entry = QMPVirtioQueue(
+                    index: queue.queueIndex,
+                    addresses: SplitQueueAddresses(
+                        descriptorTable: queue.vringDesc, availRing: queue.vringAvail, usedRing: queue.vringUsed,
+                        size: UInt16(queue.vringNum)),
+                    usedIndex: UInt16(truncatingIfNeeded: queue.usedIdx),
+                    lastAvailIndex: queue.lastAvailIdx.map { UInt16(truncatingIfNeeded: $0) }, inUse: queue.inuse)
+                self.devices[slot].queues.removeAll { $0.index == entry.index }
+                self.devices[slot].queues.append(entry)
+                self.devices[slot].queues.sort { $0.index < $1.index }
+            }
+        }
+
+        private var lastStatusPath: String? {
+            self.devices.last { $0.name == self.lastStatusName }?.path
+        }
+
+        /// The device with this path (or, without one, the last with this name), created if new.
+        private mutating func device(name: String, path: String?) -> Int {
+            if let path, let slot = self.devices.firstIndex(where: { $0.path == path }) { return slot }
+            if path == nil, let slot = self.devices.lastIndex(where: { $0.name == name }) { return slot }
+            if let path, let slot = self.devices.firstIndex(where: { $0.path == nil && $0.name == name }) {
+                self.devices[slot].path = path
+                return slot
+            }
+            self.devices.append(QMPVirtioDevice(name: name, path: path, transportFeatures: nil, queues: []))
+            return self.devices.count - 1
+        }
+    }
+}
+
+/// The parts of a QMP message vqscope reads.
+private struct QMPMessage: Decodable {
+    struct Arguments: Decodable {
+        var path: String?
+    }
+
+    struct DeviceEntry: Decodable {
+        var name: String
+        var path: String
+    }
+
+    struct Status: Decodable {
+        struct Features: Decodable {
+            var transports: [String]
+        }
+        var name: String
+        var guestFeatures: Features
+        enum CodingKeys: String, CodingKey {
+            case name
+            case guestFeatures = "guest-features"
+        }
+    }
+
+    struct Queue: Decodable {
+        var name: String
+        var queueIndex: Int
+        var vringNum: UInt64
+        var vringDesc: UInt64
+        var vringAvail: UInt64
+        var vringUsed: UInt64
+        var usedIdx: UInt64
+        var lastAvailIdx: UInt64?
+        var inuse: Int
+        enum CodingKeys: String, CodingKey {
+            case name, inuse
+            case queueIndex = "queue-index"
+            case vringNum = "vring-num"
+            case vringDesc = "vring-desc"
+            case vringAvail = "vring-avail"
+            case vringUsed = "vring-used"
+            case usedIdx = "used-idx"
+            case lastAvailIdx = "last-avail-idx"
+        }
+    }
+
+    enum Reply {
+        case devices([DeviceEntry])
+        case status(Status)
+        case queue(Queue)
+    }
+
+    var execute: String?
+    var arguments: Arguments?
+    var reply: Reply?
+
+    enum CodingKeys: String, CodingKey {
+        case execute, arguments
+        case reply = "return"
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.execute = try container.decodeIfPresent(String.self, forKey: .execute)
+        self.arguments = try? container.decodeIfPresent(Arguments.self, forKey: .arguments)
+        // A reply vqscope does not read (another command's) is skipped, not an error.
+        if let list = try? container.decode([DeviceEntry].self, forKey: .reply) {
+            self.reply = .devices(list)
+        } else if let queue = try? container.decode(Queue.self, forKey: .reply) {
+            self.reply = .queue(queue)
+        } else if let status = try? container.decode(Status.self, forKey: .reply) {
+            self.reply = .status(status)
+        }
+    }
+}
+
+/// Splits a buffer of concatenated JSON values (JSON Lines, or pretty-printed objects one
+/// after another) into the values, with their byte offsets. Only the nesting and strings are
+/// scanned; the decoder checks the rest.
+enum JSONValues {
+    /// Values nested deeper than this are refused (QMP replies nest 3 or 4 levels).
+    static let maximumDepth = 64
+
+    static func split(_ bytes: UnsafeRawBufferPointer, path: String) throws(MemoryError) -> [(Int, Data)] {
+        var values: [(Int, Data)] = []
+        var start: Int?
+        var depth = 0
+        var inString = false
+        var escaped = false
+        for (offset, byte) in bytes.enumerated() {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t"):
+                continue
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                if depth == 0 { start = offset }
+                depth += 1
+                guard depth <= Self.maximumDepth else {
+                    throw .malformed(path: path, offset: UInt64(offset), reason: "JSON nested deeper than \(Self.maximumDepth)")
+                }
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                guard depth > 0, let first = start else {
+                    throw .malformed(path: path, offset: UInt64(offset), reason: "unbalanced '\(Character(Unicode.Scalar(byte)))'")
+                }
+                depth -= 1
+                if depth == 0 {
+                    values.append((first, Data(bytes[first...offset])))
+                    start = nil
+                }
+            case UInt8(ascii: "\""):
+                guard depth > 0 else {
+                    throw .malformed(path: path, offset: UInt64(offset), reason: "expected a JSON object")
+                }
+                inString = true
+            default:
+                guard depth > 0 else {
+                    throw .malformed(path: path, offset: UInt64(offset), reason: "expected a JSON object")
+                }
+            }
+        }
+        if let first = start {
+            throw .malformed(path: path, offset: UInt64(first), reason: "JSON value not closed at the end of the file")
+        }
+        return values
+    }
+}

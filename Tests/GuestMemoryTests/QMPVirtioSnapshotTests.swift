@@ -1,0 +1,97 @@
+import Foundation
+import GuestMemory
+import Testing
+import VirtioTestSupport
+
+/// Saved QMP replies: real ones from a Linux guest, and hand-written ones for each shape.
+struct QMPVirtioSnapshotTests {
+    static let status = #"{"return": {"name": "virtio-net", "num-vqs": 3, "guest-features": {"transports": ["VIRTIO_RING_F_INDIRECT_DESC: Indirect descriptors supported", "VIRTIO_F_VERSION_1: Device compliant for v1 spec (legacy)"], "dev-features": []}}}"#
+
+    static func queue(_ index: Int, desc: Int = 0x1000, num: Int = 256, used: Int = 7) -> String {
+        #"{"return": {"name": "virtio-net", "queue-index": \#(index), "vring-num": \#(num), "vring-desc": \#(desc), "vring-avail": \#(desc + 4096), "vring-used": \#(desc + 8192), "used-idx": \#(used), "last-avail-idx": \#(used), "shadow-avail-idx": \#(used), "inuse": 0, "vring-align": 4096}}"#
+    }
+
+    @Test("the real transcript of the Linux guest: every device, its queues and features")
+    func realTranscript() throws {
+        let devices = try QMPVirtioSnapshot.read(path: Fixtures.path("traces/real/qmp/linux-pci-dump.jsonl"))
+        let text = try #require(Fixtures.text("traces/real/qmp/linux-pci-dump.expected.json"))
+        let parsed = try JSONSerialization.jsonObject(with: Data(text.utf8))
+        let expected = try #require(parsed as? [String: Any])
+        let want = try #require(expected["devices"] as? [[String: Any]])
+        #expect(devices.map(\.name) == want.map { $0["name"] as? String })
+        for (device, wanted) in zip(devices, want) {
+            #expect(device.path == wanted["path"] as? String)
+            #expect(device.queues.map(\.index) == wanted["queues"] as? [Int])
+            #expect(device.queues.map { Int($0.usedIndex) } == wanted["usedIdx"] as? [Int])
+            #expect(device.eventIndex == wanted["eventIdx"] as? Bool && device.indirect == wanted["indirect"] as? Bool)
+            #expect(device.packed == false)
+        }
+    }
+
+    @Test("one reply per file in a directory, matched by device name; unset queues are left out")
+    func directoryOfReplies() throws {
+        let first = TemporaryFile(text: Self.status, name: "a-status.json")
+        defer { first.remove() }
+        let directory = String(first.path[..<first.path.lastIndex(of: "/")!])
+        let files = [
+            ("b-queue0.json", Self.queue(0)), ("c-queue1.json", Self.queue(1, desc: 0x9000, used: 65_535 + 2)),
+            ("d-queue2.json", Self.queue(2, desc: 0, num: 0)), ("notes.txt", "not read"),
+        ]
+        for (name, text) in files {
+            let file = fopen(directory + "/" + name, "w")!
+            fputs(text, file)
+            fclose(file)
+        }
+        defer { for (name, _) in files { unlink(directory + "/" + name) } }
+        let devices = try QMPVirtioSnapshot.read(path: directory)
+        #expect(devices.count == 1)
+        let net = try #require(devices.first)
+        #expect(net.name == "virtio-net" && net.path == nil && net.label == "virtio-net")
+        #expect(net.indirect == true && net.eventIndex == false && net.packed == false)
+        #expect(net.queues.map(\.index) == [0, 1])
+        #expect(net.queues.last?.addresses.descriptorTable == 0x9000 && net.queues.last?.addresses.usedRing == 0x9000 + 8192)
+        #expect(net.queues.last?.usedIndex == 1)  // QEMU's used-idx is reported modulo 2^16
+    }
+
+    @Test("a transcript: the command's path decides the device when two have the same name")
+    func transcriptWithPaths() throws {
+        let text = [
+            #"{"QMP": {"version": {}}}"#,
+            #"{"execute": "x-query-virtio-queue-status", "arguments": {"path": "/a", "queue": 0}}"#, Self.queue(0, desc: 0x1000),
+            #"{"event": "STOP", "timestamp": {"seconds": 1, "microseconds": 2}}"#,
+            #"{"execute": "x-query-virtio-queue-status", "arguments": {"path": "/b", "queue": 0}}"#,
+            Self.queue(0, desc: 0x5000).replacingOccurrences(of: "{\"return\"", with: "\n  {\"return\""),
+        ].joined(separator: "\n")
+        let file = TemporaryFile(text: text, name: "qmp.jsonl")
+        defer { file.remove() }
+        let devices = try QMPVirtioSnapshot.read(path: file.path)
+        #expect(devices.map(\.label) == ["virtio-net@/a", "virtio-net@/b"])
+        #expect(devices.map { $0.queues.first?.addresses.descriptorTable } == [0x1000, 0x5000])
+        #expect(devices.first?.eventIndex == nil)  // no status reply: features unknown
+    }
+
+    @Test("bad input: an unclosed value, a stray character, no virtio reply, a missing path")
+    func badInput() throws {
+        for (text, offset) in [(#"{"return": {}}"# + "\n{\"return\": [", UInt64(15)), ("{} x", UInt64(3))] {
+            let file = TemporaryFile(text: text, name: "bad.json")
+            defer { file.remove() }
+            #expect {
+                try QMPVirtioSnapshot.read(path: file.path)
+            } throws: { error in
+                guard case .malformed(_, let at, _) = error as? MemoryError else { return false }
+                return at == offset
+            }
+        }
+        let empty = TemporaryFile(text: #"{"return": {}}"#, name: "other.json")
+        defer { empty.remove() }
+        #expect {
+            try QMPVirtioSnapshot.read(path: empty.path)
+        } throws: { error in
+            guard case .unsupportedFormat = error as? MemoryError else { return false }
+            return true
+        }
+        #expect(throws: MemoryError.missing(path: "/nonexistent/qmp.json")) {
+            try QMPVirtioSnapshot.read(path: "/nonexistent/qmp.json")
+        }
+    }
+}
