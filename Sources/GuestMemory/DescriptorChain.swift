@@ -41,6 +41,9 @@ public struct DescriptorChain: Sendable {
     public let head: UInt16
     /// The data descriptors in order (the descriptor pointing at an indirect table is not one).
     public private(set) var elements: [Element] = []
+    /// The entries of the queue's descriptor table the walk visited, in order: the direct
+    /// data descriptors and the one pointing at an indirect table, not the table's entries.
+    public private(set) var tableIndices: [UInt16] = []
     public private(set) var defects: [ChainDefect] = []
     public private(set) var readableBytes: UInt64 = 0
     public private(set) var writableBytes: UInt64 = 0
@@ -87,6 +90,7 @@ public struct DescriptorChain: Sendable {
                 return
             }
             visited[Int(index)] = true
+            if !indirect { self.tableIndices.append(index) }
             guard let descriptor = Self.read(index, table: table, memory: memory) else {
                 self.defects.append(.unmapped(address: table &+ UInt64(index) &* 16, length: 16))
                 return

@@ -43,6 +43,7 @@ public enum RuleCatalog {
         RingAlignment.self,
         RingsDoNotOverlap.self,
         RingsInGuestMemory.self,
+        ChainsDisjoint.self,
     ]
 
     /// All rules, each once, in catalogue order.

@@ -57,8 +57,9 @@ struct InspectorTests {
     @Test("ring indices: a head out of range, more outstanding than the size, a used id out of range")
     func indices() throws {
         #expect(try Self.rules(Self.layout(avail: #"{"idx": 1, "ring": [12]}"#)) == ["SPLIT-HEAD-IN-RANGE"])
-        // 9 outstanding in a queue of 8: the window rule, and the 8 walked chains (all head 0) are fine.
-        #expect(try Self.rules(Self.layout(avail: #"{"idx": 9, "ring": [0,0,0,0,0,0,0,0]}"#)) == ["SPLIT-AVAIL-IDX-WINDOW"])
+        // 9 outstanding in a queue of 8: the window rule; the 8 walked one-descriptor chains are fine.
+        let single = #"[{"index": 0, "addr": "0x40008000", "len": 16, "flags": []}]"#
+        #expect(try Self.rules(Self.layout(descriptors: single, avail: #"{"idx": 9, "ring": [0,1,2,3,4,5,6,7]}"#)) == ["SPLIT-AVAIL-IDX-WINDOW"])
         #expect(try Self.rules(Self.layout(avail: #"{"idx": 2, "ring": [0, 0]}"#, used: #"{"idx": 1, "ring": [[77, 4]]}"#)) == ["SPLIT-USED-ID-OWNED"])
     }
 
