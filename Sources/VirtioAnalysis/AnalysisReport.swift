@@ -64,6 +64,8 @@ public struct DeviceReport: Sendable {
     public var finalStatus: DeviceStatus
     public var driverFeatures: FeatureBits?
     public var queues: [QueueReport]
+    /// The rings the driver last programmed through virtio-mmio registers (empty for PCI).
+    public var programmedQueues: [ProgrammedQueue]
 }
 
 /// The result of analysing one trace.

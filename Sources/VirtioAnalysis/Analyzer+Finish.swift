@@ -133,6 +133,7 @@ extension Analyzer {
             typeDecidedBy: device.typeSource?.description ?? "undecided: no device-specific evidence in the trace",
             transport: device.transport, mmioVersion: device.transport == .mmio ? (device.mmioVersion ?? nil) : nil,
             statusHistory: device.statusHistory, statusWrites: device.statusWrites, finalStatus: device.status,
-            driverFeatures: device.negotiatedFeatures ?? device.driverFeatures, queues: queues)
+            driverFeatures: device.negotiatedFeatures ?? device.driverFeatures, queues: queues,
+            programmedQueues: device.programmedQueues)
     }
 }

@@ -18,7 +18,9 @@ extension DeviceState {
         case .driverFeaturesSel: self.driverFeaturesSelect = value32
         case .driverFeatures:
             if self.driverFeaturesSelect < 2 { self.driverFeatureWords[Int(self.driverFeaturesSelect)] = value32 }
-        case .guestPageSize: markLegacy()
+        case .guestPageSize:
+            markLegacy()
+            self.guestPageSize = value32
         case .queueAlign:
             markLegacy()
             updateQueue { $0.alignment = value32 }

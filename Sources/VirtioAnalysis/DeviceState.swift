@@ -77,6 +77,8 @@ public struct DeviceState: Sendable {
     var driverFeaturesSelect: UInt32 = 0
     var queueSelect: UInt32 = 0
     public internal(set) var mmioQueues: [UInt32: MMIOQueueSetup] = [:]
+    /// Legacy virtio-mmio: the GuestPageSize written, which scales QueuePFN.
+    public internal(set) var guestPageSize: UInt32?
     public internal(set) var mmioWrites = 0
     /// While QEMU replays ioeventfd notifications after DRIVER_OK, the index below which the next one must fall.
     var ioeventfdSweepBelow: Int32?

@@ -109,6 +109,32 @@ struct Analyze: ParsableCommand {
         var options = AnalysisOptions()
         for assignment in devices { options.deviceTypes[assignment.vdev] = assignment.type }
         let report: AnalysisReport
+        switch Self.analyze(trace: trace, options: options) {
+        case .success(let analysis): report = analysis
+        case .failure(let failure): return ("", failure.message, failure.code)
+        }
+        let output: String
+        switch format {
+        case .text: output = TextReporter.render(report, color: color)
+        case .json: output = JSONReporter.render(report, toolVersion: VQScope.version)
+        }
+        var code = Exit.clean
+        if let threshold = failOn.threshold, let highest = report.highestSeverity, highest >= threshold {
+            code = Exit.findings
+        }
+        return (output, "", code)
+    }
+}
+
+/// Why a command could not produce a report: the message for standard error and the exit code.
+struct CommandFailure: Error {
+    var message: String
+    var code: Int32
+}
+
+extension Analyze {
+    /// Reads a trace and runs it through the verifying model.
+    static func analyze(trace: String, options: AnalysisOptions) -> Result<AnalysisReport, CommandFailure> {
         do {
             let reader = try ConcurrentTraceReader(path: trace)
             var analyzer = Analyzer(file: trace == "-" ? "<stdin>" : trace, options: options)
@@ -121,25 +147,15 @@ struct Analyze: ParsableCommand {
                 } else {
                     why = "none of its \(statistics.lines) lines is a QEMU virtio trace event (enable them with -trace 'virtio_*' -trace 'virtqueue_*')"
                 }
-                return ("", "vqscope: \(trace): no virtio trace events: \(why)", Exit.undecodable)
+                return .failure(CommandFailure(message: "vqscope: \(trace): no virtio trace events: \(why)", code: Exit.undecodable))
             }
-            report = analyzer.finish(statistics: statistics)
+            return .success(analyzer.finish(statistics: statistics))
         } catch {
             switch error {
-            case .missing, .unreadable: return ("", "vqscope: \(error)", Exit.missingInput)
-            case .undecodable: return ("", "vqscope: \(error)", Exit.undecodable)
+            case .missing, .unreadable: return .failure(CommandFailure(message: "vqscope: \(error)", code: Exit.missingInput))
+            case .undecodable: return .failure(CommandFailure(message: "vqscope: \(error)", code: Exit.undecodable))
             }
         }
-        let output: String
-        switch format {
-        case .text: output = TextReporter.render(report, color: color)
-        case .json: output = JSONReporter.render(report, toolVersion: VQScope.version)
-        }
-        var code = Exit.clean
-        if let threshold = failOn.threshold, let highest = report.highestSeverity, highest >= threshold {
-            code = Exit.findings
-        }
-        return (output, "", code)
     }
 }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import GuestMemory
 import VirtioAnalysis
+import VirtioModel
 import VirtioReporting
 
 #if canImport(Glibc)
@@ -62,6 +63,9 @@ struct Inspect: ParsableCommand {
     @Option(help: "Saved QMP replies: a file (one reply, or a transcript) or a directory of *.json files.")
     var qmp: String?
 
+    @Option(help: "A QEMU trace of the same run: the rings and features the driver programmed through virtio-mmio.")
+    var trace: String?
+
     @Option(
         name: .customLong("queue"),
         help: ArgumentHelp("A split queue: desc=ADDR,avail=ADDR,used=ADDR,size=N (repeatable).", valueName: "rings"))
@@ -82,15 +86,16 @@ struct Inspect: ParsableCommand {
     var failOn: FailLevel = .error
 
     func validate() throws {
-        guard !self.queues.isEmpty || self.qmp != nil else {
-            throw ValidationError("give --qmp with saved QMP replies, or at least one --queue desc=…,avail=…,used=…,size=N")
+        guard !self.queues.isEmpty || self.qmp != nil || self.trace != nil else {
+            throw ValidationError(
+                "give --qmp with saved QMP replies, --trace with a virtio-mmio trace, or at least one --queue desc=…,avail=…,used=…,size=N")
         }
     }
 
     func run() throws {
         let options = Inspector.Options(eventIndex: self.eventIndex, indirectNegotiated: self.indirect.map { $0 == .yes })
         let result = Self.execute(
-            dump: self.dump, base: self.base?.value, qmp: self.qmp, queues: self.queues.map(\.addresses), options: options,
+            dump: self.dump, base: self.base?.value, qmp: self.qmp, trace: self.trace, queues: self.queues.map(\.addresses), options: options,
             format: self.format, failOn: self.failOn, color: isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil)
         if !result.output.isEmpty { print(result.output, terminator: "") }
         if !result.diagnostics.isEmpty { Analyze.printError(result.diagnostics) }
@@ -99,7 +104,7 @@ struct Inspect: ParsableCommand {
 
     /// The whole inspection as a function of its inputs, so tests can run it in process.
     static func execute(
-        dump: String, base: UInt64?, qmp: String? = nil, queues: [SplitQueueAddresses],
+        dump: String, base: UInt64?, qmp: String? = nil, trace: String? = nil, queues: [SplitQueueAddresses],
         options: Inspector.Options = Inspector.Options(), format: OutputFormat, failOn: FailLevel, color: Bool = false
     ) -> (output: String, diagnostics: String, code: Int32) {
         let memory: GuestMemoryMap
@@ -120,6 +125,14 @@ struct Inspect: ParsableCommand {
                     }
                 }
             }
+            if let trace {
+                switch Self.programmedQueues(trace: trace, options: options) {
+                case .success(let found):
+                    targets += found.targets
+                    notes += found.notes
+                case .failure(let failure): return ("", failure.message, failure.code)
+                }
+            }
             memory = try GuestMemoryDump.open(path: dump, base: base)
         } catch {
             switch error {
@@ -128,6 +141,9 @@ struct Inspect: ParsableCommand {
             }
         }
         targets += queues.enumerated().map { QueueTarget(addresses: $1, queue: $0, options: options) }
+        guard !targets.isEmpty else {
+            return ("", (notes + ["vqscope: no queue to inspect"]).joined(separator: "\n"), Exit.undecodable)
+        }
         let report = Inspector.inspect(memory: memory, dump: dump, queues: targets)
         let output: String
         switch format {
@@ -139,5 +155,37 @@ struct Inspect: ParsableCommand {
             code = Exit.findings
         }
         return (output, notes.joined(separator: "\n"), code)
+    }
+
+    /// The queues a trace shows the driver programming through virtio-mmio registers, each
+    /// with its device's negotiated EVENT_IDX and INDIRECT_DESC (the flags when unknown).
+    static func programmedQueues(
+        trace: String, options: Inspector.Options
+    ) -> Result<(targets: [QueueTarget], notes: [String]), CommandFailure> {
+        let report: AnalysisReport
+        switch Analyze.analyze(trace: trace, options: AnalysisOptions()) {
+        case .success(let analysis): report = analysis
+        case .failure(let failure): return .failure(failure)
+        }
+        var targets: [QueueTarget] = []
+        var notes: [String] = []
+        for device in report.devices where !device.programmedQueues.isEmpty {
+            let features = device.driverFeatures
+            if features?.contains(.ringPacked) == true {
+                notes.append("vqscope: \(device.label): packed rings (VIRTIO_F_RING_PACKED), not inspected")
+                continue
+            }
+            let negotiated = Inspector.Options(
+                eventIndex: features.map { $0.contains(.eventIndex) } ?? options.eventIndex,
+                indirectNegotiated: features.map { $0.contains(.indirectDescriptors) } ?? options.indirectNegotiated)
+            targets += device.programmedQueues.map {
+                QueueTarget(addresses: $0.addresses, device: device.label, queue: $0.index, options: negotiated)
+            }
+        }
+        if targets.isEmpty {
+            notes.append(
+                "vqscope: \(trace): no virtio-mmio queue setup in the trace (virtio-pci ring addresses are not traced: use --qmp)")
+        }
+        return .success((targets, notes))
     }
 }

@@ -87,6 +87,34 @@ struct InspectCLITests {
         #expect(Inspect.execute(dump: file.path, base: fixture.base, qmp: "/nonexistent.json", queues: [], format: .text, failOn: .error).code == 66)
     }
 
+    @Test("--trace: the rings the driver programmed through virtio-mmio, found in the dump")
+    func trace() throws {
+        // The queue MMIO-QUEUE-LOCKED's clean trace sets up: 128 entries at 0x1000/0x2000/0x3000.
+        let fixture = try MemoryFixture(json: """
+            {"base": "0x0", "size": 65536,
+             "queue": {"desc": "0x1000", "avail": "0x2000", "used": "0x3000", "size": 128},
+             "descriptors": [{"index": 0, "addr": "0x8000", "len": 16, "flags": ["next"], "next": 0}],
+             "avail": {"idx": 1, "ring": [0]}, "used": {"idx": 0}}
+            """)
+        let file = TemporaryFile(bytes: fixture.bytes, name: "mem.raw")
+        defer { file.remove() }
+        let trace = Fixtures.path("traces/rules/MMIO-QUEUE-LOCKED/clean.handwritten.log")
+        let result = Inspect.execute(dump: file.path, base: 0, trace: trace, queues: [], format: .json, failOn: .error)
+        #expect(result.code == 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        let queues = try #require(object["queues"] as? [[String: Any]])
+        #expect(queues.count == 1)
+        #expect((queues.first?["device"] as? String)?.hasSuffix("@0x55d0c0005000") == true)
+        #expect(queues.first?["descriptorTable"] as? String == "0x1000" && queues.first?["size"] as? Int == 128)
+        let findings = try #require(object["findings"] as? [[String: Any]])
+        #expect(findings.map { $0["rule"] as? String } == ["SPLIT-CHAIN-NO-LOOP"])
+        // A virtio-pci trace has no ring addresses: nothing to inspect, exit 65.
+        let pci = Inspect.execute(
+            dump: file.path, base: 0, trace: Fixtures.path("traces/real/linux-pci.log.xz"), queues: [], format: .text,
+            failOn: .error)
+        #expect(pci.code == 65 && pci.diagnostics.contains("no virtio-mmio queue setup"))
+    }
+
     @Test("missing dumps exit 66; unknown formats and raw images without --base exit 65")
     func badDumps() {
         let queue = SplitQueueAddresses(descriptorTable: 0, availRing: 0x1000, usedRing: 0x2000, size: 8)

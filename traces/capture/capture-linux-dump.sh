@@ -1,31 +1,50 @@
 #!/usr/bin/env bash
-# capture-linux-dump.sh OUTDIR
-# Boots the Linux 6.1 guest of capture-linux-pci.sh on q35 with modern virtio-pci devices,
-# lets it do its traffic, then over QMP records every queue's rings (x-query-virtio-queue-status)
-# and writes an ELF memory dump: OUTDIR/dump.elf (256 MiB, never committed),
-# OUTDIR/queues.json and the raw QMP exchange OUTDIR/qmp.jsonl. check_dump.py then runs
-# `vqscope inspect` on them.
+# capture-linux-dump.sh OUTDIR [pci|mmio|mmio-legacy]
+# Boots the Linux 6.1 guest of the real captures with `vqscope.hold` (its /init stays up
+# after "traffic done"): on q35 with modern virtio-pci devices (pci, the default, as
+# capture-linux-pci.sh), or on microvm with virtio-mmio version 2 (mmio) or legacy version 1
+# (mmio-legacy) devices, as capture-linux-mmio.sh. After the traffic, qmp_dump.py records
+# every queue's rings over QMP (x-query-virtio-queue-status) and writes an ELF memory dump:
+# OUTDIR/dump.elf (256 MiB, never committed), OUTDIR/queues.json and the raw QMP exchange
+# OUTDIR/qmp.jsonl; the mmio modes also write the QEMU trace OUTDIR/trace.log, whose register
+# writes locate the rings too. check_dump.py then runs `vqscope inspect` on them.
 source "$(dirname "$0")/common.sh"
-OUTDIR=${1:?usage: capture-linux-dump.sh OUTDIR}
+OUTDIR=${1:?usage: capture-linux-dump.sh OUTDIR [pci|mmio|mmio-legacy]}
+MODE=${2:-pci}
 mkdir -p "$OUTDIR"
 OUTDIR=$(cd "$OUTDIR" && pwd)
 
 bash "$CAPTURE_DIR/build-initramfs.sh" "$WORK"
 truncate -s 8M disk.img
-rm -f "$OUTDIR/dump.elf" "$OUTDIR/queues.json" "$OUTDIR/qmp.jsonl"
+rm -f "$OUTDIR/dump.elf" "$OUTDIR/queues.json" "$OUTDIR/qmp.jsonl" "$OUTDIR/trace.log"
 python3 "$CAPTURE_DIR/qmp_dump.py" qmp.sock console.log "$OUTDIR/dump.elf" "$OUTDIR/queues.json" "$OUTDIR/qmp.jsonl" &
 dumper=$!
-run_qemu 240 qemu-system-x86_64 -M q35 -accel tcg -m 256M -smp 1 -nodefaults -display none -no-reboot \
-  -kernel vmlinuz -initrd initramfs.cpio.gz -append "console=ttyS0 panic=-1 quiet vqscope.hold" \
-  -serial file:console.log -netdev user,id=n0,restrict=on \
-  -device virtio-net-pci,netdev=n0,id=net0,mac=52:54:00:12:34:56,disable-legacy=on,disable-modern=off \
-  -drive file=disk.img,if=none,id=d0,format=raw \
-  -device virtio-blk-pci,drive=d0,id=blk0,disable-legacy=on,disable-modern=off \
-  -object rng-random,id=rng0,filename=/dev/urandom \
-  -device virtio-rng-pci,rng=rng0,id=rng,disable-legacy=on,disable-modern=off \
-  -device virtio-serial-pci,id=ser0,disable-legacy=on,disable-modern=off \
-  -chardev file,id=c0,path=hvc0.out -device virtconsole,chardev=c0,id=vcon0 \
-  -qmp unix:qmp.sock,server=on,wait=off
+COMMON=(-accel tcg -m 256M -smp 1 -nodefaults -display none -no-reboot -initrd initramfs.cpio.gz
+  -serial file:console.log -netdev user,id=n0,restrict=on -drive file=disk.img,if=none,id=d0,format=raw
+  -object rng-random,id=rng0,filename=/dev/urandom -chardev file,id=c0,path=hvc0.out
+  -qmp unix:qmp.sock,server=on,wait=off)
+case "$MODE" in
+  pci)
+    run_qemu 240 qemu-system-x86_64 -M q35 "${COMMON[@]}" \
+      -kernel vmlinuz -append "console=ttyS0 panic=-1 quiet vqscope.hold" \
+      -device virtio-net-pci,netdev=n0,id=net0,mac=52:54:00:12:34:56,disable-legacy=on,disable-modern=off \
+      -device virtio-blk-pci,drive=d0,id=blk0,disable-legacy=on,disable-modern=off \
+      -device virtio-rng-pci,rng=rng0,id=rng,disable-legacy=on,disable-modern=off \
+      -device virtio-serial-pci,id=ser0,disable-legacy=on,disable-modern=off \
+      -device virtconsole,chardev=c0,id=vcon0 ;;
+  mmio|mmio-legacy)
+    MMIO_ARGS=()
+    [ "$MODE" = mmio ] && MMIO_ARGS=(-global virtio-mmio.force-legacy=false)
+    run_qemu 240 qemu-system-x86_64 -M microvm,acpi=on,rtc=on "${COMMON[@]}" "${MMIO_ARGS[@]}" \
+      -kernel vmlinuz -append "console=ttyS0 panic=-1 quiet tsc_early_khz=2400000 vqscope.hold" \
+      -device virtio-net-device,netdev=n0,id=net0,mac=52:54:00:12:34:56 \
+      -device virtio-blk-device,drive=d0,id=blk0 \
+      -device virtio-rng-device,rng=rng0,id=rng \
+      -device virtio-serial-device,id=ser0 \
+      -device virtconsole,chardev=c0,id=vcon0 \
+      -msg timestamp=on -d guest_errors -trace events=events.txt -D "$OUTDIR/trace.log" ;;
+  *) echo "usage: $0 OUTDIR [pci|mmio|mmio-legacy]" >&2; exit 64 ;;
+esac
 wait "$dumper"
 require_console console.log "traffic done"
 [ -s "$OUTDIR/dump.elf" ] && [ -s "$OUTDIR/queues.json" ] && [ -s "$OUTDIR/qmp.jsonl" ] \

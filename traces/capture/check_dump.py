@@ -1,26 +1,33 @@
 #!/usr/bin/env python3
 """Check `vqscope inspect` on a real memory dump against what QEMU said over QMP.
 
-    check_dump.py VQSCOPE DUMP_ELF QUEUES_JSON [QMP_TRANSCRIPT]
+    check_dump.py VQSCOPE OUTDIR
+
+OUTDIR is what capture-linux-dump.sh wrote: dump.elf, queues.json, qmp.jsonl and, for the
+virtio-mmio modes, trace.log.
 
 For every virtio device in QUEUES_JSON (written by qmp_dump.py) it runs
 `vqscope inspect --dump DUMP --queue ... --format json` with the device's negotiated
 EVENT_IDX and INDIRECT_DESC, and requires: exit 0 (no error-level finding), used.idx in
 memory equal to QEMU's used-idx for every queue (the VM was stopped), and avail.idx no
 fewer than QEMU's last-avail-idx and at most the queue size ahead of used.idx.
-With QMP_TRANSCRIPT (the raw exchange qmp_dump.py saved) it also runs
-`vqscope inspect --dump DUMP --qmp QMP_TRANSCRIPT` once for all devices and requires exit
-0 and the same queues, in the same order, with the same used.idx.
+It also runs `vqscope inspect --dump DUMP --qmp qmp.jsonl` (the raw exchange qmp_dump.py
+saved) once for all devices and requires exit 0 and the same queues, in the same order, with
+the same used.idx; and, with trace.log, `vqscope inspect --dump DUMP --trace trace.log`,
+which must find every queue QMP lists at the same addresses (from the driver's virtio-mmio
+register writes) with the same used.idx.
 Prints one line per check and "N passed, N failed" at the end; exits 1 on a failure.
 """
 import json
+import os
 import subprocess
 import sys
 
 
 def main():
-    vqscope, dump, queues_path = sys.argv[1:4]
-    devices = json.load(open(queues_path))
+    vqscope, outdir = sys.argv[1:3]
+    dump = os.path.join(outdir, "dump.elf")
+    devices = json.load(open(os.path.join(outdir, "queues.json")))
     passed = failed = 0
     for device in devices:
         if device["packed"] or not device["queues"]:
@@ -59,8 +66,11 @@ def main():
             passed += 1
             print(f"ok   {device['name']}: {len(device['queues'])} queues, {chains} owned chains walked"
                   + (f", findings: {notes}" if notes else ""))
-    if len(sys.argv) > 4:
-        ok = check_qmp(vqscope, dump, sys.argv[4], devices)
+    ok = check_qmp(vqscope, dump, os.path.join(outdir, "qmp.jsonl"), devices)
+    passed, failed = passed + ok, failed + (not ok)
+    trace = os.path.join(outdir, "trace.log")
+    if os.path.exists(trace):
+        ok = check_trace(vqscope, dump, trace, devices)
         passed, failed = passed + ok, failed + (not ok)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed or not passed else 0)
@@ -86,6 +96,33 @@ def check_qmp(vqscope, dump, transcript, devices):
         print("FAIL --qmp: " + "; ".join(problems))
         return False
     print(f"ok   --qmp: {len(seen)} queues of {len(devices)} devices found from the QMP transcript")
+    return True
+
+
+def check_trace(vqscope, dump, trace, devices):
+    """`inspect --trace` must locate every queue QMP lists from the virtio-mmio writes alone."""
+    command = [vqscope, "inspect", "--dump", dump, "--trace", trace, "--format", "json"]
+    result = subprocess.run(command, capture_output=True, text=True)
+    expected = sorted((q["desc"], q["avail"], q["used"], q["size"], q["usedIdx"])
+                      for d in devices if not d["packed"] for q in d["queues"])
+    problems = []
+    if result.returncode != 0:
+        problems.append(f"exit {result.returncode}: {result.stderr.strip()[:300]}")
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        report = {"queues": []}
+        problems.append("no JSON report")
+    seen = sorted((int(q["descriptorTable"], 16), int(q["availRing"], 16), int(q["usedRing"], 16), q["size"],
+                   q["usedIdx"]) for q in report["queues"])
+    if seen != expected:
+        missing = [e for e in expected if e not in seen][:3]
+        extra = [e for e in seen if e not in expected][:3]
+        problems.append(f"queues differ from QMP's: missing {missing}, extra {extra}")
+    if problems:
+        print("FAIL --trace: " + "; ".join(problems))
+        return False
+    print(f"ok   --trace: {len(seen)} queues located from the virtio-mmio register writes, as QMP says")
     return True
 
 

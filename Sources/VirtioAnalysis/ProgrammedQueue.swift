@@ -1,0 +1,46 @@
+import GuestMemory
+import VirtioModel
+
+/// A split queue's rings as the driver last programmed them through virtio-mmio registers:
+/// QueueDesc/QueueDriver/QueueDevice (Version 2, §4.2.2) or QueuePFN × GuestPageSize with the
+/// legacy contiguous layout (Version 1, §4.2.4 and §2.7.2). `vqscope inspect --trace` reads
+/// these rings from a dump.
+public struct ProgrammedQueue: Sendable, Equatable {
+    /// The queue index (QueueSel).
+    public var index: Int
+    public var addresses: SplitQueueAddresses
+
+    public init(index: Int, addresses: SplitQueueAddresses) {
+        self.index = index
+        self.addresses = addresses
+    }
+}
+
+extension DeviceState {
+    /// The queues with a size and rings programmed, by index. A legacy queue needs its
+    /// GuestPageSize and a non-zero QueuePFN; QueueAlign defaults to 4096. Queues whose
+    /// addresses would pass 2^64, or whose QueueAlign is not a power of two, are left out.
+    var programmedQueues: [ProgrammedQueue] {
+        self.mmioQueues.sorted { $0.key < $1.key }.compactMap { select, setup in
+            guard let size = setup.size, size > 0, size <= UInt32(UInt16.max) else { return nil }
+            let layout = SplitRingLayout(queueSize: Int(size))
+            let addresses: SplitQueueAddresses
+            if self.isLegacy {
+                guard let frame = setup.pageFrame, frame > 0, let page = self.guestPageSize,
+                    let usedOffset = layout.legacyUsedOffset(alignment: UInt64(setup.alignment ?? 4096))
+                else { return nil }
+                let table = UInt64(frame) * UInt64(page)  // both 32-bit: no overflow
+                let (avail, availOverflow) = table.addingReportingOverflow(UInt64(layout.descriptorTableSize))
+                let (used, usedOverflow) = table.addingReportingOverflow(usedOffset)
+                guard !availOverflow, !usedOverflow else { return nil }
+                addresses = SplitQueueAddresses(descriptorTable: table, availRing: avail, usedRing: used, size: UInt16(size))
+            } else {
+                guard setup.descriptorArea != 0 else { return nil }
+                addresses = SplitQueueAddresses(
+                    descriptorTable: setup.descriptorArea, availRing: setup.driverArea, usedRing: setup.deviceArea,
+                    size: UInt16(size))
+            }
+            return ProgrammedQueue(index: Int(select), addresses: addresses)
+        }
+    }
+}
