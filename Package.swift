@@ -37,7 +37,7 @@ let package = Package(
         ),
         // Fixture paths and small helpers shared by the test targets.
         .target(
-            name: "VirtioTestSupport", dependencies: ["TraceSources", "GuestMemory", "VirtioAnalysis"],
+            name: "VirtioTestSupport", dependencies: ["TraceSources", "GuestMemory", "VirtioAnalysis", "VirtioModel"],
             path: "Tests/VirtioTestSupport",
             swiftSettings: strict),
         .testTarget(name: "VirtioModelTests", dependencies: ["VirtioModel"], swiftSettings: strict),

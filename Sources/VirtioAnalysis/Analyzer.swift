@@ -323,13 +323,7 @@ public struct Analyzer {
     static func interpretQEMUName(
         _ name: String, cache: inout [String: (DeviceType?, Bool)]
     ) -> (DeviceType?, Bool) {
-        let lowered = name.lowercased()
-        let table: [(String, DeviceType)] = [
-            ("net", .network), ("blk", .block), ("rng", .entropy), ("serial", .console), ("console", .console),
-            ("input", .input), ("keyboard", .input), ("mouse", .input), ("tablet", .input), ("scsi", .scsiHost),
-            ("balloon", .traditionalBalloon), ("9p", .ninePTransport), ("gpu", .gpu), ("vsock", .socket),
-        ]
-        let meaning = (table.first { lowered.contains($0.0) }?.1, lowered.contains("pci"))
+        let meaning = (DeviceType(qemuName: name), name.lowercased().contains("pci"))
         if cache.count < 256 { cache[name] = meaning }
         return meaning
     }

@@ -60,10 +60,39 @@ public enum Inspector {
         public var eventIndex = false
         /// VIRTIO_F_INDIRECT_DESC was negotiated; nil when unknown.
         public var indirectNegotiated: Bool?
+        /// The device's type, when known: enables the checks of request contents.
+        public var deviceType: DeviceType?
+        /// All negotiated features, when known (QMP, a trace): enables the feature-dependent
+        /// checks of request contents.
+        public var features: FeatureBits?
+        /// The net control queue's index, when known.
+        public var netControlQueue: Int?
 
-        public init(eventIndex: Bool = false, indirectNegotiated: Bool? = nil) {
+        public init(
+            eventIndex: Bool = false, indirectNegotiated: Bool? = nil, deviceType: DeviceType? = nil,
+            features: FeatureBits? = nil, netControlQueue: Int? = nil
+        ) {
             self.eventIndex = eventIndex
             self.indirectNegotiated = indirectNegotiated
+            self.deviceType = deviceType
+            self.features = features
+            self.netControlQueue = netControlQueue
+        }
+
+        /// What a device's negotiated features say, `fallback` where they are unknown.
+        public init(
+            features: FeatureBits?, deviceType: DeviceType?, queueIndices: [Int], fallback: Options = Options()
+        ) {
+            self.eventIndex = features.map { $0.contains(.eventIndex) } ?? fallback.eventIndex
+            self.indirectNegotiated = features.map { $0.contains(.indirectDescriptors) } ?? fallback.indirectNegotiated
+            self.deviceType = deviceType ?? fallback.deviceType
+            self.features = features ?? fallback.features
+            // The control queue is queue 2N, the last one (§5.1.2), when CTRL_VQ was negotiated.
+            if self.deviceType == .network, let features = self.features, features.contains(.netControlQueue) {
+                self.netControlQueue = queueIndices.max()
+            } else {
+                self.netControlQueue = fallback.netControlQueue
+            }
         }
     }
 
@@ -143,7 +172,10 @@ public enum Inspector {
                 }
             }
             let context = QueueSnapshotContext(
-                addresses: addresses, snapshot: snapshot, chains: inspection.chains, ringsMapped: mapped)
+                addresses: addresses, snapshot: snapshot, chains: inspection.chains, ringsMapped: mapped, memory: memory,
+                index: target.queue, deviceType: options.deviceType,
+                role: QueueRole.of(index: target.queue, type: options.deviceType, netControlQueue: options.netControlQueue),
+                features: options.features)
             for rule in RuleCatalog.snapshotRules {
                 for message in rule.check(context) { emit(rule.info, message) }
             }

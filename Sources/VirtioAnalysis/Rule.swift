@@ -113,7 +113,12 @@ public enum QueueRole: String, Sendable {
     /// Spec: virtio v1.2 §5.1.2 (net), §5.2.2 (block), §5.3.2 (console), §5.4.2 (entropy), §5.8.2 (input).
     /// `netControlQueue` is the net control queue's index (2N with N queue pairs), when known.
     public static func of(index: Int?, device: DeviceState?, netControlQueue: Int? = nil) -> QueueRole {
-        guard let index, let type = device?.type else { return .unknown }
+        Self.of(index: index, type: device?.type, netControlQueue: netControlQueue)
+    }
+
+    /// The role of queue `index` of a device of `type`.
+    public static func of(index: Int?, type: DeviceType?, netControlQueue: Int? = nil) -> QueueRole {
+        guard let index, let type else { return .unknown }
         switch type {
         case .network:
             if index == netControlQueue { return .control }

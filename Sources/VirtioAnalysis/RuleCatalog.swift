@@ -44,6 +44,20 @@ public enum RuleCatalog {
         RingsDoNotOverlap.self,
         RingsInGuestMemory.self,
         ChainsDisjoint.self,
+        EntropyWritableOnly.self,
+        NetReceiveWritableOnly.self,
+        NetTransmitReadableOnly.self,
+        ConsoleReceiveWritable.self,
+        ConsoleTransmitReadable.self,
+        InputEventQueueWritable.self,
+        BlockFrame.self,
+        BlockDataSectors.self,
+        BlockTypeGated.self,
+        NetHeaderInBuffers.self,
+        NetReceiveBufferSize.self,
+        NetReceiveBufferAdvised.self,
+        NetTransmitFlags.self,
+        NetTransmitGSOGated.self,
     ]
 
     /// All rules, each once, in catalogue order.

@@ -84,4 +84,17 @@ public enum DeviceType: UInt32, Sendable, CaseIterable, Codable {
             }
         }
     }
+
+    /// The device type a QEMU name implies (`virtio-net-pci`, `virtio-pci-common-virtio-blk`,
+    /// QMP's `virtio-serial`), or nil.
+    public init?(qemuName name: String) {
+        let lowered = name.lowercased()
+        let table: [(String, DeviceType)] = [
+            ("net", .network), ("blk", .block), ("rng", .entropy), ("serial", .console), ("console", .console),
+            ("input", .input), ("keyboard", .input), ("mouse", .input), ("tablet", .input), ("scsi", .scsiHost),
+            ("balloon", .traditionalBalloon), ("9p", .ninePTransport), ("gpu", .gpu), ("vsock", .socket),
+        ]
+        guard let match = table.first(where: { lowered.contains($0.0) }) else { return nil }
+        self = match.1
+    }
 }

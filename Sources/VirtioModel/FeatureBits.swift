@@ -35,6 +35,17 @@ public struct FeatureBits: OptionSet, Sendable, Hashable {
     public static let netMultiqueue = FeatureBits(bit: 22)
     /// The corresponding spec constant is `VIRTIO_CONSOLE_F_MULTIPORT` (1).
     public static let consoleMultiport = FeatureBits(bit: 1)
+
+    /// The bits of a list of spec names for a device type; QEMU's older `VIRTIO_RING_F_…`
+    /// spellings of EVENT_IDX and INDIRECT_DESC are accepted. Unknown names are left out.
+    public init(names: [String], device: DeviceType?) {
+        var raw: UInt64 = 0
+        for name in names {
+            let spec = name.hasPrefix("VIRTIO_RING_F_") ? "VIRTIO_F_" + name.dropFirst("VIRTIO_RING_F_".count) : name
+            if let feature = Feature.named(spec, device: device) { raw |= 1 << UInt64(feature.bit) }
+        }
+        self.init(rawValue: raw)
+    }
 }
 
 /// One named feature bit.
@@ -59,6 +70,13 @@ public struct Feature: Sendable, Hashable {
         if let common = Feature.common.first(where: { $0.bit == bit }) { return common }
         guard let device else { return nil }
         return Feature.deviceSpecific(device).first(where: { $0.bit == bit })
+    }
+
+    /// The feature with a spec name, device-independent bits first.
+    public static func named(_ name: String, device: DeviceType?) -> Feature? {
+        if let common = Feature.common.first(where: { $0.name == name }) { return common }
+        guard let device else { return nil }
+        return Feature.deviceSpecific(device).first(where: { $0.name == name })
     }
 
     /// Device-independent bits. Spec: virtio v1.2 §6; ADMIN_VQ from 1.3.

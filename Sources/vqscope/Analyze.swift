@@ -53,6 +53,16 @@ struct DeviceAssignment: ExpressibleByArgument {
     static var defaultCompletionKind: CompletionKind { .default }
 }
 
+/// `--device net`: a device type by its short name or decimal device ID.
+struct DeviceTypeArgument: ExpressibleByArgument {
+    var type: DeviceType
+
+    init?(argument: String) {
+        guard let type = DeviceType(name: argument) else { return nil }
+        self.type = type
+    }
+}
+
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay a QEMU `log`-backend trace through the verifying driver model.",

@@ -19,9 +19,11 @@ struct Address: ExpressibleByArgument {
     }
 }
 
-/// `desc=0x…,avail=0x…,used=0x…,size=N`: one split queue's rings.
+/// `desc=0x…,avail=0x…,used=0x…,size=N[,index=N]`: one split queue's rings, and optionally its
+/// index in the device (which decides its role: receive, transmit, …).
 struct QueueSpecification: ExpressibleByArgument {
     var addresses: SplitQueueAddresses
+    var index: Int?
 
     init?(argument: String) {
         var fields: [String: UInt64] = [:]
@@ -32,9 +34,53 @@ struct QueueSpecification: ExpressibleByArgument {
         }
         guard let desc = fields["desc"], let avail = fields["avail"] ?? fields["driver"],
             let used = fields["used"] ?? fields["device"], let size = fields["size"], size <= UInt64(UInt16.max),
-            fields.count == 4
+            fields.count == (fields["index"] == nil ? 4 : 5), fields["index"].map({ $0 <= UInt64(UInt16.max) }) ?? true
         else { return nil }
+        self.index = fields["index"].map { Int($0) }
         self.addresses = SplitQueueAddresses(descriptorTable: desc, availRing: avail, usedRing: used, size: UInt16(size))
+    }
+}
+
+/// `--features`: `0x…` bits, `VIRTIO_F_VERSION_1,VIRTIO_NET_F_CSUM`, or `/sys/bus/virtio/devices/*/features`.
+struct FeatureList: ExpressibleByArgument {
+    enum Form {
+        case bits(FeatureBits)
+        case names([String])
+    }
+    var form: Form
+
+    init?(argument: String) {
+        if argument.hasPrefix("0x"), let raw = UInt64(argument.dropFirst(2), radix: 16) {
+            self.form = .bits(FeatureBits(rawValue: raw))
+        } else if !argument.isEmpty, argument.count <= 128, argument.allSatisfy({ $0 == "0" || $0 == "1" }) {
+            let set = argument.enumerated().filter { $1 == "1" }.map(\.offset)
+            self.form = .bits(FeatureBits(rawValue: set.reduce(UInt64(0)) { $1 < 64 ? $0 | 1 << UInt64($1) : $0 }))
+        } else {
+            let names = argument.split(separator: ",").map { String($0).trimmingSpaces }
+            guard !names.isEmpty, names.allSatisfy({ $0.hasPrefix("VIRTIO_") }) else { return nil }
+            self.form = .names(names)
+        }
+    }
+
+    func bits(for device: DeviceType?) -> FeatureBits {
+        switch self.form {
+        case .bits(let bits): return bits
+        case .names(let names): return FeatureBits(names: names, device: device)
+        }
+    }
+}
+
+extension String {
+    fileprivate var trimmingSpaces: String {
+        String(self.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}
+
+extension Inspector.Options {
+    /// Only `--event-idx` and `--indirect`: what the command line may say about queues found
+    /// in QMP replies or a trace (`--device` and `--features` describe the `--queue` queues).
+    var ringFlags: Inspector.Options {
+        Inspector.Options(eventIndex: self.eventIndex, indirectNegotiated: self.indirectNegotiated)
     }
 }
 
@@ -68,8 +114,19 @@ struct Inspect: ParsableCommand {
 
     @Option(
         name: .customLong("queue"),
-        help: ArgumentHelp("A split queue: desc=ADDR,avail=ADDR,used=ADDR,size=N (repeatable).", valueName: "rings"))
+        help: ArgumentHelp(
+            "A split queue: desc=ADDR,avail=ADDR,used=ADDR,size=N[,index=N] (repeatable; index defaults to the position).",
+            valueName: "rings"))
     var queues: [QueueSpecification] = []
+
+    @Option(help: "The --queue options' device type (net, blk, console, rng, input): enables the request checks.")
+    var device: DeviceTypeArgument?
+
+    @Option(
+        help: ArgumentHelp(
+            "The --queue device's negotiated features: a hex bit mask (0x…), spec names separated by commas, or Linux's sysfs string of 0s and 1s (bit 0 first).",
+            valueName: "features"))
+    var features: FeatureList?
 
     @Flag(
         name: .customLong("event-idx"),
@@ -86,16 +143,37 @@ struct Inspect: ParsableCommand {
     var failOn: FailLevel = .error
 
     func validate() throws {
+        if case .names(let names)? = self.features?.form {
+            let unknown = names.filter { FeatureBits(names: [$0], device: self.device?.type).rawValue == 0 }
+            guard unknown.isEmpty else {
+                throw ValidationError(
+                    "unknown feature name(s) \(unknown.joined(separator: ", "))"
+                        + (self.device == nil ? " (device-specific names need --device)" : ""))
+            }
+        }
         guard !self.queues.isEmpty || self.qmp != nil || self.trace != nil else {
             throw ValidationError(
                 "give --qmp with saved QMP replies, --trace with a virtio-mmio trace, or at least one --queue desc=…,avail=…,used=…,size=N")
         }
     }
 
+    /// What the command line says about the `--queue` queues (and, where QMP or the trace
+    /// are silent, about theirs).
+    var options: Inspector.Options {
+        let flags = Inspector.Options(
+            eventIndex: self.eventIndex, indirectNegotiated: self.indirect.map { $0 == .yes }, deviceType: self.device?.type)
+        guard let list = self.features else { return flags }
+        return Inspector.Options(
+            features: list.bits(for: self.device?.type), deviceType: self.device?.type,
+            queueIndices: self.queues.enumerated().map { $1.index ?? $0 }, fallback: flags)
+    }
+
     func run() throws {
-        let options = Inspector.Options(eventIndex: self.eventIndex, indirectNegotiated: self.indirect.map { $0 == .yes })
+        let options = self.options
         let result = Self.execute(
-            dump: self.dump, base: self.base?.value, qmp: self.qmp, trace: self.trace, queues: self.queues.map(\.addresses), options: options,
+            dump: self.dump, base: self.base?.value, qmp: self.qmp, trace: self.trace,
+            queues: self.queues.enumerated().map { QueueTarget(addresses: $1.addresses, queue: $1.index ?? $0, options: options) },
+            options: options,
             format: self.format, failOn: self.failOn, color: isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil)
         if !result.output.isEmpty { print(result.output, terminator: "") }
         if !result.diagnostics.isEmpty { Analyze.printError(result.diagnostics) }
@@ -104,7 +182,7 @@ struct Inspect: ParsableCommand {
 
     /// The whole inspection as a function of its inputs, so tests can run it in process.
     static func execute(
-        dump: String, base: UInt64?, qmp: String? = nil, trace: String? = nil, queues: [SplitQueueAddresses],
+        dump: String, base: UInt64?, qmp: String? = nil, trace: String? = nil, queues: [QueueTarget],
         options: Inspector.Options = Inspector.Options(), format: OutputFormat, failOn: FailLevel, color: Bool = false
     ) -> (output: String, diagnostics: String, code: Int32) {
         let memory: GuestMemoryMap
@@ -118,8 +196,8 @@ struct Inspect: ParsableCommand {
                         continue
                     }
                     let negotiated = Inspector.Options(
-                        eventIndex: device.eventIndex ?? options.eventIndex,
-                        indirectNegotiated: device.indirect ?? options.indirectNegotiated)
+                        features: device.features, deviceType: device.deviceType,
+                        queueIndices: device.queues.map(\.index), fallback: options.ringFlags)
                     targets += device.queues.map {
                         QueueTarget(addresses: $0.addresses, device: device.label, queue: $0.index, options: negotiated)
                     }
@@ -140,7 +218,7 @@ struct Inspect: ParsableCommand {
             default: return ("", "vqscope: \(error)", Exit.undecodable)
             }
         }
-        targets += queues.enumerated().map { QueueTarget(addresses: $1, queue: $0, options: options) }
+        targets += queues
         guard !targets.isEmpty else {
             return ("", (notes + ["vqscope: no queue to inspect"]).joined(separator: "\n"), Exit.undecodable)
         }
@@ -176,8 +254,8 @@ struct Inspect: ParsableCommand {
                 continue
             }
             let negotiated = Inspector.Options(
-                eventIndex: features.map { $0.contains(.eventIndex) } ?? options.eventIndex,
-                indirectNegotiated: features.map { $0.contains(.indirectDescriptors) } ?? options.indirectNegotiated)
+                features: features, deviceType: device.type, queueIndices: device.programmedQueues.map(\.index),
+                fallback: options.ringFlags)
             targets += device.programmedQueues.map {
                 QueueTarget(addresses: $0.addresses, device: device.label, queue: $0.index, options: negotiated)
             }

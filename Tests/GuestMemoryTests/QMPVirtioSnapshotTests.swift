@@ -1,6 +1,7 @@
 import Foundation
 import GuestMemory
 import Testing
+import VirtioModel
 import VirtioTestSupport
 
 /// Saved QMP replies: real ones from a Linux guest, and hand-written ones for each shape.
@@ -26,6 +27,11 @@ struct QMPVirtioSnapshotTests {
             #expect(device.eventIndex == wanted["eventIdx"] as? Bool && device.indirect == wanted["indirect"] as? Bool)
             #expect(device.packed == false)
         }
+        // The names become types and feature bits for the request checks.
+        #expect(devices.map(\.deviceType) == [.console, .entropy, .block, .network])
+        let net = try #require(devices.last?.features)
+        #expect(net.contains(.version1) && net.contains(.netMergeableRxBuffers) && net.contains(.netControlQueue))
+        #expect(devices.first?.features?.contains(.consoleMultiport) == true)
     }
 
     @Test("one reply per file in a directory, matched by device name; unset queues are left out")

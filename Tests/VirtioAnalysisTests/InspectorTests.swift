@@ -101,6 +101,82 @@ struct InspectorTests {
         #expect(report.findings.first?.message.contains("3 descriptors, more than 2") == true)
     }
 
+    /// One owned chain on queue `index` of a `device`, with `features` and `bytes` at 0x40008000.
+    static func request(
+        _ device: String, index: Int = 0, features: [String]? = nil, descriptors: String, header: [UInt8] = []
+    ) -> String {
+        let featureList = features.map { "[" + $0.map { "\"\($0)\"" }.joined(separator: ", ") + "]" } ?? "null"
+        return """
+            {"base": "0x40000000", "size": 65536, "device": "\(device)", "features": \(featureList),
+             "queue": {"desc": "0x40001000", "avail": "0x40002000", "used": "0x40003000", "size": 8, "index": \(index)},
+             "descriptors": \(descriptors), "avail": {"idx": 1, "ring": [0]}, "used": {"idx": 0},
+             "bytes": [{"addr": "0x40008000", "values": \(header)}]}
+            """
+    }
+
+    /// One descriptor at 0x40008000 (`write` or not), or a readable 16-byte header at 0x40008000
+    /// followed by `data` and a 1-byte status (a block request).
+    static func single(length: Int, write: Bool) -> String {
+        #"[{"index": 0, "addr": "0x40008000", "len": \#(length), "flags": [\#(write ? #""write""# : "")]}]"#
+    }
+
+    static func block(data: Int, dataWritable: Bool) -> String {
+        let dataFlags = dataWritable ? #""next", "write""# : #""next""#
+        return """
+            [{"index": 0, "addr": "0x40008000", "len": 16, "flags": ["next"], "next": 1},
+             {"index": 1, "addr": "0x40009000", "len": \(data), "flags": [\(dataFlags)], "next": 2},
+             {"index": 2, "addr": "0x4000a000", "len": 1, "flags": ["write"]}]
+            """
+    }
+
+    @Test("request contents by device type and queue role", arguments: [
+        // entropy: device-writable only
+        (request("rng", descriptors: single(length: 64, write: false)), ["RNG-WRITABLE-ONLY"]),
+        (request("rng", descriptors: single(length: 64, write: true)), []),
+        // net: receiveq writable only, transmitq readable only (queue 0 rx, 1 tx)
+        (request("net", index: 0, descriptors: single(length: 1600, write: false)), ["NET-RX-WRITABLE-ONLY"]),
+        (request("net", index: 1, descriptors: single(length: 1600, write: true)), ["NET-TX-READABLE-ONLY"]),
+        // console: even queues receive, odd transmit
+        (request("console", index: 2, descriptors: single(length: 64, write: false)), ["CONS-RX-WRITABLE"]),
+        (request("console", index: 5, descriptors: single(length: 64, write: true)), ["CONS-TX-READABLE"]),
+        // input eventq: writable and at least 8 bytes
+        (request("input", index: 0, descriptors: single(length: 4, write: true)), ["INPUT-EVENTQ-BUFS"]),
+        (request("input", index: 0, descriptors: single(length: 8, write: true)), []),
+        // block: header, data, status
+        (request("blk", descriptors: single(length: 16, write: false), header: [1, 0, 0, 0]), ["BLK-FRAME"]),
+        (request("blk", descriptors: block(data: 512, dataWritable: true), header: [0, 0, 0, 0]), []),
+        (request("blk", descriptors: block(data: 512, dataWritable: false), header: [0, 0, 0, 0]), ["BLK-FRAME"]),
+        (request("blk", descriptors: block(data: 100, dataWritable: false), header: [1, 0, 0, 0]), ["BLK-DATA-512"]),
+        (request("blk", features: ["VIRTIO_F_VERSION_1"], descriptors: block(data: 0, dataWritable: false), header: [4, 0, 0, 0]), ["BLK-TYPE-GATED"]),
+        (request("blk", features: ["VIRTIO_F_VERSION_1", "VIRTIO_BLK_F_FLUSH"], descriptors: block(data: 0, dataWritable: false), header: [4, 0, 0, 0]), []),
+        (request("blk", descriptors: block(data: 0, dataWritable: false), header: [4, 0, 0, 0]), []),  // features unknown
+        // net header and receive buffer sizes, with the features known
+        (request("net", index: 1, features: ["VIRTIO_F_VERSION_1"], descriptors: single(length: 10, write: false)), ["NET-HDR-SIZE"]),
+        (request("net", index: 1, features: [], descriptors: single(length: 10, write: false)), []),  // legacy: 10 bytes
+        (request("net", index: 0, features: ["VIRTIO_F_VERSION_1", "VIRTIO_NET_F_MRG_RXBUF"], descriptors: single(length: 8, write: true)), ["NET-RX-BUF-MIN"]),
+        (request("net", index: 0, features: ["VIRTIO_F_VERSION_1", "VIRTIO_NET_F_MRG_RXBUF"], descriptors: single(length: 12, write: true)), []),
+        (request("net", index: 0, features: ["VIRTIO_F_VERSION_1"], descriptors: single(length: 1000, write: true)), ["NET-RX-BUF-ADVISED"]),
+        (request("net", index: 0, features: ["VIRTIO_F_VERSION_1", "VIRTIO_NET_F_GUEST_TSO4"], descriptors: single(length: 1526, write: true)), ["NET-RX-BUF-ADVISED"]),
+        (request("net", index: 0, features: ["VIRTIO_F_VERSION_1"], descriptors: single(length: 1526, write: true)), []),
+        // transmitted virtio_net_hdr fields: flags, gso_type
+        (request("net", index: 1, features: ["VIRTIO_F_VERSION_1"], descriptors: single(length: 74, write: false), header: [1, 0]), ["NET-TX-FLAGS"]),
+        (request("net", index: 1, descriptors: single(length: 74, write: false), header: [4, 0]), ["NET-TX-FLAGS"]),  // RSC_INFO, features unknown
+        (request("net", index: 1, descriptors: single(length: 74, write: false), header: [1, 0]), []),  // features unknown
+        (request("net", index: 1, features: ["VIRTIO_F_VERSION_1", "VIRTIO_NET_F_CSUM", "VIRTIO_NET_F_HOST_TSO6"], descriptors: single(length: 74, write: false), header: [1, 4]), []),
+        (request("net", index: 1, features: ["VIRTIO_F_VERSION_1", "VIRTIO_NET_F_CSUM", "VIRTIO_NET_F_HOST_TSO6"], descriptors: single(length: 74, write: false), header: [1, 0x84]), ["NET-TX-GSO-GATED"]),  // ECN
+        (request("net", index: 1, features: ["VIRTIO_F_VERSION_1", "VIRTIO_NET_F_CSUM"], descriptors: single(length: 74, write: false), header: [1, 5]), ["NET-TX-GSO-GATED"]),  // UDP_L4
+    ])
+    func requestContents(layout: String, rules: [String]) throws {
+        #expect(try Self.rules(layout) == rules)
+    }
+
+    @Test("without a device type, request contents are not judged")
+    func noDeviceType() throws {
+        let layout = Self.request("rng", descriptors: Self.single(length: 64, write: false))
+            .replacingOccurrences(of: #""device": "rng", "#, with: "")
+        #expect(try Self.rules(layout) == [])
+    }
+
     @Test("rings outside the dump are reported, and nothing is walked")
     func unmappedRings() throws {
         let json = Self.layout(used: "null").replacingOccurrences(of: #""used": "0x40003000""#, with: #""used": "0x5000000""#)

@@ -1,6 +1,7 @@
 import Foundation
 import GuestMemory
 import VirtioAnalysis
+import VirtioModel
 
 /// A guest memory image described in JSON (the hand-written fixtures of the rules that read
 /// memory, `traces/rules/<ID>/*.handwritten.json`):
@@ -12,12 +13,20 @@ import VirtioAnalysis
 ///   "descriptors": [ { "table": "0x40001000", "index": 0, "addr": "0x40008000", "len": 16,
 ///                      "flags": ["next", "write", "indirect"], "next": 1 } ],
 ///   "avail": { "flags": 0, "idx": 1, "ring": [0] },
-///   "used": { "flags": 0, "idx": 0, "ring": [[0, 0]] } }
+///   "used": { "flags": 0, "idx": 0, "ring": [[0, 0]] },
+///   "device": "blk", "features": ["VIRTIO_F_VERSION_1", "VIRTIO_BLK_F_FLUSH"],
+///   "bytes": [ { "addr": "0x40008000", "values": [4, 0, 0, 0] } ] }
 /// ```
+///
+/// `queue.index` (default 0) is the queue's index in its device; `device` (a short name as
+/// `--device` takes) and `features` (spec names, all negotiated features) enable the checks
+/// of request contents; `bytes` puts bytes (a request header, say) at an address.
 public struct MemoryFixture {
     public let base: UInt64
     public let bytes: [UInt8]
     public let queue: SplitQueueAddresses
+    /// The queue's index in its device.
+    public let index: Int
     public let options: Inspector.Options
 
     public struct LayoutError: Error, CustomStringConvertible {
@@ -67,6 +76,12 @@ public struct MemoryFixture {
                 try put(try number(head), width: 2, at: addresses.availRing + 4 + UInt64(slot) * 2)
             }
         }
+        for case let run as [String: Any] in root["bytes"] as? [Any] ?? [] {
+            let address = try number(run["addr"])
+            for (offset, value) in (run["values"] as? [Any] ?? []).enumerated() {
+                try put(try number(value), width: 1, at: address + UInt64(offset))
+            }
+        }
         if let used = root["used"] as? [String: Any] {
             try put(try number(used["flags"] ?? 0), width: 2, at: addresses.usedRing)
             try put(try number(used["idx"] ?? 0), width: 2, at: addresses.usedRing + 2)
@@ -78,7 +93,15 @@ public struct MemoryFixture {
         self.base = base
         self.bytes = bytes
         self.queue = addresses
-        self.options = Inspector.Options(eventIndex: eventIndex, indirectNegotiated: root["indirect"] as? Bool)
+        self.index = Int(try number(queue["index"] ?? 0))
+        let device = try (root["device"] as? String).map {
+            guard let type = DeviceType(name: $0) else { throw LayoutError(description: "unknown device \($0)") }
+            return type
+        }
+        let features = (root["features"] as? [String]).map { FeatureBits(names: $0, device: device) }
+        self.options = Inspector.Options(
+            eventIndex: eventIndex, indirectNegotiated: root["indirect"] as? Bool, deviceType: device, features: features,
+            netControlQueue: (root["netControlQueue"] as? Int))
     }
 
     /// Writes the image to a temporary raw file and inspects its queue.
@@ -87,6 +110,6 @@ public struct MemoryFixture {
         defer { file.remove() }
         let memory = try GuestMemoryDump.open(path: file.path, base: self.base)
         return Inspector.inspect(
-            memory: memory, dump: file.path, queues: [QueueTarget(addresses: self.queue, queue: 0, options: self.options)])
+            memory: memory, dump: file.path, queues: [QueueTarget(addresses: self.queue, queue: self.index, options: self.options)])
     }
 }

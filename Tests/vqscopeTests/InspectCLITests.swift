@@ -20,7 +20,7 @@ struct InspectCLITests {
         let (fixture, file) = try Self.image("SPLIT-ALIGN", "clean.handwritten.json")
         defer { file.remove() }
         let result = Inspect.execute(
-            dump: file.path, base: fixture.base, queues: [fixture.queue], options: fixture.options, format: .text,
+            dump: file.path, base: fixture.base, queues: [QueueTarget(addresses: fixture.queue, queue: 0, options: fixture.options)], format: .text,
             failOn: .error)
         #expect(result.code == 0)
         #expect(result.output.contains("avail.idx 1 (flags 0), used.idx 0 (flags 0), 1 chain(s) owned by the device"))
@@ -32,7 +32,7 @@ struct InspectCLITests {
         let (fixture, file) = try Self.image("SPLIT-INDIRECT-NOT-NEXT", "violates.handwritten.json")
         defer { file.remove() }
         let result = Inspect.execute(
-            dump: file.path, base: fixture.base, queues: [fixture.queue], options: fixture.options, format: .json,
+            dump: file.path, base: fixture.base, queues: [QueueTarget(addresses: fixture.queue, queue: 0, options: fixture.options)], format: .json,
             failOn: .error)
         #expect(result.code == 1)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
@@ -53,7 +53,7 @@ struct InspectCLITests {
             {"base": "0x40000000", "size": 65536,
              "queue": {"desc": "0x40001000", "avail": "0x40002000", "used": "0x40003000", "size": 8},
              "descriptors": [{"index": 0, "addr": "0x40004000", "len": 16, "flags": ["indirect"]},
-                             {"table": "0x40004000", "index": 0, "addr": "0x40008000", "len": 16, "flags": []}],
+                             {"table": "0x40004000", "index": 0, "addr": "0x40008000", "len": 16, "flags": ["write"]}],
              "avail": {"idx": 1, "ring": [0]}, "used": {"idx": 0}}
             """)
         let file = TemporaryFile(bytes: fixture.bytes, name: "mem.raw")
@@ -61,10 +61,10 @@ struct InspectCLITests {
         let q = fixture.queue
         func transcript(_ transports: String) -> String {
             [
-                #"{"execute": "x-query-virtio-status", "arguments": {"path": "/machine/peripheral/blk0/virtio-backend"}}"#,
-                #"{"return": {"name": "virtio-blk", "num-vqs": 1, "guest-features": {"transports": [\#(transports)]}}}"#,
-                #"{"execute": "x-query-virtio-queue-status", "arguments": {"path": "/machine/peripheral/blk0/virtio-backend", "queue": 0}}"#,
-                #"{"return": {"name": "virtio-blk", "queue-index": 0, "vring-num": \#(q.size), "vring-desc": \#(q.descriptorTable), "vring-avail": \#(q.availRing), "vring-used": \#(q.usedRing), "used-idx": 0, "inuse": 0}}"#,
+                #"{"execute": "x-query-virtio-status", "arguments": {"path": "/machine/peripheral/rng0/virtio-backend"}}"#,
+                #"{"return": {"name": "virtio-rng", "num-vqs": 1, "guest-features": {"transports": [\#(transports)]}}}"#,
+                #"{"execute": "x-query-virtio-queue-status", "arguments": {"path": "/machine/peripheral/rng0/virtio-backend", "queue": 0}}"#,
+                #"{"return": {"name": "virtio-rng", "queue-index": 0, "vring-num": \#(q.size), "vring-desc": \#(q.descriptorTable), "vring-avail": \#(q.availRing), "vring-used": \#(q.usedRing), "used-idx": 0, "inuse": 0}}"#,
             ].joined(separator: "\n")
         }
         let without = TemporaryFile(text: transcript(#""VIRTIO_F_VERSION_1: Device compliant for v1 spec (legacy)""#), name: "qmp.jsonl")
@@ -76,14 +76,14 @@ struct InspectCLITests {
         let findings = try #require(object["findings"] as? [[String: Any]])
         #expect(findings.map { $0["rule"] as? String } == ["FEAT-INDIRECT-GATED"])
         let location = try #require(findings.first?["location"] as? [String: Any])
-        #expect(location["device"] as? String == "virtio-blk@/machine/peripheral/blk0/virtio-backend")
+        #expect(location["device"] as? String == "virtio-rng@/machine/peripheral/rng0/virtio-backend")
         #expect(location["queue"] as? Int == 0)
         let with = TemporaryFile(text: transcript(#""VIRTIO_RING_F_INDIRECT_DESC: Indirect descriptors supported""#), name: "qmp.jsonl")
         defer { with.remove() }
         let allowed = Inspect.execute(
             dump: file.path, base: fixture.base, qmp: with.path, queues: [], format: .text, failOn: .error)
         #expect(allowed.code == 0)
-        #expect(allowed.output.contains("virtio-blk@/machine/peripheral/blk0/virtio-backend queue 0: size \(q.size)"))
+        #expect(allowed.output.contains("virtio-rng@/machine/peripheral/rng0/virtio-backend queue 0: size \(q.size)"))
         #expect(Inspect.execute(dump: file.path, base: fixture.base, qmp: "/nonexistent.json", queues: [], format: .text, failOn: .error).code == 66)
     }
 
@@ -115,9 +115,36 @@ struct InspectCLITests {
         #expect(pci.code == 65 && pci.diagnostics.contains("no virtio-mmio queue setup"))
     }
 
+    @Test("--device, --features and index=: request checks for queues given on the command line")
+    func commandLineFeatures() throws {
+        let text = try #require(Fixtures.text("traces/rules/NET-TX-GSO-GATED/violates.handwritten.json"))
+        let fixture = try MemoryFixture(json: text)
+        let file = TemporaryFile(bytes: fixture.bytes, name: "mem.raw")
+        defer { file.remove() }
+        let queue = "desc=0x40001000,avail=0x40002000,used=0x40003000,size=8,index=1"
+        func run(_ extra: [String]) throws -> [String] {
+            var command = try VQScope.parseAsRoot(
+                ["inspect", "--dump", file.path, "--base", "0x40000000", "--queue", queue, "--format", "json"] + extra)
+            try command.validate()
+            let inspect = try #require(command as? Inspect)
+            let options = inspect.options
+            let targets = inspect.queues.enumerated().map {
+                QueueTarget(addresses: $1.addresses, queue: $1.index ?? $0, options: options)
+            }
+            let result = Inspect.execute(dump: file.path, base: 0x4000_0000, queues: targets, format: .json, failOn: .error)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+            return (object["findings"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String }
+        }
+        #expect(try run(["--device", "net", "--features", "VIRTIO_F_VERSION_1,VIRTIO_NET_F_CSUM"]) == ["NET-TX-GSO-GATED"])
+        #expect(try run(["--device", "net", "--features", "0x100000801"]) == [])  // VERSION_1, HOST_TSO4, CSUM
+        #expect(try run(["--device", "net"]) == [])  // features unknown: not judged
+    }
+
     @Test("missing dumps exit 66; unknown formats and raw images without --base exit 65")
     func badDumps() {
-        let queue = SplitQueueAddresses(descriptorTable: 0, availRing: 0x1000, usedRing: 0x2000, size: 8)
+        let queue = QueueTarget(
+            addresses: SplitQueueAddresses(descriptorTable: 0, availRing: 0x1000, usedRing: 0x2000, size: 8), queue: 0,
+            options: Inspector.Options())
         #expect(Inspect.execute(dump: "/nonexistent", base: nil, queues: [queue], format: .text, failOn: .error).code == 66)
         let file = TemporaryFile(text: "makedumpfile\u{0}\u{0}\u{0}\u{0}", name: "flat")
         defer { file.remove() }
@@ -133,6 +160,9 @@ struct InspectCLITests {
         ["inspect", "--dump", "x"], ["inspect", "--dump", "x", "--queue", "desc=1,avail=2"],
         ["inspect", "--dump", "x", "--queue", "desc=1,avail=2,used=3,size=70000"],
         ["inspect", "--dump", "x", "--base", "0xZZ", "--queue", "desc=1,avail=2,used=3,size=8"],
+        ["inspect", "--dump", "x", "--queue", "desc=1,avail=2,used=3,size=8", "--features", "VIRTIO_NET_F_CSUM"],
+        ["inspect", "--dump", "x", "--queue", "desc=1,avail=2,used=3,size=8", "--device", "net", "--features", "VIRTIO_F_NOPE"],
+        ["inspect", "--dump", "x", "--queue", "desc=1,avail=2,used=3,size=8,index=70000"],
     ])
     func usage(arguments: [String]) {
         do {

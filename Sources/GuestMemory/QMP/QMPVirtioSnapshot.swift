@@ -8,6 +8,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VirtioModel
 
 /// One virtqueue as QEMU described it in an `x-query-virtio-queue-status` reply.
 public struct QMPVirtioQueue: Sendable, Equatable {
@@ -34,6 +35,18 @@ public struct QMPVirtioDevice: Sendable, Equatable {
     /// The negotiated transport feature names (`guest-features.transports`), without QEMU's
     /// explanations, e.g. `VIRTIO_RING_F_EVENT_IDX`. Nil when no status reply was given.
     public var transportFeatures: [String]?
+    /// The negotiated device feature names (`guest-features.dev-features`), e.g.
+    /// `VIRTIO_NET_F_MRG_RXBUF`. Nil when no status reply was given.
+    public var deviceFeatures: [String]?
+
+    /// The device type QEMU's name implies (`virtio-net`, `virtio-serial`, …).
+    public var deviceType: DeviceType? { DeviceType(qemuName: self.name) }
+
+    /// The negotiated features as bits, when a status reply was given.
+    public var features: FeatureBits? {
+        guard let transports = self.transportFeatures else { return nil }
+        return FeatureBits(names: transports + (self.deviceFeatures ?? []), device: self.deviceType)
+    }
     /// The queues with rings set up (`vring-desc` and `vring-num` non-zero), by index.
     public var queues: [QMPVirtioQueue]
 
@@ -126,9 +139,8 @@ public enum QMPVirtioSnapshot {
                 for entry in list { _ = self.device(name: entry.name, path: entry.path) }
             case .status(let status):
                 let slot = self.device(name: status.name, path: self.pendingPath)
-                self.devices[slot].transportFeatures = status.guestFeatures.transports.map {
-                    String($0.prefix { $0 != ":" })
-                }
+                self.devices[slot].transportFeatures = status.guestFeatures.transports.map(Self.featureName)
+                self.devices[slot].deviceFeatures = (status.guestFeatures.devFeatures ?? []).map(Self.featureName)
                 self.lastStatusName = status.name
             case .queue(let queue):
                 let path = self.pendingPath ?? (self.lastStatusName == queue.name ? self.lastStatusPath : nil)
@@ -147,6 +159,9 @@ public enum QMPVirtioSnapshot {
             }
         }
 
+        /// QEMU 7.2 follows each name with ": explanation".
+        private static func featureName(_ text: String) -> String { String(text.prefix { $0 != ":" }) }
+
         private var lastStatusPath: String? {
             self.devices.last { $0.name == self.lastStatusName }?.path
         }
@@ -159,7 +174,8 @@ public enum QMPVirtioSnapshot {
                 self.devices[slot].path = path
                 return slot
             }
-            self.devices.append(QMPVirtioDevice(name: name, path: path, transportFeatures: nil, queues: []))
+            self.devices.append(
+                QMPVirtioDevice(name: name, path: path, transportFeatures: nil, deviceFeatures: nil, queues: []))
             return self.devices.count - 1
         }
     }
@@ -179,6 +195,11 @@ private struct QMPMessage: Decodable {
     struct Status: Decodable {
         struct Features: Decodable {
             var transports: [String]
+            var devFeatures: [String]?
+            enum CodingKeys: String, CodingKey {
+                case transports
+                case devFeatures = "dev-features"
+            }
         }
         var name: String
         var guestFeatures: Features

@@ -10,6 +10,20 @@ public struct QueueSnapshotContext: Sendable {
     public var chains: [DescriptorChain]
     /// Whether the rings lie wholly in the dump.
     public var ringsMapped: Bool
+    /// The dump, for rules that read the buffers (request headers).
+    public var memory: GuestMemoryMap
+    /// The queue's index in its device (QMP, a trace), or its position among `--queue`s.
+    public var index: Int
+    /// The device's type, when known (QMP, the trace, or `--device`).
+    public var deviceType: DeviceType?
+    /// The queue's role in its device, when the type and the queue's index are known.
+    public var role: QueueRole
+    /// The negotiated features, when known (QMP or the trace).
+    public var features: FeatureBits?
+
+    /// The owned chains the walk found whole: chains with a structural defect are reported by
+    /// their own rules and not judged again for their contents.
+    public var wholeChains: [DescriptorChain] { self.chains.filter { $0.defects.isEmpty } }
 }
 
 /// Checks a queue's layout and rings in a dump.

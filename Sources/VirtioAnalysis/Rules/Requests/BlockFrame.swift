@@ -1,3 +1,4 @@
+import GuestMemory
 import VirtioModel
 
 /// A block request is a device-readable header, data, and a device-writable status byte, so
@@ -17,3 +18,37 @@ struct BlockFrame: SummaryRule {
             + RequestShape.finding(queue.shapes.empty, of: queue, "were empty")
     }
 }
+
+extension BlockFrame: SnapshotRule {
+    /// In a dump: each whole owned chain on a block queue has a 16-byte device-readable header
+    /// first and a device-writable status byte last; an IN request has no readable data and
+    /// an OUT request no writable data before its status byte.
+    static func check(_ queue: QueueSnapshotContext) -> [String] {
+        guard queue.deviceType == .block else { return [] }
+        return queue.wholeChains.compactMap { chain in
+            let head = "chain at head \(chain.head)"
+            guard let first = chain.elements.first, let last = chain.elements.last else { return "\(head) is empty" }
+            if first.descriptor.flags.contains(.write) || chain.readableBytes < UInt64(BlockRequestType.headerSize) {
+                return "\(head) does not start with a 16-byte device-readable header (\(chain.readableBytes) readable bytes)"
+            }
+            if !last.descriptor.flags.contains(.write) || last.descriptor.length == 0 {
+                return "\(head) does not end with a device-writable status byte"
+            }
+            switch Self.requestType(of: chain, memory: queue.memory) {
+            case .read? where chain.readableBytes > UInt64(BlockRequestType.headerSize):
+                return "\(head): IN request with \(chain.readableBytes - 16) device-readable bytes after its header"
+            case .write? where chain.writableBytes > 1:
+                return "\(head): OUT request with \(chain.writableBytes - 1) device-writable bytes before its status"
+            default: return nil
+            }
+        }
+    }
+
+    /// The type in a chain's request header, when it is one vqscope knows and in the dump.
+    static func requestType(of chain: DescriptorChain, memory: GuestMemoryMap) -> BlockRequestType? {
+        guard let header = OwnedBuffers.header(of: chain, count: 4, memory: memory) else { return nil }
+        let raw = header.enumerated().reduce(UInt32(0)) { $0 | UInt32($1.element) << (8 * UInt32($1.offset)) }
+        return BlockRequestType(rawValue: raw)
+    }
+}
+

@@ -16,3 +16,10 @@ struct ConsoleReceiveWritable: SummaryRule {
             + RequestShape.finding(queue.shapes.mixed, of: queue, "had device-readable buffers")
     }
 }
+
+extension ConsoleReceiveWritable: SnapshotRule {
+    /// In a dump: an owned chain on a receiveq (even index) with a device-readable descriptor.
+    static func check(_ queue: QueueSnapshotContext) -> [String] {
+        queue.deviceType == .console && queue.index % 2 == 0 ? OwnedBuffers.readable(in: queue) : []
+    }
+}

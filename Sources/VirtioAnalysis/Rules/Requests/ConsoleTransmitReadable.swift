@@ -16,3 +16,10 @@ struct ConsoleTransmitReadable: SummaryRule {
             + RequestShape.finding(queue.shapes.mixed, of: queue, "had device-writable buffers")
     }
 }
+
+extension ConsoleTransmitReadable: SnapshotRule {
+    /// In a dump: an owned chain on a transmitq (odd index) with a device-writable descriptor.
+    static func check(_ queue: QueueSnapshotContext) -> [String] {
+        queue.deviceType == .console && queue.index % 2 == 1 ? OwnedBuffers.writable(in: queue) : []
+    }
+}

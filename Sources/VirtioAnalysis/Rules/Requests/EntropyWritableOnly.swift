@@ -15,3 +15,10 @@ struct EntropyWritableOnly: SummaryRule {
             + RequestShape.finding(queue.shapes.mixed, of: queue, "had device-readable buffers")
     }
 }
+
+extension EntropyWritableOnly: SnapshotRule {
+    /// In a dump: an owned chain on the entropy requestq with a device-readable descriptor.
+    static func check(_ queue: QueueSnapshotContext) -> [String] {
+        queue.deviceType == .entropy ? OwnedBuffers.readable(in: queue) : []
+    }
+}

@@ -1,3 +1,4 @@
+import GuestMemory
 import VirtioModel
 
 /// The input device's eventq holds device-writable buffers only.
@@ -14,5 +15,17 @@ struct InputEventQueueWritable: SummaryRule {
         guard device?.type == .input, role == .event else { return [] }
         return RequestShape.finding(queue.shapes.readableOnly, of: queue, "had device-readable buffers only")
             + RequestShape.finding(queue.shapes.mixed, of: queue, "had device-readable buffers")
+    }
+}
+
+extension InputEventQueueWritable: SnapshotRule {
+    /// In a dump: an owned eventq chain with a device-readable descriptor, or with fewer
+    /// writable bytes than one `struct virtio_input_event` (8).
+    static func check(_ queue: QueueSnapshotContext) -> [String] {
+        guard queue.deviceType == .input, queue.role == .event else { return [] }
+        return OwnedBuffers.readable(in: queue)
+            + queue.wholeChains.filter { $0.writableBytes < 8 }.map {
+                "chain at head \($0.head) has \($0.writableBytes) device-writable bytes, fewer than a virtio_input_event (8)"
+            }
     }
 }

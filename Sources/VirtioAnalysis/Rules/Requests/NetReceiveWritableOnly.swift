@@ -16,3 +16,10 @@ struct NetReceiveWritableOnly: SummaryRule {
             + RequestShape.finding(queue.shapes.mixed, of: queue, "had device-readable buffers")
     }
 }
+
+extension NetReceiveWritableOnly: SnapshotRule {
+    /// In a dump: an owned chain on a receiveq with a device-readable descriptor.
+    static func check(_ queue: QueueSnapshotContext) -> [String] {
+        queue.deviceType == .network && queue.role == .receive ? OwnedBuffers.readable(in: queue) : []
+    }
+}

@@ -16,3 +16,10 @@ struct NetTransmitReadableOnly: SummaryRule {
             + RequestShape.finding(queue.shapes.mixed, of: queue, "had device-writable buffers")
     }
 }
+
+extension NetTransmitReadableOnly: SnapshotRule {
+    /// In a dump: an owned chain on a transmitq with a device-writable descriptor.
+    static func check(_ queue: QueueSnapshotContext) -> [String] {
+        queue.deviceType == .network && queue.role == .transmit ? OwnedBuffers.writable(in: queue) : []
+    }
+}

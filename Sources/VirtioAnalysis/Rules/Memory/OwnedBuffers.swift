@@ -1,0 +1,37 @@
+import GuestMemory
+import VirtioModel
+
+/// The one way request rules judge the directions of the chains a device owns in a dump:
+/// one message per whole chain that has a descriptor of the forbidden direction.
+enum OwnedBuffers {
+    /// Whole owned chains with device-readable descriptors.
+    static func readable(in queue: QueueSnapshotContext) -> [String] {
+        queue.wholeChains.compactMap { chain in
+            let count = chain.elements.filter { !$0.descriptor.flags.contains(.write) }.count
+            guard count > 0 else { return nil }
+            return "chain at head \(chain.head) has \(count) device-readable descriptor(s), \(chain.readableBytes) bytes"
+        }
+    }
+
+    /// Whole owned chains with device-writable descriptors.
+    static func writable(in queue: QueueSnapshotContext) -> [String] {
+        queue.wholeChains.compactMap { chain in
+            let count = chain.elements.filter { $0.descriptor.flags.contains(.write) }.count
+            guard count > 0 else { return nil }
+            return "chain at head \(chain.head) has \(count) device-writable descriptor(s), \(chain.writableBytes) bytes"
+        }
+    }
+
+    /// The first `count` device-readable bytes of a chain (a request header), gathered across
+    /// descriptors; nil when the chain has fewer or they are not in the dump.
+    static func header(of chain: DescriptorChain, count: Int, memory: GuestMemoryMap) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        for element in chain.elements where !element.descriptor.flags.contains(.write) {
+            let take = min(count - bytes.count, Int(element.descriptor.length))
+            guard take > 0 else { break }
+            guard let part = try? memory.bytes(at: element.descriptor.address, length: take) else { return nil }
+            bytes += part
+        }
+        return bytes.count == count ? bytes : nil
+    }
+}
