@@ -17,7 +17,7 @@ public final class MappedFile: @unchecked Sendable {
         guard stat(path, &info) == 0 else {
             throw errno == ENOENT || errno == ENOTDIR ? .missing(path: path) : .unreadable(path: path, errno: errno)
         }
-        guard info.st_mode & S_IFMT == S_IFREG else { throw .unreadable(path: path, errno: EISDIR) }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw .unsupportedFormat(path: path, reason: "not a regular file") }
         let size = Int(info.st_size)
         guard size > 0 else {
             self.bytes = UnsafeRawBufferPointer(start: nil, count: 0)

@@ -40,6 +40,12 @@ public struct QueueReport: Sendable {
     public var fills: Int
     public var flushes: Int
     public var flushedElements: UInt64
+    /// Elements flushed since the device's last reset: the used index QEMU keeps, modulo 2^16.
+    public var flushedSinceReset: UInt64
+    /// The lengths of the last fills since that reset, oldest first (up to 16).
+    public var recentFillLengths: [UInt32]
+    /// Fills not yet published by a flush at the end of the trace.
+    public var fillsAwaitingFlush: Int
     public var interrupts: Int
     public var bytesUsed: UInt64
     public var maxInFlight: Int

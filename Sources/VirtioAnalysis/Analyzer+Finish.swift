@@ -122,7 +122,9 @@ extension Analyzer {
                 return QueueReport(
                     index: queue.index, vq: queue.vq, role: self.role(of: queue, netControlQueue: control),
                     kicks: queue.kicks, qemuNotifies: queue.qemuNotifies, pops: queue.pops, fills: queue.fills,
-                    flushes: queue.flushes, flushedElements: queue.flushedElements, interrupts: queue.interrupts,
+                    flushes: queue.flushes, flushedElements: queue.flushedElements,
+                    flushedSinceReset: queue.flushedSinceReset, recentFillLengths: queue.recentFillLengths,
+                    fillsAwaitingFlush: queue.fillsAwaitingFlush, interrupts: queue.interrupts,
                     bytesUsed: queue.bytesUsed, maxInFlight: queue.maxInFlight, inFlightAtEnd: queue.inFlightCount,
                     activeNanoseconds: active,
                     latencies: stages.compactMap { LatencySummary(stage: $0.0, histogram: $0.1) },

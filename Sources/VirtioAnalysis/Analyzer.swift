@@ -367,6 +367,7 @@ public struct Analyzer {
     mutating func markDraining(_ device: Int) {
         for queue in self.devices[device].queueSlots.values {
             for key in self.queues[queue].inFlight.keys { self.queues[queue].inFlight[key]?.draining = true }
+            self.queues[queue].resetUsedIndex()
         }
     }
 

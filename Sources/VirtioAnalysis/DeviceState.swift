@@ -248,6 +248,11 @@ public struct QueueState: Sendable {
     public internal(set) var fills = 0
     public internal(set) var flushes = 0
     public internal(set) var flushedElements: UInt64 = 0
+    /// Elements flushed since the device's last reset (QEMU then restarts the used index at 0).
+    public internal(set) var flushedSinceReset: UInt64 = 0
+    /// The lengths of the last fills since the reset, oldest first (at most `recentFillLimit`).
+    public internal(set) var recentFillLengths: [UInt32] = []
+    static let recentFillLimit = 16
     public internal(set) var interrupts = 0
     public internal(set) var bytesUsed: UInt64 = 0
     public internal(set) var maxInFlight = 0
@@ -316,6 +321,8 @@ public struct QueueState: Sendable {
         self.fills += 1
         self.touch(time)
         self.bytesUsed &+= UInt64(length)
+        if self.recentFillLengths.count == Self.recentFillLimit { self.recentFillLengths.removeFirst() }
+        self.recentFillLengths.append(length)
         if length % 512 == 1, length > 512 { self.blockShapedFills += 1 }
         if length == 0 { self.zeroLengthFills += 1 }
         let outcome: FillOutcome
@@ -340,6 +347,7 @@ public struct QueueState: Sendable {
         self.flushes += 1
         self.touch(time)
         self.flushedElements &+= UInt64(count)
+        self.flushedSinceReset &+= UInt64(count)
         var published = min(Int(count), awaiting)
         while published > 0, let filled = self.fillTimes.pop() {
             if let filled, let now = time?.nanoseconds { self.sample(.fillToFlush, Timestamp.interval(from: filled, to: now)) }
@@ -349,6 +357,12 @@ public struct QueueState: Sendable {
         if self.fillsAwaitingFlush == 0 { self.fillTimes.removeAll() }
         if self.pendingFlush == nil { self.pendingFlush = time?.nanoseconds }
         return .flush(count: count, awaiting: awaiting)
+    }
+
+    /// The device was reset: its used index starts again at 0.
+    mutating func resetUsedIndex() {
+        self.flushedSinceReset = 0
+        self.recentFillLengths.removeAll()
     }
 
     /// The device gave an element back without using it (QEMU's `virtqueue_detach_element`,

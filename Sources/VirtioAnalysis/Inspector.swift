@@ -20,8 +20,10 @@ public struct QueueTarget: Sendable {
 
 /// What a dump showed for one split queue.
 public struct QueueInspection: Sendable {
-    /// The device's label, when known (QMP).
+    /// The device's label, when known (QMP, a trace).
     public var device: String?
+    /// The device's type, when known.
+    public var deviceType: DeviceType?
     /// The queue's index in its device (QMP), or its position on the command line, from 0.
     public var queue: Int
     public var addresses: SplitQueueAddresses
@@ -33,6 +35,8 @@ public struct QueueInspection: Sendable {
     public var outstanding: Int?
     /// The outstanding chains, walked.
     public var chains: [DescriptorChain]
+    /// The used ring's elements, by slot, when the rings are in the dump.
+    public var usedElements: [UsedElement]?
 }
 
 /// The result of inspecting queues in a guest memory dump.
@@ -124,7 +128,8 @@ public enum Inspector {
                 sink.add(
                     Finding(rule: rule, message: message, location: Location(file: dump, device: target.device, queue: target.queue)))
             }
-            var inspection = QueueInspection(device: target.device, queue: target.queue, addresses: addresses, chains: [])
+            var inspection = QueueInspection(
+                device: target.device, deviceType: options.deviceType, queue: target.queue, addresses: addresses, chains: [])
             let layout = SplitRingLayout(queueSize: Int(addresses.size))
             let eventBytes = options.eventIndex ? 0 : 2
             let mapped =
@@ -139,6 +144,7 @@ public enum Inspector {
                 inspection.usedIndex = snapshot.usedIndex.rawValue
                 inspection.availFlags = snapshot.avail.flags.rawValue
                 inspection.usedFlags = snapshot.usedFlags.rawValue
+                inspection.usedElements = snapshot.used
                 var outstanding = snapshot.usedIndex.distance(to: snapshot.avail.index)
                 if outstanding > Int(UInt16.max) / 2 {
                     // used.idx is ahead of avail.idx: the device returned more than it was given.

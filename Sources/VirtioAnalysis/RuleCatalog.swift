@@ -65,7 +65,7 @@ public enum RuleCatalog {
         let declared: [RuleInfo] =
             statusRules.map { $0.info } + queueRules.map { $0.info } + registerRules.map { $0.info }
             + summaryRules.map { $0.info } + snapshotRules.map { $0.info } + OwnedChains.infos + QEMUReported.infos
-            + InputRules.infos
+            + InputRules.infos + [DumpTraceMismatch.info]
         var seen = Set<String>()
         return declared.filter { seen.insert($0.id).inserted }
     }()

@@ -9,7 +9,15 @@ public enum InspectionReporter {
     public static let schemaVersion = 1
 
     public static func text(_ report: InspectionReport, color: Bool) -> String {
-        var out = "vqscope: \(report.dump)\n"
+        var out = "vqscope: \(report.dump)\n" + Self.memorySection(report)
+        out += TextReporter.findingsSection(
+            report.findings, total: report.totalFindings, omitted: report.omittedFindings, color: color)
+        return out
+    }
+
+    /// The dump's regions and queues, without findings: also part of `analyze --dump`'s report.
+    static func memorySection(_ report: InspectionReport) -> String {
+        var out = ""
         let regions = report.regions.map {
             "0x\(String($0.guestAddress, radix: 16))+\(Format.grouped($0.length))"
         }
@@ -41,8 +49,6 @@ public enum InspectionReporter {
             out += table.render(indent: "  ") + "\n"
             if queue.chains.count > 64 { out += "  … \(queue.chains.count - 64) more chains\n" }
         }
-        out += TextReporter.findingsSection(
-            report.findings, total: report.totalFindings, omitted: report.omittedFindings, color: color)
         return out
     }
 
@@ -55,6 +61,24 @@ public enum InspectionReporter {
         json.string("name", "vqscope")
         json.string("version", toolVersion)
         json.endObject()
+        Self.memory(report, into: &json)
+        json.beginArray("findings")
+        for finding in report.findings { JSONReporter.finding(finding, into: &json) }
+        json.endArray()
+        json.beginObject("summary")
+        json.number("findings", report.totalFindings)
+        json.number("omittedFindings", report.omittedFindings)
+        json.string("highestSeverity", report.highestSeverity?.description)
+        json.beginObject("byRule")
+        for (rule, count) in report.findingCounts.sorted(by: { $0.key < $1.key }) { json.number(rule, count) }
+        json.endObject()
+        json.endObject()
+        json.endObject()
+        return json.output + "\n"
+    }
+
+    /// The `dump` and `queues` members: also `analyze --dump`'s `memory` object.
+    static func memory(_ report: InspectionReport, into json: inout JSONWriter) {
         json.beginObject("dump")
         json.string("file", report.dump)
         json.beginArray("regions")
@@ -70,19 +94,6 @@ public enum InspectionReporter {
         json.beginArray("queues")
         for (ordinal, queue) in report.queues.enumerated() { Self.queue(queue, ordinal: ordinal, into: &json) }
         json.endArray()
-        json.beginArray("findings")
-        for finding in report.findings { JSONReporter.finding(finding, into: &json) }
-        json.endArray()
-        json.beginObject("summary")
-        json.number("findings", report.totalFindings)
-        json.number("omittedFindings", report.omittedFindings)
-        json.string("highestSeverity", report.highestSeverity?.description)
-        json.beginObject("byRule")
-        for (rule, count) in report.findingCounts.sorted(by: { $0.key < $1.key }) { json.number(rule, count) }
-        json.endObject()
-        json.endObject()
-        json.endObject()
-        return json.output + "\n"
     }
 
     private static func queue(_ queue: QueueInspection, ordinal: Int, into json: inout JSONWriter) {

@@ -7,7 +7,8 @@ public enum JSONReporter {
     public static let schema = "vqscope.report"
     public static let schemaVersion = 1
 
-    public static func render(_ report: AnalysisReport, toolVersion: String) -> String {
+    /// `memory`: the dump given with `analyze --dump`, written as the `memory` object.
+    public static func render(_ report: AnalysisReport, memory: InspectionReport? = nil, toolVersion: String) -> String {
         var json = JSONWriter()
         json.beginObject()
         json.string("schema", Self.schema)
@@ -20,6 +21,13 @@ public enum JSONReporter {
         json.beginArray("devices")
         for device in report.devices { Self.device(device, into: &json) }
         json.endArray()
+        if let memory {
+            json.beginObject("memory")
+            InspectionReporter.memory(memory, into: &json)
+            json.endObject()
+        } else {
+            json.string("memory", nil)
+        }
         json.beginArray("findings")
         for finding in report.findings { Self.finding(finding, into: &json) }
         json.endArray()

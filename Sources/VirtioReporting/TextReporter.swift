@@ -6,7 +6,9 @@ import VirtioModel
 /// findings, as aligned tables. Colour only when asked (the CLI asks on a terminal without
 /// `NO_COLOR`).
 public enum TextReporter {
-    public static func render(_ report: AnalysisReport, color: Bool) -> String {
+    /// `memory`: the dump given with `analyze --dump`, whose queues are listed before the
+    /// findings (which already include the dump's).
+    public static func render(_ report: AnalysisReport, memory: InspectionReport? = nil, color: Bool) -> String {
         var out = ""
         out += "vqscope: \(report.file)\n"
         out += Self.inputLine(report) + "\n"
@@ -27,6 +29,7 @@ public enum TextReporter {
             out += devices.render() + "\n"
             out += Self.queues(report) + Self.latencies(report)
         }
+        if let memory { out += "\nMemory dump: \(memory.dump)\n" + InspectionReporter.memorySection(memory) }
         out += Self.findings(report, color: color)
         return out
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import GuestMemory
 import TraceSources
 import VirtioAnalysis
 import VirtioModel
@@ -90,10 +91,25 @@ struct Analyze: ParsableCommand {
     @Option(help: "Colour in the text report: auto (on a terminal, unless NO_COLOR is set), always or never.")
     var color: ColorChoice = .auto
 
+    @Option(help: "A guest memory dump of the same run (ELF core, or raw with --base): its queues are checked and joined with the trace.")
+    var dump: String?
+
+    @Option(help: "The guest-physical address of a raw dump's first byte.")
+    var base: Address?
+
+    @Option(help: "Saved QMP replies locating the dump's queues (otherwise the trace's virtio-mmio writes do).")
+    var qmp: String?
+
+    func validate() throws {
+        if self.dump == nil, self.base != nil || self.qmp != nil {
+            throw ValidationError("--base and --qmp go with --dump")
+        }
+    }
+
     func run() throws {
         let result = Self.execute(
             trace: self.trace, format: self.format, failOn: self.failOn, devices: self.devices,
-            color: self.useColor())
+            memory: self.dump.map { MemoryInput(dump: $0, base: self.base?.value, qmp: self.qmp) }, color: self.useColor())
         if !result.output.isEmpty { print(result.output, terminator: "") }
         if !result.diagnostics.isEmpty { Self.printError(result.diagnostics) }
         if result.code != Exit.clean { throw ExitCode(result.code) }
@@ -114,25 +130,60 @@ struct Analyze: ParsableCommand {
 
     /// The whole analysis as a function of its inputs, so tests can run it in process.
     static func execute(
-        trace: String, format: OutputFormat, failOn: FailLevel, devices: [DeviceAssignment] = [], color: Bool = false
+        trace: String, format: OutputFormat, failOn: FailLevel, devices: [DeviceAssignment] = [],
+        memory input: MemoryInput? = nil, color: Bool = false
     ) -> (output: String, diagnostics: String, code: Int32) {
         var options = AnalysisOptions()
         for assignment in devices { options.deviceTypes[assignment.vdev] = assignment.type }
-        let report: AnalysisReport
+        var report: AnalysisReport
         switch Self.analyze(trace: trace, options: options) {
         case .success(let analysis): report = analysis
         case .failure(let failure): return ("", failure.message, failure.code)
         }
+        var notes: [String] = []
+        var inspection: InspectionReport?
+        if let input {
+            switch input.inspect(with: report) {
+            case .success(let result):
+                inspection = result.report
+                notes = result.notes
+                report.join(result.report)
+            case .failure(let failure): return ("", failure.message, failure.code)
+            }
+        }
         let output: String
         switch format {
-        case .text: output = TextReporter.render(report, color: color)
-        case .json: output = JSONReporter.render(report, toolVersion: VQScope.version)
+        case .text: output = TextReporter.render(report, memory: inspection, color: color)
+        case .json: output = JSONReporter.render(report, memory: inspection, toolVersion: VQScope.version)
         }
         var code = Exit.clean
         if let threshold = failOn.threshold, let highest = report.highestSeverity, highest >= threshold {
             code = Exit.findings
         }
-        return (output, "", code)
+        return (output, notes.joined(separator: "\n"), code)
+    }
+}
+
+/// `analyze --dump`: a dump of the same run, and where its queues are described.
+struct MemoryInput {
+    var dump: String
+    var base: UInt64? = nil
+    var qmp: String? = nil
+
+    /// Reads the dump's queues (from QMP, else from the trace's virtio-mmio writes).
+    func inspect(with trace: AnalysisReport) -> Result<(report: InspectionReport, notes: [String]), CommandFailure> {
+        do {
+            let found =
+                try self.qmp.map { path throws(MemoryError) in try QueueDiscovery.fromQMP(path, flags: Inspector.Options()) }
+                ?? QueueDiscovery.fromTrace(trace, flags: Inspector.Options())
+            let memory = try GuestMemoryDump.open(path: self.dump, base: self.base)
+            return .success((Inspector.inspect(memory: memory, dump: self.dump, queues: found.targets), found.notes))
+        } catch {
+            switch error {
+            case .missing, .unreadable: return .failure(CommandFailure(message: "vqscope: \(error)", code: Exit.missingInput))
+            default: return .failure(CommandFailure(message: "vqscope: \(error)", code: Exit.undecodable))
+            }
+        }
     }
 }
 

@@ -76,14 +76,6 @@ extension String {
     }
 }
 
-extension Inspector.Options {
-    /// Only `--event-idx` and `--indirect`: what the command line may say about queues found
-    /// in QMP replies or a trace (`--device` and `--features` describe the `--queue` queues).
-    var ringFlags: Inspector.Options {
-        Inspector.Options(eventIndex: self.eventIndex, indirectNegotiated: self.indirectNegotiated)
-    }
-}
-
 enum Negotiated: String, ExpressibleByArgument, CaseIterable {
     case yes
     case no
@@ -190,22 +182,14 @@ struct Inspect: ParsableCommand {
         var notes: [String] = []
         do {
             if let qmp {
-                for device in try QMPVirtioSnapshot.read(path: qmp) {
-                    guard device.packed != true else {
-                        notes.append("vqscope: \(device.label): packed rings (VIRTIO_F_RING_PACKED), not inspected")
-                        continue
-                    }
-                    let negotiated = Inspector.Options(
-                        features: device.features, deviceType: device.deviceType,
-                        queueIndices: device.queues.map(\.index), fallback: options.ringFlags)
-                    targets += device.queues.map {
-                        QueueTarget(addresses: $0.addresses, device: device.label, queue: $0.index, options: negotiated)
-                    }
-                }
+                let found = try QueueDiscovery.fromQMP(qmp, flags: options)
+                targets += found.targets
+                notes += found.notes
             }
             if let trace {
-                switch Self.programmedQueues(trace: trace, options: options) {
-                case .success(let found):
+                switch Analyze.analyze(trace: trace, options: AnalysisOptions()) {
+                case .success(let report):
+                    let found = QueueDiscovery.fromTrace(report, flags: options)
                     targets += found.targets
                     notes += found.notes
                 case .failure(let failure): return ("", failure.message, failure.code)
@@ -233,37 +217,5 @@ struct Inspect: ParsableCommand {
             code = Exit.findings
         }
         return (output, notes.joined(separator: "\n"), code)
-    }
-
-    /// The queues a trace shows the driver programming through virtio-mmio registers, each
-    /// with its device's negotiated EVENT_IDX and INDIRECT_DESC (the flags when unknown).
-    static func programmedQueues(
-        trace: String, options: Inspector.Options
-    ) -> Result<(targets: [QueueTarget], notes: [String]), CommandFailure> {
-        let report: AnalysisReport
-        switch Analyze.analyze(trace: trace, options: AnalysisOptions()) {
-        case .success(let analysis): report = analysis
-        case .failure(let failure): return .failure(failure)
-        }
-        var targets: [QueueTarget] = []
-        var notes: [String] = []
-        for device in report.devices where !device.programmedQueues.isEmpty {
-            let features = device.driverFeatures
-            if features?.contains(.ringPacked) == true {
-                notes.append("vqscope: \(device.label): packed rings (VIRTIO_F_RING_PACKED), not inspected")
-                continue
-            }
-            let negotiated = Inspector.Options(
-                features: features, deviceType: device.type, queueIndices: device.programmedQueues.map(\.index),
-                fallback: options.ringFlags)
-            targets += device.programmedQueues.map {
-                QueueTarget(addresses: $0.addresses, device: device.label, queue: $0.index, options: negotiated)
-            }
-        }
-        if targets.isEmpty {
-            notes.append(
-                "vqscope: \(trace): no virtio-mmio queue setup in the trace (virtio-pci ring addresses are not traced: use --qmp)")
-        }
-        return .success((targets, notes))
     }
 }

@@ -47,7 +47,8 @@ struct ReporterTests {
         let text = JSONReporter.render(report, toolVersion: "9.9.9")
         #expect(text.hasPrefix("{\n  \"schema\": \"vqscope.report\",\n  \"schemaVersion\": 1,"))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-        #expect(Set(object.keys) == ["schema", "schemaVersion", "tool", "input", "devices", "findings", "summary"])
+        #expect(Set(object.keys) == ["schema", "schemaVersion", "tool", "input", "devices", "memory", "findings", "summary"])
+        #expect(object["memory"] is NSNull)  // no --dump
         let input = try #require(object["input"] as? [String: Any])
         #expect(input["clock"] as? String == "wall")
         #expect(input["spanNs"] as? Int == 190_000)

@@ -113,3 +113,17 @@ public struct MemoryFixture {
             memory: memory, dump: file.path, queues: [QueueTarget(addresses: self.queue, queue: self.index, options: self.options)])
     }
 }
+
+extension MemoryFixture {
+    /// `vqscope analyze TRACE --dump IMAGE`: the trace analysed, this image inspected at the
+    /// queues the trace shows being programmed, and the two joined.
+    public func joined(withTrace path: String) throws -> AnalysisReport {
+        var report = try analyze(path)
+        let file = TemporaryFile(bytes: self.bytes, name: "mem.raw")
+        defer { file.remove() }
+        let memory = try GuestMemoryDump.open(path: file.path, base: self.base)
+        let targets = QueueDiscovery.fromTrace(report, flags: self.options).targets
+        report.join(Inspector.inspect(memory: memory, dump: file.path, queues: targets))
+        return report
+    }
+}

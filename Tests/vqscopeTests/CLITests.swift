@@ -57,6 +57,7 @@ struct CLITests {
     }
 
     @Test("usage errors exit 64", arguments: [
+        ["analyze", "trace.log", "--qmp", "qmp.json"], ["analyze", "trace.log", "--base", "0x0"],
         ["analyze"], ["analyze", "x.log", "--fail-on", "fatal"], ["analyze", "x.log", "--format", "xml"],
         ["analyze", "x.log", "--device", "net"], ["analyze", "x.log", "--device", "0x12=nic"], ["analyze", "a.log", "b.log"],
     ])
@@ -99,6 +100,31 @@ struct CLITests {
         #expect(location["line"] as? Int == 131)
         #expect((location["device"] as? String)?.hasPrefix("net@0x") == true)
         #expect((location["timestamp"] as? String)?.hasSuffix("Z") == true)
+    }
+
+    @Test("--dump: the dump's queues and a DUMP-TRACE-MISMATCH join the trace's report")
+    func dump() throws {
+        let folder = "traces/rules/DUMP-TRACE-MISMATCH"
+        let fixture = try MemoryFixture(json: try #require(Fixtures.text("\(folder)/violates.handwritten.json")))
+        let image = TemporaryFile(bytes: fixture.bytes, name: "mem.raw")
+        defer { image.remove() }
+        let trace = Fixtures.path("\(folder)/trace.handwritten.log")
+        let result = Analyze.execute(
+            trace: trace, format: .json, failOn: .warning, memory: MemoryInput(dump: image.path, base: 0, qmp: nil))
+        #expect(result.code == 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+        let findings = try #require(object["findings"] as? [[String: Any]])
+        #expect(findings.map { $0["rule"] as? String } == ["DUMP-TRACE-MISMATCH"])
+        #expect(findings.first?["message"] as? String == "used ring slot 1 holds length 16, but the trace's fill there says 12")
+        let memory = try #require(object["memory"] as? [String: Any])
+        let queues = try #require(memory["queues"] as? [[String: Any]])
+        #expect(queues.count == 1 && queues.first?["usedIdx"] as? Int == 2)
+        #expect((memory["dump"] as? [String: Any])?["file"] as? String == image.path)
+        // A missing dump is missing input; a raw image without --base is undecodable.
+        let missing = Analyze.execute(trace: trace, format: .text, failOn: .error, memory: MemoryInput(dump: "/nonexistent.elf"))
+        #expect(missing.code == 66)
+        let noBase = Analyze.execute(trace: trace, format: .text, failOn: .error, memory: MemoryInput(dump: image.path))
+        #expect(noBase.code == 65)
     }
 
     @Test("the rules listing names every rule with its section")

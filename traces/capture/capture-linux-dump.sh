@@ -6,8 +6,9 @@
 # (mmio-legacy) devices, as capture-linux-mmio.sh. After the traffic, qmp_dump.py records
 # every queue's rings over QMP (x-query-virtio-queue-status) and writes an ELF memory dump:
 # OUTDIR/dump.elf (256 MiB, never committed), OUTDIR/queues.json and the raw QMP exchange
-# OUTDIR/qmp.jsonl; the mmio modes also write the QEMU trace OUTDIR/trace.log, whose register
-# writes locate the rings too. check_dump.py then runs `vqscope inspect` on them.
+# OUTDIR/qmp.jsonl, and the QEMU trace OUTDIR/trace.log (whose virtio-mmio register writes
+# locate the rings too, in the mmio modes). check_dump.py then runs `vqscope inspect` and
+# `vqscope analyze --dump` on them.
 source "$(dirname "$0")/common.sh"
 OUTDIR=${1:?usage: capture-linux-dump.sh OUTDIR [pci|mmio|mmio-legacy]}
 MODE=${2:-pci}
@@ -17,6 +18,7 @@ OUTDIR=$(cd "$OUTDIR" && pwd)
 bash "$CAPTURE_DIR/build-initramfs.sh" "$WORK"
 truncate -s 8M disk.img
 rm -f "$OUTDIR/dump.elf" "$OUTDIR/queues.json" "$OUTDIR/qmp.jsonl" "$OUTDIR/trace.log"
+echo "$MODE" > "$OUTDIR/mode"
 python3 "$CAPTURE_DIR/qmp_dump.py" qmp.sock console.log "$OUTDIR/dump.elf" "$OUTDIR/queues.json" "$OUTDIR/qmp.jsonl" &
 dumper=$!
 COMMON=(-accel tcg -m 256M -smp 1 -nodefaults -display none -no-reboot -initrd initramfs.cpio.gz
@@ -31,7 +33,8 @@ case "$MODE" in
       -device virtio-blk-pci,drive=d0,id=blk0,disable-legacy=on,disable-modern=off \
       -device virtio-rng-pci,rng=rng0,id=rng,disable-legacy=on,disable-modern=off \
       -device virtio-serial-pci,id=ser0,disable-legacy=on,disable-modern=off \
-      -device virtconsole,chardev=c0,id=vcon0 ;;
+      -device virtconsole,chardev=c0,id=vcon0 \
+      -msg timestamp=on -d guest_errors -trace events=events.txt -D "$OUTDIR/trace.log" ;;
   mmio|mmio-legacy)
     MMIO_ARGS=()
     [ "$MODE" = mmio ] && MMIO_ARGS=(-global virtio-mmio.force-legacy=false)

@@ -3,8 +3,8 @@
 
     check_dump.py VQSCOPE OUTDIR
 
-OUTDIR is what capture-linux-dump.sh wrote: dump.elf, queues.json, qmp.jsonl and, for the
-virtio-mmio modes, trace.log.
+OUTDIR is what capture-linux-dump.sh wrote: dump.elf, queues.json, qmp.jsonl, trace.log and
+mode (pci, mmio or mmio-legacy).
 
 For every virtio device in QUEUES_JSON (written by qmp_dump.py) it runs
 `vqscope inspect --dump DUMP --queue ... --format json` with the device's negotiated
@@ -13,9 +13,11 @@ memory equal to QEMU's used-idx for every queue (the VM was stopped), and avail.
 fewer than QEMU's last-avail-idx and at most the queue size ahead of used.idx.
 It also runs `vqscope inspect --dump DUMP --qmp qmp.jsonl` (the raw exchange qmp_dump.py
 saved) once for all devices and requires exit 0 and the same queues, in the same order, with
-the same used.idx; and, with trace.log, `vqscope inspect --dump DUMP --trace trace.log`,
+the same used.idx; for the mmio modes `vqscope inspect --dump DUMP --trace trace.log`,
 which must find every queue QMP lists at the same addresses (from the driver's virtio-mmio
-register writes) with the same used.idx.
+register writes) with the same used.idx; and `vqscope analyze trace.log --dump DUMP`, which
+must join trace and dump (with --qmp for pci) with exit 0 and no warning or error about the
+dump (DUMP-TRACE-MISMATCH included).
 Prints one line per check and "N passed, N failed" at the end; exits 1 on a failure.
 """
 import json
@@ -69,9 +71,13 @@ def main():
     ok = check_qmp(vqscope, dump, os.path.join(outdir, "qmp.jsonl"), devices)
     passed, failed = passed + ok, failed + (not ok)
     trace = os.path.join(outdir, "trace.log")
-    if os.path.exists(trace):
+    mode = open(os.path.join(outdir, "mode")).read().strip()
+    if mode != "pci":
         ok = check_trace(vqscope, dump, trace, devices)
         passed, failed = passed + ok, failed + (not ok)
+    qmp = os.path.join(outdir, "qmp.jsonl") if mode == "pci" else None
+    ok = check_join(vqscope, dump, trace, qmp)
+    passed, failed = passed + ok, failed + (not ok)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed or not passed else 0)
 
@@ -123,6 +129,29 @@ def check_trace(vqscope, dump, trace, devices):
         print("FAIL --trace: " + "; ".join(problems))
         return False
     print(f"ok   --trace: {len(seen)} queues located from the virtio-mmio register writes, as QMP says")
+    return True
+
+
+def check_join(vqscope, dump, trace, qmp):
+    """`analyze TRACE --dump DUMP [--qmp]`: the trace's flush counts and fill lengths match the dump."""
+    command = [vqscope, "analyze", trace, "--dump", dump, "--format", "json"]
+    if qmp:
+        command += ["--qmp", qmp]
+    result = subprocess.run(command, capture_output=True, text=True)
+    try:
+        report = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        print(f"FAIL analyze --dump: exit {result.returncode}, no JSON: {result.stderr.strip()[:300]}")
+        return False
+    # The trace's own findings are checked against traces/real/*.expected.json elsewhere; here
+    # only what the dump adds counts.
+    bad = [f"{f['rule']}: {f['message']}" for f in report["findings"]
+           if f["location"]["file"] == dump and f["severity"] != "note"]
+    queues = len(report.get("memory", {}).get("queues", []))
+    if result.returncode != 0 or bad or queues == 0:
+        print(f"FAIL analyze --dump: exit {result.returncode}, {queues} queues, " + "; ".join(bad[:3]))
+        return False
+    print(f"ok   analyze --dump{' --qmp' if qmp else ''}: no mismatch between the trace and the {queues} queues of the dump")
     return True
 
 

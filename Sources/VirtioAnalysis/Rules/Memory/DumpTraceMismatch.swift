@@ -1,0 +1,82 @@
+import GuestMemory
+import VirtioModel
+
+/// A trace and a dump of the same run agree: the used index in memory is the number of
+/// elements the trace shows flushed since the device's last reset, the last used elements
+/// carry the lengths of the trace's last fills, and the requests the trace shows in flight
+/// fit in the chains memory shows outstanding. A mismatch means the two are not of the same
+/// moment, or the trace lost events; the checks that join them are then unreliable.
+///
+/// Spec: virtio v1.2 §2.7.8 (the used ring: `idx` counts the elements the device added).
+enum DumpTraceMismatch {
+    static let info = RuleInfo(
+        id: "DUMP-TRACE-MISMATCH", severity: .warning, section: "n/a",
+        summary: "a trace and a dump given together describe the same moment",
+        party: .input, evidence: "the trace's flushes and fills on a queue against its used ring in the dump")
+
+    /// The findings for every inspected queue that can be paired with a queue of the trace:
+    /// by device label (queues found from the trace) or, failing that, by device type and
+    /// queue index when the trace has one device of that type.
+    static func findings(analysis: AnalysisReport, inspection: InspectionReport) -> [Finding] {
+        var findings: [Finding] = []
+        for queue in inspection.queues {
+            guard let (device, traced) = Self.pair(queue, in: analysis),
+                let availIndex = queue.availIndex, let usedIndex = queue.usedIndex
+            else { continue }
+            let location = Location(file: inspection.dump, device: queue.device ?? device.label, queue: queue.queue)
+            for message in Self.compare(traced, usedIndex: usedIndex, availIndex: availIndex, queue: queue) {
+                findings.append(Finding(rule: Self.info, message: message, location: location))
+            }
+        }
+        return findings
+    }
+
+    static func pair(_ queue: QueueInspection, in analysis: AnalysisReport) -> (DeviceReport, QueueReport)? {
+        let byLabel = analysis.devices.first { $0.label == queue.device }
+        let device: DeviceReport
+        if let byLabel {
+            device = byLabel
+        } else {
+            let sameType = analysis.devices.filter { $0.type != nil && $0.type == queue.deviceType }
+            guard sameType.count == 1, let only = sameType.first else { return nil }
+            device = only
+        }
+        guard let traced = device.queues.first(where: { $0.index == queue.queue }) else { return nil }
+        return (device, traced)
+    }
+
+    static func compare(
+        _ traced: QueueReport, usedIndex: UInt16, availIndex: UInt16, queue: QueueInspection
+    ) -> [String] {
+        var messages: [String] = []
+        let expected = UInt16(truncatingIfNeeded: traced.flushedSinceReset)
+        if expected != usedIndex {
+            messages.append(
+                "used.idx \(usedIndex) in the dump, but the trace shows \(traced.flushedSinceReset) elements flushed "
+                    + "since the last reset (\(expected) modulo 65536)")
+            return messages
+        }
+        // The last used elements, newest first, against the trace's last fills (only when no
+        // fill is waiting for its flush: those slots are written but not yet published).
+        let size = Int(queue.addresses.size)
+        if traced.fillsAwaitingFlush == 0, size > 0, let ring = queue.usedElements {
+            let count = min(traced.recentFillLengths.count, Int(usedIndex), size, ring.count)
+            for back in 0..<count {
+                let slot = Int(usedIndex.subtractingReportingOverflow(UInt16(back + 1)).partialValue) % size
+                let traceLength = traced.recentFillLengths[traced.recentFillLengths.count - 1 - back]
+                if ring[slot].length != traceLength {
+                    messages.append(
+                        "used ring slot \(slot) holds length \(ring[slot].length), but the trace's fill there says \(traceLength)")
+                    break
+                }
+            }
+        }
+        let outstanding = Int(availIndex &- usedIndex)
+        if traced.inFlightAtEnd > outstanding {
+            messages.append(
+                "the trace ends with \(traced.inFlightAtEnd) requests in flight, but the dump shows only \(outstanding) "
+                    + "chains between used.idx and avail.idx")
+        }
+        return messages
+    }
+}
