@@ -3,14 +3,14 @@ import VirtioModel
 
 /// One split queue to inspect, and what is known about its device.
 public struct QueueTarget: Sendable {
-    public var addresses: SplitQueueAddresses
+    public var addresses: QueueAddresses
     /// The device's label (from QMP), or nil for a queue given on the command line.
     public var device: String?
     /// The queue's index in its device (QMP), or its position on the command line.
     public var queue: Int
     public var options: Inspector.Options
 
-    public init(addresses: SplitQueueAddresses, device: String? = nil, queue: Int, options: Inspector.Options) {
+    public init(addresses: QueueAddresses, device: String? = nil, queue: Int, options: Inspector.Options) {
         self.addresses = addresses
         self.device = device
         self.queue = queue
@@ -26,7 +26,7 @@ public struct QueueInspection: Sendable {
     public var deviceType: DeviceType?
     /// The queue's index in its device (QMP), or its position on the command line, from 0.
     public var queue: Int
-    public var addresses: SplitQueueAddresses
+    public var addresses: QueueAddresses
     public var availIndex: UInt16?
     public var usedIndex: UInt16?
     public var availFlags: UInt16?
@@ -37,6 +37,10 @@ public struct QueueInspection: Sendable {
     public var chains: [DescriptorChain]
     /// The used ring's elements, by slot, when the rings are in the dump.
     public var usedElements: [UsedElement]?
+    /// For a packed queue: its decoded ring (split queues leave this nil).
+    public var packed: PackedQueueSnapshot?
+    /// The queue is a packed one (whether or not its ring was in the dump).
+    public var isPacked = false
 }
 
 /// The result of inspecting queues in a guest memory dump.
@@ -71,6 +75,8 @@ public enum Inspector {
         public var features: FeatureBits?
         /// The net control queue's index, when known.
         public var netControlQueue: Int?
+        /// VIRTIO_F_RING_PACKED was negotiated: the queue is a packed one (§2.8).
+        public var packed = false
 
         public init(
             eventIndex: Bool = false, indirectNegotiated: Bool? = nil, deviceType: DeviceType? = nil,
@@ -91,6 +97,7 @@ public enum Inspector {
             self.indirectNegotiated = features.map { $0.contains(.indirectDescriptors) } ?? fallback.indirectNegotiated
             self.deviceType = deviceType ?? fallback.deviceType
             self.features = features ?? fallback.features
+            self.packed = features.map { $0.contains(.ringPacked) } ?? fallback.packed
             // The control queue is queue 2N, the last one (§5.1.2), when CTRL_VQ was negotiated.
             if self.deviceType == .network, let features = self.features, features.contains(.netControlQueue) {
                 self.netControlQueue = queueIndices.max()
@@ -128,15 +135,19 @@ public enum Inspector {
                 sink.add(
                     Finding(rule: rule, message: message, location: Location(file: dump, device: target.device, queue: target.queue)))
             }
+            if options.packed {
+                inspections.append(Self.inspectPacked(target, memory: memory, emit: emit))
+                continue
+            }
             var inspection = QueueInspection(
                 device: target.device, deviceType: options.deviceType, queue: target.queue, addresses: addresses, chains: [])
             let layout = SplitRingLayout(queueSize: Int(addresses.size))
             let eventBytes = options.eventIndex ? 0 : 2
             let mapped =
                 addresses.size > 0
-                && memory.contains(addresses.descriptorTable, length: UInt64(layout.descriptorTableSize))
-                && memory.contains(addresses.availRing, length: UInt64(layout.availRingSize - eventBytes))
-                && memory.contains(addresses.usedRing, length: UInt64(layout.usedRingSize - eventBytes))
+                && memory.contains(addresses.descriptorArea, length: UInt64(layout.descriptorTableSize))
+                && memory.contains(addresses.driverArea, length: UInt64(layout.availRingSize - eventBytes))
+                && memory.contains(addresses.deviceArea, length: UInt64(layout.usedRingSize - eventBytes))
             let snapshot =
                 mapped ? try? SplitQueueSnapshot(memory: memory, addresses: addresses, eventIndex: options.eventIndex) : nil
             if let snapshot {
@@ -161,7 +172,7 @@ public enum Inspector {
                 inspection.outstanding = outstanding
                 for head in Self.ownedHeads(snapshot, outstanding: min(outstanding, Int(addresses.size))) {
                     let chain = DescriptorChain(
-                        head: head, table: addresses.descriptorTable, queueSize: addresses.size,
+                        head: head, table: addresses.descriptorArea, queueSize: addresses.size,
                         memory: memory, indirectNegotiated: options.indirectNegotiated)
                     for defect in chain.defects {
                         let (rule, message) = OwnedChains.finding(for: defect, head: chain.head)
@@ -190,5 +201,32 @@ public enum Inspector {
         return InspectionReport(
             dump: dump, regions: memory.regions, queues: inspections, findings: sink.kept,
             findingCounts: sink.countsByRule, totalFindings: sink.total, omittedFindings: sink.dropped)
+    }
+
+    /// A packed queue: its layout and event suppression structures are checked; its
+    /// descriptors are decoded and counted but not walked (see ``PackedQueueSnapshot``).
+    static func inspectPacked(
+        _ target: QueueTarget, memory: GuestMemoryMap, emit: (RuleInfo, String) -> Void
+    ) -> QueueInspection {
+        let addresses = target.addresses
+        var inspection = QueueInspection(
+            device: target.device, deviceType: target.options.deviceType, queue: target.queue, addresses: addresses,
+            chains: [])
+        inspection.isPacked = true
+        let layout = PackedRingLayout(queueSize: Int(addresses.size))
+        let size = UInt64(PackedRingLayout.eventSuppressionSize)
+        let mapped =
+            layout.isValidSize && memory.contains(addresses.descriptorArea, length: UInt64(layout.descriptorRingSize))
+            && memory.contains(addresses.driverArea, length: size) && memory.contains(addresses.deviceArea, length: size)
+        if layout.isValidSize, !mapped {
+            emit(QEMUReported.guestPhysicalAddress, "the packed ring or its event suppression structures are not (wholly) in the dump")
+        }
+        inspection.packed = mapped ? try? PackedQueueSnapshot(memory: memory, addresses: addresses) : nil
+        let context = PackedQueueContext(
+            addresses: addresses, snapshot: inspection.packed, eventIndex: target.options.eventIndex)
+        for rule in RuleCatalog.packedRules {
+            for message in rule.check(context) { emit(rule.info, message) }
+        }
+        return inspection
     }
 }

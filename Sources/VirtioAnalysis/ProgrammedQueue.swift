@@ -8,9 +8,9 @@ import VirtioModel
 public struct ProgrammedQueue: Sendable, Equatable {
     /// The queue index (QueueSel).
     public var index: Int
-    public var addresses: SplitQueueAddresses
+    public var addresses: QueueAddresses
 
-    public init(index: Int, addresses: SplitQueueAddresses) {
+    public init(index: Int, addresses: QueueAddresses) {
         self.index = index
         self.addresses = addresses
     }
@@ -24,7 +24,7 @@ extension DeviceState {
         self.mmioQueues.sorted { $0.key < $1.key }.compactMap { select, setup in
             guard let size = setup.size, size > 0, size <= UInt32(UInt16.max) else { return nil }
             let layout = SplitRingLayout(queueSize: Int(size))
-            let addresses: SplitQueueAddresses
+            let addresses: QueueAddresses
             if self.isLegacy {
                 guard let frame = setup.pageFrame, frame > 0, let page = self.guestPageSize,
                     let usedOffset = layout.legacyUsedOffset(alignment: UInt64(setup.alignment ?? 4096))
@@ -33,11 +33,11 @@ extension DeviceState {
                 let (avail, availOverflow) = table.addingReportingOverflow(UInt64(layout.descriptorTableSize))
                 let (used, usedOverflow) = table.addingReportingOverflow(usedOffset)
                 guard !availOverflow, !usedOverflow else { return nil }
-                addresses = SplitQueueAddresses(descriptorTable: table, availRing: avail, usedRing: used, size: UInt16(size))
+                addresses = QueueAddresses(descriptorArea: table, driverArea: avail, deviceArea: used, size: UInt16(size))
             } else {
                 guard setup.descriptorArea != 0 else { return nil }
-                addresses = SplitQueueAddresses(
-                    descriptorTable: setup.descriptorArea, availRing: setup.driverArea, usedRing: setup.deviceArea,
+                addresses = QueueAddresses(
+                    descriptorArea: setup.descriptorArea, driverArea: setup.driverArea, deviceArea: setup.deviceArea,
                     size: UInt16(size))
             }
             return ProgrammedQueue(index: Int(select), addresses: addresses)

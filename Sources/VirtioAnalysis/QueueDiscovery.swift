@@ -11,10 +11,6 @@ public enum QueueDiscovery {
     public static func fromQMP(_ path: String, flags: Inspector.Options) throws(MemoryError) -> Found {
         var found: Found = ([], [])
         for device in try QMPVirtioSnapshot.read(path: path) {
-            guard device.packed != true else {
-                found.notes.append("vqscope: \(device.label): packed rings (VIRTIO_F_RING_PACKED), not inspected")
-                continue
-            }
             let negotiated = Inspector.Options(
                 features: device.features, deviceType: device.deviceType, queueIndices: device.queues.map(\.index),
                 fallback: flags.ringFlags)
@@ -30,10 +26,6 @@ public enum QueueDiscovery {
         var found: Found = ([], [])
         for device in report.devices where !device.programmedQueues.isEmpty {
             let features = device.driverFeatures
-            if features?.contains(.ringPacked) == true {
-                found.notes.append("vqscope: \(device.label): packed rings (VIRTIO_F_RING_PACKED), not inspected")
-                continue
-            }
             let negotiated = Inspector.Options(
                 features: features, deviceType: device.type, queueIndices: device.programmedQueues.map(\.index),
                 fallback: flags.ringFlags)

@@ -60,11 +60,18 @@ public enum RuleCatalog {
         NetTransmitGSOGated.self,
     ]
 
+    /// Rules on packed queues in a dump (`vqscope inspect`).
+    static let packedRules: [any PackedRule.Type] = [
+        PackedQueueSize.self,
+        PackedAlignment.self,
+        PackedEventFlags.self,
+    ]
+
     /// All rules, each once, in catalogue order.
     public static let all: [RuleInfo] = {
         let declared: [RuleInfo] =
             statusRules.map { $0.info } + queueRules.map { $0.info } + registerRules.map { $0.info }
-            + summaryRules.map { $0.info } + snapshotRules.map { $0.info } + OwnedChains.infos + QEMUReported.infos
+            + summaryRules.map { $0.info } + snapshotRules.map { $0.info } + packedRules.map { $0.info } + OwnedChains.infos + QEMUReported.infos
             + InputRules.infos + [DumpTraceMismatch.info]
         var seen = Set<String>()
         return declared.filter { seen.insert($0.id).inserted }

@@ -26,8 +26,19 @@ public enum InspectionReporter {
         for queue in report.queues {
             let a = queue.addresses
             let name = queue.device.map { "\($0) queue \(queue.queue)" } ?? "Queue \(queue.queue)"
-            out += "\n\(name): size \(a.size), descriptors \(Format.hex(a.descriptorTable)), "
-                + "avail \(Format.hex(a.availRing)), used \(Format.hex(a.usedRing))\n"
+            if queue.isPacked {
+                out += "\n\(name): packed, size \(a.size), descriptor ring \(Format.hex(a.descriptorArea)), "
+                    + "driver event \(Format.hex(a.driverArea)), device event \(Format.hex(a.deviceArea))\n"
+                guard let packed = queue.packed else {
+                    out += "  nothing decoded (ring not in the dump, or no valid size)\n"
+                    continue
+                }
+                out += "  \(packed.availableLooking) descriptor(s) with AVAIL ≠ USED, \(packed.usedLooking) with both set; "
+                    + "event suppression: driver \(Self.describe(packed.driverEvent)), device \(Self.describe(packed.deviceEvent))\n"
+                continue
+            }
+            out += "\n\(name): size \(a.size), descriptors \(Format.hex(a.descriptorArea)), "
+                + "avail \(Format.hex(a.driverArea)), used \(Format.hex(a.deviceArea))\n"
             guard let availIndex = queue.availIndex, let usedIndex = queue.usedIndex else {
                 out += "  rings not in the dump: nothing decoded\n"
                 continue
@@ -77,6 +88,16 @@ public enum InspectionReporter {
         return json.output + "\n"
     }
 
+    /// `enable`, `disable`, `desc at 12 (wrap 1)` or `reserved`.
+    static func describe(_ event: EventSuppression) -> String {
+        switch event.mode {
+        case .enable: return "enable"
+        case .disable: return "disable"
+        case .descriptor: return "desc at \(event.offset) (wrap \(event.wrapCounter ? 1 : 0))"
+        case .reserved: return "reserved (3)"
+        }
+    }
+
     /// The `dump` and `queues` members: also `analyze --dump`'s `memory` object.
     static func memory(_ report: InspectionReport, into json: inout JSONWriter) {
         json.beginObject("dump")
@@ -101,9 +122,10 @@ public enum InspectionReporter {
         json.number("ordinal", ordinal)
         json.string("device", queue.device)
         json.number("queue", queue.queue)
-        json.string("descriptorTable", Format.hex(queue.addresses.descriptorTable))
-        json.string("availRing", Format.hex(queue.addresses.availRing))
-        json.string("usedRing", Format.hex(queue.addresses.usedRing))
+        json.string("layout", queue.isPacked ? "packed" : "split")
+        json.string("descriptorTable", Format.hex(queue.addresses.descriptorArea))
+        json.string("availRing", Format.hex(queue.addresses.driverArea))
+        json.string("usedRing", Format.hex(queue.addresses.deviceArea))
         json.number("size", queue.addresses.size)
         json.number("availIdx", queue.availIndex)
         json.number("usedIdx", queue.usedIndex)
@@ -131,6 +153,21 @@ public enum InspectionReporter {
             json.endObject()
         }
         json.endArray()
+        if let packed = queue.packed {
+            json.beginObject("packed")
+            json.number("availableLooking", packed.availableLooking)
+            json.number("usedLooking", packed.usedLooking)
+            for (key, event) in [("driverEvent", packed.driverEvent), ("deviceEvent", packed.deviceEvent)] {
+                json.beginObject(key)
+                json.string("mode", Self.describe(event).split(separator: " ").first.map(String.init))
+                json.number("offset", event.offset)
+                json.bool("wrapCounter", event.wrapCounter)
+                json.endObject()
+            }
+            json.endObject()
+        } else {
+            json.string("packed", nil)
+        }
         json.endObject()
     }
 }

@@ -22,7 +22,7 @@ struct Address: ExpressibleByArgument {
 /// `desc=0x…,avail=0x…,used=0x…,size=N[,index=N]`: one split queue's rings, and optionally its
 /// index in the device (which decides its role: receive, transmit, …).
 struct QueueSpecification: ExpressibleByArgument {
-    var addresses: SplitQueueAddresses
+    var addresses: QueueAddresses
     var index: Int?
 
     init?(argument: String) {
@@ -37,7 +37,7 @@ struct QueueSpecification: ExpressibleByArgument {
             fields.count == (fields["index"] == nil ? 4 : 5), fields["index"].map({ $0 <= UInt64(UInt16.max) }) ?? true
         else { return nil }
         self.index = fields["index"].map { Int($0) }
-        self.addresses = SplitQueueAddresses(descriptorTable: desc, availRing: avail, usedRing: used, size: UInt16(size))
+        self.addresses = QueueAddresses(descriptorArea: desc, driverArea: avail, deviceArea: used, size: UInt16(size))
     }
 }
 

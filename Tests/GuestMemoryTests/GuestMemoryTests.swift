@@ -219,7 +219,7 @@ struct SplitQueueSnapshotTests {
     @Test("the available and used rings decode, with EVENT_IDX fields")
     func rings() throws {
         var image = MemoryImage()
-        let addresses = SplitQueueAddresses(descriptorTable: 0x4000_1000, availRing: 0x4000_2000, usedRing: 0x4000_3000, size: 4)
+        let addresses = QueueAddresses(descriptorArea: 0x4000_1000, driverArea: 0x4000_2000, deviceArea: 0x4000_3000, size: 4)
         image.put(UInt16(0), at: 0x4000_2000)  // avail.flags
         image.put(UInt16(3), at: 0x4000_2002)  // avail.idx
         for (slot, head) in [UInt16(2), 0, 1, 3].enumerated() { image.put(head, at: 0x4000_2004 + UInt64(slot) * 2) }
@@ -234,7 +234,7 @@ struct SplitQueueSnapshotTests {
         #expect(snapshot.avail.index.rawValue == 3 && snapshot.avail.ring == [2, 0, 1, 3] && snapshot.avail.usedEvent == 2)
         #expect(snapshot.usedIndex.rawValue == 1 && snapshot.used[0] == UsedElement(id: 2, length: 513))
         #expect(snapshot.availEvent == 1)
-        let outside = SplitQueueAddresses(descriptorTable: 0, availRing: 0x4000_FFFE, usedRing: 0x4000_3000, size: 4)
+        let outside = QueueAddresses(descriptorArea: 0, driverArea: 0x4000_FFFE, deviceArea: 0x4000_3000, size: 4)
         #expect(throws: MemoryError.self) { try SplitQueueSnapshot(memory: memory, addresses: outside, eventIndex: false) }
     }
 }

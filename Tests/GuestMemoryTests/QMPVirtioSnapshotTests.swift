@@ -12,10 +12,12 @@ struct QMPVirtioSnapshotTests {
         #"{"return": {"name": "virtio-net", "queue-index": \#(index), "vring-num": \#(num), "vring-desc": \#(desc), "vring-avail": \#(desc + 4096), "vring-used": \#(desc + 8192), "used-idx": \#(used), "last-avail-idx": \#(used), "shadow-avail-idx": \#(used), "inuse": 0, "vring-align": 4096}}"#
     }
 
-    @Test("the real transcript of the Linux guest: every device, its queues and features")
-    func realTranscript() throws {
-        let devices = try QMPVirtioSnapshot.read(path: Fixtures.path("traces/real/qmp/linux-pci-dump.jsonl"))
-        let text = try #require(Fixtures.text("traces/real/qmp/linux-pci-dump.expected.json"))
+    @Test("the real transcripts of the Linux guest: every device, its queues and features", arguments: [
+        "linux-pci-dump", "linux-pci-packed-dump",
+    ])
+    func realTranscript(name: String) throws {
+        let devices = try QMPVirtioSnapshot.read(path: Fixtures.path("traces/real/qmp/\(name).jsonl"))
+        let text = try #require(Fixtures.text("traces/real/qmp/\(name).expected.json"))
         let parsed = try JSONSerialization.jsonObject(with: Data(text.utf8))
         let expected = try #require(parsed as? [String: Any])
         let want = try #require(expected["devices"] as? [[String: Any]])
@@ -25,7 +27,8 @@ struct QMPVirtioSnapshotTests {
             #expect(device.queues.map(\.index) == wanted["queues"] as? [Int])
             #expect(device.queues.map { Int($0.usedIndex) } == wanted["usedIdx"] as? [Int])
             #expect(device.eventIndex == wanted["eventIdx"] as? Bool && device.indirect == wanted["indirect"] as? Bool)
-            #expect(device.packed == false)
+            #expect(device.packed == wanted["packed"] as? Bool)
+            #expect(device.packed == (name == "linux-pci-packed-dump"))
         }
         // The names become types and feature bits for the request checks.
         #expect(devices.map(\.deviceType) == [.console, .entropy, .block, .network])
@@ -55,7 +58,7 @@ struct QMPVirtioSnapshotTests {
         #expect(net.name == "virtio-net" && net.path == nil && net.label == "virtio-net")
         #expect(net.indirect == true && net.eventIndex == false && net.packed == false)
         #expect(net.queues.map(\.index) == [0, 1])
-        #expect(net.queues.last?.addresses.descriptorTable == 0x9000 && net.queues.last?.addresses.usedRing == 0x9000 + 8192)
+        #expect(net.queues.last?.addresses.descriptorArea == 0x9000 && net.queues.last?.addresses.deviceArea == 0x9000 + 8192)
         #expect(net.queues.last?.usedIndex == 1)  // QEMU's used-idx is reported modulo 2^16
     }
 
@@ -72,7 +75,7 @@ struct QMPVirtioSnapshotTests {
         defer { file.remove() }
         let devices = try QMPVirtioSnapshot.read(path: file.path)
         #expect(devices.map(\.label) == ["virtio-net@/a", "virtio-net@/b"])
-        #expect(devices.map { $0.queues.first?.addresses.descriptorTable } == [0x1000, 0x5000])
+        #expect(devices.map { $0.queues.first?.addresses.descriptorArea } == [0x1000, 0x5000])
         #expect(devices.first?.eventIndex == nil)  // no status reply: features unknown
     }
 

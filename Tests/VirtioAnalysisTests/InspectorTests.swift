@@ -2,6 +2,7 @@ import Foundation
 import GuestMemory
 import Testing
 import VirtioAnalysis
+import VirtioModel
 import VirtioTestSupport
 
 /// Memory-based findings under the rule IDs the trace side also uses.
@@ -175,6 +176,26 @@ struct InspectorTests {
         let layout = Self.request("rng", descriptors: Self.single(length: 64, write: false))
             .replacingOccurrences(of: #""device": "rng", "#, with: "")
         #expect(try Self.rules(layout) == [])
+    }
+
+    @Test("a packed queue: the ring and event suppression decoded, descriptors counted by their flags")
+    func packed() throws {
+        let text = try #require(Fixtures.text("traces/rules/PACKED-ALIGN/clean.handwritten.json"))
+        let report = try MemoryFixture(json: text).inspect()
+        #expect(report.findings.isEmpty)
+        let queue = try #require(report.queues.first)
+        #expect(queue.isPacked && queue.availIndex == nil && queue.chains.isEmpty)
+        let packed = try #require(queue.packed)
+        #expect(packed.availableLooking == 1 && packed.usedLooking == 1 && packed.descriptors.count == 8)
+        #expect(packed.descriptors[1].bufferID == 1 && packed.descriptors[0].length == 512)
+        #expect(packed.driverEvent.wrapCounter && packed.driverEvent.mode == .enable)
+        // The same ring moved to the end of the 64 KiB image (its descriptors left out) is
+        // outside the dump.
+        let outside = text.replacingOccurrences(of: #""desc": "0x40001000""#, with: #""desc": "0x40010000""#)
+        let moved = try MemoryFixture(json: outside.replacingOccurrences(of: "\"descriptors\": [", with: "\"unused\": ["))
+        let unmapped = try moved.inspect()
+        #expect(unmapped.findings.map(\.rule.id) == ["FEAT-ACCESS_PLATFORM-ADDR"])
+        #expect(unmapped.queues.first?.packed == nil)
     }
 
     @Test("rings outside the dump are reported, and nothing is walked")

@@ -13,7 +13,7 @@ struct ProgrammedQueueTests {
         // QueueNum was 0x100, then 0x80 after QueueReady was cleared: the last write counts.
         #expect(device.programmedQueues == [
             ProgrammedQueue(
-                index: 0, addresses: SplitQueueAddresses(descriptorTable: 0x1000, availRing: 0x2000, usedRing: 0x3000, size: 0x80))
+                index: 0, addresses: QueueAddresses(descriptorArea: 0x1000, driverArea: 0x2000, deviceArea: 0x3000, size: 0x80))
         ])
     }
 
@@ -25,9 +25,9 @@ struct ProgrammedQueueTests {
         for queue in queues {
             let a = queue.addresses
             #expect(a.size == 1024)
-            #expect(a.descriptorTable % 4096 == 0 && a.descriptorTable > 0)
+            #expect(a.descriptorArea % 4096 == 0 && a.descriptorArea > 0)
             // 16 × 1024 bytes of descriptors, then 6 + 2 × 1024 of available ring, rounded up to 4096.
-            #expect(a.availRing == a.descriptorTable + 0x4000 && a.usedRing == a.descriptorTable + 0x5000)
+            #expect(a.driverArea == a.descriptorArea + 0x4000 && a.deviceArea == a.descriptorArea + 0x5000)
         }
         let net = try #require(report.devices.first { $0.type == .network })
         #expect(net.programmedQueues.map(\.index) == [0, 1, 2])

@@ -18,13 +18,18 @@ import VirtioModel
 ///   "bytes": [ { "addr": "0x40008000", "values": [4, 0, 0, 0] } ] }
 /// ```
 ///
+/// With `"packed": true` the queue is a packed one: `queue.avail` and `queue.used` are the
+/// driver and device event suppression structures, `descriptors` are packed descriptors
+/// (`"id"` and the flags `avail` and `used` too), and `driverEvent` / `deviceEvent` give
+/// `{"offset": N, "wrap": 0|1, "flags": N}`.
+///
 /// `queue.index` (default 0) is the queue's index in its device; `device` (a short name as
 /// `--device` takes) and `features` (spec names, all negotiated features) enable the checks
 /// of request contents; `bytes` puts bytes (a request header, say) at an address.
 public struct MemoryFixture {
     public let base: UInt64
     public let bytes: [UInt8]
-    public let queue: SplitQueueAddresses
+    public let queue: QueueAddresses
     /// The queue's index in its device.
     public let index: Int
     public let options: Inspector.Options
@@ -53,11 +58,29 @@ public struct MemoryFixture {
             for index in 0..<width { bytes[Int(address - base) + index] = UInt8(truncatingIfNeeded: value >> (8 * index)) }
         }
         guard let queue = root["queue"] as? [String: Any] else { throw LayoutError(description: "no queue") }
-        let addresses = SplitQueueAddresses(
-            descriptorTable: try number(queue["desc"]), availRing: try number(queue["avail"]),
-            usedRing: try number(queue["used"]), size: UInt16(try number(queue["size"])))
+        let addresses = QueueAddresses(
+            descriptorArea: try number(queue["desc"]), driverArea: try number(queue["avail"]),
+            deviceArea: try number(queue["used"]), size: UInt16(try number(queue["size"])))
         let eventIndex = root["eventIdx"] as? Bool ?? false
-        for case let descriptor as [String: Any] in root["descriptors"] as? [Any] ?? [] {
+        let packed = root["packed"] as? Bool ?? false
+        for case let descriptor as [String: Any] in root["descriptors"] as? [Any] ?? [] where packed {
+            let at = addresses.descriptorArea + (try number(descriptor["index"])) * 16
+            let flags = (descriptor["flags"] as? [String] ?? []).reduce(UInt64(0)) {
+                let bits: [String: UInt64] = ["next": 1, "write": 2, "indirect": 4, "avail": 1 << 7, "used": 1 << 15]
+                return $0 | (bits[$1] ?? 0)
+            }
+            try put(try number(descriptor["addr"]), width: 8, at: at)
+            try put(try number(descriptor["len"]), width: 4, at: at + 8)
+            try put(try number(descriptor["id"] ?? 0), width: 2, at: at + 12)
+            try put(flags, width: 2, at: at + 14)
+        }
+        for (key, address) in [("driverEvent", addresses.driverArea), ("deviceEvent", addresses.deviceArea)] where packed {
+            guard let event = root[key] as? [String: Any] else { continue }
+            let offWrap = try number(event["offset"] ?? 0) | (try number(event["wrap"] ?? 0)) << 15
+            try put(offWrap, width: 2, at: address)
+            try put(try number(event["flags"] ?? 0), width: 2, at: address + 2)
+        }
+        for case let descriptor as [String: Any] in root["descriptors"] as? [Any] ?? [] where !packed {
             let table = try number(descriptor["table"] ?? queue["desc"])
             let index = try number(descriptor["index"])
             let at = table + index * 16
@@ -70,10 +93,10 @@ public struct MemoryFixture {
             try put(try number(descriptor["next"] ?? 0), width: 2, at: at + 14)
         }
         if let avail = root["avail"] as? [String: Any] {
-            try put(try number(avail["flags"] ?? 0), width: 2, at: addresses.availRing)
-            try put(try number(avail["idx"] ?? 0), width: 2, at: addresses.availRing + 2)
+            try put(try number(avail["flags"] ?? 0), width: 2, at: addresses.driverArea)
+            try put(try number(avail["idx"] ?? 0), width: 2, at: addresses.driverArea + 2)
             for (slot, head) in (avail["ring"] as? [Any] ?? []).enumerated() {
-                try put(try number(head), width: 2, at: addresses.availRing + 4 + UInt64(slot) * 2)
+                try put(try number(head), width: 2, at: addresses.driverArea + 4 + UInt64(slot) * 2)
             }
         }
         for case let run as [String: Any] in root["bytes"] as? [Any] ?? [] {
@@ -83,11 +106,11 @@ public struct MemoryFixture {
             }
         }
         if let used = root["used"] as? [String: Any] {
-            try put(try number(used["flags"] ?? 0), width: 2, at: addresses.usedRing)
-            try put(try number(used["idx"] ?? 0), width: 2, at: addresses.usedRing + 2)
+            try put(try number(used["flags"] ?? 0), width: 2, at: addresses.deviceArea)
+            try put(try number(used["idx"] ?? 0), width: 2, at: addresses.deviceArea + 2)
             for (slot, element) in (used["ring"] as? [[Any]] ?? []).enumerated() where element.count == 2 {
-                try put(try number(element[0]), width: 4, at: addresses.usedRing + 4 + UInt64(slot) * 8)
-                try put(try number(element[1]), width: 4, at: addresses.usedRing + 8 + UInt64(slot) * 8)
+                try put(try number(element[0]), width: 4, at: addresses.deviceArea + 4 + UInt64(slot) * 8)
+                try put(try number(element[1]), width: 4, at: addresses.deviceArea + 8 + UInt64(slot) * 8)
             }
         }
         self.base = base
@@ -99,9 +122,11 @@ public struct MemoryFixture {
             return type
         }
         let features = (root["features"] as? [String]).map { FeatureBits(names: $0, device: device) }
-        self.options = Inspector.Options(
+        var options = Inspector.Options(
             eventIndex: eventIndex, indirectNegotiated: root["indirect"] as? Bool, deviceType: device, features: features,
             netControlQueue: (root["netControlQueue"] as? Int))
+        options.packed = packed
+        self.options = options
     }
 
     /// Writes the image to a temporary raw file and inspects its queue.

@@ -64,7 +64,7 @@ struct InspectCLITests {
                 #"{"execute": "x-query-virtio-status", "arguments": {"path": "/machine/peripheral/rng0/virtio-backend"}}"#,
                 #"{"return": {"name": "virtio-rng", "num-vqs": 1, "guest-features": {"transports": [\#(transports)]}}}"#,
                 #"{"execute": "x-query-virtio-queue-status", "arguments": {"path": "/machine/peripheral/rng0/virtio-backend", "queue": 0}}"#,
-                #"{"return": {"name": "virtio-rng", "queue-index": 0, "vring-num": \#(q.size), "vring-desc": \#(q.descriptorTable), "vring-avail": \#(q.availRing), "vring-used": \#(q.usedRing), "used-idx": 0, "inuse": 0}}"#,
+                #"{"return": {"name": "virtio-rng", "queue-index": 0, "vring-num": \#(q.size), "vring-desc": \#(q.descriptorArea), "vring-avail": \#(q.driverArea), "vring-used": \#(q.deviceArea), "used-idx": 0, "inuse": 0}}"#,
             ].joined(separator: "\n")
         }
         let without = TemporaryFile(text: transcript(#""VIRTIO_F_VERSION_1: Device compliant for v1 spec (legacy)""#), name: "qmp.jsonl")
@@ -143,7 +143,7 @@ struct InspectCLITests {
     @Test("missing dumps exit 66; unknown formats and raw images without --base exit 65")
     func badDumps() {
         let queue = QueueTarget(
-            addresses: SplitQueueAddresses(descriptorTable: 0, availRing: 0x1000, usedRing: 0x2000, size: 8), queue: 0,
+            addresses: QueueAddresses(descriptorArea: 0, driverArea: 0x1000, deviceArea: 0x2000, size: 8), queue: 0,
             options: Inspector.Options())
         #expect(Inspect.execute(dump: "/nonexistent", base: nil, queues: [queue], format: .text, failOn: .error).code == 66)
         let file = TemporaryFile(text: "makedumpfile\u{0}\u{0}\u{0}\u{0}", name: "flat")

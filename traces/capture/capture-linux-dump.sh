@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# capture-linux-dump.sh OUTDIR [pci|mmio|mmio-legacy]
+# capture-linux-dump.sh OUTDIR [pci|pci-packed|mmio|mmio-legacy]
 # Boots the Linux 6.1 guest of the real captures with `vqscope.hold` (its /init stays up
 # after "traffic done"): on q35 with modern virtio-pci devices (pci, the default, as
-# capture-linux-pci.sh), or on microvm with virtio-mmio version 2 (mmio) or legacy version 1
+# capture-linux-pci.sh; pci-packed: the same devices with packed=on, so the driver negotiates
+# VIRTIO_F_RING_PACKED), or on microvm with virtio-mmio version 2 (mmio) or legacy version 1
 # (mmio-legacy) devices, as capture-linux-mmio.sh. After the traffic, qmp_dump.py records
 # every queue's rings over QMP (x-query-virtio-queue-status) and writes an ELF memory dump:
 # OUTDIR/dump.elf (256 MiB, never committed), OUTDIR/queues.json and the raw QMP exchange
@@ -10,7 +11,7 @@
 # locate the rings too, in the mmio modes). check_dump.py then runs `vqscope inspect` and
 # `vqscope analyze --dump` on them.
 source "$(dirname "$0")/common.sh"
-OUTDIR=${1:?usage: capture-linux-dump.sh OUTDIR [pci|mmio|mmio-legacy]}
+OUTDIR=${1:?usage: capture-linux-dump.sh OUTDIR [pci|pci-packed|mmio|mmio-legacy]}
 MODE=${2:-pci}
 mkdir -p "$OUTDIR"
 OUTDIR=$(cd "$OUTDIR" && pwd)
@@ -26,13 +27,15 @@ COMMON=(-accel tcg -m 256M -smp 1 -nodefaults -display none -no-reboot -initrd i
   -object rng-random,id=rng0,filename=/dev/urandom -chardev file,id=c0,path=hvc0.out
   -qmp unix:qmp.sock,server=on,wait=off)
 case "$MODE" in
-  pci)
+  pci|pci-packed)
+    PCI=disable-legacy=on,disable-modern=off
+    [ "$MODE" = pci-packed ] && PCI=$PCI,packed=on
     run_qemu 240 qemu-system-x86_64 -M q35 "${COMMON[@]}" \
       -kernel vmlinuz -append "console=ttyS0 panic=-1 quiet vqscope.hold" \
-      -device virtio-net-pci,netdev=n0,id=net0,mac=52:54:00:12:34:56,disable-legacy=on,disable-modern=off \
-      -device virtio-blk-pci,drive=d0,id=blk0,disable-legacy=on,disable-modern=off \
-      -device virtio-rng-pci,rng=rng0,id=rng,disable-legacy=on,disable-modern=off \
-      -device virtio-serial-pci,id=ser0,disable-legacy=on,disable-modern=off \
+      -device virtio-net-pci,netdev=n0,id=net0,mac=52:54:00:12:34:56,$PCI \
+      -device virtio-blk-pci,drive=d0,id=blk0,$PCI \
+      -device virtio-rng-pci,rng=rng0,id=rng,$PCI \
+      -device virtio-serial-pci,id=ser0,$PCI \
       -device virtconsole,chardev=c0,id=vcon0 \
       -msg timestamp=on -d guest_errors -trace events=events.txt -D "$OUTDIR/trace.log" ;;
   mmio|mmio-legacy)
@@ -46,7 +49,7 @@ case "$MODE" in
       -device virtio-serial-device,id=ser0 \
       -device virtconsole,chardev=c0,id=vcon0 \
       -msg timestamp=on -d guest_errors -trace events=events.txt -D "$OUTDIR/trace.log" ;;
-  *) echo "usage: $0 OUTDIR [pci|mmio|mmio-legacy]" >&2; exit 64 ;;
+  *) echo "usage: $0 OUTDIR [pci|pci-packed|mmio|mmio-legacy]" >&2; exit 64 ;;
 esac
 wait "$dumper"
 require_console console.log "traffic done"

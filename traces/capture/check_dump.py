@@ -4,7 +4,7 @@
     check_dump.py VQSCOPE OUTDIR
 
 OUTDIR is what capture-linux-dump.sh wrote: dump.elf, queues.json, qmp.jsonl, trace.log and
-mode (pci, mmio or mmio-legacy).
+mode (pci, pci-packed, mmio or mmio-legacy).
 
 For every virtio device in QUEUES_JSON (written by qmp_dump.py) it runs
 `vqscope inspect --dump DUMP --queue ... --format json` with the device's negotiated
@@ -72,10 +72,10 @@ def main():
     passed, failed = passed + ok, failed + (not ok)
     trace = os.path.join(outdir, "trace.log")
     mode = open(os.path.join(outdir, "mode")).read().strip()
-    if mode != "pci":
+    if mode.startswith("mmio"):
         ok = check_trace(vqscope, dump, trace, devices)
         passed, failed = passed + ok, failed + (not ok)
-    qmp = os.path.join(outdir, "qmp.jsonl") if mode == "pci" else None
+    qmp = os.path.join(outdir, "qmp.jsonl") if mode.startswith("pci") else None
     ok = check_join(vqscope, dump, trace, qmp)
     passed, failed = passed + ok, failed + (not ok)
     print(f"{passed} passed, {failed} failed")
@@ -83,10 +83,25 @@ def main():
 
 
 def check_qmp(vqscope, dump, transcript, devices):
-    """One `inspect --qmp` run must find every split queue QMP listed, features included."""
+    """One `inspect --qmp` run must find every queue QMP listed, features included. A split
+    queue's used.idx must be QEMU's used-idx; a packed queue's ring must be decoded (QEMU's
+    packed used-idx is a slot, without its lap, and the driver re-offers used slots at once,
+    so no count in the ring can be compared with it)."""
     command = [vqscope, "inspect", "--dump", dump, "--qmp", transcript, "--format", "json"]
     result = subprocess.run(command, capture_output=True, text=True)
-    expected = [(d["name"], q["index"], q["usedIdx"]) for d in devices if not d["packed"] for q in d["queues"]]
+
+    def expectation(device, queue):
+        if not device["packed"]:
+            return (device["name"], queue["index"], "split", queue["usedIdx"])
+        return (device["name"], queue["index"], "packed", "decoded")
+
+    def observed(queue):
+        if queue["layout"] == "split":
+            return (queue["device"].split("@")[0], queue["queue"], "split", queue["usedIdx"])
+        return (queue["device"].split("@")[0], queue["queue"], "packed",
+                "decoded" if queue["packed"] is not None else "not decoded")
+
+    expected = [expectation(d, q) for d in devices for q in d["queues"]]
     problems = []
     if result.returncode != 0:
         problems.append(f"exit {result.returncode}: {result.stderr.strip()[:300]}")
@@ -95,9 +110,10 @@ def check_qmp(vqscope, dump, transcript, devices):
     except json.JSONDecodeError:
         report = {"queues": []}
         problems.append("no JSON report")
-    seen = [(q["device"].split("@")[0], q["queue"], q["usedIdx"]) for q in report["queues"]]
+    seen = [observed(q) for q in report["queues"]]
     if seen != expected:
-        problems.append(f"queues {seen[:4]}... differ from QMP's {expected[:4]}...")
+        differ = [(s, e) for s, e in zip(seen, expected) if s != e][:3]
+        problems.append(f"{len(seen)} queues vs QMP's {len(expected)}; first differences (seen, QMP): {differ}")
     if problems:
         print("FAIL --qmp: " + "; ".join(problems))
         return False

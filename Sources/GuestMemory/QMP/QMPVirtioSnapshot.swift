@@ -15,7 +15,7 @@ public struct QMPVirtioQueue: Sendable, Equatable {
     /// `queue-index`.
     public var index: Int
     /// `vring-desc`, `vring-avail`, `vring-used` and `vring-num`.
-    public var addresses: SplitQueueAddresses
+    public var addresses: QueueAddresses
     /// QEMU's copy of the used ring's `idx` (`used-idx`).
     public var usedIndex: UInt16
     /// How far the device has consumed the available ring (`last-avail-idx`; absent for vhost).
@@ -148,8 +148,8 @@ public enum QMPVirtioSnapshot {
                 guard queue.vringDesc != 0, queue.vringNum > 0, queue.vringNum <= UInt64(UInt16.max) else { return }
                 let entry = QMPVirtioQueue(
                     index: queue.queueIndex,
-                    addresses: SplitQueueAddresses(
-                        descriptorTable: queue.vringDesc, availRing: queue.vringAvail, usedRing: queue.vringUsed,
+                    addresses: QueueAddresses(
+                        descriptorArea: queue.vringDesc, driverArea: queue.vringAvail, deviceArea: queue.vringUsed,
                         size: UInt16(queue.vringNum)),
                     usedIndex: UInt16(truncatingIfNeeded: queue.usedIdx),
                     lastAvailIndex: queue.lastAvailIdx.map { UInt16(truncatingIfNeeded: $0) }, inUse: queue.inuse)

@@ -13,9 +13,9 @@ struct RingAlignment: SnapshotRule {
 
     static func check(_ queue: QueueSnapshotContext) -> [String] {
         let parts: [(String, UInt64, UInt64)] = [
-            ("descriptor table", queue.addresses.descriptorTable, SplitRingLayout.descriptorAlignment),
-            ("available ring", queue.addresses.availRing, SplitRingLayout.availAlignment),
-            ("used ring", queue.addresses.usedRing, SplitRingLayout.usedAlignment),
+            ("descriptor table", queue.addresses.descriptorArea, SplitRingLayout.descriptorAlignment),
+            ("available ring", queue.addresses.driverArea, SplitRingLayout.availAlignment),
+            ("used ring", queue.addresses.deviceArea, SplitRingLayout.usedAlignment),
         ]
         return parts.filter { !SplitRingLayout.isAligned($0.1, to: $0.2) }.map {
             "\($0.0) at 0x\(String($0.1, radix: 16)) is not \($0.2)-byte aligned"

@@ -14,10 +14,10 @@ struct RingsDoNotOverlap: SnapshotRule {
 
     static func check(_ queue: QueueSnapshotContext) -> [String] {
         let layout = SplitRingLayout(queueSize: Int(queue.addresses.size))
-        let used = (queue.addresses.usedRing, UInt64(layout.usedRingSize))
+        let used = (queue.addresses.deviceArea, UInt64(layout.usedRingSize))
         let driverParts: [(String, UInt64, UInt64)] = [
-            ("descriptor table", queue.addresses.descriptorTable, UInt64(layout.descriptorTableSize)),
-            ("available ring", queue.addresses.availRing, UInt64(layout.availRingSize)),
+            ("descriptor table", queue.addresses.descriptorArea, UInt64(layout.descriptorTableSize)),
+            ("available ring", queue.addresses.driverArea, UInt64(layout.availRingSize)),
         ]
         return driverParts.filter { Self.overlap(($0.1, $0.2), used) }.map {
             "the used ring at 0x\(String(used.0, radix: 16)) overlaps the \($0.0) at 0x\(String($0.1, radix: 16))"

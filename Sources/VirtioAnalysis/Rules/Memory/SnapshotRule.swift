@@ -3,7 +3,7 @@ import VirtioModel
 
 /// One split queue as a guest memory dump shows it, for the rules that read memory.
 public struct QueueSnapshotContext: Sendable {
-    public var addresses: SplitQueueAddresses
+    public var addresses: QueueAddresses
     /// The rings, when they lie in the dump.
     public var snapshot: SplitQueueSnapshot?
     /// The chains the device owns: available and not yet used.

@@ -1,0 +1,17 @@
+import GuestMemory
+import VirtioModel
+
+/// One packed queue as a guest memory dump shows it, for the rules that read memory.
+public struct PackedQueueContext: Sendable {
+    public var addresses: QueueAddresses
+    /// The ring and event suppression structures, when they lie in the dump.
+    public var snapshot: PackedQueueSnapshot?
+    /// VIRTIO_F_EVENT_IDX was negotiated.
+    public var eventIndex: Bool
+}
+
+/// Checks a packed queue's layout and event suppression structures in a dump.
+protocol PackedRule: Rule, Sendable {
+    /// Messages for each violation, empty when the rule holds.
+    static func check(_ queue: PackedQueueContext) -> [String]
+}
