@@ -65,13 +65,7 @@ public enum InspectionReporter {
 
     public static func json(_ report: InspectionReport, toolVersion: String) -> String {
         var json = JSONWriter()
-        json.beginObject()
-        json.string("schema", Self.schema)
-        json.number("schemaVersion", Self.schemaVersion)
-        json.beginObject("tool")
-        json.string("name", "vqscope")
-        json.string("version", toolVersion)
-        json.endObject()
+        JSONReporter.begin(schema: Self.schema, version: Self.schemaVersion, toolVersion: toolVersion, into: &json)
         Self.memory(report, into: &json)
         json.beginArray("findings")
         for finding in report.findings { JSONReporter.finding(finding, into: &json) }

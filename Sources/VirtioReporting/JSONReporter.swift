@@ -10,13 +10,7 @@ public enum JSONReporter {
     /// `memory`: the dump given with `analyze --dump`, written as the `memory` object.
     public static func render(_ report: AnalysisReport, memory: InspectionReport? = nil, toolVersion: String) -> String {
         var json = JSONWriter()
-        json.beginObject()
-        json.string("schema", Self.schema)
-        json.number("schemaVersion", Self.schemaVersion)
-        json.beginObject("tool")
-        json.string("name", "vqscope")
-        json.string("version", toolVersion)
-        json.endObject()
+        Self.begin(schema: Self.schema, version: Self.schemaVersion, toolVersion: toolVersion, into: &json)
         Self.input(report, into: &json)
         json.beginArray("devices")
         for device in report.devices { Self.device(device, into: &json) }
@@ -47,6 +41,18 @@ public enum JSONReporter {
         json.endObject()
         json.endObject()
         return json.output + "\n"
+    }
+
+    /// Opens a report object with its `schema`, `schemaVersion` and `tool` members, shared by
+    /// every JSON document vqscope writes.
+    static func begin(schema: String, version: Int, toolVersion: String, into json: inout JSONWriter) {
+        json.beginObject()
+        json.string("schema", schema)
+        json.number("schemaVersion", version)
+        json.beginObject("tool")
+        json.string("name", "vqscope")
+        json.string("version", toolVersion)
+        json.endObject()
     }
 
     private static func input(_ report: AnalysisReport, into json: inout JSONWriter) {

@@ -179,10 +179,7 @@ struct MemoryInput {
             let memory = try GuestMemoryDump.open(path: self.dump, base: self.base)
             return .success((Inspector.inspect(memory: memory, dump: self.dump, queues: found.targets), found.notes))
         } catch {
-            switch error {
-            case .missing, .unreadable: return .failure(CommandFailure(message: "vqscope: \(error)", code: Exit.missingInput))
-            default: return .failure(CommandFailure(message: "vqscope: \(error)", code: Exit.undecodable))
-            }
+            return .failure(CommandFailure(error))
         }
     }
 }
@@ -191,6 +188,19 @@ struct MemoryInput {
 struct CommandFailure: Error {
     var message: String
     var code: Int32
+
+    init(message: String, code: Int32) {
+        self.message = message
+        self.code = code
+    }
+
+    /// A dump or QMP file that is missing or unreadable (66), or not readable as one (65).
+    init(_ error: MemoryError) {
+        switch error {
+        case .missing, .unreadable: self.init(message: "vqscope: \(error)", code: Exit.missingInput)
+        default: self.init(message: "vqscope: \(error)", code: Exit.undecodable)
+        }
+    }
 }
 
 extension Analyze {

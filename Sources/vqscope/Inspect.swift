@@ -197,10 +197,8 @@ struct Inspect: ParsableCommand {
             }
             memory = try GuestMemoryDump.open(path: dump, base: base)
         } catch {
-            switch error {
-            case .missing, .unreadable: return ("", "vqscope: \(error)", Exit.missingInput)
-            default: return ("", "vqscope: \(error)", Exit.undecodable)
-            }
+            let failure = CommandFailure(error)
+            return ("", failure.message, failure.code)
         }
         targets += queues
         guard !targets.isEmpty else {

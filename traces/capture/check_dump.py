@@ -42,15 +42,7 @@ def main():
         for queue in device["queues"]:
             command += ["--queue", "desc=%#x,avail=%#x,used=%#x,size=%d" % (
                 queue["desc"], queue["avail"], queue["used"], queue["size"])]
-        result = subprocess.run(command, capture_output=True, text=True)
-        problems = []
-        if result.returncode != 0:
-            problems.append(f"exit {result.returncode}: {result.stderr.strip()[:300]}")
-        try:
-            report = json.loads(result.stdout)
-        except json.JSONDecodeError:
-            report = {"queues": [], "findings": []}
-            problems.append("no JSON report")
+        report, problems = run_json(command)
         for qmp, seen in zip(device["queues"], report["queues"]):
             if seen["usedIdx"] != qmp["usedIdx"]:
                 problems.append(f"queue {qmp['index']}: used.idx {seen['usedIdx']} in memory, QEMU says {qmp['usedIdx']}")
@@ -82,13 +74,23 @@ def main():
     sys.exit(1 if failed or not passed else 0)
 
 
+def run_json(command):
+    """Runs a vqscope command for a JSON report: (report, problems), problems naming a
+    non-zero exit or output that is not JSON."""
+    result = subprocess.run(command, capture_output=True, text=True)
+    problems = [f"exit {result.returncode}: {result.stderr.strip()[:300]}"] if result.returncode != 0 else []
+    try:
+        return json.loads(result.stdout), problems
+    except json.JSONDecodeError:
+        return {"queues": [], "findings": []}, problems + ["no JSON report"]
+
+
 def check_qmp(vqscope, dump, transcript, devices):
     """One `inspect --qmp` run must find every queue QMP listed, features included. A split
     queue's used.idx must be QEMU's used-idx; a packed queue's ring must be decoded (QEMU's
     packed used-idx is a slot, without its lap, and the driver re-offers used slots at once,
     so no count in the ring can be compared with it)."""
-    command = [vqscope, "inspect", "--dump", dump, "--qmp", transcript, "--format", "json"]
-    result = subprocess.run(command, capture_output=True, text=True)
+    report, problems = run_json([vqscope, "inspect", "--dump", dump, "--qmp", transcript, "--format", "json"])
 
     def expectation(device, queue):
         if not device["packed"]:
@@ -102,14 +104,6 @@ def check_qmp(vqscope, dump, transcript, devices):
                 "decoded" if queue["packed"] is not None else "not decoded")
 
     expected = [expectation(d, q) for d in devices for q in d["queues"]]
-    problems = []
-    if result.returncode != 0:
-        problems.append(f"exit {result.returncode}: {result.stderr.strip()[:300]}")
-    try:
-        report = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        report = {"queues": []}
-        problems.append("no JSON report")
     seen = [observed(q) for q in report["queues"]]
     if seen != expected:
         differ = [(s, e) for s, e in zip(seen, expected) if s != e][:3]
@@ -123,18 +117,9 @@ def check_qmp(vqscope, dump, transcript, devices):
 
 def check_trace(vqscope, dump, trace, devices):
     """`inspect --trace` must locate every queue QMP lists from the virtio-mmio writes alone."""
-    command = [vqscope, "inspect", "--dump", dump, "--trace", trace, "--format", "json"]
-    result = subprocess.run(command, capture_output=True, text=True)
+    report, problems = run_json([vqscope, "inspect", "--dump", dump, "--trace", trace, "--format", "json"])
     expected = sorted((q["desc"], q["avail"], q["used"], q["size"], q["usedIdx"])
                       for d in devices if not d["packed"] for q in d["queues"])
-    problems = []
-    if result.returncode != 0:
-        problems.append(f"exit {result.returncode}: {result.stderr.strip()[:300]}")
-    try:
-        report = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        report = {"queues": []}
-        problems.append("no JSON report")
     seen = sorted((int(q["descriptorTable"], 16), int(q["availRing"], 16), int(q["usedRing"], 16), q["size"],
                    q["usedIdx"]) for q in report["queues"])
     if seen != expected:
@@ -153,19 +138,14 @@ def check_join(vqscope, dump, trace, qmp):
     command = [vqscope, "analyze", trace, "--dump", dump, "--format", "json"]
     if qmp:
         command += ["--qmp", qmp]
-    result = subprocess.run(command, capture_output=True, text=True)
-    try:
-        report = json.loads(result.stdout)
-    except json.JSONDecodeError:
-        print(f"FAIL analyze --dump: exit {result.returncode}, no JSON: {result.stderr.strip()[:300]}")
-        return False
+    report, problems = run_json(command)
     # The trace's own findings are checked against traces/real/*.expected.json elsewhere; here
     # only what the dump adds counts.
     bad = [f"{f['rule']}: {f['message']}" for f in report["findings"]
            if f["location"]["file"] == dump and f["severity"] != "note"]
-    queues = len(report.get("memory", {}).get("queues", []))
-    if result.returncode != 0 or bad or queues == 0:
-        print(f"FAIL analyze --dump: exit {result.returncode}, {queues} queues, " + "; ".join(bad[:3]))
+    queues = len((report.get("memory") or {}).get("queues", []))
+    if problems or bad or queues == 0:
+        print(f"FAIL analyze --dump: {queues} queues; " + "; ".join(problems + bad[:3]))
         return False
     print(f"ok   analyze --dump{' --qmp' if qmp else ''}: no mismatch between the trace and the {queues} queues of the dump")
     return True
