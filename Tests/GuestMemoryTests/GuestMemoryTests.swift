@@ -295,4 +295,66 @@ struct HostileDumpTests {
             if let last = chain.elements.last, last.descriptor.flags.contains(.next) { #expect(!chain.defects.isEmpty) }
         }
     }
+
+    @Test("packed rings at random places and sizes over random memory decode or say why")
+    func randomPacked() throws {
+        var random = SplitMix(state: 99)
+        var image = MemoryImage()
+        for index in image.bytes.indices { image.bytes[index] = UInt8(truncatingIfNeeded: random.next()) }
+        let (memory, file) = try image.open()
+        defer { file.remove() }
+        var decoded = 0
+        for _ in 0..<400 {
+            // Addresses near and past the image's ends, sizes up to the 16-bit maximum.
+            let pick = { (value: UInt64) in [0x4000_0000 &+ value % 0x1_1000, value, UInt64.max &- value % 64][Int(value % 3)] }
+            let addresses = QueueAddresses(
+                descriptorArea: pick(random.next()), driverArea: pick(random.next()), deviceArea: pick(random.next()),
+                size: UInt16(truncatingIfNeeded: random.next() % 3 == 0 ? random.next() : random.next() % 64))
+            if let snapshot = try? PackedQueueSnapshot(memory: memory, addresses: addresses) {
+                decoded += 1
+                #expect(snapshot.descriptors.count == Int(addresses.size))
+                #expect(snapshot.availableLooking + snapshot.usedLooking <= Int(addresses.size))
+            }
+        }
+        #expect(decoded > 0 && decoded < 400)
+    }
+
+    @Test("corrupted QMP transcripts give devices or a MemoryError with an offset, never a trap")
+    func corruptedQMP() throws {
+        let text = try #require(Fixtures.text("traces/real/qmp/linux-pci-dump.jsonl"))
+        var random = SplitMix(state: 5)
+        var outcomes = (devices: 0, malformed: 0, other: 0)
+        for _ in 0..<150 {
+            var bytes = Array(text.utf8)
+            for _ in 0..<8 {
+                let at = Int(random.next() % UInt64(bytes.count))
+                bytes[at] = [UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "\""), UInt8(ascii: "9"), 0xFF][Int(random.next() % 5)]
+            }
+            let file = TemporaryFile(bytes: bytes, name: "qmp.jsonl")
+            defer { file.remove() }
+            do {
+                let devices = try QMPVirtioSnapshot.read(path: file.path)
+                outcomes.devices += 1
+                #expect(devices.allSatisfy { $0.queues.allSatisfy { $0.addresses.size > 0 } })
+            } catch {
+                if case .malformed(_, let offset, _) = error {
+                    outcomes.malformed += 1
+                    #expect(offset < UInt64(bytes.count))
+                } else {
+                    outcomes.other += 1
+                }
+            }
+        }
+        #expect(outcomes.devices > 0 && outcomes.malformed > 0)
+        // Nesting far deeper than any reply is refused at the first level past the limit.
+        let deep = TemporaryFile(text: String(repeating: "[", count: 100_000), name: "deep.json")
+        defer { deep.remove() }
+        #expect {
+            try QMPVirtioSnapshot.read(path: deep.path)
+        } throws: { error in
+            guard case .malformed(_, let offset, let reason) = error as? MemoryError else { return false }
+            return offset == 64 && reason.contains("deeper")
+        }
+    }
 }
+
