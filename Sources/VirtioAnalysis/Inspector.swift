@@ -35,6 +35,13 @@ public struct QueueInspection: Sendable {
     public var outstanding: Int?
     /// The outstanding chains, walked.
     public var chains: [DescriptorChain]
+    /// What each owned chain asks for (`blk READ sector 8 len 4096`), in `chains` order; nil
+    /// where the device type is unknown or the chain is defective.
+    public var requests: [String?] = []
+    /// `used_event` (the available ring's last field) and `avail_event` (the used ring's),
+    /// with EVENT_IDX.
+    public var usedEvent: UInt16?
+    public var availEvent: UInt16?
     /// The used ring's elements, by slot, when the rings are in the dump.
     public var usedElements: [UsedElement]?
     /// For a packed queue: its decoded ring (split queues leave this nil).
@@ -156,6 +163,8 @@ public enum Inspector {
                 inspection.availFlags = snapshot.avail.flags.rawValue
                 inspection.usedFlags = snapshot.usedFlags.rawValue
                 inspection.usedElements = snapshot.used
+                inspection.usedEvent = snapshot.avail.usedEvent
+                inspection.availEvent = snapshot.availEvent
                 var outstanding = snapshot.usedIndex.distance(to: snapshot.avail.index)
                 if outstanding > Int(UInt16.max) / 2 {
                     // used.idx is ahead of avail.idx: the device returned more than it was given.
@@ -196,6 +205,7 @@ public enum Inspector {
             for rule in RuleCatalog.snapshotRules {
                 for message in rule.check(context) { emit(rule.info, message) }
             }
+            inspection.requests = inspection.chains.map { RequestDescription.describe($0, in: context) }
             inspections.append(inspection)
         }
         return InspectionReport(

@@ -8,15 +8,16 @@ public enum InspectionReporter {
     public static let schema = "vqscope.inspection"
     public static let schemaVersion = 1
 
-    public static func text(_ report: InspectionReport, color: Bool) -> String {
-        var out = "vqscope: \(report.dump)\n" + Self.memorySection(report)
+    /// `descriptors`: list every descriptor of the owned chains under each queue.
+    public static func text(_ report: InspectionReport, color: Bool, descriptors: Bool = false) -> String {
+        var out = "vqscope: \(report.dump)\n" + Self.memorySection(report, descriptors: descriptors)
         out += TextReporter.findingsSection(
             report.findings, total: report.totalFindings, omitted: report.omittedFindings, color: color)
         return out
     }
 
     /// The dump's regions and queues, without findings: also part of `analyze --dump`'s report.
-    static func memorySection(_ report: InspectionReport) -> String {
+    static func memorySection(_ report: InspectionReport, descriptors: Bool = false) -> String {
         var out = ""
         let regions = report.regions.map {
             "0x\(String($0.guestAddress, radix: 16))+\(Format.grouped($0.length))"
@@ -43,22 +44,32 @@ public enum InspectionReporter {
                 out += "  rings not in the dump: nothing decoded\n"
                 continue
             }
+            let events = [queue.usedEvent.map { "used_event \($0)" }, queue.availEvent.map { "avail_event \($0)" }]
+                .compactMap { $0 }.map { $0 + ", " }.joined()
             out += "  avail.idx \(availIndex) (flags \(queue.availFlags ?? 0)), used.idx \(usedIndex) (flags \(queue.usedFlags ?? 0)), "
-                + "\(queue.outstanding ?? 0) chain(s) owned by the device\n"
+                + events + "\(queue.outstanding ?? 0) chain(s) owned by the device\n"
             guard !queue.chains.isEmpty else { continue }
-            var table = TextTable([
+            let shown = Array(zip(queue.chains, queue.requests + Array(repeating: nil, count: queue.chains.count)).prefix(64))
+            // The REQUEST column appears when the device type let vqscope read the requests.
+            let withRequests = shown.contains { $0.1 != nil }
+            var columns: [(String, TextTable.Alignment)] = [
                 ("HEAD", .right), ("DESCRIPTORS", .right), ("READABLE", .right), ("WRITABLE", .right), ("INDIRECT", .left),
                 ("DEFECTS", .right),
-            ])
-            for chain in queue.chains.prefix(64) {
-                table.add([
+            ]
+            if withRequests { columns.append(("REQUEST", .left)) }
+            var table = TextTable(columns)
+            for (chain, request) in shown {
+                var row = [
                     "\(chain.head)", "\(chain.elements.count)", Format.grouped(chain.readableBytes),
                     Format.grouped(chain.writableBytes), chain.elements.contains { $0.indirect } ? "yes" : "no",
                     "\(chain.defects.count)",
-                ])
+                ]
+                if withRequests { row.append(request ?? "") }
+                table.add(row)
             }
             out += table.render(indent: "  ") + "\n"
             if queue.chains.count > 64 { out += "  … \(queue.chains.count - 64) more chains\n" }
+            if descriptors { out += Self.descriptorTable(shown.map(\.0)) }
         }
         return out
     }
@@ -80,6 +91,26 @@ public enum InspectionReporter {
         json.endObject()
         json.endObject()
         return json.output + "\n"
+    }
+
+    /// Every descriptor of the chains, one row each: where it sits (the queue's table or an
+    /// indirect table), its address, length and flags.
+    static func descriptorTable(_ chains: [DescriptorChain]) -> String {
+        var table = TextTable([
+            ("HEAD", .right), ("DESC", .right), ("TABLE", .left), ("ADDRESS", .left), ("LENGTH", .right), ("FLAGS", .left),
+        ])
+        for chain in chains {
+            for (position, element) in chain.elements.enumerated() {
+                let flags = [(DescriptorFlags.next, "NEXT"), (.write, "WRITE"), (.indirect, "INDIRECT")]
+                    .filter { element.descriptor.flags.contains($0.0) }.map(\.1)
+                table.add([
+                    position == 0 ? "\(chain.head)" : "", "\(element.index)", element.indirect ? "indirect" : "queue",
+                    Format.hex(element.descriptor.address), Format.grouped(element.descriptor.length),
+                    flags.isEmpty ? "-" : flags.joined(separator: "|"),
+                ])
+            }
+        }
+        return table.render(indent: "    ") + "\n"
     }
 
     /// `enable`, `disable`, `desc at 12 (wrap 1)` or `reserved`.
@@ -126,10 +157,13 @@ public enum InspectionReporter {
         json.number("availFlags", queue.availFlags)
         json.number("usedFlags", queue.usedFlags)
         json.number("outstanding", queue.outstanding)
+        json.number("usedEvent", queue.usedEvent)
+        json.number("availEvent", queue.availEvent)
         json.beginArray("chains")
-        for chain in queue.chains {
+        for (position, chain) in queue.chains.enumerated() {
             json.beginObject()
             json.number("head", chain.head)
+            json.string("request", position < queue.requests.count ? queue.requests[position] : nil)
             json.number("readableBytes", chain.readableBytes)
             json.number("writableBytes", chain.writableBytes)
             json.number("defects", chain.defects.count)

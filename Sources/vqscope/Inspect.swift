@@ -131,6 +131,9 @@ struct Inspect: ParsableCommand {
     @Option(help: "Output format: text or json.")
     var format: OutputFormat = .text
 
+    @Flag(help: "In the text report, list every descriptor of the owned chains (JSON always has them).")
+    var descriptors = false
+
     @Option(name: .customLong("fail-on"), help: "Exit 1 when a finding is at least this severe: note, warning, error or never.")
     var failOn: FailLevel = .error
 
@@ -165,8 +168,8 @@ struct Inspect: ParsableCommand {
         let result = Self.execute(
             dump: self.dump, base: self.base?.value, qmp: self.qmp, trace: self.trace,
             queues: self.queues.enumerated().map { QueueTarget(addresses: $1.addresses, queue: $1.index ?? $0, options: options) },
-            options: options,
-            format: self.format, failOn: self.failOn, color: isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil)
+            options: options, format: self.format, failOn: self.failOn, descriptors: self.descriptors,
+            color: isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil)
         if !result.output.isEmpty { print(result.output, terminator: "") }
         if !result.diagnostics.isEmpty { Analyze.printError(result.diagnostics) }
         if result.code != Exit.clean { throw ExitCode(result.code) }
@@ -175,7 +178,8 @@ struct Inspect: ParsableCommand {
     /// The whole inspection as a function of its inputs, so tests can run it in process.
     static func execute(
         dump: String, base: UInt64?, qmp: String? = nil, trace: String? = nil, queues: [QueueTarget],
-        options: Inspector.Options = Inspector.Options(), format: OutputFormat, failOn: FailLevel, color: Bool = false
+        options: Inspector.Options = Inspector.Options(), format: OutputFormat, failOn: FailLevel,
+        descriptors: Bool = false, color: Bool = false
     ) -> (output: String, diagnostics: String, code: Int32) {
         let memory: GuestMemoryMap
         var targets: [QueueTarget] = []
@@ -207,7 +211,7 @@ struct Inspect: ParsableCommand {
         let report = Inspector.inspect(memory: memory, dump: dump, queues: targets)
         let output: String
         switch format {
-        case .text: output = InspectionReporter.text(report, color: color)
+        case .text: output = InspectionReporter.text(report, color: color, descriptors: descriptors)
         case .json: output = InspectionReporter.json(report, toolVersion: VQScope.version)
         }
         var code = Exit.clean

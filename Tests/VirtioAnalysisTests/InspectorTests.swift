@@ -171,6 +171,26 @@ struct InspectorTests {
         #expect(try Self.rules(layout) == rules)
     }
 
+    @Test("each owned chain's request, decoded for people", arguments: [
+        // blk IN, sector 8 (le64 at offset 8 of the header), 512 data bytes + status
+        (request("blk", descriptors: block(data: 512, dataWritable: true), header: [0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0]),
+         "blk READ sector 8 len 512"),
+        (request("blk", descriptors: block(data: 4096, dataWritable: false), header: [1, 0, 0, 0, 0, 0, 0, 0, 0x10, 0x27, 0, 0, 0, 0, 0, 0]),
+         "blk WRITE sector 10000 len 4096"),
+        // net TX: 12-byte header, then an Ethernet frame: IPv4 (0x0800), protocol 1 at byte 23
+        (request("net", index: 1, descriptors: single(length: 110, write: false),
+                 header: [UInt8](repeating: 0, count: 12) + [UInt8](repeating: 0xFF, count: 12) + [0x08, 0x00] + [UInt8](repeating: 0, count: 9) + [1]),
+         "net TX 98-byte ICMP"),
+        (request("net", index: 1, descriptors: single(length: 54, write: false),
+                 header: [UInt8](repeating: 0, count: 24) + [0x08, 0x06]), "net TX 42-byte ARP"),
+        (request("net", index: 0, descriptors: single(length: 1536, write: true)), "net RX buffer 1536 bytes"),
+        (request("rng", descriptors: single(length: 64, write: true)), "rng buffer 64 bytes"),
+    ])
+    func requestDescriptions(layout: String, description: String) throws {
+        let report = try MemoryFixture(json: layout).inspect()
+        #expect(report.queues.first?.requests == [description])
+    }
+
     @Test("without a device type, request contents are not judged")
     func noDeviceType() throws {
         let layout = Self.request("rng", descriptors: Self.single(length: 64, write: false))

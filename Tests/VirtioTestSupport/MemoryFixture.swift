@@ -32,6 +32,8 @@ public struct MemoryFixture {
     public let queue: QueueAddresses
     /// The queue's index in its device.
     public let index: Int
+    /// How many descriptors the layout writes (in the queue's table and indirect tables).
+    public let descriptorCount: Int
     public let options: Inspector.Options
 
     public struct LayoutError: Error, CustomStringConvertible {
@@ -117,6 +119,7 @@ public struct MemoryFixture {
         self.bytes = bytes
         self.queue = addresses
         self.index = Int(try number(queue["index"] ?? 0))
+        self.descriptorCount = (root["descriptors"] as? [Any])?.count ?? 0
         let device = try (root["device"] as? String).map {
             guard let type = DeviceType(name: $0) else { throw LayoutError(description: "unknown device \($0)") }
             return type

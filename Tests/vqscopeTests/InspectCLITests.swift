@@ -25,6 +25,14 @@ struct InspectCLITests {
         #expect(result.code == 0)
         #expect(result.output.contains("avail.idx 1 (flags 0), used.idx 0 (flags 0), 1 chain(s) owned by the device"))
         #expect(result.output.contains("Findings (0: 0 error, 0 warning, 0 note)"))
+        #expect(!result.output.contains("ADDRESS"))
+        // --descriptors: one row per descriptor, with its table, address, length and flags.
+        let listed = Inspect.execute(
+            dump: file.path, base: fixture.base, queues: [QueueTarget(addresses: fixture.queue, queue: 0, options: fixture.options)],
+            format: .text, failOn: .error, descriptors: true)
+        let rows = listed.output.split(separator: "\n").filter { $0.contains("queue") && $0.contains("0x4000") }
+        #expect(rows.count == fixture.descriptorCount)
+        #expect(rows.first?.contains("NEXT") == true && rows.last?.contains("WRITE") == true)
     }
 
     @Test("a violation: exit 1, and JSON with the finding and the decoded chain")

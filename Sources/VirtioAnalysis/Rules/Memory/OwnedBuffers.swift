@@ -25,6 +25,15 @@ enum OwnedBuffers {
     /// The first `count` device-readable bytes of a chain (a request header), gathered across
     /// descriptors; nil when the chain has fewer or they are not in the dump.
     static func header(of chain: DescriptorChain, count: Int, memory: GuestMemoryMap) -> [UInt8]? {
+        guard let bytes = Self.readablePrefix(of: chain, count: count, memory: memory), bytes.count == count else {
+            return nil
+        }
+        return bytes
+    }
+
+    /// Up to `count` device-readable bytes from the start of a chain, gathered across
+    /// descriptors (fewer when the chain has fewer); nil when they are not in the dump.
+    static func readablePrefix(of chain: DescriptorChain, count: Int, memory: GuestMemoryMap) -> [UInt8]? {
         var bytes: [UInt8] = []
         for element in chain.elements where !element.descriptor.flags.contains(.write) {
             let take = min(count - bytes.count, Int(element.descriptor.length))
@@ -32,6 +41,6 @@ enum OwnedBuffers {
             guard let part = try? memory.bytes(at: element.descriptor.address, length: take) else { return nil }
             bytes += part
         }
-        return bytes.count == count ? bytes : nil
+        return bytes
     }
 }
