@@ -89,22 +89,28 @@ enum ELFCore {
         var regions: [GuestMemoryMap.Region] = []
         for index in 0..<Int(count) {
             let at = index * Int(entrySize)
+            let region: GuestMemoryMap.Region
             do {
                 guard try table.peek(UInt32.self, at: at) == Self.loadSegment else { continue }
                 let offset = wide ? try table.peek(UInt64.self, at: at + 8) : UInt64(try table.peek(UInt32.self, at: at + 4))
                 let physical =
                     wide ? try table.peek(UInt64.self, at: at + 24) : UInt64(try table.peek(UInt32.self, at: at + 12))
                 let size = wide ? try table.peek(UInt64.self, at: at + 32) : UInt64(try table.peek(UInt32.self, at: at + 16))
-                if size > 0 { regions.append(.init(guestAddress: physical, length: size, fileOffset: offset)) }
+                region = GuestMemoryMap.Region(guestAddress: physical, length: size, fileOffset: offset)
             } catch {
                 throw malformed(programHeaders + UInt64(at), "truncated program header \(index)")
             }
+            guard !region.guestAddress.addingReportingOverflow(region.length).overflow else {
+                throw malformed(
+                    programHeaders + UInt64(at),
+                    "PT_LOAD \(index) at guest-physical 0x\(String(region.guestAddress, radix: 16)) + \(region.length) passes 2^64")
+            }
+            if region.length > 0 { regions.append(region) }
         }
         let sorted = regions.sorted { $0.guestAddress < $1.guestAddress }
         for (lower, upper) in zip(sorted, sorted.dropFirst()) {
-            let (end, overflow) = lower.guestAddress.addingReportingOverflow(lower.length)
-            guard !overflow else { throw .addressOverflow(address: lower.guestAddress, length: lower.length) }
-            if end > upper.guestAddress {
+            // Each segment's end was checked against 2^64 above.
+            if lower.guestAddress + lower.length > upper.guestAddress {
                 throw malformed(
                     programHeaders, "PT_LOAD segments overlap at guest-physical 0x\(String(upper.guestAddress, radix: 16))")
             }

@@ -86,7 +86,8 @@ struct GuestMemoryMapTests {
     }
 
     @Test("malformed ELF cores are errors with the offset", arguments: [
-        "phdrs past the end", "segment past the end", "overlapping segments", "big-endian",
+        "phdrs past the end", "segment past the end", "overlapping segments", "big-endian", "truncated header",
+        "address wraps 2^64",
     ])
     func malformedELF(defect: String) throws {
         var bytes = [UInt8](repeating: 0, count: 0x200)
@@ -99,8 +100,10 @@ struct GuestMemoryMapTests {
             bytes.put(UInt32(1), at: at)
             bytes.put(UInt64(0x100), at: at + 8)
             bytes.put(UInt64(index == 1 && defect == "overlapping segments" ? 0x40 : UInt64(index) * 0x1000), at: at + 24)
+            if index == 1, defect == "address wraps 2^64" { bytes.put(UInt64.max - 0x10, at: at + 24) }
             bytes.put(UInt64(defect == "segment past the end" ? 0x1000 : 0x80), at: at + 32)
         }
+        if defect == "truncated header" { bytes.removeSubrange(40...) }
         let file = TemporaryFile(bytes: bytes, name: "bad.elf")
         defer { file.remove() }
         do {

@@ -218,6 +218,16 @@ struct InspectorTests {
         #expect(unmapped.queues.first?.packed == nil)
     }
 
+    @Test("queue sizes 0 and 65535, and rings past the end of a small image: findings, no reads")
+    func absurdSizes() throws {
+        // 0: not a valid size, nothing to map. 65535: not a power of two, and its 1 MiB
+        // descriptor table does not fit in the 64 KiB image.
+        #expect(try Self.rules(Self.layout(size: 0)) == ["SPLIT-QSIZE-POW2"])
+        let huge = try MemoryFixture(json: Self.layout(size: 65_535)).inspect()
+        #expect(huge.findings.map(\.rule.id) == ["SPLIT-QSIZE-POW2", "SPLIT-NO-OVERLAP", "SPLIT-NO-OVERLAP", "SPLIT-SIZES"])
+        #expect(huge.queues.first?.chains.isEmpty == true && huge.queues.first?.availIndex == nil)
+    }
+
     @Test("rings outside the dump are reported, and nothing is walked")
     func unmappedRings() throws {
         let json = Self.layout(used: "null").replacingOccurrences(of: #""used": "0x40003000""#, with: #""used": "0x5000000""#)
