@@ -17,6 +17,9 @@ public final class MappedFile: @unchecked Sendable {
         guard stat(path, &info) == 0 else {
             throw errno == ENOENT || errno == ENOTDIR ? .missing(path: path) : .unreadable(path: path, errno: errno)
         }
+        // A directory cannot be read as a dump (as for traces, exit 66); a device or a pipe
+        // cannot be mapped (65).
+        guard info.st_mode & S_IFMT != S_IFDIR else { throw .unreadable(path: path, errno: EISDIR) }
         guard info.st_mode & S_IFMT == S_IFREG else { throw .unsupportedFormat(path: path, reason: "not a regular file") }
         let size = Int(info.st_size)
         guard size > 0 else {

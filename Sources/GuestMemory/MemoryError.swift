@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Why guest memory could not be opened or read.
 public enum MemoryError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The dump file does not exist.
@@ -16,7 +22,8 @@ public enum MemoryError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .missing(let path): return "\(path): no such file"
-        case .unreadable(let path, let code): return "\(path): cannot map (errno \(code))"
+        case .unreadable(let path, let code):
+            return code == EISDIR ? "\(path): is a directory" : "\(path): cannot map (errno \(code))"
         case .unsupportedFormat(let path, let reason): return "\(path): \(reason)"
         case .malformed(let path, let offset, let reason): return "\(path): offset \(offset): \(reason)"
         case .unmapped(let address, let length):

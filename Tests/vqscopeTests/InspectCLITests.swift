@@ -162,6 +162,11 @@ struct InspectCLITests {
         defer { raw.remove() }
         let noBase = Inspect.execute(dump: raw.path, base: nil, queues: [queue], format: .text, failOn: .error)
         #expect(noBase.code == 65 && noBase.diagnostics.contains("--base"))
+        // A directory is no dump (66, as for traces); a character device cannot be mapped (65).
+        let directory = Inspect.execute(dump: "/tmp", base: 0, queues: [queue], format: .text, failOn: .error)
+        #expect(directory.code == 66 && directory.diagnostics.contains("is a directory"))
+        let device = Inspect.execute(dump: "/dev/null", base: 0, queues: [queue], format: .text, failOn: .error)
+        #expect(device.code == 65 && device.diagnostics.contains("not a regular file"))
     }
 
     @Test("usage errors exit 64", arguments: [
