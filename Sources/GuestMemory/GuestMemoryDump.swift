@@ -41,6 +41,8 @@ public enum GuestMemoryDump {
 /// segments. Every offset is checked against the file before it is used.
 enum ELFCore {
     static let loadSegment: UInt32 = 1  // PT_LOAD
+    /// Program headers read at most: the table is copied, so its size is bounded.
+    static let maximumProgramHeaders = 65_536
     static let extendedNumbering = 0xFFFF  // PN_XNUM
 
     static func map(_ file: MappedFile) throws(MemoryError) -> GuestMemoryMap {
@@ -82,6 +84,10 @@ enum ELFCore {
             do { count = UInt64(try section.peek(UInt32.self, at: wide ? 44 : 28)) } catch {
                 throw malformed(sections, "truncated section header 0")
             }
+        }
+        // QEMU writes one PT_LOAD per RAM block and a PT_NOTE per vCPU; far fewer than this.
+        guard count <= UInt64(Self.maximumProgramHeaders) else {
+            throw malformed(programHeaders, "\(count) program headers, more than \(Self.maximumProgramHeaders)")
         }
         let (tableLength, overflow) = count.multipliedReportingOverflow(by: entrySize)
         guard !overflow else { throw malformed(programHeaders, "\(count) program headers overflow") }

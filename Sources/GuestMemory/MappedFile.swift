@@ -11,12 +11,18 @@ public final class MappedFile: @unchecked Sendable {
     /// The file's bytes (empty for an empty file).
     public let bytes: UnsafeRawBufferPointer
 
+    /// Opens without blocking (a FIFO swapped in cannot hang us) and judges the file by the
+    /// descriptor it opened. A file truncated by another process while mapped would still
+    /// fault on access: dumps are expected to stay put while vqscope reads them.
     public init(path: String) throws(MemoryError) {
         self.path = path
-        var info = stat()
-        guard stat(path, &info) == 0 else {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
             throw errno == ENOENT || errno == ENOTDIR ? .missing(path: path) : .unreadable(path: path, errno: errno)
         }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .unreadable(path: path, errno: errno) }
         // A directory cannot be read as a dump (as for traces, exit 66); a device or a pipe
         // cannot be mapped (65).
         guard info.st_mode & S_IFMT != S_IFDIR else { throw .unreadable(path: path, errno: EISDIR) }
@@ -26,9 +32,6 @@ public final class MappedFile: @unchecked Sendable {
             self.bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return
         }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .unreadable(path: path, errno: errno) }
-        defer { close(fd) }
         guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
             throw .unreadable(path: path, errno: errno)
         }

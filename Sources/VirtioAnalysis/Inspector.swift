@@ -42,8 +42,11 @@ public struct QueueInspection: Sendable {
     /// with EVENT_IDX.
     public var usedEvent: UInt16?
     public var availEvent: UInt16?
-    /// The used ring's elements, by slot, when the rings are in the dump.
-    public var usedElements: [UsedElement]?
+    /// The used elements before used.idx, newest last (at most 16), with their slots: what a
+    /// trace's last fills are compared with (`analyze --dump`).
+    public var recentUsed: [(slot: Int, element: UsedElement)] = []
+    /// Owned heads not walked because the walk budget ran out (see ``Inspector/Limits``).
+    public var unwalkedHeads = 0
     /// For a packed queue: its decoded ring (split queues leave this nil).
     public var packed: PackedQueueSnapshot?
     /// The queue is a packed one (whether or not its ring was in the dump).
@@ -55,6 +58,8 @@ public struct InspectionReport: Sendable {
     public var dump: String
     public var regions: [GuestMemoryMap.Region]
     public var queues: [QueueInspection]
+    /// Queues past ``Inspector/Limits/queues``, not inspected.
+    public var skippedQueues: Int
     public var findings: [Finding]
     public var findingCounts: [String: Int]
     public var totalFindings: Int
@@ -114,17 +119,38 @@ public enum Inspector {
         }
     }
 
+    /// Bounds on what one inspection walks and keeps, whatever a hostile dump claims: each
+    /// walked descriptor is kept for the report, so time and memory stay proportional to these.
+    public enum Limits {
+        /// Descriptors walked per queue; the heads left over are counted, not walked.
+        public static let descriptorsPerQueue = 262_144
+        /// Descriptors walked in one inspection.
+        public static let descriptorsTotal = 1_048_576
+        /// Queues inspected; more are counted in the report's `skippedQueues`.
+        public static let queues = 8_192
+    }
+
+    /// How many used ring slots hold elements the device wrote: `used.idx` of them while the
+    /// ring has not wrapped, all of them once it has. A ring starts zeroed (drivers allocate it
+    /// so), so a non-zero slot at or past `used.idx` means the index has wrapped past 65535.
+    static func writtenUsedSlots(_ snapshot: SplitQueueSnapshot) -> Int {
+        let size = Int(snapshot.addresses.size)
+        let index = Int(snapshot.usedIndex.rawValue)
+        guard index < size else { return size }
+        let wrapped = snapshot.used[index...].contains { $0.id != 0 || $0.length != 0 }
+        return wrapped ? size : index
+    }
+
     /// The heads of the chains the device owns, as far as one snapshot shows: the last
-    /// `outstanding` entries made available, less any head named by a used entry written in the
-    /// last ring's worth (min(used.idx, size) entries; before used.idx first reaches the size,
-    /// the zeroed rest of the ring names no head). A device may complete out of order, so a
-    /// head near avail.idx may already be back; a head both returned and re-offered is skipped
-    /// too: a missed check, never a stale table read as live.
+    /// `outstanding` entries made available, less any head named by a used element written in
+    /// the last ring's worth (``writtenUsedSlots(_:)``). A device may complete out of order,
+    /// so a head near avail.idx may already be back; a head both returned and re-offered is
+    /// skipped too: a missed check rather than a stale table read as live. A head offered
+    /// twice appears twice.
     static func ownedHeads(_ snapshot: SplitQueueSnapshot, outstanding: Int) -> [UInt16] {
         let size = snapshot.addresses.size
         guard outstanding > 0, size > 0 else { return [] }
-        let written = min(Int(size), Int(snapshot.usedIndex.rawValue))
-        let returned = Set((0..<written).map { back in
+        let returned = Set((0..<Self.writtenUsedSlots(snapshot)).map { back in
             snapshot.used[snapshot.usedIndex.advanced(by: UInt16(truncatingIfNeeded: -(back + 1))).slot(queueSize: size)].id
         })
         return (1...outstanding).reversed().map { step in
@@ -135,82 +161,109 @@ public enum Inspector {
     public static func inspect(memory: GuestMemoryMap, dump: String, queues: [QueueTarget]) -> InspectionReport {
         var sink = FindingSink()
         var inspections: [QueueInspection] = []
-        for target in queues {
-            let addresses = target.addresses
-            let options = target.options
+        var budget = Limits.descriptorsTotal
+        for target in queues.prefix(Limits.queues) {
             func emit(_ rule: RuleInfo, _ message: String) {
                 sink.add(
                     Finding(rule: rule, message: message, location: Location(file: dump, device: target.device, queue: target.queue)))
             }
-            if options.packed {
-                inspections.append(Self.inspectPacked(target, memory: memory, emit: emit))
-                continue
-            }
-            var inspection = QueueInspection(
-                device: target.device, deviceType: options.deviceType, queue: target.queue, addresses: addresses, chains: [])
-            let layout = SplitRingLayout(queueSize: Int(addresses.size))
-            let eventBytes = options.eventIndex ? 0 : 2
-            let mapped =
-                addresses.size > 0
-                && memory.contains(addresses.descriptorArea, length: UInt64(layout.descriptorTableSize))
-                && memory.contains(addresses.driverArea, length: UInt64(layout.availRingSize - eventBytes))
-                && memory.contains(addresses.deviceArea, length: UInt64(layout.usedRingSize - eventBytes))
-            let snapshot =
-                mapped ? try? SplitQueueSnapshot(memory: memory, addresses: addresses, eventIndex: options.eventIndex) : nil
-            if let snapshot {
-                inspection.availIndex = snapshot.avail.index.rawValue
-                inspection.usedIndex = snapshot.usedIndex.rawValue
-                inspection.availFlags = snapshot.avail.flags.rawValue
-                inspection.usedFlags = snapshot.usedFlags.rawValue
-                inspection.usedElements = snapshot.used
-                inspection.usedEvent = snapshot.avail.usedEvent
-                inspection.availEvent = snapshot.availEvent
-                var outstanding = snapshot.usedIndex.distance(to: snapshot.avail.index)
-                if outstanding > Int(UInt16.max) / 2 {
-                    // used.idx is ahead of avail.idx: the device returned more than it was given.
-                    emit(
-                        UsedIndexWindow.info,
-                        "used.idx \(snapshot.usedIndex.rawValue) is ahead of avail.idx \(snapshot.avail.index.rawValue)")
-                    outstanding = 0
-                } else if outstanding > Int(addresses.size) {
-                    emit(
-                        AvailIndexWindow.info,
-                        "avail.idx \(snapshot.avail.index.rawValue) is \(outstanding) ahead of used.idx "
-                            + "\(snapshot.usedIndex.rawValue), more than the queue size \(addresses.size)")
-                }
-                inspection.outstanding = outstanding
-                for head in Self.ownedHeads(snapshot, outstanding: min(outstanding, Int(addresses.size))) {
-                    let chain = DescriptorChain(
-                        head: head, table: addresses.descriptorArea, queueSize: addresses.size,
-                        memory: memory, indirectNegotiated: options.indirectNegotiated)
-                    for defect in chain.defects {
-                        let (rule, message) = OwnedChains.finding(for: defect, head: chain.head)
-                        emit(rule, message)
-                    }
-                    inspection.chains.append(chain)
-                }
-                // The slots written so far (all of them once used.idx has passed the queue size).
-                let published = min(Int(addresses.size), Int(snapshot.usedIndex.rawValue))
-                for slot in 0..<published where snapshot.used[slot].id >= UInt32(addresses.size) {
-                    emit(
-                        UsedIDOwned.info,
-                        "used ring slot \(slot) names head \(snapshot.used[slot].id), not below the queue size \(addresses.size)")
-                }
-            }
-            let context = QueueSnapshotContext(
-                addresses: addresses, snapshot: snapshot, chains: inspection.chains, ringsMapped: mapped, memory: memory,
-                index: target.queue, deviceType: options.deviceType,
-                role: QueueRole.of(index: target.queue, type: options.deviceType, netControlQueue: options.netControlQueue),
-                features: options.features)
-            for rule in RuleCatalog.snapshotRules {
-                for message in rule.check(context) { emit(rule.info, message) }
-            }
-            inspection.requests = inspection.chains.map { RequestDescription.describe($0, in: context) }
-            inspections.append(inspection)
+            inspections.append(
+                target.options.packed
+                    ? Self.inspectPacked(target, memory: memory, emit: emit)
+                    : Self.inspectSplit(target, memory: memory, budget: &budget, emit: emit))
         }
         return InspectionReport(
-            dump: dump, regions: memory.regions, queues: inspections, findings: sink.kept,
+            dump: dump, regions: memory.regions, queues: inspections, skippedQueues: max(0, queues.count - Limits.queues),
+            findings: sink.kept,
             findingCounts: sink.countsByRule, totalFindings: sink.total, omittedFindings: sink.dropped)
+    }
+
+    /// A split queue: layout, indices, the used ring's ids, and every chain the device owns,
+    /// walked while `budget` (descriptors, shared by the whole inspection) and the queue's own
+    /// ``Limits/descriptorsPerQueue`` last.
+    static func inspectSplit(
+        _ target: QueueTarget, memory: GuestMemoryMap, budget: inout Int, emit: (RuleInfo, String) -> Void
+    ) -> QueueInspection {
+        let addresses = target.addresses
+        let options = target.options
+        var inspection = QueueInspection(
+            device: target.device, deviceType: options.deviceType, queue: target.queue, addresses: addresses, chains: [])
+        let layout = SplitRingLayout(queueSize: Int(addresses.size))
+        let eventBytes = options.eventIndex ? 0 : 2
+        let mapped =
+            addresses.size > 0
+            && memory.contains(addresses.descriptorArea, length: UInt64(layout.descriptorTableSize))
+            && memory.contains(addresses.driverArea, length: UInt64(layout.availRingSize - eventBytes))
+            && memory.contains(addresses.deviceArea, length: UInt64(layout.usedRingSize - eventBytes))
+        let snapshot =
+            mapped ? try? SplitQueueSnapshot(memory: memory, addresses: addresses, eventIndex: options.eventIndex) : nil
+        var repeatedHeads: [UInt16] = []
+        if let snapshot {
+            let size = Int(addresses.size)
+            inspection.availIndex = snapshot.avail.index.rawValue
+            inspection.usedIndex = snapshot.usedIndex.rawValue
+            inspection.availFlags = snapshot.avail.flags.rawValue
+            inspection.usedFlags = snapshot.usedFlags.rawValue
+            inspection.usedEvent = snapshot.avail.usedEvent
+            inspection.availEvent = snapshot.availEvent
+            let written = Self.writtenUsedSlots(snapshot)
+            inspection.recentUsed = (0..<min(16, written)).reversed().map { back in
+                let slot = snapshot.usedIndex.advanced(by: UInt16(truncatingIfNeeded: -(back + 1))).slot(queueSize: addresses.size)
+                return (slot, snapshot.used[slot])
+            }
+            var outstanding = snapshot.usedIndex.distance(to: snapshot.avail.index)
+            if outstanding > Int(UInt16.max) / 2 {
+                // used.idx is ahead of avail.idx: the device returned more than it was given.
+                emit(
+                    UsedIndexWindow.info,
+                    "used.idx \(snapshot.usedIndex.rawValue) is ahead of avail.idx \(snapshot.avail.index.rawValue)")
+                outstanding = 0
+            } else if outstanding > size {
+                emit(
+                    AvailIndexWindow.info,
+                    "avail.idx \(snapshot.avail.index.rawValue) is \(outstanding) ahead of used.idx "
+                        + "\(snapshot.usedIndex.rawValue), more than the queue size \(addresses.size)")
+            }
+            inspection.outstanding = outstanding
+            // Each head is walked once; one offered again is SPLIT-CHAINS-DISJOINT's.
+            var seen = Set<UInt16>()
+            var queueBudget = Limits.descriptorsPerQueue
+            for head in Self.ownedHeads(snapshot, outstanding: min(outstanding, size)) {
+                guard seen.insert(head).inserted else {
+                    repeatedHeads.append(head)
+                    continue
+                }
+                guard budget > 0, queueBudget > 0 else {
+                    inspection.unwalkedHeads += 1
+                    continue
+                }
+                let chain = DescriptorChain(
+                    head: head, table: addresses.descriptorArea, queueSize: addresses.size,
+                    memory: memory, indirectNegotiated: options.indirectNegotiated)
+                budget -= chain.elements.count + 1
+                queueBudget -= chain.elements.count + 1
+                for defect in chain.defects {
+                    let (rule, message) = OwnedChains.finding(for: defect, head: chain.head)
+                    emit(rule, message)
+                }
+                inspection.chains.append(chain)
+            }
+            for slot in 0..<written where snapshot.used[slot].id >= UInt32(addresses.size) {
+                emit(
+                    UsedIDOwned.info,
+                    "used ring slot \(slot) names head \(snapshot.used[slot].id), not below the queue size \(addresses.size)")
+            }
+        }
+        let context = QueueSnapshotContext(
+            addresses: addresses, snapshot: snapshot, chains: inspection.chains, repeatedHeads: repeatedHeads,
+            ringsMapped: mapped, memory: memory, index: target.queue, deviceType: options.deviceType,
+            role: QueueRole.of(index: target.queue, type: options.deviceType, netControlQueue: options.netControlQueue),
+            features: options.features)
+        for rule in RuleCatalog.snapshotRules {
+            for message in rule.check(context) { emit(rule.info, message) }
+        }
+        inspection.requests = inspection.chains.map { RequestDescription.describe($0, in: context) }
+        return inspection
     }
 
     /// A packed queue: its layout and event suppression structures are checked; its

@@ -24,6 +24,9 @@ public enum InspectionReporter {
         }
         out += "Guest memory: \(regions.count) region(s): \(regions.prefix(8).joined(separator: ", "))"
         out += (regions.count > 8 ? ", …" : "") + "\n"
+        if report.skippedQueues > 0 {
+            out += "(\(report.skippedQueues) queue(s) past the first \(Format.grouped(Inspector.Limits.queues)) not inspected)\n"
+        }
         for queue in report.queues {
             let a = queue.addresses
             let name = queue.device.map { "\($0) queue \(queue.queue)" } ?? "Queue \(queue.queue)"
@@ -69,6 +72,11 @@ public enum InspectionReporter {
             }
             out += table.render(indent: "  ") + "\n"
             if queue.chains.count > 64 { out += "  … \(queue.chains.count - 64) more chains\n" }
+            if queue.unwalkedHeads > 0 {
+                out += "  \(queue.unwalkedHeads) more owned chain(s) not walked: the walk budget "
+                    + "(\(Format.grouped(Inspector.Limits.descriptorsPerQueue)) descriptors a queue, "
+                    + "\(Format.grouped(Inspector.Limits.descriptorsTotal)) in all) ran out\n"
+            }
             if descriptors { out += Self.descriptorTable(shown.map(\.0)) }
         }
         return out
@@ -137,6 +145,7 @@ public enum InspectionReporter {
         }
         json.endArray()
         json.endObject()
+        json.number("skippedQueues", report.skippedQueues)
         json.beginArray("queues")
         for (ordinal, queue) in report.queues.enumerated() { Self.queue(queue, ordinal: ordinal, into: &json) }
         json.endArray()
@@ -157,6 +166,7 @@ public enum InspectionReporter {
         json.number("availFlags", queue.availFlags)
         json.number("usedFlags", queue.usedFlags)
         json.number("outstanding", queue.outstanding)
+        json.number("unwalkedHeads", queue.unwalkedHeads)
         json.number("usedEvent", queue.usedEvent)
         json.number("availEvent", queue.availEvent)
         json.beginArray("chains")

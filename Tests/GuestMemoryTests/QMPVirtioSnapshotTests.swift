@@ -103,4 +103,29 @@ struct QMPVirtioSnapshotTests {
             try QMPVirtioSnapshot.read(path: "/nonexistent/qmp.json")
         }
     }
+
+    @Test("more devices than one VM has are refused, and grouping stays linear")
+    func limits() throws {
+        func list(_ count: Int) -> String {
+            #"{"return": ["# + (0..<count).map { #"{"name": "virtio-net", "path": "/d\#($0)"}"# }.joined(separator: ",") + "]}"
+        }
+        let many = TemporaryFile(text: list(QMPVirtioSnapshot.maximumDevices + 1), name: "many.json")
+        defer { many.remove() }
+        #expect {
+            try QMPVirtioSnapshot.read(path: many.path)
+        } throws: { error in
+            guard case .unsupportedFormat(_, let reason) = error as? MemoryError else { return false }
+            return reason.contains("more than 4096 virtio devices")
+        }
+        // 4096 devices and a queue reply for each, matched by path: all kept.
+        let replies = (0..<4096).map { index in
+            #"{"execute": "x-query-virtio-queue-status", "arguments": {"path": "/d\#(index)", "queue": 0}}"# + "\n"
+                + Self.queue(0, desc: 0x1000 + index * 0x1000)
+        }
+        let file = TemporaryFile(text: list(4096) + "\n" + replies.joined(separator: "\n"), name: "all.jsonl")
+        defer { file.remove() }
+        let devices = try QMPVirtioSnapshot.read(path: file.path)
+        #expect(devices.count == 4096 && devices.allSatisfy { $0.queues.count == 1 })
+        #expect(devices.last?.queues.first?.addresses.descriptorArea == UInt64(0x1000 + 4095 * 0x1000))
+    }
 }

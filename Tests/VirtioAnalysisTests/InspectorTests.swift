@@ -185,6 +185,13 @@ struct InspectorTests {
                  header: [UInt8](repeating: 0, count: 24) + [0x08, 0x06]), "net TX 42-byte ARP"),
         (request("net", index: 0, descriptors: single(length: 1536, write: true)), "net RX buffer 1536 bytes"),
         (request("rng", descriptors: single(length: 64, write: true)), "rng buffer 64 bytes"),
+        // A zero-length readable descriptor before the header hides nothing.
+        (request("blk", descriptors: """
+            [{"index": 0, "addr": "0x40007000", "len": 0, "flags": ["next"], "next": 1},
+             {"index": 1, "addr": "0x40008000", "len": 16, "flags": ["next"], "next": 2},
+             {"index": 2, "addr": "0x40009000", "len": 512, "flags": ["next", "write"], "next": 3},
+             {"index": 3, "addr": "0x4000a000", "len": 1, "flags": ["write"]}]
+            """, header: [0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0]), "blk READ sector 8 len 512"),
     ])
     func requestDescriptions(layout: String, description: String) throws {
         let report = try MemoryFixture(json: layout).inspect()
@@ -226,6 +233,55 @@ struct InspectorTests {
         let huge = try MemoryFixture(json: Self.layout(size: 65_535)).inspect()
         #expect(huge.findings.map(\.rule.id) == ["SPLIT-QSIZE-POW2", "SPLIT-NO-OVERLAP", "SPLIT-NO-OVERLAP", "SPLIT-SIZES"])
         #expect(huge.queues.first?.chains.isEmpty == true && huge.queues.first?.availIndex == nil)
+    }
+
+    /// A queue of `size` whose descriptor i links to i + 1 (the last to `size`, out of range),
+    /// with `heads` in the available ring, all outstanding.
+    static func longChains(size: Int, heads: [Int]) throws -> InspectionReport {
+        var descriptors: [String] = []
+        for index in 0..<size {
+            descriptors.append(#"{"index": \#(index), "addr": "0x8000", "len": 1, "flags": ["next"], "next": \#(index + 1)}"#)
+        }
+        let json = """
+            {"base": "0x0", "size": \(0x10000 + 16 * size), "indirect": true,
+             "queue": {"desc": "0x10000", "avail": "0x1000", "used": "0x4000", "size": \(size)},
+             "descriptors": [\(descriptors.joined(separator: ","))],
+             "avail": {"idx": \(heads.count), "ring": \(heads)}, "used": {"idx": 0}}
+            """
+        return try MemoryFixture(json: json).inspect()
+    }
+
+    @Test("a hostile ring costs a bounded walk: each head once, a per-queue budget of descriptors")
+    func walkBudget() throws {
+        // 4095 offers of head 0: walked once, the repeats are SPLIT-CHAINS-DISJOINT.
+        let repeated = try Self.longChains(size: 4096, heads: Array(repeating: 0, count: 4095))
+        let queue = try #require(repeated.queues.first)
+        #expect(queue.chains.count == 1 && queue.chains.first?.elements.count == 4096)
+        #expect(repeated.findingCounts["SPLIT-CHAINS-DISJOINT"] == 4094)
+        #expect(repeated.findingCounts["SPLIT-NEXT-IN-RANGE"] == 1)
+        // 4095 distinct heads, each walking to the end: about 8.4 million descriptors unbounded.
+        let distinct = try Self.longChains(size: 4096, heads: Array(0..<4095))
+        let walked = try #require(distinct.queues.first)
+        let total = walked.chains.reduce(0) { $0 + $1.elements.count + 1 }
+        #expect(walked.unwalkedHeads > 0 && walked.chains.count + walked.unwalkedHeads == 4095)
+        #expect(total >= Inspector.Limits.descriptorsPerQueue && total < Inspector.Limits.descriptorsPerQueue + 4097)
+    }
+
+    @Test("after used.idx wraps past 65535, every used slot counts as written")
+    func wrappedUsedIndex() throws {
+        // used.idx 1 after a wrap: slot 2 still holds head 3's earlier completion, so head 3
+        // (re-offered or not) is not taken as owned; head 4 is; head 9 in slot 5 is out of range.
+        let descriptors = """
+            [{"index": 3, "addr": "0x40008000", "len": 16, "flags": ["next"], "next": 3},
+             {"index": 4, "addr": "0x40008100", "len": 16, "flags": ["write"]}]
+            """
+        let json = Self.layout(
+            descriptors: descriptors, avail: #"{"idx": 3, "ring": [1, 3, 4]}"#,
+            used: #"{"idx": 1, "ring": [[5, 0], [0, 0], [3, 16], [0, 0], [0, 0], [9, 1]]}"#)
+        let report = try MemoryFixture(json: json).inspect()
+        #expect(report.queues.first?.chains.map(\.head) == [4])
+        #expect(report.findings.map(\.rule.id) == ["SPLIT-USED-ID-OWNED"])
+        #expect(report.queues.first?.recentUsed.map(\.slot) == [1, 2, 3, 4, 5, 6, 7, 0])
     }
 
     @Test("rings outside the dump are reported, and nothing is walked")

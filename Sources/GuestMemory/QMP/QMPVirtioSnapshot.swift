@@ -72,25 +72,37 @@ public struct QMPVirtioDevice: Sendable, Equatable {
 /// it, else by the device name of the last status reply. Other messages (greetings, events,
 /// other commands' replies) are skipped.
 public enum QMPVirtioSnapshot {
-    /// Larger QMP files are refused: real replies are a few KiB each.
-    public static let maximumFileSize = 64 << 20
+    /// Larger QMP files are refused: real replies are a few KiB each, a whole VM's under 1 MiB.
+    public static let maximumFileSize = 16 << 20
+    /// More devices than this are refused (QEMU's analysis limit elsewhere in vqscope too).
+    public static let maximumDevices = 4_096
+    /// More queues of one device than this are refused (QEMU's VIRTIO_QUEUE_MAX).
+    public static let maximumQueues = 1_024
+    /// More queues in all than this are refused (what `vqscope inspect` inspects at most).
+    public static let maximumTotalQueues = 8_192
 
     public static func read(path: String) throws(MemoryError) -> [QMPVirtioDevice] {
         var builder = Builder()
+        let decoder = JSONDecoder()
         for file in try Self.files(at: path) {
             let mapped = try MappedFile(path: file)
             guard mapped.bytes.count <= Self.maximumFileSize else {
                 throw .unsupportedFormat(
-                    path: file, reason: "\(mapped.bytes.count) bytes: too large for saved QMP replies (at most 64 MiB)")
+                    path: file, reason: "\(mapped.bytes.count) bytes: too large for saved QMP replies (at most 16 MiB)")
             }
-            for (offset, value) in try JSONValues.split(mapped.bytes, path: file) {
+            try JSONValues.forEach(in: mapped.bytes, path: file) { (offset, value) throws(MemoryError) in
                 let message: QMPMessage
                 do {
-                    message = try JSONDecoder().decode(QMPMessage.self, from: value)
+                    message = try decoder.decode(QMPMessage.self, from: value)
                 } catch {
                     throw .malformed(path: file, offset: UInt64(offset), reason: "not a QMP message: \(error)")
                 }
-                builder.add(message)
+                guard builder.add(message) else {
+                    throw .unsupportedFormat(
+                        path: file,
+                        reason: "more than \(Self.maximumDevices) virtio devices, \(Self.maximumQueues) queues of one "
+                            + "device or \(Self.maximumTotalQueues) queues in all: not the replies of one VM")
+                }
             }
         }
         guard !builder.devices.isEmpty else {
@@ -98,7 +110,11 @@ public enum QMPVirtioSnapshot {
                 path: path,
                 reason: "no x-query-virtio-status or x-query-virtio-queue-status reply found (see docs/inspect.md)")
         }
-        return builder.devices
+        return builder.devices.map { device in
+            var sorted = device
+            sorted.queues.sort { $0.index < $1.index }
+            return sorted
+        }
     }
 
     private static func files(at path: String) throws(MemoryError) -> [String] {
@@ -120,32 +136,44 @@ public enum QMPVirtioSnapshot {
         return names.sorted().map { path + "/" + $0 }
     }
 
-    /// Groups replies into devices.
+    /// Groups replies into devices; lookups by path and by name are dictionaries, so a file
+    /// of many replies costs time in proportion to its length.
     private struct Builder {
         var devices: [QMPVirtioDevice] = []
+        /// Each device's queues by index, until ``read(path:)`` sorts them.
+        var queueSlots: [[Int: Int]] = []
+        var byPath: [String: Int] = [:]
+        /// The last device of each name (replies without a path are matched by name).
+        var lastByName: [String: Int] = [:]
+        /// Devices of each name without a path yet.
+        var pathlessByName: [String: Int] = [:]
         /// The `path` argument of the last command, which the next reply answers.
         var pendingPath: String?
         var lastStatusName: String?
+        var totalQueues = 0
 
-        mutating func add(_ message: QMPMessage) {
+        /// False when a limit is passed.
+        mutating func add(_ message: QMPMessage) -> Bool {
             if message.execute != nil {
                 self.pendingPath = message.arguments?.path
-                return
+                return true
             }
-            guard let reply = message.reply else { return }
+            guard let reply = message.reply else { return true }
             defer { self.pendingPath = nil }
             switch reply {
             case .devices(let list):
-                for entry in list { _ = self.device(name: entry.name, path: entry.path) }
+                for entry in list { guard self.device(name: entry.name, path: entry.path) != nil else { return false } }
             case .status(let status):
-                let slot = self.device(name: status.name, path: self.pendingPath)
+                guard let slot = self.device(name: status.name, path: self.pendingPath) else { return false }
                 self.devices[slot].transportFeatures = status.guestFeatures.transports.map(Self.featureName)
                 self.devices[slot].deviceFeatures = (status.guestFeatures.devFeatures ?? []).map(Self.featureName)
                 self.lastStatusName = status.name
             case .queue(let queue):
-                let path = self.pendingPath ?? (self.lastStatusName == queue.name ? self.lastStatusPath : nil)
-                let slot = self.device(name: queue.name, path: path)
-                guard queue.vringDesc != 0, queue.vringNum > 0, queue.vringNum <= UInt64(UInt16.max) else { return }
+                let path =
+                    self.pendingPath
+                    ?? (self.lastStatusName == queue.name ? self.lastByName[queue.name].flatMap { self.devices[$0].path } : nil)
+                guard let slot = self.device(name: queue.name, path: path) else { return false }
+                guard queue.vringDesc != 0, queue.vringNum > 0, queue.vringNum <= UInt64(UInt16.max) else { return true }
                 let entry = QMPVirtioQueue(
                     index: queue.queueIndex,
                     addresses: QueueAddresses(
@@ -153,30 +181,41 @@ public enum QMPVirtioSnapshot {
                         size: UInt16(queue.vringNum)),
                     usedIndex: UInt16(truncatingIfNeeded: queue.usedIdx),
                     lastAvailIndex: queue.lastAvailIdx.map { UInt16(truncatingIfNeeded: $0) }, inUse: queue.inuse)
-                self.devices[slot].queues.removeAll { $0.index == entry.index }
-                self.devices[slot].queues.append(entry)
-                self.devices[slot].queues.sort { $0.index < $1.index }
+                if let existing = self.queueSlots[slot][entry.index] {
+                    self.devices[slot].queues[existing] = entry  // a later reply for the same queue wins
+                } else {
+                    guard self.devices[slot].queues.count < QMPVirtioSnapshot.maximumQueues,
+                        self.totalQueues < QMPVirtioSnapshot.maximumTotalQueues
+                    else { return false }
+                    self.totalQueues += 1
+                    self.queueSlots[slot][entry.index] = self.devices[slot].queues.count
+                    self.devices[slot].queues.append(entry)
+                }
             }
+            return true
         }
 
         /// QEMU 7.2 follows each name with ": explanation".
         private static func featureName(_ text: String) -> String { String(text.prefix { $0 != ":" }) }
 
-        private var lastStatusPath: String? {
-            self.devices.last { $0.name == self.lastStatusName }?.path
-        }
-
-        /// The device with this path (or, without one, the last with this name), created if new.
-        private mutating func device(name: String, path: String?) -> Int {
-            if let path, let slot = self.devices.firstIndex(where: { $0.path == path }) { return slot }
-            if path == nil, let slot = self.devices.lastIndex(where: { $0.name == name }) { return slot }
-            if let path, let slot = self.devices.firstIndex(where: { $0.path == nil && $0.name == name }) {
+        /// The device with this path (or, without one, the last with this name), created if
+        /// new; nil past ``QMPVirtioSnapshot/maximumDevices``.
+        private mutating func device(name: String, path: String?) -> Int? {
+            if let path, let slot = self.byPath[path] { return slot }
+            if path == nil, let slot = self.lastByName[name] { return slot }
+            if let path, let slot = self.pathlessByName.removeValue(forKey: name) {
                 self.devices[slot].path = path
+                self.byPath[path] = slot
                 return slot
             }
+            guard self.devices.count < QMPVirtioSnapshot.maximumDevices else { return nil }
+            let slot = self.devices.count
             self.devices.append(
                 QMPVirtioDevice(name: name, path: path, transportFeatures: nil, deviceFeatures: nil, queues: []))
-            return self.devices.count - 1
+            self.queueSlots.append([:])
+            self.lastByName[name] = slot
+            if let path { self.byPath[path] = slot } else { self.pathlessByName[name] = slot }
+            return slot
         }
     }
 }
@@ -261,15 +300,16 @@ private struct QMPMessage: Decodable {
     }
 }
 
-/// Splits a buffer of concatenated JSON values (JSON Lines, or pretty-printed objects one
-/// after another) into the values, with their byte offsets. Only the nesting and strings are
+/// Walks a buffer of concatenated JSON values (JSON Lines, or pretty-printed objects one
+/// after another), handing each value and its byte offset to `body` as soon as it ends. Only the nesting and strings are
 /// scanned; the decoder checks the rest.
 enum JSONValues {
     /// Values nested deeper than this are refused (QMP replies nest 3 or 4 levels).
     static let maximumDepth = 64
 
-    static func split(_ bytes: UnsafeRawBufferPointer, path: String) throws(MemoryError) -> [(Int, Data)] {
-        var values: [(Int, Data)] = []
+    static func forEach(
+        in bytes: UnsafeRawBufferPointer, path: String, _ body: (Int, Data) throws(MemoryError) -> Void
+    ) throws(MemoryError) {
         var start: Int?
         var depth = 0
         var inString = false
@@ -300,7 +340,7 @@ enum JSONValues {
                 }
                 depth -= 1
                 if depth == 0 {
-                    values.append((first, Data(bytes[first...offset])))
+                    try body(first, Data(bytes[first...offset]))
                     start = nil
                 }
             case UInt8(ascii: "\""):
@@ -317,6 +357,5 @@ enum JSONValues {
         if let first = start {
             throw .malformed(path: path, offset: UInt64(first), reason: "JSON value not closed at the end of the file")
         }
-        return values
     }
 }

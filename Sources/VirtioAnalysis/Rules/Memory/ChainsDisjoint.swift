@@ -17,12 +17,8 @@ struct ChainsDisjoint: SnapshotRule {
     static func check(_ queue: QueueSnapshotContext) -> [String] {
         // The first owning head of every table entry seen so far.
         var owner: [UInt16: UInt16] = [:]
-        var messages: [String] = []
+        var messages = queue.repeatedHeads.map { "head \($0) is made available twice while the device owns it" }
         for chain in queue.chains {
-            if let first = owner[chain.head], first == chain.head {
-                messages.append("head \(chain.head) is made available twice while the device owns it")
-                continue
-            }
             for index in chain.tableIndices {
                 if let first = owner[index] {
                     messages.append(

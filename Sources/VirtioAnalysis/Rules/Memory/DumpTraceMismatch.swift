@@ -58,17 +58,12 @@ enum DumpTraceMismatch {
         }
         // The last used elements, newest first, against the trace's last fills (only when no
         // fill is waiting for its flush: those slots are written but not yet published).
-        let size = Int(queue.addresses.size)
-        if traced.fillsAwaitingFlush == 0, size > 0, let ring = queue.usedElements {
-            let count = min(traced.recentFillLengths.count, Int(usedIndex), size, ring.count)
-            for back in 0..<count {
-                let slot = Int(usedIndex.subtractingReportingOverflow(UInt16(back + 1)).partialValue) % size
-                let traceLength = traced.recentFillLengths[traced.recentFillLengths.count - 1 - back]
-                if ring[slot].length != traceLength {
-                    messages.append(
-                        "used ring slot \(slot) holds length \(ring[slot].length), but the trace's fill there says \(traceLength)")
-                    break
-                }
+        if traced.fillsAwaitingFlush == 0 {
+            for (used, traceLength) in zip(queue.recentUsed.reversed(), traced.recentFillLengths.reversed())
+            where used.element.length != traceLength {
+                messages.append(
+                    "used ring slot \(used.slot) holds length \(used.element.length), but the trace's fill there says \(traceLength)")
+                break
             }
         }
         let outstanding = Int(availIndex &- usedIndex)

@@ -36,8 +36,10 @@ enum OwnedBuffers {
     static func readablePrefix(of chain: DescriptorChain, count: Int, memory: GuestMemoryMap) -> [UInt8]? {
         var bytes: [UInt8] = []
         for element in chain.elements where !element.descriptor.flags.contains(.write) {
+            guard bytes.count < count else { break }
+            // A zero-length descriptor carries nothing; the header may follow it.
             let take = min(count - bytes.count, Int(element.descriptor.length))
-            guard take > 0 else { break }
+            guard take > 0 else { continue }
             guard let part = try? memory.bytes(at: element.descriptor.address, length: take) else { return nil }
             bytes += part
         }

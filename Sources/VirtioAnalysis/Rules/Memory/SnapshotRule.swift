@@ -6,8 +6,10 @@ public struct QueueSnapshotContext: Sendable {
     public var addresses: QueueAddresses
     /// The rings, when they lie in the dump.
     public var snapshot: SplitQueueSnapshot?
-    /// The chains the device owns: available and not yet used.
+    /// The chains the device owns: available and not yet used, each head walked once.
     public var chains: [DescriptorChain]
+    /// Heads that appear again among the owned ones (offered twice while in flight).
+    public var repeatedHeads: [UInt16]
     /// Whether the rings lie wholly in the dump.
     public var ringsMapped: Bool
     /// The dump, for rules that read the buffers (request headers).
