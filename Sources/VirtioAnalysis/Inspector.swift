@@ -47,6 +47,9 @@ public struct QueueInspection: Sendable {
     public var recentUsed: [(slot: Int, element: UsedElement)] = []
     /// Owned heads not walked because the walk budget ran out (see ``Inspector/Limits``).
     public var unwalkedHeads = 0
+    /// Used ring slots holding elements the device wrote: completed chains, whose descriptors
+    /// the driver may already have reused, so they are not walked (a snapshot cannot decide).
+    public var completedInRing = 0
     /// For a packed queue: its decoded ring (split queues leave this nil).
     public var packed: PackedQueueSnapshot?
     /// The queue is a packed one (whether or not its ring was in the dump).
@@ -207,6 +210,7 @@ public enum Inspector {
             inspection.usedEvent = snapshot.avail.usedEvent
             inspection.availEvent = snapshot.availEvent
             let written = Self.writtenUsedSlots(snapshot)
+            inspection.completedInRing = written
             inspection.recentUsed = (0..<min(16, written)).reversed().map { back in
                 let slot = snapshot.usedIndex.advanced(by: UInt16(truncatingIfNeeded: -(back + 1))).slot(queueSize: addresses.size)
                 return (slot, snapshot.used[slot])

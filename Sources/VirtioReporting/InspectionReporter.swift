@@ -51,6 +51,10 @@ public enum InspectionReporter {
                 .compactMap { $0 }.map { $0 + ", " }.joined()
             out += "  avail.idx \(availIndex) (flags \(queue.availFlags ?? 0)), used.idx \(usedIndex) (flags \(queue.usedFlags ?? 0)), "
                 + events + "\(queue.outstanding ?? 0) chain(s) owned by the device\n"
+            if queue.completedInRing > 0 {
+                out += "  \(queue.completedInRing) completed chain(s) in the used ring not walked: the driver may "
+                    + "already have reused their descriptors, which one snapshot cannot tell\n"
+            }
             guard !queue.chains.isEmpty else { continue }
             let shown = Array(zip(queue.chains, queue.requests + Array(repeating: nil, count: queue.chains.count)).prefix(64))
             // The REQUEST column appears when the device type let vqscope read the requests.
@@ -167,6 +171,7 @@ public enum InspectionReporter {
         json.number("usedFlags", queue.usedFlags)
         json.number("outstanding", queue.outstanding)
         json.number("unwalkedHeads", queue.unwalkedHeads)
+        json.number("completedInRing", queue.completedInRing)
         json.number("usedEvent", queue.usedEvent)
         json.number("availEvent", queue.availEvent)
         json.beginArray("chains")

@@ -29,7 +29,7 @@ struct InspectorTests {
         let report = try MemoryFixture(json: Self.layout()).inspect()
         #expect(report.findings.isEmpty)
         let queue = try #require(report.queues.first)
-        #expect(queue.availIndex == 1 && queue.usedIndex == 0 && queue.outstanding == 1)
+        #expect(queue.availIndex == 1 && queue.usedIndex == 0 && queue.outstanding == 1 && queue.completedInRing == 0)
         #expect(queue.chains.first?.readableBytes == 16 && queue.chains.first?.writableBytes == 513)
     }
 
@@ -282,6 +282,7 @@ struct InspectorTests {
         #expect(report.queues.first?.chains.map(\.head) == [4])
         #expect(report.findings.map(\.rule.id) == ["SPLIT-USED-ID-OWNED"])
         #expect(report.queues.first?.recentUsed.map(\.slot) == [1, 2, 3, 4, 5, 6, 7, 0])
+        #expect(report.queues.first?.completedInRing == 8)
     }
 
     @Test("rings outside the dump are reported, and nothing is walked")
