@@ -24,10 +24,8 @@ out="$root/.build-bench"
 runs=${RUNS:-3}
 mkdir -p "$out"
 cd "$root"
-if [ ! -x /usr/bin/time ]; then
-    echo "inspect.sh: installing GNU time (Debian package 'time')" >&2
-    if [ "$(id -u)" -eq 0 ]; then apt-get install -y -qq time >/dev/null; else sudo apt-get install -y -qq time >/dev/null; fi
-fi
+source "$here/timing.sh"
+ensure_gnu_time inspect.sh
 echo "inspect.sh: building vqscope (release, --scratch-path .build-release)" >&2
 swift build -c release --scratch-path .build-release --product vqscope >&2
 vqscope="$root/.build-release/release/vqscope"
@@ -59,18 +57,6 @@ with open(src, "rb") as elf, open(dst, "wb") as raw:
             left -= len(chunk)
 PY
 fi
-
-time_once() {  # LOG CMD...: appends "nanoseconds peak_rss_kib exit"
-    local log=$1; shift
-    local t0 t1 rc
-    t0=$(date +%s%N)
-    set +e
-    /usr/bin/time -f '%M' -o "$out/.time" "$@"
-    rc=$?
-    set -e
-    t1=$(date +%s%N)
-    echo "$(( t1 - t0 )) $(tail -n 1 "$out/.time") $rc" >>"$log"
-}
 
 rows="$out/.inspect-rows"
 : >"$rows"

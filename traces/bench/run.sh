@@ -35,14 +35,8 @@ cd "$root"
 
 if [ $# -eq 0 ]; then set -- 100M 1G; fi
 
-if [ ! -x /usr/bin/time ]; then
-    echo "run.sh: installing GNU time (Debian package 'time')" >&2
-    if [ "$(id -u)" -eq 0 ]; then
-        apt-get install -y -qq time >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
-    else
-        sudo apt-get install -y -qq time >/dev/null
-    fi
-fi
+source "$here/timing.sh"
+ensure_gnu_time run.sh
 
 if [ -n "${VQSCOPE:-}" ]; then
     vqscope=$VQSCOPE
@@ -52,20 +46,6 @@ else
     vqscope="$root/.build-release/release/vqscope"
 fi
 [ -x "$vqscope" ] || { echo "run.sh: no vqscope binary at $vqscope" >&2; exit 2; }
-
-# time_once OUTFILE CMD... : appends "wall_seconds peak_rss_kib exit_code" to OUTFILE.
-time_once() {
-    local log=$1; shift
-    local t0 t1 rc
-    t0=$(date +%s%N)
-    set +e
-    /usr/bin/time -f '%M' -o "$out/.time" "$@"
-    rc=$?
-    set -e
-    t1=$(date +%s%N)
-    # GNU time prints "Command exited with non-zero status N" before the format line.
-    echo "$(( t1 - t0 )) $(tail -n 1 "$out/.time") $rc" >>"$log"
-}
 
 rows="$out/.rows"
 : >"$rows"
