@@ -90,17 +90,9 @@ public enum InspectionReporter {
         var json = JSONWriter()
         JSONReporter.begin(schema: Self.schema, version: Self.schemaVersion, toolVersion: toolVersion, into: &json)
         Self.memory(report, into: &json)
-        json.beginArray("findings")
-        for finding in report.findings { JSONReporter.finding(finding, into: &json) }
-        json.endArray()
-        json.beginObject("summary")
-        json.number("findings", report.totalFindings)
-        json.number("omittedFindings", report.omittedFindings)
-        json.string("highestSeverity", report.highestSeverity?.description)
-        json.beginObject("byRule")
-        for (rule, count) in report.findingCounts.sorted(by: { $0.key < $1.key }) { json.number(rule, count) }
-        json.endObject()
-        json.endObject()
+        JSONReporter.findings(
+            report.findings, total: report.totalFindings, omitted: report.omittedFindings, counts: report.findingCounts,
+            into: &json)
         json.endObject()
         return json.output + "\n"
     }

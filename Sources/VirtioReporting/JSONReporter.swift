@@ -22,25 +22,37 @@ public enum JSONReporter {
         } else {
             json.string("memory", nil)
         }
+        Self.findings(
+            report.findings, total: report.totalFindings, omitted: report.omittedFindings, counts: report.findingCounts,
+            into: &json
+        ) { json in json.number("ignoredEvents", report.ignoredEvents) }
+        json.endObject()
+        return json.output + "\n"
+    }
+
+    /// The `findings` array and the `summary` object (totals, by severity, by rule, then
+    /// whatever `more` adds), shared by every JSON report.
+    static func findings(
+        _ findings: [Finding], total: Int, omitted: Int, counts: [String: Int], into json: inout JSONWriter,
+        more: (inout JSONWriter) -> Void = { _ in }
+    ) {
         json.beginArray("findings")
-        for finding in report.findings { Self.finding(finding, into: &json) }
+        for finding in findings { Self.finding(finding, into: &json) }
         json.endArray()
         json.beginObject("summary")
-        json.number("findings", report.totalFindings)
-        json.number("omittedFindings", report.omittedFindings)
-        json.string("highestSeverity", report.highestSeverity?.description)
+        json.number("findings", total)
+        json.number("omittedFindings", omitted)
+        json.string("highestSeverity", findings.map(\.severity).max()?.description)
         json.beginObject("bySeverity")
         for severity in Severity.allCases.reversed() {
-            json.number(severity.description, report.findings.filter { $0.severity == severity }.count)
+            json.number(severity.description, findings.filter { $0.severity == severity }.count)
         }
         json.endObject()
         json.beginObject("byRule")
-        for (rule, count) in report.findingCounts.sorted(by: { $0.key < $1.key }) { json.number(rule, count) }
+        for (rule, count) in counts.sorted(by: { $0.key < $1.key }) { json.number(rule, count) }
         json.endObject()
-        json.number("ignoredEvents", report.ignoredEvents)
+        more(&json)
         json.endObject()
-        json.endObject()
-        return json.output + "\n"
     }
 
     /// Opens a report object with its `schema`, `schemaVersion` and `tool` members, shared by
