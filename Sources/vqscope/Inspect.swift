@@ -83,12 +83,14 @@ enum Negotiated: String, ExpressibleByArgument, CaseIterable {
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Decode split virtqueues in a guest memory dump and check what one snapshot can show.",
+        abstract: "Decode the virtqueues in a guest memory dump and check what one snapshot can show.",
         discussion: """
             DUMP is a QEMU dump-guest-memory ELF core, or a raw pmemsave image with --base. The queues \
             come from saved QMP replies (--qmp: x-query-virtio-status and x-query-virtio-queue-status, \
-            which also give the negotiated features) and/or --queue. The chains the device owns are \
-            walked and checked. See docs/inspect.md.
+            which also give the negotiated features), from the virtio-mmio register writes of a trace \
+            (--trace), and/or --queue. Split queues: the chains the device owns are walked and checked, \
+            and their requests decoded. Packed queues: the ring and event suppression are decoded and \
+            checked. See docs/inspect.md.
             """
     )
 
