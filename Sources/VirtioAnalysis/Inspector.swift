@@ -9,12 +9,17 @@ public struct QueueTarget: Sendable {
     /// The queue's index in its device (QMP), or its position on the command line.
     public var queue: Int
     public var options: Inspector.Options
+    /// QEMU's count of requests it holds (QMP's `inuse`), when known.
+    public var qemuInUse: Int?
 
-    public init(addresses: QueueAddresses, device: String? = nil, queue: Int, options: Inspector.Options) {
+    public init(
+        addresses: QueueAddresses, device: String? = nil, queue: Int, options: Inspector.Options, qemuInUse: Int? = nil
+    ) {
         self.addresses = addresses
         self.device = device
         self.queue = queue
         self.options = options
+        self.qemuInUse = qemuInUse
     }
 }
 
@@ -47,6 +52,8 @@ public struct QueueInspection: Sendable {
     public var recentUsed: [(slot: Int, element: UsedElement)] = []
     /// Owned heads not walked because the walk budget ran out (see ``Inspector/Limits``).
     public var unwalkedHeads = 0
+    /// QEMU's count of requests it holds (QMP's `inuse`), when the queue came from QMP.
+    public var qemuInUse: Int?
     /// Used ring slots holding elements the device wrote: completed chains, whose descriptors
     /// the driver may already have reused, so they are not walked (a snapshot cannot decide).
     public var completedInRing = 0
@@ -191,6 +198,7 @@ public enum Inspector {
         let options = target.options
         var inspection = QueueInspection(
             device: target.device, deviceType: options.deviceType, queue: target.queue, addresses: addresses, chains: [])
+        inspection.qemuInUse = target.qemuInUse
         let layout = SplitRingLayout(queueSize: Int(addresses.size))
         let eventBytes = options.eventIndex ? 0 : 2
         let mapped =

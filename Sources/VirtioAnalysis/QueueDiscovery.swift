@@ -15,7 +15,8 @@ public enum QueueDiscovery {
                 features: device.features, deviceType: device.deviceType, queueIndices: device.queues.map(\.index),
                 fallback: flags.ringFlags)
             found.targets += device.queues.map {
-                QueueTarget(addresses: $0.addresses, device: device.label, queue: $0.index, options: negotiated)
+                QueueTarget(
+                    addresses: $0.addresses, device: device.label, queue: $0.index, options: negotiated, qemuInUse: $0.inUse)
             }
         }
         return found

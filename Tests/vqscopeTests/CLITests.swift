@@ -120,6 +120,25 @@ struct CLITests {
         let queues = try #require(memory["queues"] as? [[String: Any]])
         #expect(queues.count == 1 && queues.first?["usedIdx"] as? Int == 2)
         #expect((memory["dump"] as? [String: Any])?["file"] as? String == image.path)
+        // With QMP replies, QEMU's inuse must be the trace's requests in flight (here 0).
+        let clean = try MemoryFixture(json: try #require(Fixtures.text("\(folder)/clean.handwritten.json")))
+        let cleanImage = TemporaryFile(bytes: clean.bytes, name: "clean.raw")
+        defer { cleanImage.remove() }
+        func qmp(inuse: Int) -> TemporaryFile {
+            TemporaryFile(
+                text: #"{"return": {"name": "virtio-rng", "queue-index": 0, "vring-num": 128, "vring-desc": 4096, "#
+                    + #""vring-avail": 8192, "vring-used": 12288, "used-idx": 2, "inuse": \#(inuse)}}"#, name: "qmp.json")
+        }
+        for inuse in [0, 1] {
+            let replies = qmp(inuse: inuse)
+            defer { replies.remove() }
+            let joined = Analyze.execute(
+                trace: trace, format: .json, failOn: .warning,
+                memory: MemoryInput(dump: cleanImage.path, base: 0, qmp: replies.path))
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(joined.output.utf8)) as? [String: Any])
+            let messages = (report["findings"] as? [[String: Any]] ?? []).compactMap { $0["message"] as? String }
+            #expect(messages == (inuse == 0 ? [] : ["QMP's inuse is 1, but the trace ends with 0 requests in flight"]))
+        }
         // A missing dump is missing input; a raw image without --base is undecodable.
         let missing = Analyze.execute(trace: trace, format: .text, failOn: .error, memory: MemoryInput(dump: "/nonexistent.elf"))
         #expect(missing.code == 66)

@@ -3,8 +3,8 @@ import VirtioModel
 
 /// A trace and a dump of the same run agree: the used index in memory is the number of
 /// elements the trace shows flushed since the device's last reset, the last used elements
-/// carry the lengths of the trace's last fills, and the requests the trace shows in flight
-/// fit in the chains memory shows outstanding. A mismatch means the two are not of the same
+/// carry the lengths of the trace's last fills, the requests the trace shows in flight are
+/// QEMU's `inuse` (with QMP) and fit in the chains memory shows outstanding. A mismatch means the two are not of the same
 /// moment, or the trace lost events; the checks that join them are then unreliable.
 ///
 /// Spec: virtio v1.2 §2.7.8 (the used ring: `idx` counts the elements the device added).
@@ -65,6 +65,10 @@ enum DumpTraceMismatch {
                     "used ring slot \(used.slot) holds length \(used.element.length), but the trace's fill there says \(traceLength)")
                 break
             }
+        }
+        // QEMU's own count (QMP `inuse`) is the trace's in-flight requests seen from QEMU.
+        if let inUse = queue.qemuInUse, inUse != traced.inFlightAtEnd {
+            messages.append("QMP's inuse is \(inUse), but the trace ends with \(traced.inFlightAtEnd) requests in flight")
         }
         let outstanding = Int(availIndex &- usedIndex)
         if traced.inFlightAtEnd > outstanding {
