@@ -53,13 +53,9 @@ def main():
         problems += [f"{f['rule']}: {f['message']}" for f in errors]
         chains = sum(len(q["chains"]) for q in report["queues"])
         notes = ", ".join(f"{f['rule']}" for f in report.get("findings", []) if f["severity"] != "error")
-        if problems:
-            failed += 1
-            print(f"FAIL {device['name']}: " + "; ".join(problems))
-        else:
-            passed += 1
-            print(f"ok   {device['name']}: {len(device['queues'])} queues, {chains} owned chains walked"
-                  + (f", findings: {notes}" if notes else ""))
+        ok = verdict(device["name"], problems, f"{len(device['queues'])} queues, {chains} owned chains walked"
+                     + (f", findings: {notes}" if notes else ""))
+        passed, failed = passed + ok, failed + (not ok)
     ok = check_qmp(vqscope, dump, os.path.join(outdir, "qmp.jsonl"), devices)
     passed, failed = passed + ok, failed + (not ok)
     trace = os.path.join(outdir, "trace.log")
@@ -72,6 +68,15 @@ def main():
     passed, failed = passed + ok, failed + (not ok)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed or not passed else 0)
+
+
+def verdict(name, problems, success):
+    """Prints one check's line, FAIL with its problems or ok with `success`; True when ok."""
+    if problems:
+        print(f"FAIL {name}: " + "; ".join(problems))
+        return False
+    print(f"ok   {name}: {success}")
+    return True
 
 
 def run_json(command):
@@ -108,11 +113,7 @@ def check_qmp(vqscope, dump, transcript, devices):
     if seen != expected:
         differ = [(s, e) for s, e in zip(seen, expected) if s != e][:3]
         problems.append(f"{len(seen)} queues vs QMP's {len(expected)}; first differences (seen, QMP): {differ}")
-    if problems:
-        print("FAIL --qmp: " + "; ".join(problems))
-        return False
-    print(f"ok   --qmp: {len(seen)} queues of {len(devices)} devices found from the QMP transcript")
-    return True
+    return verdict("--qmp", problems, f"{len(seen)} queues of {len(devices)} devices found from the QMP transcript")
 
 
 def check_trace(vqscope, dump, trace, devices):
@@ -126,11 +127,7 @@ def check_trace(vqscope, dump, trace, devices):
         missing = [e for e in expected if e not in seen][:3]
         extra = [e for e in seen if e not in expected][:3]
         problems.append(f"queues differ from QMP's: missing {missing}, extra {extra}")
-    if problems:
-        print("FAIL --trace: " + "; ".join(problems))
-        return False
-    print(f"ok   --trace: {len(seen)} queues located from the virtio-mmio register writes, as QMP says")
-    return True
+    return verdict("--trace", problems, f"{len(seen)} queues located from the virtio-mmio register writes, as QMP says")
 
 
 def check_join(vqscope, dump, trace, qmp):
@@ -144,11 +141,9 @@ def check_join(vqscope, dump, trace, qmp):
     bad = [f"{f['rule']}: {f['message']}" for f in report["findings"]
            if f["location"]["file"] == dump and f["severity"] != "note"]
     queues = len((report.get("memory") or {}).get("queues", []))
-    if problems or bad or queues == 0:
-        print(f"FAIL analyze --dump: {queues} queues; " + "; ".join(problems + bad[:3]))
-        return False
-    print(f"ok   analyze --dump{' --qmp' if qmp else ''}: no mismatch between the trace and the {queues} queues of the dump")
-    return True
+    problems += bad[:3] + (["no queue of the dump read"] if queues == 0 else [])
+    return verdict("analyze --dump" + (" --qmp" if qmp else ""), problems,
+                   f"no mismatch between the trace and the {queues} queues of the dump")
 
 
 if __name__ == "__main__":

@@ -18,8 +18,6 @@ public struct QMPVirtioQueue: Sendable, Equatable {
     public var addresses: QueueAddresses
     /// QEMU's copy of the used ring's `idx` (`used-idx`).
     public var usedIndex: UInt16
-    /// How far the device has consumed the available ring (`last-avail-idx`; absent for vhost).
-    public var lastAvailIndex: UInt16?
     /// Chains QEMU has popped and not yet pushed back (`inuse`).
     public var inUse: Int
 }
@@ -51,18 +49,14 @@ public struct QMPVirtioDevice: Sendable, Equatable {
     public var queues: [QMPVirtioQueue]
 
     /// VIRTIO_F_EVENT_IDX (§6), when the features are known.
-    public var eventIndex: Bool? { self.has("VIRTIO_RING_F_EVENT_IDX", "VIRTIO_F_EVENT_IDX") }
+    public var eventIndex: Bool? { self.features.map { $0.contains(.eventIndex) } }
     /// VIRTIO_F_INDIRECT_DESC (§6), when the features are known.
-    public var indirect: Bool? { self.has("VIRTIO_RING_F_INDIRECT_DESC", "VIRTIO_F_INDIRECT_DESC") }
+    public var indirect: Bool? { self.features.map { $0.contains(.indirectDescriptors) } }
     /// VIRTIO_F_RING_PACKED (§6), when the features are known.
-    public var packed: Bool? { self.has("VIRTIO_F_RING_PACKED") }
+    public var packed: Bool? { self.features.map { $0.contains(.ringPacked) } }
 
     /// A label for findings: the name, and the QOM path when known.
     public var label: String { self.path.map { "\(self.name)@\($0)" } ?? self.name }
-
-    private func has(_ names: String...) -> Bool? {
-        self.transportFeatures.map { features in names.contains { features.contains($0) } }
-    }
 }
 
 /// Reads saved QMP replies about virtio devices: a file, or a directory of `*.json` files
@@ -179,8 +173,7 @@ public enum QMPVirtioSnapshot {
                     addresses: QueueAddresses(
                         descriptorArea: queue.vringDesc, driverArea: queue.vringAvail, deviceArea: queue.vringUsed,
                         size: UInt16(queue.vringNum)),
-                    usedIndex: UInt16(truncatingIfNeeded: queue.usedIdx),
-                    lastAvailIndex: queue.lastAvailIdx.map { UInt16(truncatingIfNeeded: $0) }, inUse: queue.inuse)
+                    usedIndex: UInt16(truncatingIfNeeded: queue.usedIdx), inUse: queue.inuse)
                 if let existing = self.queueSlots[slot][entry.index] {
                     self.devices[slot].queues[existing] = entry  // a later reply for the same queue wins
                 } else {
@@ -256,7 +249,6 @@ private struct QMPMessage: Decodable {
         var vringAvail: UInt64
         var vringUsed: UInt64
         var usedIdx: UInt64
-        var lastAvailIdx: UInt64?
         var inuse: Int
         enum CodingKeys: String, CodingKey {
             case name, inuse
@@ -266,7 +258,6 @@ private struct QMPMessage: Decodable {
             case vringAvail = "vring-avail"
             case vringUsed = "vring-used"
             case usedIdx = "used-idx"
-            case lastAvailIdx = "last-avail-idx"
         }
     }
 
