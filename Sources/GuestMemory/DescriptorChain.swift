@@ -24,27 +24,42 @@ public enum ChainDefect: Sendable, Equatable {
     case indirectLength(length: UInt32)
     /// INDIRECT used without VIRTIO_F_INDIRECT_DESC.
     case indirectNotNegotiated(descriptor: UInt16)
+    /// Packed ring: a descriptor that continues a list (the previous one has NEXT) is not
+    /// marked available in the list's lap (§2.8.1, §2.8.21.1).
+    case notAvailable(slot: UInt16)
+    /// Packed ring: an indirect table entry carries a flag other than WRITE (§2.8.19).
+    case indirectEntryFlags(entry: UInt16, flags: UInt16)
     /// A buffer, descriptor or table lies (partly) outside the dump (for a dump of all guest
     /// RAM: outside guest memory).
     case unmapped(address: UInt64, length: UInt64)
 }
 
-/// One descriptor chain, walked from its head with every bound checked.
+/// One descriptor chain, walked from its head with every bound checked: a split ring's chain
+/// (§2.7.5) or a packed ring's descriptor list (§2.8.17, see ``PackedQueueSnapshot``).
 public struct DescriptorChain: Sendable {
     public struct Element: Sendable, Equatable {
+        /// The descriptor's index in its table (a packed ring: its ring slot, or its entry in
+        /// an indirect table).
         public var index: UInt16
+        /// A packed descriptor is given as the split one it stands for: the same address,
+        /// length and NEXT/WRITE/INDIRECT bits (§2.8.13 keeps their values), `next` the
+        /// following slot.
         public var descriptor: SplitDescriptor
         /// The descriptor sits in an indirect table.
         public var indirect: Bool
     }
 
+    /// The head's index in the descriptor table; for a packed list, its first ring slot.
     public let head: UInt16
+    /// A packed list's Buffer ID, as its last descriptor carries it (§2.8.13); nil for a
+    /// split chain, which is named by its head.
+    public internal(set) var bufferID: UInt16?
     /// The data descriptors in order (the descriptor pointing at an indirect table is not one).
-    public private(set) var elements: [Element] = []
+    public internal(set) var elements: [Element] = []
     /// The entries of the queue's descriptor table the walk visited, in order: the direct
     /// data descriptors and the one pointing at an indirect table, not the table's entries.
-    public private(set) var tableIndices: [UInt16] = []
-    public private(set) var defects: [ChainDefect] = []
+    public internal(set) var tableIndices: [UInt16] = []
+    public internal(set) var defects: [ChainDefect] = []
     public private(set) var readableBytes: UInt64 = 0
     public private(set) var writableBytes: UInt64 = 0
     private var sawWritable = false
@@ -134,7 +149,7 @@ public struct DescriptorChain: Sendable {
         }
     }
 
-    private mutating func append(_ element: Element) {
+    mutating func append(_ element: Element) {
         let writable = element.descriptor.flags.contains(.write)
         if writable {
             self.writableBytes &+= UInt64(element.descriptor.length)

@@ -3,11 +3,13 @@ import VirtioModel
 /// A packed virtqueue as it stood in a dump: the descriptor ring and both event suppression
 /// structures. Spec: virtio v1.2 §2.8.
 ///
-/// Which descriptors the device owns cannot be read from one snapshot: a descriptor is
+/// Which descriptors the device owns cannot be read from the ring alone: a descriptor is
 /// available when its AVAIL flag equals the driver's wrap counter and USED does not (§2.8.1),
-/// and the wrap counters live in the driver and in QEMU, not in the ring. The descriptors of
+/// and the wrap counters live in the driver and in QEMU, not in the ring; the descriptors of
 /// a list the device has used keep the flags the driver wrote, except the one the used
-/// element was written to. So the snapshot is decoded and counted, not walked.
+/// element was written to. Given the device's position (QEMU's `last-avail-idx`),
+/// ``availableLists(from:memory:indirectNegotiated:budget:)`` walks the lists made available
+/// and not yet fetched; without it the ring is decoded and counted only.
 public struct PackedQueueSnapshot: Sendable {
     public let addresses: QueueAddresses
     public let descriptors: [PackedDescriptor]
@@ -44,4 +46,149 @@ public struct PackedQueueSnapshot: Sendable {
     /// Descriptors whose AVAIL and USED flags are both set: used in an odd lap (or never
     /// touched since, a ring starts zeroed: both clear).
     public var usedLooking: Int { self.descriptors.filter { $0.flags.contains(.avail) && $0.flags.contains(.used) }.count }
+}
+
+extension PackedQueueSnapshot {
+    /// The device's wrap counter at ring slot `position`, the next slot it reads (§2.8.1).
+    ///
+    /// The slot before `position` was read in the device's current lap, so its AVAIL bit is
+    /// that lap's wrap counter (at slot 0: the previous lap's, inverted), whether it still holds
+    /// the driver's flags or the used descriptor the device wrote over it. The one exception is
+    /// a ring the driver has made wholly available: then the slot before `position` already
+    /// belongs to the next lap, and every slot reads available, from `position` on with one
+    /// wrap counter and past the ring's end with the other.
+    func deviceWrapCounter(at position: Int) -> Bool {
+        let size = self.descriptors.count
+        let previous = self.descriptors[position == 0 ? size - 1 : position - 1].flags.contains(.avail)
+        let inferred = position == 0 ? !previous : previous
+        let first = self.descriptors[position].flags.contains(.avail)
+        guard size > 1, !self.descriptors[position].isAvailable(driverWrapCounter: inferred) else { return inferred }
+        let wholeRing = (0..<size).allSatisfy { step in
+            let slot = (position + step) % size
+            return self.descriptors[slot].isAvailable(driverWrapCounter: slot < position ? !first : first)
+        }
+        return wholeRing ? first : inferred
+    }
+
+    /// The descriptor lists the driver made available from ring slot `position` on, in ring
+    /// order, until the first slot that is not available: what the device has yet to read. Each
+    /// list is walked like a split chain (§2.8.17: NEXT links to the following slot, wrapping
+    /// at the ring's end; §2.8.19: an indirect table's entries in order) and carries its
+    /// defects; no more than the ring's size of slots, and no more than `budget` descriptors in
+    /// all, are read (`budget` is decreased by what was read).
+    public func availableLists(
+        from position: UInt16, memory: GuestMemoryMap, indirectNegotiated: Bool?, budget: inout Int
+    ) -> [DescriptorChain] {
+        let size = self.descriptors.count
+        guard Int(position) < size else { return [] }
+        var wrapCounter = self.deviceWrapCounter(at: Int(position))
+        var slot = Int(position)
+        var read = 0
+        var lists: [DescriptorChain] = []
+        while read < size, budget > 0, self.descriptors[slot].isAvailable(driverWrapCounter: wrapCounter) {
+            var list = DescriptorChain(listAt: UInt16(slot))
+            var broken = false
+            while true {
+                let descriptor = self.descriptors[slot]
+                if !list.tableIndices.isEmpty, !descriptor.isAvailable(driverWrapCounter: wrapCounter) {
+                    list.defects.append(.notAvailable(slot: UInt16(slot)))
+                    broken = true
+                    break
+                }
+                let current = UInt16(slot)
+                list.tableIndices.append(current)
+                list.bufferID = descriptor.bufferID
+                read += 1
+                budget -= 1
+                slot += 1
+                if slot == size {
+                    slot = 0
+                    wrapCounter.toggle()
+                }
+                list.add(
+                    descriptor, slot: current, next: UInt16(slot), memory: memory,
+                    indirectNegotiated: indirectNegotiated, budget: &budget)
+                guard descriptor.flags.contains(.next) else { break }
+                guard read < size else {
+                    // Every slot of the ring is in this list and it still goes on.
+                    list.defects.append(.tooLong(count: list.elements.count + 1, limit: size))
+                    broken = true
+                    break
+                }
+            }
+            if list.elements.count > size, !list.defects.contains(where: { if case .tooLong = $0 { true } else { false } }) {
+                list.defects.append(.tooLong(count: list.elements.count, limit: size))
+            }
+            lists.append(list)
+            if broken { break }
+        }
+        return lists
+    }
+}
+
+extension DescriptorChain {
+    /// An empty packed list starting at ring slot `slot`, to be filled by ``add``.
+    init(listAt slot: UInt16) {
+        self.head = slot
+    }
+
+    /// Adds a packed descriptor read at ring slot `slot`: a buffer, or an indirect table whose
+    /// entries are read in order (§2.8.19).
+    mutating func add(
+        _ descriptor: PackedDescriptor, slot: UInt16, next: UInt16, memory: GuestMemoryMap, indirectNegotiated: Bool?,
+        budget: inout Int
+    ) {
+        let flags = DescriptorFlags(rawValue: descriptor.flags.rawValue & 0x7)
+        guard descriptor.flags.contains(.indirect) else {
+            self.append(Element(
+                index: slot, descriptor: SplitDescriptor(address: descriptor.address, length: descriptor.length, flags: flags, next: next),
+                indirect: false))
+            if descriptor.length > 0, !memory.contains(descriptor.address, length: UInt64(descriptor.length)) {
+                self.defects.append(.unmapped(address: descriptor.address, length: UInt64(descriptor.length)))
+            }
+            return
+        }
+        if indirectNegotiated == false { self.defects.append(.indirectNotNegotiated(descriptor: slot)) }
+        if descriptor.flags.contains(.next) { self.defects.append(.indirectWithNext(descriptor: slot)) }
+        guard descriptor.length > 0, descriptor.length % 16 == 0 else {
+            self.defects.append(.indirectLength(length: descriptor.length))
+            return
+        }
+        guard memory.contains(descriptor.address, length: UInt64(descriptor.length)) else {
+            self.defects.append(.unmapped(address: descriptor.address, length: UInt64(descriptor.length)))
+            return
+        }
+        let count = Int(descriptor.length / 16)
+        guard count <= Self.maximumDescriptors, count <= budget,
+            var cursor = try? memory.cursor(at: descriptor.address, length: Int(descriptor.length))
+        else {
+            self.defects.append(.tooLong(count: count, limit: min(Self.maximumDescriptors, max(budget, 0))))
+            return
+        }
+        budget -= count
+        var reportedFlags = false
+        for entry in 0..<count {
+            guard let item = try? PackedDescriptor(parsing: &cursor) else { return }
+            let index = UInt16(truncatingIfNeeded: entry)
+            if item.flags.contains(.indirect) {
+                self.defects.append(.nestedIndirect(descriptor: index))
+                return
+            }
+            // The device ignores the Buffer ID and every flag but WRITE here (§2.8.19).
+            let extra = item.flags.rawValue & ~PackedDescriptorFlags.write.rawValue
+            if extra != 0, !reportedFlags {
+                self.defects.append(.indirectEntryFlags(entry: index, flags: item.flags.rawValue))
+                reportedFlags = true
+            }
+            self.append(Element(
+                index: index,
+                descriptor: SplitDescriptor(
+                    address: item.address, length: item.length,
+                    flags: item.flags.contains(.write) ? .write : [], next: index &+ 1),
+                indirect: true))
+            if item.length > 0, !memory.contains(item.address, length: UInt64(item.length)) {
+                self.defects.append(.unmapped(address: item.address, length: UInt64(item.length)))
+            }
+        }
+    }
 }

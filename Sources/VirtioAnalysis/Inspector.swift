@@ -11,19 +11,24 @@ public struct QueueTarget: Sendable {
     public var options: Inspector.Options
     /// QEMU's count of requests it holds (QMP's `inuse`), when known.
     public var qemuInUse: Int?
+    /// The next place the device reads (QMP's `last-avail-idx`), when known: for a packed
+    /// queue the ring slot from which the lists not yet read are walked.
+    public var lastAvailIndex: UInt16?
 
     public init(
-        addresses: QueueAddresses, device: String? = nil, queue: Int, options: Inspector.Options, qemuInUse: Int? = nil
+        addresses: QueueAddresses, device: String? = nil, queue: Int, options: Inspector.Options, qemuInUse: Int? = nil,
+        lastAvailIndex: UInt16? = nil
     ) {
         self.addresses = addresses
         self.device = device
         self.queue = queue
         self.options = options
         self.qemuInUse = qemuInUse
+        self.lastAvailIndex = lastAvailIndex
     }
 }
 
-/// What a dump showed for one split queue.
+/// What a dump showed for one queue.
 public struct QueueInspection: Sendable {
     /// The device's label, when known (QMP, a trace).
     public var device: String?
@@ -38,7 +43,7 @@ public struct QueueInspection: Sendable {
     public var usedFlags: UInt16?
     /// Chains made available and not yet used (`avail.idx − used.idx`).
     public var outstanding: Int?
-    /// The outstanding chains, walked.
+    /// The outstanding chains, walked (a packed queue: the lists available and not yet read).
     public var chains: [DescriptorChain]
     /// What each owned chain asks for (`blk READ sector 8 len 4096`), in `chains` order; nil
     /// where the device type is unknown or the chain is defective.
@@ -61,6 +66,8 @@ public struct QueueInspection: Sendable {
     public var packed: PackedQueueSnapshot?
     /// The queue is a packed one (whether or not its ring was in the dump).
     public var isPacked = false
+    /// Where the device reads next (QMP's `last-avail-idx`), when known.
+    public var lastAvailIndex: UInt16?
 }
 
 /// The result of inspecting queues in a guest memory dump.
@@ -179,7 +186,7 @@ public enum Inspector {
             }
             inspections.append(
                 target.options.packed
-                    ? Self.inspectPacked(target, memory: memory, emit: emit)
+                    ? Self.inspectPacked(target, memory: memory, budget: &budget, emit: emit)
                     : Self.inspectSplit(target, memory: memory, budget: &budget, emit: emit))
         }
         return InspectionReport(
@@ -199,6 +206,7 @@ public enum Inspector {
         var inspection = QueueInspection(
             device: target.device, deviceType: options.deviceType, queue: target.queue, addresses: addresses, chains: [])
         inspection.qemuInUse = target.qemuInUse
+        inspection.lastAvailIndex = target.lastAvailIndex
         let layout = SplitRingLayout(queueSize: Int(addresses.size))
         let eventBytes = options.eventIndex ? 0 : 2
         let mapped =
@@ -267,27 +275,41 @@ public enum Inspector {
             }
         }
         let context = QueueSnapshotContext(
-            addresses: addresses, snapshot: snapshot, chains: inspection.chains, repeatedHeads: repeatedHeads,
+            addresses: addresses, chains: inspection.chains, repeatedHeads: repeatedHeads,
             ringsMapped: mapped, memory: memory, index: target.queue, deviceType: options.deviceType,
             role: QueueRole.of(index: target.queue, type: options.deviceType, netControlQueue: options.netControlQueue),
             features: options.features)
         for rule in RuleCatalog.snapshotRules {
             for message in rule.check(context) { emit(rule.info, message) }
         }
-        inspection.requests = inspection.chains.map { RequestDescription.describe($0, in: context) }
+        Self.checkRequests(&inspection, in: context, emit: emit)
         return inspection
     }
 
-    /// A packed queue: its layout and event suppression structures are checked; its
-    /// descriptors are decoded and counted but not walked (see ``PackedQueueSnapshot``).
+    /// The request rules over the chains (or lists) in flight, and what each asks for.
+    static func checkRequests(
+        _ inspection: inout QueueInspection, in context: QueueSnapshotContext, emit: (RuleInfo, String) -> Void
+    ) {
+        for rule in RuleCatalog.requestRules {
+            for message in rule.check(context) { emit(rule.info, message) }
+        }
+        inspection.requests = inspection.chains.map { RequestDescription.describe($0, in: context) }
+    }
+
+    /// A packed queue: its layout and event suppression structures are checked, and, when the
+    /// device's position is known (QMP), the lists made available and not yet read are walked
+    /// (see ``PackedQueueSnapshot``) and judged like a split queue's owned chains.
     static func inspectPacked(
-        _ target: QueueTarget, memory: GuestMemoryMap, emit: (RuleInfo, String) -> Void
+        _ target: QueueTarget, memory: GuestMemoryMap, budget: inout Int, emit: (RuleInfo, String) -> Void
     ) -> QueueInspection {
         let addresses = target.addresses
+        let options = target.options
         var inspection = QueueInspection(
-            device: target.device, deviceType: target.options.deviceType, queue: target.queue, addresses: addresses,
+            device: target.device, deviceType: options.deviceType, queue: target.queue, addresses: addresses,
             chains: [])
         inspection.isPacked = true
+        inspection.qemuInUse = target.qemuInUse
+        inspection.lastAvailIndex = target.lastAvailIndex
         let layout = PackedRingLayout(queueSize: Int(addresses.size))
         let size = UInt64(PackedRingLayout.eventSuppressionSize)
         let mapped =
@@ -297,11 +319,30 @@ public enum Inspector {
             emit(QEMUReported.guestPhysicalAddress, "the packed ring or its event suppression structures are not (wholly) in the dump")
         }
         inspection.packed = mapped ? try? PackedQueueSnapshot(memory: memory, addresses: addresses) : nil
-        let context = PackedQueueContext(
-            addresses: addresses, snapshot: inspection.packed, eventIndex: target.options.eventIndex)
-        for rule in RuleCatalog.packedRules {
-            for message in rule.check(context) { emit(rule.info, message) }
+        if let ring = inspection.packed, let position = target.lastAvailIndex {
+            var queueBudget = min(budget, Limits.descriptorsPerQueue)
+            let before = queueBudget
+            inspection.chains = ring.availableLists(
+                from: position, memory: memory, indirectNegotiated: options.indirectNegotiated, budget: &queueBudget)
+            budget -= before - queueBudget
+            for list in inspection.chains {
+                for defect in list.defects {
+                    let (rule, message) = PackedLists.finding(for: defect, head: list.head)
+                    emit(rule, message)
+                }
+            }
         }
+        let packedContext = PackedQueueContext(
+            addresses: addresses, snapshot: inspection.packed, eventIndex: options.eventIndex, lists: inspection.chains)
+        for rule in RuleCatalog.packedRules {
+            for message in rule.check(packedContext) { emit(rule.info, message) }
+        }
+        let context = QueueSnapshotContext(
+            addresses: addresses, chains: inspection.chains, repeatedHeads: [], ringsMapped: mapped, memory: memory,
+            index: target.queue, deviceType: options.deviceType,
+            role: QueueRole.of(index: target.queue, type: options.deviceType, netControlQueue: options.netControlQueue),
+            features: options.features)
+        Self.checkRequests(&inspection, in: context, emit: emit)
         return inspection
     }
 }

@@ -16,7 +16,8 @@ public enum QueueDiscovery {
                 fallback: flags.ringFlags)
             found.targets += device.queues.map {
                 QueueTarget(
-                    addresses: $0.addresses, device: device.label, queue: $0.index, options: negotiated, qemuInUse: $0.inUse)
+                    addresses: $0.addresses, device: device.label, queue: $0.index, options: negotiated, qemuInUse: $0.inUse,
+                    lastAvailIndex: $0.lastAvailIndex)
             }
         }
         return found

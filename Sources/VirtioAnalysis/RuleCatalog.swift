@@ -38,12 +38,17 @@ public enum RuleCatalog {
         InFlightAtEnd.self,
     ]
 
+    /// Rules on a split queue's layout and rings in a dump (`vqscope inspect`).
     static let snapshotRules: [any SnapshotRule.Type] = [
         QueueSizePowerOfTwo.self,
         RingAlignment.self,
         RingsDoNotOverlap.self,
         RingsInGuestMemory.self,
         ChainsDisjoint.self,
+    ]
+
+    /// Rules on the requests in flight in a dump, split chains and packed lists alike.
+    static let requestRules: [any SnapshotRule.Type] = [
         EntropyWritableOnly.self,
         NetReceiveWritableOnly.self,
         NetTransmitReadableOnly.self,
@@ -65,13 +70,16 @@ public enum RuleCatalog {
         PackedQueueSize.self,
         PackedAlignment.self,
         PackedEventFlags.self,
+        PackedBufferIDs.self,
     ]
 
     /// All rules, each once, in catalogue order.
     public static let all: [RuleInfo] = {
         let declared: [RuleInfo] =
             statusRules.map { $0.info } + queueRules.map { $0.info } + registerRules.map { $0.info }
-            + summaryRules.map { $0.info } + snapshotRules.map { $0.info } + packedRules.map { $0.info } + OwnedChains.infos + QEMUReported.infos
+            + summaryRules.map { $0.info } + snapshotRules.map { $0.info } + requestRules.map { $0.info }
+            + packedRules.map { $0.info } + OwnedChains.infos + PackedLists.infos
+            + QEMUReported.infos
             + InputRules.infos + [DumpTraceMismatch.info]
         var seen = Set<String>()
         return declared.filter { seen.insert($0.id).inserted }

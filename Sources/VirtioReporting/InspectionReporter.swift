@@ -39,6 +39,12 @@ public enum InspectionReporter {
                 }
                 out += "  \(packed.availableLooking) descriptor(s) with AVAIL ≠ USED, \(packed.usedLooking) with both set; "
                     + "event suppression: driver \(Self.describe(packed.driverEvent)), device \(Self.describe(packed.deviceEvent))\n"
+                if let position = queue.lastAvailIndex {
+                    out += "  device reads next at slot \(position): \(queue.chains.count) list(s) available and not yet read\n"
+                } else {
+                    out += "  device position unknown (QMP's last-avail-idx gives it): lists not walked\n"
+                }
+                out += Self.chainsSection(queue, descriptors: descriptors)
                 continue
             }
             out += "\n\(name): size \(a.size), descriptors \(Format.hex(a.descriptorArea)), "
@@ -55,34 +61,45 @@ public enum InspectionReporter {
                 out += "  \(queue.completedInRing) completed chain(s) in the used ring not walked: the driver may "
                     + "already have reused their descriptors, which one snapshot cannot tell\n"
             }
-            guard !queue.chains.isEmpty else { continue }
-            let shown = Array(zip(queue.chains, queue.requests + Array(repeating: nil, count: queue.chains.count)).prefix(64))
-            // The REQUEST column appears when the device type let vqscope read the requests.
-            let withRequests = shown.contains { $0.1 != nil }
-            var columns: [(String, TextTable.Alignment)] = [
-                ("HEAD", .right), ("DESCRIPTORS", .right), ("READABLE", .right), ("WRITABLE", .right), ("INDIRECT", .left),
-                ("DEFECTS", .right),
-            ]
-            if withRequests { columns.append(("REQUEST", .left)) }
-            var table = TextTable(columns)
-            for (chain, request) in shown {
-                var row = [
-                    "\(chain.head)", "\(chain.elements.count)", Format.grouped(chain.readableBytes),
-                    Format.grouped(chain.writableBytes), chain.elements.contains { $0.indirect } ? "yes" : "no",
-                    "\(chain.defects.count)",
-                ]
-                if withRequests { row.append(request ?? "") }
-                table.add(row)
-            }
-            out += table.render(indent: "  ") + "\n"
-            if queue.chains.count > 64 { out += "  … \(queue.chains.count - 64) more chains\n" }
-            if queue.unwalkedHeads > 0 {
-                out += "  \(queue.unwalkedHeads) more owned chain(s) not walked: the walk budget "
-                    + "(\(Format.grouped(Inspector.Limits.descriptorsPerQueue)) descriptors a queue, "
-                    + "\(Format.grouped(Inspector.Limits.descriptorsTotal)) in all) ran out\n"
-            }
-            if descriptors { out += Self.descriptorTable(shown.map(\.0)) }
+            out += Self.chainsSection(queue, descriptors: descriptors)
         }
+        return out
+    }
+
+
+    /// The chains (packed: lists) in flight as a table, the first 64, and with `descriptors`
+    /// every descriptor of them.
+    static func chainsSection(_ queue: QueueInspection, descriptors: Bool) -> String {
+        guard !queue.chains.isEmpty else { return "" }
+        var out = ""
+        let shown = Array(zip(queue.chains, queue.requests + Array(repeating: nil, count: queue.chains.count)).prefix(64))
+        // The REQUEST column appears when the device type let vqscope read the requests.
+        let withRequests = shown.contains { $0.1 != nil }
+        var columns: [(String, TextTable.Alignment)] = [
+            (queue.isPacked ? "SLOT" : "HEAD", .right), ("DESCRIPTORS", .right), ("READABLE", .right), ("WRITABLE", .right),
+            ("INDIRECT", .left), ("DEFECTS", .right),
+        ]
+        if queue.isPacked { columns.insert(("ID", .right), at: 1) }
+        if withRequests { columns.append(("REQUEST", .left)) }
+        var table = TextTable(columns)
+        for (chain, request) in shown {
+            var row = [
+                "\(chain.head)", "\(chain.elements.count)", Format.grouped(chain.readableBytes),
+                Format.grouped(chain.writableBytes), chain.elements.contains { $0.indirect } ? "yes" : "no",
+                "\(chain.defects.count)",
+            ]
+            if queue.isPacked { row.insert(chain.bufferID.map { "\($0)" } ?? "", at: 1) }
+            if withRequests { row.append(request ?? "") }
+            table.add(row)
+        }
+        out += table.render(indent: "  ") + "\n"
+        if queue.chains.count > 64 { out += "  … \(queue.chains.count - 64) more \(queue.isPacked ? "lists" : "chains")\n" }
+        if queue.unwalkedHeads > 0 {
+            out += "  \(queue.unwalkedHeads) more owned chain(s) not walked: the walk budget "
+                + "(\(Format.grouped(Inspector.Limits.descriptorsPerQueue)) descriptors a queue, "
+                + "\(Format.grouped(Inspector.Limits.descriptorsTotal)) in all) ran out\n"
+        }
+        if descriptors { out += Self.descriptorTable(shown.map(\.0)) }
         return out
     }
 
@@ -164,12 +181,14 @@ public enum InspectionReporter {
         json.number("outstanding", queue.outstanding)
         json.number("unwalkedHeads", queue.unwalkedHeads)
         json.number("completedInRing", queue.completedInRing)
+        json.number("lastAvailIdx", queue.lastAvailIndex)
         json.number("usedEvent", queue.usedEvent)
         json.number("availEvent", queue.availEvent)
         json.beginArray("chains")
         for (position, chain) in queue.chains.enumerated() {
             json.beginObject()
             json.number("head", chain.head)
+            json.number("bufferId", chain.bufferID)
             json.string("request", position < queue.requests.count ? queue.requests[position] : nil)
             json.number("readableBytes", chain.readableBytes)
             json.number("writableBytes", chain.writableBytes)

@@ -19,11 +19,13 @@ struct Address: ExpressibleByArgument {
     }
 }
 
-/// `desc=0x…,avail=0x…,used=0x…,size=N[,index=N]`: one split queue's rings, and optionally its
-/// index in the device (which decides its role: receive, transmit, …).
+/// `desc=0x…,avail=0x…,used=0x…,size=N[,index=N][,last-avail=N]`: one queue's rings, and
+/// optionally its index in the device (which decides its role: receive, transmit, …) and where
+/// the device reads next (a packed queue's slot, as QMP's `last-avail-idx` gives it).
 struct QueueSpecification: ExpressibleByArgument {
     var addresses: QueueAddresses
     var index: Int?
+    var lastAvailIndex: UInt16?
 
     init?(argument: String) {
         var fields: [String: UInt64] = [:]
@@ -34,9 +36,12 @@ struct QueueSpecification: ExpressibleByArgument {
         }
         guard let desc = fields["desc"], let avail = fields["avail"] ?? fields["driver"],
             let used = fields["used"] ?? fields["device"], let size = fields["size"], size <= UInt64(UInt16.max),
-            fields.count == (fields["index"] == nil ? 4 : 5), fields["index"].map({ $0 <= UInt64(UInt16.max) }) ?? true
+            fields.count == 4 + (fields["index"] == nil ? 0 : 1) + (fields["last-avail"] == nil ? 0 : 1),
+            fields["index"].map({ $0 <= UInt64(UInt16.max) }) ?? true,
+            fields["last-avail"].map({ $0 < size }) ?? true
         else { return nil }
         self.index = fields["index"].map { Int($0) }
+        self.lastAvailIndex = fields["last-avail"].map { UInt16($0) }
         self.addresses = QueueAddresses(descriptorArea: desc, driverArea: avail, deviceArea: used, size: UInt16(size))
     }
 }
@@ -109,7 +114,8 @@ struct Inspect: ParsableCommand {
     @Option(
         name: .customLong("queue"),
         help: ArgumentHelp(
-            "A split queue: desc=ADDR,avail=ADDR,used=ADDR,size=N[,index=N] (repeatable; index defaults to the position).",
+            "A queue: desc=ADDR,avail=ADDR,used=ADDR,size=N[,index=N][,last-avail=N] (repeatable; index defaults to the "
+                + "position; last-avail: a packed queue's next slot for the device, QMP's last-avail-idx).",
             valueName: "rings"))
     var queues: [QueueSpecification] = []
 
@@ -169,7 +175,9 @@ struct Inspect: ParsableCommand {
         let options = self.options
         let result = Self.execute(
             dump: self.dump, base: self.base?.value, qmp: self.qmp, trace: self.trace,
-            queues: self.queues.enumerated().map { QueueTarget(addresses: $1.addresses, queue: $1.index ?? $0, options: options) },
+            queues: self.queues.enumerated().map { QueueTarget(
+                    addresses: $1.addresses, queue: $1.index ?? $0, options: options, lastAvailIndex: $1.lastAvailIndex)
+            },
             options: options, format: self.format, failOn: self.failOn, descriptors: self.descriptors,
             color: isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil)
         if !result.output.isEmpty { print(result.output, terminator: "") }

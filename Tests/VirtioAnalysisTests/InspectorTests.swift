@@ -225,6 +225,63 @@ struct InspectorTests {
         #expect(unmapped.queues.first?.packed == nil)
     }
 
+    /// A packed ring of 8 slots at the device's position `position`, each slot given as
+    /// `(AVAIL, USED, NEXT)`; a writable 64-byte buffer per slot, Buffer ID = slot.
+    static func packedRing(position: Int, _ slots: [(Bool, Bool, Bool)], device: String? = nil) -> String {
+        let descriptors = slots.enumerated().map { slot, bits in
+            let flags = ["\"write\""] + (bits.0 ? ["\"avail\""] : []) + (bits.1 ? ["\"used\""] : []) + (bits.2 ? ["\"next\""] : [])
+            return #"{"index": \#(slot), "addr": "0x\#(String(0x4000_8000 + slot * 0x100, radix: 16))", "len": 64, "id": \#(slot), "flags": [\#(flags.joined(separator: ", "))]}"#
+        }
+        return """
+            {"base": "0x40000000", "size": 65536, "packed": true, "lastAvailIdx": \(position),
+             "queue": {"desc": "0x40001000", "avail": "0x40002000", "used": "0x40003000", "size": \(slots.count)},
+             \(device.map { #""device": "\#($0)", "# } ?? "")"descriptors": [\(descriptors.joined(separator: ", "))]}
+            """
+    }
+
+    @Test("packed lists are walked from the device's position, across the ring's end, with the wrap counter read off the ring")
+    func packedLists() throws {
+        let (a, u, n) = (true, true, true)
+        // Lap 1 used up to slot 5; slots 6–7 available in lap 1 (AVAIL 1) as one list that goes
+        // on into slot 0 of lap 2 (AVAIL 0, USED 1); slot 1 a list of its own; slot 2 still used.
+        let wrapped = Self.packedRing(position: 6, [
+            (!a, u, !n), (!a, u, !n), (a, u, !n), (a, u, !n), (a, u, !n), (a, u, !n), (a, !u, n), (a, !u, n),
+        ], device: "rng")
+        let report = try MemoryFixture(json: wrapped).inspect()
+        #expect(report.findings.isEmpty)
+        let queue = try #require(report.queues.first)
+        #expect(queue.chains.map(\.head) == [6, 1] && queue.chains.map(\.tableIndices) == [[6, 7, 0], [1]])
+        #expect(queue.chains.map(\.bufferID) == [0, 1] && queue.chains.map(\.writableBytes) == [192, 64])
+        #expect(queue.requests == ["rng buffer 192 bytes", "rng buffer 64 bytes"])
+
+        // The driver filled the whole ring: from slot 3 (AVAIL 1) over the end into slots 0–2
+        // (AVAIL 0). The slot before the position already belongs to the next lap.
+        let full = Self.packedRing(position: 3, [
+            (!a, u, !n), (!a, u, !n), (!a, u, !n), (a, !u, !n), (a, !u, !n), (a, !u, !n), (a, !u, !n), (a, !u, !n),
+        ])
+        #expect(try MemoryFixture(json: full).inspect().queues.first?.chains.map(\.head) == [3, 4, 5, 6, 7, 0, 1, 2])
+
+        // Lap 2 (counter 0) used slots 0–4; slot 5 is the stale tail of a lap-1 list (AVAIL 1,
+        // USED 0): it looks available, but not in the device's lap. Nothing is walked.
+        let stale = Self.packedRing(position: 5, [
+            (!a, !u, !n), (!a, !u, !n), (!a, !u, !n), (!a, !u, !n), (!a, !u, !n), (a, !u, !n), (a, u, !n), (a, u, !n),
+        ])
+        let staleReport = try MemoryFixture(json: stale).inspect()
+        #expect(staleReport.findings.isEmpty && staleReport.queues.first?.chains.isEmpty == true)
+
+        // Without the device's position (no QMP), the ring is decoded, not walked.
+        let unknown = try MemoryFixture(json: wrapped.replacingOccurrences(of: #""lastAvailIdx": 6,"#, with: "")).inspect()
+        #expect(unknown.queues.first?.chains.isEmpty == true && unknown.queues.first?.packed != nil)
+    }
+
+    @Test("a packed list marked NEXT in every slot: one PACKED-LIST-LEN, the walk bounded by the ring")
+    func packedEndlessList() throws {
+        let endless = Self.packedRing(position: 0, Array(repeating: (true, false, true), count: 8))
+        let report = try MemoryFixture(json: endless).inspect()
+        #expect(report.findings.map(\.rule.id) == ["PACKED-LIST-LEN"])
+        #expect(report.queues.first?.chains.map(\.tableIndices.count) == [8])
+    }
+
     @Test("queue sizes 0 and 65535, and rings past the end of a small image: findings, no reads")
     func absurdSizes() throws {
         // 0: not a valid size, nothing to map. 65535: not a power of two, and its 1 MiB

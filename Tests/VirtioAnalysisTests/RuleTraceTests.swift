@@ -84,9 +84,11 @@ struct RuleTraceTests {
         if expected.memory {
             let report = try Self.inspect(rule, expected.cleanFile)
             #expect(report.findings.map(\.rule.id) == [])
-            // Something was decoded: a split queue's owned chains, or a packed queue's ring.
+            // Something was decoded: a split queue's owned chains, or a packed queue's ring (and
+            // its available lists, when the layout gives the device's position).
             let queue = try #require(report.queues.first)
             #expect(queue.isPacked ? queue.packed != nil : !queue.chains.isEmpty)
+            #expect(queue.lastAvailIndex == nil || !queue.chains.isEmpty)
             return
         }
         let report = try analyze(Fixtures.path("traces/rules/\(rule)/\(expected.cleanFile)"))

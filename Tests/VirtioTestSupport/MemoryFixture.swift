@@ -21,7 +21,9 @@ import VirtioModel
 /// With `"packed": true` the queue is a packed one: `queue.avail` and `queue.used` are the
 /// driver and device event suppression structures, `descriptors` are packed descriptors
 /// (`"id"` and the flags `avail` and `used` too), and `driverEvent` / `deviceEvent` give
-/// `{"offset": N, "wrap": 0|1, "flags": N}`.
+/// `{"offset": N, "wrap": 0|1, "flags": N}`; a descriptor with `"table"` sits in that indirect
+/// table instead of the ring, and `lastAvailIdx` (QMP's `last-avail-idx`) is the slot the
+/// device reads next, from which the available lists are walked.
 ///
 /// `queue.index` (default 0) is the queue's index in its device; `device` (a short name as
 /// `--device` takes) and `features` (spec names, all negotiated features) enable the checks
@@ -35,6 +37,8 @@ public struct MemoryFixture {
     /// How many descriptors the layout writes (in the queue's table and indirect tables).
     public let descriptorCount: Int
     public let options: Inspector.Options
+    /// Where the device reads next (a packed queue's slot), when the layout says.
+    public let lastAvailIndex: UInt16?
 
     public struct LayoutError: Error, CustomStringConvertible {
         public let description: String
@@ -66,7 +70,7 @@ public struct MemoryFixture {
         let eventIndex = root["eventIdx"] as? Bool ?? false
         let packed = root["packed"] as? Bool ?? false
         for case let descriptor as [String: Any] in root["descriptors"] as? [Any] ?? [] where packed {
-            let at = addresses.descriptorArea + (try number(descriptor["index"])) * 16
+            let at = try number(descriptor["table"] ?? queue["desc"]) + (try number(descriptor["index"])) * 16
             let flags = (descriptor["flags"] as? [String] ?? []).reduce(UInt64(0)) {
                 let bits: [String: UInt64] = ["next": 1, "write": 2, "indirect": 4, "avail": 1 << 7, "used": 1 << 15]
                 return $0 | (bits[$1] ?? 0)
@@ -120,6 +124,7 @@ public struct MemoryFixture {
         self.queue = addresses
         self.index = Int(try number(queue["index"] ?? 0))
         self.descriptorCount = (root["descriptors"] as? [Any])?.count ?? 0
+        self.lastAvailIndex = try root["lastAvailIdx"].map { UInt16(try number($0)) }
         let device = try (root["device"] as? String).map {
             guard let type = DeviceType(name: $0) else { throw LayoutError(description: "unknown device \($0)") }
             return type
@@ -138,7 +143,9 @@ public struct MemoryFixture {
         defer { file.remove() }
         let memory = try GuestMemoryDump.open(path: file.path, base: self.base)
         return Inspector.inspect(
-            memory: memory, dump: file.path, queues: [QueueTarget(addresses: self.queue, queue: self.index, options: self.options)])
+            memory: memory, dump: file.path, queues: [
+                QueueTarget(addresses: self.queue, queue: self.index, options: self.options, lastAvailIndex: self.lastAvailIndex)
+            ])
     }
 }
 

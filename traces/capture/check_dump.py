@@ -113,7 +113,31 @@ def check_qmp(vqscope, dump, transcript, devices):
     if seen != expected:
         differ = [(s, e) for s, e in zip(seen, expected) if s != e][:3]
         problems.append(f"{len(seen)} queues vs QMP's {len(expected)}; first differences (seen, QMP): {differ}")
-    return verdict("--qmp", problems, f"{len(seen)} queues of {len(devices)} devices found from the QMP transcript")
+    problems += [f"{f['rule']}: {f['message']}" for f in report.get("findings", []) if f["severity"] == "error"]
+    lists = check_packed_lists(report, problems)
+    return verdict("--qmp", problems, f"{len(seen)} queues of {len(devices)} devices found from the QMP transcript"
+                   + (f", {lists} packed lists walked" if lists else ""))
+
+
+def check_packed_lists(report, problems):
+    """A packed queue's walk from QEMU's last-avail-idx must take in every descriptor whose
+    AVAIL and USED flags differ: Linux keeps no used list's tail lying around (its lists are
+    one slot, or one slot pointing at an indirect table), so each such descriptor is one the
+    device has yet to read. Counted from the flags alone, without the walk's wrap-counter
+    reasoning. Returns the number of lists walked; at least one queue (net receive) must have
+    some when the capture is packed."""
+    walked = 0
+    packed = [q for q in report["queues"] if q["layout"] == "packed" and q["packed"] is not None]
+    for queue in packed:
+        slots = sum(sum(1 for d in c["descriptors"] if not d["indirect"])
+                    + (1 if any(d["indirect"] for d in c["descriptors"]) else 0) for c in queue["chains"])
+        if slots != queue["packed"]["availableLooking"]:
+            problems.append(f"{queue['device'].split('@')[0]} queue {queue['queue']}: {slots} slots in walked lists, "
+                            f"{queue['packed']['availableLooking']} with AVAIL ≠ USED")
+        walked += len(queue["chains"])
+    if packed and walked == 0:
+        problems.append("no packed list walked")
+    return walked
 
 
 def check_trace(vqscope, dump, trace, devices):

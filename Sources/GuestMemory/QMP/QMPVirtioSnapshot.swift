@@ -20,6 +20,10 @@ public struct QMPVirtioQueue: Sendable, Equatable {
     public var usedIndex: UInt16
     /// Chains QEMU has popped and not yet pushed back (`inuse`).
     public var inUse: Int
+    /// Where QEMU reads next (`last-avail-idx`): a split queue's available ring index, a
+    /// packed queue's ring slot (QEMU keeps its wrap counter apart and does not report it).
+    /// Nil when the reply leaves it out.
+    public var lastAvailIndex: UInt16?
 }
 
 /// A virtio device as QEMU described it over QMP: `x-query-virtio` (name and QOM path),
@@ -173,7 +177,8 @@ public enum QMPVirtioSnapshot {
                     addresses: QueueAddresses(
                         descriptorArea: queue.vringDesc, driverArea: queue.vringAvail, deviceArea: queue.vringUsed,
                         size: UInt16(queue.vringNum)),
-                    usedIndex: UInt16(truncatingIfNeeded: queue.usedIdx), inUse: queue.inuse)
+                    usedIndex: UInt16(truncatingIfNeeded: queue.usedIdx), inUse: queue.inuse,
+                    lastAvailIndex: queue.lastAvailIdx.map { UInt16(truncatingIfNeeded: $0) })
                 if let existing = self.queueSlots[slot][entry.index] {
                     self.devices[slot].queues[existing] = entry  // a later reply for the same queue wins
                 } else {
@@ -249,6 +254,7 @@ private struct QMPMessage: Decodable {
         var vringAvail: UInt64
         var vringUsed: UInt64
         var usedIdx: UInt64
+        var lastAvailIdx: UInt64?
         var inuse: Int
         enum CodingKeys: String, CodingKey {
             case name, inuse
@@ -258,6 +264,7 @@ private struct QMPMessage: Decodable {
             case vringAvail = "vring-avail"
             case vringUsed = "vring-used"
             case usedIdx = "used-idx"
+            case lastAvailIdx = "last-avail-idx"
         }
     }
 

@@ -49,6 +49,9 @@ enum OwnedChains {
             return (
                 QEMUReported.guestPhysicalAddress,
                 chain + "0x\(String(address, radix: 16))+\(length) is not in guest memory")
+        case .notAvailable, .indirectEntryFlags:
+            // Packed-ring defects: a split walk never finds them.
+            return PackedLists.finding(for: defect, head: head)
         }
     }
 }

@@ -1,14 +1,14 @@
 import GuestMemory
 import VirtioModel
 
-/// One split queue as a guest memory dump shows it, for the rules that read memory.
+/// One queue as a guest memory dump shows it, for the rules that read memory: a split queue's
+/// layout and chains, or a packed queue's lists (its layout is ``PackedQueueContext``'s).
 public struct QueueSnapshotContext: Sendable {
     public var addresses: QueueAddresses
-    /// The rings, when they lie in the dump.
-    public var snapshot: SplitQueueSnapshot?
-    /// The chains the device owns: available and not yet used, each head walked once.
+    /// The chains the device owns: available and not yet used, each head walked once (a
+    /// packed queue: the lists available and not yet read).
     public var chains: [DescriptorChain]
-    /// Heads that appear again among the owned ones (offered twice while in flight).
+    /// Heads that appear again among the owned ones (offered twice while in flight; split).
     public var repeatedHeads: [UInt16]
     /// Whether the rings lie wholly in the dump.
     public var ringsMapped: Bool

@@ -8,6 +8,9 @@ public struct PackedQueueContext: Sendable {
     public var snapshot: PackedQueueSnapshot?
     /// VIRTIO_F_EVENT_IDX was negotiated.
     public var eventIndex: Bool
+    /// The lists made available and not yet read by the device, walked (empty when the
+    /// device's position is unknown).
+    public var lists: [DescriptorChain]
 }
 
 /// Checks a packed queue's layout and event suppression structures in a dump.
