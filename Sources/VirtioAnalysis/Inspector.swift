@@ -59,9 +59,14 @@ public struct QueueInspection: Sendable {
     public var unwalkedHeads = 0
     /// QEMU's count of requests it holds (QMP's `inuse`), when the queue came from QMP.
     public var qemuInUse: Int?
-    /// Used ring slots holding elements the device wrote: completed chains, whose descriptors
-    /// the driver may already have reused, so they are not walked (a snapshot cannot decide).
+    /// Used ring slots holding elements the device wrote: completed chains.
     public var completedInRing = 0
+    /// The completed chains whose descriptors and buffers no newer chain has taken, oldest
+    /// first (see ``CompletedChains``): judged by the rules on completions.
+    public var completed: [CompletedChain] = []
+    /// Completed chains not judged: their head was used again later, or a newer chain has
+    /// taken one of their descriptors or buffers, or the walk budget ran out.
+    public var undecidedCompletions = 0
     /// For a packed queue: its decoded ring (split queues leave this nil).
     public var packed: PackedQueueSnapshot?
     /// The queue is a packed one (whether or not its ring was in the dump).
@@ -268,17 +273,28 @@ public enum Inspector {
                 }
                 inspection.chains.append(chain)
             }
+            var completedBudget = min(budget, queueBudget)
+            let before = completedBudget
+            (inspection.completed, inspection.undecidedCompletions) = CompletedChains.find(
+                snapshot, written: written, owned: inspection.chains, memory: memory,
+                indirectNegotiated: options.indirectNegotiated, budget: &completedBudget)
+            budget -= before - completedBudget
             for slot in 0..<written where snapshot.used[slot].id >= UInt32(addresses.size) {
                 emit(
                     UsedIDOwned.info,
                     "used ring slot \(slot) names head \(snapshot.used[slot].id), not below the queue size \(addresses.size)")
             }
         }
-        let context = QueueSnapshotContext(
+        var context = QueueSnapshotContext(
             addresses: addresses, chains: inspection.chains, repeatedHeads: repeatedHeads,
             ringsMapped: mapped, memory: memory, index: target.queue, deviceType: options.deviceType,
             role: QueueRole.of(index: target.queue, type: options.deviceType, netControlQueue: options.netControlQueue),
             features: options.features)
+        context.completed = inspection.completed
+        context.usedIndex = inspection.usedIndex
+        // Every completion since the ring was set up is still in it: used.idx has not passed
+        // the queue size, so the element at index 0 was the first.
+        context.allCompletionsInRing = snapshot.map { Self.writtenUsedSlots($0) == Int($0.usedIndex.rawValue) } ?? false
         for rule in RuleCatalog.snapshotRules {
             for message in rule.check(context) { emit(rule.info, message) }
         }

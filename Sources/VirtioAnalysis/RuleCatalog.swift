@@ -63,6 +63,8 @@ public enum RuleCatalog {
         NetReceiveBufferAdvised.self,
         NetTransmitFlags.self,
         NetTransmitGSOGated.self,
+        UsedLengthBound.self,
+        NetReceiveBufferCount.self,
     ]
 
     /// Rules on packed queues in a dump (`vqscope inspect`).

@@ -58,8 +58,9 @@ public enum InspectionReporter {
             out += "  avail.idx \(availIndex) (flags \(queue.availFlags ?? 0)), used.idx \(usedIndex) (flags \(queue.usedFlags ?? 0)), "
                 + events + "\(queue.outstanding ?? 0) chain(s) owned by the device\n"
             if queue.completedInRing > 0 {
-                out += "  \(queue.completedInRing) completed chain(s) in the used ring not walked: the driver may "
-                    + "already have reused their descriptors, which one snapshot cannot tell\n"
+                out += "  \(queue.completedInRing) completed chain(s) in the used ring: \(queue.completed.count) still "
+                    + "describe their requests and are checked, \(queue.undecidedCompletions) undecided (their head or "
+                    + "buffers were reused since, which one snapshot cannot see past)\n"
             }
             out += Self.chainsSection(queue, descriptors: descriptors)
         }
@@ -181,6 +182,8 @@ public enum InspectionReporter {
         json.number("outstanding", queue.outstanding)
         json.number("unwalkedHeads", queue.unwalkedHeads)
         json.number("completedInRing", queue.completedInRing)
+        json.number("completedChecked", queue.completed.count)
+        json.number("completedUndecided", queue.undecidedCompletions)
         json.number("lastAvailIdx", queue.lastAvailIndex)
         json.number("usedEvent", queue.usedEvent)
         json.number("availEvent", queue.availEvent)

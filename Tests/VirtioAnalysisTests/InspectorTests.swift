@@ -282,6 +282,33 @@ struct InspectorTests {
         #expect(report.queues.first?.chains.map(\.tableIndices.count) == [8])
     }
 
+    @Test("completed chains are judged only when no newer chain took their head, descriptors or buffers")
+    func completedChains() throws {
+        // Used, oldest first: head 2, head 1 (len 9999), head 2 again, head 0 (len 600 > 512).
+        // Head 1's buffer overlaps head 0's (newer); head 2's overlaps owned head 3's.
+        let layout = """
+            {"base": "0x40000000", "size": 65536,
+             "queue": {"desc": "0x40001000", "avail": "0x40002000", "used": "0x40003000", "size": 8},
+             "descriptors": [{"index": 0, "addr": "0x40008000", "len": 512, "flags": ["write"]},
+                             {"index": 1, "addr": "0x40008100", "len": 256, "flags": ["write"]},
+                             {"index": 2, "addr": "0x4000a020", "len": 64, "flags": ["write"]},
+                             {"index": 3, "addr": "0x4000a000", "len": 64, "flags": ["write"]}],
+             "avail": {"idx": 5, "ring": [2, 1, 2, 0, 3]},
+             "used": {"idx": 4, "ring": [[2, 10], [1, 9999], [2, 10], [0, 600]]}}
+            """
+        let report = try MemoryFixture(json: layout).inspect()
+        let queue = try #require(report.queues.first)
+        #expect(queue.chains.map(\.head) == [3])
+        #expect(queue.completed.map(\.usedIndex) == [3] && queue.completed.map(\.element.id) == [0])
+        #expect(queue.undecidedCompletions == 3 && queue.completedInRing == 4)
+        #expect(report.findings.map(\.rule.id) == ["SPLIT-USED-LEN-BOUND"])
+        // Without the owned chain and the overlapping buffer, the other completions are judged.
+        let apart = layout.replacingOccurrences(of: #""0x4000a020""#, with: #""0x4000c000""#)
+            .replacingOccurrences(of: #""0x40008100""#, with: #""0x40008200""#)
+        let judged = try #require(try MemoryFixture(json: apart).inspect().queues.first)
+        #expect(judged.completed.map(\.usedIndex) == [1, 2, 3] && judged.undecidedCompletions == 1)
+    }
+
     @Test("queue sizes 0 and 65535, and rings past the end of a small image: findings, no reads")
     func absurdSizes() throws {
         // 0: not a valid size, nothing to map. 65535: not a power of two, and its 1 MiB

@@ -34,8 +34,14 @@ enum OwnedBuffers {
     /// Up to `count` device-readable bytes from the start of a chain, gathered across
     /// descriptors (fewer when the chain has fewer); nil when they are not in the dump.
     static func readablePrefix(of chain: DescriptorChain, count: Int, memory: GuestMemoryMap) -> [UInt8]? {
+        Self.prefix(of: chain, writable: false, count: count, memory: memory)
+    }
+
+    /// Up to `count` bytes from the start of a chain's device-readable or device-writable
+    /// part (a received header is in the writable part), gathered across descriptors.
+    static func prefix(of chain: DescriptorChain, writable: Bool, count: Int, memory: GuestMemoryMap) -> [UInt8]? {
         var bytes: [UInt8] = []
-        for element in chain.elements where !element.descriptor.flags.contains(.write) {
+        for element in chain.elements where element.descriptor.flags.contains(.write) == writable {
             guard bytes.count < count else { break }
             // A zero-length descriptor carries nothing; the header may follow it.
             let take = min(count - bytes.count, Int(element.descriptor.length))

@@ -22,6 +22,12 @@ public struct QueueSnapshotContext: Sendable {
     public var role: QueueRole
     /// The negotiated features, when known (QMP or the trace).
     public var features: FeatureBits?
+    /// Split queues: the completed chains that still describe their requests, oldest first
+    /// (``CompletedChains``); `usedIndex` is the used ring's `idx`, and
+    /// `allCompletionsInRing` says the first of them is the queue's first completion.
+    public var completed: [CompletedChain] = []
+    public var usedIndex: UInt16?
+    public var allCompletionsInRing = false
 
     /// The owned chains the walk found whole: chains with a structural defect are reported by
     /// their own rules and not judged again for their contents.
