@@ -73,6 +73,8 @@ public struct QueueInspection: Sendable {
     public var isPacked = false
     /// Where the device reads next (QMP's `last-avail-idx`), when known.
     public var lastAvailIndex: UInt16?
+    /// A block device's capacity in 512-byte sectors, when known.
+    public var blockCapacity: UInt64?
 }
 
 /// The result of inspecting queues in a guest memory dump.
@@ -111,6 +113,9 @@ public enum Inspector {
         public var netControlQueue: Int?
         /// VIRTIO_F_RING_PACKED was negotiated: the queue is a packed one (§2.8).
         public var packed = false
+        /// A block device's capacity in 512-byte sectors (its configuration's `capacity`,
+        /// §5.2.4), when known: QMP `query-block`, or `--capacity`.
+        public var blockCapacity: UInt64?
 
         public init(
             eventIndex: Bool = false, indirectNegotiated: Bool? = nil, deviceType: DeviceType? = nil,
@@ -132,6 +137,7 @@ public enum Inspector {
             self.deviceType = deviceType ?? fallback.deviceType
             self.features = features ?? fallback.features
             self.packed = features.map { $0.contains(.ringPacked) } ?? fallback.packed
+            self.blockCapacity = fallback.blockCapacity
             // The control queue is queue 2N, the last one (§5.1.2), when CTRL_VQ was negotiated.
             if self.deviceType == .network, let features = self.features, features.contains(.netControlQueue) {
                 self.netControlQueue = queueIndices.max()
@@ -212,6 +218,7 @@ public enum Inspector {
             device: target.device, deviceType: options.deviceType, queue: target.queue, addresses: addresses, chains: [])
         inspection.qemuInUse = target.qemuInUse
         inspection.lastAvailIndex = target.lastAvailIndex
+        inspection.blockCapacity = options.blockCapacity
         let layout = SplitRingLayout(queueSize: Int(addresses.size))
         let eventBytes = options.eventIndex ? 0 : 2
         let mapped =
@@ -289,7 +296,7 @@ public enum Inspector {
             addresses: addresses, chains: inspection.chains, repeatedHeads: repeatedHeads,
             ringsMapped: mapped, memory: memory, index: target.queue, deviceType: options.deviceType,
             role: QueueRole.of(index: target.queue, type: options.deviceType, netControlQueue: options.netControlQueue),
-            features: options.features)
+            features: options.features, blockCapacity: options.blockCapacity)
         context.completed = inspection.completed
         context.usedIndex = inspection.usedIndex
         // Every completion since the ring was set up is still in it: used.idx has not passed
@@ -326,6 +333,7 @@ public enum Inspector {
         inspection.isPacked = true
         inspection.qemuInUse = target.qemuInUse
         inspection.lastAvailIndex = target.lastAvailIndex
+        inspection.blockCapacity = options.blockCapacity
         let layout = PackedRingLayout(queueSize: Int(addresses.size))
         let size = UInt64(PackedRingLayout.eventSuppressionSize)
         let mapped =
@@ -357,7 +365,7 @@ public enum Inspector {
             addresses: addresses, chains: inspection.chains, repeatedHeads: [], ringsMapped: mapped, memory: memory,
             index: target.queue, deviceType: options.deviceType,
             role: QueueRole.of(index: target.queue, type: options.deviceType, netControlQueue: options.netControlQueue),
-            features: options.features)
+            features: options.features, blockCapacity: options.blockCapacity)
         Self.checkRequests(&inspection, in: context, emit: emit)
         return inspection
     }

@@ -11,9 +11,10 @@ public enum QueueDiscovery {
     public static func fromQMP(_ path: String, flags: Inspector.Options) throws(MemoryError) -> Found {
         var found: Found = ([], [])
         for device in try QMPVirtioSnapshot.read(path: path) {
-            let negotiated = Inspector.Options(
+            var negotiated = Inspector.Options(
                 features: device.features, deviceType: device.deviceType, queueIndices: device.queues.map(\.index),
                 fallback: flags.ringFlags)
+            negotiated.blockCapacity = device.blockCapacity
             found.targets += device.queues.map {
                 QueueTarget(
                     addresses: $0.addresses, device: device.label, queue: $0.index, options: negotiated, qemuInUse: $0.inUse,

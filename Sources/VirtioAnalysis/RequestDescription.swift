@@ -27,15 +27,11 @@ enum RequestDescription {
 
     /// `blk READ sector 8 len 4096`: the header's type and sector, and the data length.
     static func block(_ chain: DescriptorChain, memory: GuestMemoryMap) -> String? {
-        guard let header = OwnedBuffers.readablePrefix(of: chain, count: 16, memory: memory), header.count == 16 else {
-            return nil
-        }
-        let type = Self.little(header, 0, 4)
-        let sector = Self.little(header, 8, 8)
-        guard let known = BlockRequestType(rawValue: UInt32(type)) else { return "blk type \(type)" }
+        guard let request = BlockRequestInChain(chain, memory: memory) else { return nil }
+        guard let known = request.type else { return "blk type \(request.rawType)" }
         switch known {
-        case .read: return "blk READ sector \(sector) len \(chain.writableBytes > 0 ? chain.writableBytes - 1 : 0)"
-        case .write: return "blk WRITE sector \(sector) len \(chain.readableBytes > 16 ? chain.readableBytes - 16 : 0)"
+        case .read: return "blk READ sector \(request.sector) len \(request.dataBytes)"
+        case .write: return "blk WRITE sector \(request.sector) len \(request.dataBytes)"
         default: return "blk \(known.name)"
         }
     }
@@ -65,9 +61,5 @@ enum RequestDescription {
             return [58: "ICMPv6", 6: "TCP", 17: "UDP"][frame[20]] ?? "IPv6"
         default: return "frame (ethertype 0x\(String(etherType, radix: 16)))"
         }
-    }
-
-    private static func little(_ bytes: [UInt8], _ offset: Int, _ count: Int) -> UInt64 {
-        (0..<count).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
     }
 }

@@ -57,6 +57,7 @@ public enum RuleCatalog {
         InputEventQueueWritable.self,
         BlockFrame.self,
         BlockDataSectors.self,
+        BlockCapacity.self,
         BlockTypeGated.self,
         NetHeaderInBuffers.self,
         NetReceiveBufferSize.self,

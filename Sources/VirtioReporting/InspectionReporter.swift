@@ -32,7 +32,8 @@ public enum InspectionReporter {
             let name = queue.device.map { "\($0) queue \(queue.queue)" } ?? "Queue \(queue.queue)"
             if queue.isPacked {
                 out += "\n\(name): packed, size \(a.size), descriptor ring \(Format.hex(a.descriptorArea)), "
-                    + "driver event \(Format.hex(a.driverArea)), device event \(Format.hex(a.deviceArea))\n"
+                    + "driver event \(Format.hex(a.driverArea)), device event \(Format.hex(a.deviceArea))"
+                    + Self.capacity(queue) + "\n"
                 guard let packed = queue.packed else {
                     out += "  nothing decoded (ring not in the dump, or no valid size)\n"
                     continue
@@ -48,7 +49,7 @@ public enum InspectionReporter {
                 continue
             }
             out += "\n\(name): size \(a.size), descriptors \(Format.hex(a.descriptorArea)), "
-                + "avail \(Format.hex(a.driverArea)), used \(Format.hex(a.deviceArea))\n"
+                + "avail \(Format.hex(a.driverArea)), used \(Format.hex(a.deviceArea))" + Self.capacity(queue) + "\n"
             guard let availIndex = queue.availIndex, let usedIndex = queue.usedIndex else {
                 out += "  rings not in the dump: nothing decoded\n"
                 continue
@@ -67,6 +68,11 @@ public enum InspectionReporter {
         return out
     }
 
+
+    /// `, capacity N sectors` for a block device whose capacity is known.
+    static func capacity(_ queue: QueueInspection) -> String {
+        queue.blockCapacity.map { ", capacity \(Format.grouped($0)) sectors" } ?? ""
+    }
 
     /// The chains (packed: lists) in flight as a table, the first 64, and with `descriptors`
     /// every descriptor of them.
@@ -185,6 +191,7 @@ public enum InspectionReporter {
         json.number("completedChecked", queue.completed.count)
         json.number("completedUndecided", queue.undecidedCompletions)
         json.number("lastAvailIdx", queue.lastAvailIndex)
+        json.number("blockCapacity", queue.blockCapacity)
         json.number("usedEvent", queue.usedEvent)
         json.number("availEvent", queue.availEvent)
         json.beginArray("chains")

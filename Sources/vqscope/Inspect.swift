@@ -128,6 +128,9 @@ struct Inspect: ParsableCommand {
             valueName: "features"))
     var features: FeatureList?
 
+    @Option(help: "The --queue block device's capacity in 512-byte sectors (its configuration's capacity): enables BLK-CAPACITY.")
+    var capacity: UInt64?
+
     @Flag(
         name: .customLong("event-idx"),
         help: "VIRTIO_F_EVENT_IDX was negotiated (the rings carry used_event and avail_event); QMP's features win.")
@@ -163,8 +166,9 @@ struct Inspect: ParsableCommand {
     /// What the command line says about the `--queue` queues (and, where QMP or the trace
     /// are silent, about theirs).
     var options: Inspector.Options {
-        let flags = Inspector.Options(
+        var flags = Inspector.Options(
             eventIndex: self.eventIndex, indirectNegotiated: self.indirect.map { $0 == .yes }, deviceType: self.device?.type)
+        flags.blockCapacity = self.capacity
         guard let list = self.features else { return flags }
         return Inspector.Options(
             features: list.bits(for: self.device?.type), deviceType: self.device?.type,

@@ -29,7 +29,13 @@ struct QMPVirtioSnapshotTests {
             #expect(device.eventIndex == wanted["eventIdx"] as? Bool && device.indirect == wanted["indirect"] as? Bool)
             #expect(device.packed == wanted["packed"] as? Bool)
             #expect(device.packed == (name == "linux-pci-packed-dump"))
+            // query-block's virtual-size / 512, where the transcript has that reply.
+            if wanted.keys.contains("capacity") {
+                #expect(device.blockCapacity.map { Int($0) } == wanted["capacity"] as? Int)
+            }
         }
+        // Only the PCI transcript was saved with a query-block reply (16384 sectors: 8 MiB).
+        #expect(devices.compactMap(\.blockCapacity) == (name == "linux-pci-dump" ? [16_384] : []))
         // The names become types and feature bits for the request checks.
         #expect(devices.map(\.deviceType) == [.console, .entropy, .block, .network])
         let net = try #require(devices.last?.features)

@@ -27,7 +27,8 @@ import VirtioModel
 ///
 /// `queue.index` (default 0) is the queue's index in its device; `device` (a short name as
 /// `--device` takes) and `features` (spec names, all negotiated features) enable the checks
-/// of request contents; `bytes` puts bytes (a request header, say) at an address.
+/// of request contents; `capacity` (sectors) is a block device's capacity; `bytes` puts bytes
+/// (a request header, say) at an address.
 public struct MemoryFixture {
     public let base: UInt64
     public let bytes: [UInt8]
@@ -134,6 +135,7 @@ public struct MemoryFixture {
             eventIndex: eventIndex, indirectNegotiated: root["indirect"] as? Bool, deviceType: device, features: features,
             netControlQueue: (root["netControlQueue"] as? Int))
         options.packed = packed
+        options.blockCapacity = try root["capacity"].map { try number($0) }
         self.options = options
     }
 

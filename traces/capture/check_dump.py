@@ -97,7 +97,8 @@ def run_json(command):
 
 
 def check_qmp(vqscope, dump, transcript, devices):
-    """One `inspect --qmp` run must find every queue QMP listed, features included. A split
+    """One `inspect --qmp` run must find every queue QMP listed, features included, and the
+    block device's capacity from query-block (queues.json has it from the same reply). A split
     queue's used.idx must be QEMU's used-idx; a packed queue's ring must be decoded (QEMU's
     packed used-idx is a slot, without its lap, and the driver re-offers used slots at once,
     so no count in the ring can be compared with it)."""
@@ -105,14 +106,14 @@ def check_qmp(vqscope, dump, transcript, devices):
 
     def expectation(device, queue):
         if not device["packed"]:
-            return (device["name"], queue["index"], "split", queue["usedIdx"])
-        return (device["name"], queue["index"], "packed", "decoded")
+            return (device["name"], queue["index"], "split", queue["usedIdx"], device.get("capacitySectors"))
+        return (device["name"], queue["index"], "packed", "decoded", device.get("capacitySectors"))
 
     def observed(queue):
         if queue["layout"] == "split":
-            return (queue["device"].split("@")[0], queue["queue"], "split", queue["usedIdx"])
+            return (queue["device"].split("@")[0], queue["queue"], "split", queue["usedIdx"], queue["blockCapacity"])
         return (queue["device"].split("@")[0], queue["queue"], "packed",
-                "decoded" if queue["packed"] is not None else "not decoded")
+                "decoded" if queue["packed"] is not None else "not decoded", queue["blockCapacity"])
 
     expected = [expectation(d, q) for d in devices for q in d["queues"]]
     seen = [observed(q) for q in report["queues"]]

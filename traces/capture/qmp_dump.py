@@ -84,6 +84,14 @@ def main():
             "packed": "VIRTIO_F_RING_PACKED" in transports,
             "transports": transports, "queues": queues,
         })
+    # The block devices' capacities: query-block names each drive's device by its QOM path.
+    sizes = {block["qdev"]: block["inserted"]["image"]["virtual-size"]
+             for block in qmp.command("query-block") if block.get("qdev") and block.get("inserted")}
+    for device in devices:
+        holder = device["path"].removesuffix("/virtio-backend")
+        size = sizes.get(device["path"], sizes.get(holder))
+        if size is not None:
+            device["capacitySectors"] = size // 512
     qmp.command("dump-guest-memory", paging=False, protocol="file:" + os.path.abspath(dump))
     json.dump(devices, open(out, "w"), indent=2)
     with open(transcript, "w") as file:

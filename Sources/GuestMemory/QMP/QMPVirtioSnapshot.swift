@@ -51,6 +51,9 @@ public struct QMPVirtioDevice: Sendable, Equatable {
     }
     /// The queues with rings set up (`vring-desc` and `vring-num` non-zero), by index.
     public var queues: [QMPVirtioQueue]
+    /// A block device's capacity in 512-byte sectors: the `virtual-size` of the image
+    /// `query-block` shows inserted at the device, when the transcript has that reply.
+    public var blockCapacity: UInt64?
 
     /// VIRTIO_F_EVENT_IDX (§6), when the features are known.
     public var eventIndex: Bool? { self.features.map { $0.contains(.eventIndex) } }
@@ -111,6 +114,14 @@ public enum QMPVirtioSnapshot {
         return builder.devices.map { device in
             var sorted = device
             sorted.queues.sort { $0.index < $1.index }
+            // query-block names the device by the QOM path of its virtio backend or of the
+            // transport device that holds it.
+            if let path = device.path {
+                let backend = "/virtio-backend"
+                let holder = path.hasSuffix(backend) ? String(path.dropLast(backend.count)) : path
+                let size = builder.imageSizes[path] ?? builder.imageSizes[holder]
+                sorted.blockCapacity = size.map { $0 / UInt64(BlockRequestType.sectorSize) }
+            }
             return sorted
         }
     }
@@ -149,6 +160,9 @@ public enum QMPVirtioSnapshot {
         var pendingPath: String?
         var lastStatusName: String?
         var totalQueues = 0
+        /// `query-block`'s image sizes in bytes, by the `qdev` path of the device they are
+        /// inserted in.
+        var imageSizes: [String: UInt64] = [:]
 
         /// False when a limit is passed.
         mutating func add(_ message: QMPMessage) -> Bool {
@@ -159,6 +173,11 @@ public enum QMPVirtioSnapshot {
             guard let reply = message.reply else { return true }
             defer { self.pendingPath = nil }
             switch reply {
+            case .blocks(let list):
+                for entry in list.prefix(QMPVirtioSnapshot.maximumDevices) {
+                    guard let qdev = entry.qdev, let size = entry.inserted?.image.virtualSize else { continue }
+                    self.imageSizes[qdev] = size
+                }
             case .devices(let list):
                 for entry in list { guard self.device(name: entry.name, path: entry.path) != nil else { return false } }
             case .status(let status):
@@ -268,7 +287,21 @@ private struct QMPMessage: Decodable {
         }
     }
 
+    /// An entry of `query-block`'s reply: the device the drive is attached to, and its image.
+    struct BlockEntry: Decodable {
+        struct Inserted: Decodable {
+            struct Image: Decodable {
+                var virtualSize: UInt64
+                enum CodingKeys: String, CodingKey { case virtualSize = "virtual-size" }
+            }
+            var image: Image
+        }
+        var qdev: String?
+        var inserted: Inserted?
+    }
+
     enum Reply {
+        case blocks([BlockEntry])
         case devices([DeviceEntry])
         case status(Status)
         case queue(Queue)
@@ -290,6 +323,10 @@ private struct QMPMessage: Decodable {
         // A reply vqscope does not read (another command's) is skipped, not an error.
         if let list = try? container.decode([DeviceEntry].self, forKey: .reply) {
             self.reply = .devices(list)
+        } else if self.execute == nil, let list = try? container.decode([BlockEntry].self, forKey: .reply),
+            list.contains(where: { $0.qdev != nil })
+        {
+            self.reply = .blocks(list)
         } else if let queue = try? container.decode(Queue.self, forKey: .reply) {
             self.reply = .queue(queue)
         } else if let status = try? container.decode(Status.self, forKey: .reply) {

@@ -14,13 +14,10 @@ struct BlockDataSectors: SnapshotRule {
     static func check(_ queue: QueueSnapshotContext) -> [String] {
         guard queue.deviceType == .block else { return [] }
         return queue.wholeChains.compactMap { chain in
-            guard let type = BlockFrame.requestType(of: chain, memory: queue.memory) else { return nil }
-            let data: UInt64
-            switch type {
-            case .read: data = chain.writableBytes > 0 ? chain.writableBytes - 1 : 0
-            case .write: data = chain.readableBytes > 16 ? chain.readableBytes - 16 : 0
-            default: return nil
-            }
+            guard let request = BlockRequestInChain(chain, memory: queue.memory), let type = request.type,
+                type == .read || type == .write
+            else { return nil }
+            let data = request.dataBytes
             guard data % UInt64(BlockRequestType.sectorSize) != 0 else { return nil }
             return "chain at head \(chain.head): \(type.name) request with \(data) data bytes, not a multiple of 512"
         }

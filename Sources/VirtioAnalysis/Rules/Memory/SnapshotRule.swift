@@ -22,6 +22,9 @@ public struct QueueSnapshotContext: Sendable {
     public var role: QueueRole
     /// The negotiated features, when known (QMP or the trace).
     public var features: FeatureBits?
+    /// A block device's capacity in 512-byte sectors, when known (QMP `query-block`, or
+    /// `--capacity`).
+    public var blockCapacity: UInt64?
     /// Split queues: the completed chains that still describe their requests, oldest first
     /// (``CompletedChains``); `usedIndex` is the used ring's `idx`, and
     /// `allCompletionsInRing` says the first of them is the queue's first completion.
