@@ -24,13 +24,17 @@ let package = Package(
         // The verifying driver/device model, the rules and latency.
         .target(
             name: "VirtioAnalysis", dependencies: ["VirtioModel", "TraceSources", "GuestMemory"], swiftSettings: strict),
+        // libpcap (Debian: libpcap-dev), imported only by PcapExport.
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        // pcap files written and read through libpcap.
+        .target(name: "PcapExport", dependencies: ["CPcap"], swiftSettings: strict),
         // Analysis results to text and JSON.
         .target(
             name: "VirtioReporting", dependencies: ["VirtioModel", "GuestMemory", "VirtioAnalysis"], swiftSettings: strict),
         .executableTarget(
             name: "vqscope",
             dependencies: [
-                "VirtioModel", "TraceSources", "GuestMemory", "VirtioAnalysis", "VirtioReporting",
+                "VirtioModel", "TraceSources", "GuestMemory", "VirtioAnalysis", "VirtioReporting", "PcapExport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -59,9 +63,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "PcapExportTests", dependencies: ["PcapExport", "VirtioTestSupport"], swiftSettings: strict),
+        .testTarget(
             name: "vqscopeTests",
             dependencies: [
-                "vqscope", "VirtioReporting", "VirtioAnalysis", "TraceSources", "GuestMemory", "VirtioModel",
+                "vqscope", "VirtioReporting", "PcapExport", "VirtioAnalysis", "TraceSources", "GuestMemory", "VirtioModel",
                 "VirtioTestSupport",
             ],
             swiftSettings: strict

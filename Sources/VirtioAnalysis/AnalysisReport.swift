@@ -42,8 +42,9 @@ public struct QueueReport: Sendable {
     public var flushedElements: UInt64
     /// Elements flushed since the device's last reset: the used index QEMU keeps, modulo 2^16.
     public var flushedSinceReset: UInt64
-    /// The lengths of the last fills since that reset, oldest first (up to 16).
-    public var recentFillLengths: [UInt32]
+    /// The last fills since that reset, oldest first (up to 16): what the last used
+    /// elements of a dump of the same moment must say, and when they were written.
+    public var recentFills: [RecentFill]
     /// Fills not yet published by a flush at the end of the trace.
     public var fillsAwaitingFlush: Int
     public var interrupts: Int
@@ -55,6 +56,12 @@ public struct QueueReport: Sendable {
     public var latencies: [LatencySummary]
     /// Intervals that came out negative because lines were not in time order (counted as 0).
     public var negativeIntervals: Int
+}
+
+/// One `virtqueue_fill`: the length the device reported for an element, and when.
+public struct RecentFill: Sendable, Hashable {
+    public var length: UInt32
+    public var time: Timestamp?
 }
 
 /// What the trace showed for one device.

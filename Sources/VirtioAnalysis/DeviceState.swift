@@ -250,8 +250,8 @@ public struct QueueState: Sendable {
     public internal(set) var flushedElements: UInt64 = 0
     /// Elements flushed since the device's last reset (QEMU then restarts the used index at 0).
     public internal(set) var flushedSinceReset: UInt64 = 0
-    /// The lengths of the last fills since the reset, oldest first (at most `recentFillLimit`).
-    public internal(set) var recentFillLengths: [UInt32] = []
+    /// The last fills since the reset, oldest first (at most `recentFillLimit`).
+    public internal(set) var recentFills: [RecentFill] = []
     static let recentFillLimit = 16
     public internal(set) var interrupts = 0
     public internal(set) var bytesUsed: UInt64 = 0
@@ -321,8 +321,8 @@ public struct QueueState: Sendable {
         self.fills += 1
         self.touch(time)
         self.bytesUsed &+= UInt64(length)
-        if self.recentFillLengths.count == Self.recentFillLimit { self.recentFillLengths.removeFirst() }
-        self.recentFillLengths.append(length)
+        if self.recentFills.count == Self.recentFillLimit { self.recentFills.removeFirst() }
+        self.recentFills.append(RecentFill(length: length, time: time))
         if length % 512 == 1, length > 512 { self.blockShapedFills += 1 }
         if length == 0 { self.zeroLengthFills += 1 }
         let outcome: FillOutcome
@@ -362,7 +362,7 @@ public struct QueueState: Sendable {
     /// The device was reset: its used index starts again at 0.
     mutating func resetUsedIndex() {
         self.flushedSinceReset = 0
-        self.recentFillLengths.removeAll()
+        self.recentFills.removeAll()
     }
 
     /// The device gave an element back without using it (QEMU's `virtqueue_detach_element`,

@@ -1,4 +1,5 @@
 import GuestMemory
+import TraceSources
 import VirtioModel
 
 extension AnalysisReport {
@@ -12,5 +13,11 @@ extension AnalysisReport {
         if !mismatches.isEmpty { self.findingCounts[DumpTraceMismatch.info.id, default: 0] += mismatches.count }
         self.totalFindings += inspection.totalFindings + mismatches.count
         self.omittedFindings += inspection.omittedFindings
+    }
+
+    /// When this trace shows the device filling the element at `usedIndex` of a queue of a
+    /// dump of the same moment, if it is among the trace's last fills.
+    public func completionTime(of usedIndex: UInt16, in queue: QueueInspection) -> Timestamp? {
+        DumpTraceMismatch.completionTime(of: usedIndex, in: queue, analysis: self)
     }
 }

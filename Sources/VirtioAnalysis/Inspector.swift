@@ -75,6 +75,12 @@ public struct QueueInspection: Sendable {
     public var lastAvailIndex: UInt16?
     /// A block device's capacity in 512-byte sectors, when known.
     public var blockCapacity: UInt64?
+    /// The negotiated features, when known.
+    public var features: FeatureBits?
+    /// The queue's role in its device (receive, transmit, …), when known.
+    public var role: QueueRole = .unknown
+    /// Every completion since the ring was set up is still in the used ring (split queues).
+    public var allCompletionsInRing = false
 }
 
 /// The result of inspecting queues in a guest memory dump.
@@ -302,6 +308,9 @@ public enum Inspector {
         // Every completion since the ring was set up is still in it: used.idx has not passed
         // the queue size, so the element at index 0 was the first.
         context.allCompletionsInRing = snapshot.map { Self.writtenUsedSlots($0) == Int($0.usedIndex.rawValue) } ?? false
+        inspection.allCompletionsInRing = context.allCompletionsInRing
+        inspection.features = options.features
+        inspection.role = context.role
         for rule in RuleCatalog.snapshotRules {
             for message in rule.check(context) { emit(rule.info, message) }
         }
@@ -366,6 +375,8 @@ public enum Inspector {
             index: target.queue, deviceType: options.deviceType,
             role: QueueRole.of(index: target.queue, type: options.deviceType, netControlQueue: options.netControlQueue),
             features: options.features, blockCapacity: options.blockCapacity)
+        inspection.features = options.features
+        inspection.role = context.role
         Self.checkRequests(&inspection, in: context, emit: emit)
         return inspection
     }

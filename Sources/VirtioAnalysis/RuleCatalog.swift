@@ -83,7 +83,7 @@ public enum RuleCatalog {
             + summaryRules.map { $0.info } + snapshotRules.map { $0.info } + requestRules.map { $0.info }
             + packedRules.map { $0.info } + OwnedChains.infos + PackedLists.infos
             + QEMUReported.infos
-            + InputRules.infos + [DumpTraceMismatch.info]
+            + InputRules.infos + [DumpTraceMismatch.info, NetFrames.skipped]
         var seen = Set<String>()
         return declared.filter { seen.insert($0.id).inserted }
     }()

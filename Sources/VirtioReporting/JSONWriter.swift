@@ -1,15 +1,19 @@
 /// A minimal streaming JSON writer with stable key order (the order of the calls), so the
-/// same input always gives byte-identical output.
+/// same input always gives byte-identical output. Indented, or on one line (`compact`, for
+/// JSON Lines).
 struct JSONWriter {
     private(set) var output = ""
     private var needsComma: [Bool] = [false]
     private let indentUnit = "  "
+    private let compact: Bool
+
+    init(compact: Bool = false) { self.compact = compact }
 
     private var depth: Int { self.needsComma.count - 1 }
 
     private mutating func separator() {
-        if self.needsComma[self.needsComma.count - 1] { self.output += "," }
-        if self.depth > 0 { self.output += "\n" + String(repeating: self.indentUnit, count: self.depth) }
+        if self.needsComma[self.needsComma.count - 1] { self.output += self.compact ? ", " : "," }
+        if self.depth > 0, !self.compact { self.output += "\n" + String(repeating: self.indentUnit, count: self.depth) }
         self.needsComma[self.needsComma.count - 1] = true
     }
 
@@ -36,7 +40,7 @@ struct JSONWriter {
 
     private mutating func close(_ bracket: String) {
         let hadItems = self.needsComma.removeLast()
-        if hadItems { self.output += "\n" + String(repeating: self.indentUnit, count: self.depth) }
+        if hadItems, !self.compact { self.output += "\n" + String(repeating: self.indentUnit, count: self.depth) }
         self.output += bracket
     }
 

@@ -105,7 +105,7 @@ public enum TextReporter {
     }
 
     /// The findings part of a report, shared by `analyze` and `inspect`.
-    static func findingsSection(_ findings: [Finding], total: Int, omitted: Int, color: Bool) -> String {
+    public static func findingsSection(_ findings: [Finding], total: Int, omitted: Int, color: Bool) -> String {
         let counts = Severity.allCases.reversed().map { severity in
             "\(findings.filter { $0.severity == severity }.count) \(severity)"
         }

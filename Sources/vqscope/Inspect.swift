@@ -94,11 +94,114 @@ struct Inspect: ParsableCommand {
             come from saved QMP replies (--qmp: x-query-virtio-status and x-query-virtio-queue-status, \
             which also give the negotiated features), from the virtio-mmio register writes of a trace \
             (--trace), and/or --queue. Split queues: the chains the device owns are walked and checked, \
-            and their requests decoded. Packed queues: the ring and event suppression are decoded and \
-            checked. See docs/inspect.md.
+            and their requests decoded; completed chains are judged where they still describe their \
+            requests. Packed queues: the ring and event suppression are decoded and checked, and with \
+            the device's position (QMP) the lists not yet read are walked. See docs/inspect.md.
             """
     )
 
+    @OptionGroup var location: DumpLocation
+
+    @Option(help: "Output format: text or json.")
+    var format: OutputFormat = .text
+
+    @Flag(help: "In the text report, list every descriptor of the owned chains (JSON always has them).")
+    var descriptors = false
+
+    @Option(name: .customLong("fail-on"), help: "Exit 1 when a finding is at least this severe: note, warning, error or never.")
+    var failOn: FailLevel = .error
+
+    func validate() throws { try self.location.requireQueues() }
+
+    func run() throws {
+        let location = self.location
+        let result = Self.execute(
+            dump: location.dump, base: location.base?.value, qmp: location.qmp, trace: location.trace,
+            queues: location.targets, options: location.options,
+            format: self.format, failOn: self.failOn, descriptors: self.descriptors,
+            color: isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil)
+        if !result.output.isEmpty { print(result.output, terminator: "") }
+        if !result.diagnostics.isEmpty { Analyze.printError(result.diagnostics) }
+        if result.code != Exit.clean { throw ExitCode(result.code) }
+    }
+
+    /// A dump inspected at the queues QMP, a trace and the command line locate.
+    struct Located {
+        var report: InspectionReport
+        var memory: GuestMemoryMap
+        /// The trace's analysis, when a trace was given.
+        var trace: AnalysisReport?
+        var notes: [String]
+    }
+
+    /// Opens the dump, finds its queues (QMP, the trace's virtio-mmio writes, `queues`) and
+    /// inspects them: what `inspect` reports and `pcap` exports from.
+    static func locate(
+        dump: String, base: UInt64?, qmp: String?, trace: String?, queues: [QueueTarget], options: Inspector.Options
+    ) -> Result<Located, CommandFailure> {
+        let memory: GuestMemoryMap
+        var targets: [QueueTarget] = []
+        var notes: [String] = []
+        var traceReport: AnalysisReport?
+        do {
+            if let qmp {
+                let found = try QueueDiscovery.fromQMP(qmp, flags: options)
+                targets += found.targets
+                notes += found.notes
+            }
+            if let trace {
+                switch Analyze.analyze(trace: trace, options: AnalysisOptions()) {
+                case .success(let report):
+                    let found = QueueDiscovery.fromTrace(report, flags: options)
+                    targets += found.targets
+                    notes += found.notes
+                    traceReport = report
+                case .failure(let failure): return .failure(failure)
+                }
+            }
+            memory = try GuestMemoryDump.open(path: dump, base: base)
+        } catch {
+            return .failure(CommandFailure(error))
+        }
+        targets += queues
+        guard !targets.isEmpty else {
+            return .failure(
+                CommandFailure(message: (notes + ["vqscope: no queue to inspect"]).joined(separator: "\n"), code: Exit.undecodable))
+        }
+        return .success(
+            Located(
+                report: Inspector.inspect(memory: memory, dump: dump, queues: targets), memory: memory, trace: traceReport,
+                notes: notes))
+    }
+
+    /// The whole inspection as a function of its inputs, so tests can run it in process.
+    static func execute(
+        dump: String, base: UInt64?, qmp: String? = nil, trace: String? = nil, queues: [QueueTarget],
+        options: Inspector.Options = Inspector.Options(), format: OutputFormat, failOn: FailLevel,
+        descriptors: Bool = false, color: Bool = false
+    ) -> (output: String, diagnostics: String, code: Int32) {
+        let located: Located
+        switch Self.locate(dump: dump, base: base, qmp: qmp, trace: trace, queues: queues, options: options) {
+        case .success(let found): located = found
+        case .failure(let failure): return ("", failure.message, failure.code)
+        }
+        let report = located.report
+        let notes = located.notes
+        let output: String
+        switch format {
+        case .text: output = InspectionReporter.text(report, color: color, descriptors: descriptors)
+        case .json: output = InspectionReporter.json(report, toolVersion: VQScope.version)
+        }
+        var code = Exit.clean
+        if let threshold = failOn.threshold, let highest = report.highestSeverity, highest >= threshold {
+            code = Exit.findings
+        }
+        return (output, notes.joined(separator: "\n"), code)
+    }
+}
+
+/// Where a dump's queues are and what was negotiated: the options `inspect` and `pcap` share.
+struct DumpLocation: ParsableArguments {
     @Option(help: "The guest memory dump: an ELF core, or a raw image (then --base is needed).")
     var dump: String
 
@@ -139,15 +242,6 @@ struct Inspect: ParsableCommand {
     @Option(help: "Whether VIRTIO_F_INDIRECT_DESC was negotiated: yes or no (unknown when left out); QMP's features win.")
     var indirect: Negotiated?
 
-    @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
-
-    @Flag(help: "In the text report, list every descriptor of the owned chains (JSON always has them).")
-    var descriptors = false
-
-    @Option(name: .customLong("fail-on"), help: "Exit 1 when a finding is at least this severe: note, warning, error or never.")
-    var failOn: FailLevel = .error
-
     func validate() throws {
         if case .names(let names)? = self.features?.form {
             let unknown = names.filter { FeatureBits(names: [$0], device: self.device?.type).rawValue == 0 }
@@ -157,7 +251,12 @@ struct Inspect: ParsableCommand {
                         + (self.device == nil ? " (device-specific names need --device)" : ""))
             }
         }
-        guard !self.queues.isEmpty || self.qmp != nil || self.trace != nil else {
+    }
+
+    /// The queues must come from somewhere: QMP, a trace (`trace`, when the command takes it
+    /// as an argument too) or `--queue`.
+    func requireQueues(trace: String? = nil) throws {
+        guard !self.queues.isEmpty || self.qmp != nil || (self.trace ?? trace) != nil else {
             throw ValidationError(
                 "give --qmp with saved QMP replies, --trace with a virtio-mmio trace, or at least one --queue desc=…,avail=…,used=…,size=N")
         }
@@ -175,63 +274,11 @@ struct Inspect: ParsableCommand {
             queueIndices: self.queues.enumerated().map { $1.index ?? $0 }, fallback: flags)
     }
 
-    func run() throws {
+    /// The `--queue` queues, with what the command line says about them.
+    var targets: [QueueTarget] {
         let options = self.options
-        let result = Self.execute(
-            dump: self.dump, base: self.base?.value, qmp: self.qmp, trace: self.trace,
-            queues: self.queues.enumerated().map { QueueTarget(
-                    addresses: $1.addresses, queue: $1.index ?? $0, options: options, lastAvailIndex: $1.lastAvailIndex)
-            },
-            options: options, format: self.format, failOn: self.failOn, descriptors: self.descriptors,
-            color: isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil)
-        if !result.output.isEmpty { print(result.output, terminator: "") }
-        if !result.diagnostics.isEmpty { Analyze.printError(result.diagnostics) }
-        if result.code != Exit.clean { throw ExitCode(result.code) }
-    }
-
-    /// The whole inspection as a function of its inputs, so tests can run it in process.
-    static func execute(
-        dump: String, base: UInt64?, qmp: String? = nil, trace: String? = nil, queues: [QueueTarget],
-        options: Inspector.Options = Inspector.Options(), format: OutputFormat, failOn: FailLevel,
-        descriptors: Bool = false, color: Bool = false
-    ) -> (output: String, diagnostics: String, code: Int32) {
-        let memory: GuestMemoryMap
-        var targets: [QueueTarget] = []
-        var notes: [String] = []
-        do {
-            if let qmp {
-                let found = try QueueDiscovery.fromQMP(qmp, flags: options)
-                targets += found.targets
-                notes += found.notes
-            }
-            if let trace {
-                switch Analyze.analyze(trace: trace, options: AnalysisOptions()) {
-                case .success(let report):
-                    let found = QueueDiscovery.fromTrace(report, flags: options)
-                    targets += found.targets
-                    notes += found.notes
-                case .failure(let failure): return ("", failure.message, failure.code)
-                }
-            }
-            memory = try GuestMemoryDump.open(path: dump, base: base)
-        } catch {
-            let failure = CommandFailure(error)
-            return ("", failure.message, failure.code)
+        return self.queues.enumerated().map {
+            QueueTarget(addresses: $1.addresses, queue: $1.index ?? $0, options: options, lastAvailIndex: $1.lastAvailIndex)
         }
-        targets += queues
-        guard !targets.isEmpty else {
-            return ("", (notes + ["vqscope: no queue to inspect"]).joined(separator: "\n"), Exit.undecodable)
-        }
-        let report = Inspector.inspect(memory: memory, dump: dump, queues: targets)
-        let output: String
-        switch format {
-        case .text: output = InspectionReporter.text(report, color: color, descriptors: descriptors)
-        case .json: output = InspectionReporter.json(report, toolVersion: VQScope.version)
-        }
-        var code = Exit.clean
-        if let threshold = failOn.threshold, let highest = report.highestSeverity, highest >= threshold {
-            code = Exit.findings
-        }
-        return (output, notes.joined(separator: "\n"), code)
     }
 }

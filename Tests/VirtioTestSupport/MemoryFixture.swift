@@ -152,6 +152,21 @@ public struct MemoryFixture {
 }
 
 extension MemoryFixture {
+    /// The frames `vqscope pcap` would export from the image's queue, and its findings.
+    public func frames() throws -> (frames: [NetFrame], findings: [Finding], unreadable: Int) {
+        let file = TemporaryFile(bytes: self.bytes, name: "mem.raw")
+        defer { file.remove() }
+        let memory = try GuestMemoryDump.open(path: file.path, base: self.base)
+        let report = Inspector.inspect(
+            memory: memory, dump: file.path,
+            queues: [
+                QueueTarget(addresses: self.queue, queue: self.index, options: self.options, lastAvailIndex: self.lastAvailIndex)
+            ])
+        var frames: [NetFrame] = []
+        let (findings, unreadable) = NetFrames.extract(from: report, memory: memory) { frames.append($0) }
+        return (frames, findings, unreadable)
+    }
+
     /// `vqscope analyze TRACE --dump IMAGE`: the trace analysed, this image inspected at the
     /// queues the trace shows being programmed, and the two joined.
     public func joined(withTrace path: String) throws -> AnalysisReport {

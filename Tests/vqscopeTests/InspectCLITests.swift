@@ -135,11 +135,8 @@ struct InspectCLITests {
                 ["inspect", "--dump", file.path, "--base", "0x40000000", "--queue", queue, "--format", "json"] + extra)
             try command.validate()
             let inspect = try #require(command as? Inspect)
-            let options = inspect.options
-            let targets = inspect.queues.enumerated().map {
-                QueueTarget(addresses: $1.addresses, queue: $1.index ?? $0, options: options)
-            }
-            let result = Inspect.execute(dump: file.path, base: 0x4000_0000, queues: targets, format: .json, failOn: .error)
+            let result = Inspect.execute(
+                dump: file.path, base: 0x4000_0000, queues: inspect.location.targets, format: .json, failOn: .error)
             let object = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
             return (object["findings"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String }
         }

@@ -8,8 +8,9 @@
 # every queue's rings over QMP (x-query-virtio-queue-status) and writes an ELF memory dump:
 # OUTDIR/dump.elf (256 MiB, never committed), OUTDIR/queues.json and the raw QMP exchange
 # OUTDIR/qmp.jsonl, and the QEMU trace OUTDIR/trace.log (whose virtio-mmio register writes
-# locate the rings too, in the mmio modes). check_dump.py then runs `vqscope inspect` and
-# `vqscope analyze --dump` on them.
+# locate the rings too, in the mmio modes), and OUTDIR/netdev.pcap, QEMU's own record of the
+# frames on the user-mode network (filter-dump). check_dump.py then runs `vqscope inspect`,
+# `vqscope analyze --dump` and `vqscope pcap` on them.
 source "$(dirname "$0")/common.sh"
 OUTDIR=${1:?usage: capture-linux-dump.sh OUTDIR [pci|pci-packed|mmio|mmio-legacy]}
 MODE=${2:-pci}
@@ -18,12 +19,13 @@ OUTDIR=$(cd "$OUTDIR" && pwd)
 
 bash "$CAPTURE_DIR/build-initramfs.sh" "$WORK"
 truncate -s 8M disk.img
-rm -f "$OUTDIR/dump.elf" "$OUTDIR/queues.json" "$OUTDIR/qmp.jsonl" "$OUTDIR/trace.log"
+rm -f "$OUTDIR/dump.elf" "$OUTDIR/queues.json" "$OUTDIR/qmp.jsonl" "$OUTDIR/trace.log" "$OUTDIR/netdev.pcap"
 echo "$MODE" > "$OUTDIR/mode"
 python3 "$CAPTURE_DIR/qmp_dump.py" qmp.sock console.log "$OUTDIR/dump.elf" "$OUTDIR/queues.json" "$OUTDIR/qmp.jsonl" &
 dumper=$!
 COMMON=(-accel tcg -m 256M -smp 1 -nodefaults -display none -no-reboot -initrd initramfs.cpio.gz
   -serial file:console.log -netdev user,id=n0,restrict=on -drive file=disk.img,if=none,id=d0,format=raw
+  -object filter-dump,id=fd0,netdev=n0,file="$OUTDIR/netdev.pcap"
   -object rng-random,id=rng0,filename=/dev/urandom -chardev file,id=c0,path=hvc0.out
   -qmp unix:qmp.sock,server=on,wait=off)
 case "$MODE" in

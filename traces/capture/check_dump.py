@@ -21,6 +21,8 @@ dump (DUMP-TRACE-MISMATCH included).
 Prints one line per check and "N passed, N failed" at the end; exits 1 on a failure.
 """
 import json
+import shutil
+import struct
 import os
 import subprocess
 import sys
@@ -72,8 +74,87 @@ def main():
     qmp = os.path.join(outdir, "qmp.jsonl") if mode.startswith("pci") else None
     ok = check_join(vqscope, dump, trace, qmp)
     passed, failed = passed + ok, failed + (not ok)
+    ok = check_pcap(vqscope, outdir, mode)
+    passed, failed = passed + ok, failed + (not ok)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed or not passed else 0)
+
+
+def read_pcap(path):
+    """The records of a classic pcap file, read with struct alone (not libpcap, which vqscope
+    writes with): [(seconds as float, frame bytes)]; the link type must be Ethernet."""
+    data = open(path, "rb").read()
+    magic, = struct.unpack_from("<I", data, 0)
+    endian = {0xA1B2C3D4: "<", 0xD4C3B2A1: ">"}[magic]
+    linktype, = struct.unpack_from(endian + "I", data, 20)
+    assert linktype == 1, f"{path}: link type {linktype}, not Ethernet"
+    records, offset = [], 24
+    while offset + 16 <= len(data):
+        seconds, micros, caplen, _ = struct.unpack_from(endian + "IIII", data, offset)
+        records.append((seconds + micros / 1e6, data[offset + 16:offset + 16 + caplen]))
+        offset += 16 + caplen
+    return records
+
+
+def check_pcap(vqscope, outdir, mode):
+    """`vqscope pcap` on the dump: a pcap that libpcap wrote and tcpdump reads, whose every
+    frame is one QEMU's filter-dump saw on the netdev (byte for byte, at the time the trace
+    gives it up to the two clocks' offset), among them the guest's DHCP, ARP and ICMP replies;
+    and a side file with one line per frame."""
+    name = "pcap"
+    frames, side = os.path.join(outdir, "frames.pcap"), os.path.join(outdir, "frames.jsonl")
+    command = [vqscope, "pcap", os.path.join(outdir, "trace.log"), "--dump", os.path.join(outdir, "dump.elf"),
+               "-o", frames, "--vnet-hdr", side]
+    if mode.startswith("pci"):
+        command += ["--qmp", os.path.join(outdir, "qmp.jsonl")]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        return verdict(name, [f"exit {result.returncode}: {result.stderr.strip()[:300]}"], "")
+    problems = []
+    exported = read_pcap(frames)
+    seen = read_pcap(os.path.join(outdir, "netdev.pcap"))
+    lines = [json.loads(line) for line in open(side)][1:]
+    if len(lines) != len(exported):
+        problems.append(f"{len(lines)} side-file lines for {len(exported)} frames")
+    # filter-dump and the trace read different host clocks (the offset seen is about half a
+    # second), so the times must differ from filter-dump's by one constant, to within 10 ms.
+    offsets = []
+    for (time, frame), line in zip(exported, lines):
+        matches = [t for t, f in seen if f == frame]
+        if not matches:
+            problems.append(f"frame {line['frame']} ({line['direction']}, {len(frame)} bytes) is not in filter-dump's pcap")
+        elif line["timestamp"] == "trace":
+            offsets.append(min((time - t for t in matches), key=abs))
+    spread = max(offsets) - min(offsets) if offsets else 0.0
+    if spread > 0.01:
+        problems.append(f"the frames' times are off filter-dump's by {min(offsets):.3f} to {max(offsets):.3f} s")
+    kinds = {describe_frame(frame) for _, frame in exported}
+    if not mode.endswith("packed") and not {"DHCP reply", "ARP reply", "ICMP echo reply"} <= kinds:
+        problems.append(f"the guest's DHCP, ARP and ICMP replies are not all exported (found {sorted(kinds)})")
+    if shutil.which("tcpdump"):
+        read = subprocess.run(["tcpdump", "-n", "-r", frames], capture_output=True, text=True)
+        if read.returncode != 0 or len(read.stdout.splitlines()) != len(exported):
+            problems.append(f"tcpdump -r: exit {read.returncode}, {len(read.stdout.splitlines())} lines")
+    timed = f"{len(offsets)} timed by the trace, off filter-dump's clock by {offsets[0]:.3f} s ± {spread / 2:.4f}" \
+        if offsets else "none timed by the trace"
+    return verdict(name, problems, f"{len(exported)} frames ({', '.join(sorted(kinds))}), all in filter-dump's "
+                   f"{len(seen)}; {timed}")
+
+
+def describe_frame(frame):
+    """What an Ethernet frame carries, in the words check_pcap expects."""
+    ethertype = int.from_bytes(frame[12:14], "big") if len(frame) >= 14 else None
+    if ethertype == 0x0806 and len(frame) >= 22:
+        return "ARP reply" if frame[21] == 2 else "ARP request"
+    if ethertype == 0x0800 and len(frame) >= 34:
+        protocol, header = frame[23], (frame[14] & 15) * 4
+        if protocol == 1:
+            return {0: "ICMP echo reply", 8: "ICMP echo request"}.get(frame[14 + header], "ICMP")
+        if protocol == 17 and len(frame) >= 14 + header + 4:
+            source = int.from_bytes(frame[14 + header:16 + header], "big")
+            return {67: "DHCP reply", 68: "DHCP request"}.get(source, "UDP")
+        return "IPv4"
+    return f"ethertype {ethertype}"
 
 
 def verdict(name, problems, success):

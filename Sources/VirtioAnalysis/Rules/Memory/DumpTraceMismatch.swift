@@ -1,4 +1,5 @@
 import GuestMemory
+import TraceSources
 import VirtioModel
 
 /// A trace and a dump of the same run agree: the used index in memory is the number of
@@ -59,7 +60,7 @@ enum DumpTraceMismatch {
         // The last used elements, newest first, against the trace's last fills (only when no
         // fill is waiting for its flush: those slots are written but not yet published).
         if traced.fillsAwaitingFlush == 0 {
-            for (used, traceLength) in zip(queue.recentUsed.reversed(), traced.recentFillLengths.reversed())
+            for (used, traceLength) in zip(queue.recentUsed.reversed(), traced.recentFills.map(\.length).reversed())
             where used.element.length != traceLength {
                 messages.append(
                     "used ring slot \(used.slot) holds length \(used.element.length), but the trace's fill there says \(traceLength)")
@@ -77,5 +78,17 @@ enum DumpTraceMismatch {
                     + "chains between used.idx and avail.idx")
         }
         return messages
+    }
+
+    /// When the trace shows the device filling the element at used index `usedIndex` of this
+    /// queue of the dump: only for the trace's last fills, and only when trace and dump agree
+    /// on the used index (the fills are then the last used elements, in order).
+    static func completionTime(of usedIndex: UInt16, in queue: QueueInspection, analysis: AnalysisReport) -> Timestamp? {
+        guard let (_, traced) = Self.pair(queue, in: analysis), let dumpIndex = queue.usedIndex,
+            UInt16(truncatingIfNeeded: traced.flushedSinceReset) == dumpIndex, traced.fillsAwaitingFlush == 0
+        else { return nil }
+        let back = Int(dumpIndex &- usedIndex)  // 1 for the newest element
+        guard back >= 1, back <= traced.recentFills.count else { return nil }
+        return traced.recentFills[traced.recentFills.count - back].time
     }
 }
