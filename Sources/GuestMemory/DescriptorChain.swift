@@ -115,26 +115,18 @@ public struct DescriptorChain: Sendable {
                     self.defects.append(.nestedIndirect(descriptor: index))
                     return
                 }
-                if indirectNegotiated == false { self.defects.append(.indirectNotNegotiated(descriptor: index)) }
-                if descriptor.flags.contains(.next) { self.defects.append(.indirectWithNext(descriptor: index)) }
-                guard descriptor.length > 0, descriptor.length % 16 == 0 else {
-                    self.defects.append(.indirectLength(length: descriptor.length))
-                    return
-                }
-                guard memory.contains(descriptor.address, length: UInt64(descriptor.length)) else {
-                    self.defects.append(.unmapped(address: descriptor.address, length: UInt64(descriptor.length)))
-                    return
-                }
+                guard
+                    self.checkIndirect(
+                        address: descriptor.address, length: descriptor.length, hasNext: descriptor.flags.contains(.next),
+                        at: index, memory: memory, indirectNegotiated: indirectNegotiated)
+                else { return }
                 // The WRITE flag of the descriptor pointing at the table is ignored (§2.7.5.3.2).
                 self.walk(
                     from: 0, table: descriptor.address, limit: Int(descriptor.length / 16), indirect: true,
                     memory: memory, indirectNegotiated: indirectNegotiated)
                 return
             }
-            self.append(Element(index: index, descriptor: descriptor, indirect: indirect))
-            if descriptor.length > 0, !memory.contains(descriptor.address, length: UInt64(descriptor.length)) {
-                self.defects.append(.unmapped(address: descriptor.address, length: UInt64(descriptor.length)))
-            }
+            self.appendBuffer(Element(index: index, descriptor: descriptor, indirect: indirect), memory: memory)
             guard descriptor.flags.contains(.next) else { return }
             guard Int(descriptor.next) < limit else {
                 self.defects.append(
@@ -149,7 +141,35 @@ public struct DescriptorChain: Sendable {
         }
     }
 
-    mutating func append(_ element: Element) {
+    /// Appends a data descriptor, with a defect when its buffer is not wholly in the dump.
+    mutating func appendBuffer(_ element: Element, memory: GuestMemoryMap) {
+        self.append(element)
+        let descriptor = element.descriptor
+        if descriptor.length > 0, !memory.contains(descriptor.address, length: UInt64(descriptor.length)) {
+            self.defects.append(.unmapped(address: descriptor.address, length: UInt64(descriptor.length)))
+        }
+    }
+
+    /// Checks a descriptor that points at an indirect table (§2.7.5.3.1, §2.8.19): INDIRECT
+    /// negotiated, no NEXT beside it, a length of whole entries, the table in the dump. Records
+    /// the defects; true when the table can be read.
+    mutating func checkIndirect(
+        address: UInt64, length: UInt32, hasNext: Bool, at index: UInt16, memory: GuestMemoryMap, indirectNegotiated: Bool?
+    ) -> Bool {
+        if indirectNegotiated == false { self.defects.append(.indirectNotNegotiated(descriptor: index)) }
+        if hasNext { self.defects.append(.indirectWithNext(descriptor: index)) }
+        guard length > 0, length % 16 == 0 else {
+            self.defects.append(.indirectLength(length: length))
+            return false
+        }
+        guard memory.contains(address, length: UInt64(length)) else {
+            self.defects.append(.unmapped(address: address, length: UInt64(length)))
+            return false
+        }
+        return true
+    }
+
+    private mutating func append(_ element: Element) {
         let writable = element.descriptor.flags.contains(.write)
         if writable {
             self.writableBytes &+= UInt64(element.descriptor.length)

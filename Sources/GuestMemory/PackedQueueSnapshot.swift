@@ -140,24 +140,15 @@ extension DescriptorChain {
     ) {
         let flags = DescriptorFlags(rawValue: descriptor.flags.rawValue & 0x7)
         guard descriptor.flags.contains(.indirect) else {
-            self.append(Element(
-                index: slot, descriptor: SplitDescriptor(address: descriptor.address, length: descriptor.length, flags: flags, next: next),
-                indirect: false))
-            if descriptor.length > 0, !memory.contains(descriptor.address, length: UInt64(descriptor.length)) {
-                self.defects.append(.unmapped(address: descriptor.address, length: UInt64(descriptor.length)))
-            }
+            let buffer = SplitDescriptor(address: descriptor.address, length: descriptor.length, flags: flags, next: next)
+            self.appendBuffer(Element(index: slot, descriptor: buffer, indirect: false), memory: memory)
             return
         }
-        if indirectNegotiated == false { self.defects.append(.indirectNotNegotiated(descriptor: slot)) }
-        if descriptor.flags.contains(.next) { self.defects.append(.indirectWithNext(descriptor: slot)) }
-        guard descriptor.length > 0, descriptor.length % 16 == 0 else {
-            self.defects.append(.indirectLength(length: descriptor.length))
-            return
-        }
-        guard memory.contains(descriptor.address, length: UInt64(descriptor.length)) else {
-            self.defects.append(.unmapped(address: descriptor.address, length: UInt64(descriptor.length)))
-            return
-        }
+        guard
+            self.checkIndirect(
+                address: descriptor.address, length: descriptor.length, hasNext: descriptor.flags.contains(.next), at: slot,
+                memory: memory, indirectNegotiated: indirectNegotiated)
+        else { return }
         let count = Int(descriptor.length / 16)
         guard count <= Self.maximumDescriptors, count <= budget,
             var cursor = try? memory.cursor(at: descriptor.address, length: Int(descriptor.length))
@@ -180,15 +171,9 @@ extension DescriptorChain {
                 self.defects.append(.indirectEntryFlags(entry: index, flags: item.flags.rawValue))
                 reportedFlags = true
             }
-            self.append(Element(
-                index: index,
-                descriptor: SplitDescriptor(
-                    address: item.address, length: item.length,
-                    flags: item.flags.contains(.write) ? .write : [], next: index &+ 1),
-                indirect: true))
-            if item.length > 0, !memory.contains(item.address, length: UInt64(item.length)) {
-                self.defects.append(.unmapped(address: item.address, length: UInt64(item.length)))
-            }
+            let buffer = SplitDescriptor(
+                address: item.address, length: item.length, flags: item.flags.contains(.write) ? .write : [], next: index &+ 1)
+            self.appendBuffer(Element(index: index, descriptor: buffer, indirect: true), memory: memory)
         }
     }
 }
