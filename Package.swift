@@ -39,6 +39,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The fuzzing harness (libFuzzer with -sanitize=fuzzer -DFUZZING: traces/fuzz/run.sh);
+        // built plainly, it replays inputs.
+        .executableTarget(
+            name: "vqscope-fuzz",
+            dependencies: ["VirtioModel", "TraceSources", "GuestMemory", "VirtioAnalysis", "VirtioReporting"],
+            swiftSettings: strict),
         // Fixture paths and small helpers shared by the test targets.
         .target(
             name: "VirtioTestSupport", dependencies: ["TraceSources", "GuestMemory", "VirtioAnalysis", "VirtioModel"],

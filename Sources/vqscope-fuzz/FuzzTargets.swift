@@ -1,0 +1,108 @@
+import GuestMemory
+import TraceSources
+import VirtioAnalysis
+import VirtioModel
+import VirtioReporting
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the fuzzer drives: the trace reader and model, the dump readers, and the ring
+/// decoders with the frame export and reports, each fed one input. None may trap, hang or
+/// grow without bound, whatever the bytes.
+enum FuzzTarget: String, CaseIterable {
+    /// The bytes are a trace file: read, decoded and replayed through the verifying model.
+    case trace
+    /// The bytes are a dump file: opened as an ELF core (and as a raw image), a few ranges read.
+    case dump
+    /// The first 64 bytes say where a queue is and what was negotiated; the rest is a raw
+    /// guest memory image at address 0 (``RingsInput``). Inspected, frames exported, reported.
+    case rings
+
+    /// Runs one input.
+    func run(_ bytes: UnsafeRawBufferPointer) {
+        switch self {
+        case .trace: Self.trace(bytes)
+        case .dump: Self.dump(bytes)
+        case .rings: Self.rings(bytes)
+        }
+    }
+
+    /// A file of this process's own for the readers that take paths (every reader maps or
+    /// streams a file, as it does in use).
+    static let scratch = "/tmp/vqscope-fuzz-\(getpid())"
+
+    static func write(_ bytes: UnsafeRawBufferPointer) -> String {
+        let file = fopen(Self.scratch, "w")
+        if let file {
+            if let base = bytes.baseAddress { fwrite(base, 1, bytes.count, file) }
+            fclose(file)
+        }
+        return Self.scratch
+    }
+
+    static func trace(_ bytes: UnsafeRawBufferPointer) {
+        let path = Self.write(bytes)
+        guard var reader = try? TraceReader(path: path, maximumLineLength: 4096, chunkSize: 4096) else { return }
+        var analyzer = Analyzer(file: path, options: AnalysisOptions())
+        while let item = try? reader.next() { analyzer.consume(item) }
+        let report = analyzer.finish(statistics: reader.statistics)
+        _ = TextReporter.render(report, color: false)
+        _ = JSONReporter.render(report, toolVersion: "fuzz")
+    }
+
+    static func dump(_ bytes: UnsafeRawBufferPointer) {
+        let path = Self.write(bytes)
+        for base in [UInt64?.none, 0x4000_0000] {
+            guard let memory = try? GuestMemoryDump.open(path: path, base: base) else { continue }
+            for region in memory.regions.prefix(8) {
+                _ = try? memory.bytes(at: region.guestAddress, length: Int(min(region.length, 64)))
+                _ = try? memory.bytes(at: region.guestAddress &+ region.length &- 1, length: 2)
+            }
+        }
+    }
+
+    static func rings(_ bytes: UnsafeRawBufferPointer) {
+        guard let input = RingsInput(bytes) else { return }
+        let path = Self.write(UnsafeRawBufferPointer(rebasing: bytes[RingsInput.headerSize...]))
+        guard let memory = try? GuestMemoryDump.open(path: path, base: 0) else { return }
+        let report = Inspector.inspect(memory: memory, dump: path, queues: [input.target])
+        _ = NetFrames.extract(from: report, memory: memory) { _ in }
+        _ = InspectionReporter.text(report, color: false, descriptors: true)
+        _ = InspectionReporter.json(report, toolVersion: "fuzz")
+    }
+}
+
+/// The header of a `rings` input: 64 bytes, little-endian.
+///
+/// ```
+/// 0  desc u64   8 avail u64   16 used u64   24 size u16   26 flags u16   28 device u8
+/// 29 queue index u8   30 last-avail u16   32 features u64   40 capacity u64   48…63 unused
+/// ```
+/// flags: bit 0 EVENT_IDX, 1 INDIRECT negotiated, 2 packed, 3 features known, 4 last-avail
+/// known, 5 capacity known. device: 1 net, 2 blk, 3 console, 4 entropy, 18 input (virtio IDs).
+struct RingsInput {
+    static let headerSize = 64
+    var target: QueueTarget
+
+    init?(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count >= Self.headerSize else { return nil }
+        func little(_ offset: Int, _ width: Int) -> UInt64 {
+            (0..<width).reduce(UInt64(0)) { $0 | UInt64(bytes[offset + $1]) << (8 * UInt64($1)) }
+        }
+        let flags = little(26, 2)
+        let addresses = QueueAddresses(
+            descriptorArea: little(0, 8), driverArea: little(8, 8), deviceArea: little(16, 8),
+            size: UInt16(little(24, 2)))
+        let types: [UInt64: DeviceType] = [1: .network, 2: .block, 3: .console, 4: .entropy, 18: .input]
+        var options = Inspector.Options(
+            eventIndex: flags & 1 != 0, indirectNegotiated: flags & 2 != 0, deviceType: types[little(28, 1)],
+            features: flags & 8 != 0 ? FeatureBits(rawValue: little(32, 8)) : nil)
+        options.packed = flags & 4 != 0
+        options.blockCapacity = flags & 32 != 0 ? little(40, 8) : nil
+        self.target = QueueTarget(
+            addresses: addresses, queue: Int(little(29, 1)), options: options,
+            lastAvailIndex: flags & 16 != 0 ? UInt16(little(30, 2)) : nil)
+    }
+}
