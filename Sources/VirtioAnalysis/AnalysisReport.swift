@@ -95,6 +95,8 @@ public struct AnalysisReport: Sendable {
     public var totalFindings: Int
     /// Findings counted but not kept in full.
     public var omittedFindings: Int
+    /// Findings a baseline (`--baseline`) accepted and took out of the report.
+    public var suppressedByBaseline = 0
     /// Events ignored because the trace named more devices or queues than the model tracks.
     public var ignoredEvents: Int
 

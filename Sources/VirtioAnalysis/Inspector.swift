@@ -94,6 +94,8 @@ public struct InspectionReport: Sendable {
     public var findingCounts: [String: Int]
     public var totalFindings: Int
     public var omittedFindings: Int
+    /// Findings a baseline (`--baseline`) accepted and took out of the report.
+    public var suppressedByBaseline = 0
 
     public var highestSeverity: Severity? { self.findings.map(\.severity).max() }
 }

@@ -12,7 +12,8 @@ public enum InspectionReporter {
     public static func text(_ report: InspectionReport, color: Bool, descriptors: Bool = false) -> String {
         var out = "vqscope: \(report.dump)\n" + Self.memorySection(report, descriptors: descriptors)
         out += TextReporter.findingsSection(
-            report.findings, total: report.totalFindings, omitted: report.omittedFindings, color: color)
+            report.findings, total: report.totalFindings, omitted: report.omittedFindings,
+            suppressed: report.suppressedByBaseline, color: color)
         return out
     }
 
@@ -116,7 +117,7 @@ public enum InspectionReporter {
         Self.memory(report, into: &json)
         JSONReporter.findings(
             report.findings, total: report.totalFindings, omitted: report.omittedFindings, counts: report.findingCounts,
-            into: &json)
+            suppressed: report.suppressedByBaseline, into: &json)
         json.endObject()
         return json.output + "\n"
     }

@@ -24,7 +24,7 @@ public enum JSONReporter {
         }
         Self.findings(
             report.findings, total: report.totalFindings, omitted: report.omittedFindings, counts: report.findingCounts,
-            into: &json
+            suppressed: report.suppressedByBaseline, into: &json
         ) { json in json.number("ignoredEvents", report.ignoredEvents) }
         json.endObject()
         return json.output + "\n"
@@ -33,7 +33,8 @@ public enum JSONReporter {
     /// The `findings` array and the `summary` object (totals, by severity, by rule, then
     /// whatever `more` adds), shared by every JSON report.
     static func findings(
-        _ findings: [Finding], total: Int, omitted: Int, counts: [String: Int], into json: inout JSONWriter,
+        _ findings: [Finding], total: Int, omitted: Int, counts: [String: Int], suppressed: Int = 0,
+        into json: inout JSONWriter,
         more: (inout JSONWriter) -> Void = { _ in }
     ) {
         json.beginArray("findings")
@@ -42,6 +43,7 @@ public enum JSONReporter {
         json.beginObject("summary")
         json.number("findings", total)
         json.number("omittedFindings", omitted)
+        json.number("suppressedByBaseline", suppressed)
         json.string("highestSeverity", findings.map(\.severity).max()?.description)
         json.beginObject("bySeverity")
         for severity in Severity.allCases.reversed() {

@@ -31,4 +31,17 @@ public enum RulesListing {
         json.endArray()
         return json.output + "\n"
     }
+
+    /// The catalogue entry of one rule, for `vqscope explain`.
+    public static func explanation(_ rule: RuleInfo) -> String {
+        let section = rule.section == "n/a" ? "n/a" : "§\(rule.section)" + (rule.section11.map { " (VIRTIO 1.1: §\($0))" } ?? "")
+        return """
+            \(rule.id) (\(rule.severity))
+              \(rule.summary)
+              VIRTIO 1.2 section: \(section)
+              who must obey:      \(rule.party.rawValue)
+              evidence:           \(rule.evidence)
+
+            """
+    }
 }

@@ -101,16 +101,21 @@ public enum TextReporter {
     }
 
     private static func findings(_ report: AnalysisReport, color: Bool) -> String {
-        Self.findingsSection(report.findings, total: report.totalFindings, omitted: report.omittedFindings, color: color)
+        Self.findingsSection(
+            report.findings, total: report.totalFindings, omitted: report.omittedFindings,
+            suppressed: report.suppressedByBaseline, color: color)
     }
 
     /// The findings part of a report, shared by `analyze` and `inspect`.
-    public static func findingsSection(_ findings: [Finding], total: Int, omitted: Int, color: Bool) -> String {
+    public static func findingsSection(
+        _ findings: [Finding], total: Int, omitted: Int, suppressed: Int = 0, color: Bool
+    ) -> String {
         let counts = Severity.allCases.reversed().map { severity in
             "\(findings.filter { $0.severity == severity }.count) \(severity)"
         }
         var out = "\nFindings (\(total): \(counts.joined(separator: ", "))"
         if omitted > 0 { out += "; \(omitted) more of the same rules not listed" }
+        if suppressed > 0 { out += "; \(suppressed) more suppressed by the baseline" }
         out += ")\n"
         if findings.isEmpty { return out + "  none\n" }
         for finding in findings.sorted(by: Self.order) {

@@ -77,8 +77,8 @@ struct Analyze: ParsableCommand {
     @Argument(help: "The trace file (plain or .xz), or - for standard input.")
     var trace: String
 
-    @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    @Option(help: "Output format: text, json, junit or sarif.")
+    var format: ReportFormat = .text
 
     @Option(name: .customLong("fail-on"), help: "Exit 1 when a finding is at least this severe: note, warning, error or never.")
     var failOn: FailLevel = .error
@@ -100,6 +100,8 @@ struct Analyze: ParsableCommand {
     @Option(help: "Saved QMP replies locating the dump's queues (otherwise the trace's virtio-mmio writes do).")
     var qmp: String?
 
+    @OptionGroup var gating: GatingOptions
+
     func validate() throws {
         if self.dump == nil, self.base != nil || self.qmp != nil {
             throw ValidationError("--base and --qmp go with --dump")
@@ -109,7 +111,8 @@ struct Analyze: ParsableCommand {
     func run() throws {
         let result = Self.execute(
             trace: self.trace, format: self.format, failOn: self.failOn, devices: self.devices,
-            memory: self.dump.map { MemoryInput(dump: $0, base: self.base?.value, qmp: self.qmp) }, color: self.useColor())
+            memory: self.dump.map { MemoryInput(dump: $0, base: self.base?.value, qmp: self.qmp) }, gating: self.gating.gating,
+            color: self.useColor())
         if !result.output.isEmpty { print(result.output, terminator: "") }
         if !result.diagnostics.isEmpty { Self.printError(result.diagnostics) }
         if result.code != Exit.clean { throw ExitCode(result.code) }
@@ -128,34 +131,52 @@ struct Analyze: ParsableCommand {
         print(text, to: &standardError)
     }
 
-    /// The whole analysis as a function of its inputs, so tests can run it in process.
-    static func execute(
-        trace: String, format: OutputFormat, failOn: FailLevel, devices: [DeviceAssignment] = [],
-        memory input: MemoryInput? = nil, color: Bool = false
-    ) -> (output: String, diagnostics: String, code: Int32) {
+    /// The trace analysed, and joined with the dump's inspection when a dump is given.
+    static func report(
+        trace: String, devices: [DeviceAssignment], memory input: MemoryInput?
+    ) -> Result<(AnalysisReport, InspectionReport?, [String]), CommandFailure> {
         var options = AnalysisOptions()
         for assignment in devices { options.deviceTypes[assignment.vdev] = assignment.type }
         var report: AnalysisReport
         switch Self.analyze(trace: trace, options: options) {
         case .success(let analysis): report = analysis
+        case .failure(let failure): return .failure(failure)
+        }
+        guard let input else { return .success((report, nil, [])) }
+        switch input.inspect(with: report) {
+        case .success(let result):
+            report.join(result.report)
+            return .success((report, result.report, result.notes))
+        case .failure(let failure): return .failure(failure)
+        }
+    }
+
+    /// The whole analysis as a function of its inputs, so tests can run it in process.
+    static func execute(
+        trace: String, format: ReportFormat, failOn: FailLevel, devices: [DeviceAssignment] = [],
+        memory input: MemoryInput? = nil, gating: Gating = Gating(), color: Bool = false
+    ) -> (output: String, diagnostics: String, code: Int32) {
+        var report: AnalysisReport
+        let inspection: InspectionReport?
+        let notes: [String]
+        switch Self.report(trace: trace, devices: devices, memory: input) {
+        case .success(let result): (report, inspection, notes) = result
         case .failure(let failure): return ("", failure.message, failure.code)
         }
-        var notes: [String] = []
-        var inspection: InspectionReport?
-        if let input {
-            switch input.inspect(with: report) {
-            case .success(let result):
-                inspection = result.report
-                notes = result.notes
-                report.join(result.report)
-            case .failure(let failure): return ("", failure.message, failure.code)
+        if case .failure(let failure) = gating.apply(to: &report, deviceTypes: report.deviceTypes(with: inspection)) {
+            return ("", failure.message, failure.code)
+        }
+        let analyzed = report
+        func render(_ format: ReportFormat) -> String {
+            switch format {
+            case .text: TextReporter.render(analyzed, memory: inspection, color: false)
+            case .json: JSONReporter.render(analyzed, memory: inspection, toolVersion: VQScope.version)
+            case .junit: JUnitReporter.render(analyzed.findings, input: trace, failOn: failOn.threshold)
+            case .sarif: SARIFReporter.render(analyzed.findings, toolVersion: VQScope.version)
             }
         }
-        let output: String
-        switch format {
-        case .text: output = TextReporter.render(report, memory: inspection, color: color)
-        case .json: output = JSONReporter.render(report, memory: inspection, toolVersion: VQScope.version)
-        }
+        if let failure = gating.writeReports(render) { return ("", failure.message, failure.code) }
+        let output = format == .text ? TextReporter.render(report, memory: inspection, color: color) : render(format)
         var code = Exit.clean
         if let threshold = failOn.threshold, let highest = report.highestSeverity, highest >= threshold {
             code = Exit.findings

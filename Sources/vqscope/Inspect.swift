@@ -102,14 +102,16 @@ struct Inspect: ParsableCommand {
 
     @OptionGroup var location: DumpLocation
 
-    @Option(help: "Output format: text or json.")
-    var format: OutputFormat = .text
+    @Option(help: "Output format: text, json, junit or sarif.")
+    var format: ReportFormat = .text
 
     @Flag(help: "In the text report, list every descriptor of the owned chains (JSON always has them).")
     var descriptors = false
 
     @Option(name: .customLong("fail-on"), help: "Exit 1 when a finding is at least this severe: note, warning, error or never.")
     var failOn: FailLevel = .error
+
+    @OptionGroup var gating: GatingOptions
 
     func validate() throws { try self.location.requireQueues() }
 
@@ -118,7 +120,7 @@ struct Inspect: ParsableCommand {
         let result = Self.execute(
             dump: location.dump, base: location.base?.value, qmp: location.qmp, trace: location.trace,
             queues: location.targets, options: location.options,
-            format: self.format, failOn: self.failOn, descriptors: self.descriptors,
+            format: self.format, failOn: self.failOn, gating: self.gating.gating, descriptors: self.descriptors,
             color: isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil)
         if !result.output.isEmpty { print(result.output, terminator: "") }
         if !result.diagnostics.isEmpty { Analyze.printError(result.diagnostics) }
@@ -177,7 +179,7 @@ struct Inspect: ParsableCommand {
     /// The whole inspection as a function of its inputs, so tests can run it in process.
     static func execute(
         dump: String, base: UInt64?, qmp: String? = nil, trace: String? = nil, queues: [QueueTarget],
-        options: Inspector.Options = Inspector.Options(), format: OutputFormat, failOn: FailLevel,
+        options: Inspector.Options = Inspector.Options(), format: ReportFormat, failOn: FailLevel, gating: Gating = Gating(),
         descriptors: Bool = false, color: Bool = false
     ) -> (output: String, diagnostics: String, code: Int32) {
         let located: Located
@@ -185,13 +187,22 @@ struct Inspect: ParsableCommand {
         case .success(let found): located = found
         case .failure(let failure): return ("", failure.message, failure.code)
         }
-        let report = located.report
+        var report = located.report
         let notes = located.notes
-        let output: String
-        switch format {
-        case .text: output = InspectionReporter.text(report, color: color, descriptors: descriptors)
-        case .json: output = InspectionReporter.json(report, toolVersion: VQScope.version)
+        if case .failure(let failure) = gating.apply(to: &report, deviceTypes: report.deviceTypes) {
+            return ("", failure.message, failure.code)
         }
+        let inspected = report
+        func render(_ format: ReportFormat) -> String {
+            switch format {
+            case .text: InspectionReporter.text(inspected, color: false, descriptors: descriptors)
+            case .json: InspectionReporter.json(inspected, toolVersion: VQScope.version)
+            case .junit: JUnitReporter.render(inspected.findings, input: dump, failOn: failOn.threshold)
+            case .sarif: SARIFReporter.render(inspected.findings, toolVersion: VQScope.version)
+            }
+        }
+        if let failure = gating.writeReports(render) { return ("", failure.message, failure.code) }
+        let output = format == .text ? InspectionReporter.text(report, color: color, descriptors: descriptors) : render(format)
         var code = Exit.clean
         if let threshold = failOn.threshold, let highest = report.highestSeverity, highest >= threshold {
             code = Exit.findings
