@@ -29,6 +29,15 @@ extension Analyzer {
                 }
             }
         }
+        let ignored = self.ignoredEvents + self.queues.reduce(0) { $0 + $1.untrackedPopsTotal }
+        if ignored > 0 {
+            self.emit(
+                InputRules.modelLimits,
+                "\(ignored) event(s) past the model's limits were counted, not analysed: more than "
+                    + "\(self.options.maximumDevices) devices or \(self.options.maximumQueues) queues, or more requests in "
+                    + "flight than \(self.options.maximumInFlightPerQueue) per queue (\(self.options.maximumInFlightTotal) in all); "
+                    + "the report covers the rest", line: self.firstIgnoredLine)
+        }
         let labels = Dictionary(
             self.devices.map { ("0x" + String($0.vdev, radix: 16), $0.label) }, uniquingKeysWith: { first, _ in first })
         let findings = self.sink.kept.map { finding -> Finding in
@@ -40,7 +49,7 @@ extension Analyzer {
             file: self.file, input: statistics, timestamped: self.sawTimestamp,
             devices: self.devices.map { self.deviceReport($0, queues: queuesByDevice[$0.ordinal]) }, findings: findings, findingCounts: self.sink.countsByRule,
             totalFindings: self.sink.total, omittedFindings: self.sink.dropped,
-            ignoredEvents: self.ignoredEvents + self.queues.reduce(0) { $0 + $1.untrackedPopsTotal })
+            ignoredEvents: ignored)
     }
 
     /// Writes still waiting for a Status write: with one virtio-mmio device they can only be its.

@@ -45,6 +45,10 @@ public struct Analyzer {
     var sink: FindingSink
     var findingDevices: [Int?] = []
     var ignoredEvents = 0
+    /// The line of the first event ignored for the model's limits.
+    var firstIgnoredLine: Int?
+    /// The line being handled.
+    var currentLine = 0
     var sawTimestamp = false
     var sawRegisterWrites = false
 
@@ -115,6 +119,7 @@ public struct Analyzer {
 
     // swiftlint:disable:next cyclomatic_complexity function_body_length
     mutating func handle(_ record: TraceRecord) {
+        self.currentLine = record.line
         if record.timestamp != nil { self.sawTimestamp = true }
         let previous = self.lookBehind
         self.lookBehind = LookBehind()
@@ -276,7 +281,7 @@ public struct Analyzer {
             return slot
         }
         guard self.devices.count < self.options.maximumDevices else {
-            self.ignoredEvents += 1
+            self.ignoreEvent()
             return nil
         }
         let slot = self.devices.count
@@ -288,6 +293,12 @@ public struct Analyzer {
         return slot
     }
 
+    /// An event past the model's limits: counted, and reported once at the end.
+    mutating func ignoreEvent() {
+        self.ignoredEvents += 1
+        if self.firstIgnoredLine == nil { self.firstIgnoredLine = self.currentLine }
+    }
+
     mutating func queue(_ vq: HostPointer) -> Int? {
         if self.lastQueue.slot >= 0, self.lastQueue.vq == vq { return self.lastQueue.slot }
         if let slot = self.queueSlots[vq] {
@@ -295,7 +306,7 @@ public struct Analyzer {
             return slot
         }
         guard self.queues.count < self.options.maximumQueues else {
-            self.ignoredEvents += 1
+            self.ignoreEvent()
             return nil
         }
         let slot = self.queues.count

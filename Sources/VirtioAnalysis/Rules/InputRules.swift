@@ -18,5 +18,10 @@ enum InputRules {
         summary: "virtio-mmio register writes that could not be tied to a device",
         party: .input, evidence: "virtio_mmio_write_offset lines with no Status write naming a device after them")
 
-    static let infos: [RuleInfo] = [malformedLine, lineTooLong, truncatedLastLine, unattributedRegisterWrites]
+    static let modelLimits = RuleInfo(
+        id: "TRACE-MODEL-LIMITS", severity: .warning, section: "n/a",
+        summary: "events past the model's limits (devices, queues, requests in flight) were counted, not analysed",
+        party: .input, evidence: "more devices, queues or requests in flight than vqscope tracks")
+
+    static let infos: [RuleInfo] = [malformedLine, lineTooLong, truncatedLastLine, unattributedRegisterWrites, modelLimits]
 }
