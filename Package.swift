@@ -24,6 +24,9 @@ let package = Package(
         // The verifying driver/device model, the rules and latency.
         .target(
             name: "VirtioAnalysis", dependencies: ["VirtioModel", "TraceSources", "GuestMemory"], swiftSettings: strict),
+        // vqscope record: QEMU started with shared guest RAM, its rings watched live over QMP.
+        .target(
+            name: "LiveCapture", dependencies: ["VirtioModel", "GuestMemory", "VirtioAnalysis"], swiftSettings: strict),
         // libpcap (Debian: libpcap-dev), imported only by PcapExport.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         // pcap files written and read through libpcap.
@@ -35,7 +38,7 @@ let package = Package(
             name: "vqscope",
             dependencies: [
                 "VirtioModel", "TraceSources", "GuestMemory", "VirtioAnalysis", "VirtioReporting", "PcapExport",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "LiveCapture", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),

@@ -141,6 +141,22 @@ public struct DescriptorChain: Sendable {
         }
     }
 
+    /// Up to `count` bytes from the start of the chain's device-readable or device-writable
+    /// part (a request header, a frame), gathered across descriptors; fewer when the part is
+    /// shorter, nil when they are not in the dump.
+    public func bytes(writable: Bool, count: Int, memory: GuestMemoryMap) -> [UInt8]? {
+        var out: [UInt8] = []
+        for element in self.elements where element.descriptor.flags.contains(.write) == writable {
+            guard out.count < count else { break }
+            // A zero-length descriptor carries nothing; the data may follow it.
+            let take = min(count - out.count, Int(element.descriptor.length))
+            guard take > 0 else { continue }
+            guard let part = try? memory.bytes(at: element.descriptor.address, length: take) else { return nil }
+            out += part
+        }
+        return out
+    }
+
     /// Appends a data descriptor, with a defect when its buffer is not wholly in the dump.
     mutating func appendBuffer(_ element: Element, memory: GuestMemoryMap) {
         self.append(element)

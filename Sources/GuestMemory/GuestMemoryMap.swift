@@ -10,6 +10,12 @@ public struct GuestMemoryMap: Sendable {
         public var guestAddress: UInt64
         public var length: UInt64
         public var fileOffset: UInt64
+
+        public init(guestAddress: UInt64, length: UInt64, fileOffset: UInt64) {
+            self.guestAddress = guestAddress
+            self.length = length
+            self.fileOffset = fileOffset
+        }
     }
 
     public let file: MappedFile

@@ -14,7 +14,9 @@ public final class MappedFile: @unchecked Sendable {
     /// Opens without blocking (a FIFO swapped in cannot hang us) and judges the file by the
     /// descriptor it opened. A file truncated by another process while mapped would still
     /// fault on access: dumps are expected to stay put while vqscope reads them.
-    public init(path: String) throws(MemoryError) {
+    /// `shared`: map the file shared, so what another process writes to it (QEMU, into a
+    /// guest's RAM file) is seen at once.
+    public init(path: String, shared: Bool = false) throws(MemoryError) {
         self.path = path
         let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
@@ -32,7 +34,7 @@ public final class MappedFile: @unchecked Sendable {
             self.bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return
         }
-        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+        guard let base = mmap(nil, size, PROT_READ, shared ? MAP_SHARED : MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
             throw .unreadable(path: path, errno: errno)
         }
         self.bytes = UnsafeRawBufferPointer(start: base, count: size)

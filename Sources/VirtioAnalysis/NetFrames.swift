@@ -14,6 +14,8 @@ public struct NetFrame: Sendable {
     public enum Origin: String, Sendable {
         case inFlight = "in-flight"
         case completed
+        /// Recorded live by `vqscope record` as the ring changed.
+        case recorded
     }
 
     public var device: String?
@@ -31,6 +33,21 @@ public struct NetFrame: Sendable {
     public var bufferCount: UInt16?
     /// The Ethernet frame, the header removed.
     public var bytes: [UInt8]
+
+    public init(
+        device: String?, queue: Int, direction: Direction, origin: Origin, head: UInt16, usedIndex: UInt16?,
+        header: NetHeader, bufferCount: UInt16?, bytes: [UInt8]
+    ) {
+        self.device = device
+        self.queue = queue
+        self.direction = direction
+        self.origin = origin
+        self.head = head
+        self.usedIndex = usedIndex
+        self.header = header
+        self.bufferCount = bufferCount
+        self.bytes = bytes
+    }
 }
 
 /// Finds the frames in a dump's net queues: transmit chains the device owns (their

@@ -14,6 +14,25 @@ public enum FrameReporter {
         case trace
         /// The dump file's modification time: when the snapshot was taken.
         case dump
+        /// When `vqscope record` saw the ring change (a transmit chain made available, a
+        /// received packet's last buffer used).
+        case ring
+    }
+
+    /// The first line for the frames of a recorded run.
+    public static func header(run: String, toolVersion: String) -> String {
+        var json = JSONWriter(compact: true)
+        json.beginObject()
+        json.string("schema", Self.schema)
+        json.number("version", Self.schemaVersion)
+        json.string("tool", "vqscope \(toolVersion)")
+        json.string("run", run)
+        json.string(
+            "timestamps",
+            "when vqscope record saw the ring change: a transmit chain made available, a received packet's last buffer "
+                + "used (timestamp: ring), on the trace's clock")
+        json.endObject()
+        return json.output + "\n"
     }
 
     /// The first line.

@@ -113,12 +113,15 @@ struct Inspect: ParsableCommand {
 
     @OptionGroup var gating: GatingOptions
 
-    func validate() throws { try self.location.requireQueues() }
+    func validate() throws {
+        guard self.location.dump != nil else { throw ValidationError("give the dump with --dump") }
+        try self.location.requireQueues()
+    }
 
     func run() throws {
         let location = self.location
         let result = Self.execute(
-            dump: location.dump, base: location.base?.value, qmp: location.qmp, trace: location.trace,
+            dump: location.dump ?? "", base: location.base?.value, qmp: location.qmp, trace: location.trace,
             queues: location.targets, options: location.options,
             format: self.format, failOn: self.failOn, gating: self.gating.gating, descriptors: self.descriptors,
             color: isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil)
@@ -214,7 +217,7 @@ struct Inspect: ParsableCommand {
 /// Where a dump's queues are and what was negotiated: the options `inspect` and `pcap` share.
 struct DumpLocation: ParsableArguments {
     @Option(help: "The guest memory dump: an ELF core, or a raw image (then --base is needed).")
-    var dump: String
+    var dump: String?
 
     @Option(help: "The guest-physical address of a raw image's first byte (hex 0x… or decimal).")
     var base: Address?

@@ -1,5 +1,6 @@
 import ArgumentParser
 import GuestMemory
+import LiveCapture
 import PcapExport
 import TraceSources
 import VirtioAnalysis
@@ -24,7 +25,8 @@ struct Pcap: ParsableCommand {
             """
     )
 
-    @Argument(help: "A QEMU trace of the same run (optional): the frames' completion times, and virtio-mmio queues.")
+    @Argument(
+        help: "A run directory of `vqscope record` (every frame of the run), or a QEMU trace of the dump's run (the frames' completion times, virtio-mmio queues).")
     var traceArgument: String?
 
     @OptionGroup var location: DumpLocation
@@ -38,7 +40,22 @@ struct Pcap: ParsableCommand {
     @Option(name: .customLong("fail-on"), help: "Exit 1 when a finding is at least this severe: note, warning, error or never.")
     var failOn: FailLevel = .error
 
+    /// The argument names a run directory of `vqscope record`.
+    var runDirectory: String? {
+        guard let argument = self.traceArgument, access(argument + "/rings.jsonl", F_OK) == 0 else { return nil }
+        return argument
+    }
+
     func validate() throws {
+        if self.runDirectory != nil {
+            guard self.location.dump == nil, self.location.qmp == nil, self.location.queues.isEmpty else {
+                throw ValidationError("a run directory holds its frames: give it alone, without --dump, --qmp or --queue")
+            }
+            return
+        }
+        guard self.location.dump != nil else {
+            throw ValidationError("give a run directory of `vqscope record`, or --dump: a trace holds no frame bytes")
+        }
         if self.traceArgument != nil, self.location.trace != nil {
             throw ValidationError("give the trace once: as the argument or with --trace")
         }
@@ -46,6 +63,13 @@ struct Pcap: ParsableCommand {
     }
 
     func run() throws {
+        if let run = self.runDirectory {
+            let result = Self.execute(run: run, output: self.output, vnetHeader: self.vnetHeader)
+            if !result.output.isEmpty { print(result.output, terminator: "") }
+            if !result.diagnostics.isEmpty { Analyze.printError(result.diagnostics) }
+            if result.code != Exit.clean { throw ExitCode(result.code) }
+            return
+        }
         var location = self.location
         location.trace = location.trace ?? self.traceArgument
         let result = Self.execute(
@@ -60,9 +84,10 @@ struct Pcap: ParsableCommand {
     static func execute(
         location: DumpLocation, output: String, vnetHeader: String?, failOn: FailLevel, color: Bool = false
     ) -> (output: String, diagnostics: String, code: Int32) {
+        guard let dump = location.dump else { return ("", "vqscope: give --dump", Exit.usage) }
         let located: Inspect.Located
         switch Inspect.locate(
-            dump: location.dump, base: location.base?.value, qmp: location.qmp, trace: location.trace,
+            dump: dump, base: location.base?.value, qmp: location.qmp, trace: location.trace,
             queues: location.targets, options: location.options)
         {
         case .success(let found): located = found
@@ -74,7 +99,7 @@ struct Pcap: ParsableCommand {
         } catch {
             return ("", "vqscope: \(error)", Exit.missingInput)
         }
-        let dumpTime = Self.modificationTime(of: location.dump)
+        let dumpTime = Self.modificationTime(of: dump)
         var side: UnsafeMutablePointer<FILE>?
         if let vnetHeader {
             guard let file = fopen(vnetHeader, "w") else {
@@ -83,7 +108,7 @@ struct Pcap: ParsableCommand {
             side = file
             fputs(
                 FrameReporter.header(
-                    dump: location.dump, trace: location.trace, dumpTime: Self.describe(dumpTime), toolVersion: VQScope.version),
+                    dump: dump, trace: location.trace, dumpTime: Self.describe(dumpTime), toolVersion: VQScope.version),
                 file)
         }
         var counts: [NetFrame.Direction: Int] = [:]
@@ -112,7 +137,7 @@ struct Pcap: ParsableCommand {
         guard failures.isEmpty else { return ("", failures.joined(separator: "\n"), Exit.missingInput) }
         let netQueues = located.report.queues.filter { $0.deviceType == .network }.count
         var text = "vqscope: \(writer.framesWritten) frame(s) to \(output): \(counts[.transmit] ?? 0) transmitted, "
-            + "\(counts[.receive] ?? 0) received, from \(netQueues) net queue(s) of \(location.dump)\n"
+            + "\(counts[.receive] ?? 0) received, from \(netQueues) net queue(s) of \(dump)\n"
         if unreadable > 0 {
             text += "\(unreadable) completed buffer(s) not exported: reused since, one snapshot cannot see their frames\n"
         }
@@ -121,8 +146,44 @@ struct Pcap: ParsableCommand {
         if let threshold = failOn.threshold, let highest = findings.map(\.severity).max(), highest >= threshold {
             code = Exit.findings
         }
-        let notes = located.notes + (netQueues == 0 ? ["vqscope: \(location.dump): no virtio-net queue found"] : [])
+        let notes = located.notes + (netQueues == 0 ? ["vqscope: \(dump): no virtio-net queue found"] : [])
         return (text, notes.joined(separator: "\n"), code)
+    }
+
+    /// Every frame of a recorded run, in the order the recorder saw them.
+    static func execute(run: String, output: String, vnetHeader: String?) -> (output: String, diagnostics: String, code: Int32) {
+        let writer: PcapWriter
+        do {
+            writer = try PcapWriter(path: output)
+        } catch {
+            return ("", "vqscope: \(error)", Exit.missingInput)
+        }
+        var side: UnsafeMutablePointer<FILE>?
+        if let vnetHeader {
+            guard let file = fopen(vnetHeader, "w") else {
+                return ("", "vqscope: \(vnetHeader): cannot create: \(String(cString: strerror(errno)))", Exit.missingInput)
+            }
+            side = file
+            fputs(FrameReporter.header(run: run, toolVersion: VQScope.version), file)
+        }
+        var counts: [NetFrame.Direction: Int] = [:]
+        let problems: [String]
+        do {
+            problems = try RecordedFrames.read(path: run + "/rings.jsonl") { frame, time in
+                writer.write(frame.bytes, at: PcapTimestamp(nanoseconds: time))
+                counts[frame.direction, default: 0] += 1
+                if let side { fputs(FrameReporter.line(frame, number: writer.framesWritten, time: .ring), side) }
+            }
+        } catch {
+            return ("", "vqscope: \(error)", Exit.missingInput)
+        }
+        var failures: [String] = []
+        do { try writer.close() } catch { failures.append("vqscope: \(error)") }
+        if let side, fclose(side) != 0 { failures.append("vqscope: \(vnetHeader ?? ""): cannot write") }
+        guard failures.isEmpty else { return ("", failures.joined(separator: "\n"), Exit.missingInput) }
+        let text = "vqscope: \(writer.framesWritten) frame(s) to \(output): \(counts[.transmit] ?? 0) transmitted, "
+            + "\(counts[.receive] ?? 0) received, recorded in \(run)\n"
+        return (text, problems.prefix(20).joined(separator: "\n"), problems.isEmpty ? Exit.clean : Exit.undecodable)
     }
 
     /// The file's modification time: when `dump-guest-memory` finished writing it.

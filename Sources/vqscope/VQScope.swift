@@ -12,7 +12,7 @@ struct VQScope: ParsableCommand {
             65 input that cannot be decoded, 66 input that cannot be found or read.
             """,
         version: VQScope.version,
-        subcommands: [Analyze.self, Inspect.self, Pcap.self, BaselineCommand.self, Explain.self, Rules.self],
+        subcommands: [Analyze.self, Inspect.self, Pcap.self, Record.self, BaselineCommand.self, Explain.self, Rules.self],
         defaultSubcommand: Analyze.self
     )
 }

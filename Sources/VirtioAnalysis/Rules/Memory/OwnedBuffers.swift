@@ -40,15 +40,6 @@ enum OwnedBuffers {
     /// Up to `count` bytes from the start of a chain's device-readable or device-writable
     /// part (a received header is in the writable part), gathered across descriptors.
     static func prefix(of chain: DescriptorChain, writable: Bool, count: Int, memory: GuestMemoryMap) -> [UInt8]? {
-        var bytes: [UInt8] = []
-        for element in chain.elements where element.descriptor.flags.contains(.write) == writable {
-            guard bytes.count < count else { break }
-            // A zero-length descriptor carries nothing; the header may follow it.
-            let take = min(count - bytes.count, Int(element.descriptor.length))
-            guard take > 0 else { continue }
-            guard let part = try? memory.bytes(at: element.descriptor.address, length: take) else { return nil }
-            bytes += part
-        }
-        return bytes
+        chain.bytes(writable: writable, count: count, memory: memory)
     }
 }

@@ -1,0 +1,140 @@
+import GuestMemory
+
+/// What `vqscope record` refuses in a QEMU command line, and why.
+public enum RecordError: Error, Equatable, CustomStringConvertible {
+    case unsupportedCommand(String)
+    case cannotStart(String)
+    case io(String)
+
+    public var description: String {
+        switch self {
+        case .unsupportedCommand(let why): "cannot record this QEMU command line: \(why)"
+        case .cannotStart(let why): "cannot start QEMU: \(why)"
+        case .io(let why): why
+        }
+    }
+}
+
+/// The user's QEMU command line, and the same with what recording needs: guest RAM in a
+/// shared file of the run directory, a QMP socket, timestamps and the virtio trace events.
+public struct QEMUCommand: Sendable, Equatable {
+    /// The machine families whose RAM layout vqscope knows.
+    public enum Machine: String, Sendable {
+        /// x86 `q35`: RAM below 4 GiB up to 2 GiB (2.75 GiB when smaller), the rest at 4 GiB.
+        case q35
+        /// x86 `pc` (i440FX): up to 3.5 GiB below 4 GiB (3 GiB when larger), the rest at 4 GiB.
+        case pc
+        /// x86 `microvm`: up to 3 GiB below 4 GiB, the rest at 4 GiB.
+        case microvm
+        /// arm `virt`: RAM from 0x40000000.
+        case virt
+    }
+
+    public let arguments: [String]
+    public let machine: Machine
+    /// Guest RAM in bytes (`-m`).
+    public let memory: UInt64
+
+    /// The trace events recording enables (written to the run directory's `events.txt`).
+    public static let traceEvents = ["virtio_*", "virtqueue_*", "pci_cfg_write"]
+
+    /// Reads the machine type and RAM size; refuses what would conflict with the shared RAM.
+    public init(arguments: [String]) throws(RecordError) {
+        guard let program = arguments.first else { throw .unsupportedCommand("no QEMU program given") }
+        guard program.split(separator: "/").last?.hasPrefix("qemu-system-") == true else {
+            throw .unsupportedCommand("\(program) is not a qemu-system-* program")
+        }
+        var machine: Machine?
+        var memory: UInt64 = 128 << 20  // QEMU's default
+        var index = 1
+        while index < arguments.count {
+            let option = arguments[index]
+            let value = index + 1 < arguments.count ? arguments[index + 1] : ""
+            switch option {
+            case "-M", "-machine":
+                for part in value.split(separator: ",") {
+                    let text = String(part)
+                    if text.hasPrefix("memory-backend=") {
+                        throw .unsupportedCommand("-machine memory-backend is already set; vqscope record sets its own")
+                    }
+                    if !text.contains("=") || text.hasPrefix("type=") {
+                        let name = text.hasPrefix("type=") ? String(text.dropFirst(5)) : text
+                        machine = Self.machine(named: name) ?? machine
+                        if Self.machine(named: name) == nil { throw .unsupportedCommand("machine \(name): only q35, pc, microvm and virt are known") }
+                    }
+                }
+                index += 2
+            case "-m":
+                let size = value.split(separator: ",").first { !$0.contains("=") || $0.hasPrefix("size=") }
+                    .map { $0.hasPrefix("size=") ? String($0.dropFirst(5)) : String($0) }
+                guard let size, let bytes = Self.bytes(size) else { throw .unsupportedCommand("cannot read -m \(value)") }
+                if value.contains("maxmem") || value.contains("slots") {
+                    throw .unsupportedCommand("memory hotplug (-m slots/maxmem) is not supported")
+                }
+                memory = bytes
+                index += 2
+            case "-mem-path", "-mem-prealloc", "-numa":
+                throw .unsupportedCommand("\(option) conflicts with the shared RAM file vqscope record gives the guest")
+            case "-object":
+                if value.hasPrefix("memory-backend") {
+                    throw .unsupportedCommand("-object \(value.prefix(30))…: a memory backend is already given")
+                }
+                index += 2
+            default:
+                index += 1
+            }
+        }
+        guard let machine else {
+            throw .unsupportedCommand("give the machine type (-M q35, pc, microvm or virt): its RAM layout locates the rings")
+        }
+        self.arguments = arguments
+        self.machine = machine
+        self.memory = memory
+    }
+
+    static func machine(named name: String) -> Machine? {
+        if name.hasPrefix("pc-q35") { return .q35 }
+        if name.hasPrefix("pc-i440fx") || name == "pc" { return .pc }
+        if name.hasPrefix("virt") { return .virt }
+        return Machine(rawValue: name)
+    }
+
+    /// `256M`, `1G`, `512` (MiB), `1073741824B`.
+    static func bytes(_ text: String) -> UInt64? {
+        guard let last = text.last else { return nil }
+        let units: [Character: UInt64] = ["K": 1 << 10, "k": 1 << 10, "M": 1 << 20, "m": 1 << 20, "G": 1 << 30, "g": 1 << 30, "T": 1 << 40, "B": 1]
+        let (digits, unit) = last.isNumber ? (text, UInt64(1 << 20)) : (String(text.dropLast()), units[last] ?? 0)
+        guard unit > 0, let number = UInt64(digits) else { return nil }
+        let (bytes, overflow) = number.multipliedReportingOverflow(by: unit)
+        return overflow || bytes == 0 ? nil : bytes
+    }
+
+    /// The command line QEMU is started with.
+    public func recordingArguments(ramFile: String, qmpSocket: String, eventsFile: String, traceFile: String) -> [String] {
+        self.arguments + [
+            "-object", "memory-backend-file,id=vqscope-ram,size=\(self.memory),mem-path=\(ramFile),share=on",
+            "-machine", "memory-backend=vqscope-ram",
+            "-qmp", "unix:\(qmpSocket),server=on,wait=off",
+            "-msg", "timestamp=on",
+            "-trace", "events=\(eventsFile)",
+            "-D", traceFile,
+        ]
+    }
+
+    /// Where each run of guest-physical RAM sits in the RAM file.
+    public var ramRegions: [GuestMemoryMap.Region] {
+        let lowLimit: UInt64
+        switch self.machine {
+        case .virt: return [GuestMemoryMap.Region(guestAddress: 0x4000_0000, length: self.memory, fileOffset: 0)]
+        case .q35: lowLimit = self.memory >= 0xB000_0000 ? 0x8000_0000 : 0xB000_0000
+        case .pc: lowLimit = self.memory >= 0xE000_0000 ? 0xC000_0000 : 0xE000_0000
+        case .microvm: lowLimit = 0xC000_0000
+        }
+        let low = min(self.memory, lowLimit)
+        var regions = [GuestMemoryMap.Region(guestAddress: 0, length: low, fileOffset: 0)]
+        if self.memory > low {
+            regions.append(GuestMemoryMap.Region(guestAddress: 1 << 32, length: self.memory - low, fileOffset: low))
+        }
+        return regions
+    }
+}

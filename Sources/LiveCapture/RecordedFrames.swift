@@ -1,0 +1,159 @@
+import FoundationEssentials
+import VirtioAnalysis
+import VirtioModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The frames of a recorded run (`rings.jsonl` of `vqscope record`): every transmit chain as
+/// the driver made it available, and every received packet as the device used its buffers
+/// (with MRG_RXBUF, `num_buffers` consecutive used buffers joined), each with its
+/// virtio_net_hdr removed and the time the recorder saw it.
+public enum RecordedFrames {
+    struct Line: Decodable {
+        var kind: String
+        var t: Int64?
+        var device: String?
+        var type: String?
+        var queue: Int?
+        var features: UInt64?
+        var role: String?
+        var size: Int?
+        var index: Int?
+        var head: Int?
+        var id: Int?
+        var len: Int?
+        var data: String?
+    }
+
+    struct QueueKey: Hashable {
+        var device: String
+        var queue: Int
+    }
+
+    struct QueueInfo {
+        var features: FeatureBits
+        var role: QueueRole
+        var headerSize: Int
+    }
+
+    /// A received packet whose buffers are still being collected.
+    struct Pending {
+        var first: Int
+        var head: Int
+        var time: Int64
+        var expected: Int
+        var bytes: [UInt8]
+    }
+
+    /// Calls `body` with each frame and the time (CLOCK_REALTIME ns) it was seen; returns
+    /// why frames were skipped (a missing or undecodable data field, a packet cut by a reset).
+    public static func read(
+        path: String, _ body: (NetFrame, Int64) -> Void
+    ) throws(RecordError) -> [String] {
+        guard let file = fopen(path, "r") else { throw .io("\(path): cannot open") }
+        defer { fclose(file) }
+        var queues: [QueueKey: QueueInfo] = [:]
+        var pending: [QueueKey: Pending] = [:]
+        var problems: [String] = []
+        var number = 0
+        var line: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(line) }
+        let decoder = JSONDecoder()
+        while getline(&line, &capacity, file) > 0, let line {
+            number += 1
+            let text = String(cString: line)
+            guard let record = try? decoder.decode(Line.self, from: Data(text.utf8)) else {
+                problems.append("\(path):\(number): not a ring record")
+                continue
+            }
+            guard let device = record.device, let queue = record.queue else {
+                if record.kind == "reset", let device = record.device { pending = pending.filter { $0.key.device != device } }
+                continue
+            }
+            let key = QueueKey(device: device, queue: queue)
+            switch record.kind {
+            case "queue":
+                guard record.type == DeviceType.network.shortName else { continue }
+                let features = FeatureBits(rawValue: record.features ?? 0)
+                queues[key] = QueueInfo(
+                    features: features, role: record.role.flatMap(QueueRole.init(rawValue:)) ?? .unknown,
+                    headerSize: NetHeader.size(features: features))
+                pending[key] = nil
+            case "avail":
+                guard let info = queues[key], info.role == .transmit, let hex = record.data else { continue }
+                guard let bytes = Self.bytes(hex), bytes.count > info.headerSize, let header = try? NetHeader(bytes: Array(bytes.prefix(10)))
+                else {
+                    problems.append("\(path):\(number): a transmitted chain without a frame after its header")
+                    continue
+                }
+                body(
+                    NetFrame(
+                        device: device, queue: queue, direction: .transmit, origin: .recorded, head: UInt16(truncatingIfNeeded: record.head ?? 0),
+                        usedIndex: nil, header: header, bufferCount: Self.count(bytes, info.headerSize),
+                        bytes: Array(bytes.dropFirst(info.headerSize))),
+                    record.t ?? 0)
+            case "used":
+                guard let info = queues[key], info.role == .receive else { continue }
+                guard let hex = record.data, let bytes = Self.bytes(hex) else {
+                    problems.append("\(path):\(number): a used receive buffer without its bytes")
+                    pending[key] = nil
+                    continue
+                }
+                if var packet = pending[key] {
+                    packet.bytes += bytes
+                    pending[key] = packet
+                } else {
+                    let merged = info.features.contains(.netMergeableRxBuffers)
+                    let buffers = merged ? Int(Self.count(bytes, info.headerSize) ?? 1) : 1
+                    pending[key] = Pending(
+                        first: record.index ?? 0, head: record.id ?? 0, time: record.t ?? 0, expected: max(buffers, 1), bytes: bytes)
+                }
+                guard var packet = pending[key] else { continue }
+                packet.expected -= 1
+                pending[key] = packet.expected > 0 ? packet : nil
+                guard packet.expected == 0 else { continue }
+                guard packet.bytes.count > info.headerSize, let header = try? NetHeader(bytes: Array(packet.bytes.prefix(10))) else {
+                    problems.append("\(path):\(number): a received packet without a frame after its header")
+                    continue
+                }
+                body(
+                    NetFrame(
+                        device: device, queue: queue, direction: .receive, origin: .recorded, head: UInt16(truncatingIfNeeded: packet.head),
+                        usedIndex: UInt16(truncatingIfNeeded: packet.first), header: header,
+                        bufferCount: Self.count(packet.bytes, info.headerSize), bytes: Array(packet.bytes.dropFirst(info.headerSize))),
+                    packet.time)
+            default: continue
+            }
+        }
+        return problems
+    }
+
+    /// `num_buffers`, where the header has it.
+    static func count(_ bytes: [UInt8], _ headerSize: Int) -> UInt16? {
+        headerSize >= 12 && bytes.count >= 12 ? UInt16(bytes[10]) | UInt16(bytes[11]) << 8 : nil
+    }
+
+    static func bytes(_ hex: String) -> [UInt8]? {
+        let digits = Array(hex.utf8)
+        guard digits.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(digits.count / 2)
+        func value(_ digit: UInt8) -> UInt8? {
+            switch digit {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+            default: nil
+            }
+        }
+        var index = 0
+        while index < digits.count {
+            guard let high = value(digits[index]), let low = value(digits[index + 1]) else { return nil }
+            out.append(high << 4 | low)
+            index += 2
+        }
+        return out
+    }
+}

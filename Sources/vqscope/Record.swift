@@ -1,0 +1,53 @@
+import ArgumentParser
+import LiveCapture
+
+struct Record: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run QEMU and record every virtqueue transition from its shared guest RAM, with the trace and QMP.",
+        discussion: """
+            vqscope record -o RUN_DIR -- qemu-system-x86_64 -M q35 -m 256M …  starts QEMU with your \
+            command line plus guest RAM in a shared file, a QMP socket, -msg timestamp=on and the \
+            virtio trace events into RUN_DIR. The guest's console passes through; SIGINT and \
+            SIGTERM go to QEMU; recording ends when QEMU exits. Every split queue of every device \
+            that reaches DRIVER_OK is watched from index 0; each chain made available and each \
+            used element is recorded in RUN_DIR/rings.jsonl, net frames with their bytes. Then: \
+            vqscope pcap RUN_DIR -o frames.pcap. See docs/record.md.
+            """
+    )
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "The run directory (created if missing).")
+    var output: String
+
+    @Argument(parsing: .postTerminator, help: "The QEMU command line, after --.")
+    var qemu: [String] = []
+
+    func validate() throws {
+        guard !self.qemu.isEmpty else { throw ValidationError("give the QEMU command line after --") }
+        do {
+            _ = try QEMUCommand(arguments: self.qemu)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
+    func run() throws {
+        let command: QEMUCommand
+        do {
+            command = try QEMUCommand(arguments: self.qemu)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        do {
+            let summary = try Recorder.run(command: command, directory: self.output)
+            Analyze.printError(
+                "vqscope record: \(summary.queues) queue(s) watched, \(summary.availEntries) chains made available and "
+                    + "\(summary.usedEntries) used elements recorded, \(summary.missed) missed"
+                    + (summary.packedQueuesSkipped > 0 ? ", \(summary.packedQueuesSkipped) packed queue(s) not watched" : "")
+                    + "; QEMU exited with \(summary.exitStatus); \(self.output)/rings.jsonl")
+            if summary.exitStatus != 0 { throw ExitCode(summary.exitStatus) }
+        } catch let error as RecordError {
+            Analyze.printError("vqscope: \(error)")
+            throw ExitCode(Exit.missingInput)
+        }
+    }
+}
