@@ -76,7 +76,7 @@ let package = Package(
         .testTarget(
             name: "vqscopeTests",
             dependencies: [
-                "vqscope", "VirtioReporting", "PcapExport", "VirtioAnalysis", "TraceSources", "GuestMemory", "VirtioModel",
+                "vqscope", "VirtioReporting", "PcapExport", "LiveCapture", "VirtioAnalysis", "TraceSources", "GuestMemory", "VirtioModel",
                 "VirtioTestSupport",
             ],
             swiftSettings: strict

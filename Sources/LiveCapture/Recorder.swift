@@ -68,10 +68,9 @@ public enum Recorder {
                 lastStatusPoll = now
                 if (try? session.pollDevices(client)) == nil { connection = nil }
             }
-            if !session.scanAll() {
-                var pause = timespec(tv_sec: 0, tv_nsec: 20_000)
-                nanosleep(&pause, nil)
-            }
+            // Busy polling (a short sleep lost entries in a prototype); the processor is given up
+            // to QEMU's threads when nothing changed.
+            if !session.scanAll() { sched_yield() }
         }
         recordedProcess = 0
         signal(SIGINT, SIG_DFL)
@@ -150,6 +149,8 @@ struct Session {
     var watched: [WatchedQueue] = []
     /// Manifest entries of queues no longer watched (their device was reset).
     var retired: [String] = []
+    /// What the retired queues saw: queues, chains made available, used elements, missed.
+    var retiredTotals = (queues: 0, avail: 0, used: 0, missed: 0)
     var packedQueuesSkipped = 0
 
     init(command: QEMUCommand, ramPath: String, writer: RingRecordWriter) {
@@ -227,6 +228,10 @@ struct Session {
 
     private mutating func retire(_ label: String) {
         for queue in self.watched where queue.device == label {
+            self.retiredTotals.queues += 1
+            self.retiredTotals.avail += queue.availSeen
+            self.retiredTotals.used += queue.usedSeen
+            self.retiredTotals.missed += queue.missed
             self.retired.append(
                 "{\"device\": \(JSONText.quoted(queue.device)), \"queue\": \(queue.index), \"availEntries\": \(queue.availSeen), "
                     + "\"usedEntries\": \(queue.usedSeen), \"missed\": \(queue.missed), \"reset\": true}")
@@ -241,8 +246,9 @@ struct Session {
 
     func summary(exitStatus: Int32) -> Recorder.Summary {
         Recorder.Summary(
-            exitStatus: exitStatus, queues: self.watched.count,
-            availEntries: self.watched.reduce(0) { $0 + $1.availSeen }, usedEntries: self.watched.reduce(0) { $0 + $1.usedSeen },
-            missed: self.watched.reduce(0) { $0 + $1.missed }, packedQueuesSkipped: self.packedQueuesSkipped)
+            exitStatus: exitStatus, queues: self.watched.count + self.retiredTotals.queues,
+            availEntries: self.watched.reduce(self.retiredTotals.avail) { $0 + $1.availSeen },
+            usedEntries: self.watched.reduce(self.retiredTotals.used) { $0 + $1.usedSeen },
+            missed: self.watched.reduce(self.retiredTotals.missed) { $0 + $1.missed }, packedQueuesSkipped: self.packedQueuesSkipped)
     }
 }

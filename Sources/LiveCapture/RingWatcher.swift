@@ -22,7 +22,9 @@ struct WatchedQueue {
     var chains: [UInt16: DescriptorChain] = [:]
     var availSeen = 0
     var usedSeen = 0
-    /// Entries overwritten before the watcher read them (it fell more than a ring behind).
+    /// Entries overwritten before the watcher read them (it fell more than a ring behind), and
+    /// chains whose head was offered again before the watcher read the first offer (their
+    /// descriptors may describe the later request): recorded as stale, without data.
     var missed = 0
 
     /// Frames are at most 64 KiB plus a 20-byte header; nothing longer is copied.
@@ -48,8 +50,10 @@ struct WatchedQueue {
         guard size > 0, let avail = self.index(at: self.addresses.driverArea &+ 2, memory: memory),
             let used = self.index(at: self.addresses.deviceArea &+ 2, memory: memory)
         else { return false }
-        if avail != self.nextAvail { self.readAvail(upTo: avail, memory: memory, writer: writer) }
+        // Completions first: a head returned and offered again in the same scan still names its
+        // old chain when its used element is read.
         if used != self.nextUsed { self.readUsed(upTo: used, memory: memory, writer: writer) }
+        if avail != self.nextAvail { self.readAvail(upTo: avail, memory: memory, writer: writer) }
         return true
     }
 
@@ -69,10 +73,28 @@ struct WatchedQueue {
     private mutating func readAvail(upTo target: UInt16, memory: GuestMemoryMap, writer: RingRecordWriter) {
         self.nextAvail = self.resume(from: self.nextAvail, to: target, side: "avail", writer: writer)
         let size = self.addresses.size
-        while self.nextAvail != target {
-            let slot = self.nextAvail.quotientAndRemainder(dividingBy: size).remainder
+        // The heads of every new entry, read first: a head offered twice among them was
+        // completed and reused before the first offer could be read.
+        var heads: [UInt16] = []
+        var index = self.nextAvail
+        while index != target {
+            let slot = index.quotientAndRemainder(dividingBy: size).remainder
             guard let bytes = try? memory.bytes(at: self.addresses.driverArea &+ 4 &+ UInt64(slot) * 2, length: 2) else { return }
-            let head = UInt16(bytes[0]) | UInt16(bytes[1]) << 8
+            heads.append(UInt16(bytes[0]) | UInt16(bytes[1]) << 8)
+            index &+= 1
+        }
+        var lastOffer: [UInt16: Int] = [:]
+        for (position, head) in heads.enumerated() { lastOffer[head] = position }
+        for (position, head) in heads.enumerated() {
+            guard lastOffer[head] == position else {
+                writer.write(
+                    "{\"kind\": \"avail\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.nextAvail), "
+                        + "\"head\": \(head), \"stale\": true}")
+                self.missed += 1
+                self.availSeen += 1
+                self.nextAvail &+= 1
+                continue
+            }
             let chain = DescriptorChain(
                 head: head, table: self.addresses.descriptorArea, queueSize: size, memory: memory,
                 indirectNegotiated: self.features.contains(.indirectDescriptors))

@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import GuestMemory
+import LiveCapture
+import Testing
+import VirtioAnalysis
+import VirtioTestSupport
+
+@testable import vqscope
+
+/// `vqscope record`'s command-line handling and the reading of a recording, without QEMU
+/// (the real recording is `.ci/test`'s: traces/capture/record-linux.sh and check_record.py).
+struct RecordTests {
+    @Test("the QEMU command line: machine, memory and layout read; what conflicts refused")
+    func command() throws {
+        let q35 = try QEMUCommand(arguments: ["qemu-system-x86_64", "-M", "q35", "-m", "256M", "-accel", "tcg"])
+        #expect(q35.machine == .q35 && q35.memory == 256 << 20)
+        #expect(q35.ramRegions == [.init(guestAddress: 0, length: 256 << 20, fileOffset: 0)])
+        let big = try QEMUCommand(arguments: ["qemu-system-x86_64", "-machine", "q35,accel=tcg", "-m", "size=4G"])
+        #expect(big.ramRegions == [
+            .init(guestAddress: 0, length: 0x8000_0000, fileOffset: 0),
+            .init(guestAddress: 1 << 32, length: 0x8000_0000, fileOffset: 0x8000_0000),
+        ])
+        let arm = try QEMUCommand(arguments: ["qemu-system-aarch64", "-M", "virt", "-m", "512"])
+        #expect(arm.ramRegions == [.init(guestAddress: 0x4000_0000, length: 512 << 20, fileOffset: 0)])
+        let recorded = q35.recordingArguments(ramFile: "/r/ram", qmpSocket: "/r/q", eventsFile: "/r/e", traceFile: "/r/t")
+        #expect(recorded.starts(with: q35.arguments))
+        #expect(recorded.contains("memory-backend-file,id=vqscope-ram,size=268435456,mem-path=/r/ram,share=on"))
+        #expect(recorded.contains("memory-backend=vqscope-ram") && recorded.contains("unix:/r/q,server=on,wait=off"))
+        for refused in [
+            ["qemu-system-x86_64", "-M", "q35,memory-backend=mem"],
+            ["qemu-system-x86_64", "-M", "q35", "-object", "memory-backend-ram,id=m,size=1G"],
+            ["qemu-system-x86_64", "-M", "q35", "-mem-path", "/dev/hugepages"],
+            ["qemu-system-x86_64", "-m", "256M"],
+            ["qemu-system-x86_64", "-M", "isapc"],
+            ["qemu-system-x86_64", "-M", "q35", "-m", "1G,slots=2,maxmem=4G"],
+            ["sh", "-c", "true"],
+        ] {
+            #expect(throws: RecordError.self) { _ = try QEMUCommand(arguments: refused) }
+        }
+        #expect(throws: (any Error).self) {
+            var parsed = try VQScope.parseAsRoot(["record", "-o", "/tmp/run"])
+            try parsed.validate()
+        }
+    }
+
+    /// A recording: a net device with VERSION_1 and MRG_RXBUF, a transmitted ARP request, a
+    /// received packet of two buffers, a stale entry and a reset.
+    static let recording = """
+        {"kind": "header", "schema": "vqscope.rings", "version": 1}
+        {"kind": "queue", "t": 1, "device": "virtio-net@/n", "type": "net", "queue": 0, "desc": 4096, "avail": 8192, "used": 12288, "size": 8, "features": \(1 << 32 | 1 << 15), "role": "rx"}
+        {"kind": "queue", "t": 1, "device": "virtio-net@/n", "type": "net", "queue": 1, "desc": 16384, "avail": 20480, "used": 24576, "size": 8, "features": \(1 << 32 | 1 << 15), "role": "tx"}
+        {"kind": "avail", "t": 2000000000, "device": "virtio-net@/n", "queue": 1, "index": 0, "head": 0, "descriptors": [[65536, 54, 0, 0]], "defects": 0, "data": "000000000000000000000000ffffffffffff52540012345608060001080006040001525400123456000000000000000000000a000202"}
+        {"kind": "avail", "t": 2000000001, "device": "virtio-net@/n", "queue": 1, "index": 1, "head": 0, "stale": true}
+        {"kind": "used", "t": 3000000000, "device": "virtio-net@/n", "queue": 0, "index": 0, "id": 0, "len": 16, "data": "000000000000000000000200aabbccdd"}
+        {"kind": "used", "t": 3000000500, "device": "virtio-net@/n", "queue": 0, "index": 1, "id": 1, "len": 2, "data": "eeff"}
+        {"kind": "reset", "t": 4000000000, "device": "virtio-net@/n"}
+        """
+
+    @Test("recorded frames: the transmitted chain and the merged received packet, headers removed, stale entries skipped")
+    func frames() throws {
+        let file = TemporaryFile(text: Self.recording, name: "rings.jsonl")
+        defer { file.remove() }
+        var frames: [(NetFrame, Int64)] = []
+        let problems = try RecordedFrames.read(path: file.path) { frames.append(($0, $1)) }
+        #expect(problems.isEmpty)
+        #expect(frames.map(\.0.direction) == [.transmit, .receive])
+        #expect(frames.first?.0.bytes.count == 42 && frames.first?.1 == 2_000_000_000)
+        #expect(frames.last?.0.bytes == [0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff] && frames.last?.0.bufferCount == 2)
+        #expect(frames.last?.1 == 3_000_000_000 && frames.last?.0.usedIndex == 0 && frames.last?.0.origin == .recorded)
+        // A line that is not a record is reported with its line number.
+        let broken = TemporaryFile(text: Self.recording + "\nnot json\n", name: "rings.jsonl")
+        defer { broken.remove() }
+        let complaints = try RecordedFrames.read(path: broken.path) { _, _ in }
+        #expect(complaints.count == 1 && complaints.first?.hasSuffix(":9: not a ring record") == true)
+    }
+}

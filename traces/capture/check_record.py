@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""check_record.py VQSCOPE OUTDIR: holds a `vqscope record` run of record-linux.sh to what
+QEMU itself saw. The recording's used elements per queue must equal the trace's
+virtqueue_fill count for that device type and queue; `vqscope pcap RUN` must give exactly the
+frames QEMU's filter-dump saw on the netdev, byte for byte, both directions, the guest's DHCP,
+ARP and ICMP among them; `vqscope analyze` of the run's trace raises no error. Prints the
+recorder's overhead from timing.json (the guest's uptime at power-off and the wall time, with
+and without recording)."""
+import collections
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from check_dump import describe_frame, read_pcap, verdict  # noqa: E402
+
+
+def main():
+    vqscope, outdir = sys.argv[1:3]
+    run = os.path.join(outdir, "run")
+    passed = failed = 0
+
+    def count(ok):
+        nonlocal passed, failed
+        passed, failed = passed + ok, failed + (not ok)
+
+    # 1. Used elements against the trace's fills.
+    used = collections.Counter()
+    avail = collections.Counter()
+    types = {}
+    missed = 0
+    # Frames the recorder says it could not read: stale or overwritten entries of net queues.
+    net_missed = 0
+    for line in open(os.path.join(run, "rings.jsonl")):
+        record = json.loads(line)
+        kind, device = record["kind"], record.get("device")
+        if kind == "queue":
+            types[device] = record["type"]
+        elif kind == "used":
+            used[(types.get(device), record["queue"])] += 1
+        elif kind == "avail":
+            avail[(types.get(device), record["queue"])] += 1
+            if record.get("stale"):
+                missed += 1
+                net_missed += types.get(device) == "net"
+        elif kind == "missed":
+            missed += record.get("avail", 0) + record.get("used", 0)
+            if types.get(device) == "net":
+                net_missed += record.get("avail", 0) + record.get("used", 0)
+    analysis = subprocess.run([vqscope, "analyze", os.path.join(run, "trace.log"), "--format", "json"],
+                              capture_output=True, text=True)
+    report = json.loads(analysis.stdout)
+    fills = collections.Counter({(d["type"], q["index"]): q["fills"] for d in report["devices"] for q in d["queues"]
+                                 if q["fills"]})
+    problems = [f"{key}: {used[key]} used elements recorded, the trace fills {fills[key]}"
+                for key in sorted(set(used) | set(fills), key=str) if used[key] != fills[key]]
+    problems += [f"{f['rule']}: {f['message']}" for f in report["findings"] if f["severity"] == "error"]
+    count(verdict("record vs trace", problems,
+                  f"{sum(used.values())} used elements in {len(used)} queues, each queue's count the trace's fills; "
+                  f"{sum(avail.values())} chains made available; {missed} entries missed (overwritten before the "
+                  f"recorder attached or read them); no error in the trace"))
+
+    # 2. Frames against filter-dump.
+    frames = os.path.join(outdir, "frames.pcap")
+    result = subprocess.run([vqscope, "pcap", run, "-o", frames, "--vnet-hdr", os.path.join(outdir, "frames.jsonl")],
+                            capture_output=True, text=True)
+    problems = [f"pcap exit {result.returncode}: {result.stderr.strip()[:200]}"] if result.returncode else []
+    exported = collections.Counter(frame for _, frame in read_pcap(frames)) if not problems else collections.Counter()
+    seen = collections.Counter(frame for _, frame in read_pcap(os.path.join(outdir, "netdev.pcap")))
+    # Every recorded frame is one filter-dump saw; the frames filter-dump has beyond them are
+    # no more than the net entries the recorder reported missing (none, when it kept up).
+    only_ours, only_theirs = exported - seen, seen - exported
+    if only_ours or sum(only_theirs.values()) > net_missed:
+        problems.append(f"{sum(exported.values())} frames recorded, filter-dump has {sum(seen.values())}; "
+                        f"{sum(only_ours.values())} only in vqscope's, {sum(only_theirs.values())} only in filter-dump's, "
+                        f"{net_missed} net entries reported missed")
+    kinds = collections.Counter(describe_frame(frame) for frame in exported.elements())
+    wanted = {"DHCP request", "DHCP reply", "ARP request", "ARP reply", "ICMP echo request", "ICMP echo reply"}
+    if not wanted <= set(kinds):
+        problems.append(f"missing {sorted(wanted - set(kinds))}")
+    count(verdict("record pcap", problems, f"{sum(exported.values())} frames of filter-dump's {sum(seen.values())}, "
+                  f"byte for byte ({net_missed} net entries reported missed): "
+                  + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))))
+
+    # 3. Overhead (reported, not judged: TCG timings on a shared 2-core machine vary).
+    timing = json.load(open(os.path.join(outdir, "timing.json")))
+    plain, recorded = timing["plain"], timing["netdev"]
+    print(f"info record overhead: guest uptime at power-off {plain['guestUptimeSeconds']:.2f} s plain, "
+          f"{recorded['guestUptimeSeconds']:.2f} s recorded "
+          f"({(recorded['guestUptimeSeconds'] / plain['guestUptimeSeconds'] - 1) * 100:+.1f} %); wall "
+          f"{plain['wallSeconds']:.1f} s and {recorded['wallSeconds']:.1f} s")
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# record-linux.sh VQSCOPE OUTDIR: the Linux 6.1 guest of capture-linux-pci.sh (q35, modern
+# virtio-pci net, blk, rng, console) run twice under TCG, one guest at a time: once plainly and
+# once under `vqscope record -o OUTDIR/run`, both with QEMU's filter-dump on the netdev
+# (OUTDIR/plain.pcap, OUTDIR/netdev.pcap). Writes OUTDIR/timing.json with each run's wall
+# time and the guest's own uptime at power-off, for the recorder's overhead.
+# check_record.py then holds the recording to the trace and to filter-dump.
+VQSCOPE=$(realpath "${1:?usage: record-linux.sh VQSCOPE OUTDIR}")
+OUTDIR=${2:?usage: record-linux.sh VQSCOPE OUTDIR}
+source "$(dirname "$0")/common.sh"
+mkdir -p "$OUTDIR"
+OUTDIR=$(cd "$OUTDIR" && pwd)
+bash "$CAPTURE_DIR/build-initramfs.sh" "$WORK"
+
+guest() {  # guest PCAP: sets ARGS to the QEMU command line, filter-dump writing PCAP
+  ARGS=(qemu-system-x86_64 -M q35 -accel tcg -m 256M -smp 1 -nodefaults -display none -no-reboot
+    -kernel vmlinuz -initrd initramfs.cpio.gz -append "console=ttyS0 panic=-1 quiet"
+    -serial file:console.log -netdev user,id=n0,restrict=on
+    -device virtio-net-pci,netdev=n0,id=net0,mac=52:54:00:12:34:56,disable-legacy=on,disable-modern=off
+    -object "filter-dump,id=fd0,netdev=n0,file=$1"
+    -drive file=disk.img,if=none,id=d0,format=raw
+    -device virtio-blk-pci,drive=d0,id=blk0,disable-legacy=on,disable-modern=off
+    -object rng-random,id=rng0,filename=/dev/urandom
+    -device virtio-rng-pci,rng=rng0,id=rng,disable-legacy=on,disable-modern=off
+    -device virtio-serial-pci,id=ser0,disable-legacy=on,disable-modern=off
+    -chardev file,id=c0,path=hvc0.out -device virtconsole,chardev=c0,id=vcon0)
+}
+run() {  # run NAME PREFIX...: one guest, its wall time and the guest's uptime at power-off
+  local name=$1; shift
+  guest "$OUTDIR/$name.pcap"
+  truncate -s 8M disk.img
+  rm -f console.log hvc0.out
+  local start end
+  start=$(date +%s.%N)
+  timeout 240 "$@" "${ARGS[@]}" </dev/null >&2
+  end=$(date +%s.%N)
+  require_console console.log "traffic done"
+  local uptime
+  uptime=$(grep -o '^\[ *[0-9.]*\]' console.log | tail -1 | tr -d '[] ')
+  echo "\"$name\": {\"wallSeconds\": $(python3 -c "print(round($end - $start, 2))"), \"guestUptimeSeconds\": $uptime}"
+}
+{
+  echo "{"
+  run plain
+  echo ","
+  run netdev "$VQSCOPE" record -o "$OUTDIR/run" --
+  echo "}"
+} > "$OUTDIR/timing.json"
+cat "$OUTDIR/timing.json"
