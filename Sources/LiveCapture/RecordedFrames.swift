@@ -6,11 +6,13 @@ import VirtioModel
 import Glibc
 #endif
 
-/// The frames of a recorded run (`rings.jsonl` of `vqscope record`): every transmit chain as
-/// the driver made it available, and every received packet as the device used its buffers
-/// (with MRG_RXBUF, `num_buffers` consecutive used buffers joined), each with its
-/// virtio_net_hdr removed and the time the recorder saw it.
-public enum RecordedFrames {
+/// Reads a run directory's `rings.jsonl` line by line (`getline`: memory stays one line).
+enum RingRecordReader {
+    struct Defect: Decodable {
+        var rule: String
+        var message: String
+    }
+
     struct Line: Decodable {
         var kind: String
         var t: Int64?
@@ -25,8 +27,42 @@ public enum RecordedFrames {
         var id: Int?
         var len: Int?
         var data: String?
+        var writable: UInt64?
+        var stale: Bool?
+        var late: Bool?
+        var defects: [Defect]?
+        var avail: Int?
+        var used: Int?
     }
 
+    /// Calls `body` with each decoded line and its number; returns the lines that could not be
+    /// decoded.
+    static func forEach(path: String, _ body: (Line, Int) -> Void) throws(RecordError) -> [String] {
+        guard let file = fopen(path, "r") else { throw .io("\(path): cannot open") }
+        defer { fclose(file) }
+        var problems: [String] = []
+        var number = 0
+        var line: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(line) }
+        let decoder = JSONDecoder()
+        while getline(&line, &capacity, file) > 0, let line {
+            number += 1
+            guard let record = try? decoder.decode(Line.self, from: Data(String(cString: line).utf8)) else {
+                problems.append("\(path):\(number): not a ring record")
+                continue
+            }
+            body(record, number)
+        }
+        return problems
+    }
+}
+
+/// The frames of a recorded run (`rings.jsonl` of `vqscope record`): every transmit chain as
+/// the driver made it available, and every received packet as the device used its buffers
+/// (with MRG_RXBUF, `num_buffers` consecutive used buffers joined), each with its
+/// virtio_net_hdr removed and the time the recorder saw it.
+public enum RecordedFrames {
     struct QueueKey: Hashable {
         var device: String
         var queue: Int
@@ -52,42 +88,29 @@ public enum RecordedFrames {
     public static func read(
         path: String, _ body: (NetFrame, Int64) -> Void
     ) throws(RecordError) -> [String] {
-        guard let file = fopen(path, "r") else { throw .io("\(path): cannot open") }
-        defer { fclose(file) }
         var queues: [QueueKey: QueueInfo] = [:]
         var pending: [QueueKey: Pending] = [:]
         var problems: [String] = []
-        var number = 0
-        var line: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        defer { free(line) }
-        let decoder = JSONDecoder()
-        while getline(&line, &capacity, file) > 0, let line {
-            number += 1
-            let text = String(cString: line)
-            guard let record = try? decoder.decode(Line.self, from: Data(text.utf8)) else {
-                problems.append("\(path):\(number): not a ring record")
-                continue
-            }
+        let unreadable = try RingRecordReader.forEach(path: path) { record, number in
             guard let device = record.device, let queue = record.queue else {
                 if record.kind == "reset", let device = record.device { pending = pending.filter { $0.key.device != device } }
-                continue
+                return
             }
             let key = QueueKey(device: device, queue: queue)
             switch record.kind {
             case "queue":
-                guard record.type == DeviceType.network.shortName else { continue }
+                guard record.type == DeviceType.network.shortName else { return }
                 let features = FeatureBits(rawValue: record.features ?? 0)
                 queues[key] = QueueInfo(
                     features: features, role: record.role.flatMap(QueueRole.init(rawValue:)) ?? .unknown,
                     headerSize: NetHeader.size(features: features))
                 pending[key] = nil
             case "avail":
-                guard let info = queues[key], info.role == .transmit, let hex = record.data else { continue }
+                guard let info = queues[key], info.role == .transmit, let hex = record.data else { return }
                 guard let bytes = Self.bytes(hex), bytes.count > info.headerSize, let header = try? NetHeader(bytes: Array(bytes.prefix(10)))
                 else {
                     problems.append("\(path):\(number): a transmitted chain without a frame after its header")
-                    continue
+                    return
                 }
                 body(
                     NetFrame(
@@ -96,11 +119,11 @@ public enum RecordedFrames {
                         bytes: Array(bytes.dropFirst(info.headerSize))),
                     record.t ?? 0)
             case "used":
-                guard let info = queues[key], info.role == .receive else { continue }
+                guard let info = queues[key], info.role == .receive else { return }
                 guard let hex = record.data, let bytes = Self.bytes(hex) else {
                     problems.append("\(path):\(number): a used receive buffer without its bytes")
                     pending[key] = nil
-                    continue
+                    return
                 }
                 if var packet = pending[key] {
                     packet.bytes += bytes
@@ -111,13 +134,13 @@ public enum RecordedFrames {
                     pending[key] = Pending(
                         first: record.index ?? 0, head: record.id ?? 0, time: record.t ?? 0, expected: max(buffers, 1), bytes: bytes)
                 }
-                guard var packet = pending[key] else { continue }
+                guard var packet = pending[key] else { return }
                 packet.expected -= 1
                 pending[key] = packet.expected > 0 ? packet : nil
-                guard packet.expected == 0 else { continue }
+                guard packet.expected == 0 else { return }
                 guard packet.bytes.count > info.headerSize, let header = try? NetHeader(bytes: Array(packet.bytes.prefix(10))) else {
                     problems.append("\(path):\(number): a received packet without a frame after its header")
-                    continue
+                    return
                 }
                 body(
                     NetFrame(
@@ -125,10 +148,10 @@ public enum RecordedFrames {
                         usedIndex: UInt16(truncatingIfNeeded: packet.first), header: header,
                         bufferCount: Self.count(packet.bytes, info.headerSize), bytes: Array(packet.bytes.dropFirst(info.headerSize))),
                     packet.time)
-            default: continue
+            default: return
             }
         }
-        return problems
+        return unreadable + problems
     }
 
     /// `num_buffers`, where the header has it.

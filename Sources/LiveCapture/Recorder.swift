@@ -182,6 +182,8 @@ struct Session {
             if status.driverOK, !self.ready.contains(device.path) {
                 self.ready.insert(device.path)
                 try self.watch(device: device, label: label, status: status, client: client)
+            } else if status.driverOK {
+                try self.rewatchSuspended(device: device, label: label, client: client)
             } else if !status.driverOK, self.ready.contains(device.path) {
                 self.ready.remove(device.path)
                 self.retire(label)
@@ -217,12 +219,30 @@ struct Session {
         for (index, addresses) in queues {
             let watched = WatchedQueue(
                 device: label, type: type, index: index, addresses: addresses, features: features, netControlQueue: control)
-            self.writer.write(
-                "{\"kind\": \"queue\", \"t\": \(RingRecordWriter.now()), \"device\": \(JSONText.quoted(label)), "
-                    + "\"type\": \(type.map { JSONText.quoted($0.shortName) } ?? "null"), \"queue\": \(index), "
-                    + "\"desc\": \(addresses.descriptorArea), \"avail\": \(addresses.driverArea), \"used\": \(addresses.deviceArea), "
-                    + "\"size\": \(addresses.size), \"features\": \(features.rawValue), \"role\": \(JSONText.quoted(watched.role.rawValue))}")
+            self.writer.write(watched.queueLine)
             self.watched.append(watched)
+        }
+    }
+
+    /// Queues whose rings stopped making sense: set up again elsewhere (the driver reset the
+    /// device between two polls) are watched anew from index 0; broken where they are, they
+    /// stay suspended.
+    private mutating func rewatchSuspended(
+        device: QMPConnection.DeviceEntry, label: String, client: QMPConnection
+    ) throws(QMPError) {
+        for slot in self.watched.indices where self.watched[slot].device == label && self.watched[slot].suspended {
+            let old = self.watched[slot]
+            let queue = try client.query(
+                "x-query-virtio-queue-status", arguments: "{\"path\": \(JSONText.quoted(device.path)), \"queue\": \(old.index)}",
+                logged: false, as: QMPConnection.QueueStatus.self)
+            guard queue.vringDesc != 0, queue.vringNum > 0, queue.vringNum <= 32768 else { continue }
+            let addresses = QueueAddresses(
+                descriptorArea: queue.vringDesc, driverArea: queue.vringAvail, deviceArea: queue.vringUsed, size: UInt16(queue.vringNum))
+            guard addresses != old.addresses else { continue }
+            var fresh = old.restarted(at: addresses)
+            fresh.suspended = false
+            self.writer.write(fresh.queueLine)
+            self.watched[slot] = fresh
         }
     }
 

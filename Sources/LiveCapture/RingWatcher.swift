@@ -13,13 +13,18 @@ struct WatchedQueue {
     let device: String
     let type: DeviceType?
     let index: Int
-    let addresses: QueueAddresses
+    var addresses: QueueAddresses
     let features: FeatureBits
     let role: QueueRole
     var nextAvail: UInt16 = 0
     var nextUsed: UInt16 = 0
-    /// The chain each head named when it was last made available.
-    var chains: [UInt16: DescriptorChain] = [:]
+    /// The offers of each head not yet matched by a used element, oldest first: the chain as
+    /// read when it was made available, or nil for a stale offer.
+    var offers: [UInt16: [DescriptorChain?]] = [:]
+    /// The rings stopped making sense (an index jumped more than a ring, a head or id out of
+    /// range): the driver has most likely reset the device and reused the memory. Nothing more
+    /// is read until QMP says what became of the device.
+    var suspended = false
     var availSeen = 0
     var usedSeen = 0
     /// Entries overwritten before the watcher read them (it fell more than a ring behind), and
@@ -44,17 +49,48 @@ struct WatchedQueue {
         return UInt16(bytes[0]) | UInt16(bytes[1]) << 8
     }
 
+    /// The `queue` line that starts the queue's record.
+    var queueLine: String {
+        "{\"kind\": \"queue\", \"t\": \(RingRecordWriter.now()), \"device\": \(JSONText.quoted(self.device)), "
+            + "\"type\": \(self.type.map { JSONText.quoted($0.shortName) } ?? "null"), \"queue\": \(self.index), "
+            + "\"desc\": \(self.addresses.descriptorArea), \"avail\": \(self.addresses.driverArea), "
+            + "\"used\": \(self.addresses.deviceArea), \"size\": \(self.addresses.size), \"features\": \(self.features.rawValue), "
+            + "\"role\": \(JSONText.quoted(self.role.rawValue))}"
+    }
+
+    /// The same queue set up again at `addresses`, watched from index 0 (counts carried on).
+    func restarted(at addresses: QueueAddresses) -> WatchedQueue {
+        var fresh = self
+        fresh.addresses = addresses
+        fresh.nextAvail = 0
+        fresh.nextUsed = 0
+        fresh.offers = [:]
+        return fresh
+    }
+
     /// Reads both indices and records what changed; false when the rings are not in RAM.
     mutating func scan(memory: GuestMemoryMap, writer: RingRecordWriter) -> Bool {
         let size = self.addresses.size
-        guard size > 0, let avail = self.index(at: self.addresses.driverArea &+ 2, memory: memory),
-            let used = self.index(at: self.addresses.deviceArea &+ 2, memory: memory)
+        // used.idx is read before avail.idx: every element used by then completes an offer
+        // made by then, so offers are recorded before the completions that match them.
+        guard !self.suspended, size > 0, let used = self.index(at: self.addresses.deviceArea &+ 2, memory: memory),
+            let avail = self.index(at: self.addresses.driverArea &+ 2, memory: memory)
         else { return false }
-        // Completions first: a head returned and offered again in the same scan still names its
-        // old chain when its used element is read.
-        if used != self.nextUsed { self.readUsed(upTo: used, memory: memory, writer: writer) }
-        if avail != self.nextAvail { self.readAvail(upTo: avail, memory: memory, writer: writer) }
+        if Int(avail &- self.nextAvail) > 2 * Int(size) || Int(used &- self.nextUsed) > 2 * Int(size) {
+            self.suspend("an index jumped by more than two rings", writer: writer)
+            return true
+        }
+        // Heads completed since the last scan: an offer among them may already have been
+        // reclaimed (its indirect table freed) before it could be read.
+        let completed = self.completedSince(memory: memory)
+        if avail != self.nextAvail { self.readAvail(upTo: avail, completed: completed, memory: memory, writer: writer) }
+        if used != self.nextUsed, !self.suspended { self.readUsed(upTo: used, memory: memory, writer: writer) }
         return true
+    }
+
+    mutating func suspend(_ why: String, writer: RingRecordWriter) {
+        self.suspended = true
+        writer.write("{\"kind\": \"suspended\", \"t\": \(RingRecordWriter.now()), \(self.location), \"why\": \(JSONText.quoted(why))}")
     }
 
     private var location: String { "\"device\": \(JSONText.quoted(self.device)), \"queue\": \(self.index)" }
@@ -70,7 +106,9 @@ struct WatchedQueue {
         return target &- self.addresses.size
     }
 
-    private mutating func readAvail(upTo target: UInt16, memory: GuestMemoryMap, writer: RingRecordWriter) {
+    private mutating func readAvail(
+        upTo target: UInt16, completed: Set<UInt32>, memory: GuestMemoryMap, writer: RingRecordWriter
+    ) {
         self.nextAvail = self.resume(from: self.nextAvail, to: target, side: "avail", writer: writer)
         let size = self.addresses.size
         // The heads of every new entry, read first: a head offered twice among them was
@@ -83,6 +121,9 @@ struct WatchedQueue {
             heads.append(UInt16(bytes[0]) | UInt16(bytes[1]) << 8)
             index &+= 1
         }
+        if let bad = heads.first(where: { $0 >= size }) {
+            return self.suspend("the available ring names head \(bad), not below the queue size \(size)", writer: writer)
+        }
         var lastOffer: [UInt16: Int] = [:]
         for (position, head) in heads.enumerated() { lastOffer[head] = position }
         for (position, head) in heads.enumerated() {
@@ -93,6 +134,7 @@ struct WatchedQueue {
                 self.missed += 1
                 self.availSeen += 1
                 self.nextAvail &+= 1
+                self.offers[head, default: []].append(nil)
                 continue
             }
             let chain = DescriptorChain(
@@ -102,17 +144,41 @@ struct WatchedQueue {
                 "[\($0.descriptor.address), \($0.descriptor.length), \($0.descriptor.flags.rawValue), \($0.indirect ? 1 : 0)]"
             }
             var line = "{\"kind\": \"avail\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.nextAvail), "
-                + "\"head\": \(head), \"descriptors\": [\(descriptors.joined(separator: ", "))], \"defects\": \(chain.defects.count)"
+                + "\"head\": \(head), \"descriptors\": [\(descriptors.joined(separator: ", "))], \"writable\": \(chain.writableBytes), "
+                + "\"defects\": [\(chain.defectFindings.map { "{\"rule\": \(JSONText.quoted($0.rule)), \"message\": \(JSONText.quoted($0.message))}" }.joined(separator: ", "))]"
             if self.type == .network, self.role == .transmit, chain.defects.isEmpty,
                 let data = chain.bytes(writable: false, count: Int(min(chain.readableBytes, UInt64(Self.maximumData))), memory: memory)
             {
                 line += ", \"data\": \"\(RingRecordWriter.hex(data))\""
             }
+            // Completed before it was read, or while it was: what the walk found may be memory
+            // already reused (Linux frees a request's indirect table on completion). The used
+            // ring is looked at again now the chain has been read.
+            if completed.contains(UInt32(head)) || self.completedSince(memory: memory).contains(UInt32(head)) {
+                line += ", \"late\": true"
+            }
             writer.write(line + "}")
-            self.chains[head] = chain
+            self.offers[head, default: []].append(chain)
             self.availSeen += 1
             self.nextAvail &+= 1
         }
+    }
+
+    /// The heads of the used elements past `nextUsed` as the used ring shows them now.
+    func completedSince(memory: GuestMemoryMap) -> Set<UInt32> {
+        let size = self.addresses.size
+        guard let used = self.index(at: self.addresses.deviceArea &+ 2, memory: memory), Int(used &- self.nextUsed) <= Int(size)
+        else { return [] }
+        var heads = Set<UInt32>()
+        var index = self.nextUsed
+        while index != used {
+            let slot = index.quotientAndRemainder(dividingBy: size).remainder
+            if let bytes = try? memory.bytes(at: self.addresses.deviceArea &+ 4 &+ UInt64(slot) * 8, length: 4) {
+                heads.insert((0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[$1]) << (8 * UInt32($1)) })
+            }
+            index &+= 1
+        }
+        return heads
     }
 
     private mutating func readUsed(upTo target: UInt16, memory: GuestMemoryMap, writer: RingRecordWriter) {
@@ -123,9 +189,19 @@ struct WatchedQueue {
             guard let bytes = try? memory.bytes(at: self.addresses.deviceArea &+ 4 &+ UInt64(slot) * 8, length: 8) else { return }
             let id = (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[$1]) << (8 * UInt32($1)) }
             let length = (4..<8).reduce(UInt32(0)) { $0 | UInt32(bytes[$1]) << (8 * UInt32($1 - 4)) }
+            guard id < UInt32(size) else {
+                return self.suspend("the used ring names head \(id), not below the queue size \(size)", writer: writer)
+            }
+            // The oldest offer of this head is the one completed.
+            let head = UInt16(id)
+            var chain: DescriptorChain?
+            if var pending = self.offers[head], !pending.isEmpty {
+                chain = pending.removeFirst()
+                self.offers[head] = pending.isEmpty ? nil : pending
+            }
             var line = "{\"kind\": \"used\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.nextUsed), "
                 + "\"id\": \(id), \"len\": \(length)"
-            if self.type == .network, self.role == .receive, id < UInt32(size), let chain = self.chains[UInt16(id)],
+            if self.type == .network, self.role == .receive, let chain,
                 chain.defects.isEmpty, UInt64(length) <= chain.writableBytes,
                 let data = chain.bytes(writable: true, count: min(Int(length), Self.maximumData), memory: memory)
             {

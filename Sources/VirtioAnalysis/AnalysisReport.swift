@@ -97,6 +97,19 @@ public struct AnalysisReport: Sendable {
     public var omittedFindings: Int
     /// Findings a baseline (`--baseline`) accepted and took out of the report.
     public var suppressedByBaseline = 0
+    /// A recorded run's rings (`vqscope analyze RUN_DIR`): the recording file and its queues.
+    public var recording: String?
+    public var recordedQueues: [RecordedQueueReport] = []
+
+    /// Adds the findings of a recording's replay, and its queues.
+    public mutating func join(recording file: String, queues: [RecordedQueueReport], findings: FindingSink) {
+        self.recording = file
+        self.recordedQueues = queues
+        self.findings += findings.kept
+        for (rule, count) in findings.countsByRule { self.findingCounts[rule, default: 0] += count }
+        self.totalFindings += findings.total
+        self.omittedFindings += findings.dropped
+    }
     /// Events ignored because the trace named more devices or queues than the model tracks.
     public var ignoredEvents: Int
 

@@ -22,6 +22,7 @@ public enum JSONReporter {
         } else {
             json.string("memory", nil)
         }
+        Self.recording(report, into: &json)
         Self.findings(
             report.findings, total: report.totalFindings, omitted: report.omittedFindings, counts: report.findingCounts,
             suppressed: report.suppressedByBaseline, into: &json
@@ -151,19 +152,42 @@ public enum JSONReporter {
             json.string("throughput", nil)
         }
         json.beginObject("latency")
-        for summary in queue.latencies {
-            json.beginObject(Format.stageKey(summary.stage))
-            json.number("count", summary.count)
-            json.number("minNs", summary.minimum)
-            json.number("p50Ns", summary.p50)
-            json.number("p90Ns", summary.p90)
-            json.number("p99Ns", summary.p99)
-            json.number("maxNs", summary.maximum)
-            json.double("meanNs", summary.mean)
-            json.endObject()
-        }
+        for summary in queue.latencies { Self.latency(summary, key: Format.stageKey(summary.stage), into: &json) }
         json.endObject()
         json.number("negativeIntervals", queue.negativeIntervals)
+        json.endObject()
+    }
+
+    static func latency(_ summary: LatencySummary, key: String, into json: inout JSONWriter) {
+        json.beginObject(key)
+        json.number("count", summary.count)
+        json.number("minNs", summary.minimum)
+        json.number("p50Ns", summary.p50)
+        json.number("p90Ns", summary.p90)
+        json.number("p99Ns", summary.p99)
+        json.number("maxNs", summary.maximum)
+        json.double("meanNs", summary.mean)
+        json.endObject()
+    }
+
+    /// `recording`: a recorded run's queues (`analyze RUN_DIR`), or null.
+    static func recording(_ report: AnalysisReport, into json: inout JSONWriter) {
+        guard let file = report.recording else { return json.string("recording", nil) }
+        json.beginObject("recording")
+        json.string("rings", file)
+        json.beginArray("queues")
+        for queue in report.recordedQueues {
+            json.beginObject()
+            json.string("device", queue.device)
+            json.string("type", queue.type?.shortName)
+            json.number("queue", queue.queue)
+            json.number("availEntries", queue.availEntries)
+            json.number("usedEntries", queue.usedEntries)
+            json.number("missed", queue.missed)
+            if let latency = queue.availToUsed { Self.latency(latency, key: "availToUsed", into: &json) } else { json.string("availToUsed", nil) }
+            json.endObject()
+        }
+        json.endArray()
         json.endObject()
     }
 

@@ -28,6 +28,7 @@ public enum TextReporter {
             }
             out += devices.render() + "\n"
             out += Self.queues(report) + Self.latencies(report)
+            out += Self.recording(report)
         }
         if let memory { out += "\nMemory dump: \(memory.dump)\n" + InspectionReporter.memorySection(memory) }
         out += Self.findings(report, color: color)
@@ -75,6 +76,27 @@ public enum TextReporter {
         }
         guard any else { return "\nQueues: no queue activity\n" }
         return "\nQueues (KICKS: guest notifications, +Nq: QEMU's own ioeventfd notifications)\n" + table.render() + "\n"
+    }
+
+    /// The recorded rings of `analyze RUN_DIR`: per queue, what the recorder saw and the time
+    /// from each chain made available to its used element.
+    private static func recording(_ report: AnalysisReport) -> String {
+        guard let file = report.recording else { return "" }
+        var table = TextTable([
+            ("DEVICE", .left), ("Q", .right), ("AVAIL", .right), ("USED", .right), ("MISSED", .right),
+            ("AVAIL→USED P50", .right), ("P90", .right), ("P99", .right), ("MAX", .right),
+        ])
+        for queue in report.recordedQueues where queue.availEntries + queue.usedEntries + queue.missed > 0 {
+            let latency = queue.availToUsed
+            table.add([
+                queue.device, "\(queue.queue)", Format.grouped(queue.availEntries), Format.grouped(queue.usedEntries),
+                Format.grouped(queue.missed), latency.map { Format.duration($0.p50) } ?? "-",
+                latency.map { Format.duration($0.p90) } ?? "-", latency.map { Format.duration($0.p99) } ?? "-",
+                latency.map { Format.duration($0.maximum) } ?? "-",
+            ])
+        }
+        return "\nRecorded rings (\(file); MISSED: stale or overwritten before the recorder read them)\n"
+            + table.render() + "\n"
     }
 
     private static func latencies(_ report: AnalysisReport) -> String {

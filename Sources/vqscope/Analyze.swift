@@ -1,5 +1,6 @@
 import ArgumentParser
 import GuestMemory
+import LiveCapture
 import TraceSources
 import VirtioAnalysis
 import VirtioModel
@@ -138,9 +139,22 @@ struct Analyze: ParsableCommand {
         var options = AnalysisOptions()
         for assignment in devices { options.deviceTypes[assignment.vdev] = assignment.type }
         var report: AnalysisReport
-        switch Self.analyze(trace: trace, options: options) {
+        // A run directory of `vqscope record`: its trace, and its rings replayed.
+        let run = RecordedRun.isRun(trace) ? trace : nil
+        switch Self.analyze(trace: run.map(RecordedRun.trace(in:)) ?? trace, options: options) {
         case .success(let analysis): report = analysis
         case .failure(let failure): return .failure(failure)
+        }
+        if let run {
+            do {
+                let replay = try RecordedRun.replay(directory: run)
+                report.join(recording: run + "/rings.jsonl", queues: replay.queues, findings: replay.findings)
+                if !replay.problems.isEmpty {
+                    return .failure(CommandFailure(message: "vqscope: " + replay.problems.prefix(5).joined(separator: "\n"), code: Exit.undecodable))
+                }
+            } catch {
+                return .failure(CommandFailure(message: "vqscope: \(error)", code: Exit.missingInput))
+            }
         }
         guard let input else { return .success((report, nil, [])) }
         switch input.inspect(with: report) {

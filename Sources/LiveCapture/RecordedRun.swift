@@ -1,0 +1,56 @@
+import VirtioAnalysis
+import VirtioModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A run directory of `vqscope record`: its trace, and its ring transitions replayed
+/// through the rules that need the rings over time (``RingReplay``).
+public enum RecordedRun {
+    /// The directory holds a recording (`rings.jsonl`).
+    public static func isRun(_ path: String) -> Bool { access(path + "/rings.jsonl", F_OK) == 0 }
+
+    public static func trace(in directory: String) -> String { directory + "/trace.log" }
+
+    /// The ring transitions replayed: the queues and findings, and the lines that could not
+    /// be read.
+    public static func replay(directory: String) throws(RecordError) -> (queues: [RecordedQueueReport], findings: FindingSink, problems: [String]) {
+        let path = directory + "/rings.jsonl"
+        var replay = RingReplay(file: path)
+        let problems = try RingRecordReader.forEach(path: path) { record, line in
+            guard let event = Self.event(record) else { return }
+            replay.consume(event, line: line)
+        }
+        let (queues, sink) = replay.finish()
+        return (queues, sink, problems)
+    }
+
+    static func event(_ record: RingRecordReader.Line) -> RingEvent? {
+        guard let device = record.device else { return nil }
+        switch record.kind {
+        case "reset": return .reset(device: device)
+        case "queue":
+            guard let queue = record.queue, let size = record.size, size > 0, size <= 32768 else { return nil }
+            return .queue(device: device, type: record.type.flatMap(DeviceType.init(name:)), queue: queue, size: UInt16(size))
+        case "avail":
+            guard let queue = record.queue, let head = record.head else { return nil }
+            return .avail(
+                device: device, queue: queue, time: record.t ?? 0, head: UInt16(truncatingIfNeeded: head),
+                // A stale chain was not read; a late one was read after its completion, perhaps
+                // from reused memory: neither is judged.
+                writableBytes: record.stale == true || record.late == true ? nil : record.writable,
+                defects: record.late == true ? [] : (record.defects ?? []).map { ChainDefectFinding(rule: $0.rule, message: $0.message) })
+        case "used":
+            guard let queue = record.queue, let id = record.id, let length = record.len else { return nil }
+            return .used(device: device, queue: queue, time: record.t ?? 0, id: UInt32(truncatingIfNeeded: id), length: UInt32(truncatingIfNeeded: length))
+        case "suspended":
+            guard let queue = record.queue else { return nil }
+            return .suspended(device: device, queue: queue)
+        case "missed":
+            guard let queue = record.queue else { return nil }
+            return .missed(device: device, queue: queue, count: (record.avail ?? 0) + (record.used ?? 0))
+        default: return nil
+        }
+    }
+}
