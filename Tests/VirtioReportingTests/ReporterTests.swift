@@ -47,8 +47,8 @@ struct ReporterTests {
         let text = JSONReporter.render(report, toolVersion: "9.9.9")
         #expect(text.hasPrefix("{\n  \"schema\": \"vqscope.report\",\n  \"schemaVersion\": 1,"))
         let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-        #expect(Set(object.keys) == ["schema", "schemaVersion", "tool", "input", "devices", "memory", "findings", "summary"])
-        #expect(object["memory"] is NSNull)  // no --dump
+        #expect(Set(object.keys) == ["schema", "schemaVersion", "tool", "input", "devices", "memory", "recording", "findings", "summary"])
+        #expect(object["memory"] is NSNull && object["recording"] is NSNull)  // no --dump, not a recorded run
         let input = try #require(object["input"] as? [String: Any])
         #expect(input["clock"] as? String == "wall")
         #expect(input["spanNs"] as? Int == 190_000)

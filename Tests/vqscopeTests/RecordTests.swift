@@ -50,7 +50,7 @@ struct RecordTests {
         {"kind": "header", "schema": "vqscope.rings", "version": 1}
         {"kind": "queue", "t": 1, "device": "virtio-net@/n", "type": "net", "queue": 0, "desc": 4096, "avail": 8192, "used": 12288, "size": 8, "features": \(1 << 32 | 1 << 15), "role": "rx"}
         {"kind": "queue", "t": 1, "device": "virtio-net@/n", "type": "net", "queue": 1, "desc": 16384, "avail": 20480, "used": 24576, "size": 8, "features": \(1 << 32 | 1 << 15), "role": "tx"}
-        {"kind": "avail", "t": 2000000000, "device": "virtio-net@/n", "queue": 1, "index": 0, "head": 0, "descriptors": [[65536, 54, 0, 0]], "defects": 0, "data": "000000000000000000000000ffffffffffff52540012345608060001080006040001525400123456000000000000000000000a000202"}
+        {"kind": "avail", "t": 2000000000, "device": "virtio-net@/n", "queue": 1, "index": 0, "head": 0, "descriptors": [[65536, 54, 0, 0]], "writable": 0, "defects": [], "data": "000000000000000000000000ffffffffffff52540012345608060001080006040001525400123456000000000000000000000a000202"}
         {"kind": "avail", "t": 2000000001, "device": "virtio-net@/n", "queue": 1, "index": 1, "head": 0, "stale": true}
         {"kind": "used", "t": 3000000000, "device": "virtio-net@/n", "queue": 0, "index": 0, "id": 0, "len": 16, "data": "000000000000000000000200aabbccdd"}
         {"kind": "used", "t": 3000000500, "device": "virtio-net@/n", "queue": 0, "index": 1, "id": 1, "len": 2, "data": "eeff"}
