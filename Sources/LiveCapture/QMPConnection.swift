@@ -144,43 +144,6 @@ final class QMPConnection {
         var path: String
     }
 
-    struct Status: Decodable {
-        struct Statuses: Decodable { var statuses: [String] }
-        struct Features: Decodable {
-            var transports: [String]
-            var devFeatures: [String]?
-            enum CodingKeys: String, CodingKey {
-                case transports
-                case devFeatures = "dev-features"
-            }
-        }
-        var name: String
-        var status: Statuses
-        var numVqs: Int
-        var guestFeatures: Features
-        enum CodingKeys: String, CodingKey {
-            case name, status
-            case numVqs = "num-vqs"
-            case guestFeatures = "guest-features"
-        }
-
-        /// DRIVER_OK is among the status bits.
-        var driverOK: Bool { self.status.statuses.contains { $0.hasPrefix("VIRTIO_CONFIG_S_DRIVER_OK") } }
-    }
-
-    struct QueueStatus: Decodable {
-        var vringNum: UInt64
-        var vringDesc: UInt64
-        var vringAvail: UInt64
-        var vringUsed: UInt64
-        enum CodingKeys: String, CodingKey {
-            case vringNum = "vring-num"
-            case vringDesc = "vring-desc"
-            case vringAvail = "vring-avail"
-            case vringUsed = "vring-used"
-        }
-    }
-
     private struct Reply<Value: Decodable>: Decodable {
         var value: Value
         enum CodingKeys: String, CodingKey { case value = "return" }

@@ -177,7 +177,7 @@ struct Session {
         for device in self.devices ?? [] {
             let status = try client.query(
                 "x-query-virtio-status", arguments: "{\"path\": \(JSONText.quoted(device.path))}", logged: false,
-                as: QMPConnection.Status.self)
+                as: QMPVirtioStatusReply.self)
             let label = "\(status.name)@\(device.path)"
             if status.driverOK, !self.ready.contains(device.path) {
                 self.ready.insert(device.path)
@@ -193,23 +193,19 @@ struct Session {
     }
 
     private mutating func watch(
-        device: QMPConnection.DeviceEntry, label: String, status: QMPConnection.Status, client: QMPConnection
+        device: QMPConnection.DeviceEntry, label: String, status: QMPVirtioStatusReply, client: QMPConnection
     ) throws(QMPError) {
         // Asked again for the transcript, so `vqscope inspect --qmp` reads the features there.
         _ = try client.command("x-query-virtio-status", arguments: "{\"path\": \(JSONText.quoted(device.path))}")
         let type = DeviceType(qemuName: status.name)
-        let names = status.guestFeatures.transports.map(Self.name) + (status.guestFeatures.devFeatures ?? []).map(Self.name)
-        let features = FeatureBits(names: names, device: type)
+        let features = FeatureBits(names: status.featureNames, device: type)
         var queues: [(Int, QueueAddresses)] = []
-        for index in 0..<min(status.numVqs, 1024) {
+        for index in 0..<min(status.numVqs ?? 0, 1024) {
             let queue = try client.query(
                 "x-query-virtio-queue-status", arguments: "{\"path\": \(JSONText.quoted(device.path)), \"queue\": \(index)}",
-                as: QMPConnection.QueueStatus.self)
-            guard queue.vringDesc != 0, queue.vringNum > 0, queue.vringNum <= 32768 else { continue }
-            queues.append(
-                (index, QueueAddresses(
-                    descriptorArea: queue.vringDesc, driverArea: queue.vringAvail, deviceArea: queue.vringUsed,
-                    size: UInt16(queue.vringNum))))
+                as: QMPVirtioQueueReply.self)
+            guard let addresses = queue.addresses, addresses.size <= 32768 else { continue }
+            queues.append((index, addresses))
         }
         if features.contains(.ringPacked) {
             self.packedQueuesSkipped += queues.count
@@ -234,11 +230,8 @@ struct Session {
             let old = self.watched[slot]
             let queue = try client.query(
                 "x-query-virtio-queue-status", arguments: "{\"path\": \(JSONText.quoted(device.path)), \"queue\": \(old.index)}",
-                logged: false, as: QMPConnection.QueueStatus.self)
-            guard queue.vringDesc != 0, queue.vringNum > 0, queue.vringNum <= 32768 else { continue }
-            let addresses = QueueAddresses(
-                descriptorArea: queue.vringDesc, driverArea: queue.vringAvail, deviceArea: queue.vringUsed, size: UInt16(queue.vringNum))
-            guard addresses != old.addresses else { continue }
+                logged: false, as: QMPVirtioQueueReply.self)
+            guard let addresses = queue.addresses, addresses.size <= 32768, addresses != old.addresses else { continue }
             var fresh = old.restarted(at: addresses)
             fresh.suspended = false
             self.writer.write(fresh.queueLine)
@@ -257,11 +250,6 @@ struct Session {
                     + "\"usedEntries\": \(queue.usedSeen), \"missed\": \(queue.missed), \"reset\": true}")
         }
         self.watched.removeAll { $0.device == label }
-    }
-
-    /// `VIRTIO_F_VERSION_1: Device compliant for v1 spec (legacy)` → `VIRTIO_F_VERSION_1`.
-    static func name(_ described: String) -> String {
-        String(described.prefix { $0 != ":" })
     }
 
     func summary(exitStatus: Int32) -> Recorder.Summary {

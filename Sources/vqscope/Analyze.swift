@@ -75,8 +75,7 @@ struct Analyze: ParsableCommand {
             """
     )
 
-    @Argument(help: "The trace file (plain or .xz), or - for standard input.")
-    var trace: String
+    @OptionGroup var input: TraceInput
 
     @Option(help: "Output format: text, json, junit or sarif.")
     var format: ReportFormat = .text
@@ -84,36 +83,15 @@ struct Analyze: ParsableCommand {
     @Option(name: .customLong("fail-on"), help: "Exit 1 when a finding is at least this severe: note, warning, error or never.")
     var failOn: FailLevel = .error
 
-    @Option(
-        name: .customLong("device"),
-        help: ArgumentHelp("Say what a device is: POINTER=TYPE, e.g. 0x55d0c8e1e600=net (repeatable).", valueName: "vdev=type"))
-    var devices: [DeviceAssignment] = []
-
     @Option(help: "Colour in the text report: auto (on a terminal, unless NO_COLOR is set), always or never.")
     var color: ColorChoice = .auto
 
-    @Option(help: "A guest memory dump of the same run (ELF core, or raw with --base): its queues are checked and joined with the trace.")
-    var dump: String?
-
-    @Option(help: "The guest-physical address of a raw dump's first byte.")
-    var base: Address?
-
-    @Option(help: "Saved QMP replies locating the dump's queues (otherwise the trace's virtio-mmio writes do).")
-    var qmp: String?
-
     @OptionGroup var gating: GatingOptions
-
-    func validate() throws {
-        if self.dump == nil, self.base != nil || self.qmp != nil {
-            throw ValidationError("--base and --qmp go with --dump")
-        }
-    }
 
     func run() throws {
         let result = Self.execute(
-            trace: self.trace, format: self.format, failOn: self.failOn, devices: self.devices,
-            memory: self.dump.map { MemoryInput(dump: $0, base: self.base?.value, qmp: self.qmp) }, gating: self.gating.gating,
-            color: self.useColor())
+            trace: self.input.trace, format: self.format, failOn: self.failOn, devices: self.input.devices,
+            memory: self.input.memory, gating: self.gating.gating, color: self.useColor())
         if !result.output.isEmpty { print(result.output, terminator: "") }
         if !result.diagnostics.isEmpty { Self.printError(result.diagnostics) }
         if result.code != Exit.clean { throw ExitCode(result.code) }
@@ -197,6 +175,35 @@ struct Analyze: ParsableCommand {
         }
         return (output, notes.joined(separator: "\n"), code)
     }
+}
+
+/// The trace (or run directory) `analyze` and `baseline` read, what the user says about its
+/// devices, and a dump of the same run.
+struct TraceInput: ParsableArguments {
+    @Argument(help: "The trace file (plain or .xz), - for standard input, or a run directory of `vqscope record`.")
+    var trace: String
+
+    @Option(
+        name: .customLong("device"),
+        help: ArgumentHelp("Say what a device is: POINTER=TYPE, e.g. 0x55d0c8e1e600=net (repeatable).", valueName: "vdev=type"))
+    var devices: [DeviceAssignment] = []
+
+    @Option(help: "A guest memory dump of the same run (ELF core, or raw with --base): its queues are checked and joined with the trace.")
+    var dump: String?
+
+    @Option(help: "The guest-physical address of a raw dump's first byte.")
+    var base: Address?
+
+    @Option(help: "Saved QMP replies locating the dump's queues (otherwise the trace's virtio-mmio writes do).")
+    var qmp: String?
+
+    func validate() throws {
+        if self.dump == nil, self.base != nil || self.qmp != nil {
+            throw ValidationError("--base and --qmp go with --dump")
+        }
+    }
+
+    var memory: MemoryInput? { self.dump.map { MemoryInput(dump: $0, base: self.base?.value, qmp: self.qmp) } }
 }
 
 /// `analyze --dump`: a dump of the same run, and where its queues are described.

@@ -17,30 +17,13 @@ struct BaselineCommand: ParsableCommand {
             """
     )
 
-    @Argument(help: "The trace file (plain or .xz), or - for standard input.")
-    var trace: String
-
-    @Option(
-        name: .customLong("device"),
-        help: ArgumentHelp("Say what a device is: POINTER=TYPE, e.g. 0x55d0c8e1e600=net (repeatable).", valueName: "vdev=type"))
-    var devices: [DeviceAssignment] = []
-
-    @Option(help: "A guest memory dump of the same run (ELF core, or raw with --base): its findings join the baseline.")
-    var dump: String?
-
-    @Option(help: "The guest-physical address of a raw dump's first byte.")
-    var base: Address?
-
-    @Option(help: "Saved QMP replies locating the dump's queues.")
-    var qmp: String?
+    @OptionGroup var input: TraceInput
 
     @OptionGroup var rules: SelectionOptions
 
     func run() throws {
         let result = Self.execute(
-            trace: self.trace, devices: self.devices,
-            memory: self.dump.map { MemoryInput(dump: $0, base: self.base?.value, qmp: self.qmp) },
-            selection: self.rules.selection)
+            trace: self.input.trace, devices: self.input.devices, memory: self.input.memory, selection: self.rules.selection)
         if !result.output.isEmpty { print(result.output, terminator: "") }
         if !result.diagnostics.isEmpty { Analyze.printError(result.diagnostics) }
         if result.code != Exit.clean { throw ExitCode(result.code) }

@@ -79,7 +79,7 @@ struct CLITests {
             """)
         defer { file.remove() }
         let command = try #require(try VQScope.parseAsRoot(["analyze", file.path, "--device", "0x1000=input"]) as? Analyze)
-        let result = Analyze.execute(trace: file.path, format: .json, failOn: .error, devices: command.devices)
+        let result = Analyze.execute(trace: file.path, format: .json, failOn: .error, devices: command.input.devices)
         #expect(result.output.contains("\"type\": \"input\""))
         #expect(result.output.contains("\"typeDecidedBy\": \"given with --device\""))
     }

@@ -182,20 +182,17 @@ public enum QMPVirtioSnapshot {
                 for entry in list { guard self.device(name: entry.name, path: entry.path) != nil else { return false } }
             case .status(let status):
                 guard let slot = self.device(name: status.name, path: self.pendingPath) else { return false }
-                self.devices[slot].transportFeatures = status.guestFeatures.transports.map(Self.featureName)
-                self.devices[slot].deviceFeatures = (status.guestFeatures.devFeatures ?? []).map(Self.featureName)
+                self.devices[slot].transportFeatures = status.guestFeatures.transports.map(QMPVirtioStatusReply.featureName)
+                self.devices[slot].deviceFeatures = (status.guestFeatures.devFeatures ?? []).map(QMPVirtioStatusReply.featureName)
                 self.lastStatusName = status.name
             case .queue(let queue):
                 let path =
                     self.pendingPath
                     ?? (self.lastStatusName == queue.name ? self.lastByName[queue.name].flatMap { self.devices[$0].path } : nil)
                 guard let slot = self.device(name: queue.name, path: path) else { return false }
-                guard queue.vringDesc != 0, queue.vringNum > 0, queue.vringNum <= UInt64(UInt16.max) else { return true }
+                guard let addresses = queue.addresses else { return true }
                 let entry = QMPVirtioQueue(
-                    index: queue.queueIndex,
-                    addresses: QueueAddresses(
-                        descriptorArea: queue.vringDesc, driverArea: queue.vringAvail, deviceArea: queue.vringUsed,
-                        size: UInt16(queue.vringNum)),
+                    index: queue.queueIndex, addresses: addresses,
                     usedIndex: UInt16(truncatingIfNeeded: queue.usedIdx), inUse: queue.inuse,
                     lastAvailIndex: queue.lastAvailIdx.map { UInt16(truncatingIfNeeded: $0) })
                 if let existing = self.queueSlots[slot][entry.index] {
@@ -213,8 +210,6 @@ public enum QMPVirtioSnapshot {
         }
 
         /// QEMU 7.2 follows each name with ": explanation".
-        private static func featureName(_ text: String) -> String { String(text.prefix { $0 != ":" }) }
-
         /// The device with this path (or, without one, the last with this name), created if
         /// new; nil past ``QMPVirtioSnapshot/maximumDevices``.
         private mutating func device(name: String, path: String?) -> Int? {
@@ -248,45 +243,6 @@ private struct QMPMessage: Decodable {
         var path: String
     }
 
-    struct Status: Decodable {
-        struct Features: Decodable {
-            var transports: [String]
-            var devFeatures: [String]?
-            enum CodingKeys: String, CodingKey {
-                case transports
-                case devFeatures = "dev-features"
-            }
-        }
-        var name: String
-        var guestFeatures: Features
-        enum CodingKeys: String, CodingKey {
-            case name
-            case guestFeatures = "guest-features"
-        }
-    }
-
-    struct Queue: Decodable {
-        var name: String
-        var queueIndex: Int
-        var vringNum: UInt64
-        var vringDesc: UInt64
-        var vringAvail: UInt64
-        var vringUsed: UInt64
-        var usedIdx: UInt64
-        var lastAvailIdx: UInt64?
-        var inuse: Int
-        enum CodingKeys: String, CodingKey {
-            case name, inuse
-            case queueIndex = "queue-index"
-            case vringNum = "vring-num"
-            case vringDesc = "vring-desc"
-            case vringAvail = "vring-avail"
-            case vringUsed = "vring-used"
-            case usedIdx = "used-idx"
-            case lastAvailIdx = "last-avail-idx"
-        }
-    }
-
     /// An entry of `query-block`'s reply: the device the drive is attached to, and its image.
     struct BlockEntry: Decodable {
         struct Inserted: Decodable {
@@ -303,8 +259,8 @@ private struct QMPMessage: Decodable {
     enum Reply {
         case blocks([BlockEntry])
         case devices([DeviceEntry])
-        case status(Status)
-        case queue(Queue)
+        case status(QMPVirtioStatusReply)
+        case queue(QMPVirtioQueueReply)
     }
 
     var execute: String?
@@ -327,9 +283,9 @@ private struct QMPMessage: Decodable {
             list.contains(where: { $0.qdev != nil })
         {
             self.reply = .blocks(list)
-        } else if let queue = try? container.decode(Queue.self, forKey: .reply) {
+        } else if let queue = try? container.decode(QMPVirtioQueueReply.self, forKey: .reply) {
             self.reply = .queue(queue)
-        } else if let status = try? container.decode(Status.self, forKey: .reply) {
+        } else if let status = try? container.decode(QMPVirtioStatusReply.self, forKey: .reply) {
             self.reply = .status(status)
         }
     }
