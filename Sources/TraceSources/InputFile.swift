@@ -60,6 +60,20 @@ public final class InputFile {
         }
     }
 
+    /// The first `count` bytes of what ``read(into:)`` will return (fewer at the end of the
+    /// input), for telling formats apart; nothing is consumed.
+    public func peek(_ count: Int) throws(InputError) -> [UInt8] {
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 1)
+        defer { chunk.deallocate() }
+        while self.pending.count < count {
+            let wanted = count - self.pending.count
+            let got = try self.readDirect(into: UnsafeMutableRawBufferPointer(rebasing: chunk[0..<wanted]))
+            if got == 0 { break }
+            self.pending += chunk[0..<got]
+        }
+        return Array(self.pending.prefix(count))
+    }
+
     /// Reads up to `buffer.count` bytes; returns 0 at the end of the input.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(InputError) -> Int {
         if !self.pending.isEmpty {
@@ -68,6 +82,10 @@ public final class InputFile {
             self.pending.removeFirst(count)
             return count
         }
+        return try self.readDirect(into: buffer)
+    }
+
+    private func readDirect(into buffer: UnsafeMutableRawBufferPointer) throws(InputError) -> Int {
         while true {
             let got = Glibc.read(self.descriptor, buffer.baseAddress, buffer.count)
             if got >= 0 {

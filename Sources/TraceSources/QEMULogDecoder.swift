@@ -168,9 +168,73 @@ public final class QEMULogDecoder {
         }
     }
 
+    /// An event record of a `simple` trace (``SimpleTraceReader``): its kind, its `u64`
+    /// arguments in order and its strings (only `pci_cfg_write` and `memory_region_ops_write`
+    /// carry one), decoded into the same event a log line would give.
+    func decodeRecord(
+        _ kind: EventKind, numbers: [UInt64], string: String?, record: Int, timestamp: Timestamp, thread: UInt32
+    ) -> LineOutcome {
+        let event: TraceEvent?
+        switch kind {
+        case .pciConfigWrite:
+            // (const char *dev, bus, slot, func, unsigned offset, unsigned val)
+            guard let string, string.contains("virtio") else { return .otherEvent }
+            guard numbers.count >= 5, numbers[3] <= UInt64(UInt32.max), numbers[4] <= UInt64(UInt32.max) else {
+                return .malformed("pci_cfg_write: expected bus, slot, function, offset and value")
+            }
+            event = .pciConfigWrite(device: string, offset: UInt32(numbers[3]), value: UInt32(numbers[4]))
+        case .memoryRegionWrite:
+            // (int cpu_index, void *mr, uint64_t addr, uint64_t value, unsigned size, const char *name)
+            guard let string, string.hasPrefix("virtio") else { return .otherEvent }
+            guard numbers.count >= 5, numbers[4] <= 8 else {
+                return .malformed("memory_region_ops_write: expected cpu, mr, addr, value and a size of 1–8")
+            }
+            event = .memoryRegionWrite(region: string, address: numbers[2], value: numbers[3], size: UInt32(numbers[4]))
+        default:
+            let count = min(numbers.count, Self.maximumNumbers)
+            for index in 0..<count { self.numbers[index] = numbers[index] }
+            do throws(ArgumentError) {
+                event = try self.decodeNumbers(kind, BinaryArguments(count: count))
+            } catch {
+                return .malformed("event record \(record): \(error.reason)")
+            }
+        }
+        guard let event else { return .otherEvent }
+        return .event(TraceRecord(event: event, line: record, timestamp: timestamp, thread: thread))
+    }
+
+    /// Where an event's numbers come from: the text of a log line, scanned as far as needed,
+    /// or the arguments of a binary record, already in place.
+    private protocol NumberSource {
+        /// Puts at least `needed` numbers in `numbers` and returns how many there are.
+        func fill(_ numbers: UnsafeMutablePointer<UInt64>, needed: Int) -> Int
+    }
+
+    private struct TextArguments: NumberSource {
+        let args: UnsafeBufferPointer<UInt8>
+        func fill(_ numbers: UnsafeMutablePointer<UInt64>, needed: Int) -> Int {
+            QEMULogDecoder.scanNumbers(self.args, into: numbers, limit: needed)
+        }
+    }
+
+    private struct BinaryArguments: NumberSource {
+        let count: Int
+        func fill(_ numbers: UnsafeMutablePointer<UInt64>, needed: Int) -> Int { self.count }
+    }
+
     private func decodeArguments(_ kind: EventKind, _ args: UnsafeBufferPointer<UInt8>) throws(ArgumentError) -> TraceEvent? {
+        switch kind {
+        case .pciConfigWrite: return try self.decodePCIConfigWrite(args)
+        case .memoryRegionWrite: return try self.decodeMemoryRegionWrite(args)
+        default: return try self.decodeNumbers(kind, TextArguments(args: args))
+        }
+    }
+
+    /// The event from its numbers, in the order of the event's declaration (which is also
+    /// the order its log format prints them).
+    private func decodeNumbers<Source: NumberSource>(_ kind: EventKind, _ source: Source) throws(ArgumentError) -> TraceEvent? {
         func take(_ needed: Int) throws(ArgumentError) {
-            let got = Self.scanNumbers(args, into: self.numbers, limit: needed)
+            let got = source.fill(self.numbers, needed: needed)
             guard got >= needed else {
                 throw .missing(needed: needed, found: got)
             }
@@ -287,10 +351,9 @@ public final class QEMULogDecoder {
             return .netOther(name: name.rawValue)
         case .inputQueueFull:
             return .inputQueueFull
-        case .pciConfigWrite:
-            return try self.decodePCIConfigWrite(args)
-        case .memoryRegionWrite:
-            return try self.decodeMemoryRegionWrite(args)
+        case .pciConfigWrite, .memoryRegionWrite:
+            // They carry a string: decodeArguments and decodeRecord take them apart.
+            return nil
         }
     }
 

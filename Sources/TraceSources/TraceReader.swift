@@ -5,8 +5,11 @@ public struct InputProblem: Sendable, Equatable {
         case malformed(String)
         /// A line longer than the reader's limit; it was skipped.
         case overlong(limit: Int)
-        /// The last line had no newline: the trace was cut off while being written.
+        /// The last line had no newline (a `simple` trace: the last record is cut): the trace
+        /// was cut off while being written.
         case unterminated
+        /// A `simple` trace's record of events QEMU dropped (its buffer was full).
+        case dropped(UInt64)
     }
 
     public var kind: Kind
@@ -35,8 +38,17 @@ public struct InputStatistics: Sendable, Equatable {
     public var timestampedEvents = 0
     public var firstTimestamp: Timestamp?
     public var lastTimestamp: Timestamp?
+    /// The input's form: a `log` backend text (line numbers are lines) or a `simple` backend
+    /// binary trace (line numbers are record numbers, timestamps CLOCK_MONOTONIC).
+    public var format: TraceFormat = .log
 
     public init() {}
+}
+
+/// The two forms of QEMU trace vqscope reads.
+public enum TraceFormat: String, Sendable {
+    case log
+    case simple
 }
 
 /// One item from a trace: a decoded event, or a problem with the input.
@@ -52,11 +64,17 @@ public struct TraceReader {
     private var lines: LineReader
     private let decoder = QEMULogDecoder()
     private var checkedFormat = false
+    /// A `simple` backend binary trace, told from a text log by its header.
+    private var simple: SimpleTraceReader?
 
     public init(path: String, maximumLineLength: Int = 64 * 1024, chunkSize: Int = 1 << 20) throws(InputError) {
         self.path = path
-        self.lines = LineReader(
-            input: try InputFile(path: path), maximumLineLength: maximumLineLength, chunkSize: chunkSize)
+        let input = try InputFile(path: path)
+        if SimpleTraceReader.isSimpleTrace(try input.peek(16)) {
+            self.simple = SimpleTraceReader(input: input, path: path)
+            self.statistics.format = .simple
+        }
+        self.lines = LineReader(input: input, maximumLineLength: maximumLineLength, chunkSize: chunkSize)
     }
 
     /// The next event or problem, or `nil` at the end of the input.
@@ -64,6 +82,11 @@ public struct TraceReader {
     /// - Throws: ``InputError`` when the file cannot be read, or when it is binary data
     ///   rather than a text trace (checked on the first line).
     public mutating func next() throws(InputError) -> TraceItem? {
+        if self.simple != nil {
+            guard let item = try self.simple!.next(statistics: &self.statistics) else { return nil }
+            if case .record(let record) = item { return .record(self.count(record)) }
+            return item
+        }
         while let line = try self.lines.next() {
             if !self.checkedFormat {
                 self.checkedFormat = true
@@ -118,14 +141,6 @@ public struct TraceReader {
     /// Refuses binary input early with a message that says what it looks like.
     private func checkFormat(_ line: LineSlice) throws(InputError) {
         let head = Array(line.bytes.prefix(16))
-        // Header event id (all ones) and the start of the magic 0xf2b177cb0aa429b4, little-endian;
-        // its fourth byte is a newline, so the first "line" holds 11 bytes.
-        let simpleMagic: [UInt8] = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xb4, 0x29, 0xa4]
-        if head.count >= 11, Array(head[0..<11]) == simpleMagic {
-            throw .undecodable(
-                path: self.path, offset: 0,
-                reason: "this is a QEMU `simple` backend binary trace; vqscope reads the `log` backend's text (see docs/trace-formats.md)")
-        }
         if head.starts(with: [0x7f, 0x45, 0x4c, 0x46]) {
             throw .undecodable(path: self.path, offset: 0, reason: "this is an ELF file (a memory dump?), not a QEMU trace log")
         }

@@ -112,7 +112,11 @@ public struct Analyzer {
             message = "line longer than \(limit) bytes skipped"
         case .unterminated:
             rule = InputRules.truncatedLastLine
-            message = "the last line has no newline: the trace was cut off (it is decoded only if complete)"
+            message = "the trace ends inside its last line or record: it was cut off (a line is decoded only if complete)"
+        case .dropped(let count):
+            rule = InputRules.droppedEvents
+            message = "QEMU dropped \(count) trace event(s) here (its trace buffer was full): requests, latencies and "
+                + "status sequences around this point may be incomplete"
         }
         self.emit(rule, message, line: problem.line, offset: problem.offset)
     }

@@ -82,9 +82,12 @@ public enum JSONReporter {
         json.number("firstNonEventLine", input.firstNonEventLine)
         json.number("malformedLines", input.malformedLines)
         json.number("timestampedEvents", input.timestampedEvents)
-        json.string("clock", report.timestamped ? "wall" : "none")
-        json.string("firstTimestamp", input.firstTimestamp.map(Format.iso8601))
-        json.string("lastTimestamp", input.lastTimestamp.map(Format.iso8601))
+        json.string("format", input.format.rawValue)
+        json.string("clock", report.timestamped ? (input.format == .simple ? "monotonic" : "wall") : "none")
+        // A simple trace's times are CLOCK_MONOTONIC: no date to print.
+        let wall = input.format == .log
+        json.string("firstTimestamp", wall ? input.firstTimestamp.map(Format.iso8601) : nil)
+        json.string("lastTimestamp", wall ? input.lastTimestamp.map(Format.iso8601) : nil)
         var span: Int64?
         if let first = input.firstTimestamp, let last = input.lastTimestamp { span = last.nanoseconds(since: first) }
         json.number("spanNs", span)

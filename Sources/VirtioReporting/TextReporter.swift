@@ -46,8 +46,10 @@ public enum TextReporter {
                 "\(Format.grouped(input.nonEventLines)) non-event lines skipped (first at line \(input.firstNonEventLine ?? 0))")
         }
         if input.malformedLines > 0 { parts.append("\(input.malformedLines) malformed") }
-        var line = "Input: " + parts.joined(separator: ", ")
-        if report.timestamped, let first = input.firstTimestamp, let last = input.lastTimestamp {
+        var line = "Input: " + (input.format == .simple ? "simple trace, records: " : "") + parts.joined(separator: ", ")
+        if report.timestamped, input.format == .simple, let first = input.firstTimestamp, let last = input.lastTimestamp {
+            line += "\nClock: CLOCK_MONOTONIC (simple trace), \(Format.duration(last.nanoseconds(since: first))) from first to last event"
+        } else if report.timestamped, let first = input.firstTimestamp, let last = input.lastTimestamp {
             line += "\nClock: wall clock, \(Format.iso8601(first)) to \(Format.iso8601(last)) (\(Format.duration(last.nanoseconds(since: first))))"
         } else {
             line += "\nClock: the trace has no timestamps (QEMU ran without -msg timestamp=on): counts only, no latencies"

@@ -23,5 +23,12 @@ enum InputRules {
         summary: "events past the model's limits (devices, queues, requests in flight) were counted, not analysed",
         party: .input, evidence: "more devices, queues or requests in flight than vqscope tracks")
 
-    static let infos: [RuleInfo] = [malformedLine, lineTooLong, truncatedLastLine, unattributedRegisterWrites, modelLimits]
+    static let droppedEvents = RuleInfo(
+        id: "TRACE-DROPPED-EVENTS", severity: .warning, section: "n/a",
+        summary: "QEMU dropped trace events (simple backend: its buffer was full)",
+        party: .input, evidence: "a dropped-events record of a simple trace")
+
+    static let infos: [RuleInfo] = [
+        malformedLine, lineTooLong, truncatedLastLine, unattributedRegisterWrites, modelLimits, droppedEvents,
+    ]
 }

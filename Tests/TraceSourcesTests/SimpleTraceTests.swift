@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+import TraceSources
+import VirtioTestSupport
+
+/// QEMU's `simple` backend binary traces: the same events as the log's, and every kind of
+/// broken file a clear problem or error with its offset.
+struct SimpleTraceTests {
+    /// A simple trace, built here: little-endian integers as QEMU writes them on x86.
+    struct Builder {
+        var bytes: [UInt8] = []
+
+        init(version: UInt64 = 4) {
+            self.u64(.max)
+            self.u64(0xf2b1_77cb_0aa4_29b4)
+            self.u64(version)
+        }
+
+        mutating func u64(_ value: UInt64) { self.bytes += (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+        mutating func u32(_ value: UInt32) { self.bytes += (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+
+        mutating func mapping(_ id: UInt64, _ name: String) {
+            self.u64(0)
+            self.u64(id)
+            self.u32(UInt32(name.utf8.count))
+            self.bytes += Array(name.utf8)
+        }
+
+        /// An event record; `length` overrides the record's length field.
+        mutating func event(_ id: UInt64, at time: UInt64, _ arguments: [UInt64], string: String? = nil, length: UInt32? = nil) {
+            var payload: [UInt8] = []
+            if let string {
+                payload += (0..<4).map { UInt8(truncatingIfNeeded: UInt32(string.utf8.count) >> (8 * $0)) } + Array(string.utf8)
+            }
+            for argument in arguments { payload += (0..<8).map { UInt8(truncatingIfNeeded: argument >> (8 * $0)) } }
+            self.u64(1)
+            self.u64(id)
+            self.u64(time)
+            self.u32(length ?? UInt32(24 + payload.count))
+            self.u32(4242)
+            self.bytes += payload
+        }
+    }
+
+    static func read(_ builder: Builder) throws -> (items: [TraceItem], statistics: InputStatistics) {
+        let file = TemporaryFile(bytes: builder.bytes)
+        defer { file.remove() }
+        return try readAll(file.path)
+    }
+
+    @Test("events decode as the log's would; mappings may come anywhere; other events are counted")
+    func events() throws {
+        var trace = Builder()
+        trace.mapping(7, "virtqueue_pop")
+        trace.event(7, at: 1_000, [0x7f00_0000_2000, 0x55d0_c000_3000, 1, 0])
+        trace.mapping(3, "some_other_event")
+        trace.event(3, at: 1_500, [1, 2])
+        trace.mapping(9, "pci_cfg_write")
+        trace.event(9, at: 2_000, [0, 3, 0, 0x14, 0x0f], string: "virtio-net-pci")
+        trace.mapping(11, "virtio_set_status")
+        trace.event(11, at: 3_000, [0x55d0_c000_1000, 0xFFFF_FFFF_FFFF_FFFF])  // a value past 8 bits
+        let (items, statistics) = try Self.read(trace)
+        #expect(statistics.format == .simple && statistics.virtioEvents == 2 && statistics.otherEvents == 1)
+        #expect(items.first == .record(TraceRecord(
+            event: .pop(vq: 0x7f00_0000_2000, elem: 0x55d0_c000_3000, inNum: 1, outNum: 0), line: 2,
+            timestamp: Timestamp(nanoseconds: 1_000), thread: 4242)))
+        guard case .record(let config)? = items.dropFirst().first else { Issue.record("no pci_cfg_write"); return }
+        #expect(config.event == .pciConfigWrite(device: "virtio-net-pci", offset: 0x14, value: 0x0f) && config.line == 6)
+        guard case .problem(let problem)? = items.last, case .malformed(let reason) = problem.kind else {
+            Issue.record("no problem for the status value"); return
+        }
+        #expect(reason.contains("does not fit in 8 bits") && problem.line == 8)
+    }
+
+    @Test("dropped events, an unmapped id, arguments that do not fit, a cut record: problems with offsets")
+    func problems() throws {
+        var trace = Builder()
+        trace.mapping(1, "virtio_notify")
+        trace.event(0xffff_ffff_ffff_fffe, at: 10, [37])
+        trace.event(5, at: 20, [1, 2])  // no mapping
+        trace.mapping(2, "pci_cfg_write")
+        trace.bytes += []
+        var bad = trace
+        // A string that claims 2^32 - 1 bytes.
+        bad.u64(1)
+        bad.u64(2)
+        bad.u64(30)
+        bad.u32(24 + 8)
+        bad.u32(1)
+        bad.u32(.max)
+        bad.u32(0)
+        bad.event(1, at: 40, [1])  // one argument of two: only 8 bytes
+        let start = bad.bytes.count
+        bad.event(1, at: 50, [1, 2])
+        bad.bytes.removeLast(5)  // cut inside the last record
+        let (items, _) = try Self.read(bad)
+        let kinds = items.compactMap { item -> String? in
+            guard case .problem(let problem) = item else { return nil }
+            switch problem.kind {
+            case .dropped(let count): return "dropped \(count)"
+            case .malformed(let reason): return reason
+            case .unterminated: return "cut at \(problem.offset)"
+            case .overlong: return "overlong"
+            }
+        }
+        #expect(kinds.count == 5, "\(kinds)")
+        #expect(kinds.first == "dropped 37")
+        #expect(kinds.dropFirst().first == "event id 5 has no mapping record before it")
+        #expect(kinds.dropFirst(2).first?.hasPrefix("pci_cfg_write: 8 argument bytes") == true)
+        #expect(kinds.dropFirst(3).first == "event record 6: expected 2 numeric arguments, found 1")
+        #expect(kinds.last == "cut at \(start)")
+    }
+
+    @Test("a header of another version, a record length below its header or absurdly long: errors with the offset")
+    func errors() throws {
+        var old = Builder(version: 3)
+        old.mapping(1, "virtio_notify")
+        #expect(throws: InputError.self) { _ = try Self.read(old) }
+        do {
+            _ = try Self.read(old)
+        } catch {
+            #expect("\(error)".contains("version 3") && "\(error)".contains("offset 16"))
+        }
+        for length: UInt32 in [23, 0x7fff_ffff] {
+            var trace = Builder()
+            trace.mapping(1, "virtio_notify")
+            trace.event(1, at: 1, [1, 2], length: length)
+            do {
+                _ = try Self.read(trace)
+                Issue.record("length \(length) accepted")
+            } catch {
+                #expect("\(error)".contains("claims \(length) bytes"))
+            }
+        }
+        // Random bytes after a valid header: an error, not a trap.
+        var random = Builder()
+        var generator = SystemRandomNumberGenerator()
+        random.bytes += (0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        _ = try? Self.read(random)
+    }
+}
