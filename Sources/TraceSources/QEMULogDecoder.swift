@@ -171,33 +171,50 @@ public final class QEMULogDecoder {
     /// An event record of a `simple` trace (``SimpleTraceReader``): its kind, its `u64`
     /// arguments in order and its strings (only `pci_cfg_write` and `memory_region_ops_write`
     /// carry one), decoded into the same event a log line would give.
+    /// The common case: an event of `u64` arguments only, read in place from `arguments`.
+    /// A malformed outcome's reason starts with what was wrong, for the caller to name the
+    /// event in front of it.
+    func decodeRecord(
+        _ kind: EventKind, arguments: UnsafeRawBufferPointer, record: Int, timestamp: Timestamp, thread: UInt32
+    ) -> LineOutcome {
+        let count = min(arguments.count / 8, Self.maximumNumbers)
+        guard arguments.count % 8 == 0 || count == Self.maximumNumbers else {
+            return .malformed("\(arguments.count) argument bytes that do not hold its arguments")
+        }
+        for index in 0..<count {
+            self.numbers[index] = UInt64(littleEndian: arguments.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self))
+        }
+        do throws(ArgumentError) {
+            guard let event = try self.decodeNumbers(kind, BinaryArguments(count: count)) else { return .otherEvent }
+            return .event(TraceRecord(event: event, line: record, timestamp: timestamp, thread: thread))
+        } catch {
+            return .malformed(error.reason)
+        }
+    }
+
+    /// The two events with a string argument.
     func decodeRecord(
         _ kind: EventKind, numbers: [UInt64], string: String?, record: Int, timestamp: Timestamp, thread: UInt32
     ) -> LineOutcome {
         let event: TraceEvent?
         switch kind {
         case .pciConfigWrite:
-            // (const char *dev, bus, slot, func, unsigned offset, unsigned val)
-            guard let string, string.contains("virtio") else { return .otherEvent }
+            // (const char *dev, bus, slot, func, unsigned offset, unsigned val); the caller
+            // passes only the names of virtio devices.
+            guard let string else { return .otherEvent }
             guard numbers.count >= 5, numbers[3] <= UInt64(UInt32.max), numbers[4] <= UInt64(UInt32.max) else {
                 return .malformed("pci_cfg_write: expected bus, slot, function, offset and value")
             }
             event = .pciConfigWrite(device: string, offset: UInt32(numbers[3]), value: UInt32(numbers[4]))
         case .memoryRegionWrite:
             // (int cpu_index, void *mr, uint64_t addr, uint64_t value, unsigned size, const char *name)
-            guard let string, string.hasPrefix("virtio") else { return .otherEvent }
+            guard let string, string.utf8.starts(with: Bytes.virtio) else { return .otherEvent }
             guard numbers.count >= 5, numbers[4] <= 8 else {
                 return .malformed("memory_region_ops_write: expected cpu, mr, addr, value and a size of 1–8")
             }
             event = .memoryRegionWrite(region: string, address: numbers[2], value: numbers[3], size: UInt32(numbers[4]))
         default:
-            let count = min(numbers.count, Self.maximumNumbers)
-            for index in 0..<count { self.numbers[index] = numbers[index] }
-            do throws(ArgumentError) {
-                event = try self.decodeNumbers(kind, BinaryArguments(count: count))
-            } catch {
-                return .malformed("event record \(record): \(error.reason)")
-            }
+            return .otherEvent
         }
         guard let event else { return .otherEvent }
         return .event(TraceRecord(event: event, line: record, timestamp: timestamp, thread: thread))

@@ -18,27 +18,31 @@ struct SimpleTraceReader {
     /// Mappings of names vqscope does not decode are remembered up to this many ids (to tell
     /// "another subsystem's event" from "no mapping"); past it, unmapped ids count as others.
     static let maximumForeignIDs = 65_536
+    /// Event ids below this are looked up in a table; QEMU numbers its events from 0.
+    static let tableSize = 4_096
 
     let input: InputFile
     let path: String
-    private var buffer: [UInt8] = []
+    /// The stream's bytes between `start` and `end`; room for the largest record.
+    private let storage = LineBuffer(byteCount: 2 << 20)
+    private var buffer: UnsafeMutableRawBufferPointer { self.storage.bytes }
     private var start = 0
+    private var end = 0
     private var atEOF = false
     /// Bytes consumed before `buffer[start]`.
     private(set) var offset: UInt64 = 0
+    private var table = [EventKind?](repeating: nil, count: SimpleTraceReader.tableSize)
+    private var names = [String](repeating: "", count: SimpleTraceReader.tableSize)
     private var kinds: [UInt64: (EventKind, String)] = [:]
     private var foreign: Set<UInt64> = []
     private var record = 0
     private let decoder = QEMULogDecoder()
     private var readHeader = false
-    private var reportedUnmapped: Set<UInt64> = []
 
     init(input: InputFile, path: String) {
         self.input = input
         self.path = path
     }
-
-    var records: Int { self.record }
 
     /// True when `head` (the file's first bytes) is a `simple` trace's header.
     static func isSimpleTrace(_ head: [UInt8]) -> Bool {
@@ -51,25 +55,24 @@ struct SimpleTraceReader {
 
     /// Makes `count` bytes available from `start`; false at the end of the input.
     private mutating func ensure(_ count: Int) throws(InputError) -> Bool {
-        while self.buffer.count - self.start < count {
+        while self.end - self.start < count {
             if self.atEOF { return false }
             if self.start > 0 {
-                self.buffer.removeFirst(self.start)
+                let pending = self.end - self.start
+                if pending > 0 {
+                    self.buffer.baseAddress!.copyMemory(from: self.buffer.baseAddress! + self.start, byteCount: pending)
+                }
                 self.start = 0
+                self.end = pending
             }
-            let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1 << 16, count), alignment: 1)
-            defer { chunk.deallocate() }
-            let got = try self.input.read(into: chunk)
-            if got == 0 { self.atEOF = true } else { self.buffer += chunk[0..<got] }
+            let got = try self.input.read(into: UnsafeMutableRawBufferPointer(rebasing: self.buffer[self.end...]))
+            if got == 0 { self.atEOF = true } else { self.end += got }
         }
         return true
     }
 
-    private mutating func take(_ width: Int) -> UInt64 {
-        let value = Self.little(self.buffer, self.start, width)
-        self.start += width
-        self.offset += UInt64(width)
-        return value
+    @inline(__always) private func load<T: FixedWidthInteger>(_ at: Int, as type: T.Type) -> T {
+        T(littleEndian: UnsafeRawBufferPointer(self.buffer).loadUnaligned(fromByteOffset: self.start + at, as: T.self))
     }
 
     private mutating func skip(_ count: Int) {
@@ -81,17 +84,25 @@ struct SimpleTraceReader {
         .problem(InputProblem(kind: .malformed(reason), line: self.record, offset: offset))
     }
 
-    /// The next item: a decoded event, a problem (with the record number as its "line" and
-    /// the byte offset), or an event of no interest (`nil` item with `other` true), or the end.
+    private func kind(of id: UInt64) -> EventKind? {
+        id < UInt64(Self.tableSize) ? self.table[Int(id)] : self.kinds[id]?.0
+    }
+
+    /// The event name of a mapped id, for messages.
+    private func name(of id: UInt64) -> String {
+        id < UInt64(Self.tableSize) ? self.names[Int(id)] : self.kinds[id]?.1 ?? "event \(id)"
+    }
+
+    /// The next decoded event or problem (with the record number as its "line" and the byte
+    /// offset), or nil at the end; events of no interest are counted in `statistics`.
     mutating func next(statistics: inout InputStatistics) throws(InputError) -> TraceItem? {
         if !self.readHeader {
             self.readHeader = true
             guard try self.ensure(24) else {
                 throw .undecodable(path: self.path, offset: 0, reason: "a simple trace shorter than its 24-byte header")
             }
-            _ = self.take(8)
-            _ = self.take(8)
-            let version = self.take(8)
+            let version = self.load(16, as: UInt64.self)
+            self.skip(24)
             guard version == 4 else {
                 throw .undecodable(
                     path: self.path, offset: 16,
@@ -100,46 +111,53 @@ struct SimpleTraceReader {
         }
         while true {
             let at = self.offset
-            guard try self.ensure(8) else { return nil }
-            let type = self.take(8)
+            guard try self.ensure(8) else {
+                statistics.bytes = self.offset
+                return nil
+            }
+            let type = self.load(0, as: UInt64.self)
             self.record += 1
             statistics.lines = self.record
-            statistics.bytes = self.offset
             switch type {
             case 0:
-                guard try self.ensure(12) else { return self.truncated(at) }
-                let id = self.take(8)
-                let length = Int(self.take(4))
+                guard try self.ensure(20) else { return self.truncated(at) }
+                let id = self.load(8, as: UInt64.self)
+                let length = Int(self.load(16, as: UInt32.self))
                 guard length <= 4096 else { throw self.broken("an event name of \(length) bytes", at: at) }
-                guard try self.ensure(length) else { return self.truncated(at) }
-                let name = Array(self.buffer[self.start..<(self.start + length)])
-                self.skip(length)
-                let kind = name.withUnsafeBufferPointer { EventKind.lookup($0) }
-                if let kind {
-                    self.kinds[id] = (kind, String(decoding: name, as: UTF8.self))
+                guard try self.ensure(20 + length) else { return self.truncated(at) }
+                let name = UnsafeBufferPointer(
+                    start: (self.buffer.baseAddress! + self.start + 20).assumingMemoryBound(to: UInt8.self), count: length)
+                if let kind = EventKind.lookup(name) {
+                    let text = String(decoding: name, as: UTF8.self)
+                    if id < UInt64(Self.tableSize) {
+                        self.table[Int(id)] = kind
+                        self.names[Int(id)] = text
+                    } else {
+                        self.kinds[id] = (kind, text)
+                    }
                 } else if self.foreign.count < Self.maximumForeignIDs {
                     self.foreign.insert(id)
                 }
+                self.skip(20 + length)
             case 1:
-                guard try self.ensure(24) else { return self.truncated(at) }
-                let id = self.take(8)
-                let nanoseconds = self.take(8)
-                let length = Int(self.take(4))
-                let pid = UInt32(self.take(4))
+                guard try self.ensure(32) else { return self.truncated(at) }
+                let id = self.load(8, as: UInt64.self)
+                let nanoseconds = self.load(16, as: UInt64.self)
+                let length = Int(self.load(24, as: UInt32.self))
+                let pid = self.load(28, as: UInt32.self)
                 guard length >= 24, length <= Self.maximumRecord else {
                     throw self.broken("an event record claims \(length) bytes (its header alone is 24)", at: at)
                 }
-                let argumentBytes = length - 24
-                guard try self.ensure(argumentBytes) else { return self.truncated(at) }
-                let arguments = Array(self.buffer[self.start..<(self.start + argumentBytes)])
-                self.skip(argumentBytes)
+                guard try self.ensure(8 + length) else { return self.truncated(at) }
+                let arguments = UnsafeRawBufferPointer(rebasing: self.buffer[(self.start + 32)..<(self.start + 8 + length)])
+                defer { self.skip(8 + length) }
                 let time = Timestamp(nanoseconds: Int64(clamping: nanoseconds))
                 if id == Self.droppedEventID {
-                    let count = arguments.count >= 8 ? Self.little(arguments, 0, 8) : 0
+                    let count = arguments.count >= 8 ? UInt64(littleEndian: arguments.loadUnaligned(as: UInt64.self)) : 0
                     statistics.malformedLines += 1
                     return .problem(InputProblem(kind: .dropped(count), line: self.record, offset: at))
                 }
-                guard let (kind, name) = self.kinds[id] else {
+                guard let kind = self.kind(of: id) else {
                     if self.foreign.contains(id) || self.foreign.count >= Self.maximumForeignIDs {
                         statistics.otherEvents += 1
                         continue
@@ -147,14 +165,19 @@ struct SimpleTraceReader {
                     statistics.malformedLines += 1
                     return self.problem("event id \(id) has no mapping record before it", at: at)
                 }
-                switch self.decode(kind, name: name, arguments: arguments, time: time, pid: pid) {
+                let outcome =
+                    kind == .pciConfigWrite || kind == .memoryRegionWrite
+                    ? self.decodeWithString(kind, id: id, arguments: arguments, time: time, pid: pid)
+                    : self.decoder.decodeRecord(kind, arguments: arguments, record: self.record, timestamp: time, thread: pid)
+                switch outcome {
                 case .event(let record):
+                    statistics.bytes = self.offset
                     return .record(record)
                 case .otherEvent, .nonEvent:
                     statistics.otherEvents += 1
                 case .malformed(let reason):
                     statistics.malformedLines += 1
-                    return self.problem(reason, at: at)
+                    return self.problem("\(self.name(of: id)): \(reason)", at: at)
                 }
             default:
                 throw self.broken("record type \(type) (0 is a mapping, 1 an event)", at: at)
@@ -162,45 +185,47 @@ struct SimpleTraceReader {
         }
     }
 
-    /// The arguments: `u64`s, and for the two events with a string, its `u32` length and bytes.
-    private func decode(_ kind: EventKind, name: String, arguments: [UInt8], time: Timestamp, pid: UInt32) -> LineOutcome {
+    /// `pci_cfg_write` (a string, then five `u64`s) and `memory_region_ops_write` (five
+    /// `u64`s, then a string).
+    private func decodeWithString(
+        _ kind: EventKind, id: UInt64, arguments: UnsafeRawBufferPointer, time: Timestamp, pid: UInt32
+    ) -> LineOutcome {
         var numbers: [UInt64] = []
         var string: String?
         var at = 0
         func number() -> Bool {
             guard at + 8 <= arguments.count else { return false }
-            numbers.append(Self.little(arguments, at, 8))
+            numbers.append(UInt64(littleEndian: arguments.loadUnaligned(fromByteOffset: at, as: UInt64.self)))
             at += 8
             return true
         }
+        var virtio = false
         func text() -> Bool {
             guard at + 4 <= arguments.count else { return false }
-            let length = Int(Self.little(arguments, at, 4))
+            let length = Int(UInt32(littleEndian: arguments.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
             guard length <= arguments.count - at - 4 else { return false }
-            string = String(decoding: arguments[(at + 4)..<(at + 4 + length)], as: UTF8.self)
+            let bytes = UnsafeBufferPointer(
+                start: (arguments.baseAddress! + at + 4).assumingMemoryBound(to: UInt8.self), count: length)
+            // Most devices are not virtio ones: a String is made only for those that are.
+            virtio = Bytes.contains(bytes, Bytes.virtio)
+            if virtio { string = String(decoding: bytes, as: UTF8.self) }
             at += 4 + length
             return true
         }
-        var complete = true
-        switch kind {
-        case .pciConfigWrite:
-            complete = text() && (0..<5).allSatisfy { _ in number() }
-        case .memoryRegionWrite:
-            complete = (0..<5).allSatisfy { _ in number() } && text()
-        default:
-            while numbers.count < QEMULogDecoder.maximumNumbers, number() {}
-            complete = at == arguments.count || numbers.count == QEMULogDecoder.maximumNumbers
-        }
+        let complete =
+            kind == .pciConfigWrite
+            ? text() && (0..<5).allSatisfy { _ in number() } : (0..<5).allSatisfy { _ in number() } && text()
         guard complete else {
-            return .malformed("\(name): \(arguments.count) argument bytes that do not hold its arguments")
+            return .malformed("\(arguments.count) argument bytes that do not hold its arguments")
         }
+        guard virtio else { return .otherEvent }
         return self.decoder.decodeRecord(kind, numbers: numbers, string: string, record: self.record, timestamp: time, thread: pid)
     }
 
     /// The input ends inside the record at `at`: reported once, and the reading ends there.
     private mutating func truncated(_ at: UInt64) -> TraceItem {
-        self.buffer.removeAll()
         self.start = 0
+        self.end = 0
         self.atEOF = true
         return .problem(InputProblem(kind: .unterminated, line: self.record, offset: at))
     }

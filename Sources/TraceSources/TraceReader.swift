@@ -83,7 +83,12 @@ public struct TraceReader {
     ///   rather than a text trace (checked on the first line).
     public mutating func next() throws(InputError) -> TraceItem? {
         if self.simple != nil {
-            guard let item = try self.simple!.next(statistics: &self.statistics) else { return nil }
+            // The statistics go through a local: one access to `self.simple` at a time lets the
+            // reader be changed in place rather than copied on every call.
+            var statistics = self.statistics
+            let item = try self.simple!.next(statistics: &statistics)
+            self.statistics = statistics
+            guard let item else { return nil }
             if case .record(let record) = item { return .record(self.count(record)) }
             return item
         }

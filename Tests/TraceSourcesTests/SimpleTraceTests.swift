@@ -107,7 +107,7 @@ struct SimpleTraceTests {
         #expect(kinds.first == "dropped 37")
         #expect(kinds.dropFirst().first == "event id 5 has no mapping record before it")
         #expect(kinds.dropFirst(2).first?.hasPrefix("pci_cfg_write: 8 argument bytes") == true)
-        #expect(kinds.dropFirst(3).first == "event record 6: expected 2 numeric arguments, found 1")
+        #expect(kinds.dropFirst(3).first == "virtio_notify: expected 2 numeric arguments, found 1")
         #expect(kinds.last == "cut at \(start)")
     }
 

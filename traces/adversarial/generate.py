@@ -7,7 +7,10 @@ re-created, not committed). Each is a QEMU log-backend trace (the `pid@sec.usec:
   many-devices      100,000 distinct devices, each set up to DRIVER_OK and kicked once
   colliding         every pointer the same (device, queue and element 0x1000), 200,000
                     lines of pops, fills, flushes and notifies with no order to them
+  simple-mappings   a QEMU `simple` binary trace of 10 million mapping records, each naming
+                    another subsystem's event with a new id, then a device's status writes
 """
+import struct
 import sys
 
 OUT = sys.stdout.buffer
@@ -59,4 +62,17 @@ def colliding():
     OUT.write(b"".join(line(events[(i * 7) % len(events)]) for i in range(200_000)))
 
 
-{"never-completed": never_completed, "many-devices": many_devices, "colliding": colliding}[sys.argv[1]]()
+def simple_mappings():
+    OUT.write(struct.pack("<QQQ", 0xFFFFFFFFFFFFFFFF, 0xF2B177CB0AA429B4, 4))
+    name = b"foreign_subsystem_event"
+    record = struct.Struct("<QQI%ds" % len(name))
+    for block in range(100):
+        OUT.write(b"".join(record.pack(0, block * 100_000 + i, len(name), name) for i in range(100_000)))
+    status = b"virtio_set_status"
+    OUT.write(struct.pack("<QQI", 0, 20_000_000, len(status)) + status)
+    for value in (0, 1, 3, 11, 15):
+        OUT.write(struct.pack("<QQQIIQQ", 1, 20_000_000, 1000 + value, 24 + 16, 1, 0x55D0C0001000, value))
+
+
+{"never-completed": never_completed, "many-devices": many_devices, "colliding": colliding,
+ "simple-mappings": simple_mappings}[sys.argv[1]]()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark vqscope on QEMU's `simple` binary traces (issue 7), on demand, release build.
 #
-#   traces/bench/simple.sh [SIZE]        (default 300M: the text trace's size)
+#   traces/bench/simple.sh [SIZE]        (default 400M of text: a binary of about 260 MB)
 #
 # Makes a large text trace with make-large-trace.py (cached in .build-bench/), converts it to
 # the simple form with traces/simple/log2simple.py (the same events), and with the page cache
@@ -20,7 +20,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out="$root/.build-bench"
-size=${1:-300M}
+size=${1:-400M}
 runs=${RUNS:-3}
 mkdir -p "$out"
 cd "$root"

@@ -9,7 +9,7 @@ PKGS=(
   linux-image-amd64 busybox-static
   u-boot-qemu seabios ipxe-qemu
   cpio xz-utils zstd gzip kmod python3
-  libpcap-dev tcpdump
+  libpcap-dev tcpdump time
 )
 if [ $# -gt 0 ]; then PKGS=("$@"); fi
 
