@@ -14,7 +14,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
 
 def trace_seeds():
-    for path in sorted(glob.glob(os.path.join(ROOT, "traces/rules/*/*.log"))):
+    for path in sorted(glob.glob(os.path.join(ROOT, "traces/rules/*/*.log")) + glob.glob(os.path.join(ROOT, "traces/rules/*/*.simple"))):
         yield os.path.basename(os.path.dirname(path)) + "-" + os.path.basename(path), open(path, "rb").read()
     for path in sorted(glob.glob(os.path.join(ROOT, "traces/real/*.log.xz"))):
         yield os.path.basename(path)[:-3], lzma.open(path).read()[:32768]
