@@ -159,21 +159,10 @@ struct Analyze: ParsableCommand {
             return ("", failure.message, failure.code)
         }
         let analyzed = report
-        func render(_ format: ReportFormat) -> String {
-            switch format {
-            case .text: TextReporter.render(analyzed, memory: inspection, color: false)
-            case .json: JSONReporter.render(analyzed, memory: inspection, toolVersion: VQScope.version)
-            case .junit: JUnitReporter.render(analyzed.findings, input: trace, failOn: failOn.threshold)
-            case .sarif: SARIFReporter.render(analyzed.findings, toolVersion: VQScope.version)
-            }
-        }
-        if let failure = gating.writeReports(render) { return ("", failure.message, failure.code) }
-        let output = format == .text ? TextReporter.render(report, memory: inspection, color: color) : render(format)
-        var code = Exit.clean
-        if let threshold = failOn.threshold, let highest = report.highestSeverity, highest >= threshold {
-            code = Exit.findings
-        }
-        return (output, notes.joined(separator: "\n"), code)
+        return gating.finish(
+            analyzed, input: trace, format: format, failOn: failOn, color: color, notes: notes,
+            text: { TextReporter.render(analyzed, memory: inspection, color: $0) },
+            json: { JSONReporter.render(analyzed, memory: inspection, toolVersion: VQScope.version) })
     }
 }
 

@@ -107,6 +107,29 @@ struct Gating {
         }
     }
 
+    /// The command's result: the report on standard output in `format` (the text with colour
+    /// when `color`), every `--report` file, and exit 1 when a finding reaches `failOn`.
+    func finish<Report: FindingSet>(
+        _ report: Report, input: String, format: ReportFormat, failOn: FailLevel, color: Bool, notes: [String],
+        text: (_ color: Bool) -> String, json: () -> String
+    ) -> (output: String, diagnostics: String, code: Int32) {
+        func render(_ format: ReportFormat) -> String {
+            switch format {
+            case .text: text(false)
+            case .json: json()
+            case .junit: JUnitReporter.render(report.findings, input: input, failOn: failOn.threshold)
+            case .sarif: SARIFReporter.render(report.findings, toolVersion: VQScope.version)
+            }
+        }
+        if let failure = self.writeReports(render) { return ("", failure.message, failure.code) }
+        let output = format == .text ? text(color) : render(format)
+        var code = Exit.clean
+        if let threshold = failOn.threshold, let highest = report.findings.map(\.severity).max(), highest >= threshold {
+            code = Exit.findings
+        }
+        return (output, notes.joined(separator: "\n"), code)
+    }
+
     /// Writes each `--report` file with `render`; a file that cannot be written is a failure (66).
     func writeReports(_ render: (ReportFormat) -> String) -> CommandFailure? {
         for destination in self.reports {

@@ -196,21 +196,10 @@ struct Inspect: ParsableCommand {
             return ("", failure.message, failure.code)
         }
         let inspected = report
-        func render(_ format: ReportFormat) -> String {
-            switch format {
-            case .text: InspectionReporter.text(inspected, color: false, descriptors: descriptors)
-            case .json: InspectionReporter.json(inspected, toolVersion: VQScope.version)
-            case .junit: JUnitReporter.render(inspected.findings, input: dump, failOn: failOn.threshold)
-            case .sarif: SARIFReporter.render(inspected.findings, toolVersion: VQScope.version)
-            }
-        }
-        if let failure = gating.writeReports(render) { return ("", failure.message, failure.code) }
-        let output = format == .text ? InspectionReporter.text(report, color: color, descriptors: descriptors) : render(format)
-        var code = Exit.clean
-        if let threshold = failOn.threshold, let highest = report.highestSeverity, highest >= threshold {
-            code = Exit.findings
-        }
-        return (output, notes.joined(separator: "\n"), code)
+        return gating.finish(
+            inspected, input: dump, format: format, failOn: failOn, color: color, notes: notes,
+            text: { InspectionReporter.text(inspected, color: $0, descriptors: descriptors) },
+            json: { InspectionReporter.json(inspected, toolVersion: VQScope.version) })
     }
 }
 
