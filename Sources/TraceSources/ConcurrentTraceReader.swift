@@ -34,8 +34,8 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
     private var finished = false
     private var started = false
 
-    public init(path: String, batchSize: Int = 4096, depth: Int = 4) throws(InputError) {
-        self.reader = try TraceReader(path: path)
+    public init(path: String, batchSize: Int = 4096, depth: Int = 4, declarations: TraceEventsFile? = nil) throws(InputError) {
+        self.reader = try TraceReader(path: path, declarations: declarations)
         self.batchSize = max(1, batchSize)
         self.free = DispatchSemaphore(value: max(1, depth))
         pthread_mutex_init(self.mutex, nil)

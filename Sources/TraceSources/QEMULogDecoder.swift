@@ -192,7 +192,8 @@ public final class QEMULogDecoder {
         }
     }
 
-    /// The two events with a string argument.
+    /// The events with a string argument, and any event whose arguments were reordered by its
+    /// declaration (`--trace-events`): the numbers in vqscope's order.
     func decodeRecord(
         _ kind: EventKind, numbers: [UInt64], string: String?, record: Int, timestamp: Timestamp, thread: UInt32
     ) -> LineOutcome {
@@ -214,7 +215,13 @@ public final class QEMULogDecoder {
             }
             event = .memoryRegionWrite(region: string, address: numbers[2], value: numbers[3], size: UInt32(numbers[4]))
         default:
-            return .otherEvent
+            let count = min(numbers.count, Self.maximumNumbers)
+            for index in 0..<count { self.numbers[index] = numbers[index] }
+            do throws(ArgumentError) {
+                event = try self.decodeNumbers(kind, BinaryArguments(count: count))
+            } catch {
+                return .malformed(error.reason)
+            }
         }
         guard let event else { return .otherEvent }
         return .event(TraceRecord(event: event, line: record, timestamp: timestamp, thread: thread))

@@ -39,9 +39,18 @@ struct SimpleTraceReader {
     private let decoder = QEMULogDecoder()
     private var readHeader = false
 
-    init(input: InputFile, path: String) {
+    /// Declarations from `--trace-events`, by event name.
+    private let declared: [String: EventSignature]
+    private var signatures: [UInt64: EventSignature] = [:]
+
+    init(input: InputFile, path: String, declarations: TraceEventsFile? = nil) {
         self.input = input
         self.path = path
+        var declared: [String: EventSignature] = [:]
+        for (name, parameters) in declarations?.events ?? [:] {
+            if let signature = EventSignature(name: name, parameters: parameters) { declared[name] = signature }
+        }
+        self.declared = declared
     }
 
     /// True when `head` (the file's first bytes) is a `simple` trace's header.
@@ -129,6 +138,7 @@ struct SimpleTraceReader {
                     start: (self.buffer.baseAddress! + self.start + 20).assumingMemoryBound(to: UInt8.self), count: length)
                 if let kind = EventKind.lookup(name) {
                     let text = String(decoding: name, as: UTF8.self)
+                    if let signature = self.declared[text] { self.signatures[id] = signature }
                     if id < UInt64(Self.tableSize) {
                         self.table[Int(id)] = kind
                         self.names[Int(id)] = text
@@ -166,7 +176,9 @@ struct SimpleTraceReader {
                     return self.problem("event id \(id) has no mapping record before it", at: at)
                 }
                 let outcome =
-                    kind == .pciConfigWrite || kind == .memoryRegionWrite
+                    !self.signatures.isEmpty && self.signatures[id] != nil
+                    ? self.decodeDeclared(kind, signature: self.signatures[id]!, arguments: arguments, time: time, pid: pid)
+                    : kind == .pciConfigWrite || kind == .memoryRegionWrite
                     ? self.decodeWithString(kind, id: id, arguments: arguments, time: time, pid: pid)
                     : self.decoder.decodeRecord(kind, arguments: arguments, record: self.record, timestamp: time, thread: pid)
                 switch outcome {
@@ -183,6 +195,34 @@ struct SimpleTraceReader {
                 throw self.broken("record type \(type) (0 is a mapping, 1 an event)", at: at)
             }
         }
+    }
+
+    /// An event read as its `--trace-events` declaration says: each argument a string or a
+    /// `u64` in the declared order, the numbers then put in the order vqscope expects.
+    private func decodeDeclared(
+        _ kind: EventKind, signature: EventSignature, arguments: UnsafeRawBufferPointer, time: Timestamp, pid: UInt32
+    ) -> LineOutcome {
+        var numbers: [UInt64] = []
+        var string: String?
+        var at = 0
+        for isString in signature.strings {
+            if isString {
+                guard at + 4 <= arguments.count else { return .malformed("arguments shorter than the declaration") }
+                let length = Int(UInt32(littleEndian: arguments.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
+                guard length <= arguments.count - at - 4 else { return .malformed("a string longer than the record") }
+                let bytes = UnsafeBufferPointer(
+                    start: (arguments.baseAddress! + at + 4).assumingMemoryBound(to: UInt8.self), count: length)
+                if string == nil, Bytes.contains(bytes, Bytes.virtio) { string = String(decoding: bytes, as: UTF8.self) }
+                at += 4 + length
+            } else {
+                guard at + 8 <= arguments.count else { return .malformed("arguments shorter than the declaration") }
+                numbers.append(UInt64(littleEndian: arguments.loadUnaligned(fromByteOffset: at, as: UInt64.self)))
+                at += 8
+            }
+        }
+        let ordered = signature.order.map { numbers[$0] }
+        if (kind == .pciConfigWrite || kind == .memoryRegionWrite) && string == nil { return .otherEvent }
+        return self.decoder.decodeRecord(kind, numbers: ordered, string: string, record: self.record, timestamp: time, thread: pid)
     }
 
     /// `pci_cfg_write` (a string, then five `u64`s) and `memory_region_ops_write` (five

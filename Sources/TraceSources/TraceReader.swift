@@ -67,11 +67,15 @@ public struct TraceReader {
     /// A `simple` backend binary trace, told from a text log by its header.
     private var simple: SimpleTraceReader?
 
-    public init(path: String, maximumLineLength: Int = 64 * 1024, chunkSize: Int = 1 << 20) throws(InputError) {
+    /// `declarations`: a QEMU build's `trace-events` (`--trace-events`), for a simple trace's
+    /// events declared differently from QEMU 7.2–10.x.
+    public init(
+        path: String, maximumLineLength: Int = 64 * 1024, chunkSize: Int = 1 << 20, declarations: TraceEventsFile? = nil
+    ) throws(InputError) {
         self.path = path
         let input = try InputFile(path: path)
         if SimpleTraceReader.isSimpleTrace(try input.peek(16)) {
-            self.simple = SimpleTraceReader(input: input, path: path)
+            self.simple = SimpleTraceReader(input: input, path: path, declarations: declarations)
             self.statistics.format = .simple
         }
         self.lines = LineReader(input: input, maximumLineLength: maximumLineLength, chunkSize: chunkSize)

@@ -91,7 +91,7 @@ struct Analyze: ParsableCommand {
     func run() throws {
         let result = Self.execute(
             trace: self.input.trace, format: self.format, failOn: self.failOn, devices: self.input.devices,
-            memory: self.input.memory, gating: self.gating.gating, color: self.useColor())
+            memory: self.input.memory, traceEvents: self.input.traceEvents, gating: self.gating.gating, color: self.useColor())
         if !result.output.isEmpty { print(result.output, terminator: "") }
         if !result.diagnostics.isEmpty { Self.printError(result.diagnostics) }
         if result.code != Exit.clean { throw ExitCode(result.code) }
@@ -112,14 +112,22 @@ struct Analyze: ParsableCommand {
 
     /// The trace analysed, and joined with the dump's inspection when a dump is given.
     static func report(
-        trace: String, devices: [DeviceAssignment], memory input: MemoryInput?
+        trace: String, devices: [DeviceAssignment], memory input: MemoryInput?, traceEvents: String? = nil
     ) -> Result<(AnalysisReport, InspectionReport?, [String]), CommandFailure> {
         var options = AnalysisOptions()
         for assignment in devices { options.deviceTypes[assignment.vdev] = assignment.type }
+        var declarations: TraceEventsFile?
+        if let traceEvents {
+            do {
+                declarations = try TraceEventsFile(path: traceEvents)
+            } catch {
+                return .failure(CommandFailure(message: "vqscope: \(error)", code: Exit.missingInput))
+            }
+        }
         var report: AnalysisReport
         // A run directory of `vqscope record`: its trace, and its rings replayed.
         let run = RecordedRun.isRun(trace) ? trace : nil
-        switch Self.analyze(trace: run.map(RecordedRun.trace(in:)) ?? trace, options: options) {
+        switch Self.analyze(trace: run.map(RecordedRun.trace(in:)) ?? trace, options: options, declarations: declarations) {
         case .success(let analysis): report = analysis
         case .failure(let failure): return .failure(failure)
         }
@@ -146,12 +154,12 @@ struct Analyze: ParsableCommand {
     /// The whole analysis as a function of its inputs, so tests can run it in process.
     static func execute(
         trace: String, format: ReportFormat, failOn: FailLevel, devices: [DeviceAssignment] = [],
-        memory input: MemoryInput? = nil, gating: Gating = Gating(), color: Bool = false
+        memory input: MemoryInput? = nil, traceEvents: String? = nil, gating: Gating = Gating(), color: Bool = false
     ) -> (output: String, diagnostics: String, code: Int32) {
         var report: AnalysisReport
         let inspection: InspectionReport?
         let notes: [String]
-        switch Self.report(trace: trace, devices: devices, memory: input) {
+        switch Self.report(trace: trace, devices: devices, memory: input, traceEvents: traceEvents) {
         case .success(let result): (report, inspection, notes) = result
         case .failure(let failure): return ("", failure.message, failure.code)
         }
@@ -185,6 +193,11 @@ struct TraceInput: ParsableArguments {
 
     @Option(help: "Saved QMP replies locating the dump's queues (otherwise the trace's virtio-mmio writes do).")
     var qmp: String?
+
+    @Option(
+        name: .customLong("trace-events"),
+        help: "A QEMU build's trace-events(-all) file: a simple trace's events read as that build declares them.")
+    var traceEvents: String?
 
     func validate() throws {
         if self.dump == nil, self.base != nil || self.qmp != nil {
@@ -236,9 +249,11 @@ struct CommandFailure: Error {
 
 extension Analyze {
     /// Reads a trace and runs it through the verifying model.
-    static func analyze(trace: String, options: AnalysisOptions) -> Result<AnalysisReport, CommandFailure> {
+    static func analyze(
+        trace: String, options: AnalysisOptions, declarations: TraceEventsFile? = nil
+    ) -> Result<AnalysisReport, CommandFailure> {
         do {
-            let reader = try ConcurrentTraceReader(path: trace)
+            let reader = try ConcurrentTraceReader(path: trace, declarations: declarations)
             var analyzer = Analyzer(file: trace == "-" ? "<stdin>" : trace, options: options)
             while try reader.forEachItem(inNextBatch: { analyzer.consume($0) }) {}
             let statistics = reader.statistics

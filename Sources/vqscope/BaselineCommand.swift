@@ -23,16 +23,18 @@ struct BaselineCommand: ParsableCommand {
 
     func run() throws {
         let result = Self.execute(
-            trace: self.input.trace, devices: self.input.devices, memory: self.input.memory, selection: self.rules.selection)
+            trace: self.input.trace, devices: self.input.devices, memory: self.input.memory, traceEvents: self.input.traceEvents,
+            selection: self.rules.selection)
         if !result.output.isEmpty { print(result.output, terminator: "") }
         if !result.diagnostics.isEmpty { Analyze.printError(result.diagnostics) }
         if result.code != Exit.clean { throw ExitCode(result.code) }
     }
 
     static func execute(
-        trace: String, devices: [DeviceAssignment] = [], memory: MemoryInput? = nil, selection: RuleSelection = RuleSelection()
+        trace: String, devices: [DeviceAssignment] = [], memory: MemoryInput? = nil, traceEvents: String? = nil,
+        selection: RuleSelection = RuleSelection()
     ) -> (output: String, diagnostics: String, code: Int32) {
-        switch Analyze.report(trace: trace, devices: devices, memory: memory) {
+        switch Analyze.report(trace: trace, devices: devices, memory: memory, traceEvents: traceEvents) {
         case .success(var (report, inspection, notes)):
             selection.apply(to: &report)
             let baseline = Baseline(findings: report.findings, deviceTypes: report.deviceTypes(with: inspection))

@@ -139,3 +139,53 @@ struct SimpleTraceTests {
         _ = try? Self.read(random)
     }
 }
+
+/// `--trace-events`: a build's declarations decide where each argument sits.
+struct TraceEventsFileTests {
+    @Test("declarations are read with their properties, strings and `void`; comments and other lines skipped")
+    func parse() throws {
+        let file = TemporaryFile(text: """
+            # hw/virtio/trace-events
+            virtqueue_pop(void *vq, void *elem, unsigned int in_num, unsigned int out_num) "vq %p elem %p in_num %u out_num %u"
+            vcpu guest_cpu_reset(void) "" # a property first
+            pci_cfg_write(const char *dev, uint32_t bus, uint32_t slot, uint32_t func, unsigned offs, unsigned val) "%s"
+            not a declaration
+            """, name: "trace-events")
+        defer { file.remove() }
+        let declared = try TraceEventsFile(path: file.path)
+        #expect(declared.events["virtqueue_pop"]?.map(\.name) == ["vq", "elem", "in_num", "out_num"])
+        #expect(declared.events["guest_cpu_reset"] == [])
+        #expect(declared.events["pci_cfg_write"]?.map(\.isString) == [true, false, false, false, false, false])
+        #expect(declared.events.count == 3)
+        #expect(throws: InputError.self) { _ = try TraceEventsFile(path: "/nonexistent/trace-events") }
+    }
+
+    @Test("an event declared in another order, with an extra string, decodes by its declaration")
+    func reordered() throws {
+        var trace = SimpleTraceTests.Builder()
+        trace.mapping(1, "virtqueue_pop")
+        // Declared as (const char *tag, unsigned out_num, void *elem, unsigned in_num, void *vq).
+        trace.u64(1)
+        trace.u64(1)
+        trace.u64(500)
+        let tag = Array("x".utf8)
+        trace.u32(UInt32(24 + 4 + tag.count + 32))
+        trace.u32(7)
+        trace.u32(UInt32(tag.count))
+        trace.bytes += tag
+        for value: UInt64 in [0, 0xE1E1, 1, 0x7F00] { trace.u64(value) }
+        let file = TemporaryFile(bytes: trace.bytes)
+        defer { file.remove() }
+        let declarations = TraceEventsFile(declarations: [
+            "virtqueue_pop": [
+                .init(name: "tag", isString: true), .init(name: "out_num", isString: false),
+                .init(name: "elem", isString: false), .init(name: "in_num", isString: false),
+                .init(name: "vq", isString: false),
+            ]
+        ])
+        var reader = try TraceReader(path: file.path, declarations: declarations)
+        let item = try reader.next()
+        #expect(item == .record(TraceRecord(
+            event: .pop(vq: 0x7F00, elem: 0xE1E1, inNum: 1, outNum: 0), line: 2, timestamp: Timestamp(nanoseconds: 500), thread: 7)))
+    }
+}

@@ -18,8 +18,13 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def analyze(vqscope, path):
-    result = subprocess.run([vqscope, "analyze", path, "--format", "json", "--fail-on", "never"],
+# Debian's QEMU ships its build's declarations: with them (`--trace-events`) the simple form
+# must read the same too.
+TRACE_EVENTS = "/usr/share/qemu/trace-events-all"
+
+
+def analyze(vqscope, path, *extra):
+    result = subprocess.run([vqscope, "analyze", path, "--format", "json", "--fail-on", "never", *extra],
                             capture_output=True, text=True)
     if result.returncode != 0:
         raise SystemExit(f"vqscope analyze {path}: exit {result.returncode}: {result.stderr[:300]}")
@@ -61,6 +66,10 @@ def main():
                                 f"{dict(simple_findings - text_findings)} only in the simple form")
             if simple["input"]["format"] != "simple":
                 problems.append("the binary was not read as a simple trace")
+            if os.path.exists(TRACE_EVENTS):
+                declared = analyze(vqscope, binary, "--trace-events", TRACE_EVENTS)
+                if view(declared, timed) != view(simple, timed):
+                    problems.append(f"with --trace-events {TRACE_EVENTS} the report differs")
             name = os.path.basename(trace)
             if problems:
                 failed += 1
