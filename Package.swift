@@ -61,7 +61,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "VirtioAnalysisTests",
-            dependencies: ["VirtioAnalysis", "TraceSources", "GuestMemory", "VirtioModel", "VirtioTestSupport"],
+            dependencies: ["VirtioAnalysis", "TraceSources", "GuestMemory", "LiveCapture", "VirtioModel", "VirtioTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -177,3 +177,48 @@ extension DescriptorChain {
         }
     }
 }
+
+extension PackedQueueSnapshot {
+    /// One packed descriptor read from guest memory at `slot` of the ring at `ring`.
+    public static func descriptor(at slot: Int, ring: QueueAddresses, memory: GuestMemoryMap) -> PackedDescriptor? {
+        guard slot >= 0, slot < Int(ring.size),
+            var cursor = try? memory.cursor(at: ring.descriptorArea &+ UInt64(slot) &* 16, length: PackedDescriptor.size)
+        else { return nil }
+        return try? PackedDescriptor(parsing: &cursor)
+    }
+
+    /// The list the driver made available at `slot` in the lap of `wrapCounter`, read live
+    /// from guest memory (`vqscope record`): walked like ``availableLists(from:memory:indirectNegotiated:budget:)``
+    /// does, with the number of ring slots it takes; nil when the slot is not available.
+    public static func list(
+        at slot: Int, wrapCounter: Bool, ring: QueueAddresses, memory: GuestMemoryMap, indirectNegotiated: Bool?
+    ) -> (list: DescriptorChain, slots: Int)? {
+        let size = Int(ring.size)
+        guard let first = Self.descriptor(at: slot, ring: ring, memory: memory), first.isAvailable(driverWrapCounter: wrapCounter)
+        else { return nil }
+        var list = DescriptorChain(listAt: UInt16(slot))
+        var current = slot
+        var wrap = wrapCounter
+        var budget = DescriptorChain.maximumDescriptors
+        var slots = 0
+        while slots < size {
+            guard let descriptor = Self.descriptor(at: current, ring: ring, memory: memory) else { break }
+            if slots > 0, !descriptor.isAvailable(driverWrapCounter: wrap) {
+                list.defects.append(.notAvailable(slot: UInt16(current)))
+                break
+            }
+            list.tableIndices.append(UInt16(current))
+            list.bufferID = descriptor.bufferID
+            slots += 1
+            let next = current + 1 == size ? 0 : current + 1
+            if next == 0 { wrap.toggle() }
+            list.add(
+                descriptor, slot: UInt16(current), next: UInt16(next), memory: memory, indirectNegotiated: indirectNegotiated,
+                budget: &budget)
+            current = next
+            guard descriptor.flags.contains(.next) else { return (list, slots) }
+        }
+        if slots == size { list.defects.append(.tooLong(count: list.elements.count + 1, limit: size)) }
+        return (list, max(slots, 1))
+    }
+}

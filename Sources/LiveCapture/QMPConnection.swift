@@ -91,7 +91,8 @@ final class QMPConnection {
         let line = Array((text + "\n").utf8)
         var sent = 0
         while sent < line.count {
-            let count = line[sent...].withUnsafeBytes { write(self.socket, $0.baseAddress, $0.count) }
+            // MSG_NOSIGNAL: QEMU may close the socket as it exits; that is an error here, not SIGPIPE.
+            let count = line[sent...].withUnsafeBytes { send(self.socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             guard count > 0 else { throw .closed }
             sent += count
         }

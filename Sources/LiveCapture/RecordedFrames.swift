@@ -33,6 +33,12 @@ enum RingRecordReader {
         var defects: [Defect]?
         var avail: Int?
         var used: Int?
+        /// Queue lines: a packed ring.
+        var packed: Bool?
+        /// Packed used descriptors: VIRTQ_DESC_F_WRITE was set (without it `len` is reserved).
+        var write: Bool?
+        /// Used lines: the offer completed was never read (it was missed).
+        var unread: Bool?
     }
 
     /// Calls `body` with each decoded line and its number; returns the lines that could not be
@@ -120,6 +126,11 @@ public enum RecordedFrames {
                     record.t ?? 0)
             case "used":
                 guard let info = queues[key], info.role == .receive else { return }
+                // Its offer was not read (counted as missed by the recorder): no bytes to export.
+                if record.unread == true {
+                    pending[key] = nil
+                    return
+                }
                 guard let hex = record.data, let bytes = Self.bytes(hex) else {
                     problems.append("\(path):\(number): a used receive buffer without its bytes")
                     pending[key] = nil

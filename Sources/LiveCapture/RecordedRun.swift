@@ -32,7 +32,8 @@ public enum RecordedRun {
         case "reset": return .reset(device: device)
         case "queue":
             guard let queue = record.queue, let size = record.size, size > 0, size <= 32768 else { return nil }
-            return .queue(device: device, type: record.type.flatMap(DeviceType.init(name:)), queue: queue, size: UInt16(size))
+            return .queue(device: device, type: record.type.flatMap(DeviceType.init(name:)), queue: queue, size: UInt16(size),
+                packed: record.packed == true)
         case "avail":
             guard let queue = record.queue, let head = record.head else { return nil }
             return .avail(
@@ -43,7 +44,8 @@ public enum RecordedRun {
                 defects: record.late == true ? [] : (record.defects ?? []).map { ChainDefectFinding(rule: $0.rule, message: $0.message) })
         case "used":
             guard let queue = record.queue, let id = record.id, let length = record.len else { return nil }
-            return .used(device: device, queue: queue, time: record.t ?? 0, id: UInt32(truncatingIfNeeded: id), length: UInt32(truncatingIfNeeded: length))
+            return .used(device: device, queue: queue, time: record.t ?? 0, id: UInt32(truncatingIfNeeded: id),
+                length: UInt32(truncatingIfNeeded: length), writeFlag: record.write)
         case "suspended":
             guard let queue = record.queue else { return nil }
             return .suspended(device: device, queue: queue)

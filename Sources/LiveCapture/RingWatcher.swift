@@ -32,16 +32,41 @@ struct WatchedQueue {
     /// descriptors may describe the later request): recorded as stale, without data.
     var missed = 0
 
+    /// A packed queue (§2.8): its cursors, for the driver's offers and the device's used
+    /// descriptors, each a ring slot and a wrap counter (both start at 1, §2.8.1).
+    var packed: PackedCursors?
+
+    struct PackedCursors {
+        /// Where the device was when the queue was found (QMP's `used-idx`): both cursors
+        /// start there, with the wrap counter its slot shows, on the first scan.
+        var attachSlot: Int?
+        /// QMP's `inuse` was not zero: the device had lists in flight, the first at `attachSlot`.
+        var attachInFlight = false
+        var availSlot = 0
+        var availWrap = true
+        var usedSlot = 0
+        var usedWrap = true
+        /// The ring slots each offered list takes, and whether it was read late (used while
+        /// walked), by Buffer ID, oldest first.
+        var slots: [UInt16: [(count: Int, late: Bool)]] = [:]
+    }
+
     /// Frames are at most 64 KiB plus a 20-byte header; nothing longer is copied.
     static let maximumData = 65_535 + 20
 
-    init(device: String, type: DeviceType?, index: Int, addresses: QueueAddresses, features: FeatureBits, netControlQueue: Int?) {
+    /// `deviceSlot`: QMP's `used-idx`, where a packed ring's device will write its next used
+    /// descriptor, and whether it had lists in flight (`inuse`); a split ring is read from index 0.
+    init(
+        device: String, type: DeviceType?, index: Int, addresses: QueueAddresses, features: FeatureBits, netControlQueue: Int?,
+        deviceSlot: Int, inFlight: Bool
+    ) {
         self.device = device
         self.type = type
         self.index = index
         self.addresses = addresses
         self.features = features
         self.role = QueueRole.of(index: index, type: type, netControlQueue: netControlQueue)
+        if features.contains(.ringPacked) { self.packed = PackedCursors(attachSlot: deviceSlot, attachInFlight: inFlight) }
     }
 
     private func index(at address: UInt64, memory: GuestMemoryMap) -> UInt16? {
@@ -55,21 +80,23 @@ struct WatchedQueue {
             + "\"type\": \(self.type.map { JSONText.quoted($0.shortName) } ?? "null"), \"queue\": \(self.index), "
             + "\"desc\": \(self.addresses.descriptorArea), \"avail\": \(self.addresses.driverArea), "
             + "\"used\": \(self.addresses.deviceArea), \"size\": \(self.addresses.size), \"features\": \(self.features.rawValue), "
-            + "\"role\": \(JSONText.quoted(self.role.rawValue))}"
+            + "\"role\": \(JSONText.quoted(self.role.rawValue)), \"packed\": \(self.packed != nil)}"
     }
 
     /// The same queue set up again at `addresses`, watched from index 0 (counts carried on).
-    func restarted(at addresses: QueueAddresses) -> WatchedQueue {
+    func restarted(at addresses: QueueAddresses, deviceSlot: Int, inFlight: Bool) -> WatchedQueue {
         var fresh = self
         fresh.addresses = addresses
         fresh.nextAvail = 0
         fresh.nextUsed = 0
         fresh.offers = [:]
+        if fresh.packed != nil { fresh.packed = PackedCursors(attachSlot: deviceSlot, attachInFlight: inFlight) }
         return fresh
     }
 
     /// Reads both indices and records what changed; false when the rings are not in RAM.
     mutating func scan(memory: GuestMemoryMap, writer: RingRecordWriter) -> Bool {
+        if self.packed != nil { return self.scanPacked(memory: memory, writer: writer) }
         let size = self.addresses.size
         // used.idx is read before avail.idx: every element used by then completes an offer
         // made by then, so offers are recorded before the completions that match them.
@@ -93,7 +120,7 @@ struct WatchedQueue {
         writer.write("{\"kind\": \"suspended\", \"t\": \(RingRecordWriter.now()), \(self.location), \"why\": \(JSONText.quoted(why))}")
     }
 
-    private var location: String { "\"device\": \(JSONText.quoted(self.device)), \"queue\": \(self.index)" }
+    var location: String { "\"device\": \(JSONText.quoted(self.device)), \"queue\": \(self.index)" }
 
     /// Where to read from: `next`, or a ring's worth before `target` when the ring has been
     /// overwritten since (what was lost is counted and recorded).
@@ -145,7 +172,7 @@ struct WatchedQueue {
             }
             var line = "{\"kind\": \"avail\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.nextAvail), "
                 + "\"head\": \(head), \"descriptors\": [\(descriptors.joined(separator: ", "))], \"writable\": \(chain.writableBytes), "
-                + "\"defects\": [\(chain.defectFindings.map { "{\"rule\": \(JSONText.quoted($0.rule)), \"message\": \(JSONText.quoted($0.message))}" }.joined(separator: ", "))]"
+                + "\"defects\": [\(chain.defectFindings().map { "{\"rule\": \(JSONText.quoted($0.rule)), \"message\": \(JSONText.quoted($0.message))}" }.joined(separator: ", "))]"
             if self.type == .network, self.role == .transmit, chain.defects.isEmpty,
                 let data = chain.bytes(writable: false, count: Int(min(chain.readableBytes, UInt64(Self.maximumData))), memory: memory)
             {
@@ -201,6 +228,7 @@ struct WatchedQueue {
             }
             var line = "{\"kind\": \"used\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.nextUsed), "
                 + "\"id\": \(id), \"len\": \(length)"
+            if chain == nil { line += ", \"unread\": true" }
             if self.type == .network, self.role == .receive, let chain,
                 chain.defects.isEmpty, UInt64(length) <= chain.writableBytes,
                 let data = chain.bytes(writable: true, count: min(Int(length), Self.maximumData), memory: memory)

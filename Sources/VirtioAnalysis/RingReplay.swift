@@ -5,13 +5,16 @@ import VirtioModel
 /// One ring transition of a recorded run (`vqscope record`), as the run directory's reader
 /// decodes it.
 public enum RingEvent: Sendable {
-    /// A queue watched from index 0 (a device reached DRIVER_OK, or was set up again).
-    case queue(device: String, type: DeviceType?, queue: Int, size: UInt16)
+    /// A queue watched from index 0 (a device reached DRIVER_OK, or was set up again);
+    /// `packed`: a packed ring (§2.8), whose heads are Buffer IDs.
+    case queue(device: String, type: DeviceType?, queue: Int, size: UInt16, packed: Bool)
     /// A chain made available: its head, its writable bytes and the defects its walk found
     /// (as rule ID and message); `writableBytes` nil for a stale entry, whose head was offered
     /// again before the recorder could read it.
     case avail(device: String, queue: Int, time: Int64, head: UInt16, writableBytes: UInt64?, defects: [ChainDefectFinding])
-    case used(device: String, queue: Int, time: Int64, id: UInt32, length: UInt32)
+    /// A used element (split) or used descriptor (packed); `writeFlag`: a packed used
+    /// descriptor's VIRTQ_DESC_F_WRITE (without it the length is reserved, §2.8.4), nil for split.
+    case used(device: String, queue: Int, time: Int64, id: UInt32, length: UInt32, writeFlag: Bool? = nil)
     /// Entries overwritten before the recorder read them.
     case missed(device: String, queue: Int, count: Int)
     /// The rings stopped making sense (the driver reset the device and reused the memory,
@@ -33,10 +36,11 @@ public struct ChainDefectFinding: Sendable, Equatable {
 }
 
 extension DescriptorChain {
-    /// Each defect of the walk as the rule it breaks (the same as `vqscope inspect` reports).
-    public var defectFindings: [ChainDefectFinding] {
+    /// Each defect of the walk as the rule it breaks (the same as `vqscope inspect` reports);
+    /// `packed`: the walk was of a packed ring's list (PACKED-* rules).
+    public func defectFindings(packed: Bool = false) -> [ChainDefectFinding] {
         self.defects.map {
-            let (rule, message) = OwnedChains.finding(for: $0, head: self.head)
+            let (rule, message) = packed ? PackedLists.finding(for: $0, head: self.head) : OwnedChains.finding(for: $0, head: self.head)
             return ChainDefectFinding(rule: rule.id, message: message)
         }
     }
@@ -59,9 +63,10 @@ public struct RecordedQueueReport: Sendable {
 
 /// Replays a recording's ring transitions through the rules that need the rings over time:
 /// each chain's structure when it was made available, and each used element against the
-/// chains the device owned then (owned, not returned twice, no more bytes than writable).
+/// chains the device owned then (owned, not returned twice, no more bytes than writable);
+/// a packed queue's lists and used descriptors alike, by Buffer ID.
 ///
-/// Spec: virtio v1.2 §2.7.5 (chains), §2.7.8 (used ring).
+/// Spec: virtio v1.2 §2.7.5 (chains), §2.7.8 (used ring), §2.8.4 and §2.8.6 (packed).
 public struct RingReplay {
     struct Outstanding {
         var time: Int64
@@ -72,12 +77,15 @@ public struct RingReplay {
     struct QueueState {
         var report: RecordedQueueReport
         var size: UInt16
+        var packed: Bool
         /// Offers of each head not yet matched by a used element, oldest first.
         var outstanding: [UInt16: [Outstanding]] = [:]
         var returned: Set<UInt16> = []
         /// Entries were missed: a used id not known to be outstanding may be one of them.
         var uncertain = false
         var latency = LatencyHistogram()
+        /// Packed used descriptors without WRITE that return written bytes: how many, the first line.
+        var lengthsWithoutWrite = (count: 0, firstLine: 0)
     }
 
     let file: String
@@ -92,10 +100,10 @@ public struct RingReplay {
 
     public mutating func consume(_ event: RingEvent, line: Int) {
         switch event {
-        case .queue(let device, let type, let queue, let size):
+        case .queue(let device, let type, let queue, let size, let packed):
             let key = Self.key(device, queue)
-            if let old = self.queues[key] { self.finished.append(Self.summary(old)) } else if !self.order.contains(key) { self.order.append(key) }
-            self.queues[key] = QueueState(report: RecordedQueueReport(device: device, type: type, queue: queue), size: size)
+            if let old = self.queues[key] { self.close(old) } else if !self.order.contains(key) { self.order.append(key) }
+            self.queues[key] = QueueState(report: RecordedQueueReport(device: device, type: type, queue: queue), size: size, packed: packed)
         case .avail(let device, let queue, let time, let head, let writable, let defects):
             let key = Self.key(device, queue)
             guard var state = self.queues[key] else { return }
@@ -111,25 +119,38 @@ public struct RingReplay {
             state.outstanding[head, default: []].append(Outstanding(time: time, writableBytes: writable))
             state.returned.remove(head)
             self.queues[key] = state
-        case .used(let device, let queue, let time, let id, let length):
+        case .used(let device, let queue, let time, let id, let length, let writeFlag):
             let key = Self.key(device, queue)
             guard var state = self.queues[key] else { return }
             state.report.usedEntries += 1
             let head = UInt16(truncatingIfNeeded: id)
-            if id >= UInt32(state.size) {
+            // A packed ring's Buffer IDs are the driver's to choose (§2.8.6): not bounded by the size.
+            if !state.packed, id >= UInt32(state.size) {
                 self.add(UsedIDOwned.info, "used element names head \(id), not below the queue size \(state.size)", line: line, device: device, queue: queue)
             } else if var offers = state.outstanding[head], !offers.isEmpty {
                 let owned = offers.removeFirst()
                 state.outstanding[head] = offers.isEmpty ? nil : offers
                 state.latency.record(Timestamp.interval(from: owned.time, to: time))
-                if let writable = owned.writableBytes, UInt64(length) > writable {
+                if state.packed, writeFlag == false, owned.writableBytes ?? 0 > 0, length > 0 {
+                    if state.lengthsWithoutWrite.count == 0 { state.lengthsWithoutWrite.firstLine = line }
+                    state.lengthsWithoutWrite.count += 1
+                }
+                // A packed length without WRITE is reserved; it is judged all the same where the
+                // list had room to write, as drivers read it there (Linux does).
+                let judged = !state.packed || writeFlag != false || owned.writableBytes ?? 0 > 0
+                if judged, let writable = owned.writableBytes, UInt64(length) > writable {
                     self.add(
-                        UsedLengthBound.info, "used element for head \(head) reports \(length) bytes written, the chain has \(writable) writable",
+                        state.packed ? PackedUsedLength.info : UsedLengthBound.info,
+                        "used \(state.packed ? "descriptor for Buffer ID" : "element for head") \(head) reports \(length) bytes written, "
+                            + "the \(state.packed ? "list" : "chain") has \(writable) writable",
                         line: line, device: device, queue: queue)
                 }
                 state.returned.insert(head)
             } else if !state.uncertain {
-                if state.returned.contains(head) {
+                if state.packed {
+                    let again = state.returned.contains(head) ? " (returned already, not made available again)" : ""
+                    self.add(PackedBufferIDs.info, "used descriptor names Buffer ID \(head), which no outstanding list carries\(again)", line: line, device: device, queue: queue)
+                } else if state.returned.contains(head) {
                     self.add(NoDoubleComplete.info, "head \(head) is returned again without being made available again", line: line, device: device, queue: queue)
                 } else {
                     self.add(UsedIDOwned.info, "used element names head \(head), which the device does not own", line: line, device: device, queue: queue)
@@ -145,7 +166,7 @@ public struct RingReplay {
             self.queues[key]?.uncertain = true
         case .reset(let device):
             for (key, state) in self.queues where state.report.device == device {
-                self.finished.append(Self.summary(state))
+                self.close(state)
                 self.queues[key] = nil
             }
         }
@@ -155,15 +176,26 @@ public struct RingReplay {
         self.sink.add(Finding(rule: rule, message: message, location: Location(file: self.file, line: line, device: device, queue: queue)))
     }
 
-    static func summary(_ state: QueueState) -> RecordedQueueReport {
+    /// A queue's watch is over: its summary, and the findings counted over the whole watch.
+    mutating func close(_ state: QueueState) {
         var report = state.report
         report.availToUsed = LatencySummary(stage: "avail→used", histogram: state.latency)
-        return report
+        self.finished.append(report)
+        let (count, line) = state.lengthsWithoutWrite
+        if count > 0 {
+            self.add(
+                PackedUsedWriteFlag.info,
+                "\(count) used descriptor(s) return bytes written into their lists without VIRTQ_DESC_F_WRITE, "
+                    + "which leaves the length reserved (the first here)",
+                line: line, device: report.device, queue: report.queue)
+        }
     }
 
     /// The queues in the order first seen (one entry per time a queue was watched) and the findings.
-    public func finish() -> (queues: [RecordedQueueReport], sink: FindingSink) {
-        let open = self.order.compactMap { self.queues[$0] }.map(Self.summary)
-        return (self.finished + open, self.sink)
+    public mutating func finish() -> (queues: [RecordedQueueReport], sink: FindingSink) {
+        for key in self.order {
+            if let state = self.queues.removeValue(forKey: key) { self.close(state) }
+        }
+        return (self.finished, self.sink)
     }
 }

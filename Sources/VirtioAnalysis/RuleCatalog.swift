@@ -76,12 +76,18 @@ public enum RuleCatalog {
         PackedBufferIDs.self,
     ]
 
+    /// Rules only a recording's ring history can decide (`vqscope analyze RUN_DIR`).
+    static let recordingRules: [RuleInfo] = [
+        PackedUsedLength.info,
+        PackedUsedWriteFlag.info,
+    ]
+
     /// All rules, each once, in catalogue order.
     public static let all: [RuleInfo] = {
         let declared: [RuleInfo] =
             statusRules.map { $0.info } + queueRules.map { $0.info } + registerRules.map { $0.info }
             + summaryRules.map { $0.info } + snapshotRules.map { $0.info } + requestRules.map { $0.info }
-            + packedRules.map { $0.info } + OwnedChains.infos + PackedLists.infos
+            + packedRules.map { $0.info } + OwnedChains.infos + PackedLists.infos + recordingRules
             + QEMUReported.infos
             + InputRules.infos + [DumpTraceMismatch.info, NetFrames.skipped]
         var seen = Set<String>()

@@ -42,7 +42,6 @@ struct Record: ParsableCommand {
             Analyze.printError(
                 "vqscope record: \(summary.queues) queue(s) watched, \(summary.availEntries) chains made available and "
                     + "\(summary.usedEntries) used elements recorded, \(summary.missed) missed"
-                    + (summary.packedQueuesSkipped > 0 ? ", \(summary.packedQueuesSkipped) packed queue(s) not watched" : "")
                     + "; QEMU exited with \(summary.exitStatus); \(self.output)/rings.jsonl")
             if summary.exitStatus != 0 { throw ExitCode(summary.exitStatus) }
         } catch let error as RecordError {

@@ -1,5 +1,6 @@
 import Foundation
 import GuestMemory
+import LiveCapture
 import Testing
 import TraceSources
 import VirtioAnalysis
@@ -22,6 +23,9 @@ struct RuleTraceTests {
         let joinTrace: String?
         /// `kind: frames`: memory layouts whose net queue `vqscope pcap` exports.
         let frames: Bool
+        /// `kind: rings`: recordings (run directories holding a `rings.jsonl`), replayed; the
+        /// violating one raises the rule at `lines` of its rings.jsonl.
+        let rings: Bool
     }
 
     static func inspect(_ rule: String, _ file: String) throws -> InspectionReport {
@@ -39,7 +43,7 @@ struct RuleTraceTests {
             rule: rule, violatingFile: violates["file"] as? String, lines: violates["lines"] as? [Int] ?? [],
             cleanFile: try #require(clean["file"] as? String), memory: json["kind"] as? String == "memory",
             count: violates["count"] as? Int ?? 0, joinTrace: json["kind"] as? String == "join" ? json["trace"] as? String : nil,
-            frames: json["kind"] as? String == "frames")
+            frames: json["kind"] as? String == "frames", rings: json["kind"] as? String == "rings")
     }
 
     static func join(_ rule: String, _ expected: Expectation, _ file: String) throws -> AnalysisReport {
@@ -60,6 +64,13 @@ struct RuleTraceTests {
             let text = try #require(Fixtures.text("traces/rules/\(rule)/\(file)"))
             let exported = try MemoryFixture(json: text).frames()
             #expect(exported.findings.filter { $0.rule.id == rule }.count == expected.count && expected.count > 0)
+            return
+        }
+        if expected.rings {
+            let replay = try RecordedRun.replay(directory: Fixtures.path("traces/rules/\(rule)/\(file)"))
+            let raised = replay.findings.kept.filter { $0.rule.id == rule }
+            #expect(!expected.lines.isEmpty && raised.compactMap(\.location.line) == expected.lines)
+            #expect(raised.allSatisfy { $0.severity == RuleCatalog.rule(id: rule)?.severity } && replay.problems.isEmpty)
             return
         }
         if expected.joinTrace != nil {
@@ -89,6 +100,12 @@ struct RuleTraceTests {
             let text = try #require(Fixtures.text("traces/rules/\(rule)/\(expected.cleanFile)"))
             let exported = try MemoryFixture(json: text).frames()
             #expect(exported.findings.isEmpty && !exported.frames.isEmpty)
+            return
+        }
+        if expected.rings {
+            let replay = try RecordedRun.replay(directory: Fixtures.path("traces/rules/\(rule)/\(expected.cleanFile)"))
+            #expect(replay.findings.kept.isEmpty && replay.problems.isEmpty)
+            #expect(replay.queues.first?.usedEntries ?? 0 > 0)
             return
         }
         if expected.joinTrace != nil {

@@ -28,35 +28,45 @@ def main():
 
     # 1. Used elements against the trace's fills.
     used = collections.Counter()
+    before_attach = collections.Counter()
     avail = collections.Counter()
     types = {}
+    roles = {}
     missed = 0
-    # Frames the recorder says it could not read: stale or overwritten entries of net queues.
+    # Frames the recorder says it could not read: transmit chains recorded without their bytes
+    # (stale, or packed lists used while walked) and entries of the data queues it missed.
     net_missed = 0
     for line in open(os.path.join(run, "rings.jsonl")):
         record = json.loads(line)
         kind, device = record["kind"], record.get("device")
+        data_queue = types.get(device) == "net" and roles.get((device, record.get("queue"))) in ("tx", "rx")
         if kind == "queue":
             types[device] = record["type"]
+            roles[(device, record["queue"])] = record["role"]
         elif kind == "used":
             used[(types.get(device), record["queue"])] += 1
         elif kind == "avail":
             avail[(types.get(device), record["queue"])] += 1
-            if record.get("stale"):
-                missed += 1
-                net_missed += types.get(device) == "net"
+            missed += bool(record.get("stale"))
+            if data_queue and roles[(device, record["queue"])] == "tx" and "data" not in record:
+                net_missed += 1
+        elif kind == "missed" and record.get("beforeAttach"):
+            # A packed ring found with completions made already (QMP's used-idx): counted, not seen.
+            before_attach[(types.get(device), record["queue"])] += record["used"]
+            missed += record["used"]
+            net_missed += record["used"] if data_queue else 0
         elif kind == "missed":
             missed += record.get("avail", 0) + record.get("used", 0)
-            if types.get(device) == "net":
-                net_missed += record.get("avail", 0) + record.get("used", 0)
+            net_missed += record.get("avail", 0) + record.get("used", 0) if data_queue else 0
     # `vqscope analyze RUN`: the trace and the recorded rings replayed (chain structure when
     # offered, used ids owned, used lengths within the chains).
     analysis = subprocess.run([vqscope, "analyze", run, "--format", "json"], capture_output=True, text=True)
     report = json.loads(analysis.stdout)
     fills = collections.Counter({(d["type"], q["index"]): q["fills"] for d in report["devices"] for q in d["queues"]
                                  if q["fills"]})
-    problems = [f"{key}: {used[key]} used elements recorded, the trace fills {fills[key]}"
-                for key in sorted(set(used) | set(fills), key=str) if used[key] != fills[key]]
+    problems = [f"{key}: {used[key]} used elements recorded (+{before_attach[key]} before the queue was found), "
+                f"the trace fills {fills[key]}"
+                for key in sorted(set(used) | set(fills), key=str) if used[key] + before_attach[key] != fills[key]]
     problems += [f"{f['rule']}: {f['message']}" for f in report["findings"] if f["severity"] == "error"]
     replayed = report.get("recording") or {}
     if sum(q["usedEntries"] for q in replayed.get("queues", [])) != sum(used.values()):
@@ -82,8 +92,13 @@ def main():
                         f"{net_missed} net entries reported missed")
     kinds = collections.Counter(describe_frame(frame) for frame in exported.elements())
     wanted = {"DHCP request", "DHCP reply", "ARP request", "ARP reply", "ICMP echo request", "ICMP echo reply"}
-    if not wanted <= set(kinds):
-        problems.append(f"missing {sorted(wanted - set(kinds))}")
+    # A kind may be absent only as one of the frames the recorder said it missed (packed rings
+    # lose lists made available and used between two polls: docs/record.md).
+    absent = sorted(wanted - set(kinds))
+    if len(absent) > net_missed:
+        problems.append(f"missing {absent}")
+    elif absent:
+        print(f"info record pcap: {absent} among the {net_missed} net entries the recorder reported missed")
     count(verdict("record pcap", problems, f"{sum(exported.values())} frames of filter-dump's {sum(seen.values())}, "
                   f"byte for byte ({net_missed} net entries reported missed): "
                   + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))))

@@ -5,6 +5,7 @@
 # (OUTDIR/plain.pcap, OUTDIR/netdev.pcap). Writes OUTDIR/timing.json with each run's wall
 # time and the guest's own uptime at power-off, for the recorder's overhead.
 # check_record.py then holds the recording to the trace and to filter-dump.
+# PACKED=1: every virtio device with packed=on (packed virtqueues, §2.8) instead of split ones.
 VQSCOPE=$(realpath "${1:?usage: record-linux.sh VQSCOPE OUTDIR}")
 OUTDIR=${2:?usage: record-linux.sh VQSCOPE OUTDIR}
 source "$(dirname "$0")/common.sh"
@@ -12,17 +13,18 @@ mkdir -p "$OUTDIR"
 OUTDIR=$(cd "$OUTDIR" && pwd)
 bash "$CAPTURE_DIR/build-initramfs.sh" "$WORK"
 
+RING=${PACKED:+,packed=on}
 guest() {  # guest PCAP: sets ARGS to the QEMU command line, filter-dump writing PCAP
   ARGS=(qemu-system-x86_64 -M q35 -accel tcg -m 256M -smp 1 -nodefaults -display none -no-reboot
     -kernel vmlinuz -initrd initramfs.cpio.gz -append "console=ttyS0 panic=-1 quiet"
     -serial file:console.log -netdev user,id=n0,restrict=on
-    -device virtio-net-pci,netdev=n0,id=net0,mac=52:54:00:12:34:56,disable-legacy=on,disable-modern=off
+    -device virtio-net-pci,netdev=n0,id=net0,mac=52:54:00:12:34:56,disable-legacy=on,disable-modern=off$RING
     -object "filter-dump,id=fd0,netdev=n0,file=$1"
     -drive file=disk.img,if=none,id=d0,format=raw
-    -device virtio-blk-pci,drive=d0,id=blk0,disable-legacy=on,disable-modern=off
+    -device virtio-blk-pci,drive=d0,id=blk0,disable-legacy=on,disable-modern=off$RING
     -object rng-random,id=rng0,filename=/dev/urandom
-    -device virtio-rng-pci,rng=rng0,id=rng,disable-legacy=on,disable-modern=off
-    -device virtio-serial-pci,id=ser0,disable-legacy=on,disable-modern=off
+    -device virtio-rng-pci,rng=rng0,id=rng,disable-legacy=on,disable-modern=off$RING
+    -device virtio-serial-pci,id=ser0,disable-legacy=on,disable-modern=off$RING
     -chardev file,id=c0,path=hvc0.out -device virtconsole,chardev=c0,id=vcon0)
 }
 run() {  # run NAME PREFIX...: one guest, its wall time and the guest's uptime at power-off

@@ -1,0 +1,121 @@
+import GuestMemory
+import VirtioAnalysis
+import VirtioModel
+
+/// Watching a packed queue (§2.8): the driver's lists are read as their first descriptor
+/// becomes available in the driver's lap, the device's used descriptors as they appear at the
+/// device's position; each used descriptor completes the oldest offer of its Buffer ID and
+/// moves the device's position on by the slots that list took (§2.8.7, §2.8.21.2).
+extension WatchedQueue {
+    mutating func scanPacked(memory: GuestMemoryMap, writer: RingRecordWriter) -> Bool {
+        guard !self.suspended, var cursors = self.packed else { return false }
+        defer { self.packed = cursors }
+        let size = Int(self.addresses.size)
+        var changed = false
+        if let slot = cursors.attachSlot {
+            guard let descriptor = PackedQueueSnapshot.descriptor(at: slot, ring: self.addresses, memory: memory) else { return false }
+            // With lists in flight the slot holds the first of them, made available in the
+            // device's lap or used since: AVAIL is the counter. Otherwise it holds the previous
+            // lap's used descriptor (AVAIL = USED = the old counter), the initial zeroes
+            // (likewise), or a list made available since (AVAIL = the counter). A list made
+            // available and used between QMP's reply and this read would be taken for the
+            // previous lap: the window is one scan.
+            let avail = descriptor.flags.contains(.avail)
+            let wrap = cursors.attachInFlight || avail != descriptor.flags.contains(.used) ? avail : !avail
+            cursors = PackedCursors(availSlot: slot, availWrap: wrap, usedSlot: slot, usedWrap: wrap)
+            changed = true
+            if slot > 0 {
+                // Completions before the queue was found: at least `slot` (laps are not known).
+                self.missed += slot
+                writer.write("{\"kind\": \"missed\", \"t\": \(RingRecordWriter.now()), \(self.location), \"used\": \(slot), \"beforeAttach\": true}")
+            }
+        }
+        // Completions first: a used descriptor overwrites the first slot of a list, which must
+        // not then be taken for a new offer.
+        var steps = 0
+        while steps < size, let descriptor = PackedQueueSnapshot.descriptor(at: cursors.usedSlot, ring: self.addresses, memory: memory),
+            descriptor.isUsed(deviceWrapCounter: cursors.usedWrap)
+        {
+            let id = descriptor.bufferID
+            // Without WRITE the length is reserved (§2.8.4): recorded, and said.
+            let written = descriptor.flags.contains(.write)
+            var chain: DescriptorChain?
+            var slots = 1
+            var late = false
+            if var pending = cursors.slots[id], !pending.isEmpty, var offered = self.offers[id], !offered.isEmpty {
+                (slots, late) = pending.removeFirst()
+                chain = offered.removeFirst()
+                cursors.slots[id] = pending.isEmpty ? nil : pending
+                self.offers[id] = offered.isEmpty ? nil : offered
+            } else {
+                // Offered and used before it could be read: the list's first slot now holds
+                // the used descriptor, and how many slots the list took is lost. One is
+                // assumed (Linux puts a request of several buffers in one slot pointing at an
+                // indirect table); the offer is counted as missed.
+                self.missed += 1
+                writer.write("{\"kind\": \"missed\", \"t\": \(RingRecordWriter.now()), \(self.location), \"avail\": 1}")
+                if cursors.availSlot == cursors.usedSlot && cursors.availWrap == cursors.usedWrap {
+                    Self.advance(&cursors.availSlot, &cursors.availWrap, by: slots, size: size)
+                }
+            }
+            var line = "{\"kind\": \"used\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.usedSeen), "
+                + "\"id\": \(id), \"len\": \(descriptor.length), \"write\": \(written)"
+            // QEMU sets no WRITE in its used descriptors, and Linux reads the length all the
+            // same: a received frame is read whatever the flag (PACKED-USED-WRITE-FLAG says so).
+            if chain == nil || late { line += ", \"unread\": true" }
+            if !late, self.type == .network, self.role == .receive, let chain, chain.defects.isEmpty,
+                UInt64(descriptor.length) <= chain.writableBytes,
+                let data = chain.bytes(writable: true, count: min(Int(descriptor.length), Self.maximumData), memory: memory)
+            {
+                line += ", \"data\": \"\(RingRecordWriter.hex(data))\""
+            }
+            writer.write(line + "}")
+            self.usedSeen += 1
+            Self.advance(&cursors.usedSlot, &cursors.usedWrap, by: slots, size: size)
+            steps += slots
+            changed = true
+        }
+        steps = 0
+        while steps < size,
+            let (list, slots) = PackedQueueSnapshot.list(
+                at: cursors.availSlot, wrapCounter: cursors.availWrap, ring: self.addresses, memory: memory,
+                indirectNegotiated: self.features.contains(.indirectDescriptors))
+        {
+            let id = list.bufferID ?? 0
+            let descriptors = list.elements.map {
+                "[\($0.descriptor.address), \($0.descriptor.length), \($0.descriptor.flags.rawValue), \($0.indirect ? 1 : 0)]"
+            }
+            var line = "{\"kind\": \"avail\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.availSeen), "
+                + "\"head\": \(id), \"slot\": \(cursors.availSlot), \"descriptors\": [\(descriptors.joined(separator: ", "))], "
+                + "\"writable\": \(list.writableBytes), \"defects\": [\(list.defectFindings(packed: true).map { "{\"rule\": \(JSONText.quoted($0.rule)), \"message\": \(JSONText.quoted($0.message))}" }.joined(separator: ", "))]"
+            // Used while it was walked: its indirect table or buffers may have been freed and
+            // reused already (Linux frees a request's table on completion), so neither its
+            // defects nor its bytes are taken.
+            let late = PackedQueueSnapshot.descriptor(at: cursors.availSlot, ring: self.addresses, memory: memory)?
+                .isAvailable(driverWrapCounter: cursors.availWrap) != true
+            if late { line += ", \"late\": true" }
+            if !late, self.type == .network, self.role == .transmit, list.defects.isEmpty,
+                let data = list.bytes(writable: false, count: Int(min(list.readableBytes, UInt64(Self.maximumData))), memory: memory)
+            {
+                line += ", \"data\": \"\(RingRecordWriter.hex(data))\""
+            }
+            writer.write(line + "}")
+            self.offers[id, default: []].append(list)
+            cursors.slots[id, default: []].append((slots, late))
+            self.availSeen += 1
+            Self.advance(&cursors.availSlot, &cursors.availWrap, by: slots, size: size)
+            steps += slots
+            changed = true
+        }
+        return changed
+    }
+
+    /// Moves a ring position on by `count` slots, flipping its wrap counter past the end.
+    static func advance(_ slot: inout Int, _ wrap: inout Bool, by count: Int, size: Int) {
+        slot += count
+        while slot >= size {
+            slot -= size
+            wrap.toggle()
+        }
+    }
+}

@@ -1,0 +1,201 @@
+import GuestMemory
+import VirtioModel
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The queues being watched and what the ones no longer watched saw. Owned by the
+/// ``Sampler``; changed by the QMP side only under its lock.
+struct Rings {
+    let writer: RingRecordWriter
+    var memory: GuestMemoryMap?
+    var watched: [WatchedQueue] = []
+    /// Manifest entries of queues no longer watched (their device was reset).
+    var retired: [String] = []
+    /// What the retired queues saw: queues, chains made available, used elements, missed.
+    var retiredTotals = (queues: 0, avail: 0, used: 0, missed: 0)
+
+    /// Scans every watched queue; true when something changed.
+    mutating func scanAll() -> Bool {
+        guard let memory = self.memory else { return false }
+        let before = self.writer.lines
+        for index in self.watched.indices { _ = self.watched[index].scan(memory: memory, writer: self.writer) }
+        return self.writer.lines != before
+    }
+
+    mutating func watch(_ queues: [WatchedQueue]) {
+        for queue in queues {
+            self.writer.write(queue.queueLine)
+            self.watched.append(queue)
+        }
+    }
+
+    /// The watched queues of `label` whose rings stopped making sense: their index and addresses.
+    func suspended(of label: String) -> [(index: Int, addresses: QueueAddresses)] {
+        self.watched.filter { $0.device == label && $0.suspended }.map { ($0.index, $0.addresses) }
+    }
+
+    /// A suspended queue set up again at other addresses, watched anew from its start.
+    mutating func rewatch(_ label: String, index: Int, at addresses: QueueAddresses, deviceSlot: Int, inFlight: Bool) {
+        guard let slot = self.watched.firstIndex(where: { $0.device == label && $0.index == index && $0.suspended }) else { return }
+        var fresh = self.watched[slot].restarted(at: addresses, deviceSlot: deviceSlot, inFlight: inFlight)
+        fresh.suspended = false
+        self.writer.write(fresh.queueLine)
+        self.watched[slot] = fresh
+    }
+
+    /// The device was reset: its queues are no longer watched.
+    mutating func retire(_ label: String) {
+        for queue in self.watched where queue.device == label {
+            self.retiredTotals.queues += 1
+            self.retiredTotals.avail += queue.availSeen
+            self.retiredTotals.used += queue.usedSeen
+            self.retiredTotals.missed += queue.missed
+            self.retired.append(
+                "{\"device\": \(JSONText.quoted(queue.device)), \"queue\": \(queue.index), \"availEntries\": \(queue.availSeen), "
+                    + "\"usedEntries\": \(queue.usedSeen), \"missed\": \(queue.missed), \"reset\": true}")
+        }
+        self.watched.removeAll { $0.device == label }
+        self.writer.write("{\"kind\": \"reset\", \"t\": \(RingRecordWriter.now()), \"device\": \(JSONText.quoted(label))}")
+    }
+
+    func summary(exitStatus: Int32) -> Recorder.Summary {
+        Recorder.Summary(
+            exitStatus: exitStatus, queues: self.watched.count + self.retiredTotals.queues,
+            availEntries: self.watched.reduce(self.retiredTotals.avail) { $0 + $1.availSeen },
+            usedEntries: self.watched.reduce(self.retiredTotals.used) { $0 + $1.usedSeen },
+            missed: self.watched.reduce(self.retiredTotals.missed) { $0 + $1.missed })
+    }
+}
+
+/// The busy-polling thread that reads the rings (`../shared/reference/capture.md`: a reader
+/// that sleeps, or stops for QMP round trips, loses entries). It gives the processor up to
+/// QEMU's threads only when a scan found nothing new.
+final class Sampler: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    /// Guarded by `mutex`.
+    private var rings: Rings
+    private var running = true
+    private var thread = pthread_t()
+
+    init(writer: RingRecordWriter) throws(RecordError) {
+        self.rings = Rings(writer: writer)
+        pthread_mutex_init(&self.mutex, nil)
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let started = pthread_create(&self.thread, nil, { context in
+            Unmanaged<Sampler>.fromOpaque(context!).takeRetainedValue().loop()
+            return nil
+        }, context)
+        guard started == 0 else {
+            Unmanaged<Sampler>.fromOpaque(context).release()
+            throw .cannotStart("the sampler thread: \(String(cString: strerror(started)))")
+        }
+    }
+
+    /// Runs `body` on the rings while the sampler is between scans.
+    func withRings<T>(_ body: (inout Rings) -> T) -> T {
+        pthread_mutex_lock(&self.mutex)
+        defer { pthread_mutex_unlock(&self.mutex) }
+        return body(&self.rings)
+    }
+
+    private func loop() {
+        while true {
+            pthread_mutex_lock(&self.mutex)
+            guard self.running else {
+                pthread_mutex_unlock(&self.mutex)
+                return
+            }
+            let changed = self.rings.scanAll()
+            pthread_mutex_unlock(&self.mutex)
+            if !changed { sched_yield() }
+        }
+    }
+
+    /// Stops the thread; the rings after one last scan.
+    func stop() -> Rings {
+        self.withRings { _ in self.running = false }
+        pthread_join(self.thread, nil)
+        return self.withRings {
+            _ = $0.scanAll()
+            return $0
+        }
+    }
+}
+
+/// The recorder's QMP side: the devices, which are at DRIVER_OK, and what changes in the
+/// sampler's rings when that changes.
+struct Session {
+    let command: QEMUCommand
+    let ramPath: String
+    let sampler: Sampler
+    var devices: [QMPConnection.DeviceEntry]?
+    /// Devices at DRIVER_OK, by QOM path.
+    var ready: Set<String> = []
+    var mapped = false
+
+    /// Asks QMP for each device's status: a device reaching DRIVER_OK has its queues watched
+    /// from their start; one leaving it (a reset) has them dropped; suspended rings set up
+    /// again elsewhere are watched anew.
+    mutating func pollDevices(_ client: QMPConnection) throws(QMPError) {
+        if !self.mapped, let file = try? MappedFile(path: self.ramPath, shared: true),
+            let memory = try? GuestMemoryMap(file: file, regions: self.command.ramRegions)
+        {
+            self.mapped = true
+            self.sampler.withRings { $0.memory = memory }
+        }
+        if self.devices == nil { self.devices = try client.query("x-query-virtio", as: [QMPConnection.DeviceEntry].self) }
+        for device in self.devices ?? [] {
+            let status = try client.query(
+                "x-query-virtio-status", arguments: "{\"path\": \(JSONText.quoted(device.path))}", logged: false,
+                as: QMPVirtioStatusReply.self)
+            let label = "\(status.name)@\(device.path)"
+            if status.driverOK, !self.ready.contains(device.path) {
+                self.ready.insert(device.path)
+                let queues = try Self.queues(device: device, label: label, status: status, client: client)
+                self.sampler.withRings { $0.watch(queues) }
+            } else if status.driverOK {
+                let suspended = self.sampler.withRings { $0.suspended(of: label) }
+                for (index, old) in suspended {
+                    let queue = try client.query(
+                        "x-query-virtio-queue-status", arguments: "{\"path\": \(JSONText.quoted(device.path)), \"queue\": \(index)}",
+                        logged: false, as: QMPVirtioQueueReply.self)
+                    guard let addresses = queue.addresses, addresses.size <= 32768, addresses != old else { continue }
+                    self.sampler.withRings {
+                        $0.rewatch(
+                            label, index: index, at: addresses, deviceSlot: Int(queue.usedIdx % UInt64(addresses.size)),
+                            inFlight: queue.inuse > 0)
+                    }
+                }
+            } else if self.ready.contains(device.path) {
+                self.ready.remove(device.path)
+                self.sampler.withRings { $0.retire(label) }
+            }
+        }
+    }
+
+    /// The queues of a device that reached DRIVER_OK, with their addresses and features.
+    private static func queues(
+        device: QMPConnection.DeviceEntry, label: String, status: QMPVirtioStatusReply, client: QMPConnection
+    ) throws(QMPError) -> [WatchedQueue] {
+        // Asked again for the transcript, so `vqscope inspect --qmp` reads the features there.
+        _ = try client.command("x-query-virtio-status", arguments: "{\"path\": \(JSONText.quoted(device.path))}")
+        let type = DeviceType(qemuName: status.name)
+        let features = FeatureBits(names: status.featureNames, device: type)
+        var queues: [(Int, QueueAddresses, QMPVirtioQueueReply)] = []
+        for index in 0..<min(status.numVqs ?? 0, 1024) {
+            let queue = try client.query(
+                "x-query-virtio-queue-status", arguments: "{\"path\": \(JSONText.quoted(device.path)), \"queue\": \(index)}",
+                as: QMPVirtioQueueReply.self)
+            guard let addresses = queue.addresses, addresses.size <= 32768 else { continue }
+            queues.append((index, addresses, queue))
+        }
+        let control = type == .network && features.contains(.netControlQueue) ? queues.map(\.0).max() : nil
+        return queues.map { index, addresses, queue in
+            WatchedQueue(
+                device: label, type: type, index: index, addresses: addresses, features: features, netControlQueue: control,
+                deviceSlot: Int(queue.usedIdx % UInt64(addresses.size)), inFlight: queue.inuse > 0)
+        }
+    }
+}
