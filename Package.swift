@@ -72,6 +72,9 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "LiveCaptureTests", dependencies: ["LiveCapture", "GuestMemory", "VirtioAnalysis", "VirtioModel"],
+            swiftSettings: strict),
+        .testTarget(
             name: "PcapExportTests", dependencies: ["PcapExport", "VirtioTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "vqscopeTests",

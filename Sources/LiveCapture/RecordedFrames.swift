@@ -39,6 +39,10 @@ enum RingRecordReader {
         var write: Bool?
         /// Used lines: the offer completed was never read (it was missed).
         var unread: Bool?
+        /// Touched lines: the chain's data descriptors as offered and as found later
+        /// (`[address, length, flags]` each).
+        var offered: [[UInt64]]?
+        var now: [[UInt64]]?
     }
 
     /// Calls `body` with each decoded line and its number; returns the lines that could not be

@@ -26,6 +26,17 @@ public enum RecordedRun {
         return (queues, sink, problems)
     }
 
+    /// The first descriptor that differs, as `[address, length, flags]` before and after.
+    static func change(from offered: [[UInt64]], to now: [[UInt64]]) -> String {
+        let text: ([UInt64]?) -> String = { $0.map { "[" + $0.map { "0x" + String($0, radix: 16) }.joined(separator: ", ") + "]" } ?? "none" }
+        for position in 0..<max(offered.count, now.count) {
+            let before = position < offered.count ? offered[position] : nil
+            let after = position < now.count ? now[position] : nil
+            if before != after { return "descriptor \(position + 1) was \(text(before)), is \(text(after))" }
+        }
+        return "its descriptor table entries differ"
+    }
+
     static func event(_ record: RingRecordReader.Line) -> RingEvent? {
         guard let device = record.device else { return nil }
         switch record.kind {
@@ -46,6 +57,9 @@ public enum RecordedRun {
             guard let queue = record.queue, let id = record.id, let length = record.len else { return nil }
             return .used(device: device, queue: queue, time: record.t ?? 0, id: UInt32(truncatingIfNeeded: id),
                 length: UInt32(truncatingIfNeeded: length), writeFlag: record.write)
+        case "touched":
+            guard let queue = record.queue, let head = record.head, let offered = record.offered, let now = record.now else { return nil }
+            return .touched(device: device, queue: queue, head: UInt16(truncatingIfNeeded: head), change: Self.change(from: offered, to: now))
         case "suspended":
             guard let queue = record.queue else { return nil }
             return .suspended(device: device, queue: queue)

@@ -21,6 +21,10 @@ struct WatchedQueue {
     /// The offers of each head not yet matched by a used element, oldest first: the chain as
     /// read when it was made available, or nil for a stale offer.
     var offers: [UInt16: [DescriptorChain?]] = [:]
+    /// The head whose outstanding chain is compared next (``checkExposed(memory:writer:)``),
+    /// and the heads found changed while the device owned them (reported once per offer).
+    var exposedTurn: UInt16 = 0
+    var touched: Set<UInt16> = []
     /// The rings stopped making sense (an index jumped more than a ring, a head or id out of
     /// range): the driver has most likely reset the device and reused the memory. Nothing more
     /// is read until QMP says what became of the device.
@@ -69,7 +73,7 @@ struct WatchedQueue {
         if features.contains(.ringPacked) { self.packed = PackedCursors(attachSlot: deviceSlot, attachInFlight: inFlight) }
     }
 
-    private func index(at address: UInt64, memory: GuestMemoryMap) -> UInt16? {
+    func index(at address: UInt64, memory: GuestMemoryMap) -> UInt16? {
         guard let bytes = try? memory.bytes(at: address, length: 2) else { return nil }
         return UInt16(bytes[0]) | UInt16(bytes[1]) << 8
     }
@@ -90,6 +94,7 @@ struct WatchedQueue {
         fresh.nextAvail = 0
         fresh.nextUsed = 0
         fresh.offers = [:]
+        fresh.touched = []
         if fresh.packed != nil { fresh.packed = PackedCursors(attachSlot: deviceSlot, attachInFlight: inFlight) }
         return fresh
     }
@@ -225,6 +230,7 @@ struct WatchedQueue {
             if var pending = self.offers[head], !pending.isEmpty {
                 chain = pending.removeFirst()
                 self.offers[head] = pending.isEmpty ? nil : pending
+                self.touched.remove(head)
             }
             var line = "{\"kind\": \"used\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.nextUsed), "
                 + "\"id\": \(id), \"len\": \(length)"

@@ -16,11 +16,19 @@ struct Rings {
     /// What the retired queues saw: queues, chains made available, used elements, missed.
     var retiredTotals = (queues: 0, avail: 0, used: 0, missed: 0)
 
-    /// Scans every watched queue; true when something changed.
+    /// The queue whose owned chains are compared next (one chain per scan, queue after queue).
+    var exposedTurn = 0
+
+    /// Scans every watched queue, then compares one chain its device owns with its walk when
+    /// offered; true when something changed.
     mutating func scanAll() -> Bool {
         guard let memory = self.memory else { return false }
         let before = self.writer.lines
         for index in self.watched.indices { _ = self.watched[index].scan(memory: memory, writer: self.writer) }
+        if !self.watched.isEmpty {
+            self.exposedTurn = (self.exposedTurn + 1) % self.watched.count
+            self.watched[self.exposedTurn].checkExposed(memory: memory, writer: self.writer)
+        }
         return self.writer.lines != before
     }
 

@@ -15,6 +15,9 @@ public enum RingEvent: Sendable {
     /// A used element (split) or used descriptor (packed); `writeFlag`: a packed used
     /// descriptor's VIRTQ_DESC_F_WRITE (without it the length is reserved, §2.8.4), nil for split.
     case used(device: String, queue: Int, time: Int64, id: UInt32, length: UInt32, writeFlag: Bool? = nil)
+    /// A split chain the device owned was found changed (`change` says how), the used ring
+    /// read after still not returning it.
+    case touched(device: String, queue: Int, head: UInt16, change: String)
     /// Entries overwritten before the recorder read them.
     case missed(device: String, queue: Int, count: Int)
     /// The rings stopped making sense (the driver reset the device and reused the memory,
@@ -157,6 +160,10 @@ public struct RingReplay {
                 }
             }
             self.queues[key] = state
+        case .touched(let device, let queue, let head, let change):
+            self.add(
+                CleanupNoTouchExposed.info, "the chain at head \(head) changed while the device owned it: \(change)",
+                line: line, device: device, queue: queue)
         case .suspended(let device, let queue):
             self.queues[Self.key(device, queue)]?.uncertain = true
             self.queues[Self.key(device, queue)]?.report.suspended = true

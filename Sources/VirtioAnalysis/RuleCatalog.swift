@@ -80,6 +80,7 @@ public enum RuleCatalog {
     static let recordingRules: [RuleInfo] = [
         PackedUsedLength.info,
         PackedUsedWriteFlag.info,
+        CleanupNoTouchExposed.info,
     ]
 
     /// All rules, each once, in catalogue order.

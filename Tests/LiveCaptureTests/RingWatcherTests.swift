@@ -1,0 +1,184 @@
+import Foundation
+import GuestMemory
+import Testing
+import VirtioAnalysis
+import VirtioModel
+
+@testable import LiveCapture
+
+/// The recorder's watchers on a guest RAM file the test writes into between scans, as a
+/// driver and a device would: what lands in `rings.jsonl` and what its replay raises.
+struct RingWatcherTests {
+    /// 64 KiB of guest RAM at guest-physical 0, in a shared file mapped as the recorder maps it.
+    final class GuestRAM {
+        let directory: String
+        let descriptor: Int32
+        let memory: GuestMemoryMap
+        let writer: RingRecordWriter
+
+        init() throws {
+            self.directory = NSTemporaryDirectory() + "vqscope-watch-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
+            let path = self.directory + "/guest-ram"
+            self.descriptor = open(path, O_RDWR | O_CREAT, 0o600)
+            #expect(ftruncate(self.descriptor, 0x10000) == 0)
+            self.memory = try GuestMemoryMap(
+                file: MappedFile(path: path, shared: true), regions: [.init(guestAddress: 0, length: 0x10000, fileOffset: 0)])
+            self.writer = try RingRecordWriter(path: self.directory + "/rings.jsonl")
+        }
+
+        deinit {
+            close(self.descriptor)
+            try? FileManager.default.removeItem(atPath: self.directory)
+        }
+
+        func put<T: FixedWidthInteger>(_ value: T, at address: Int) {
+            var little = value.littleEndian
+            _ = withUnsafeBytes(of: &little) { pwrite(self.descriptor, $0.baseAddress, $0.count, off_t(address)) }
+        }
+
+        /// A split descriptor (§2.7.5) at `index` of the table at 0x1000.
+        func splitDescriptor(_ index: Int, address: UInt64, length: UInt32, flags: UInt16, next: UInt16 = 0) {
+            let base = 0x1000 + 16 * index
+            self.put(address, at: base)
+            self.put(length, at: base + 8)
+            self.put(flags, at: base + 12)
+            self.put(next, at: base + 14)
+        }
+
+        /// A packed descriptor (§2.8.13) at `slot` of the ring at 0x4000.
+        func packedDescriptor(_ slot: Int, address: UInt64, length: UInt32, id: UInt16, flags: UInt16) {
+            let base = 0x4000 + 16 * slot
+            self.put(address, at: base)
+            self.put(length, at: base + 8)
+            self.put(id, at: base + 12)
+            self.put(flags, at: base + 14)
+        }
+
+        /// The recording so far, replayed.
+        func replay() throws -> (queues: [RecordedQueueReport], rules: [String], problems: [String]) {
+            self.writer.flush()
+            let result = try RecordedRun.replay(directory: self.directory)
+            return (result.queues, result.findings.kept.map(\.rule.id), result.problems)
+        }
+
+        func lines(_ kind: String) throws -> [[String: Any]] {
+            self.writer.flush()
+            let text = try String(contentsOfFile: self.directory + "/rings.jsonl", encoding: .utf8)
+            return text.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }.filter { $0["kind"] as? String == kind }
+        }
+    }
+
+    static let split = QueueAddresses(descriptorArea: 0x1000, driverArea: 0x2000, deviceArea: 0x3000, size: 8)
+
+    @Test("split: a chain rewritten while the device owns it is recorded as touched once; rewritten after its used element, not")
+    func touched() throws {
+        let ram = try GuestRAM()
+        // A block request: header, 512 writable bytes, status; head 0 made available.
+        ram.splitDescriptor(0, address: 0x8000, length: 16, flags: 1, next: 1)
+        ram.splitDescriptor(1, address: 0x9000, length: 512, flags: 3, next: 2)
+        ram.splitDescriptor(2, address: 0x8010, length: 1, flags: 2)
+        ram.put(UInt16(0), at: 0x2004)
+        ram.put(UInt16(1), at: 0x2002)
+        var queue = WatchedQueue(
+            device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil,
+            deviceSlot: 0, inFlight: false)
+        ram.writer.write(queue.queueLine)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        for _ in 0..<16 { queue.checkExposed(memory: ram.memory, writer: ram.writer) }
+        #expect(try ram.lines("touched").isEmpty)
+        // The driver moves the data buffer while the device owns the chain.
+        ram.splitDescriptor(1, address: 0xA000, length: 512, flags: 3, next: 2)
+        for _ in 0..<16 { queue.checkExposed(memory: ram.memory, writer: ram.writer) }
+        let touched = try ram.lines("touched")
+        #expect(touched.count == 1 && touched.first?["head"] as? Int == 0)
+        // The device returns it; the driver offers head 0 again and rewrites it only once it is used.
+        ram.put(UInt32(0), at: 0x3004)
+        ram.put(UInt32(513), at: 0x3008)
+        ram.put(UInt16(1), at: 0x3002)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        ram.put(UInt16(0), at: 0x2006)
+        ram.put(UInt16(2), at: 0x2002)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        ram.put(UInt32(0), at: 0x300C)
+        ram.put(UInt32(513), at: 0x3010)
+        ram.put(UInt16(2), at: 0x3002)
+        // Rewritten after the used element is written, before the recorder has read it: not a finding.
+        ram.splitDescriptor(1, address: 0xB000, length: 512, flags: 3, next: 2)
+        for _ in 0..<16 { queue.checkExposed(memory: ram.memory, writer: ram.writer) }
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        let result = try ram.replay()
+        #expect(result.rules == ["CLEANUP-NO-TOUCH-EXPOSED"] && result.problems.isEmpty)
+        #expect(result.queues.first?.availEntries == 2 && result.queues.first?.usedEntries == 2)
+    }
+
+    @Test("packed: found mid-run, the cursors start at QMP's used-idx with the wrap counter its slot shows")
+    func packedAttach() throws {
+        let ram = try GuestRAM()
+        let ring = QueueAddresses(descriptorArea: 0x4000, driverArea: 0x5000, deviceArea: 0x5100, size: 8)
+        // Lap 1 (wrap counter 1): eight one-buffer lists, IDs 0–7 (AVAIL set, USED clear, WRITE).
+        for slot in 0..<8 { ram.packedDescriptor(slot, address: 0x8000 + UInt64(slot) * 0x100, length: 256, id: UInt16(slot), flags: 0x0082) }
+        // The device used slots 0–2 (AVAIL = USED = 1, no WRITE: as QEMU writes them), and the
+        // driver made them available again in lap 0 (AVAIL clear, USED set).
+        for slot in 0..<3 { ram.packedDescriptor(slot, address: 0xC000 + UInt64(slot) * 0x100, length: 256, id: UInt16(slot), flags: 0x8002) }
+        var queue = WatchedQueue(
+            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: ring, features: [.version1, .ringPacked],
+            netControlQueue: nil, deviceSlot: 3, inFlight: false)
+        ram.writer.write(queue.queueLine)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        let offered = try ram.lines("avail")
+        #expect(offered.compactMap { $0["slot"] as? Int } == [3, 4, 5, 6, 7, 0, 1, 2])
+        #expect(offered.compactMap { $0["head"] as? Int } == [3, 4, 5, 6, 7, 0, 1, 2])
+        #expect(try ram.lines("missed").first?["used"] as? Int == 3)
+        // The device uses slot 3 with 16 bytes written.
+        ram.packedDescriptor(3, address: 0x8300, length: 16, id: 3, flags: 0x8080)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        let used = try ram.lines("used")
+        #expect(used.count == 1 && used.first?["id"] as? Int == 3 && used.first?["write"] as? Bool == false)
+        let result = try ram.replay()
+        #expect(result.rules == ["PACKED-USED-WRITE-FLAG"] && result.problems.isEmpty)
+        #expect(result.queues.first?.availEntries == 8 && result.queues.first?.missed == 3)
+    }
+
+    @Test("packed: a list made available and used between two scans is counted as missed, its completion recorded unread")
+    func packedMissed() throws {
+        let ram = try GuestRAM()
+        let ring = QueueAddresses(descriptorArea: 0x4000, driverArea: 0x5000, deviceArea: 0x5100, size: 8)
+        var queue = WatchedQueue(
+            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: ring, features: [.version1, .ringPacked],
+            netControlQueue: nil, deviceSlot: 0, inFlight: false)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        #expect(try ram.lines("avail").isEmpty)
+        ram.packedDescriptor(0, address: 0x8000, length: 16, id: 5, flags: 0x8082)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        #expect(try ram.lines("missed").first?["avail"] as? Int == 1)
+        #expect(try ram.lines("used").first?["unread"] as? Bool == true)
+        ram.packedDescriptor(1, address: 0x8100, length: 64, id: 6, flags: 0x0082)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        #expect(try ram.lines("avail").compactMap { $0["slot"] as? Int } == [1])
+    }
+
+    @Test("packed: found after a whole lap, the device's slot holds lap 1's used descriptor, so the counter is 0")
+    func packedAttachSecondLap() throws {
+        let ram = try GuestRAM()
+        let ring = QueueAddresses(descriptorArea: 0x4000, driverArea: 0x5000, deviceArea: 0x5100, size: 8)
+        for slot in 0..<8 { ram.packedDescriptor(slot, address: 0x8000, length: 4, id: UInt16(slot), flags: 0x8080) }
+        var queue = WatchedQueue(
+            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: ring, features: [.version1, .ringPacked],
+            netControlQueue: nil, deviceSlot: 0, inFlight: false)
+        ram.writer.write(queue.queueLine)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        #expect(try ram.lines("avail").isEmpty && ram.lines("used").isEmpty)
+        // Lap 0: the driver offers slot 0 (AVAIL clear, USED set), the device uses it (both clear).
+        ram.packedDescriptor(0, address: 0x9000, length: 64, id: 7, flags: 0x8002)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        ram.packedDescriptor(0, address: 0x9000, length: 64, id: 7, flags: 0x0002)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        #expect(try ram.lines("avail").compactMap { $0["head"] as? Int } == [7])
+        #expect(try ram.lines("used").compactMap { $0["len"] as? Int } == [64])
+        let result = try ram.replay()
+        #expect(result.rules.isEmpty && result.queues.first?.missed == 0)
+    }
+}
