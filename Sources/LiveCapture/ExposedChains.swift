@@ -1,4 +1,5 @@
 import GuestMemory
+import VirtioAnalysis
 import VirtioModel
 
 /// Watching the chains a split queue's device owns for changes (CLEANUP-NO-TOUCH-EXPOSED):
@@ -35,5 +36,29 @@ extension WatchedQueue {
         writer.write(
             "{\"kind\": \"touched\", \"t\": \(RingRecordWriter.now()), \(self.location), \"head\": \(head), "
                 + "\"offered\": \(describe(offered)), \"now\": \(describe(now))}")
+    }
+}
+
+extension WatchedQueue {
+    /// SPLIT-CHAINS-DISJOINT over time: the descriptor table entries of a chain just made
+    /// available that belong to a chain the device still owns — outstanding, and not returned
+    /// by the used ring as read after this chain was (`completed`): a driver reuses a
+    /// descriptor only after its chain is used, and that used element is visible by then.
+    /// Not judged once used elements were lost (their chains would seem owned for ever).
+    ///
+    /// Spec: virtio v1.2 §2.7.13.2 (1.1: §2.6.13.2).
+    func sharedDescriptors(of chain: DescriptorChain, completed: Set<UInt32>) -> [ChainDefectFinding] {
+        guard !self.usedLost else { return [] }
+        for index in chain.tableIndices {
+            guard let owner = self.owners[index], !completed.contains(UInt32(owner)),
+                let pending = self.offers[owner], pending.count == 1, pending[0] != nil
+            else { continue }
+            let message =
+                owner == chain.head && index == chain.head
+                ? "head \(owner) is made available again while the device owns its chain"
+                : "descriptor \(index) of the chain at head \(chain.head) is in the chain at head \(owner), which the device owns"
+            return [.sharedWithOwned(message)]
+        }
+        return []
     }
 }

@@ -25,6 +25,10 @@ struct WatchedQueue {
     /// and the heads found changed while the device owned them (reported once per offer).
     var exposedTurn: UInt16 = 0
     var touched: Set<UInt16> = []
+    /// The head of the outstanding chain each descriptor table entry belongs to
+    /// (SPLIT-CHAINS-DISJOINT over time); not kept once used elements were lost.
+    var owners: [UInt16: UInt16] = [:]
+    var usedLost = false
     /// The rings stopped making sense (an index jumped more than a ring, a head or id out of
     /// range): the driver has most likely reset the device and reused the memory. Nothing more
     /// is read until QMP says what became of the device.
@@ -95,6 +99,8 @@ struct WatchedQueue {
         fresh.nextUsed = 0
         fresh.offers = [:]
         fresh.touched = []
+        fresh.owners = [:]
+        fresh.usedLost = false
         if fresh.packed != nil { fresh.packed = PackedCursors(attachSlot: deviceSlot, attachInFlight: inFlight) }
         return fresh
     }
@@ -134,6 +140,7 @@ struct WatchedQueue {
         guard behind > Int(self.addresses.size) else { return next }
         let lost = behind - Int(self.addresses.size)
         self.missed += lost
+        if side == "used" { self.usedLost = true }
         writer.write("{\"kind\": \"missed\", \"t\": \(RingRecordWriter.now()), \(self.location), \"\(side)\": \(lost)}")
         return target &- self.addresses.size
     }
@@ -175,19 +182,25 @@ struct WatchedQueue {
             let descriptors = chain.elements.map {
                 "[\($0.descriptor.address), \($0.descriptor.length), \($0.descriptor.flags.rawValue), \($0.indirect ? 1 : 0)]"
             }
+            // Completed before it was read, or while it was: what the walk found may be memory
+            // already reused (Linux frees a request's indirect table on completion). The used
+            // ring is looked at again now the chain has been read.
+            let completedNow = completed.union(self.completedSince(memory: memory))
+            let late = completedNow.contains(UInt32(head))
+            var defects = chain.defectFindings()
+            if !late { defects += self.sharedDescriptors(of: chain, completed: completedNow) }
             var line = "{\"kind\": \"avail\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.nextAvail), "
                 + "\"head\": \(head), \"descriptors\": [\(descriptors.joined(separator: ", "))], \"writable\": \(chain.writableBytes), "
-                + "\"defects\": [\(chain.defectFindings().map { "{\"rule\": \(JSONText.quoted($0.rule)), \"message\": \(JSONText.quoted($0.message))}" }.joined(separator: ", "))]"
+                + "\"defects\": [\(defects.map { "{\"rule\": \(JSONText.quoted($0.rule)), \"message\": \(JSONText.quoted($0.message))}" }.joined(separator: ", "))]"
             if self.type == .network, self.role == .transmit, chain.defects.isEmpty,
                 let data = chain.bytes(writable: false, count: Int(min(chain.readableBytes, UInt64(Self.maximumData))), memory: memory)
             {
                 line += ", \"data\": \"\(RingRecordWriter.hex(data))\""
             }
-            // Completed before it was read, or while it was: what the walk found may be memory
-            // already reused (Linux frees a request's indirect table on completion). The used
-            // ring is looked at again now the chain has been read.
-            if completed.contains(UInt32(head)) || self.completedSince(memory: memory).contains(UInt32(head)) {
+            if late {
                 line += ", \"late\": true"
+            } else {
+                for index in chain.tableIndices { self.owners[index] = head }
             }
             writer.write(line + "}")
             self.offers[head, default: []].append(chain)
@@ -231,6 +244,7 @@ struct WatchedQueue {
                 chain = pending.removeFirst()
                 self.offers[head] = pending.isEmpty ? nil : pending
                 self.touched.remove(head)
+                for index in chain?.tableIndices ?? [] where self.owners[index] == head { self.owners[index] = nil }
             }
             var line = "{\"kind\": \"used\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.nextUsed), "
                 + "\"id\": \(id), \"len\": \(length)"

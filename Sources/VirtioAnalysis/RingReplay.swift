@@ -49,6 +49,14 @@ extension DescriptorChain {
     }
 }
 
+extension ChainDefectFinding {
+    /// A chain made available that shares descriptors with one the device owns
+    /// (SPLIT-CHAINS-DISJOINT, found by the recorder over time).
+    public static func sharedWithOwned(_ message: String) -> ChainDefectFinding {
+        ChainDefectFinding(rule: ChainsDisjoint.info.id, message: message)
+    }
+}
+
 /// What the recording showed for one queue.
 public struct RecordedQueueReport: Sendable {
     public var device: String
@@ -118,7 +126,8 @@ public struct RingReplay {
             }
             // A head offered again before its completion is recorded is not judged here: the
             // recorder reads both rings at one moment, so a completion and the offer after it
-            // can come in either order (SPLIT-CHAINS-DISJOINT is inspect's, on a snapshot).
+            // can come in either order. The recorder itself judges it (SPLIT-CHAINS-DISJOINT in
+            // the line's defects), against the used ring read after the offer.
             state.outstanding[head, default: []].append(Outstanding(time: time, writableBytes: writable))
             state.returned.remove(head)
             self.queues[key] = state

@@ -181,4 +181,39 @@ struct RingWatcherTests {
         let result = try ram.replay()
         #expect(result.rules.isEmpty && result.queues.first?.missed == 0)
     }
+
+    @Test("split: a chain made available with a descriptor of a chain the device owns is SPLIT-CHAINS-DISJOINT; after its used element, not")
+    func sharedDescriptors() throws {
+        let ram = try GuestRAM()
+        ram.splitDescriptor(0, address: 0x8000, length: 16, flags: 1, next: 1)
+        ram.splitDescriptor(1, address: 0x9000, length: 513, flags: 2)
+        ram.put(UInt16(0), at: 0x2004)
+        ram.put(UInt16(1), at: 0x2002)
+        var queue = WatchedQueue(
+            device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil,
+            deviceSlot: 0, inFlight: false)
+        ram.writer.write(queue.queueLine)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        // Head 2 links to descriptor 1, still head 0's.
+        ram.splitDescriptor(2, address: 0xA000, length: 16, flags: 1, next: 1)
+        ram.put(UInt16(2), at: 0x2006)
+        ram.put(UInt16(2), at: 0x2002)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        // Head 0 comes back, then head 3 links to descriptor 1: fine now.
+        ram.put(UInt32(0), at: 0x3004)
+        ram.put(UInt32(513), at: 0x3008)
+        ram.put(UInt16(1), at: 0x3002)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        ram.put(UInt32(2), at: 0x300C)
+        ram.put(UInt32(513), at: 0x3010)
+        ram.put(UInt16(2), at: 0x3002)
+        ram.splitDescriptor(3, address: 0xB000, length: 16, flags: 1, next: 1)
+        ram.put(UInt16(3), at: 0x2008)
+        ram.put(UInt16(3), at: 0x2002)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        let result = try ram.replay()
+        #expect(result.rules == ["SPLIT-CHAINS-DISJOINT"] && result.problems.isEmpty)
+        let defects = try ram.lines("avail").map { ($0["defects"] as? [[String: Any]])?.count ?? -1 }
+        #expect(defects == [0, 1, 0])
+    }
 }
