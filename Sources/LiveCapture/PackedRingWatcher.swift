@@ -13,15 +13,11 @@ extension WatchedQueue {
         let size = Int(self.addresses.size)
         var changed = false
         if let slot = cursors.attachSlot {
-            guard let descriptor = PackedQueueSnapshot.descriptor(at: slot, ring: self.addresses, memory: memory) else { return false }
-            // With lists in flight the slot holds the first of them, made available in the
-            // device's lap or used since: AVAIL is the counter. Otherwise it holds the previous
-            // lap's used descriptor (AVAIL = USED = the old counter), the initial zeroes
-            // (likewise), or a list made available since (AVAIL = the counter). A list made
-            // available and used between QMP's reply and this read would be taken for the
-            // previous lap: the window is one scan.
-            let avail = descriptor.flags.contains(.avail)
-            let wrap = cursors.attachInFlight || avail != descriptor.flags.contains(.used) ? avail : !avail
+            let previous = slot == 0 ? size - 1 : slot - 1
+            guard let here = PackedQueueSnapshot.descriptor(at: slot, ring: self.addresses, memory: memory),
+                let before = PackedQueueSnapshot.descriptor(at: previous, ring: self.addresses, memory: memory)
+            else { return false }
+            let wrap = Self.deviceWrapCounter(at: slot, flags: here.flags, previousFlags: before.flags)
             cursors = PackedCursors(availSlot: slot, availWrap: wrap, usedSlot: slot, usedWrap: wrap)
             changed = true
             if slot > 0 {
@@ -108,6 +104,23 @@ extension WatchedQueue {
             changed = true
         }
         return changed
+    }
+
+    /// The device's wrap counter at `slot`, its next used position, from the flags there and in
+    /// the slot before (§2.8.1). The slot before was last written in the device's lap (for
+    /// slot 0: the lap before) — a used descriptor (AVAIL = USED = that lap's counter) or a
+    /// later descriptor of a list (AVAIL = the counter) — unless the driver, a lap ahead, has
+    /// made it available again; the slot itself then holds a list of the device's lap. The
+    /// slot alone cannot settle it: a list made available and used between QMP's reply and
+    /// this read looks like the previous lap's used descriptor. Where both readings fit, the
+    /// one that needs no such race is taken, and between a driver a lap ahead and a drained
+    /// ring whose last list took several slots, the driver a lap ahead (receive queues are
+    /// kept full; Linux puts several buffers in one slot, with an indirect table).
+    static func deviceWrapCounter(at slot: Int, flags: PackedDescriptorFlags, previousFlags: PackedDescriptorFlags) -> Bool {
+        let avail = previousFlags.contains(.avail)
+        let settled = previousFlags.contains(.used) == avail || flags.contains(.used) == flags.contains(.avail)
+        if slot > 0 { return settled || flags.contains(.avail) == avail ? avail : !avail }
+        return settled || flags.contains(.avail) != avail ? !avail : avail
     }
 
     /// Moves a ring position on by `count` slots, flipping its wrap counter past the end.

@@ -46,10 +46,8 @@ struct WatchedQueue {
 
     struct PackedCursors {
         /// Where the device was when the queue was found (QMP's `used-idx`): both cursors
-        /// start there, with the wrap counter its slot shows, on the first scan.
+        /// start there, with the wrap counter the flags around it show, on the first scan.
         var attachSlot: Int?
-        /// QMP's `inuse` was not zero: the device had lists in flight, the first at `attachSlot`.
-        var attachInFlight = false
         var availSlot = 0
         var availWrap = true
         var usedSlot = 0
@@ -63,10 +61,10 @@ struct WatchedQueue {
     static let maximumData = 65_535 + 20
 
     /// `deviceSlot`: QMP's `used-idx`, where a packed ring's device will write its next used
-    /// descriptor, and whether it had lists in flight (`inuse`); a split ring is read from index 0.
+    /// descriptor; a split ring is read from index 0.
     init(
         device: String, type: DeviceType?, index: Int, addresses: QueueAddresses, features: FeatureBits, netControlQueue: Int?,
-        deviceSlot: Int, inFlight: Bool
+        deviceSlot: Int
     ) {
         self.device = device
         self.type = type
@@ -74,7 +72,7 @@ struct WatchedQueue {
         self.addresses = addresses
         self.features = features
         self.role = QueueRole.of(index: index, type: type, netControlQueue: netControlQueue)
-        if features.contains(.ringPacked) { self.packed = PackedCursors(attachSlot: deviceSlot, attachInFlight: inFlight) }
+        if features.contains(.ringPacked) { self.packed = PackedCursors(attachSlot: deviceSlot) }
     }
 
     func index(at address: UInt64, memory: GuestMemoryMap) -> UInt16? {
@@ -92,7 +90,7 @@ struct WatchedQueue {
     }
 
     /// The same queue set up again at `addresses`, watched from index 0 (counts carried on).
-    func restarted(at addresses: QueueAddresses, deviceSlot: Int, inFlight: Bool) -> WatchedQueue {
+    func restarted(at addresses: QueueAddresses, deviceSlot: Int) -> WatchedQueue {
         var fresh = self
         fresh.addresses = addresses
         fresh.nextAvail = 0
@@ -101,7 +99,7 @@ struct WatchedQueue {
         fresh.touched = []
         fresh.owners = [:]
         fresh.usedLost = false
-        if fresh.packed != nil { fresh.packed = PackedCursors(attachSlot: deviceSlot, attachInFlight: inFlight) }
+        if fresh.packed != nil { fresh.packed = PackedCursors(attachSlot: deviceSlot) }
         return fresh
     }
 

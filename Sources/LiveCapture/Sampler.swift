@@ -45,9 +45,9 @@ struct Rings {
     }
 
     /// A suspended queue set up again at other addresses, watched anew from its start.
-    mutating func rewatch(_ label: String, index: Int, at addresses: QueueAddresses, deviceSlot: Int, inFlight: Bool) {
+    mutating func rewatch(_ label: String, index: Int, at addresses: QueueAddresses, deviceSlot: Int) {
         guard let slot = self.watched.firstIndex(where: { $0.device == label && $0.index == index && $0.suspended }) else { return }
-        var fresh = self.watched[slot].restarted(at: addresses, deviceSlot: deviceSlot, inFlight: inFlight)
+        var fresh = self.watched[slot].restarted(at: addresses, deviceSlot: deviceSlot)
         fresh.suspended = false
         self.writer.write(fresh.queueLine)
         self.watched[slot] = fresh
@@ -172,8 +172,7 @@ struct Session {
                     guard let addresses = queue.addresses, addresses.size <= 32768, addresses != old else { continue }
                     self.sampler.withRings {
                         $0.rewatch(
-                            label, index: index, at: addresses, deviceSlot: Int(queue.usedIdx % UInt64(addresses.size)),
-                            inFlight: queue.inuse > 0)
+                            label, index: index, at: addresses, deviceSlot: Int(queue.usedIdx % UInt64(addresses.size)))
                     }
                 }
             } else if self.ready.contains(device.path) {
@@ -203,7 +202,7 @@ struct Session {
         return queues.map { index, addresses, queue in
             WatchedQueue(
                 device: label, type: type, index: index, addresses: addresses, features: features, netControlQueue: control,
-                deviceSlot: Int(queue.usedIdx % UInt64(addresses.size)), inFlight: queue.inuse > 0)
+                deviceSlot: Int(queue.usedIdx % UInt64(addresses.size)))
         }
     }
 }

@@ -84,7 +84,7 @@ struct RingWatcherTests {
         ram.put(UInt16(1), at: 0x2002)
         var queue = WatchedQueue(
             device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil,
-            deviceSlot: 0, inFlight: false)
+            deviceSlot: 0)
         ram.writer.write(queue.queueLine)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
         for _ in 0..<16 { queue.checkExposed(memory: ram.memory, writer: ram.writer) }
@@ -125,7 +125,7 @@ struct RingWatcherTests {
         for slot in 0..<3 { ram.packedDescriptor(slot, address: 0xC000 + UInt64(slot) * 0x100, length: 256, id: UInt16(slot), flags: 0x8002) }
         var queue = WatchedQueue(
             device: "virtio-rng@/t", type: .entropy, index: 0, addresses: ring, features: [.version1, .ringPacked],
-            netControlQueue: nil, deviceSlot: 3, inFlight: false)
+            netControlQueue: nil, deviceSlot: 3)
         ram.writer.write(queue.queueLine)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
         let offered = try ram.lines("avail")
@@ -148,7 +148,7 @@ struct RingWatcherTests {
         let ring = QueueAddresses(descriptorArea: 0x4000, driverArea: 0x5000, deviceArea: 0x5100, size: 8)
         var queue = WatchedQueue(
             device: "virtio-rng@/t", type: .entropy, index: 0, addresses: ring, features: [.version1, .ringPacked],
-            netControlQueue: nil, deviceSlot: 0, inFlight: false)
+            netControlQueue: nil, deviceSlot: 0)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
         #expect(try ram.lines("avail").isEmpty)
         ram.packedDescriptor(0, address: 0x8000, length: 16, id: 5, flags: 0x8082)
@@ -167,7 +167,7 @@ struct RingWatcherTests {
         for slot in 0..<8 { ram.packedDescriptor(slot, address: 0x8000, length: 4, id: UInt16(slot), flags: 0x8080) }
         var queue = WatchedQueue(
             device: "virtio-rng@/t", type: .entropy, index: 0, addresses: ring, features: [.version1, .ringPacked],
-            netControlQueue: nil, deviceSlot: 0, inFlight: false)
+            netControlQueue: nil, deviceSlot: 0)
         ram.writer.write(queue.queueLine)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
         #expect(try ram.lines("avail").isEmpty && ram.lines("used").isEmpty)
@@ -191,7 +191,7 @@ struct RingWatcherTests {
         ram.put(UInt16(1), at: 0x2002)
         var queue = WatchedQueue(
             device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil,
-            deviceSlot: 0, inFlight: false)
+            deviceSlot: 0)
         ram.writer.write(queue.queueLine)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
         // Head 2 links to descriptor 1, still head 0's.
@@ -215,5 +215,29 @@ struct RingWatcherTests {
         #expect(result.rules == ["SPLIT-CHAINS-DISJOINT"] && result.problems.isEmpty)
         let defects = try ram.lines("avail").map { ($0["defects"] as? [[String: Any]])?.count ?? -1 }
         #expect(defects == [0, 1, 0])
+    }
+
+    /// (slot, flags there, flags in the slot before, the device's wrap counter), flags as AVAIL/USED bits.
+    static let attachCases: [(Int, UInt16, UInt16, Bool)] = [
+        (0, 0x0000, 0x0000, true),  // a fresh ring
+        (3, 0x8080, 0x8080, true),  // lap 1: slot 2 used, slot 3 made available and used since QMP answered
+        (3, 0x0080, 0x8080, true),  // lap 1: slot 3 available
+        (3, 0x0000, 0x8080, true),  // lap 1: slot 3 never written
+        (3, 0x0080, 0x8000, true),  // lap 1, the driver a lap ahead: slot 2 available again in lap 0
+        (3, 0x0000, 0x0000, false),  // lap 0: slot 2 used
+        (3, 0x0080, 0x0080, true),  // lap 1: slot 2 the last descriptor of a list used at slot 1, slot 3 available
+        (3, 0x0000, 0x0080, true),  // lap 1: the same list, slot 3 never written
+        (3, 0x8000, 0x0080, false),  // lap 0, the driver a lap ahead: slot 2 available again in lap 1, slot 3 in lap 0
+        (0, 0x8080, 0x8080, false),  // after lap 1: slot 7 used in lap 1
+        (0, 0x0080, 0x0080, true),  // lap 1 from slot 0: the driver's whole lap available, slot 7 last
+        (0, 0x8000, 0x0080, false),  // lap 0 from slot 0: slot 7 inside lap 1's last list, slot 0 offered in lap 0
+    ]
+
+    @Test("packed: the device's wrap counter where the recorder attaches", arguments: Self.attachCases)
+    func attachWrapCounter(slot: Int, here: UInt16, before: UInt16, expected: Bool) {
+        #expect(
+            WatchedQueue.deviceWrapCounter(
+                at: slot, flags: PackedDescriptorFlags(rawValue: here), previousFlags: PackedDescriptorFlags(rawValue: before))
+                == expected)
     }
 }
