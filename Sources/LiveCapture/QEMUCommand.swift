@@ -57,6 +57,9 @@ public struct QEMUCommand: Sendable, Equatable {
                     if text.hasPrefix("memory-backend=") {
                         throw .unsupportedCommand("-machine memory-backend is already set; vqscope record sets its own")
                     }
+                    if text.hasPrefix("confidential-guest-support=") || text.hasPrefix("memory-encryption=") {
+                        throw .unsupportedCommand("\(text.prefix(40)): the guest's memory is encrypted, its rings cannot be read")
+                    }
                     if !text.contains("=") || text.hasPrefix("type=") {
                         let name = text.hasPrefix("type=") ? String(text.dropFirst(5)) : text
                         machine = Self.machine(named: name) ?? machine
@@ -78,6 +81,10 @@ public struct QEMUCommand: Sendable, Equatable {
             case "-object":
                 if value.hasPrefix("memory-backend") {
                     throw .unsupportedCommand("-object \(value.prefix(30))…: a memory backend is already given")
+                }
+                // KVM's confidential guests (AMD SEV, Intel TDX): RAM the host reads is ciphertext.
+                if ["sev-guest", "sev-snp-guest", "tdx-guest"].contains(where: { value.hasPrefix($0) }) {
+                    throw .unsupportedCommand("-object \(value.prefix(30))…: the guest's memory is encrypted, its rings cannot be read")
                 }
                 index += 2
             default:

@@ -35,6 +35,8 @@ struct RecordTests {
             ["qemu-system-x86_64", "-M", "isapc"],
             ["qemu-system-x86_64", "-M", "q35", "-m", "1G,slots=2,maxmem=4G"],
             ["sh", "-c", "true"],
+            ["qemu-system-x86_64", "-M", "q35,confidential-guest-support=sev0", "-object", "sev-guest,id=sev0,cbitpos=47"],
+            ["qemu-system-x86_64", "-M", "q35", "-accel", "kvm", "-object", "tdx-guest,id=tdx0"],
         ] {
             #expect(throws: RecordError.self) { _ = try QEMUCommand(arguments: refused) }
         }
