@@ -26,7 +26,7 @@ extension WatchedQueue {
             indirectNegotiated: self.features.contains(.indirectDescriptors))
         guard now.elements != offered.elements || now.tableIndices != offered.tableIndices else { return }
         guard let used = self.index(at: self.addresses.deviceArea &+ 2, memory: memory), Int(used &- self.nextUsed) <= Int(size),
-            !self.completedSince(memory: memory).contains(UInt32(head))
+            self.completedSince(memory: memory)[UInt32(head)] == nil
         else { return }
         self.touched.insert(head)
         let describe: (DescriptorChain) -> String = { chain in
@@ -47,10 +47,10 @@ extension WatchedQueue {
     /// Not judged once used elements were lost (their chains would seem owned for ever).
     ///
     /// Spec: virtio v1.2 §2.7.13.2 (1.1: §2.6.13.2).
-    func sharedDescriptors(of chain: DescriptorChain, completed: Set<UInt32>) -> [ChainDefectFinding] {
+    func sharedDescriptors(of chain: DescriptorChain, completed: [UInt32: Int]) -> [ChainDefectFinding] {
         guard !self.usedLost else { return [] }
         for index in chain.tableIndices {
-            guard let owner = self.owners[index], !completed.contains(UInt32(owner)),
+            guard let owner = self.owners[index], completed[UInt32(owner)] == nil,
                 let pending = self.offers[owner], pending.count == 1, pending[0] != nil
             else { continue }
             let message =

@@ -12,19 +12,12 @@ extension WatchedQueue {
         defer { self.packed = cursors }
         let size = Int(self.addresses.size)
         var changed = false
-        if let slot = cursors.attachSlot {
-            let previous = slot == 0 ? size - 1 : slot - 1
-            guard let here = PackedQueueSnapshot.descriptor(at: slot, ring: self.addresses, memory: memory),
-                let before = PackedQueueSnapshot.descriptor(at: previous, ring: self.addresses, memory: memory)
-            else { return false }
-            let wrap = Self.deviceWrapCounter(at: slot, flags: here.flags, previousFlags: before.flags)
-            cursors = PackedCursors(availSlot: slot, availWrap: wrap, usedSlot: slot, usedWrap: wrap)
+        if cursors.missedBeforeStart > 0 {
+            self.missed += cursors.missedBeforeStart
+            writer.write(
+                "{\"kind\": \"missed\", \"t\": \(RingRecordWriter.now()), \(self.location), \"used\": \(cursors.missedBeforeStart), \"beforeAttach\": true}")
+            cursors.missedBeforeStart = 0
             changed = true
-            if slot > 0 {
-                // Completions before the queue was found: at least `slot` (laps are not known).
-                self.missed += slot
-                writer.write("{\"kind\": \"missed\", \"t\": \(RingRecordWriter.now()), \(self.location), \"used\": \(slot), \"beforeAttach\": true}")
-            }
         }
         // Completions first: a used descriptor overwrites the first slot of a list, which must
         // not then be taken for a new offer.
@@ -84,17 +77,18 @@ extension WatchedQueue {
             var line = "{\"kind\": \"avail\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.availSeen), "
                 + "\"head\": \(id), \"slot\": \(cursors.availSlot), \"descriptors\": [\(descriptors.joined(separator: ", "))], "
                 + "\"writable\": \(list.writableBytes), \"defects\": [\(list.defectFindings(packed: true).map { "{\"rule\": \(JSONText.quoted($0.rule)), \"message\": \(JSONText.quoted($0.message))}" }.joined(separator: ", "))]"
-            // Used while it was walked: its indirect table or buffers may have been freed and
-            // reused already (Linux frees a request's table on completion), so neither its
-            // defects nor its bytes are taken.
+            // A transmitted frame is copied at once; then the list's first slot is read again.
+            // Used by then, its indirect table or buffers may have been freed and reused while
+            // it was read (Linux frees a request's table on completion): neither its defects nor
+            // its bytes are taken.
+            let data: [UInt8]? =
+                self.type == .network && self.role == .transmit && list.defects.isEmpty
+                ? list.bytes(writable: false, count: Int(min(list.readableBytes, UInt64(Self.maximumData))), memory: memory)
+                : nil
             let late = PackedQueueSnapshot.descriptor(at: cursors.availSlot, ring: self.addresses, memory: memory)?
                 .isAvailable(driverWrapCounter: cursors.availWrap) != true
             if late { line += ", \"late\": true" }
-            if !late, self.type == .network, self.role == .transmit, list.defects.isEmpty,
-                let data = list.bytes(writable: false, count: Int(min(list.readableBytes, UInt64(Self.maximumData))), memory: memory)
-            {
-                line += ", \"data\": \"\(RingRecordWriter.hex(data))\""
-            }
+            if !late, let data { line += ", \"data\": \"\(RingRecordWriter.hex(data))\"" }
             writer.write(line + "}")
             self.offers[id, default: []].append(list)
             cursors.slots[id, default: []].append((slots, late))
@@ -107,15 +101,15 @@ extension WatchedQueue {
     }
 
     /// The device's wrap counter at `slot`, its next used position, from the flags there and in
-    /// the slot before (§2.8.1). The slot before was last written in the device's lap (for
-    /// slot 0: the lap before) — a used descriptor (AVAIL = USED = that lap's counter) or a
-    /// later descriptor of a list (AVAIL = the counter) — unless the driver, a lap ahead, has
-    /// made it available again; the slot itself then holds a list of the device's lap. The
-    /// slot alone cannot settle it: a list made available and used between QMP's reply and
-    /// this read looks like the previous lap's used descriptor. Where both readings fit, the
-    /// one that needs no such race is taken, and between a driver a lap ahead and a drained
-    /// ring whose last list took several slots, the driver a lap ahead (receive queues are
-    /// kept full; Linux puts several buffers in one slot, with an indirect table).
+    /// the slot before (§2.8.1), read while the device writes no used descriptor (``Session``
+    /// checks QMP's `used-idx` around the read). The slot before was last written in the
+    /// device's lap (for slot 0: the lap before) — a used descriptor (AVAIL = USED = that
+    /// lap's counter) or a later descriptor of a list (AVAIL = the counter) — unless the
+    /// driver, a lap ahead, has made it available again; the slot itself then holds a list of
+    /// the device's lap, and a used-looking slot is the previous lap's. Between a driver a lap
+    /// ahead and a drained ring whose last list took several slots the flags cannot choose: the
+    /// driver a lap ahead is taken (receive queues are kept full; Linux puts several buffers
+    /// in one slot, with an indirect table).
     static func deviceWrapCounter(at slot: Int, flags: PackedDescriptorFlags, previousFlags: PackedDescriptorFlags) -> Bool {
         let avail = previousFlags.contains(.avail)
         let settled = previousFlags.contains(.used) == avail || flags.contains(.used) == flags.contains(.avail)

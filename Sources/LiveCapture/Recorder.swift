@@ -58,6 +58,7 @@ public enum Recorder {
         var qemuVersion = "?"
         var connection: QMPConnection?
         var lastStatusPoll = 0.0
+        let trace = TraceTail(path: directory + "/trace.log")
         while true {
             var raw: Int32 = 0
             if waitpid(pid, &raw, WNOHANG) == pid {
@@ -66,6 +67,8 @@ public enum Recorder {
             }
             let now = QMPConnection.now()
             usleep(2_000)
+            // A status write in the trace: QMP is asked now, not at the next poll.
+            if trace.statusChanged() { lastStatusPoll = 0 }
             if connection == nil {
                 connection = try? QMPConnection(path: socket, transcript: directory + "/qmp.jsonl", wait: 0.2)
                 if let connection, let version = try? connection.query("query-version", as: Version.self) {

@@ -45,26 +45,37 @@ struct WatchedQueue {
     var packed: PackedCursors?
 
     struct PackedCursors {
-        /// Where the device was when the queue was found (QMP's `used-idx`): both cursors
-        /// start there, with the wrap counter the flags around it show, on the first scan.
-        var attachSlot: Int?
-        var availSlot = 0
-        var availWrap = true
-        var usedSlot = 0
-        var usedWrap = true
+        /// Used descriptors the device wrote before the queue was found (at least its slot:
+        /// whole laps cannot be known), recorded as missed on the first scan.
+        var missedBeforeStart: Int
+        var availSlot: Int
+        var availWrap: Bool
+        var usedSlot: Int
+        var usedWrap: Bool
         /// The ring slots each offered list takes, and whether it was read late (used while
         /// walked), by Buffer ID, oldest first.
         var slots: [UInt16: [(count: Int, late: Bool)]] = [:]
+
+        init(start: PackedStart) {
+            (self.availSlot, self.availWrap, self.usedSlot, self.usedWrap) = (start.slot, start.wrap, start.slot, start.wrap)
+            self.missedBeforeStart = start.slot
+        }
+    }
+
+    /// A packed ring's device position when it is found: its next used slot and wrap counter.
+    struct PackedStart {
+        var slot: Int
+        var wrap: Bool
     }
 
     /// Frames are at most 64 KiB plus a 20-byte header; nothing longer is copied.
     static let maximumData = 65_535 + 20
 
-    /// `deviceSlot`: QMP's `used-idx`, where a packed ring's device will write its next used
-    /// descriptor; a split ring is read from index 0.
+    /// `packedStart`: where a packed ring's device will write its next used descriptor, and
+    /// its wrap counter there (``Session`` finds them); a split ring is read from index 0.
     init(
         device: String, type: DeviceType?, index: Int, addresses: QueueAddresses, features: FeatureBits, netControlQueue: Int?,
-        deviceSlot: Int
+        packedStart: PackedStart = PackedStart(slot: 0, wrap: true)
     ) {
         self.device = device
         self.type = type
@@ -72,7 +83,7 @@ struct WatchedQueue {
         self.addresses = addresses
         self.features = features
         self.role = QueueRole.of(index: index, type: type, netControlQueue: netControlQueue)
-        if features.contains(.ringPacked) { self.packed = PackedCursors(attachSlot: deviceSlot) }
+        if features.contains(.ringPacked) { self.packed = PackedCursors(start: packedStart) }
     }
 
     func index(at address: UInt64, memory: GuestMemoryMap) -> UInt16? {
@@ -90,7 +101,7 @@ struct WatchedQueue {
     }
 
     /// The same queue set up again at `addresses`, watched from index 0 (counts carried on).
-    func restarted(at addresses: QueueAddresses, deviceSlot: Int) -> WatchedQueue {
+    func restarted(at addresses: QueueAddresses, packedStart: PackedStart) -> WatchedQueue {
         var fresh = self
         fresh.addresses = addresses
         fresh.nextAvail = 0
@@ -99,7 +110,7 @@ struct WatchedQueue {
         fresh.touched = []
         fresh.owners = [:]
         fresh.usedLost = false
-        if fresh.packed != nil { fresh.packed = PackedCursors(attachSlot: deviceSlot) }
+        if fresh.packed != nil { fresh.packed = PackedCursors(start: packedStart) }
         return fresh
     }
 
@@ -144,7 +155,7 @@ struct WatchedQueue {
     }
 
     private mutating func readAvail(
-        upTo target: UInt16, completed: Set<UInt32>, memory: GuestMemoryMap, writer: RingRecordWriter
+        upTo target: UInt16, completed: [UInt32: Int], memory: GuestMemoryMap, writer: RingRecordWriter
     ) {
         self.nextAvail = self.resume(from: self.nextAvail, to: target, side: "avail", writer: writer)
         let size = self.addresses.size
@@ -180,21 +191,25 @@ struct WatchedQueue {
             let descriptors = chain.elements.map {
                 "[\($0.descriptor.address), \($0.descriptor.length), \($0.descriptor.flags.rawValue), \($0.indirect ? 1 : 0)]"
             }
-            // Completed before it was read, or while it was: what the walk found may be memory
-            // already reused (Linux frees a request's indirect table on completion). The used
-            // ring is looked at again now the chain has been read.
-            let completedNow = completed.union(self.completedSince(memory: memory))
-            let late = completedNow.contains(UInt32(head))
+            // A transmitted frame is copied at once, before the used ring is looked at again.
+            let data: [UInt8]? =
+                self.type == .network && self.role == .transmit && chain.defects.isEmpty
+                ? chain.bytes(writable: false, count: Int(min(chain.readableBytes, UInt64(Self.maximumData))), memory: memory)
+                : nil
+            // Completed before it was read, or while it was: what the walk found, and the bytes
+            // copied, may be memory the driver had already reused (Linux frees a request's
+            // indirect table on completion; U-Boot refills its one transmit buffer). The used
+            // ring is read again now the chain has been read: if the chain is not there, it was
+            // read while the device still owned it, and the driver had not touched it.
+            // Completions of this head beyond its earlier offers still outstanding complete this one.
+            let completedNow = completed.merging(self.completedSince(memory: memory), uniquingKeysWith: max)
+            let late = completedNow[UInt32(head), default: 0] > self.offers[head, default: []].count
             var defects = chain.defectFindings()
             if !late { defects += self.sharedDescriptors(of: chain, completed: completedNow) }
             var line = "{\"kind\": \"avail\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.nextAvail), "
                 + "\"head\": \(head), \"descriptors\": [\(descriptors.joined(separator: ", "))], \"writable\": \(chain.writableBytes), "
                 + "\"defects\": [\(defects.map { "{\"rule\": \(JSONText.quoted($0.rule)), \"message\": \(JSONText.quoted($0.message))}" }.joined(separator: ", "))]"
-            if self.type == .network, self.role == .transmit, chain.defects.isEmpty,
-                let data = chain.bytes(writable: false, count: Int(min(chain.readableBytes, UInt64(Self.maximumData))), memory: memory)
-            {
-                line += ", \"data\": \"\(RingRecordWriter.hex(data))\""
-            }
+            if !late, let data { line += ", \"data\": \"\(RingRecordWriter.hex(data))\"" }
             if late {
                 line += ", \"late\": true"
             } else {
@@ -207,17 +222,18 @@ struct WatchedQueue {
         }
     }
 
-    /// The heads of the used elements past `nextUsed` as the used ring shows them now.
-    func completedSince(memory: GuestMemoryMap) -> Set<UInt32> {
+    /// The heads of the used elements past `nextUsed` as the used ring shows them now, each
+    /// with how many times it is there (a head completed, offered again and completed again).
+    func completedSince(memory: GuestMemoryMap) -> [UInt32: Int] {
         let size = self.addresses.size
         guard let used = self.index(at: self.addresses.deviceArea &+ 2, memory: memory), Int(used &- self.nextUsed) <= Int(size)
-        else { return [] }
-        var heads = Set<UInt32>()
+        else { return [:] }
+        var heads: [UInt32: Int] = [:]
         var index = self.nextUsed
         while index != used {
             let slot = index.quotientAndRemainder(dividingBy: size).remainder
             if let bytes = try? memory.bytes(at: self.addresses.deviceArea &+ 4 &+ UInt64(slot) * 8, length: 4) {
-                heads.insert((0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[$1]) << (8 * UInt32($1)) })
+                heads[(0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[$1]) << (8 * UInt32($1)) }, default: 0] += 1
             }
             index &+= 1
         }

@@ -45,9 +45,9 @@ struct Rings {
     }
 
     /// A suspended queue set up again at other addresses, watched anew from its start.
-    mutating func rewatch(_ label: String, index: Int, at addresses: QueueAddresses, deviceSlot: Int) {
+    mutating func rewatch(_ label: String, index: Int, at addresses: QueueAddresses, packedStart: WatchedQueue.PackedStart) {
         guard let slot = self.watched.firstIndex(where: { $0.device == label && $0.index == index && $0.suspended }) else { return }
-        var fresh = self.watched[slot].restarted(at: addresses, deviceSlot: deviceSlot)
+        var fresh = self.watched[slot].restarted(at: addresses, packedStart: packedStart)
         fresh.suspended = false
         self.writer.write(fresh.queueLine)
         self.watched[slot] = fresh
@@ -161,7 +161,7 @@ struct Session {
             let label = "\(status.name)@\(device.path)"
             if status.driverOK, !self.ready.contains(device.path) {
                 self.ready.insert(device.path)
-                let queues = try Self.queues(device: device, label: label, status: status, client: client)
+                let queues = try self.queues(device: device, label: label, status: status, client: client)
                 self.sampler.withRings { $0.watch(queues) }
             } else if status.driverOK {
                 let suspended = self.sampler.withRings { $0.suspended(of: label) }
@@ -170,10 +170,8 @@ struct Session {
                         "x-query-virtio-queue-status", arguments: "{\"path\": \(JSONText.quoted(device.path)), \"queue\": \(index)}",
                         logged: false, as: QMPVirtioQueueReply.self)
                     guard let addresses = queue.addresses, addresses.size <= 32768, addresses != old else { continue }
-                    self.sampler.withRings {
-                        $0.rewatch(
-                            label, index: index, at: addresses, deviceSlot: Int(queue.usedIdx % UInt64(addresses.size)))
-                    }
+                    let start = try self.packedStart(device: device, index: index, reply: queue, addresses: addresses, client: client)
+                    self.sampler.withRings { $0.rewatch(label, index: index, at: addresses, packedStart: start) }
                 }
             } else if self.ready.contains(device.path) {
                 self.ready.remove(device.path)
@@ -183,7 +181,7 @@ struct Session {
     }
 
     /// The queues of a device that reached DRIVER_OK, with their addresses and features.
-    private static func queues(
+    private func queues(
         device: QMPConnection.DeviceEntry, label: String, status: QMPVirtioStatusReply, client: QMPConnection
     ) throws(QMPError) -> [WatchedQueue] {
         // Asked again for the transcript, so `vqscope inspect --qmp` reads the features there.
@@ -199,10 +197,47 @@ struct Session {
             queues.append((index, addresses, queue))
         }
         let control = type == .network && features.contains(.netControlQueue) ? queues.map(\.0).max() : nil
-        return queues.map { index, addresses, queue in
-            WatchedQueue(
-                device: label, type: type, index: index, addresses: addresses, features: features, netControlQueue: control,
-                deviceSlot: Int(queue.usedIdx % UInt64(addresses.size)))
+        var watched: [WatchedQueue] = []
+        for (index, addresses, queue) in queues {
+            let start =
+                features.contains(.ringPacked)
+                ? try self.packedStart(device: device, index: index, reply: queue, addresses: addresses, client: client)
+                : WatchedQueue.PackedStart(slot: 0, wrap: true)
+            watched.append(
+                WatchedQueue(
+                    device: label, type: type, index: index, addresses: addresses, features: features, netControlQueue: control,
+                    packedStart: start))
         }
+        return watched
+    }
+
+    /// Where a packed ring's device writes its next used descriptor: QMP's `used-idx`, and the
+    /// wrap counter the flags there and in the slot before show
+    /// (``WatchedQueue/deviceWrapCounter(at:flags:previousFlags:)``), read between two replies
+    /// that agree on `used-idx` — no used descriptor was written meanwhile, so a used-looking
+    /// slot is the previous lap's. A device too busy to agree five times is taken where it
+    /// was last.
+    private func packedStart(
+        device: QMPConnection.DeviceEntry, index: Int, reply first: QMPVirtioQueueReply, addresses: QueueAddresses,
+        client: QMPConnection
+    ) throws(QMPError) -> WatchedQueue.PackedStart {
+        let size = UInt64(max(addresses.size, 1))
+        var reply = first
+        var start = WatchedQueue.PackedStart(slot: Int(reply.usedIdx % size), wrap: true)
+        for _ in 0..<5 {
+            start.slot = Int(reply.usedIdx % size)
+            let previous = start.slot == 0 ? Int(size) - 1 : start.slot - 1
+            guard let memory = self.sampler.withRings({ $0.memory }),
+                let here = PackedQueueSnapshot.descriptor(at: start.slot, ring: addresses, memory: memory),
+                let before = PackedQueueSnapshot.descriptor(at: previous, ring: addresses, memory: memory)
+            else { return start }
+            start.wrap = WatchedQueue.deviceWrapCounter(at: start.slot, flags: here.flags, previousFlags: before.flags)
+            let again = try client.query(
+                "x-query-virtio-queue-status", arguments: "{\"path\": \(JSONText.quoted(device.path)), \"queue\": \(index)}",
+                logged: false, as: QMPVirtioQueueReply.self)
+            if again.usedIdx == reply.usedIdx { return start }
+            reply = again
+        }
+        return start
     }
 }

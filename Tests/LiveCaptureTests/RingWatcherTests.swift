@@ -83,8 +83,7 @@ struct RingWatcherTests {
         ram.put(UInt16(0), at: 0x2004)
         ram.put(UInt16(1), at: 0x2002)
         var queue = WatchedQueue(
-            device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil,
-            deviceSlot: 0)
+            device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
         ram.writer.write(queue.queueLine)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
         for _ in 0..<16 { queue.checkExposed(memory: ram.memory, writer: ram.writer) }
@@ -125,7 +124,7 @@ struct RingWatcherTests {
         for slot in 0..<3 { ram.packedDescriptor(slot, address: 0xC000 + UInt64(slot) * 0x100, length: 256, id: UInt16(slot), flags: 0x8002) }
         var queue = WatchedQueue(
             device: "virtio-rng@/t", type: .entropy, index: 0, addresses: ring, features: [.version1, .ringPacked],
-            netControlQueue: nil, deviceSlot: 3)
+            netControlQueue: nil, packedStart: .init(slot: 3, wrap: true))
         ram.writer.write(queue.queueLine)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
         let offered = try ram.lines("avail")
@@ -148,7 +147,7 @@ struct RingWatcherTests {
         let ring = QueueAddresses(descriptorArea: 0x4000, driverArea: 0x5000, deviceArea: 0x5100, size: 8)
         var queue = WatchedQueue(
             device: "virtio-rng@/t", type: .entropy, index: 0, addresses: ring, features: [.version1, .ringPacked],
-            netControlQueue: nil, deviceSlot: 0)
+            netControlQueue: nil)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
         #expect(try ram.lines("avail").isEmpty)
         ram.packedDescriptor(0, address: 0x8000, length: 16, id: 5, flags: 0x8082)
@@ -160,14 +159,17 @@ struct RingWatcherTests {
         #expect(try ram.lines("avail").compactMap { $0["slot"] as? Int } == [1])
     }
 
-    @Test("packed: found after a whole lap, the device's slot holds lap 1's used descriptor, so the counter is 0")
+    @Test("packed: found after a whole lap, at slot 0 with the counter its flags give (0), lap 0 is read")
     func packedAttachSecondLap() throws {
         let ram = try GuestRAM()
         let ring = QueueAddresses(descriptorArea: 0x4000, driverArea: 0x5000, deviceArea: 0x5100, size: 8)
         for slot in 0..<8 { ram.packedDescriptor(slot, address: 0x8000, length: 4, id: UInt16(slot), flags: 0x8080) }
+        let wrap = WatchedQueue.deviceWrapCounter(
+            at: 0, flags: PackedDescriptorFlags(rawValue: 0x8080), previousFlags: PackedDescriptorFlags(rawValue: 0x8080))
+        #expect(!wrap)
         var queue = WatchedQueue(
             device: "virtio-rng@/t", type: .entropy, index: 0, addresses: ring, features: [.version1, .ringPacked],
-            netControlQueue: nil, deviceSlot: 0)
+            netControlQueue: nil, packedStart: .init(slot: 0, wrap: wrap))
         ram.writer.write(queue.queueLine)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
         #expect(try ram.lines("avail").isEmpty && ram.lines("used").isEmpty)
@@ -190,8 +192,7 @@ struct RingWatcherTests {
         ram.put(UInt16(0), at: 0x2004)
         ram.put(UInt16(1), at: 0x2002)
         var queue = WatchedQueue(
-            device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil,
-            deviceSlot: 0)
+            device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
         ram.writer.write(queue.queueLine)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
         // Head 2 links to descriptor 1, still head 0's.
@@ -239,5 +240,23 @@ struct RingWatcherTests {
             WatchedQueue.deviceWrapCounter(
                 at: slot, flags: PackedDescriptorFlags(rawValue: here), previousFlags: PackedDescriptorFlags(rawValue: before))
                 == expected)
+    }
+
+    @Test("packed: found while the driver fills the ring, every list is read as it appears")
+    func packedFilling() throws {
+        let ram = try GuestRAM()
+        let ring = QueueAddresses(descriptorArea: 0x4000, driverArea: 0x5000, deviceArea: 0x5100, size: 8)
+        var queue = WatchedQueue(
+            device: "virtio-serial@/t", type: .console, index: 2, addresses: ring, features: [.version1, .ringPacked],
+            netControlQueue: nil)
+        ram.writer.write(queue.queueLine)
+        for slot in 0..<3 { ram.packedDescriptor(slot, address: 0x8000, length: 4096, id: UInt16(slot), flags: 0x0082) }
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        for slot in 3..<8 { ram.packedDescriptor(slot, address: 0x8000, length: 4096, id: UInt16(slot), flags: 0x0082) }
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        ram.packedDescriptor(0, address: 0x8000, length: 8, id: 0, flags: 0x8080)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        #expect(try ram.lines("avail").compactMap { $0["slot"] as? Int } == Array(0..<8))
+        #expect(try ram.lines("used").compactMap { $0["id"] as? Int } == [0])
     }
 }
