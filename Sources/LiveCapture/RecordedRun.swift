@@ -57,6 +57,11 @@ public enum RecordedRun {
             guard let queue = record.queue, let id = record.id, let length = record.len else { return nil }
             return .used(device: device, queue: queue, time: record.t ?? 0, id: UInt32(truncatingIfNeeded: id),
                 length: UInt32(truncatingIfNeeded: length), writeFlag: record.write)
+        case "window":
+            guard let queue = record.queue, let availIndex = record.avail, let usedIndex = record.used, let size = record.size else { return nil }
+            return .window(
+                device: device, queue: queue, availIndex: UInt16(truncatingIfNeeded: availIndex), usedIndex: UInt16(truncatingIfNeeded: usedIndex),
+                size: UInt16(truncatingIfNeeded: size))
         case "touched":
             guard let queue = record.queue, let head = record.head, let offered = record.offered, let now = record.now else { return nil }
             return .touched(device: device, queue: queue, head: UInt16(truncatingIfNeeded: head), change: Self.change(from: offered, to: now))

@@ -29,6 +29,8 @@ struct WatchedQueue {
     /// (SPLIT-CHAINS-DISJOINT over time); not kept once used elements were lost.
     var owners: [UInt16: UInt16] = [:]
     var usedLost = false
+    /// More chains were exposed than the ring has entries, last time it was looked at.
+    var overExposed = false
     /// The rings stopped making sense (an index jumped more than a ring, a head or id out of
     /// range): the driver has most likely reset the device and reused the memory. Nothing more
     /// is read until QMP says what became of the device.
@@ -110,6 +112,7 @@ struct WatchedQueue {
         fresh.touched = []
         fresh.owners = [:]
         fresh.usedLost = false
+        fresh.overExposed = false
         if fresh.packed != nil { fresh.packed = PackedCursors(start: packedStart) }
         return fresh
     }
@@ -123,6 +126,17 @@ struct WatchedQueue {
         guard !self.suspended, size > 0, let used = self.index(at: self.addresses.deviceArea &+ 2, memory: memory),
             let avail = self.index(at: self.addresses.driverArea &+ 2, memory: memory)
         else { return false }
+        // SPLIT-AVAIL-IDX-WINDOW: used.idx read again after avail.idx can only make the count of
+        // exposed chains smaller than it was at any moment, so a count above the size is sure.
+        if let usedAfter = self.index(at: self.addresses.deviceArea &+ 2, memory: memory) {
+            let exposed = Int(avail &- usedAfter)
+            if exposed > Int(size), !self.overExposed {
+                writer.write(
+                    "{\"kind\": \"window\", \"t\": \(RingRecordWriter.now()), \(self.location), \"avail\": \(avail), "
+                        + "\"used\": \(usedAfter), \"size\": \(size)}")
+            }
+            self.overExposed = exposed > Int(size)
+        }
         if Int(avail &- self.nextAvail) > 2 * Int(size) || Int(used &- self.nextUsed) > 2 * Int(size) {
             self.suspend("an index jumped by more than two rings", writer: writer)
             return true

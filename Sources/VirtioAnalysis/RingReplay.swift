@@ -18,6 +18,9 @@ public enum RingEvent: Sendable {
     /// A split chain the device owned was found changed (`change` says how), the used ring
     /// read after still not returning it.
     case touched(device: String, queue: Int, head: UInt16, change: String)
+    /// The driver exposed more chains than the ring has entries: `avail.idx − used.idx`
+    /// above the size, read in that order (SPLIT-AVAIL-IDX-WINDOW).
+    case window(device: String, queue: Int, availIndex: UInt16, usedIndex: UInt16, size: UInt16)
     /// Entries overwritten before the recorder read them.
     case missed(device: String, queue: Int, count: Int)
     /// The rings stopped making sense (the driver reset the device and reused the memory,
@@ -169,6 +172,11 @@ public struct RingReplay {
                 }
             }
             self.queues[key] = state
+        case .window(let device, let queue, let availIndex, let usedIndex, let size):
+            self.add(
+                AvailIndexWindow.info,
+                "avail.idx \(availIndex) is \(availIndex &- usedIndex) past used.idx \(usedIndex): more chains exposed than the queue size \(size)",
+                line: line, device: device, queue: queue)
         case .touched(let device, let queue, let head, let change):
             self.add(
                 CleanupNoTouchExposed.info, "the chain at head \(head) changed while the device owned it: \(change)",

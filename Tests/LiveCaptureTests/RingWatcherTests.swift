@@ -259,4 +259,28 @@ struct RingWatcherTests {
         #expect(try ram.lines("avail").compactMap { $0["slot"] as? Int } == Array(0..<8))
         #expect(try ram.lines("used").compactMap { $0["id"] as? Int } == [0])
     }
+
+    @Test("split: avail.idx more than the size past used.idx is SPLIT-AVAIL-IDX-WINDOW, once; a full ring is not")
+    func exposedWindow() throws {
+        let ram = try GuestRAM()
+        for head in 0..<8 {
+            ram.splitDescriptor(head, address: 0x8000 + UInt64(head) * 0x100, length: 64, flags: 2)
+            ram.put(UInt16(head), at: 0x2004 + 2 * head)
+        }
+        ram.put(UInt16(8), at: 0x2002)
+        var queue = WatchedQueue(
+            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
+        ram.writer.write(queue.queueLine)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        #expect(try ram.lines("window").isEmpty && ram.lines("avail").count == 8)
+        // A ninth chain while none came back: the driver has overwritten an entry the device may not have read.
+        ram.put(UInt16(0), at: 0x2004)
+        ram.put(UInt16(9), at: 0x2002)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        let window = try ram.lines("window")
+        #expect(window.count == 1 && window.first?["avail"] as? Int == 9 && window.first?["used"] as? Int == 0)
+        let result = try ram.replay()
+        #expect(result.rules.first == "SPLIT-AVAIL-IDX-WINDOW" && result.rules.filter { $0 == "SPLIT-AVAIL-IDX-WINDOW" }.count == 1)
+    }
 }
