@@ -9,7 +9,8 @@
 #   cat BINARY > /dev/null                       (the baseline: reading the bytes)
 #   vqscope analyze BINARY --format json         (the simple form)
 #   vqscope analyze TEXT --format json           (the log form of the same events)
-#   simpletrace.py trace-events-all BINARY       (only when SIMPLETRACE=/path/to/simpletrace.py
+#   simpletrace.py trace-events-all BINARY       (once, counting virtqueue_pop with count_pops.py;
+#                                                 only when SIMPLETRACE=/path/to/simpletrace.py
 #                                                 and TRACE_EVENTS=/path/to/trace-events-all are
 #                                                 given: QEMU's script is not a Debian package and
 #                                                 is not in this repository)
@@ -44,7 +45,8 @@ for _ in $(seq "$runs"); do time_once "$out/.cat" sh -c 'exec cat "$0" >/dev/nul
 for _ in $(seq "$runs"); do time_once "$out/.bin" sh -c 'exec "$0" analyze "$1" --format json --fail-on never >/dev/null' "$vqscope" "$binary"; done
 for _ in $(seq "$runs"); do time_once "$out/.txt" sh -c 'exec "$0" analyze "$1" --format json --fail-on never >/dev/null' "$vqscope" "$text"; done
 if [ -n "${SIMPLETRACE:-}" ] && [ -n "${TRACE_EVENTS:-}" ]; then
-    time_once "$out/.st" python3 "$SIMPLETRACE" "$TRACE_EVENTS" "$binary" >/dev/null
+    # Once: it is slow. count_pops.py loads the given simpletrace.py and counts virtqueue_pop.
+    time_once "$out/.st" python3 "$here/count_pops.py" "$SIMPLETRACE" "$TRACE_EVENTS" "$binary" >"$out/simpletrace-pops.txt"
 else
     echo "simple.sh: simpletrace.py not given (SIMPLETRACE and TRACE_EVENTS): its ratio is not measured" >&2
 fi
@@ -62,5 +64,6 @@ print(f"cat:              {cat:.3f} s ({mb / cat:,.0f} MB/s)")
 print(f"vqscope (simple): {binary_s:.3f} s ({mb / binary_s:,.0f} MB/s, {events / binary_s / 1e6:.2f} M events/s), peak RSS {binary_rss:.0f} MiB; ratio to cat {cat / binary_s:.3f}")
 print(f"vqscope (log):    {text_s:.3f} s, peak RSS {text_rss:.0f} MiB; simple/log speed {text_s / binary_s:.2f}x")
 if st:
-    print(f"simpletrace.py:   {st:.1f} s; vqscope is {st / binary_s:.0f}x faster")
+    pops = open(os.path.join(out, "simpletrace-pops.txt")).read().strip()
+    print(f"simpletrace.py:   {st:.1f} s counting {int(pops):,} virtqueue_pop; vqscope is {st / binary_s:.0f}x faster")
 PY
