@@ -26,7 +26,7 @@ let package = Package(
             name: "VirtioAnalysis", dependencies: ["VirtioModel", "TraceSources", "GuestMemory"], swiftSettings: strict),
         // vqscope record: QEMU started with shared guest RAM, its rings watched live over QMP.
         .target(
-            name: "LiveCapture", dependencies: ["VirtioModel", "GuestMemory", "VirtioAnalysis"], swiftSettings: strict),
+            name: "LiveCapture", dependencies: ["VirtioModel", "TraceSources", "GuestMemory", "VirtioAnalysis"], swiftSettings: strict),
         // libpcap (Debian: libpcap-dev), imported only by PcapExport.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         // pcap files written and read through libpcap.
@@ -46,7 +46,7 @@ let package = Package(
         // built plainly, it replays inputs.
         .executableTarget(
             name: "vqscope-fuzz",
-            dependencies: ["VirtioModel", "TraceSources", "GuestMemory", "VirtioAnalysis", "VirtioReporting"],
+            dependencies: ["VirtioModel", "TraceSources", "GuestMemory", "VirtioAnalysis", "VirtioReporting", "LiveCapture"],
             swiftSettings: strict),
         // Fixture paths and small helpers shared by the test targets.
         .target(

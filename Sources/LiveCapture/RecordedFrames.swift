@@ -1,4 +1,5 @@
 import FoundationEssentials
+import TraceSources
 import VirtioAnalysis
 import VirtioModel
 
@@ -6,7 +7,7 @@ import VirtioModel
 import Glibc
 #endif
 
-/// Reads a run directory's `rings.jsonl` line by line (`getline`: memory stays one line).
+/// Reads a run directory's `rings.jsonl` line by line with bounded memory (``LineReader``).
 enum RingRecordReader {
     struct Defect: Decodable {
         var rule: String
@@ -45,25 +46,45 @@ enum RingRecordReader {
         var now: [[UInt64]]?
     }
 
+    /// The longest line the recorder writes is a frame of 64 KiB in hex with its descriptors;
+    /// anything longer is not a ring record, and is skipped without being held.
+    static let maximumLineLength = 1 << 20
+    /// Lines that could not be read are counted; this many are named.
+    static let namedProblems = 20
+
     /// Calls `body` with each decoded line and its number; returns the lines that could not be
-    /// decoded.
+    /// decoded (the first ``namedProblems`` by number, then how many more).
     static func forEach(path: String, _ body: (Line, Int) -> Void) throws(RecordError) -> [String] {
-        guard let file = fopen(path, "r") else { throw .io("\(path): cannot open") }
-        defer { fclose(file) }
+        var reader: LineReader
+        do {
+            reader = LineReader(input: try InputFile(path: path), maximumLineLength: Self.maximumLineLength)
+        } catch {
+            throw .io("\(path): \(error)")
+        }
         var problems: [String] = []
-        var number = 0
-        var line: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        defer { free(line) }
+        var unnamed = 0
         let decoder = JSONDecoder()
-        while getline(&line, &capacity, file) > 0, let line {
-            number += 1
-            guard let record = try? decoder.decode(Line.self, from: Data(String(cString: line).utf8)) else {
-                problems.append("\(path):\(number): not a ring record")
+        while true {
+            let slice: LineSlice?
+            do {
+                slice = try reader.next()
+            } catch {
+                throw .io("\(path): \(error)")
+            }
+            guard let slice else { break }
+            let record = slice.overlong || slice.bytes.isEmpty ? nil : try? decoder.decode(Line.self, from: Data(slice.bytes))
+            guard let record else {
+                if slice.bytes.isEmpty, !slice.overlong { continue }
+                if problems.count < Self.namedProblems {
+                    problems.append("\(path):\(slice.number): \(slice.overlong ? "a line over 1 MiB" : "not a ring record")")
+                } else {
+                    unnamed += 1
+                }
                 continue
             }
-            body(record, number)
+            body(record, slice.number)
         }
+        if unnamed > 0 { problems.append("\(path): \(unnamed) more lines that are not ring records") }
         return problems
     }
 }
@@ -101,6 +122,11 @@ public enum RecordedFrames {
         var queues: [QueueKey: QueueInfo] = [:]
         var pending: [QueueKey: Pending] = [:]
         var problems: [String] = []
+        var unnamed = 0
+        // The first problems are named, the rest counted: memory stays bounded whatever the file.
+        func note(_ problem: String) {
+            if problems.count < RingRecordReader.namedProblems { problems.append(problem) } else { unnamed += 1 }
+        }
         let unreadable = try RingRecordReader.forEach(path: path) { record, number in
             guard let device = record.device, let queue = record.queue else {
                 if record.kind == "reset", let device = record.device { pending = pending.filter { $0.key.device != device } }
@@ -110,6 +136,10 @@ public enum RecordedFrames {
             switch record.kind {
             case "queue":
                 guard record.type == DeviceType.network.shortName else { return }
+                guard queues[key] != nil || queues.count < Self.maximumQueues else {
+                    note("\(path):\(number): more than \(Self.maximumQueues) net queues: this one is not exported")
+                    return
+                }
                 let features = FeatureBits(rawValue: record.features ?? 0)
                 queues[key] = QueueInfo(
                     features: features, role: record.role.flatMap(QueueRole.init(rawValue:)) ?? .unknown,
@@ -119,7 +149,7 @@ public enum RecordedFrames {
                 guard let info = queues[key], info.role == .transmit, let hex = record.data else { return }
                 guard let bytes = Self.bytes(hex), bytes.count > info.headerSize, let header = try? NetHeader(bytes: Array(bytes.prefix(10)))
                 else {
-                    problems.append("\(path):\(number): a transmitted chain without a frame after its header")
+                    note("\(path):\(number): a transmitted chain without a frame after its header")
                     return
                 }
                 body(
@@ -136,11 +166,17 @@ public enum RecordedFrames {
                     return
                 }
                 guard let hex = record.data, let bytes = Self.bytes(hex) else {
-                    problems.append("\(path):\(number): a used receive buffer without its bytes")
+                    note("\(path):\(number): a used receive buffer without its bytes")
                     pending[key] = nil
                     return
                 }
                 if var packet = pending[key] {
+                    // A frame is at most 64 KiB with its header: more buffers than that hold is not one.
+                    guard packet.bytes.count + bytes.count <= WatchedQueue.maximumData else {
+                        note("\(path):\(number): a received packet of more than 64 KiB (num_buffers \(packet.expected) to go)")
+                        pending[key] = nil
+                        return
+                    }
                     packet.bytes += bytes
                     pending[key] = packet
                 } else {
@@ -154,7 +190,7 @@ public enum RecordedFrames {
                 pending[key] = packet.expected > 0 ? packet : nil
                 guard packet.expected == 0 else { return }
                 guard packet.bytes.count > info.headerSize, let header = try? NetHeader(bytes: Array(packet.bytes.prefix(10))) else {
-                    problems.append("\(path):\(number): a received packet without a frame after its header")
+                    note("\(path):\(number): a received packet without a frame after its header")
                     return
                 }
                 body(
@@ -166,8 +202,11 @@ public enum RecordedFrames {
             default: return
             }
         }
-        return unreadable + problems
+        return unreadable + problems + (unnamed > 0 ? ["\(path): \(unnamed) more frames skipped"] : [])
     }
+
+    /// Net queues followed at once (a run has a handful; a hostile file could name millions).
+    static let maximumQueues = 4096
 
     /// `num_buffers`, where the header has it.
     static func count(_ bytes: [UInt8], _ headerSize: Int) -> UInt16? {

@@ -98,6 +98,8 @@ public struct RingReplay {
         /// Entries were missed: a used id not known to be outstanding may be one of them.
         var uncertain = false
         var latency = LatencyHistogram()
+        /// Offers in `outstanding`: never more than the size (a device owns no more chains).
+        var outstandingCount = 0
         /// Packed used descriptors without WRITE that return written bytes: how many, the first line.
         var lengthsWithoutWrite = (count: 0, firstLine: 0)
     }
@@ -107,6 +109,16 @@ public struct RingReplay {
     var queues: [String: QueueState] = [:]
     var order: [String] = []
     var finished: [RecordedQueueReport] = []
+    /// Offers held over all queues, and whether a limit below was reached (said once).
+    var outstandingTotal = 0
+    var limitReached = false
+
+    /// What one replay holds, whatever a (perhaps hostile) recording says: queues followed,
+    /// watches summarised, offers held. Past them events are counted, not judged
+    /// (TRACE-MODEL-LIMITS).
+    static let maximumQueues = 4096
+    static let maximumWatches = 65_536
+    static let maximumOutstanding = 1 << 20
 
     public init(file: String) { self.file = file }
 
@@ -116,11 +128,19 @@ public struct RingReplay {
         switch event {
         case .queue(let device, let type, let queue, let size, let packed):
             let key = Self.key(device, queue)
-            if let old = self.queues[key] { self.close(old) } else if !self.order.contains(key) { self.order.append(key) }
+            if let old = self.queues.removeValue(forKey: key) {
+                self.close(old)
+            } else if !self.order.contains(key) {
+                guard self.order.count < Self.maximumQueues else {
+                    return self.limit("more than \(Self.maximumQueues) queues: the rest are not replayed", line: line, device: device, queue: queue)
+                }
+                self.order.append(key)
+            }
             self.queues[key] = QueueState(report: RecordedQueueReport(device: device, type: type, queue: queue), size: size, packed: packed)
         case .avail(let device, let queue, let time, let head, let writable, let defects):
             let key = Self.key(device, queue)
-            guard var state = self.queues[key] else { return }
+            guard var state = self.queues.removeValue(forKey: key) else { return }
+            defer { self.queues[key] = state }
             state.report.availEntries += 1
             if writable == nil { state.report.missed += 1 }
             for defect in defects {
@@ -131,12 +151,22 @@ public struct RingReplay {
             // recorder reads both rings at one moment, so a completion and the offer after it
             // can come in either order. The recorder itself judges it (SPLIT-CHAINS-DISJOINT in
             // the line's defects), against the used ring read after the offer.
+            guard state.outstandingCount < Int(state.size), self.outstandingTotal < Self.maximumOutstanding else {
+                // More offers than the device can own: what completes what is no longer known.
+                state.uncertain = true
+                if self.outstandingTotal >= Self.maximumOutstanding {
+                    self.limit("more than \(Self.maximumOutstanding) offers outstanding", line: line, device: device, queue: queue)
+                }
+                return
+            }
             state.outstanding[head, default: []].append(Outstanding(time: time, writableBytes: writable))
+            state.outstandingCount += 1
+            self.outstandingTotal += 1
             state.returned.remove(head)
-            self.queues[key] = state
         case .used(let device, let queue, let time, let id, let length, let writeFlag):
             let key = Self.key(device, queue)
-            guard var state = self.queues[key] else { return }
+            guard var state = self.queues.removeValue(forKey: key) else { return }
+            defer { self.queues[key] = state }
             state.report.usedEntries += 1
             let head = UInt16(truncatingIfNeeded: id)
             // A packed ring's Buffer IDs are the driver's to choose (§2.8.6): not bounded by the size.
@@ -145,6 +175,8 @@ public struct RingReplay {
             } else if var offers = state.outstanding[head], !offers.isEmpty {
                 let owned = offers.removeFirst()
                 state.outstanding[head] = offers.isEmpty ? nil : offers
+                state.outstandingCount -= 1
+                self.outstandingTotal -= 1
                 state.latency.record(Timestamp.interval(from: owned.time, to: time))
                 if state.packed, writeFlag == false, owned.writableBytes ?? 0 > 0, length > 0 {
                     if state.lengthsWithoutWrite.count == 0 { state.lengthsWithoutWrite.firstLine = line }
@@ -171,7 +203,6 @@ public struct RingReplay {
                     self.add(UsedIDOwned.info, "used element names head \(head), which the device does not own", line: line, device: device, queue: queue)
                 }
             }
-            self.queues[key] = state
         case .window(let device, let queue, let availIndex, let usedIndex, let size):
             self.add(
                 AvailIndexWindow.info,
@@ -190,10 +221,17 @@ public struct RingReplay {
             self.queues[key]?.uncertain = true
         case .reset(let device):
             for (key, state) in self.queues where state.report.device == device {
-                self.close(state)
                 self.queues[key] = nil
+                self.close(state)
             }
         }
+    }
+
+    /// A limit was reached: said once.
+    mutating func limit(_ message: String, line: Int, device: String, queue: Int) {
+        guard !self.limitReached else { return }
+        self.limitReached = true
+        self.add(InputRules.modelLimits, message, line: line, device: device, queue: queue)
     }
 
     mutating func add(_ rule: RuleInfo, _ message: String, line: Int, device: String, queue: Int) {
@@ -204,7 +242,12 @@ public struct RingReplay {
     mutating func close(_ state: QueueState) {
         var report = state.report
         report.availToUsed = LatencySummary(stage: "avail→used", histogram: state.latency)
-        self.finished.append(report)
+        self.outstandingTotal -= state.outstandingCount
+        if self.finished.count < Self.maximumWatches {
+            self.finished.append(report)
+        } else {
+            self.limit("more than \(Self.maximumWatches) watches of queues: the rest are not summarised", line: 0, device: report.device, queue: report.queue)
+        }
         let (count, line) = state.lengthsWithoutWrite
         if count > 0 {
             self.add(

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// libFuzzer's entry point: the target named by `VQSCOPE_FUZZ_TARGET` (trace, dump or rings).
+/// libFuzzer's entry point: the target named by `VQSCOPE_FUZZ_TARGET` (trace, dump, rings or recording).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     FuzzEntry.target.run(UnsafeRawBufferPointer(start: count > 0 ? data : nil, count: count))
@@ -18,7 +18,7 @@ enum FuzzEntry {
     static let target: FuzzTarget = {
         let name = getenv("VQSCOPE_FUZZ_TARGET").map { String(cString: $0) } ?? ""
         guard let target = FuzzTarget(rawValue: name) else {
-            complain("vqscope-fuzz: set VQSCOPE_FUZZ_TARGET to trace, dump or rings")
+            complain("vqscope-fuzz: set VQSCOPE_FUZZ_TARGET to trace, dump, rings or recording")
             exit(64)
         }
         return target
@@ -50,7 +50,7 @@ enum Replay {
     static func main() {
         let arguments = CommandLine.arguments.dropFirst()
         guard let name = arguments.first, let target = FuzzTarget(rawValue: name) else {
-            complain("usage: vqscope-fuzz trace|dump|rings FILE...")
+            complain("usage: vqscope-fuzz trace|dump|rings|recording FILE...")
             exit(64)
         }
         for path in arguments.dropFirst() {

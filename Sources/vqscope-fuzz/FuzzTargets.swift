@@ -1,4 +1,5 @@
 import GuestMemory
+import LiveCapture
 import TraceSources
 import VirtioAnalysis
 import VirtioModel
@@ -8,8 +9,8 @@ import VirtioReporting
 import Glibc
 #endif
 
-/// What the fuzzer drives: the trace reader and model, the dump readers, and the ring
-/// decoders with the frame export and reports, each fed one input. None may trap, hang or
+/// What the fuzzer drives: the trace reader and model, the dump readers, the ring decoders
+/// with the frame export and reports, and a recording's replay, each fed one input. None may trap, hang or
 /// grow without bound, whatever the bytes.
 enum FuzzTarget: String, CaseIterable {
     /// The bytes are a trace file: read, decoded and replayed through the verifying model.
@@ -19,6 +20,9 @@ enum FuzzTarget: String, CaseIterable {
     /// The first 64 bytes say where a queue is and what was negotiated; the rest is a raw
     /// guest memory image at address 0 (``RingsInput``). Inspected, frames exported, reported.
     case rings
+    /// The bytes are a run directory's `rings.jsonl`: replayed (`analyze RUN_DIR`) and its
+    /// frames exported (`pcap RUN_DIR`).
+    case recording
 
     /// Runs one input.
     func run(_ bytes: UnsafeRawBufferPointer) {
@@ -26,6 +30,7 @@ enum FuzzTarget: String, CaseIterable {
         case .trace: Self.trace(bytes)
         case .dump: Self.dump(bytes)
         case .rings: Self.rings(bytes)
+        case .recording: Self.recording(bytes)
         }
     }
 
@@ -61,6 +66,18 @@ enum FuzzTarget: String, CaseIterable {
                 _ = try? memory.bytes(at: region.guestAddress &+ region.length &- 1, length: 2)
             }
         }
+    }
+
+    static func recording(_ bytes: UnsafeRawBufferPointer) {
+        let directory = Self.scratch + ".run"
+        mkdir(directory, 0o755)
+        let file = fopen(directory + "/rings.jsonl", "w")
+        if let file {
+            if let base = bytes.baseAddress { fwrite(base, 1, bytes.count, file) }
+            fclose(file)
+        }
+        _ = try? RecordedRun.replay(directory: directory)
+        _ = try? RecordedFrames.read(path: directory + "/rings.jsonl") { _, _ in }
     }
 
     static func rings(_ bytes: UnsafeRawBufferPointer) {

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # run.sh TARGET|all SECONDS: fuzz vqscope's readers with libFuzzer (Swift's -sanitize=fuzzer,
 # with AddressSanitizer) for SECONDS per target. Targets: trace (the trace reader and model),
-# dump (the ELF and raw dump readers), rings (the ring decoders, frame export and reports);
+# dump (the ELF and raw dump readers), rings (the ring decoders, frame export and reports),
+# recording (a run directory's rings.jsonl replayed and its frames exported);
 # see Sources/vqscope-fuzz. Builds into .build-fuzz (release), seeds each corpus from the
 # repository (seeds.py) and keeps it in .build-fuzz/corpus/TARGET between runs; an input that
 # crashes, hangs (10 s) or needs more than 2 GiB is written to .build-fuzz/artifacts/ and the
 # script fails. Prints each target's executions.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-target=${1:?usage: run.sh trace|dump|rings|all SECONDS}
-seconds=${2:?usage: run.sh trace|dump|rings|all SECONDS}
+target=${1:?usage: run.sh trace|dump|rings|recording|all SECONDS}
+seconds=${2:?usage: run.sh trace|dump|rings|recording|all SECONDS}
 targets=("$target")
-[ "$target" = all ] && targets=(trace dump rings)
+[ "$target" = all ] && targets=(trace dump rings recording)
 
 swift build -c release --product vqscope-fuzz --scratch-path .build-fuzz \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING 2>&1 | grep -v "Cannot export local symbol" | tail -3

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""seeds.py TARGET OUTDIR: a seed corpus for vqscope-fuzz's TARGET (trace, dump or rings),
+"""seeds.py TARGET OUTDIR: a seed corpus for vqscope-fuzz's TARGET (trace, dump, rings or recording),
 from what the repository has: the hand-written rule traces and the start of each real trace
 (trace); small ELF cores and raw images built here (dump); the hand-written memory layouts of
-the rules that read memory, each as a 64-byte RingsInput header and its image (rings)."""
+the rules that read memory, each as a 64-byte RingsInput header and its image (rings); the
+hand-written recordings of the rules checked on recordings (recording)."""
 import glob
 import json
 import lzma
@@ -93,10 +94,17 @@ def rings_seeds():
         yield name, header.ljust(64, b"\0") + bytes(image)
 
 
+def recording_seeds():
+    """The hand-written recordings of the rule fixtures (rings.jsonl of a run directory)."""
+    for path in sorted(glob.glob(os.path.join(ROOT, "traces/rules/*/*.handwritten/rings.jsonl"))):
+        parts = path.split(os.sep)
+        yield parts[-3] + "-" + parts[-2], open(path, "rb").read()
+
+
 def main():
     target, outdir = sys.argv[1:3]
     os.makedirs(outdir, exist_ok=True)
-    seeds = {"trace": trace_seeds, "dump": dump_seeds, "rings": rings_seeds}[target]()
+    seeds = {"trace": trace_seeds, "dump": dump_seeds, "rings": rings_seeds, "recording": recording_seeds}[target]()
     count = 0
     for name, data in seeds:
         open(os.path.join(outdir, "seed-" + name), "wb").write(data)

@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+import VirtioAnalysis
+
+@testable import LiveCapture
+
+/// A run directory comes from anywhere: its `rings.jsonl` is read with bounded memory, and
+/// what it cannot be is said with line numbers, never a trap.
+struct HostileRecordingTests {
+    static func directory(_ lines: [String]) throws -> String {
+        let directory = NSTemporaryDirectory() + "vqscope-hostile-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: directory + "/rings.jsonl", atomically: true, encoding: .utf8)
+        return directory
+    }
+
+    static func queue(_ device: String, _ index: Int = 0, size: Int = 8, type: String = "block") -> String {
+        #"{"kind": "queue", "t": 1, "device": "\#(device)", "type": "\#(type)", "queue": \#(index), "size": \#(size), "features": 0, "role": "rx"}"#
+    }
+
+    @Test("a line over 1 MiB, and 100 lines of garbage: named with their numbers (20, then a count)")
+    func garbage() throws {
+        let long = #"{"kind": "avail", "pad": ""# + String(repeating: "x", count: 2 << 20) + #""}"#
+        let directory = try Self.directory([Self.queue("blk")] + [long] + Array(repeating: "\u{1}garbage{", count: 100))
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let replay = try RecordedRun.replay(directory: directory)
+        #expect(replay.problems.count == 21)
+        #expect(replay.problems.first == directory + "/rings.jsonl:2: a line over 1 MiB")
+        #expect(replay.problems.last == directory + "/rings.jsonl: 81 more lines that are not ring records")
+    }
+
+    @Test("5,000 queues and 100,000 offers on a ring of 8: TRACE-MODEL-LIMITS once, the offers held no more than the size")
+    func limits() throws {
+        var lines = (0..<5000).map { Self.queue("blk\($0)") }
+        lines += (0..<100_000).map { #"{"kind": "avail", "t": \#($0), "device": "blk0", "queue": 0, "index": \#($0), "head": \#($0 % 8), "writable": 1, "defects": []}"# }
+        lines.append(#"{"kind": "used", "t": 1, "device": "blk0", "queue": 0, "index": 0, "id": 3, "len": 1}"#)
+        let directory = try Self.directory(lines)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let replay = try RecordedRun.replay(directory: directory)
+        #expect(replay.problems.isEmpty)
+        #expect(replay.queues.count == 4096)
+        #expect(replay.findings.kept.map(\.rule.id) == ["TRACE-MODEL-LIMITS"])
+        let first = try #require(replay.queues.first { $0.device == "blk0" })
+        #expect(first.availEntries == 100_000 && first.usedEntries == 1)
+    }
+
+    @Test("a received packet whose num_buffers asks for 65,535 buffers stops at 64 KiB, named")
+    func endlessPacket() throws {
+        // Mergeable receive buffers (feature bit 15), a 12-byte header saying 65,535 buffers.
+        var lines = [Self.queue("net", size: 256, type: "net").replacingOccurrences(of: #""features": 0"#, with: #""features": 32768"#)]
+        let header = "000000000000000000000" + "0ffff"
+        let data = String(header.prefix(20)) + "ffff" + String(repeating: "ab", count: 1500)
+        lines += (0..<60).map { #"{"kind": "used", "t": 1, "device": "net", "queue": 0, "index": \#($0), "id": 0, "len": 1512, "data": "\#(data)"}"# }
+        let directory = try Self.directory(lines)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var frames = 0
+        let problems = try RecordedFrames.read(path: directory + "/rings.jsonl") { _, _ in frames += 1 }
+        #expect(frames == 0)
+        #expect(problems.first?.hasSuffix("a received packet of more than 64 KiB (num_buffers 65492 to go)") == true)
+    }
+}
