@@ -1,4 +1,5 @@
 import GuestMemory
+import Synchronization
 import VirtioModel
 
 #if canImport(Glibc)
@@ -81,15 +82,19 @@ struct Rings {
 /// that sleeps, or stops for QMP round trips, loses entries). It gives the processor up to
 /// QEMU's threads only when a scan found nothing new.
 final class Sampler: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
+    /// Allocated once, so its address never moves.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     /// Guarded by `mutex`.
     private var rings: Rings
     private var running = true
     private var thread = pthread_t()
+    /// The QMP side waits for the lock: the sampler lets it have it before its next scan
+    /// (a mutex is not fair, and the sampler takes it again at once).
+    private let waiting = Atomic<Int>(0)
 
     init(writer: RingRecordWriter) throws(RecordError) {
         self.rings = Rings(writer: writer)
-        pthread_mutex_init(&self.mutex, nil)
+        pthread_mutex_init(self.mutex, nil)
         let context = Unmanaged.passRetained(self).toOpaque()
         let started = pthread_create(&self.thread, nil, { context in
             Unmanaged<Sampler>.fromOpaque(context!).takeRetainedValue().loop()
@@ -101,23 +106,32 @@ final class Sampler: @unchecked Sendable {
         }
     }
 
+    deinit {
+        pthread_mutex_destroy(self.mutex)
+        self.mutex.deallocate()
+    }
+
     /// Runs `body` on the rings while the sampler is between scans.
     func withRings<T>(_ body: (inout Rings) -> T) -> T {
-        pthread_mutex_lock(&self.mutex)
-        defer { pthread_mutex_unlock(&self.mutex) }
+        self.waiting.add(1, ordering: .relaxed)
+        pthread_mutex_lock(self.mutex)
+        self.waiting.subtract(1, ordering: .relaxed)
+        defer { pthread_mutex_unlock(self.mutex) }
         return body(&self.rings)
     }
 
     private func loop() {
         while true {
-            pthread_mutex_lock(&self.mutex)
+            pthread_mutex_lock(self.mutex)
             guard self.running else {
-                pthread_mutex_unlock(&self.mutex)
+                pthread_mutex_unlock(self.mutex)
                 return
             }
             let changed = self.rings.scanAll()
-            pthread_mutex_unlock(&self.mutex)
+            pthread_mutex_unlock(self.mutex)
             if !changed { sched_yield() }
+            // Until the QMP side has the lock (it counts itself out once it has).
+            while self.waiting.load(ordering: .relaxed) > 0 { sched_yield() }
         }
     }
 
