@@ -34,17 +34,33 @@ extension WatchedQueue {
             if var pending = cursors.slots[id], !pending.isEmpty, var offered = self.offers[id], !offered.isEmpty {
                 (slots, late) = pending.removeFirst()
                 chain = offered.removeFirst()
+                self.offerCount -= 1
                 cursors.slots[id] = pending.isEmpty ? nil : pending
                 self.offers[id] = offered.isEmpty ? nil : offered
             } else {
-                // Offered and used before it could be read: the list's first slot now holds
-                // the used descriptor, and how many slots the list took is lost. One is
-                // assumed (Linux puts a request of several buffers in one slot pointing at an
-                // indirect table); the offer is counted as missed.
+                // Offered and used before it could be read; counted as missed. How many slots
+                // it took is lost with its first descriptor; one is assumed for the device's
+                // position (Linux puts a request of several buffers in one slot, with an
+                // indirect table).
                 self.missed += 1
                 writer.write("{\"kind\": \"missed\", \"t\": \(RingRecordWriter.now()), \(self.location), \"avail\": 1}")
                 if cursors.availSlot == cursors.usedSlot && cursors.availWrap == cursors.usedWrap {
-                    Self.advance(&cursors.availSlot, &cursors.availWrap, by: slots, size: size)
+                    // In order: the list began here, under the used descriptor. Its further
+                    // slots, still available and carrying its Buffer ID (Linux writes the ID in
+                    // each), are passed over with it, by both cursors (the device moves on by
+                    // the slots a list took).
+                    Self.advance(&cursors.availSlot, &cursors.availWrap, by: 1, size: size)
+                    while slots < size,
+                        let next = PackedQueueSnapshot.descriptor(at: cursors.availSlot, ring: self.addresses, memory: memory),
+                        next.isAvailable(driverWrapCounter: cursors.availWrap), next.bufferID == id
+                    {
+                        Self.advance(&cursors.availSlot, &cursors.availWrap, by: 1, size: size)
+                        slots += 1
+                    }
+                } else {
+                    // Out of order: the list is still ahead of the driver's cursor, whole; when
+                    // it is read it is taken as completed already, not as outstanding.
+                    cursors.completedUnread[id, default: 0] += 1
                 }
             }
             var line = "{\"kind\": \"used\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.usedSeen), "
@@ -87,11 +103,29 @@ extension WatchedQueue {
                 : nil
             let late = PackedQueueSnapshot.descriptor(at: cursors.availSlot, ring: self.addresses, memory: memory)?
                 .isAvailable(driverWrapCounter: cursors.availWrap) != true
-            if late { line += ", \"late\": true" }
+            // Its completion was met before the list itself (out of order): read, not outstanding.
+            let completed = cursors.completedUnread[id, default: 0] > 0
+            if completed {
+                cursors.completedUnread[id] = cursors.completedUnread[id] == 1 ? nil : cursors.completedUnread[id].map { $0 - 1 }
+                line += ", \"completed\": true"
+            }
+            if late || completed { line += ", \"late\": true" }
+            // The device's position moved on by one slot for that used descriptor; the list took more.
+            if completed, slots > 1 { Self.advance(&cursors.usedSlot, &cursors.usedWrap, by: slots - 1, size: size) }
             if !late, let data { line += ", \"data\": \"\(RingRecordWriter.hex(data))\"" }
             writer.write(line + "}")
-            self.offers[id, default: []].append(list)
-            cursors.slots[id, default: []].append((slots, late))
+            // At most two rings' worth outstanding (completions lost otherwise): forgotten.
+            if self.offerCount >= 2 * size {
+                self.offers = [:]
+                cursors.slots = [:]
+                cursors.completedUnread = [:]
+                self.offerCount = 0
+            }
+            if !completed {
+                self.offers[id, default: []].append(list)
+                self.offerCount += 1
+                cursors.slots[id, default: []].append((slots, late))
+            }
             self.availSeen += 1
             Self.advance(&cursors.availSlot, &cursors.availWrap, by: slots, size: size)
             steps += slots

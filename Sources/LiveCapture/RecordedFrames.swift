@@ -40,6 +40,10 @@ enum RingRecordReader {
         var write: Bool?
         /// Used lines: the offer completed was never read (it was missed).
         var unread: Bool?
+        /// Avail lines of packed lists whose used descriptor came first (out of order).
+        var completed: Bool?
+        /// Missed lines: a packed ring's completions before it was found.
+        var beforeAttach: Bool?
         /// Touched lines: the chain's data descriptors as offered and as found later
         /// (`[address, length, flags]` each).
         var offered: [[UInt64]]?

@@ -52,7 +52,8 @@ public enum RecordedRun {
                 // A stale chain was not read; a late one was read after its completion, perhaps
                 // from reused memory: neither is judged.
                 writableBytes: record.stale == true || record.late == true ? nil : record.writable,
-                defects: record.late == true ? [] : (record.defects ?? []).map { ChainDefectFinding(rule: $0.rule, message: $0.message) })
+                defects: record.late == true ? [] : (record.defects ?? []).map { ChainDefectFinding(rule: $0.rule, message: $0.message) },
+                completed: record.completed == true)
         case "used":
             guard let queue = record.queue, let id = record.id, let length = record.len else { return nil }
             return .used(device: device, queue: queue, time: record.t ?? 0, id: UInt32(truncatingIfNeeded: id),
@@ -70,7 +71,11 @@ public enum RecordedRun {
             return .suspended(device: device, queue: queue)
         case "missed":
             guard let queue = record.queue else { return nil }
-            return .missed(device: device, queue: queue, count: (record.avail ?? 0) + (record.used ?? 0))
+            // Counts from the file: negative ones ignored, the sum saturating.
+            let (count, overflow) = max(record.avail ?? 0, 0).addingReportingOverflow(max(record.used ?? 0, 0))
+            return .missed(
+                device: device, queue: queue, count: overflow ? Int.max : count,
+                completionsLost: record.used ?? 0 > 0 && record.beforeAttach != true)
         default: return nil
         }
     }

@@ -21,6 +21,8 @@ struct WatchedQueue {
     /// The offers of each head not yet matched by a used element, oldest first: the chain as
     /// read when it was made available, or nil for a stale offer.
     var offers: [UInt16: [DescriptorChain?]] = [:]
+    /// How many offers `offers` holds: at most two rings' worth (``keep(_:as:)``).
+    var offerCount = 0
     /// The head whose outstanding chain is compared next (``checkExposed(memory:writer:)``),
     /// and the heads found changed while the device owned them (reported once per offer).
     var exposedTurn: UInt16 = 0
@@ -57,6 +59,9 @@ struct WatchedQueue {
         /// The ring slots each offered list takes, and whether it was read late (used while
         /// walked), by Buffer ID, oldest first.
         var slots: [UInt16: [(count: Int, late: Bool)]] = [:]
+        /// Buffer IDs whose used descriptor came before their list was read (the device
+        /// completed out of order): the list, met later, is not outstanding.
+        var completedUnread: [UInt16: Int] = [:]
 
         init(start: PackedStart) {
             (self.availSlot, self.availWrap, self.usedSlot, self.usedWrap) = (start.slot, start.wrap, start.slot, start.wrap)
@@ -109,6 +114,7 @@ struct WatchedQueue {
         fresh.nextAvail = 0
         fresh.nextUsed = 0
         fresh.offers = [:]
+        fresh.offerCount = 0
         fresh.touched = []
         fresh.owners = [:]
         fresh.usedLost = false
@@ -141,12 +147,38 @@ struct WatchedQueue {
             self.suspend("an index jumped by more than two rings", writer: writer)
             return true
         }
+        // The used ring lapped the watcher: the offers those completions returned cannot be
+        // told apart from the ones still owned, so all are forgotten (their completions come
+        // back unread), and what is read now may already be reused memory (late).
+        let lapped = Int(used &- self.nextUsed) > Int(size)
+        if lapped { self.forgetOffers() }
         // Heads completed since the last scan: an offer among them may already have been
         // reclaimed (its indirect table freed) before it could be read.
         let completed = self.completedSince(memory: memory)
-        if avail != self.nextAvail { self.readAvail(upTo: avail, completed: completed, memory: memory, writer: writer) }
+        if avail != self.nextAvail {
+            self.readAvail(upTo: avail, completed: completed, lapped: lapped, memory: memory, writer: writer)
+        }
         if used != self.nextUsed, !self.suspended { self.readUsed(upTo: used, memory: memory, writer: writer) }
         return true
+    }
+
+    /// Keeps an offer until its completion. More than two rings' worth outstanding means
+    /// completions were lost (a device that stopped using the ring, a broken index): the
+    /// offers are forgotten rather than held for ever.
+    mutating func keep(_ chain: DescriptorChain?, as head: UInt16) {
+        if self.offerCount >= 2 * Int(self.addresses.size) { self.forgetOffers() }
+        self.offers[head, default: []].append(chain)
+        self.offerCount += 1
+    }
+
+    /// Drops every outstanding offer: what completes what is no longer known, so chains
+    /// made available later are not judged against them (SPLIT-CHAINS-DISJOINT).
+    mutating func forgetOffers() {
+        self.offers = [:]
+        self.offerCount = 0
+        self.owners = [:]
+        self.touched = []
+        self.usedLost = true
     }
 
     mutating func suspend(_ why: String, writer: RingRecordWriter) {
@@ -169,7 +201,7 @@ struct WatchedQueue {
     }
 
     private mutating func readAvail(
-        upTo target: UInt16, completed: [UInt32: Int], memory: GuestMemoryMap, writer: RingRecordWriter
+        upTo target: UInt16, completed: [UInt32: Int], lapped: Bool, memory: GuestMemoryMap, writer: RingRecordWriter
     ) {
         self.nextAvail = self.resume(from: self.nextAvail, to: target, side: "avail", writer: writer)
         let size = self.addresses.size
@@ -196,7 +228,7 @@ struct WatchedQueue {
                 self.missed += 1
                 self.availSeen += 1
                 self.nextAvail &+= 1
-                self.offers[head, default: []].append(nil)
+                self.keep(nil, as: head)
                 continue
             }
             let chain = DescriptorChain(
@@ -217,7 +249,7 @@ struct WatchedQueue {
             // read while the device still owned it, and the driver had not touched it.
             // Completions of this head beyond its earlier offers still outstanding complete this one.
             let completedNow = completed.merging(self.completedSince(memory: memory), uniquingKeysWith: max)
-            let late = completedNow[UInt32(head), default: 0] > self.offers[head, default: []].count
+            let late = lapped || completedNow[UInt32(head), default: 0] > self.offers[head, default: []].count
             var defects = chain.defectFindings()
             if !late { defects += self.sharedDescriptors(of: chain, completed: completedNow) }
             var line = "{\"kind\": \"avail\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.nextAvail), "
@@ -230,7 +262,7 @@ struct WatchedQueue {
                 for index in chain.tableIndices { self.owners[index] = head }
             }
             writer.write(line + "}")
-            self.offers[head, default: []].append(chain)
+            self.keep(chain, as: head)
             self.availSeen += 1
             self.nextAvail &+= 1
         }
@@ -271,6 +303,7 @@ struct WatchedQueue {
             if var pending = self.offers[head], !pending.isEmpty {
                 chain = pending.removeFirst()
                 self.offers[head] = pending.isEmpty ? nil : pending
+                self.offerCount -= 1
                 self.touched.remove(head)
                 for index in chain?.tableIndices ?? [] where self.owners[index] == head { self.owners[index] = nil }
             }

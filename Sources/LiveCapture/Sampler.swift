@@ -174,8 +174,9 @@ struct Session {
                 as: QMPVirtioStatusReply.self)
             let label = "\(status.name)@\(device.path)"
             if status.driverOK, !self.ready.contains(device.path) {
-                self.ready.insert(device.path)
+                // Ready once its queues are watched: a QMP failure on the way means asking again.
                 let queues = try self.queues(device: device, label: label, status: status, client: client)
+                self.ready.insert(device.path)
                 self.sampler.withRings { $0.watch(queues) }
             } else if status.driverOK {
                 let suspended = self.sampler.withRings { $0.suspended(of: label) }

@@ -11,7 +11,11 @@ public enum RingEvent: Sendable {
     /// A chain made available: its head, its writable bytes and the defects its walk found
     /// (as rule ID and message); `writableBytes` nil for a stale entry, whose head was offered
     /// again before the recorder could read it.
-    case avail(device: String, queue: Int, time: Int64, head: UInt16, writableBytes: UInt64?, defects: [ChainDefectFinding])
+    /// `completed`: its completion came first (a packed list used out of order before it was
+    /// read): counted, not outstanding.
+    case avail(
+        device: String, queue: Int, time: Int64, head: UInt16, writableBytes: UInt64?, defects: [ChainDefectFinding],
+        completed: Bool = false)
     /// A used element (split) or used descriptor (packed); `writeFlag`: a packed used
     /// descriptor's VIRTQ_DESC_F_WRITE (without it the length is reserved, §2.8.4), nil for split.
     case used(device: String, queue: Int, time: Int64, id: UInt32, length: UInt32, writeFlag: Bool? = nil)
@@ -22,7 +26,10 @@ public enum RingEvent: Sendable {
     /// above the size, read in that order (SPLIT-AVAIL-IDX-WINDOW).
     case window(device: String, queue: Int, availIndex: UInt16, usedIndex: UInt16, size: UInt16)
     /// Entries overwritten before the recorder read them.
-    case missed(device: String, queue: Int, count: Int)
+    /// `completionsLost`: used entries were among them (the used ring lapped the recorder), so
+    /// which offers are still owned is no longer known: the recorder forgot them, and so does
+    /// the replay.
+    case missed(device: String, queue: Int, count: Int, completionsLost: Bool = false)
     /// The rings stopped making sense (the driver reset the device and reused the memory,
     /// most likely): nothing more was recorded for the queue until it was set up again.
     case suspended(device: String, queue: Int)
@@ -137,12 +144,12 @@ public struct RingReplay {
                 self.order.append(key)
             }
             self.queues[key] = QueueState(report: RecordedQueueReport(device: device, type: type, queue: queue), size: size, packed: packed)
-        case .avail(let device, let queue, let time, let head, let writable, let defects):
+        case .avail(let device, let queue, let time, let head, let writable, let defects, let completed):
             let key = Self.key(device, queue)
             guard var state = self.queues.removeValue(forKey: key) else { return }
             defer { self.queues[key] = state }
             state.report.availEntries += 1
-            if writable == nil { state.report.missed += 1 }
+            if writable == nil, state.report.missed < Int.max { state.report.missed += 1 }
             for defect in defects {
                 guard let rule = RuleCatalog.rule(id: defect.rule) else { continue }
                 self.add(rule, defect.message, line: line, device: device, queue: queue)
@@ -151,6 +158,7 @@ public struct RingReplay {
             // recorder reads both rings at one moment, so a completion and the offer after it
             // can come in either order. The recorder itself judges it (SPLIT-CHAINS-DISJOINT in
             // the line's defects), against the used ring read after the offer.
+            if completed { return }
             guard state.outstandingCount < Int(state.size), self.outstandingTotal < Self.maximumOutstanding else {
                 // More offers than the device can own: what completes what is no longer known.
                 state.uncertain = true
@@ -215,9 +223,18 @@ public struct RingReplay {
         case .suspended(let device, let queue):
             self.queues[Self.key(device, queue)]?.uncertain = true
             self.queues[Self.key(device, queue)]?.report.suspended = true
-        case .missed(let device, let queue, let count):
+        case .missed(let device, let queue, let count, let completionsLost):
             let key = Self.key(device, queue)
-            self.queues[key]?.report.missed += count
+            if completionsLost, let state = self.queues[key] {
+                self.outstandingTotal -= state.outstandingCount
+                self.queues[key]?.outstanding = [:]
+                self.queues[key]?.outstandingCount = 0
+                self.queues[key]?.returned = []
+            }
+            if let missed = self.queues[key]?.report.missed {
+                let (sum, overflow) = missed.addingReportingOverflow(max(count, 0))
+                self.queues[key]?.report.missed = overflow ? Int.max : sum
+            }
             self.queues[key]?.uncertain = true
         case .reset(let device):
             for (key, state) in self.queues where state.report.device == device {

@@ -58,4 +58,18 @@ struct HostileRecordingTests {
         #expect(frames == 0)
         #expect(problems.first?.hasSuffix("a received packet of more than 64 KiB (num_buffers 65492 to go)") == true)
     }
+
+    @Test("missed counts near Int.max or negative: saturated, no trap")
+    func hugeCounts() throws {
+        let directory = try Self.directory([
+            Self.queue("blk"),
+            #"{"kind": "missed", "t": 1, "device": "blk", "queue": 0, "avail": 9223372036854775807, "used": 1}"#,
+            #"{"kind": "missed", "t": 2, "device": "blk", "queue": 0, "avail": 9223372036854775807}"#,
+            #"{"kind": "missed", "t": 3, "device": "blk", "queue": 0, "avail": -5}"#,
+            #"{"kind": "avail", "t": 4, "device": "blk", "queue": 0, "index": 0, "head": 0, "stale": true}"#,
+        ])
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let replay = try RecordedRun.replay(directory: directory)
+        #expect(replay.problems.isEmpty && replay.queues.first?.missed == Int.max)
+    }
 }

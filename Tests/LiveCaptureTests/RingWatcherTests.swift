@@ -283,4 +283,85 @@ struct RingWatcherTests {
         let result = try ram.replay()
         #expect(result.rules.first == "SPLIT-AVAIL-IDX-WINDOW" && result.rules.filter { $0 == "SPLIT-AVAIL-IDX-WINDOW" }.count == 1)
     }
+
+    static let packedRing = QueueAddresses(descriptorArea: 0x4000, driverArea: 0x5000, deviceArea: 0x5100, size: 8)
+
+    static func packedQueue(_ ram: GuestRAM) -> WatchedQueue {
+        let queue = WatchedQueue(
+            device: "virtio-net@/t", type: .network, index: 1, addresses: Self.packedRing, features: [.version1, .ringPacked],
+            netControlQueue: nil)
+        ram.writer.write(queue.queueLine)
+        return queue
+    }
+
+    @Test("packed: a list of two slots made available and used between two scans is passed over whole; later ones are recorded")
+    func packedMissedTwoSlots() throws {
+        let ram = try GuestRAM()
+        var queue = Self.packedQueue(ram)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        // ID 5 over slots 0 and 1 (NEXT on the first; Linux writes the ID in both), used at slot 0.
+        ram.packedDescriptor(1, address: 0x8100, length: 64, id: 5, flags: 0x0080)
+        ram.packedDescriptor(0, address: 0x8000, length: 0, id: 5, flags: 0x8080)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        // ID 6 at slot 2, then used (the device moved on by the two slots of ID 5's list).
+        ram.packedDescriptor(2, address: 0x8200, length: 64, id: 6, flags: 0x0080)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        ram.packedDescriptor(2, address: 0x8200, length: 0, id: 6, flags: 0x8080)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        #expect(try ram.lines("avail").compactMap { $0["head"] as? Int } == [6])
+        #expect(try ram.lines("used").compactMap { $0["id"] as? Int } == [5, 6])
+        let result = try ram.replay()
+        #expect(result.rules.isEmpty && result.queues.first?.missed == 1)
+    }
+
+    @Test("packed: a list used out of order before it was read is counted, not left outstanding; the ID's next list is matched right")
+    func packedOutOfOrder() throws {
+        let ram = try GuestRAM()
+        var queue = Self.packedQueue(ram)
+        ram.packedDescriptor(0, address: 0x8000, length: 4096, id: 0, flags: 0x0082)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        // ID 1 made available at slot 1 and completed first, its used descriptor at slot 0.
+        ram.packedDescriptor(1, address: 0x9000, length: 64, id: 1, flags: 0x0082)
+        ram.packedDescriptor(0, address: 0x9000, length: 60, id: 1, flags: 0x8082)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        // ID 0 completes at slot 1; ID 1 comes again at slot 2 with 4096 bytes, and completes with 2000.
+        ram.packedDescriptor(1, address: 0x8000, length: 100, id: 0, flags: 0x8082)
+        ram.packedDescriptor(2, address: 0xA000, length: 4096, id: 1, flags: 0x0082)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        ram.packedDescriptor(2, address: 0xA000, length: 2000, id: 1, flags: 0x8082)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        let offered = try ram.lines("avail")
+        #expect(offered.compactMap { $0["head"] as? Int } == [0, 1, 1])
+        #expect(offered.map { $0["completed"] as? Bool ?? false } == [false, true, false])
+        let result = try ram.replay()
+        #expect(result.rules.isEmpty && result.queues.first?.usedEntries == 3)
+    }
+
+    @Test("split: the used ring lapping the watcher forgets the offers it returned, so no chain is judged against them")
+    func usedLapped() throws {
+        let ram = try GuestRAM()
+        for head in 0..<8 {
+            ram.splitDescriptor(head, address: 0x8000 + UInt64(head) * 0x100, length: 64, flags: 2)
+            ram.put(UInt16(head), at: 0x2004 + 2 * head)
+        }
+        ram.put(UInt16(8), at: 0x2002)
+        var queue = WatchedQueue(
+            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
+        ram.writer.write(queue.queueLine)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        // Nine completions and eight new offers of the same heads (with 4096 writable) before the next scan.
+        // The ninth returns head 0's new chain with 1000 bytes: against its old 64-byte offer it
+        // would look like SPLIT-USED-LEN-BOUND.
+        for index in 0..<9 {
+            ram.put(UInt32(index % 8), at: 0x3004 + 8 * (index % 8))
+            ram.put(UInt32(index == 8 ? 1000 : 64), at: 0x3008 + 8 * (index % 8))
+        }
+        ram.put(UInt16(9), at: 0x3002)
+        for head in 0..<8 { ram.splitDescriptor(head, address: 0xC000 + UInt64(head) * 0x1000, length: 4096, flags: 2) }
+        ram.put(UInt16(16), at: 0x2002)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        let result = try ram.replay()
+        #expect(!result.rules.contains("SPLIT-CHAINS-DISJOINT") && !result.rules.contains("SPLIT-USED-LEN-BOUND"))
+        #expect(try ram.lines("missed").first?["used"] as? Int == 1)
+    }
 }
