@@ -260,9 +260,9 @@ struct RingWatcherTests {
         #expect(try ram.lines("used").compactMap { $0["id"] as? Int } == [0])
     }
 
-    @Test("split: avail.idx more than the size past used.idx is SPLIT-AVAIL-IDX-WINDOW, once; a full ring is not")
-    func exposedWindow() throws {
-        let ram = try GuestRAM()
+    /// A split entropy queue of 8 with every head made available once (64 writable bytes each),
+    /// watched and scanned once.
+    static func fullEntropyRing(_ ram: GuestRAM) -> WatchedQueue {
         for head in 0..<8 {
             ram.splitDescriptor(head, address: 0x8000 + UInt64(head) * 0x100, length: 64, flags: 2)
             ram.put(UInt16(head), at: 0x2004 + 2 * head)
@@ -272,6 +272,13 @@ struct RingWatcherTests {
             device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
         ram.writer.write(queue.queueLine)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        return queue
+    }
+
+    @Test("split: avail.idx more than the size past used.idx is SPLIT-AVAIL-IDX-WINDOW, once; a full ring is not")
+    func exposedWindow() throws {
+        let ram = try GuestRAM()
+        var queue = Self.fullEntropyRing(ram)
         #expect(try ram.lines("window").isEmpty && ram.lines("avail").count == 8)
         // A ninth chain while none came back: the driver has overwritten an entry the device may not have read.
         ram.put(UInt16(0), at: 0x2004)
@@ -340,15 +347,7 @@ struct RingWatcherTests {
     @Test("split: the used ring lapping the watcher forgets the offers it returned, so no chain is judged against them")
     func usedLapped() throws {
         let ram = try GuestRAM()
-        for head in 0..<8 {
-            ram.splitDescriptor(head, address: 0x8000 + UInt64(head) * 0x100, length: 64, flags: 2)
-            ram.put(UInt16(head), at: 0x2004 + 2 * head)
-        }
-        ram.put(UInt16(8), at: 0x2002)
-        var queue = WatchedQueue(
-            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
-        ram.writer.write(queue.queueLine)
-        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        var queue = Self.fullEntropyRing(ram)
         // Nine completions and eight new offers of the same heads (with 4096 writable) before the next scan.
         // The ninth returns head 0's new chain with 1000 bytes: against its old 64-byte offer it
         // would look like SPLIT-USED-LEN-BOUND.
