@@ -46,6 +46,21 @@ struct RingWatcherTests {
             self.put(next, at: base + 14)
         }
 
+        /// The driver makes `head` available as entry `index` of the split ring of 8 at 0x2000
+        /// and publishes avail.idx.
+        func splitAvail(_ index: Int, head: UInt16) {
+            self.put(head, at: 0x2004 + 2 * (index % 8))
+            self.put(UInt16(index + 1), at: 0x2002)
+        }
+
+        /// The device returns `id` as used element `index` of the split ring of 8 at 0x3000 and
+        /// publishes used.idx.
+        func splitUsed(_ index: Int, id: UInt32, length: UInt32) {
+            self.put(id, at: 0x3004 + 8 * (index % 8))
+            self.put(length, at: 0x3008 + 8 * (index % 8))
+            self.put(UInt16(index + 1), at: 0x3002)
+        }
+
         /// A packed descriptor (§2.8.13) at `slot` of the ring at 0x4000.
         func packedDescriptor(_ slot: Int, address: UInt64, length: UInt32, id: UInt16, flags: UInt16) {
             let base = 0x4000 + 16 * slot
@@ -80,8 +95,7 @@ struct RingWatcherTests {
         ram.splitDescriptor(0, address: 0x8000, length: 16, flags: 1, next: 1)
         ram.splitDescriptor(1, address: 0x9000, length: 512, flags: 3, next: 2)
         ram.splitDescriptor(2, address: 0x8010, length: 1, flags: 2)
-        ram.put(UInt16(0), at: 0x2004)
-        ram.put(UInt16(1), at: 0x2002)
+        ram.splitAvail(0, head: 0)
         var queue = WatchedQueue(
             device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
         ram.writer.write(queue.queueLine)
@@ -94,16 +108,11 @@ struct RingWatcherTests {
         let touched = try ram.lines("touched")
         #expect(touched.count == 1 && touched.first?["head"] as? Int == 0)
         // The device returns it; the driver offers head 0 again and rewrites it only once it is used.
-        ram.put(UInt32(0), at: 0x3004)
-        ram.put(UInt32(513), at: 0x3008)
-        ram.put(UInt16(1), at: 0x3002)
+        ram.splitUsed(0, id: 0, length: 513)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
-        ram.put(UInt16(0), at: 0x2006)
-        ram.put(UInt16(2), at: 0x2002)
+        ram.splitAvail(1, head: 0)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
-        ram.put(UInt32(0), at: 0x300C)
-        ram.put(UInt32(513), at: 0x3010)
-        ram.put(UInt16(2), at: 0x3002)
+        ram.splitUsed(1, id: 0, length: 513)
         // Rewritten after the used element is written, before the recorder has read it: not a finding.
         ram.splitDescriptor(1, address: 0xB000, length: 512, flags: 3, next: 2)
         for _ in 0..<16 { queue.checkExposed(memory: ram.memory, writer: ram.writer) }
@@ -189,28 +198,21 @@ struct RingWatcherTests {
         let ram = try GuestRAM()
         ram.splitDescriptor(0, address: 0x8000, length: 16, flags: 1, next: 1)
         ram.splitDescriptor(1, address: 0x9000, length: 513, flags: 2)
-        ram.put(UInt16(0), at: 0x2004)
-        ram.put(UInt16(1), at: 0x2002)
+        ram.splitAvail(0, head: 0)
         var queue = WatchedQueue(
             device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
         ram.writer.write(queue.queueLine)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
         // Head 2 links to descriptor 1, still head 0's.
         ram.splitDescriptor(2, address: 0xA000, length: 16, flags: 1, next: 1)
-        ram.put(UInt16(2), at: 0x2006)
-        ram.put(UInt16(2), at: 0x2002)
+        ram.splitAvail(1, head: 2)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
         // Head 0 comes back, then head 3 links to descriptor 1: fine now.
-        ram.put(UInt32(0), at: 0x3004)
-        ram.put(UInt32(513), at: 0x3008)
-        ram.put(UInt16(1), at: 0x3002)
+        ram.splitUsed(0, id: 0, length: 513)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
-        ram.put(UInt32(2), at: 0x300C)
-        ram.put(UInt32(513), at: 0x3010)
-        ram.put(UInt16(2), at: 0x3002)
+        ram.splitUsed(1, id: 2, length: 513)
         ram.splitDescriptor(3, address: 0xB000, length: 16, flags: 1, next: 1)
-        ram.put(UInt16(3), at: 0x2008)
-        ram.put(UInt16(3), at: 0x2002)
+        ram.splitAvail(2, head: 3)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
         let result = try ram.replay()
         #expect(result.rules == ["SPLIT-CHAINS-DISJOINT"] && result.problems.isEmpty)
