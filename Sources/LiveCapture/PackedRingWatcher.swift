@@ -8,7 +8,7 @@ import VirtioModel
 /// moves the device's position on by the slots that list took (§2.8.7, §2.8.21.2).
 extension WatchedQueue {
     mutating func scanPacked(memory: GuestMemoryMap, writer: RingRecordWriter) -> Bool {
-        guard !self.suspended, var cursors = self.packed else { return false }
+        guard !self.suspended, self.addresses.size > 0, var cursors = self.packed else { return false }
         defer { self.packed = cursors }
         let size = Int(self.addresses.size)
         var changed = false
