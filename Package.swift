@@ -26,7 +26,8 @@ let package = Package(
             name: "VirtioAnalysis", dependencies: ["VirtioModel", "TraceSources", "GuestMemory"], swiftSettings: strict),
         // vqscope record: QEMU started with shared guest RAM, its rings watched live over QMP.
         .target(
-            name: "LiveCapture", dependencies: ["VirtioModel", "TraceSources", "GuestMemory", "VirtioAnalysis"], swiftSettings: strict),
+            name: "LiveCapture", dependencies: ["VirtioModel", "TraceSources", "GuestMemory", "VirtioAnalysis", "VirtioReporting"],
+            swiftSettings: strict),
         // libpcap (Debian: libpcap-dev), imported only by PcapExport.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         // pcap files written and read through libpcap.

@@ -60,6 +60,13 @@ public struct GuestMemoryMap: Sendable {
         return UnsafeRawBufferPointer(rebasing: self.file.bytes[start..<(start + length)])
     }
 
+    /// The little-endian integer at `address` (virtio's byte order, §1.4), read in place:
+    /// nil where it is not wholly in the dump.
+    public func value<T: FixedWidthInteger>(_: T.Type, at address: UInt64) -> T? {
+        guard let bytes = try? self.bytes(at: address, length: MemoryLayout<T>.size) else { return nil }
+        return T(littleEndian: bytes.loadUnaligned(as: T.self))
+    }
+
     /// A cursor over the bytes at `[address, address + length)`.
     public func cursor(at address: UInt64, length: Int) throws(MemoryError) -> ByteCursor {
         ByteCursor(Array(try self.bytes(at: address, length: length)))

@@ -68,10 +68,7 @@ extension WatchedQueue {
             // QEMU sets no WRITE in its used descriptors, and Linux reads the length all the
             // same: a received frame is read whatever the flag (PACKED-USED-WRITE-FLAG says so).
             if chain == nil || late { line += ", \"unread\": true" }
-            if !late, self.type == .network, self.role == .receive, let chain, chain.defects.isEmpty,
-                UInt64(descriptor.length) <= chain.writableBytes,
-                let data = chain.bytes(writable: true, count: min(Int(descriptor.length), Self.maximumData), memory: memory)
-            {
+            if !late, let data = self.receivedBytes(chain, length: descriptor.length, memory: memory) {
                 line += ", \"data\": \"\(RingRecordWriter.hex(data))\""
             }
             writer.write(line + "}")
@@ -87,26 +84,20 @@ extension WatchedQueue {
                 indirectNegotiated: self.features.contains(.indirectDescriptors))
         {
             let id = list.bufferID ?? 0
-            let descriptors = list.elements.map {
-                "[\($0.descriptor.address), \($0.descriptor.length), \($0.descriptor.flags.rawValue), \($0.indirect ? 1 : 0)]"
-            }
             var line = "{\"kind\": \"avail\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.availSeen), "
-                + "\"head\": \(id), \"slot\": \(cursors.availSlot), \"descriptors\": [\(descriptors.joined(separator: ", "))], "
-                + "\"writable\": \(list.writableBytes), \"defects\": [\(list.defectFindings(packed: true).map { "{\"rule\": \(JSONText.quoted($0.rule)), \"message\": \(JSONText.quoted($0.message))}" }.joined(separator: ", "))]"
+                + "\"head\": \(id), \"slot\": \(cursors.availSlot), \(Self.chainFields(list, defects: list.defectFindings(packed: true)))"
             // A transmitted frame is copied at once; then the list's first slot is read again.
             // Used by then, its indirect table or buffers may have been freed and reused while
             // it was read (Linux frees a request's table on completion): neither its defects nor
             // its bytes are taken.
-            let data: [UInt8]? =
-                self.type == .network && self.role == .transmit && list.defects.isEmpty
-                ? list.bytes(writable: false, count: Int(min(list.readableBytes, UInt64(Self.maximumData))), memory: memory)
-                : nil
+            let data = self.transmittedBytes(list, memory: memory)
             let late = PackedQueueSnapshot.descriptor(at: cursors.availSlot, ring: self.addresses, memory: memory)?
                 .isAvailable(driverWrapCounter: cursors.availWrap) != true
             // Its completion was met before the list itself (out of order): read, not outstanding.
-            let completed = cursors.completedUnread[id, default: 0] > 0
+            let pending = cursors.completedUnread[id, default: 0]
+            let completed = pending > 0
             if completed {
-                cursors.completedUnread[id] = cursors.completedUnread[id] == 1 ? nil : cursors.completedUnread[id].map { $0 - 1 }
+                cursors.completedUnread[id] = pending > 1 ? pending - 1 : nil
                 line += ", \"completed\": true"
             }
             if late || completed { line += ", \"late\": true" }

@@ -160,17 +160,4 @@ final class QMPConnection {
             throw .failed(command: name, reply: "unexpected reply: \(String(decoding: reply.prefix(200), as: UTF8.self))")
         }
     }
-
-    /// A JSON string literal.
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            default: if scalar.value >= 0x20 { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
-    }
 }

@@ -159,7 +159,7 @@ public enum RecordedFrames {
                 body(
                     NetFrame(
                         device: device, queue: queue, direction: .transmit, origin: .recorded, head: UInt16(truncatingIfNeeded: record.head ?? 0),
-                        usedIndex: nil, header: header, bufferCount: Self.count(bytes, info.headerSize),
+                        usedIndex: nil, header: header, bufferCount: NetHeader.numBuffers(in: bytes, headerSize: info.headerSize),
                         bytes: Array(bytes.dropFirst(info.headerSize))),
                     record.t ?? 0)
             case "used":
@@ -185,7 +185,7 @@ public enum RecordedFrames {
                     pending[key] = packet
                 } else {
                     let merged = info.features.contains(.netMergeableRxBuffers)
-                    let buffers = merged ? Int(Self.count(bytes, info.headerSize) ?? 1) : 1
+                    let buffers = merged ? Int(NetHeader.numBuffers(in: bytes, headerSize: info.headerSize) ?? 1) : 1
                     pending[key] = Pending(
                         first: record.index ?? 0, head: record.id ?? 0, time: record.t ?? 0, expected: max(buffers, 1), bytes: bytes)
                 }
@@ -201,7 +201,7 @@ public enum RecordedFrames {
                     NetFrame(
                         device: device, queue: queue, direction: .receive, origin: .recorded, head: UInt16(truncatingIfNeeded: packet.head),
                         usedIndex: UInt16(truncatingIfNeeded: packet.first), header: header,
-                        bufferCount: Self.count(packet.bytes, info.headerSize), bytes: Array(packet.bytes.dropFirst(info.headerSize))),
+                        bufferCount: NetHeader.numBuffers(in: packet.bytes, headerSize: info.headerSize), bytes: Array(packet.bytes.dropFirst(info.headerSize))),
                     packet.time)
             default: return
             }
@@ -212,10 +212,6 @@ public enum RecordedFrames {
     /// Net queues followed at once (a run has a handful; a hostile file could name millions).
     static let maximumQueues = 4096
 
-    /// `num_buffers`, where the header has it.
-    static func count(_ bytes: [UInt8], _ headerSize: Int) -> UInt16? {
-        headerSize >= 12 && bytes.count >= 12 ? UInt16(bytes[10]) | UInt16(bytes[11]) << 8 : nil
-    }
 
     static func bytes(_ hex: String) -> [UInt8]? {
         let digits = Array(hex.utf8)

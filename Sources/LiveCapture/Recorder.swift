@@ -1,5 +1,6 @@
 import GuestMemory
 import VirtioAnalysis
+import VirtioReporting
 import VirtioModel
 
 #if canImport(Glibc)
@@ -121,16 +122,16 @@ public enum Recorder {
             "{\"guestAddress\": \($0.guestAddress), \"length\": \($0.length), \"fileOffset\": \($0.fileOffset)}"
         }
         let queues = rings.watched.map {
-            "{\"device\": \(JSONText.quoted($0.device)), \"queue\": \($0.index), \"availEntries\": \($0.availSeen), "
+            "{\"device\": \(JSONWriter.quoted($0.device)), \"queue\": \($0.index), \"availEntries\": \($0.availSeen), "
                 + "\"usedEntries\": \($0.usedSeen), \"missed\": \($0.missed)}"
         } + rings.retired
         let text = """
             {
               "schema": "vqscope.run",
               "version": 1,
-              "qemu": {"version": \(JSONText.quoted(qemuVersion)), "arguments": [\(command.arguments.map(JSONText.quoted).joined(separator: ", "))]},
-              "recordedArguments": [\(arguments.map(JSONText.quoted).joined(separator: ", "))],
-              "machine": \(JSONText.quoted(command.machine.rawValue)),
+              "qemu": {"version": \(JSONWriter.quoted(qemuVersion)), "arguments": [\(command.arguments.map(JSONWriter.quoted).joined(separator: ", "))]},
+              "recordedArguments": [\(arguments.map(JSONWriter.quoted).joined(separator: ", "))],
+              "machine": \(JSONWriter.quoted(command.machine.rawValue)),
               "memory": \(command.memory),
               "ramRegions": [\(regions.joined(separator: ", "))],
               "clock": "rings.jsonl times (t) are CLOCK_REALTIME nanoseconds, the clock of the trace's -msg timestamp=on lines",

@@ -1,5 +1,6 @@
 import GuestMemory
 import VirtioAnalysis
+import VirtioReporting
 import VirtioModel
 
 /// One split virtqueue watched in shared guest RAM: each new available entry is decoded as
@@ -93,18 +94,15 @@ struct WatchedQueue {
         if features.contains(.ringPacked) { self.packed = PackedCursors(start: packedStart) }
     }
 
-    func index(at address: UInt64, memory: GuestMemoryMap) -> UInt16? {
-        guard let bytes = try? memory.bytes(at: address, length: 2) else { return nil }
-        return UInt16(bytes[0]) | UInt16(bytes[1]) << 8
-    }
+    func index(at address: UInt64, memory: GuestMemoryMap) -> UInt16? { memory.value(UInt16.self, at: address) }
 
     /// The `queue` line that starts the queue's record.
     var queueLine: String {
-        "{\"kind\": \"queue\", \"t\": \(RingRecordWriter.now()), \"device\": \(JSONText.quoted(self.device)), "
-            + "\"type\": \(self.type.map { JSONText.quoted($0.shortName) } ?? "null"), \"queue\": \(self.index), "
+        "{\"kind\": \"queue\", \"t\": \(RingRecordWriter.now()), \"device\": \(JSONWriter.quoted(self.device)), "
+            + "\"type\": \(self.type.map { JSONWriter.quoted($0.shortName) } ?? "null"), \"queue\": \(self.index), "
             + "\"desc\": \(self.addresses.descriptorArea), \"avail\": \(self.addresses.driverArea), "
             + "\"used\": \(self.addresses.deviceArea), \"size\": \(self.addresses.size), \"features\": \(self.features.rawValue), "
-            + "\"role\": \(JSONText.quoted(self.role.rawValue)), \"packed\": \(self.packed != nil)}"
+            + "\"role\": \(JSONWriter.quoted(self.role.rawValue)), \"packed\": \(self.packed != nil)}"
     }
 
     /// The same queue set up again at `addresses`, watched from index 0 (counts carried on).
@@ -113,10 +111,7 @@ struct WatchedQueue {
         fresh.addresses = addresses
         fresh.nextAvail = 0
         fresh.nextUsed = 0
-        fresh.offers = [:]
-        fresh.offerCount = 0
-        fresh.touched = []
-        fresh.owners = [:]
+        fresh.forgetOffers()
         fresh.usedLost = false
         fresh.overExposed = false
         if fresh.packed != nil { fresh.packed = PackedCursors(start: packedStart) }
@@ -183,10 +178,10 @@ struct WatchedQueue {
 
     mutating func suspend(_ why: String, writer: RingRecordWriter) {
         self.suspended = true
-        writer.write("{\"kind\": \"suspended\", \"t\": \(RingRecordWriter.now()), \(self.location), \"why\": \(JSONText.quoted(why))}")
+        writer.write("{\"kind\": \"suspended\", \"t\": \(RingRecordWriter.now()), \(self.location), \"why\": \(JSONWriter.quoted(why))}")
     }
 
-    var location: String { "\"device\": \(JSONText.quoted(self.device)), \"queue\": \(self.index)" }
+    var location: String { "\"device\": \(JSONWriter.quoted(self.device)), \"queue\": \(self.index)" }
 
     /// Where to read from: `next`, or a ring's worth before `target` when the ring has been
     /// overwritten since (what was lost is counted and recorded).
@@ -211,8 +206,8 @@ struct WatchedQueue {
         var index = self.nextAvail
         while index != target {
             let slot = index.quotientAndRemainder(dividingBy: size).remainder
-            guard let bytes = try? memory.bytes(at: self.addresses.driverArea &+ 4 &+ UInt64(slot) * 2, length: 2) else { return }
-            heads.append(UInt16(bytes[0]) | UInt16(bytes[1]) << 8)
+            guard let head = memory.value(UInt16.self, at: self.addresses.driverArea &+ 4 &+ UInt64(slot) * 2) else { return }
+            heads.append(head)
             index &+= 1
         }
         if let bad = heads.first(where: { $0 >= size }) {
@@ -234,14 +229,8 @@ struct WatchedQueue {
             let chain = DescriptorChain(
                 head: head, table: self.addresses.descriptorArea, queueSize: size, memory: memory,
                 indirectNegotiated: self.features.contains(.indirectDescriptors))
-            let descriptors = chain.elements.map {
-                "[\($0.descriptor.address), \($0.descriptor.length), \($0.descriptor.flags.rawValue), \($0.indirect ? 1 : 0)]"
-            }
             // A transmitted frame is copied at once, before the used ring is looked at again.
-            let data: [UInt8]? =
-                self.type == .network && self.role == .transmit && chain.defects.isEmpty
-                ? chain.bytes(writable: false, count: Int(min(chain.readableBytes, UInt64(Self.maximumData))), memory: memory)
-                : nil
+            let data = self.transmittedBytes(chain, memory: memory)
             // Completed before it was read, or while it was: what the walk found, and the bytes
             // copied, may be memory the driver had already reused (Linux frees a request's
             // indirect table on completion; U-Boot refills its one transmit buffer). The used
@@ -253,8 +242,7 @@ struct WatchedQueue {
             var defects = chain.defectFindings()
             if !late { defects += self.sharedDescriptors(of: chain, completed: completedNow) }
             var line = "{\"kind\": \"avail\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.nextAvail), "
-                + "\"head\": \(head), \"descriptors\": [\(descriptors.joined(separator: ", "))], \"writable\": \(chain.writableBytes), "
-                + "\"defects\": [\(defects.map { "{\"rule\": \(JSONText.quoted($0.rule)), \"message\": \(JSONText.quoted($0.message))}" }.joined(separator: ", "))]"
+                + "\"head\": \(head), \(Self.chainFields(chain, defects: defects))"
             if !late, let data { line += ", \"data\": \"\(RingRecordWriter.hex(data))\"" }
             if late {
                 line += ", \"late\": true"
@@ -278,9 +266,7 @@ struct WatchedQueue {
         var index = self.nextUsed
         while index != used {
             let slot = index.quotientAndRemainder(dividingBy: size).remainder
-            if let bytes = try? memory.bytes(at: self.addresses.deviceArea &+ 4 &+ UInt64(slot) * 8, length: 4) {
-                heads[(0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[$1]) << (8 * UInt32($1)) }, default: 0] += 1
-            }
+            if let id = memory.value(UInt32.self, at: self.addresses.deviceArea &+ 4 &+ UInt64(slot) * 8) { heads[id, default: 0] += 1 }
             index &+= 1
         }
         return heads
@@ -291,9 +277,8 @@ struct WatchedQueue {
         let size = self.addresses.size
         while self.nextUsed != target {
             let slot = self.nextUsed.quotientAndRemainder(dividingBy: size).remainder
-            guard let bytes = try? memory.bytes(at: self.addresses.deviceArea &+ 4 &+ UInt64(slot) * 8, length: 8) else { return }
-            let id = (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[$1]) << (8 * UInt32($1)) }
-            let length = (4..<8).reduce(UInt32(0)) { $0 | UInt32(bytes[$1]) << (8 * UInt32($1 - 4)) }
+            let element = self.addresses.deviceArea &+ 4 &+ UInt64(slot) * 8
+            guard let id = memory.value(UInt32.self, at: element), let length = memory.value(UInt32.self, at: element &+ 4) else { return }
             guard id < UInt32(size) else {
                 return self.suspend("the used ring names head \(id), not below the queue size \(size)", writer: writer)
             }
@@ -310,10 +295,7 @@ struct WatchedQueue {
             var line = "{\"kind\": \"used\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.nextUsed), "
                 + "\"id\": \(id), \"len\": \(length)"
             if chain == nil { line += ", \"unread\": true" }
-            if self.type == .network, self.role == .receive, let chain,
-                chain.defects.isEmpty, UInt64(length) <= chain.writableBytes,
-                let data = chain.bytes(writable: true, count: min(Int(length), Self.maximumData), memory: memory)
-            {
+            if let data = self.receivedBytes(chain, length: length, memory: memory) {
                 line += ", \"data\": \"\(RingRecordWriter.hex(data))\""
             }
             writer.write(line + "}")
@@ -323,7 +305,30 @@ struct WatchedQueue {
     }
 }
 
-/// JSON text for the hand-written lines of the run directory.
-enum JSONText {
-    static func quoted(_ text: String) -> String { QMPConnection.quoted(text) }
+extension WatchedQueue {
+    /// The `descriptors`, `writable` and `defects` fields of an `avail` line, split or packed.
+    static func chainFields(_ chain: DescriptorChain, defects: [ChainDefectFinding]) -> String {
+        let descriptors = chain.elements.map {
+            "[\($0.descriptor.address), \($0.descriptor.length), \($0.descriptor.flags.rawValue), \($0.indirect ? 1 : 0)]"
+        }
+        let findings = defects.map { "{\"rule\": \(JSONWriter.quoted($0.rule)), \"message\": \(JSONWriter.quoted($0.message))}" }
+        return "\"descriptors\": [\(descriptors.joined(separator: ", "))], \"writable\": \(chain.writableBytes), "
+            + "\"defects\": [\(findings.joined(separator: ", "))]"
+    }
+
+    /// A net transmit chain's device-readable bytes (virtio_net_hdr and frame, at most a
+    /// frame's worth); nil for other queues and for a chain whose walk found defects.
+    func transmittedBytes(_ chain: DescriptorChain, memory: GuestMemoryMap) -> [UInt8]? {
+        guard self.type == .network, self.role == .transmit, chain.defects.isEmpty else { return nil }
+        return chain.bytes(writable: false, count: Int(min(chain.readableBytes, UInt64(Self.maximumData))), memory: memory)
+    }
+
+    /// The `length` bytes the device wrote into a net receive chain; nil for other queues, a
+    /// chain not read (or read late), a defective one, or a length past its writable bytes.
+    func receivedBytes(_ chain: DescriptorChain?, length: UInt32, memory: GuestMemoryMap) -> [UInt8]? {
+        guard self.type == .network, self.role == .receive, let chain, chain.defects.isEmpty, UInt64(length) <= chain.writableBytes
+        else { return nil }
+        return chain.bytes(writable: true, count: min(Int(length), Self.maximumData), memory: memory)
+    }
 }
+

@@ -1,3 +1,4 @@
+import VirtioReporting
 import GuestMemory
 import Synchronization
 import VirtioModel
@@ -62,11 +63,11 @@ struct Rings {
             self.retiredTotals.used += queue.usedSeen
             self.retiredTotals.missed += queue.missed
             self.retired.append(
-                "{\"device\": \(JSONText.quoted(queue.device)), \"queue\": \(queue.index), \"availEntries\": \(queue.availSeen), "
+                "{\"device\": \(JSONWriter.quoted(queue.device)), \"queue\": \(queue.index), \"availEntries\": \(queue.availSeen), "
                     + "\"usedEntries\": \(queue.usedSeen), \"missed\": \(queue.missed), \"reset\": true}")
         }
         self.watched.removeAll { $0.device == label }
-        self.writer.write("{\"kind\": \"reset\", \"t\": \(RingRecordWriter.now()), \"device\": \(JSONText.quoted(label))}")
+        self.writer.write("{\"kind\": \"reset\", \"t\": \(RingRecordWriter.now()), \"device\": \(JSONWriter.quoted(label))}")
     }
 
     func summary(exitStatus: Int32) -> Recorder.Summary {
@@ -170,7 +171,7 @@ struct Session {
         if self.devices == nil { self.devices = try client.query("x-query-virtio", as: [QMPConnection.DeviceEntry].self) }
         for device in self.devices ?? [] {
             let status = try client.query(
-                "x-query-virtio-status", arguments: "{\"path\": \(JSONText.quoted(device.path))}", logged: false,
+                "x-query-virtio-status", arguments: "{\"path\": \(JSONWriter.quoted(device.path))}", logged: false,
                 as: QMPVirtioStatusReply.self)
             let label = "\(status.name)@\(device.path)"
             if status.driverOK, !self.ready.contains(device.path) {
@@ -182,7 +183,7 @@ struct Session {
                 let suspended = self.sampler.withRings { $0.suspended(of: label) }
                 for (index, old) in suspended {
                     let queue = try client.query(
-                        "x-query-virtio-queue-status", arguments: "{\"path\": \(JSONText.quoted(device.path)), \"queue\": \(index)}",
+                        "x-query-virtio-queue-status", arguments: "{\"path\": \(JSONWriter.quoted(device.path)), \"queue\": \(index)}",
                         logged: false, as: QMPVirtioQueueReply.self)
                     guard let addresses = queue.addresses, addresses.size <= 32768, addresses != old else { continue }
                     let start = try self.packedStart(device: device, index: index, reply: queue, addresses: addresses, client: client)
@@ -200,13 +201,13 @@ struct Session {
         device: QMPConnection.DeviceEntry, label: String, status: QMPVirtioStatusReply, client: QMPConnection
     ) throws(QMPError) -> [WatchedQueue] {
         // Asked again for the transcript, so `vqscope inspect --qmp` reads the features there.
-        _ = try client.command("x-query-virtio-status", arguments: "{\"path\": \(JSONText.quoted(device.path))}")
+        _ = try client.command("x-query-virtio-status", arguments: "{\"path\": \(JSONWriter.quoted(device.path))}")
         let type = DeviceType(qemuName: status.name)
         let features = FeatureBits(names: status.featureNames, device: type)
         var queues: [(Int, QueueAddresses, QMPVirtioQueueReply)] = []
         for index in 0..<min(status.numVqs ?? 0, 1024) {
             let queue = try client.query(
-                "x-query-virtio-queue-status", arguments: "{\"path\": \(JSONText.quoted(device.path)), \"queue\": \(index)}",
+                "x-query-virtio-queue-status", arguments: "{\"path\": \(JSONWriter.quoted(device.path)), \"queue\": \(index)}",
                 as: QMPVirtioQueueReply.self)
             guard let addresses = queue.addresses, addresses.size <= 32768 else { continue }
             queues.append((index, addresses, queue))
@@ -248,7 +249,7 @@ struct Session {
             else { return start }
             start.wrap = WatchedQueue.deviceWrapCounter(at: start.slot, flags: here.flags, previousFlags: before.flags)
             let again = try client.query(
-                "x-query-virtio-queue-status", arguments: "{\"path\": \(JSONText.quoted(device.path)), \"queue\": \(index)}",
+                "x-query-virtio-queue-status", arguments: "{\"path\": \(JSONWriter.quoted(device.path)), \"queue\": \(index)}",
                 logged: false, as: QMPVirtioQueueReply.self)
             if again.usedIdx == reply.usedIdx { return start }
             reply = again

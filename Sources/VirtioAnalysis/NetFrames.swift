@@ -92,7 +92,7 @@ public enum NetFrames {
                 }
                 guard bytes.count > headerSize else { return skip(head, "a virtio_net_hdr and no frame (zero length)") }
                 guard let header = try? NetHeader(bytes: Array(bytes.prefix(10))) else { return }
-                let count = headerSize >= 12 ? UInt16(bytes[10]) | UInt16(bytes[11]) << 8 : nil
+                let count = NetHeader.numBuffers(in: bytes, headerSize: headerSize)
                 body(
                     NetFrame(
                         device: queue.device, queue: queue.queue, direction: direction, origin: origin, head: head,

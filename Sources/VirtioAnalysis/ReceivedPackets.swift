@@ -32,7 +32,7 @@ struct ReceivedPackets {
                 let header = OwnedBuffers.prefix(of: completion.chain, writable: true, count: 12, memory: memory),
                 header.count == 12
             else { return nil }
-            return UInt16(header[10]) | UInt16(header[11]) << 8
+            return NetHeader.numBuffers(in: header, headerSize: headerSize)
         }
         guard features.contains(.netMergeableRxBuffers) else {
             // Every buffer holds one whole packet and starts with its header.

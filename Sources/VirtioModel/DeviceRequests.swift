@@ -90,6 +90,13 @@ public struct NetHeader: Sendable, Equatable {
         return features.contains(.version1) || features.contains(.netMergeableRxBuffers) ? 12 : 10
     }
 
+    /// `num_buffers` (bytes 10–11, §5.1.6) of the header at the start of `bytes`, where a header
+    /// of `headerSize` bytes has it (12 or more) and the bytes hold it; nil otherwise.
+    public static func numBuffers(in bytes: [UInt8], headerSize: Int) -> UInt16? {
+        guard headerSize >= 12 else { return nil }
+        return try? ByteCursor(bytes).peek(UInt16.self, at: 10)
+    }
+
     /// The receive buffer a driver should post without MRG_RXBUF: room for the largest packet
     /// (§5.1.6.3.1): 65562 bytes with GUEST_TSO4, GUEST_TSO6 or GUEST_UFO, else 1526 (a 1514-byte
     /// frame and the 12-byte header).

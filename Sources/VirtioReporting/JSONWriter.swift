@@ -1,7 +1,7 @@
 /// A minimal streaming JSON writer with stable key order (the order of the calls), so the
 /// same input always gives byte-identical output. Indented, or on one line (`compact`, for
 /// JSON Lines).
-struct JSONWriter {
+public struct JSONWriter {
     private(set) var output = ""
     private var needsComma: [Bool] = [false]
     private let indentUnit = "  "
@@ -68,7 +68,8 @@ struct JSONWriter {
         self.output += value ? "true" : "false"
     }
 
-    static func quoted(_ text: String) -> String {
+    /// A JSON string literal (RFC 8259 §7): quotes, backslashes and control characters escaped.
+    public static func quoted(_ text: String) -> String {
         var result = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
