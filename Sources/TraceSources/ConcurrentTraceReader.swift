@@ -88,16 +88,8 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
             var batch = Batch(slots: .allocate(capacity: self.batchSize), count: 0)
             let delivery: Delivery
             do {
-                var last = false
-                while batch.count < self.batchSize {
-                    guard let item = try reader.next() else {
-                        last = true
-                        break
-                    }
-                    (batch.slots.baseAddress! + batch.count).initialize(to: item)
-                    batch.count += 1
-                }
-                delivery = .items(batch, last: last)
+                batch.count = try reader.fill(batch.slots.baseAddress!, capacity: self.batchSize)
+                delivery = .items(batch, last: batch.count < self.batchSize)
             } catch {
                 Self.release(batch)
                 delivery = .failure(error)

@@ -146,8 +146,10 @@ public final class QEMULogDecoder {
 
     /// Why an event's arguments did not decode; plain values, so the success path carries
     /// no string. The text is made only for a malformed line.
-    private enum ArgumentError: Error {
+    enum ArgumentError: Error {
         case missing(needed: Int, found: Int)
+        /// A `simple` record's argument bytes are no whole number of `u64`s.
+        case partialArgument(bytes: Int)
         case tooWide(argument: Int, value: UInt64)
         case statusTooLarge(UInt64)
         case noConfigOffset
@@ -158,6 +160,7 @@ public final class QEMULogDecoder {
         var reason: String {
             switch self {
             case .missing(let needed, let found): return "expected \(needed) numeric arguments, found \(max(found, 0))"
+            case .partialArgument(let bytes): return "\(bytes) argument bytes that do not hold its arguments"
             case .tooWide(let argument, let value): return "argument \(argument) (\(value)) exceeds 32 bits"
             case .statusTooLarge(let value): return "status value \(value) does not fit in 8 bits"
             case .noConfigOffset: return "expected a config offset and value"
@@ -168,28 +171,20 @@ public final class QEMULogDecoder {
         }
     }
 
-    /// An event record of a `simple` trace (``SimpleTraceReader``): its kind, its `u64`
-    /// arguments in order and its strings (only `pci_cfg_write` and `memory_region_ops_write`
-    /// carry one), decoded into the same event a log line would give.
-    /// The common case: an event of `u64` arguments only, read in place from `arguments`.
-    /// A malformed outcome's reason starts with what was wrong, for the caller to name the
-    /// event in front of it.
-    func decodeRecord(
-        _ kind: EventKind, arguments: UnsafeRawBufferPointer, record: Int, timestamp: Timestamp, thread: UInt32
-    ) -> LineOutcome {
+    /// The event of a `simple` trace's record (``SimpleTraceReader``) whose arguments are all
+    /// `u64`s, read in place from `arguments`; nil for an event vqscope does not use.
+    ///
+    /// - Throws: why the arguments do not decode (a plain value: the success path carries no
+    ///   string; ``ArgumentError/reason`` makes the text for a malformed record).
+    func decodeRecord(_ kind: EventKind, arguments: UnsafeRawBufferPointer) throws(ArgumentError) -> TraceEvent? {
         let count = min(arguments.count / 8, Self.maximumNumbers)
         guard arguments.count % 8 == 0 || count == Self.maximumNumbers else {
-            return .malformed("\(arguments.count) argument bytes that do not hold its arguments")
+            throw .partialArgument(bytes: arguments.count)
         }
         for index in 0..<count {
             self.numbers[index] = UInt64(littleEndian: arguments.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self))
         }
-        do throws(ArgumentError) {
-            guard let event = try self.decodeNumbers(kind, BinaryArguments(count: count)) else { return .otherEvent }
-            return .event(TraceRecord(event: event, line: record, timestamp: timestamp, thread: thread))
-        } catch {
-            return .malformed(error.reason)
-        }
+        return try self.decodeNumbers(kind, BinaryArguments(count: count))
     }
 
     /// The events with a string argument, and any event whose arguments were reordered by its

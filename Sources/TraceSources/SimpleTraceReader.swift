@@ -93,7 +93,7 @@ struct SimpleTraceReader {
         .problem(InputProblem(kind: .malformed(reason), line: self.record, offset: offset))
     }
 
-    private func kind(of id: UInt64) -> EventKind? {
+    @inline(__always) private func kind(of id: UInt64) -> EventKind? {
         id < UInt64(Self.tableSize) ? self.table[Int(id)] : self.kinds[id]?.0
     }
 
@@ -175,15 +175,30 @@ struct SimpleTraceReader {
                     statistics.malformedLines += 1
                     return self.problem("event id \(id) has no mapping record before it", at: at)
                 }
-                let outcome =
-                    !self.signatures.isEmpty && self.signatures[id] != nil
-                    ? self.decodeDeclared(kind, signature: self.signatures[id]!, arguments: arguments, time: time, pid: pid)
-                    : kind == .pciConfigWrite || kind == .memoryRegionWrite
-                    ? self.decodeWithString(kind, id: id, arguments: arguments, time: time, pid: pid)
-                    : self.decoder.decodeRecord(kind, arguments: arguments, record: self.record, timestamp: time, thread: pid)
-                switch outcome {
+                let outcome: LineOutcome
+                if !self.signatures.isEmpty, let signature = self.signatures[id] {
+                    outcome = self.decodeDeclared(kind, signature: signature, arguments: arguments, time: time, pid: pid)
+                } else if kind == .pciConfigWrite || kind == .memoryRegionWrite {
+                    outcome = self.decodeWithString(kind, arguments: arguments, time: time, pid: pid)
+                } else {
+                    // The common case, kept free of intermediate values: u64 arguments only.
+                    do throws(QEMULogDecoder.ArgumentError) {
+                        guard let event = try self.decoder.decodeRecord(kind, arguments: arguments) else {
+                            statistics.otherEvents += 1
+                            continue
+                        }
+                        statistics.bytes = self.offset
+                        statistics.count(time)
+                        return .record(TraceRecord(event: event, line: self.record, timestamp: time, thread: pid))
+                    } catch {
+                        statistics.malformedLines += 1
+                        return self.problem("\(self.name(of: id)): \(error.reason)", at: at)
+                    }
+                }
+                switch consume outcome {
                 case .event(let record):
                     statistics.bytes = self.offset
+                    statistics.count(time)
                     return .record(record)
                 case .otherEvent, .nonEvent:
                     statistics.otherEvents += 1
@@ -226,40 +241,24 @@ struct SimpleTraceReader {
     }
 
     /// `pci_cfg_write` (a string, then five `u64`s) and `memory_region_ops_write` (five
-    /// `u64`s, then a string).
+    /// `u64`s, then a string). Most devices are not virtio ones: for those nothing is made.
     private func decodeWithString(
-        _ kind: EventKind, id: UInt64, arguments: UnsafeRawBufferPointer, time: Timestamp, pid: UInt32
+        _ kind: EventKind, arguments: UnsafeRawBufferPointer, time: Timestamp, pid: UInt32
     ) -> LineOutcome {
-        var numbers: [UInt64] = []
-        var string: String?
-        var at = 0
-        func number() -> Bool {
-            guard at + 8 <= arguments.count else { return false }
-            numbers.append(UInt64(littleEndian: arguments.loadUnaligned(fromByteOffset: at, as: UInt64.self)))
-            at += 8
-            return true
-        }
-        var virtio = false
-        func text() -> Bool {
-            guard at + 4 <= arguments.count else { return false }
-            let length = Int(UInt32(littleEndian: arguments.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
-            guard length <= arguments.count - at - 4 else { return false }
-            let bytes = UnsafeBufferPointer(
-                start: (arguments.baseAddress! + at + 4).assumingMemoryBound(to: UInt8.self), count: length)
-            // Most devices are not virtio ones: a String is made only for those that are.
-            virtio = Bytes.contains(bytes, Bytes.virtio)
-            if virtio { string = String(decoding: bytes, as: UTF8.self) }
-            at += 4 + length
-            return true
-        }
-        let complete =
-            kind == .pciConfigWrite
-            ? text() && (0..<5).allSatisfy { _ in number() } : (0..<5).allSatisfy { _ in number() } && text()
-        guard complete else {
-            return .malformed("\(arguments.count) argument bytes that do not hold its arguments")
-        }
-        guard virtio else { return .otherEvent }
-        return self.decoder.decodeRecord(kind, numbers: numbers, string: string, record: self.record, timestamp: time, thread: pid)
+        let stringAt = kind == .pciConfigWrite ? 0 : 40
+        let malformed = LineOutcome.malformed("\(arguments.count) argument bytes that do not hold its arguments")
+        guard stringAt + 4 <= arguments.count else { return malformed }
+        let length = Int(UInt32(littleEndian: arguments.loadUnaligned(fromByteOffset: stringAt, as: UInt32.self)))
+        guard length <= arguments.count - stringAt - 4 else { return malformed }
+        let numbersAt = kind == .pciConfigWrite ? 4 + length : 0
+        guard numbersAt + 40 <= arguments.count else { return malformed }
+        let bytes = UnsafeBufferPointer(
+            start: (arguments.baseAddress! + stringAt + 4).assumingMemoryBound(to: UInt8.self), count: length)
+        guard Bytes.contains(bytes, Bytes.virtio) else { return .otherEvent }
+        let numbers = (0..<5).map { UInt64(littleEndian: arguments.loadUnaligned(fromByteOffset: numbersAt + 8 * $0, as: UInt64.self)) }
+        return self.decoder.decodeRecord(
+            kind, numbers: numbers, string: String(decoding: bytes, as: UTF8.self), record: self.record, timestamp: time,
+            thread: pid)
     }
 
     /// The input ends inside the record at `at`: reported once, and the reading ends there.

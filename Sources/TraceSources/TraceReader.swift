@@ -43,6 +43,16 @@ public struct InputStatistics: Sendable, Equatable {
     public var format: TraceFormat = .log
 
     public init() {}
+
+    /// Counts one decoded virtio event and its timestamp.
+    mutating func count(_ time: Timestamp?) {
+        self.virtioEvents += 1
+        if let time {
+            self.timestampedEvents += 1
+            if self.firstTimestamp == nil { self.firstTimestamp = time }
+            self.lastTimestamp = time
+        }
+    }
 }
 
 /// The two forms of QEMU trace vqscope reads.
@@ -81,20 +91,41 @@ public struct TraceReader {
         self.lines = LineReader(input: input, maximumLineLength: maximumLineLength, chunkSize: chunkSize)
     }
 
+    /// Decodes up to `capacity` items into `slots`, initializing them, and returns how many;
+    /// fewer than `capacity` only at the end of the input. The same items ``next()`` gives.
+    ///
+    /// A `simple` trace's reader and the statistics are moved out for the batch and back after
+    /// it, so that neither is copied per event.
+    public mutating func fill(_ slots: UnsafeMutablePointer<TraceItem>, capacity: Int) throws(InputError) -> Int {
+        var count = 0
+        guard var simple = self.simple.take() else {
+            while count < capacity, let item = try self.next() {
+                (slots + count).initialize(to: item)
+                count += 1
+            }
+            return count
+        }
+        var statistics = self.statistics
+        defer {
+            self.simple = simple
+            self.statistics = statistics
+        }
+        while count < capacity, let item = try simple.next(statistics: &statistics) {
+            (slots + count).initialize(to: item)
+            count += 1
+        }
+        return count
+    }
+
     /// The next event or problem, or `nil` at the end of the input.
     ///
     /// - Throws: ``InputError`` when the file cannot be read, or when it is binary data
     ///   rather than a text trace (checked on the first line).
     public mutating func next() throws(InputError) -> TraceItem? {
         if self.simple != nil {
-            // The statistics go through a local: one access to `self.simple` at a time lets the
-            // reader be changed in place rather than copied on every call.
-            var statistics = self.statistics
-            let item = try self.simple!.next(statistics: &statistics)
-            self.statistics = statistics
-            guard let item else { return nil }
-            if case .record(let record) = item { return .record(self.count(record)) }
-            return item
+            let slot = UnsafeMutablePointer<TraceItem>.allocate(capacity: 1)
+            defer { slot.deallocate() }
+            return try self.fill(slot, capacity: 1) == 1 ? slot.move() : nil
         }
         while let line = try self.lines.next() {
             if !self.checkedFormat {
@@ -116,7 +147,8 @@ public struct TraceReader {
             }
             switch outcome {
             case .event(let record):
-                return .record(self.count(record))
+                self.statistics.count(record.timestamp)
+                return .record(record)
             case .otherEvent:
                 self.statistics.otherEvents += 1
             case .nonEvent:
@@ -129,23 +161,14 @@ public struct TraceReader {
         }
         if let record = self.pendingRecord {
             self.pendingRecord = nil
-            return .record(self.count(record))
+            self.statistics.count(record.timestamp)
+            return .record(record)
         }
         self.statistics.bytes = self.lines.bytesRead
         return nil
     }
 
     private var pendingRecord: TraceRecord?
-
-    private mutating func count(_ record: TraceRecord) -> TraceRecord {
-        self.statistics.virtioEvents += 1
-        if let time = record.timestamp {
-            self.statistics.timestampedEvents += 1
-            if self.statistics.firstTimestamp == nil { self.statistics.firstTimestamp = time }
-            self.statistics.lastTimestamp = time
-        }
-        return record
-    }
 
     /// Refuses binary input early with a message that says what it looks like.
     private func checkFormat(_ line: LineSlice) throws(InputError) {

@@ -73,13 +73,18 @@ public struct Analyzer {
         var pciNotifyWrite = false
         /// The device the previous event named (for the IRQ/MSI-X events that follow `virtio_notify`).
         var device: Int?
-        /// A PCI config write turned bus mastering off on this function: QEMU clears DRIVER_OK next.
-        var busMasterOffBy: String?
-        /// A virtio-pci common-config device_status write by this region's device.
-        var commonConfigStatusBy: String?
+        /// A PCI config write turned bus mastering off on the function named `lookBehindName`:
+        /// QEMU clears DRIVER_OK next.
+        var busMasterOff = false
+        /// A virtio-pci common-config device_status write by the device named `lookBehindName`.
+        var commonConfigStatus = false
     }
 
+    /// Plain values only, so that passing it on costs no reference counting per event.
     var lookBehind = LookBehind()
+    /// The QEMU name (PCI function or device) of `lookBehind.busMasterOff` or
+    /// `.commonConfigStatus`; read only when one of them is set.
+    var lookBehindName = ""
     var lastPop: (queue: Int, elem: HostPointer)?
     var qemuNames: [String: (DeviceType?, Bool)] = [:]
     /// Requests in flight on all queues together (bounded by `maximumInFlightTotal`).
@@ -132,11 +137,11 @@ public struct Analyzer {
         case .setStatus(let vdev, let value):
             guard let device = self.device(vdev) else { return }
             if previous.statusWrite { self.attributePendingWrites(to: device) }
-            if previous.commonConfigStatusBy != nil { self.devices[device].setTransport(.pci) }
+            if previous.commonConfigStatus { self.devices[device].setTransport(.pci) }
             self.setStatus(
-                device, DeviceStatus(rawValue: value), record: record, byRegisterWrite: previous.statusWrite || previous.commonConfigStatusBy != nil,
-                busMasterOffBy: previous.busMasterOffBy)
-            if let name = previous.busMasterOffBy ?? previous.commonConfigStatusBy { self.decideTypeFromQEMUName(name, device: device) }
+                device, DeviceStatus(rawValue: value), record: record, byRegisterWrite: previous.statusWrite || previous.commonConfigStatus,
+                busMasterOffBy: previous.busMasterOff ? self.lookBehindName : nil)
+            if previous.busMasterOff || previous.commonConfigStatus { self.decideTypeFromQEMUName(self.lookBehindName, device: device) }
             self.lookBehind.device = device
 
         case .queueNotify(let vdev, let index, let vq):
@@ -215,12 +220,16 @@ public struct Analyzer {
 
         case .pciConfigWrite(let name, let offset, let value):
             // PCI_COMMAND (offset 4) without Bus Master (bit 2): QEMU clears DRIVER_OK itself.
-            if offset == 4, value & 4 == 0 { self.lookBehind.busMasterOffBy = name }
+            if offset == 4, value & 4 == 0 {
+                self.lookBehind.busMasterOff = true
+                self.lookBehindName = name
+            }
 
         case .memoryRegionWrite(let region, let address, _, _):
             let prefix = "virtio-pci-common-"
             if region.hasPrefix(prefix), address == 0x14 {  // device_status in virtio_pci_common_cfg
-                self.lookBehind.commonConfigStatusBy = String(region.dropFirst(prefix.count))
+                self.lookBehind.commonConfigStatus = true
+                self.lookBehindName = String(region.dropFirst(prefix.count))
             }
 
         case .blkRequestComplete(let vdev, let request, _), .blkReadWriteComplete(let vdev, let request, _),

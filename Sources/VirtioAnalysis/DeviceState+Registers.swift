@@ -9,8 +9,13 @@ extension DeviceState {
         let value32 = UInt32(truncatingIfNeeded: write.value)
         let select = self.queueSelect
         func updateQueue(_ change: (inout MMIOQueueSetup) -> Void) {
-            guard self.mmioQueues[select] != nil || self.mmioQueues.count < 1024 else { return }
-            change(&self.mmioQueues[select, default: MMIOQueueSetup()])
+            if let index = self.mmioQueues.index(forKey: select) {
+                change(&self.mmioQueues.values[index])
+            } else if self.mmioQueues.count < 1024 {
+                var setup = MMIOQueueSetup()
+                change(&setup)
+                self.mmioQueues[select] = setup
+            }
         }
         func markModern() { if self.mmioVersion == nil { self.mmioVersion = .modern } }
         func markLegacy() { if !self.mmioVersionConfirmed { self.mmioVersion = .legacy } }

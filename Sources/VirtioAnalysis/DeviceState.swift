@@ -122,7 +122,12 @@ public struct DeviceState: Sendable {
             self.featureWordsAtFeaturesOK = nil
             self.driverFeatureWords = FeatureWords()
             self.ioeventfdSweepBelow = nil
-            for key in self.mmioQueues.keys { self.mmioQueues[key]?.ready = false }
+            // In place: iterating the keys while assigning would copy the dictionary each time.
+            var index = self.mmioQueues.startIndex
+            while index != self.mmioQueues.endIndex {
+                self.mmioQueues.values[index].ready = false
+                self.mmioQueues.formIndex(after: &index)
+            }
         } else if change.origin == .driver {
             if new.contains(.failed) { self.failedSinceReset = true }
             if new.contains(.featuresOK), !change.old.contains(.featuresOK) {
