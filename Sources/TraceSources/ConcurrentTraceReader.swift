@@ -31,6 +31,9 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
     private let ready = DispatchSemaphore(value: 0)
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var deliveries: [Delivery] = []
+    /// Slot buffers the consumer has emptied, filled again by the producer: fresh buffers
+    /// would be fresh pages, faulted in for every batch. At most `depth` + 1 buffers exist.
+    private var spare: [UnsafeMutableBufferPointer<TraceItem>] = []
     private var finished = false
     private var started = false
 
@@ -44,6 +47,7 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
     deinit {
         // Batches the consumer never took (it stopped early) still own their items.
         for case .items(let batch, _) in self.deliveries { Self.release(batch) }
+        for slots in self.spare { slots.deallocate() }
         pthread_mutex_destroy(self.mutex)
         self.mutex.deallocate()
     }
@@ -52,7 +56,7 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
     public var statistics: InputStatistics { self.reader.statistics }
 
     /// Hands the items of the next batch to `body`, in order; returns false at the end of the input.
-    public func forEachItem(inNextBatch body: (TraceItem) -> Void) throws(InputError) -> Bool {
+    public func forEachItem(inNextBatch body: (consuming TraceItem) -> Void) throws(InputError) -> Bool {
         if self.finished { return false }
         if !self.started {
             self.started = true
@@ -69,7 +73,9 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
             throw error
         case .items(let batch, let last):
             for index in 0..<batch.count { body((batch.slots.baseAddress! + index).move()) }
-            batch.slots.deallocate()
+            pthread_mutex_lock(self.mutex)
+            self.spare.append(batch.slots)
+            pthread_mutex_unlock(self.mutex)
             if last { self.finished = true }
             return !last || batch.count > 0
         }
@@ -85,7 +91,10 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
         var reader = self.reader
         while true {
             self.free.wait()
-            var batch = Batch(slots: .allocate(capacity: self.batchSize), count: 0)
+            pthread_mutex_lock(self.mutex)
+            let slots = self.spare.popLast() ?? .allocate(capacity: self.batchSize)
+            pthread_mutex_unlock(self.mutex)
+            var batch = Batch(slots: slots, count: 0)
             let delivery: Delivery
             do {
                 batch.count = try reader.fill(batch.slots.baseAddress!, capacity: self.batchSize)

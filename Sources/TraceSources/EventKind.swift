@@ -32,6 +32,14 @@ enum EventKind: Equatable {
     case inputQueueFull
     case pciConfigWrite, memoryRegionWrite
 
+    /// The two events with a string argument (the others are `u64`s only).
+    var carriesString: Bool {
+        switch self {
+        case .pciConfigWrite, .memoryRegionWrite: return true
+        default: return false
+        }
+    }
+
     /// Event names of QEMU 7.2 and 10.x, from their `trace-events` files.
     static let names: [(String, EventKind)] = {
         var table: [(String, EventKind)] = [

@@ -63,7 +63,13 @@ struct SimpleTraceReader {
     }
 
     /// Makes `count` bytes available from `start`; false at the end of the input.
-    private mutating func ensure(_ count: Int) throws(InputError) -> Bool {
+    @inline(__always) private mutating func ensure(_ count: Int) throws(InputError) -> Bool {
+        self.end - self.start >= count ? true : try self.refill(count)
+    }
+
+    /// ``ensure(_:)`` when the buffer holds fewer than `count` bytes: moves them to its start
+    /// and reads more.
+    private mutating func refill(_ count: Int) throws(InputError) -> Bool {
         while self.end - self.start < count {
             if self.atEOF { return false }
             if self.start > 0 {
@@ -104,20 +110,11 @@ struct SimpleTraceReader {
 
     /// The next decoded event or problem (with the record number as its "line" and the byte
     /// offset), or nil at the end; events of no interest are counted in `statistics`.
+    ///
+    /// The common record (a mapped event of `u64` arguments) is decoded here; everything else
+    /// is left to functions kept out of this loop.
     mutating func next(statistics: inout InputStatistics) throws(InputError) -> TraceItem? {
-        if !self.readHeader {
-            self.readHeader = true
-            guard try self.ensure(24) else {
-                throw .undecodable(path: self.path, offset: 0, reason: "a simple trace shorter than its 24-byte header")
-            }
-            let version = self.load(16, as: UInt64.self)
-            self.skip(24)
-            guard version == 4 else {
-                throw .undecodable(
-                    path: self.path, offset: 16,
-                    reason: "simple trace format version \(version); vqscope reads version 4 (QEMU 2.9 and later)")
-            }
-        }
+        if !self.readHeader { try self.readHeaderRecord() }
         while true {
             let at = self.offset
             guard try self.ensure(8) else {
@@ -128,27 +125,6 @@ struct SimpleTraceReader {
             self.record += 1
             statistics.lines = self.record
             switch type {
-            case 0:
-                guard try self.ensure(20) else { return self.truncated(at) }
-                let id = self.load(8, as: UInt64.self)
-                let length = Int(self.load(16, as: UInt32.self))
-                guard length <= 4096 else { throw self.broken("an event name of \(length) bytes", at: at) }
-                guard try self.ensure(20 + length) else { return self.truncated(at) }
-                let name = UnsafeBufferPointer(
-                    start: (self.buffer.baseAddress! + self.start + 20).assumingMemoryBound(to: UInt8.self), count: length)
-                if let kind = EventKind.lookup(name) {
-                    let text = String(decoding: name, as: UTF8.self)
-                    if let signature = self.declared[text] { self.signatures[id] = signature }
-                    if id < UInt64(Self.tableSize) {
-                        self.table[Int(id)] = kind
-                        self.names[Int(id)] = text
-                    } else {
-                        self.kinds[id] = (kind, text)
-                    }
-                } else if self.foreign.count < Self.maximumForeignIDs {
-                    self.foreign.insert(id)
-                }
-                self.skip(20 + length)
             case 1:
                 guard try self.ensure(32) else { return self.truncated(at) }
                 let id = self.load(8, as: UInt64.self)
@@ -159,29 +135,11 @@ struct SimpleTraceReader {
                     throw self.broken("an event record claims \(length) bytes (its header alone is 24)", at: at)
                 }
                 guard try self.ensure(8 + length) else { return self.truncated(at) }
-                let arguments = UnsafeRawBufferPointer(rebasing: self.buffer[(self.start + 32)..<(self.start + 8 + length)])
-                defer { self.skip(8 + length) }
+                // Valid until the next `ensure`: skipping only moves the cursor.
+                let arguments = UnsafeRawBufferPointer(start: self.buffer.baseAddress! + self.start + 32, count: length - 24)
+                self.skip(8 + length)
                 let time = Timestamp(nanoseconds: Int64(clamping: nanoseconds))
-                if id == Self.droppedEventID {
-                    let count = arguments.count >= 8 ? UInt64(littleEndian: arguments.loadUnaligned(as: UInt64.self)) : 0
-                    statistics.malformedLines += 1
-                    return .problem(InputProblem(kind: .dropped(count), line: self.record, offset: at))
-                }
-                guard let kind = self.kind(of: id) else {
-                    if self.foreign.contains(id) || self.foreign.count >= Self.maximumForeignIDs {
-                        statistics.otherEvents += 1
-                        continue
-                    }
-                    statistics.malformedLines += 1
-                    return self.problem("event id \(id) has no mapping record before it", at: at)
-                }
-                let outcome: LineOutcome
-                if !self.signatures.isEmpty, let signature = self.signatures[id] {
-                    outcome = self.decodeDeclared(kind, signature: signature, arguments: arguments, time: time, pid: pid)
-                } else if kind == .pciConfigWrite || kind == .memoryRegionWrite {
-                    outcome = self.decodeWithString(kind, arguments: arguments, time: time, pid: pid)
-                } else {
-                    // The common case, kept free of intermediate values: u64 arguments only.
+                if id < UInt64(Self.tableSize), let kind = self.table[Int(id)], !kind.carriesString, self.signatures.isEmpty {
                     do throws(QEMULogDecoder.ArgumentError) {
                         guard let event = try self.decoder.decodeRecord(kind, arguments: arguments) else {
                             statistics.otherEvents += 1
@@ -195,20 +153,107 @@ struct SimpleTraceReader {
                         return self.problem("\(self.name(of: id)): \(error.reason)", at: at)
                     }
                 }
-                switch consume outcome {
-                case .event(let record):
-                    statistics.bytes = self.offset
-                    statistics.count(time)
-                    return .record(record)
-                case .otherEvent, .nonEvent:
-                    statistics.otherEvents += 1
-                case .malformed(let reason):
-                    statistics.malformedLines += 1
-                    return self.problem("\(self.name(of: id)): \(reason)", at: at)
+                if let item = self.uncommonEvent(id, at: at, arguments: arguments, time: time, pid: pid, statistics: &statistics) {
+                    return item
                 }
+            case 0:
+                if let item = try self.readMapping(at: at) { return item }
             default:
                 throw self.broken("record type \(type) (0 is a mapping, 1 an event)", at: at)
             }
+        }
+    }
+
+    /// The 24-byte header: the event id and magic ``isSimpleTrace(_:)`` checked, and the version.
+    @inline(never)
+    private mutating func readHeaderRecord() throws(InputError) {
+        self.readHeader = true
+        guard try self.ensure(24) else {
+            throw .undecodable(path: self.path, offset: 0, reason: "a simple trace shorter than its 24-byte header")
+        }
+        let version = self.load(16, as: UInt64.self)
+        self.skip(24)
+        guard version == 4 else {
+            throw .undecodable(
+                path: self.path, offset: 16,
+                reason: "simple trace format version \(version); vqscope reads version 4 (QEMU 2.9 and later)")
+        }
+    }
+
+    /// A mapping record: an event id and its name. Returns a problem when the input ends inside it.
+    @inline(never)
+    private mutating func readMapping(at: UInt64) throws(InputError) -> TraceItem? {
+        guard try self.ensure(20) else { return self.truncated(at) }
+        let id = self.load(8, as: UInt64.self)
+        let length = Int(self.load(16, as: UInt32.self))
+        guard length <= 4096 else { throw self.broken("an event name of \(length) bytes", at: at) }
+        guard try self.ensure(20 + length) else { return self.truncated(at) }
+        let name = UnsafeBufferPointer(
+            start: (self.buffer.baseAddress! + self.start + 20).assumingMemoryBound(to: UInt8.self), count: length)
+        if let kind = EventKind.lookup(name) {
+            let text = String(decoding: name, as: UTF8.self)
+            if let signature = self.declared[text] { self.signatures[id] = signature }
+            if id < UInt64(Self.tableSize) {
+                self.table[Int(id)] = kind
+                self.names[Int(id)] = text
+            } else {
+                self.kinds[id] = (kind, text)
+            }
+        } else if self.foreign.count < Self.maximumForeignIDs {
+            self.foreign.insert(id)
+        }
+        self.skip(20 + length)
+        return nil
+    }
+
+    /// Every event record but the common one: dropped events, ids past the table, unmapped
+    /// ids, events declared by `--trace-events`, and the events that carry a string.
+    /// Returns nil for an event of no interest (counted).
+    @inline(never)
+    private func uncommonEvent(
+        _ id: UInt64, at: UInt64, arguments: UnsafeRawBufferPointer, time: Timestamp, pid: UInt32,
+        statistics: inout InputStatistics
+    ) -> TraceItem? {
+        if id == Self.droppedEventID {
+            let count = arguments.count >= 8 ? UInt64(littleEndian: arguments.loadUnaligned(as: UInt64.self)) : 0
+            statistics.malformedLines += 1
+            return .problem(InputProblem(kind: .dropped(count), line: self.record, offset: at))
+        }
+        guard let kind = self.kind(of: id) else {
+            if self.foreign.contains(id) || self.foreign.count >= Self.maximumForeignIDs {
+                statistics.otherEvents += 1
+                return nil
+            }
+            statistics.malformedLines += 1
+            return self.problem("event id \(id) has no mapping record before it", at: at)
+        }
+        let outcome: LineOutcome
+        if !self.signatures.isEmpty, let signature = self.signatures[id] {
+            outcome = self.decodeDeclared(kind, signature: signature, arguments: arguments, time: time, pid: pid)
+        } else if kind.carriesString {
+            outcome = self.decodeWithString(kind, arguments: arguments, time: time, pid: pid)
+        } else {
+            do throws(QEMULogDecoder.ArgumentError) {
+                guard let event = try self.decoder.decodeRecord(kind, arguments: arguments) else {
+                    statistics.otherEvents += 1
+                    return nil
+                }
+                outcome = .event(TraceRecord(event: event, line: self.record, timestamp: time, thread: pid))
+            } catch {
+                outcome = .malformed(error.reason)
+            }
+        }
+        switch consume outcome {
+        case .event(let record):
+            statistics.bytes = self.offset
+            statistics.count(time)
+            return .record(record)
+        case .otherEvent, .nonEvent:
+            statistics.otherEvents += 1
+            return nil
+        case .malformed(let reason):
+            statistics.malformedLines += 1
+            return self.problem("\(self.name(of: id)): \(reason)", at: at)
         }
     }
 
@@ -246,7 +291,7 @@ struct SimpleTraceReader {
         _ kind: EventKind, arguments: UnsafeRawBufferPointer, time: Timestamp, pid: UInt32
     ) -> LineOutcome {
         let stringAt = kind == .pciConfigWrite ? 0 : 40
-        let malformed = LineOutcome.malformed("\(arguments.count) argument bytes that do not hold its arguments")
+        var malformed: LineOutcome { .malformed("\(arguments.count) argument bytes that do not hold its arguments") }
         guard stringAt + 4 <= arguments.count else { return malformed }
         let length = Int(UInt32(littleEndian: arguments.loadUnaligned(fromByteOffset: stringAt, as: UInt32.self)))
         guard length <= arguments.count - stringAt - 4 else { return malformed }

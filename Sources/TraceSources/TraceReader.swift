@@ -93,15 +93,21 @@ public struct TraceReader {
 
     /// Decodes up to `capacity` items into `slots`, initializing them, and returns how many;
     /// fewer than `capacity` only at the end of the input. The same items ``next()`` gives.
+    /// When it throws, no slot is left initialized.
     ///
     /// A `simple` trace's reader and the statistics are moved out for the batch and back after
     /// it, so that neither is copied per event.
     public mutating func fill(_ slots: UnsafeMutablePointer<TraceItem>, capacity: Int) throws(InputError) -> Int {
         var count = 0
         guard var simple = self.simple.take() else {
-            while count < capacity, let item = try self.next() {
-                (slots + count).initialize(to: item)
-                count += 1
+            do {
+                while count < capacity, let item = try self.next() {
+                    (slots + count).initialize(to: item)
+                    count += 1
+                }
+            } catch {
+                slots.deinitialize(count: count)
+                throw error
             }
             return count
         }
@@ -110,9 +116,14 @@ public struct TraceReader {
             self.simple = simple
             self.statistics = statistics
         }
-        while count < capacity, let item = try simple.next(statistics: &statistics) {
-            (slots + count).initialize(to: item)
-            count += 1
+        do {
+            while count < capacity, let item = try simple.next(statistics: &statistics) {
+                (slots + count).initialize(to: item)
+                count += 1
+            }
+        } catch {
+            slots.deinitialize(count: count)
+            throw error
         }
         return count
     }

@@ -36,8 +36,13 @@ extension Analyzer {
     }
 
     mutating func attributePendingWrites(to device: Int) {
-        let accesses = self.pendingWrites
-        self.pendingWrites.removeAll(keepingCapacity: true)
+        // Swapped out and back, so that the array's buffer is reused rather than reallocated.
+        var accesses: [PendingRegisterAccess] = []
+        swap(&accesses, &self.pendingWrites)
+        defer {
+            accesses.removeAll(keepingCapacity: true)
+            if self.pendingWrites.isEmpty { self.pendingWrites = accesses }
+        }
         for access in accesses {
             switch access {
             case .write(let write): self.apply(write, to: device)

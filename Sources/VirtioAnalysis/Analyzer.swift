@@ -98,8 +98,8 @@ public struct Analyzer {
 
     // MARK: - Input
 
-    public mutating func consume(_ item: TraceItem) {
-        switch item {
+    public mutating func consume(_ item: consuming TraceItem) {
+        switch consume item {
         case .record(let record): self.handle(record)
         case .problem(let problem): self.report(problem)
         }
@@ -390,7 +390,7 @@ public struct Analyzer {
     /// Requests in flight at a reset are completed (or dropped) by the reset itself.
     mutating func markDraining(_ device: Int) {
         for queue in self.devices[device].queueSlots.values {
-            for key in self.queues[queue].inFlight.keys { self.queues[queue].inFlight[key]?.draining = true }
+            self.queues[queue].markInFlightDraining()
             self.queues[queue].resetUsedIndex()
         }
     }
@@ -438,6 +438,8 @@ public struct Analyzer {
     }
 
     mutating func runQueueRules(_ activity: QueueActivity, queue: Int, record: TraceRecord) {
+        let rules = RuleCatalog.queueRulesByActivity[activity.kind.rawValue]
+        if rules.isEmpty { return }
         // Fields are read through buffer pointers: reading them through the arrays would copy
         // the whole device state (and retain everything in it) on every event.
         let (index, device) = self.queues.withUnsafeBufferPointer {
@@ -455,7 +457,7 @@ public struct Analyzer {
                 }
             }
         }
-        for rule in RuleCatalog.queueRules {
+        for rule in rules {
             if let message = rule.check(activity, queue: context) {
                 self.emit(rule.info, message, record: record, device: device, queue: index)
             }

@@ -8,15 +8,7 @@ extension DeviceState {
         self.mmioWrites += 1
         let value32 = UInt32(truncatingIfNeeded: write.value)
         let select = self.queueSelect
-        func updateQueue(_ change: (inout MMIOQueueSetup) -> Void) {
-            if let index = self.mmioQueues.index(forKey: select) {
-                change(&self.mmioQueues.values[index])
-            } else if self.mmioQueues.count < 1024 {
-                var setup = MMIOQueueSetup()
-                change(&setup)
-                self.mmioQueues[select] = setup
-            }
-        }
+        func updateQueue(_ change: (inout MMIOQueueSetup) -> Void) { self.mmioQueues.update(select, change) }
         func markModern() { if self.mmioVersion == nil { self.mmioVersion = .modern } }
         func markLegacy() { if !self.mmioVersionConfirmed { self.mmioVersion = .legacy } }
         switch write.register {

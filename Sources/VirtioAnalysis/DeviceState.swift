@@ -51,6 +51,54 @@ public struct MMIOQueueSetup: Sendable, Equatable {
     public var alignment: UInt32?
 }
 
+/// The queues a device's driver programmed through virtio-mmio, by QueueSel value, in
+/// ascending order. Drivers select a handful of queues, and every register write looks one up:
+/// a sorted array searched in place costs less than hashing.
+public struct MMIOQueueSetups: Sendable, Equatable {
+    /// At most this many queues are kept (QueueSel is a 32-bit register).
+    static let capacity = 1024
+    public private(set) var selects: [UInt32] = []
+    public private(set) var setups: [MMIOQueueSetup] = []
+
+    public var isEmpty: Bool { self.selects.isEmpty }
+
+    /// Where `select` is, or where it would be inserted.
+    private func position(of select: UInt32) -> (index: Int, found: Bool) {
+        self.selects.withUnsafeBufferPointer { selects in
+            var low = 0
+            var high = selects.count
+            while low < high {
+                let middle = (low + high) / 2
+                if selects[middle] < select { low = middle + 1 } else { high = middle }
+            }
+            return (low, low < selects.count && selects[low] == select)
+        }
+    }
+
+    public subscript(select: UInt32) -> MMIOQueueSetup? {
+        let (index, found) = self.position(of: select)
+        return found ? self.setups[index] : nil
+    }
+
+    /// Changes the setup of queue `select` in place, adding it (while fewer than `capacity`).
+    mutating func update(_ select: UInt32, _ change: (inout MMIOQueueSetup) -> Void) {
+        let (index, found) = self.position(of: select)
+        if found {
+            change(&self.setups[index])
+        } else if self.selects.count < Self.capacity {
+            var setup = MMIOQueueSetup()
+            change(&setup)
+            self.selects.insert(select, at: index)
+            self.setups.insert(setup, at: index)
+        }
+    }
+
+    /// A reset: no queue is ready any more.
+    mutating func clearReady() {
+        for index in self.setups.indices { self.setups[index].ready = false }
+    }
+}
+
 /// The verifying model's view of one device, keyed by QEMU's `vdev` pointer.
 public struct DeviceState: Sendable {
     public let vdev: HostPointer
@@ -76,7 +124,7 @@ public struct DeviceState: Sendable {
     public internal(set) var featureWordsAtFeaturesOK: FeatureWords?
     var driverFeaturesSelect: UInt32 = 0
     var queueSelect: UInt32 = 0
-    public internal(set) var mmioQueues: [UInt32: MMIOQueueSetup] = [:]
+    public internal(set) var mmioQueues = MMIOQueueSetups()
     /// Legacy virtio-mmio: the GuestPageSize written, which scales QueuePFN.
     public internal(set) var guestPageSize: UInt32?
     public internal(set) var mmioWrites = 0
@@ -122,12 +170,7 @@ public struct DeviceState: Sendable {
             self.featureWordsAtFeaturesOK = nil
             self.driverFeatureWords = FeatureWords()
             self.ioeventfdSweepBelow = nil
-            // In place: iterating the keys while assigning would copy the dictionary each time.
-            var index = self.mmioQueues.startIndex
-            while index != self.mmioQueues.endIndex {
-                self.mmioQueues.values[index].ready = false
-                self.mmioQueues.formIndex(after: &index)
-            }
+            self.mmioQueues.clearReady()
         } else if change.origin == .driver {
             if new.contains(.failed) { self.failedSinceReset = true }
             if new.contains(.featuresOK), !change.old.contains(.featuresOK) {
@@ -288,6 +331,16 @@ public struct QueueState: Sendable {
     var lastFillDrained = false
 
     public var inFlightCount: Int { self.inFlight.count }
+
+    /// A reset: every request in flight is now drained by it. In place (assigning while
+    /// iterating the keys would copy the dictionary for each one).
+    mutating func markInFlightDraining() {
+        var index = self.inFlight.startIndex
+        while index != self.inFlight.endIndex {
+            self.inFlight.values[index].draining = true
+            self.inFlight.formIndex(after: &index)
+        }
+    }
     /// Line of the oldest request still in flight, for the end-of-trace note.
     public var oldestInFlightLine: Int? { self.inFlight.values.map(\.line).min() }
 
@@ -367,7 +420,7 @@ public struct QueueState: Sendable {
     /// The device was reset: its used index starts again at 0.
     mutating func resetUsedIndex() {
         self.flushedSinceReset = 0
-        self.recentFills.removeAll()
+        self.recentFills.removeAll(keepingCapacity: true)
     }
 
     /// The device gave an element back without using it (QEMU's `virtqueue_detach_element`,

@@ -21,7 +21,7 @@ extension DeviceState {
     /// GuestPageSize and a non-zero QueuePFN; QueueAlign defaults to 4096. Queues whose
     /// addresses would pass 2^64, or whose QueueAlign is not a power of two, are left out.
     var programmedQueues: [ProgrammedQueue] {
-        self.mmioQueues.sorted { $0.key < $1.key }.compactMap { select, setup in
+        zip(self.mmioQueues.selects, self.mmioQueues.setups).compactMap { select, setup in
             guard let size = setup.size, size > 0, size <= UInt32(UInt16.max) else { return nil }
             let layout = SplitRingLayout(queueSize: Int(size))
             let addresses: QueueAddresses

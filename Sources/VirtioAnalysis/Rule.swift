@@ -47,6 +47,21 @@ public enum QueueActivity: Sendable {
     /// A used-buffer notification; `afterDrain` when it followed the completion of a request
     /// drained by a reset.
     case interrupt(afterDrain: Bool)
+
+    /// The kinds of activity without their values, for a rule to name those it checks.
+    public enum Kind: Int, Sendable, CaseIterable {
+        case kick, pop, fill, flush, interrupt
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .kick: return .kick
+        case .pop: return .pop
+        case .fill: return .fill
+        case .flush: return .flush
+        case .interrupt: return .interrupt
+        }
+    }
 }
 
 /// What a fill did to the request it names.
@@ -71,8 +86,11 @@ public struct QueueContext: Sendable {
     public var size: UInt32?
 }
 
-/// Checks each queue event.
+/// Checks each queue event of the kinds it names.
 protocol QueueRule: Rule, Sendable {
+    /// The activities the rule checks; it is not asked about the others (queue events are the
+    /// most frequent in a trace).
+    static var activities: [QueueActivity.Kind] { get }
     static func check(_ activity: QueueActivity, queue: QueueContext) -> String?
 }
 

@@ -21,6 +21,11 @@ public enum RuleCatalog {
         AvailIndexWindow.self,
     ]
 
+    /// ``queueRules`` by the activity they check, indexed by ``QueueActivity/Kind``'s raw value.
+    static let queueRulesByActivity: [[any QueueRule.Type]] = QueueActivity.Kind.allCases.map { kind in
+        Self.queueRules.filter { $0.activities.contains(kind) }
+    }
+
     static let registerRules: [any RegisterRule.Type] = [
         QueueNumWithinMax.self,
         QueueLockedWhileReady.self,

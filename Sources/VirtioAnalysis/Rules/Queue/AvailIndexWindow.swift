@@ -10,6 +10,8 @@ struct AvailIndexWindow: QueueRule {
         summary: "no more chains are in flight than the queue size",
         party: .driver, evidence: "virtqueue_pop minus virtqueue_fill per vq above the queue size")
 
+    static let activities: [QueueActivity.Kind] = [.pop]
+
     static func check(_ activity: QueueActivity, queue: QueueContext) -> String? {
         guard case .pop(_, _, let inFlight) = activity,
             let size = queue.size, inFlight == Int(size) + 1

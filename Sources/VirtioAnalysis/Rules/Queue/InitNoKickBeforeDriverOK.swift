@@ -13,6 +13,8 @@ struct InitNoKickBeforeDriverOK: QueueRule {
         summary: "no available-buffer notification before DRIVER_OK",
         party: .driver, evidence: "virtio_queue_notify while the device status lacks DRIVER_OK")
 
+    static let activities: [QueueActivity.Kind] = [.kick]
+
     static func check(_ activity: QueueActivity, queue: QueueContext) -> String? {
         guard case .kick = activity, let status = queue.deviceStatus, !queue.legacy, !status.contains(.driverOK)
         else { return nil }

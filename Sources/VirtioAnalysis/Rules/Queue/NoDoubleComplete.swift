@@ -8,6 +8,8 @@ struct NoDoubleComplete: QueueRule {
         summary: "a chain is returned to the used ring at most once per exposure",
         party: .device, evidence: "two virtqueue_fill of one elem with no virtqueue_pop between")
 
+    static let activities: [QueueActivity.Kind] = [.fill]
+
     static func check(_ activity: QueueActivity, queue: QueueContext) -> String? {
         guard case .fill(.completedBefore, let length) = activity else { return nil }
         return "an element was filled again (len \(length)) without being popped again"

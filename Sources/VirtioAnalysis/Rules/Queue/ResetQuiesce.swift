@@ -12,6 +12,8 @@ struct ResetQuiesce: QueueRule {
         summary: "after a reset the device uses no queue until re-initialized",
         party: .device, evidence: "virtqueue_pop or virtio_notify while the status is 0")
 
+    static let activities: [QueueActivity.Kind] = [.pop, .interrupt]
+
     static func check(_ activity: QueueActivity, queue: QueueContext) -> String? {
         guard let status = queue.deviceStatus, status.rawValue == 0 else { return nil }
         switch activity {

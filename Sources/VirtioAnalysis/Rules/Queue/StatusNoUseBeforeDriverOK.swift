@@ -13,6 +13,8 @@ struct StatusNoUseBeforeDriverOK: QueueRule {
         summary: "the device uses no buffers and sends no used-buffer notifications before DRIVER_OK",
         party: .device, evidence: "virtqueue_pop or virtio_notify while the status lacks DRIVER_OK")
 
+    static let activities: [QueueActivity.Kind] = [.pop, .interrupt]
+
     static func check(_ activity: QueueActivity, queue: QueueContext) -> String? {
         guard let status = queue.deviceStatus, !queue.legacy, !status.contains(.driverOK), status.rawValue != 0
         else { return nil }

@@ -9,6 +9,8 @@ struct UsedIDOwned: QueueRule {
         summary: "a used element names a chain the device owns (popped and not yet returned)",
         party: .device, evidence: "virtqueue_fill of an elem with no virtqueue_pop on that vq")
 
+    static let activities: [QueueActivity.Kind] = [.fill]
+
     static func check(_ activity: QueueActivity, queue: QueueContext) -> String? {
         guard case .fill(.notInFlight, let length) = activity else { return nil }
         return "an element that was never popped on this queue was filled (len \(length))"

@@ -8,6 +8,8 @@ struct UsedIndexWindow: QueueRule {
         summary: "used.idx advances by no more than the number of filled elements",
         party: .device, evidence: "virtqueue_flush count above the virtqueue_fill events before it")
 
+    static let activities: [QueueActivity.Kind] = [.flush]
+
     static func check(_ activity: QueueActivity, queue: QueueContext) -> String? {
         guard case .flush(let count, let awaiting) = activity, Int(count) > awaiting else { return nil }
         return "flush publishes \(count) used entries but only \(awaiting) were filled since the last flush"
