@@ -190,7 +190,7 @@ public final class QEMULogDecoder {
     /// The events with a string argument, and any event whose arguments were reordered by its
     /// declaration (`--trace-events`): the numbers in vqscope's order.
     func decodeRecord(
-        _ kind: EventKind, numbers: [UInt64], string: String?, record: Int, timestamp: Timestamp, thread: UInt32
+        _ kind: EventKind, numbers: UnsafeBufferPointer<UInt64>, string: String?, record: Int, timestamp: Timestamp, thread: UInt32
     ) -> LineOutcome {
         let event: TraceEvent?
         switch kind {

@@ -282,7 +282,9 @@ struct SimpleTraceReader {
         }
         let ordered = signature.order.map { numbers[$0] }
         if (kind == .pciConfigWrite || kind == .memoryRegionWrite) && string == nil { return .otherEvent }
-        return self.decoder.decodeRecord(kind, numbers: ordered, string: string, record: self.record, timestamp: time, thread: pid)
+        return ordered.withUnsafeBufferPointer {
+            self.decoder.decodeRecord(kind, numbers: $0, string: string, record: self.record, timestamp: time, thread: pid)
+        }
     }
 
     /// `pci_cfg_write` (a string, then five `u64`s) and `memory_region_ops_write` (five
@@ -300,10 +302,14 @@ struct SimpleTraceReader {
         let bytes = UnsafeBufferPointer(
             start: (arguments.baseAddress! + stringAt + 4).assumingMemoryBound(to: UInt8.self), count: length)
         guard Bytes.contains(bytes, Bytes.virtio) else { return .otherEvent }
-        let numbers = (0..<5).map { UInt64(littleEndian: arguments.loadUnaligned(fromByteOffset: numbersAt + 8 * $0, as: UInt64.self)) }
-        return self.decoder.decodeRecord(
-            kind, numbers: numbers, string: String(decoding: bytes, as: UTF8.self), record: self.record, timestamp: time,
-            thread: pid)
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 5) { numbers in
+            for index in 0..<5 {
+                numbers[index] = UInt64(littleEndian: arguments.loadUnaligned(fromByteOffset: numbersAt + 8 * index, as: UInt64.self))
+            }
+            return self.decoder.decodeRecord(
+                kind, numbers: UnsafeBufferPointer(numbers), string: String(decoding: bytes, as: UTF8.self), record: self.record,
+                timestamp: time, thread: pid)
+        }
     }
 
     /// The input ends inside the record at `at`: reported once, and the reading ends there.

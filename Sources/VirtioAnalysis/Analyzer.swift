@@ -332,8 +332,13 @@ public struct Analyzer {
     mutating func attach(_ queue: Int, to device: Int, index: Int?) {
         if self.queues[queue].device == nil { self.queues[queue].device = device }
         guard self.queues[queue].device == device, let index else { return }
+        // Every notification names the queue again: the entry is written only when it changed.
+        let generation = self.devices[device].queueSlotsGeneration
+        if self.queues[queue].index == index, self.queues[queue].slotGeneration == generation { return }
         self.queues[queue].index = index
         self.devices[device].queueSlots[index] = queue
+        self.devices[device].queueSlotsGeneration = generation &+ 1
+        self.queues[queue].slotGeneration = generation &+ 1
     }
 
     mutating func decideTypeFromQEMUName(_ name: String, device: Int) {
@@ -390,7 +395,7 @@ public struct Analyzer {
     /// Requests in flight at a reset are completed (or dropped) by the reset itself.
     mutating func markDraining(_ device: Int) {
         for queue in self.devices[device].queueSlots.values {
-            self.queues[queue].markInFlightDraining()
+            self.queues[queue].inFlight.markDraining()
             self.queues[queue].resetUsedIndex()
         }
     }
@@ -399,7 +404,7 @@ public struct Analyzer {
     mutating func dropDrained(_ device: Int) {
         for queue in self.devices[device].queueSlots.values {
             let before = self.queues[queue].inFlightCount
-            self.queues[queue].inFlight = self.queues[queue].inFlight.filter { !$0.value.draining }
+            self.queues[queue].inFlight.removeDrained()
             self.inFlightTotal += self.queues[queue].inFlightCount - before
             self.queues[queue].fillsAwaitingFlush = 0
             self.queues[queue].fillTimes.removeAll()

@@ -24,11 +24,14 @@ extension DeviceState {
         case .queuePFN:
             markLegacy()
             updateQueue { $0.pageFrame = value32 }
-        case .queueSel: self.queueSelect = value32
+        case .queueSel:
+            self.queueSelect = value32
+            self.selectedQueueReady = self.mmioQueues[value32]?.ready ?? false
         case .queueNum: updateQueue { $0.size = value32 }
         case .queueReady:
             markModern()
             updateQueue { $0.ready = value32 & 1 != 0 }
+            self.selectedQueueReady = self.mmioQueues[select]?.ready ?? false
         case .queueDescLow: markModern(); updateQueue { $0.descriptorArea = Self.setLow($0.descriptorArea, value32) }
         case .queueDescHigh: markModern(); updateQueue { $0.descriptorArea = Self.setHigh($0.descriptorArea, value32) }
         case .queueDriverLow: markModern(); updateQueue { $0.driverArea = Self.setLow($0.driverArea, value32) }

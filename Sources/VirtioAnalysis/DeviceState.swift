@@ -124,6 +124,9 @@ public struct DeviceState: Sendable {
     public internal(set) var featureWordsAtFeaturesOK: FeatureWords?
     var driverFeaturesSelect: UInt32 = 0
     var queueSelect: UInt32 = 0
+    /// QueueReady of the queue QueueSel selects, kept up to date by the writes that change it
+    /// (every register write asks for it).
+    var selectedQueueReady = false
     public internal(set) var mmioQueues = MMIOQueueSetups()
     /// Legacy virtio-mmio: the GuestPageSize written, which scales QueuePFN.
     public internal(set) var guestPageSize: UInt32?
@@ -132,6 +135,8 @@ public struct DeviceState: Sendable {
     var ioeventfdSweepBelow: Int32?
     /// Queue slots by queue index.
     var queueSlots: [Int: Int] = [:]
+    /// Counts the changes to `queueSlots`, so that a queue can tell that its entry still stands.
+    var queueSlotsGeneration = 0
 
     /// The device is driven through a legacy (pre-1.0) interface, where the driver may use
     /// queues before DRIVER_OK and there is no FEATURES_OK step. Spec: virtio v1.2 §3.1.2.
@@ -156,7 +161,7 @@ public struct DeviceState: Sendable {
             driverFeatureWords: device.pointee.driverFeatureWords,
             featureWordsAtFeaturesOK: device.pointee.featureWordsAtFeaturesOK,
             driverFeaturesSelect: device.pointee.driverFeaturesSelect, queueSelect: device.pointee.queueSelect,
-            selectedQueueReady: device.pointee.mmioQueues[device.pointee.queueSelect]?.ready ?? false)
+            selectedQueueReady: device.pointee.selectedQueueReady)
     }
 
     /// Records a status write in place. Spec: virtio v1.2 §2.1 (status), §3.1 (initialization).
@@ -171,6 +176,7 @@ public struct DeviceState: Sendable {
             self.driverFeatureWords = FeatureWords()
             self.ioeventfdSweepBelow = nil
             self.mmioQueues.clearReady()
+            self.selectedQueueReady = false
         } else if change.origin == .driver {
             if new.contains(.failed) { self.failedSinceReset = true }
             if new.contains(.featuresOK), !change.old.contains(.featuresOK) {
@@ -237,13 +243,6 @@ public struct DeviceContext: Sendable {
 }
 
 /// One in-flight request: an element popped and not yet filled.
-struct Request: Sendable {
-    var popTime: Int64?
-    var line: Int
-    /// The device was reset while the request was in flight; its completion is the reset draining it.
-    var draining = false
-}
-
 /// Counts of pop shapes (device-writable / device-readable descriptor counts) with the first
 /// place each shape was seen, for the request-shape rules at the end of the trace.
 public struct ShapeStatistics: Sendable, Equatable {
@@ -289,6 +288,8 @@ public struct QueueState: Sendable {
     public internal(set) var device: Int?
     /// Learned from `virtio_queue_notify`.
     public internal(set) var index: Int?
+    /// The device's `queueSlotsGeneration` when this queue last set its entry there.
+    var slotGeneration = -1
     public internal(set) var kicks = 0
     /// Notifications QEMU sent itself when it (re)started ioeventfd; not guest kicks.
     public internal(set) var qemuNotifies = 0
@@ -321,7 +322,7 @@ public struct QueueState: Sendable {
     /// Intervals that came out negative (lines not in time order) and were counted as 0.
     public internal(set) var negativeIntervals = 0
 
-    var inFlight: [HostPointer: Request] = [:]
+    var inFlight = InFlightRequests()
     var recentlyCompleted = PointerRing(capacity: 256)
     /// Fills not yet covered by a flush, and their times (the times are kept for at most 256).
     var fillsAwaitingFlush = 0
@@ -332,17 +333,8 @@ public struct QueueState: Sendable {
 
     public var inFlightCount: Int { self.inFlight.count }
 
-    /// A reset: every request in flight is now drained by it. In place (assigning while
-    /// iterating the keys would copy the dictionary for each one).
-    mutating func markInFlightDraining() {
-        var index = self.inFlight.startIndex
-        while index != self.inFlight.endIndex {
-            self.inFlight.values[index].draining = true
-            self.inFlight.formIndex(after: &index)
-        }
-    }
     /// Line of the oldest request still in flight, for the end-of-trace note.
-    public var oldestInFlightLine: Int? { self.inFlight.values.map(\.line).min() }
+    public var oldestInFlightLine: Int? { self.inFlight.oldestLine }
 
     init(vq: HostPointer) { self.vq = vq }
 
@@ -360,8 +352,8 @@ public struct QueueState: Sendable {
     {
         self.pops += 1
         self.touch(time)
-        if self.inFlight.count < limit || self.inFlight[elem] != nil {
-            self.inFlight[elem] = Request(popTime: time?.nanoseconds, line: line)
+        if self.inFlight.count < limit || self.inFlight.contains(elem) {
+            self.inFlight.set(Request(popTime: time?.nanoseconds, line: line), for: elem)
         } else {
             self.untrackedPops += 1
             self.untrackedPopsTotal += 1
@@ -384,7 +376,7 @@ public struct QueueState: Sendable {
         if length % 512 == 1, length > 512 { self.blockShapedFills += 1 }
         if length == 0 { self.zeroLengthFills += 1 }
         let outcome: FillOutcome
-        if let request = self.inFlight.removeValue(forKey: elem) {
+        if let request = self.inFlight.remove(elem) {
             outcome = .completed(drained: request.draining)
             if let start = request.popTime, let now = time?.nanoseconds { self.sample(.popToFill, Timestamp.interval(from: start, to: now)) }
             self.recentlyCompleted.insert(elem)
@@ -426,7 +418,7 @@ public struct QueueState: Sendable {
     /// The device gave an element back without using it (QEMU's `virtqueue_detach_element`,
     /// which is not traced): it is no longer in flight.
     mutating func detach(_ elem: HostPointer) {
-        self.inFlight.removeValue(forKey: elem)
+        _ = self.inFlight.remove(elem)
     }
 
     mutating func interrupt(time: Timestamp?) -> QueueActivity {
