@@ -91,6 +91,26 @@ struct ModelTests {
         #expect(queues.allSatisfy { $0.inFlightAtEnd == 0 && $0.maxInFlight == 1 })
     }
 
+    @Test("twenty requests in flight at once (past the in-place ones) complete in any order; a reset drains them")
+    func manyInFlight() throws {
+        var lines = ["virtio_set_status vdev 0xa val 1", "virtio_set_status vdev 0xa val 3",
+                     "virtio_set_status vdev 0xa val 11", "virtio_set_status vdev 0xa val 15",
+                     "virtio_queue_notify vdev 0xa n 0 vq 0x10"]
+        for elem in 1...20 { lines.append("virtqueue_pop vq 0x10 elem 0x\(String(elem, radix: 16)) in_num 1 out_num 0") }
+        // Completed out of order: every third, then the rest from the newest down, leaving 0x1 and 0x2.
+        let order = Array(stride(from: 3, through: 20, by: 3)) + (3...20).reversed().filter { $0 % 3 != 0 }
+        for elem in order { lines.append("virtqueue_fill vq 0x10 elem 0x\(String(elem, radix: 16)) len 4 idx 0") }
+        lines.append("virtqueue_fill vq 0x10 elem 0x9 len 4 idx 0")  // the second time: not popped again
+        lines.append("virtqueue_flush vq 0x10 count 18")
+        lines.append("virtio_set_status vdev 0xa val 0")  // 0x1 and 0x2 are drained by the reset
+        lines.append("virtqueue_fill vq 0x10 elem 0x1 len 0 idx 0")
+        lines.append("virtio_set_status vdev 0xa val 1")  // the driver starts over: 0x2 is gone
+        let report = try analyze(text: lines.joined(separator: "\n") + "\n")
+        #expect(report.findings.map(\.rule.id) == ["SPLIT-NO-DOUBLE-COMPLETE"])
+        let queue = try #require(report.devices.first?.queues.first)
+        #expect(queue.maxInFlight == 20 && queue.fills == 20 && queue.inFlightAtEnd == 0)
+    }
+
     @Test("a flush publishing a batch measures fill→flush for each element, oldest first")
     func batchedFlush() throws {
         let report = try analyze(text: """
