@@ -11,7 +11,8 @@ import Darwin
 ///
 /// It yields exactly the items ``TraceReader/next()`` yields, in the same order. Memory stays
 /// bounded: at most `depth` batches of `batchSize` items are decoded ahead of the consumer.
-/// Items are moved, not copied, from the producer to the consumer.
+/// Items are not copied: the consumer reads them in place, and the producer deinitializes
+/// them when it reuses their buffer (which takes that work off the consumer, the busier thread).
 public final class ConcurrentTraceReader: @unchecked Sendable {
     /// Decoded items in a buffer of `batchSize` slots, the first `count` initialized.
     private struct Batch {
@@ -31,9 +32,10 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
     private let ready = DispatchSemaphore(value: 0)
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private var deliveries: [Delivery] = []
-    /// Slot buffers the consumer has emptied, filled again by the producer: fresh buffers
-    /// would be fresh pages, faulted in for every batch. At most `depth` + 1 buffers exist.
-    private var spare: [UnsafeMutableBufferPointer<TraceItem>] = []
+    /// Batches the consumer is done with, their items still initialized: the producer
+    /// deinitializes them and fills the buffer again (fresh buffers would be fresh pages,
+    /// faulted in for every batch). At most `depth` + 1 buffers exist.
+    private var spare: [Batch] = []
     private var finished = false
     private var started = false
 
@@ -47,7 +49,7 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
     deinit {
         // Batches the consumer never took (it stopped early) still own their items.
         for case .items(let batch, _) in self.deliveries { Self.release(batch) }
-        for slots in self.spare { slots.deallocate() }
+        for batch in self.spare { Self.release(batch) }
         pthread_mutex_destroy(self.mutex)
         self.mutex.deallocate()
     }
@@ -56,7 +58,9 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
     public var statistics: InputStatistics { self.reader.statistics }
 
     /// Hands the items of the next batch to `body`, in order; returns false at the end of the input.
-    public func forEachItem(inNextBatch body: (consuming TraceItem) -> Void) throws(InputError) -> Bool {
+    /// `body` may not keep the `inout` access (the item stays in the reader's buffer); it is
+    /// `inout` only so that the item is handed over in place, without a copy.
+    public func forEachItem(inNextBatch body: (inout TraceItem) -> Void) throws(InputError) -> Bool {
         if self.finished { return false }
         if !self.started {
             self.started = true
@@ -72,9 +76,9 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
             self.finished = true
             throw error
         case .items(let batch, let last):
-            for index in 0..<batch.count { body((batch.slots.baseAddress! + index).move()) }
+            for index in 0..<batch.count { body(&batch.slots.baseAddress![index]) }
             pthread_mutex_lock(self.mutex)
-            self.spare.append(batch.slots)
+            self.spare.append(batch)
             pthread_mutex_unlock(self.mutex)
             if last { self.finished = true }
             return !last || batch.count > 0
@@ -92,9 +96,10 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
         while true {
             self.free.wait()
             pthread_mutex_lock(self.mutex)
-            let slots = self.spare.popLast() ?? .allocate(capacity: self.batchSize)
+            let used = self.spare.popLast()
             pthread_mutex_unlock(self.mutex)
-            var batch = Batch(slots: slots, count: 0)
+            if let used { used.slots.baseAddress!.deinitialize(count: used.count) }
+            var batch = Batch(slots: used?.slots ?? .allocate(capacity: self.batchSize), count: 0)
             let delivery: Delivery
             do {
                 batch.count = try reader.fill(batch.slots.baseAddress!, capacity: self.batchSize)

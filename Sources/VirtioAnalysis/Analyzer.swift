@@ -98,8 +98,8 @@ public struct Analyzer {
 
     // MARK: - Input
 
-    public mutating func consume(_ item: consuming TraceItem) {
-        switch consume item {
+    public mutating func consume(_ item: TraceItem) {
+        switch item {
         case .record(let record): self.handle(record)
         case .problem(let problem): self.report(problem)
         }
