@@ -43,25 +43,28 @@ extension Analyzer {
             accesses.removeAll(keepingCapacity: true)
             if self.pendingWrites.isEmpty { self.pendingWrites = accesses }
         }
-        for access in accesses {
-            switch access {
-            case .write(let write): self.apply(write, to: device)
-            case .confirmsVersion(let version):
-                self.devices[device].mmioVersion = version
-                self.devices[device].mmioVersionConfirmed = true
-            }
-        }
-    }
-
-    mutating func apply(_ write: RegisterWrite, to device: Int) {
-        do {
-            let before = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
-            for rule in RuleCatalog.registerRules {
-                if let message = rule.check(write, device: before) {
-                    self.emit(rule.info, message, line: write.line, time: write.timestamp, device: device)
+        // The device is updated through one pointer for the whole run of writes, and the rules'
+        // messages are emitted after it (they are rare; emitting needs the whole model).
+        let rules = RuleCatalog.registerRules
+        var broken: [(rule: RuleInfo, message: String, write: RegisterWrite)] = []
+        self.devices.withUnsafeMutableBufferPointer { devices in
+            let state = devices.baseAddress! + device
+            for access in accesses {
+                switch access {
+                case .write(let write):
+                    let before = DeviceState.context(of: state)
+                    for rule in rules {
+                        if let message = rule.check(write, device: before) { broken.append((rule.info, message, write)) }
+                    }
+                    state.pointee.apply(write)
+                case .confirmsVersion(let version):
+                    state.pointee.mmioVersion = version
+                    state.pointee.mmioVersionConfirmed = true
                 }
             }
         }
-        self.devices[device].apply(write)
+        for (rule, message, write) in broken {
+            self.emit(rule, message, line: write.line, time: write.timestamp, device: device)
+        }
     }
 }
