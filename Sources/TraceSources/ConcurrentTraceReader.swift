@@ -12,12 +12,22 @@ import Darwin
 /// It yields exactly the items ``TraceReader/next()`` yields, in the same order. Memory stays
 /// bounded: at most `depth` batches of `batchSize` items are decoded ahead of the consumer.
 /// Items are not copied: the consumer reads them in place, and the producer deinitializes
-/// them when it reuses their buffer (which takes that work off the consumer, the busier thread).
+/// those that hold references (a few strings) when it reuses their buffer; the rest are plain
+/// values, simply overwritten.
 public final class ConcurrentTraceReader: @unchecked Sendable {
-    /// Decoded items in a buffer of `batchSize` slots, the first `count` initialized.
+    /// Decoded items in a buffer of `batchSize` slots, the first `count` initialized; those
+    /// at `holders` hold references and must be deinitialized, the others are plain values.
     private struct Batch {
         var slots: UnsafeMutableBufferPointer<TraceItem>
         var count: Int
+        var holders: [Int]
+
+        /// Ends the items' lifetimes, keeping the buffer.
+        mutating func clear() {
+            for index in self.holders { (self.slots.baseAddress! + index).deinitialize(count: 1) }
+            self.holders.removeAll(keepingCapacity: true)
+            self.count = 0
+        }
     }
 
     private enum Delivery {
@@ -86,7 +96,8 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
     }
 
     private static func release(_ batch: Batch) {
-        batch.slots.baseAddress!.deinitialize(count: batch.count)
+        var batch = batch
+        batch.clear()
         batch.slots.deallocate()
     }
 
@@ -98,11 +109,11 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
             pthread_mutex_lock(self.mutex)
             let used = self.spare.popLast()
             pthread_mutex_unlock(self.mutex)
-            if let used { used.slots.baseAddress!.deinitialize(count: used.count) }
-            var batch = Batch(slots: used?.slots ?? .allocate(capacity: self.batchSize), count: 0)
+            var batch = used ?? Batch(slots: .allocate(capacity: self.batchSize), count: 0, holders: [])
+            batch.clear()
             let delivery: Delivery
             do {
-                batch.count = try reader.fill(batch.slots.baseAddress!, capacity: self.batchSize)
+                batch.count = try reader.fill(batch.slots.baseAddress!, capacity: self.batchSize, holders: &batch.holders)
                 delivery = .items(batch, last: batch.count < self.batchSize)
             } catch {
                 Self.release(batch)

@@ -65,6 +65,21 @@ public enum TraceFormat: String, Sendable {
 public enum TraceItem: Sendable, Equatable {
     case record(TraceRecord)
     case problem(InputProblem)
+
+    /// False for the events made of plain values only (no string), which need no
+    /// deinitialization; true for everything else, including any event added later.
+    var holdsReferences: Bool {
+        guard case .record(let record) = self else { return true }
+        switch record.event {
+        case .allocElement, .pop, .fill, .flush, .queueNotify, .notify, .notifyIrqfd, .setStatus, .mmioRead, .mmioWrite,
+            .mmioGuestPage, .mmioQueueWrite, .mmioSettingIRQ, .pciNotify, .pciNotifyWrite, .blkRequestComplete,
+            .blkReadWriteComplete, .blkHandleRead, .blkHandleWrite, .blkSubmitMultiRequest, .blkOther, .blkDataPlane, .rng,
+            .serialSendControl, .serialHandleControl, .serialOther, .inputQueueFull:
+            return false
+        case .netOther, .pciConfigWrite, .memoryRegionWrite, .qemuMessage:
+            return true
+        }
+    }
 }
 
 /// Streams a QEMU `log`-backend trace as typed events, with bounded memory.
@@ -93,36 +108,39 @@ public struct TraceReader {
 
     /// Decodes up to `capacity` items into `slots`, initializing them, and returns how many;
     /// fewer than `capacity` only at the end of the input. The same items ``next()`` gives.
-    /// When it throws, no slot is left initialized.
+    /// The indices of the items that hold references (strings) are appended to `holders`: only
+    /// those need deinitializing, the others are plain values. When it throws, no slot is left
+    /// initialized.
     ///
     /// A `simple` trace's reader and the statistics are moved out for the batch and back after
     /// it, so that neither is copied per event.
-    public mutating func fill(_ slots: UnsafeMutablePointer<TraceItem>, capacity: Int) throws(InputError) -> Int {
+    public mutating func fill(
+        _ slots: UnsafeMutablePointer<TraceItem>, capacity: Int, holders: inout [Int]
+    ) throws(InputError) -> Int {
         var count = 0
-        guard var simple = self.simple.take() else {
-            do {
-                while count < capacity, let item = try self.next() {
+        let firstHolder = holders.count
+        do {
+            if var simple = self.simple.take() {
+                var statistics = self.statistics
+                defer {
+                    self.simple = simple
+                    self.statistics = statistics
+                }
+                while count < capacity, let item = try simple.next(statistics: &statistics) {
+                    if item.holdsReferences { holders.append(count) }
                     (slots + count).initialize(to: item)
                     count += 1
                 }
-            } catch {
-                slots.deinitialize(count: count)
-                throw error
-            }
-            return count
-        }
-        var statistics = self.statistics
-        defer {
-            self.simple = simple
-            self.statistics = statistics
-        }
-        do {
-            while count < capacity, let item = try simple.next(statistics: &statistics) {
-                (slots + count).initialize(to: item)
-                count += 1
+            } else {
+                while count < capacity, let item = try self.next() {
+                    if item.holdsReferences { holders.append(count) }
+                    (slots + count).initialize(to: item)
+                    count += 1
+                }
             }
         } catch {
-            slots.deinitialize(count: count)
+            for index in holders[firstHolder...] { (slots + index).deinitialize(count: 1) }
+            holders.removeSubrange(firstHolder...)
             throw error
         }
         return count
@@ -136,7 +154,8 @@ public struct TraceReader {
         if self.simple != nil {
             let slot = UnsafeMutablePointer<TraceItem>.allocate(capacity: 1)
             defer { slot.deallocate() }
-            return try self.fill(slot, capacity: 1) == 1 ? slot.move() : nil
+            var holders: [Int] = []
+            return try self.fill(slot, capacity: 1, holders: &holders) == 1 ? slot.move() : nil
         }
         while let line = try self.lines.next() {
             if !self.checkedFormat {

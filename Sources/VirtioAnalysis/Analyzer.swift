@@ -443,23 +443,17 @@ public struct Analyzer {
     }
 
     mutating func runQueueRules(_ activity: QueueActivity, queue: Int, record: TraceRecord) {
-        let rules = RuleCatalog.queueRulesByActivity[activity.kind.rawValue]
+        let rules = UnsafeBufferPointer(rebasing: RuleCatalog.queueRuleTable[RuleCatalog.queueRuleRanges[activity.kind.rawValue]])
         if rules.isEmpty { return }
-        // Fields are read through buffer pointers: reading them through the arrays would copy
-        // the whole device state (and retain everything in it) on every event.
-        let (index, device) = self.queues.withUnsafeBufferPointer {
-            ($0.baseAddress![queue].index, $0.baseAddress![queue].device)
-        }
+        // Fields are read one by one in place (no copy of the states, no buffer retained).
+        let index = self.queues[queue].index
+        let device = self.queues[queue].device
         var context = QueueContext(index: index, deviceStatus: nil, legacy: false, size: nil)
-        if let device {
-            self.devices.withUnsafeBufferPointer { devices in
-                let state = devices.baseAddress! + device
-                guard state.pointee.statusSeen else { return }
-                context.deviceStatus = state.pointee.status
-                context.legacy = state.pointee.mmioVersion == .legacy
-                if case .pop = activity, let index, !state.pointee.mmioQueues.isEmpty {
-                    context.size = state.pointee.mmioQueues[UInt32(truncatingIfNeeded: index)]?.size
-                }
+        if let device, self.devices[device].statusSeen {
+            context.deviceStatus = self.devices[device].status
+            context.legacy = self.devices[device].mmioVersion == .legacy
+            if case .pop = activity, let index, !self.devices[device].mmioQueues.isEmpty {
+                context.size = self.devices[device].mmioQueues[UInt32(truncatingIfNeeded: index)]?.size
             }
         }
         for rule in rules {

@@ -21,10 +21,25 @@ public enum RuleCatalog {
         AvailIndexWindow.self,
     ]
 
-    /// ``queueRules`` by the activity they check, indexed by ``QueueActivity/Kind``'s raw value.
-    static let queueRulesByActivity: [[any QueueRule.Type]] = QueueActivity.Kind.allCases.map { kind in
-        Self.queueRules.filter { $0.activities.contains(kind) }
-    }
+    /// ``queueRules`` grouped by the activity they check: those for kind `k` are
+    /// `queueRuleTable[queueRuleRanges[k.rawValue]]`. Kept in storage that lives as long as the
+    /// process (metatypes are plain values), so that running them on every queue event takes
+    /// no reference counting.
+    nonisolated(unsafe) static let queueRuleTable: UnsafeBufferPointer<any QueueRule.Type> = {
+        let grouped = QueueActivity.Kind.allCases.flatMap { kind in Self.queueRules.filter { $0.activities.contains(kind) } }
+        let table = UnsafeMutableBufferPointer<any QueueRule.Type>.allocate(capacity: grouped.count)
+        _ = table.initialize(from: grouped)
+        return UnsafeBufferPointer(table)
+    }()
+
+    static let queueRuleRanges: [Range<Int>] = {
+        var start = 0
+        return QueueActivity.Kind.allCases.map { kind in
+            let count = Self.queueRules.count { $0.activities.contains(kind) }
+            defer { start += count }
+            return start..<(start + count)
+        }
+    }()
 
     static let registerRules: [any RegisterRule.Type] = [
         QueueNumWithinMax.self,
