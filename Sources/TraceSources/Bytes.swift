@@ -33,3 +33,31 @@ enum Bytes {
 
     static let virtio: [UInt8] = Array("virtio".utf8)
 }
+
+/// The last few device names read from PCI config and memory-region records, with the
+/// `String` each became (nil for a device that is not a virtio one): a handful of names recur
+/// in every access, and a name seen before is compared rather than decoded again.
+struct RecentNames {
+    static let capacity = 8
+    private var names: [[UInt8]] = []
+    private var strings: [String?] = []
+    private var next = 0
+
+    /// What `bytes` became when it was last seen (`.some(nil)`: not a virtio device's name),
+    /// or nil for a name not among the recent ones.
+    func lookup(_ bytes: UnsafeBufferPointer<UInt8>) -> String?? {
+        for index in self.names.indices where Bytes.equal(bytes, self.names[index]) { return .some(self.strings[index]) }
+        return nil
+    }
+
+    mutating func remember(_ bytes: UnsafeBufferPointer<UInt8>, as string: String?) {
+        if self.names.count < Self.capacity {
+            self.names.append(Array(bytes))
+            self.strings.append(string)
+        } else {
+            self.names[self.next] = Array(bytes)
+            self.strings[self.next] = string
+            self.next = (self.next + 1) % Self.capacity
+        }
+    }
+}

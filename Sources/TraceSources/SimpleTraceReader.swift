@@ -37,6 +37,7 @@ struct SimpleTraceReader {
     private var foreign: Set<UInt64> = []
     private var record = 0
     private let decoder = QEMULogDecoder()
+    private var recentNames = RecentNames()
     private var readHeader = false
 
     /// Declarations from `--trace-events`, by event name.
@@ -210,7 +211,7 @@ struct SimpleTraceReader {
     /// ids, events declared by `--trace-events`, and the events that carry a string.
     /// Returns nil for an event of no interest (counted).
     @inline(never)
-    private func uncommonEvent(
+    private mutating func uncommonEvent(
         _ id: UInt64, at: UInt64, arguments: UnsafeRawBufferPointer, time: Timestamp, pid: UInt32,
         statistics: inout InputStatistics
     ) -> TraceItem? {
@@ -289,7 +290,7 @@ struct SimpleTraceReader {
 
     /// `pci_cfg_write` (a string, then five `u64`s) and `memory_region_ops_write` (five
     /// `u64`s, then a string). Most devices are not virtio ones: for those nothing is made.
-    private func decodeWithString(
+    private mutating func decodeWithString(
         _ kind: EventKind, arguments: UnsafeRawBufferPointer, time: Timestamp, pid: UInt32
     ) -> LineOutcome {
         let stringAt = kind == .pciConfigWrite ? 0 : 40
@@ -301,14 +302,23 @@ struct SimpleTraceReader {
         guard numbersAt + 40 <= arguments.count else { return malformed }
         let bytes = UnsafeBufferPointer(
             start: (arguments.baseAddress! + stringAt + 4).assumingMemoryBound(to: UInt8.self), count: length)
-        guard Bytes.contains(bytes, Bytes.virtio) else { return .otherEvent }
+        let name: String
+        if let known = self.recentNames.lookup(bytes) {
+            guard let known else { return .otherEvent }
+            name = known
+        } else {
+            let virtio = Bytes.contains(bytes, Bytes.virtio)
+            // Names are short; a long one (hostile input) is not kept.
+            if length <= 64 { self.recentNames.remember(bytes, as: virtio ? String(decoding: bytes, as: UTF8.self) : nil) }
+            guard virtio else { return .otherEvent }
+            name = String(decoding: bytes, as: UTF8.self)
+        }
         return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: 5) { numbers in
             for index in 0..<5 {
                 numbers[index] = UInt64(littleEndian: arguments.loadUnaligned(fromByteOffset: numbersAt + 8 * index, as: UInt64.self))
             }
             return self.decoder.decodeRecord(
-                kind, numbers: UnsafeBufferPointer(numbers), string: String(decoding: bytes, as: UTF8.self), record: self.record,
-                timestamp: time, thread: pid)
+                kind, numbers: UnsafeBufferPointer(numbers), string: name, record: self.record, timestamp: time, thread: pid)
         }
     }
 

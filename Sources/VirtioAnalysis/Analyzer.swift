@@ -195,6 +195,22 @@ public struct Analyzer {
             self.lookBehind.notifyWrite = offset == MMIORegister.queueNotify.rawValue
             self.lookBehind.registerWrite = true
 
+        case .mmioSettingIRQ:
+            if let device = previous.device { self.devices[device].setTransport(.mmio) }
+
+        case .allocElement, .mmioRead:
+            break
+
+        default:
+            self.handleLessFrequent(record, previous: previous)
+        }
+    }
+
+    /// The events other than the queue lifecycle, status and register traffic that make up
+    /// most of a trace: kept out of ``handle(_:)`` so that its frequent path stays small.
+    @inline(never)
+    mutating func handleLessFrequent(_ record: TraceRecord, previous: LookBehind) {
+        switch record.event {
         case .mmioQueueWrite(let value, let maximum):
             // QEMU logs this right after the QueueNum write itself; merge the two.
             if case .write(var last) = self.pendingWrites.last, last.register == .queueNum, last.value == value,
@@ -208,9 +224,6 @@ public struct Analyzer {
                         register: .queueNum, offset: MMIORegister.queueNum.rawValue, value: value, queueNumMax: maximum,
                         line: record.line, timestamp: record.timestamp))
             }
-
-        case .mmioSettingIRQ:
-            if let device = previous.device { self.devices[device].setTransport(.mmio) }
 
         case .pciNotify:
             if let device = previous.device { self.devices[device].setTransport(.pci) }
@@ -266,7 +279,8 @@ public struct Analyzer {
                 self.inFlightTotal += self.queues[queue].inFlightCount - before
             }
 
-        case .allocElement, .mmioRead, .mmioGuestPage, .serialSendControl, .netOther, .inputQueueFull, .blkDataPlane:
+        case .mmioGuestPage, .serialSendControl, .netOther, .inputQueueFull, .blkDataPlane, .allocElement, .mmioRead,
+            .setStatus, .queueNotify, .pop, .fill, .flush, .notify, .notifyIrqfd, .mmioWrite, .mmioSettingIRQ:
             break
         }
     }
