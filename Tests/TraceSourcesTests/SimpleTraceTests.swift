@@ -72,6 +72,27 @@ struct SimpleTraceTests {
         #expect(reason.contains("does not fit in 8 bits") && problem.line == 8)
     }
 
+    @Test("device names recur: each PCI config write keeps its own name, past the names remembered")
+    func recurringNames() throws {
+        var trace = Builder()
+        trace.mapping(9, "pci_cfg_write")
+        // Twelve names (more than are remembered), virtio and not, each written three times in turn.
+        let names = (0..<12).map { $0 % 3 == 0 ? "ICH9-LPC-\($0)" : "virtio-blk-pci-\($0)" }
+        for round in 0..<3 {
+            for (index, name) in names.enumerated() {
+                trace.event(9, at: UInt64(round * 100 + index), [0, 3, 0, 4, UInt64(index)], string: name)
+            }
+        }
+        let (items, statistics) = try Self.read(trace)
+        let expected = (0..<3).flatMap { _ in
+            names.enumerated().filter { $0.element.hasPrefix("virtio") }.map {
+                TraceEvent.pciConfigWrite(device: $0.element, offset: 4, value: UInt32($0.offset))
+            }
+        }
+        #expect(items.compactMap { if case .record(let record) = $0 { record.event } else { nil } } == expected)
+        #expect(statistics.virtioEvents == 24 && statistics.otherEvents == 12)
+    }
+
     @Test("dropped events, an unmapped id, arguments that do not fit, a cut record: problems with offsets")
     func problems() throws {
         var trace = Builder()
