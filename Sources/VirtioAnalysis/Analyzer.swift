@@ -457,7 +457,7 @@ public struct Analyzer {
     }
 
     mutating func runQueueRules(_ activity: QueueActivity, queue: Int, record: TraceRecord) {
-        let rules = UnsafeBufferPointer(rebasing: RuleCatalog.queueRuleTable[RuleCatalog.queueRuleRanges[activity.kind.rawValue]])
+        let rules = RuleCatalog.queueRules(checking: activity.kind)
         if rules.isEmpty { return }
         // Fields are read one by one in place (no copy of the states, no buffer retained).
         let index = self.queues[queue].index
@@ -479,12 +479,15 @@ public struct Analyzer {
 
     // MARK: - Findings
 
+    // Findings are rare: kept out of line, so that the checks calling them stay small.
+    @inline(never)
     mutating func emit(
         _ rule: RuleInfo, _ message: String, record: TraceRecord, device: Int? = nil, queue: Int? = nil
     ) {
         self.emit(rule, message, line: record.line, time: record.timestamp, device: device, queue: queue)
     }
 
+    @inline(never)
     mutating func emit(
         _ rule: RuleInfo, _ message: String, line: Int?, offset: UInt64? = nil, time: Timestamp? = nil,
         device: Int? = nil, queue: Int? = nil

@@ -21,24 +21,29 @@ public enum RuleCatalog {
         AvailIndexWindow.self,
     ]
 
-    /// ``queueRules`` grouped by the activity they check: those for kind `k` are
-    /// `queueRuleTable[queueRuleRanges[k.rawValue]]`. Kept in storage that lives as long as the
+    /// The queue rules that check activities of `kind`, read in place.
+    @inline(__always)
+    static func queueRules(checking kind: QueueActivity.Kind) -> UnsafeBufferPointer<any QueueRule.Type> {
+        let table = Self.queueRuleTable
+        return UnsafeBufferPointer(rebasing: table.rules[table.ranges[kind.rawValue]])
+    }
+
+    /// ``queueRules`` grouped by the activity they check, in storage that lives as long as the
     /// process (metatypes are plain values), so that running them on every queue event takes
     /// no reference counting.
-    nonisolated(unsafe) static let queueRuleTable: UnsafeBufferPointer<any QueueRule.Type> = {
-        let grouped = QueueActivity.Kind.allCases.flatMap { kind in Self.queueRules.filter { $0.activities.contains(kind) } }
-        let table = UnsafeMutableBufferPointer<any QueueRule.Type>.allocate(capacity: grouped.count)
-        _ = table.initialize(from: grouped)
-        return UnsafeBufferPointer(table)
-    }()
-
-    static let queueRuleRanges: [Range<Int>] = {
+    nonisolated(unsafe) private static let queueRuleTable: (
+        rules: UnsafeBufferPointer<any QueueRule.Type>, ranges: UnsafeBufferPointer<Range<Int>>
+    ) = {
+        let groups = QueueActivity.Kind.allCases.map { kind in Self.queueRules.filter { $0.activities.contains(kind) } }
+        let rules = UnsafeMutableBufferPointer<any QueueRule.Type>.allocate(capacity: groups.joined().count)
+        _ = rules.initialize(from: groups.joined())
+        let ranges = UnsafeMutableBufferPointer<Range<Int>>.allocate(capacity: groups.count)
         var start = 0
-        return QueueActivity.Kind.allCases.map { kind in
-            let count = Self.queueRules.count { $0.activities.contains(kind) }
-            defer { start += count }
-            return start..<(start + count)
+        for (index, group) in groups.enumerated() {
+            ranges[index] = start..<(start + group.count)
+            start += group.count
         }
+        return (UnsafeBufferPointer(rules), UnsafeBufferPointer(ranges))
     }()
 
     static let registerRules: [any RegisterRule.Type] = [
