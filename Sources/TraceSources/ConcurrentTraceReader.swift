@@ -71,6 +71,15 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
     /// `body` may not keep the `inout` access (the item stays in the reader's buffer); it is
     /// `inout` only so that the item is handed over in place, without a copy.
     public func forEachItem(inNextBatch body: (inout TraceItem) -> Void) throws(InputError) -> Bool {
+        try self.withNextBatch { items in
+            for index in items.indices { body(&items[index]) }
+        }
+    }
+
+    /// Hands the next batch to `body` as a buffer of items, to be read in place (not kept, and
+    /// no item replaced or moved out: the reader deinitializes them); returns false at the end
+    /// of the input. One call per batch rather than per item.
+    public func withNextBatch(_ body: (UnsafeMutableBufferPointer<TraceItem>) -> Void) throws(InputError) -> Bool {
         if self.finished { return false }
         if !self.started {
             self.started = true
@@ -86,7 +95,7 @@ public final class ConcurrentTraceReader: @unchecked Sendable {
             self.finished = true
             throw error
         case .items(let batch, let last):
-            for index in 0..<batch.count { body(&batch.slots.baseAddress![index]) }
+            body(UnsafeMutableBufferPointer(rebasing: batch.slots[0..<batch.count]))
             pthread_mutex_lock(self.mutex)
             self.spare.append(batch)
             pthread_mutex_unlock(self.mutex)

@@ -98,6 +98,14 @@ public struct Analyzer {
 
     // MARK: - Input
 
+    /// Feeds a batch of items, read in place (``ConcurrentTraceReader/withNextBatch(_:)``).
+    public mutating func consume(_ items: UnsafeMutableBufferPointer<TraceItem>) {
+        // Through an exclusive (`inout`) access, so that no item is copied out of the buffer.
+        for index in items.indices { self.consume(inPlace: &items[index]) }
+    }
+
+    private mutating func consume(inPlace item: inout TraceItem) { self.consume(item) }
+
     public mutating func consume(_ item: TraceItem) {
         switch item {
         case .record(let record): self.handle(record)

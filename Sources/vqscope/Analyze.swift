@@ -255,7 +255,7 @@ extension Analyze {
         do {
             let reader = try ConcurrentTraceReader(path: trace, declarations: declarations)
             var analyzer = Analyzer(file: trace == "-" ? "<stdin>" : trace, options: options)
-            while try reader.forEachItem(inNextBatch: { analyzer.consume($0) }) {}
+            while try reader.withNextBatch({ analyzer.consume($0) }) {}
             let statistics = reader.statistics
             if statistics.virtioEvents == 0 {
                 let why: String
