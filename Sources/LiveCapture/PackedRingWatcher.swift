@@ -22,9 +22,14 @@ extension WatchedQueue {
         // Completions first: a used descriptor overwrites the first slot of a list, which must
         // not then be taken for a new offer.
         var steps = 0
-        while steps < size, let descriptor = PackedQueueSnapshot.descriptor(at: cursors.usedSlot, ring: self.addresses, memory: memory),
-            descriptor.isUsed(deviceWrapCounter: cursors.usedWrap)
-        {
+        while steps < size, let descriptor = PackedQueueSnapshot.descriptor(at: cursors.usedSlot, ring: self.addresses, memory: memory) {
+            if !descriptor.isUsed(deviceWrapCounter: cursors.usedWrap) {
+                guard self.passLappedSlot(descriptor, &cursors, writer: writer, size: size) else { break }
+                steps += 1
+                changed = true
+                continue
+            }
+            cursors.offerAtSlot[cursors.usedSlot] = nil
             let id = descriptor.bufferID
             // Without WRITE the length is reserved (§2.8.4): recorded, and said.
             let written = descriptor.flags.contains(.write)
@@ -48,11 +53,14 @@ extension WatchedQueue {
                     // In order: the list began here, under the used descriptor. Its further
                     // slots, still available and carrying its Buffer ID (Linux writes the ID in
                     // each), are passed over with it, by both cursors (the device moves on by
-                    // the slots a list took).
+                    // the slots a list took). An INDIRECT descriptor is a list of its own
+                    // (§2.8.19: never linked by NEXT): the next list, which the driver may have
+                    // given the Buffer ID just freed (Linux does), and it is read.
                     Self.advance(&cursors.availSlot, &cursors.availWrap, by: 1, size: size)
                     while slots < size,
                         let next = PackedQueueSnapshot.descriptor(at: cursors.availSlot, ring: self.addresses, memory: memory),
-                        next.isAvailable(driverWrapCounter: cursors.availWrap), next.bufferID == id
+                        next.isAvailable(driverWrapCounter: cursors.availWrap), next.bufferID == id,
+                        !next.flags.contains(.indirect)
                     {
                         Self.advance(&cursors.availSlot, &cursors.availWrap, by: 1, size: size)
                         slots += 1
@@ -110,12 +118,14 @@ extension WatchedQueue {
                 self.offers = [:]
                 cursors.slots = [:]
                 cursors.completedUnread = [:]
+                cursors.offerAtSlot = [:]
                 self.offerCount = 0
             }
             if !completed {
                 self.offers[id, default: []].append(list)
                 self.offerCount += 1
                 cursors.slots[id, default: []].append((slots, late))
+                cursors.offerAtSlot[cursors.availSlot] = id
             }
             self.availSeen += 1
             Self.advance(&cursors.availSlot, &cursors.availWrap, by: slots, size: size)
@@ -123,6 +133,33 @@ extension WatchedQueue {
             changed = true
         }
         return changed
+    }
+
+    /// A used descriptor the sampler did not see: the slot at the device's position held a list
+    /// read in this lap, and now holds one the driver made available in its next lap. The
+    /// driver reuses a slot only once the device has used it (§2.8.21), so the device used that
+    /// list and the driver read its used descriptor, both between two scans. The completion is
+    /// counted as missed, the list (taken as completed in order, the device's way here) stops
+    /// being outstanding, and the device's position moves on by the slots it took. Returns
+    /// false when the slot shows nothing of the kind (the device has simply not used it yet).
+    private mutating func passLappedSlot(
+        _ descriptor: PackedDescriptor, _ cursors: inout PackedCursors, writer: RingRecordWriter, size: Int
+    ) -> Bool {
+        guard let id = cursors.offerAtSlot[cursors.usedSlot], descriptor.isAvailable(driverWrapCounter: !cursors.usedWrap)
+        else { return false }
+        cursors.offerAtSlot[cursors.usedSlot] = nil
+        var slots = 1
+        if var pending = cursors.slots[id], !pending.isEmpty, var offered = self.offers[id], !offered.isEmpty {
+            slots = pending.removeFirst().count
+            offered.removeFirst()
+            self.offerCount -= 1
+            cursors.slots[id] = pending.isEmpty ? nil : pending
+            self.offers[id] = offered.isEmpty ? nil : offered
+        }
+        self.missed += 1
+        writer.write("{\"kind\": \"missed\", \"t\": \(RingRecordWriter.now()), \(self.location), \"used\": 1}")
+        Self.advance(&cursors.usedSlot, &cursors.usedWrap, by: slots, size: size)
+        return true
     }
 
     /// The device's wrap counter at `slot`, its next used position, from the flags there and in

@@ -63,6 +63,9 @@ struct WatchedQueue {
         /// Buffer IDs whose used descriptor came before their list was read (the device
         /// completed out of order): the list, met later, is not outstanding.
         var completedUnread: [UInt16: Int] = [:]
+        /// The Buffer ID of the outstanding list that starts at each slot, read in the
+        /// driver's current lap, for a completion the sampler missed (``WatchedQueue/passLappedSlot``).
+        var offerAtSlot: [Int: UInt16] = [:]
 
         init(start: PackedStart) {
             (self.availSlot, self.availWrap, self.usedSlot, self.usedWrap) = (start.slot, start.wrap, start.slot, start.wrap)

@@ -323,6 +323,55 @@ struct RingWatcherTests {
         #expect(result.rules.isEmpty && result.queues.first?.missed == 1)
     }
 
+    @Test("packed: after a list missed in order, the next list with the Buffer ID just freed (INDIRECT) is read, not passed over")
+    func packedMissedThenReusedID() throws {
+        let ram = try GuestRAM()
+        var queue = Self.packedQueue(ram)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        // A control command: ID 0, one INDIRECT slot, offered and used between two scans; the
+        // driver already sent the next command with ID 0 again at slot 1 (Linux reuses the ID).
+        ram.put(UInt64(0xA000), at: 0x7000)  // its table: one readable entry
+        ram.put(UInt32(8), at: 0x7008)
+        ram.packedDescriptor(0, address: 0x7000, length: 1, id: 0, flags: 0x8084)
+        ram.packedDescriptor(1, address: 0x7000, length: 16, id: 0, flags: 0x0084)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        ram.packedDescriptor(1, address: 0x7000, length: 1, id: 0, flags: 0x8084)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        #expect(try ram.lines("avail").compactMap { $0["slot"] as? Int } == [1])
+        #expect(try ram.lines("used").compactMap { $0["id"] as? Int } == [0, 0])
+        #expect(try ram.lines("missed").map { $0["avail"] as? Int } == [1])
+        let result = try ram.replay()
+        #expect(result.queues.first?.usedEntries == 2 && result.queues.first?.availEntries == 1 && result.queues.first?.missed == 1)
+    }
+
+    @Test("packed: a completion the sampler never saw (the driver made the slot available again first) is counted as missed")
+    func packedLappedSlot() throws {
+        let ram = try GuestRAM()
+        var queue = Self.packedQueue(ram)
+        // The driver fills the ring of 8 in lap 1 (AVAIL = 1, USED = 0); all eight lists are read.
+        for slot in 0..<8 { ram.packedDescriptor(slot, address: 0x8000 + UInt64(slot) * 0x100, length: 256, id: UInt16(slot), flags: 0x0082) }
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        // Between two scans the device uses ID 0 at slot 0, and the driver takes it back and
+        // offers ID 0 there again in lap 0 (AVAIL = 0, USED = 1): the used descriptor is gone.
+        ram.packedDescriptor(0, address: 0x9000, length: 256, id: 0, flags: 0x8002)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        // Nothing else is taken for missed: slot 1 still holds its list of lap 1, not yet used.
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        #expect(try ram.lines("missed").map { $0["used"] as? Int } == [1])
+        // The device goes on in order: slot 1 (ID 1), then, a lap on, slot 0 (ID 0 again).
+        ram.packedDescriptor(1, address: 0x8100, length: 100, id: 1, flags: 0x8082)
+        for slot in 2..<8 { ram.packedDescriptor(slot, address: 0x8000, length: 200, id: UInt16(slot), flags: 0x8082) }
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        ram.packedDescriptor(0, address: 0x9000, length: 50, id: 0, flags: 0x0002)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        #expect(try ram.lines("avail").compactMap { $0["head"] as? Int } == [0, 1, 2, 3, 4, 5, 6, 7, 0])
+        #expect(try ram.lines("used").compactMap { $0["id"] as? Int } == [1, 2, 3, 4, 5, 6, 7, 0])
+        #expect(try ram.lines("used").compactMap { $0["len"] as? Int } == [100, 200, 200, 200, 200, 200, 200, 50])
+        let result = try ram.replay()
+        #expect(result.rules.isEmpty && result.problems.isEmpty && result.queues.first?.missed == 1)
+        #expect(result.queues.first?.usedEntries == 8 && result.queues.first?.availEntries == 9)
+    }
+
     @Test("packed: a list used out of order before it was read is counted, not left outstanding; the ID's next list is matched right")
     func packedOutOfOrder() throws {
         let ram = try GuestRAM()
