@@ -35,7 +35,8 @@ struct BaselineCommand: ParsableCommand {
         selection: RuleSelection = RuleSelection()
     ) -> (output: String, diagnostics: String, code: Int32) {
         switch Analyze.report(trace: trace, devices: devices, memory: memory, traceEvents: traceEvents) {
-        case .success(var (report, inspection, notes)):
+        case .success(let (analysed, inspection, notes)):
+            var report = analysed
             selection.apply(to: &report)
             let baseline = Baseline(findings: report.findings, deviceTypes: report.deviceTypes(with: inspection))
             var diagnostics = notes
