@@ -140,7 +140,7 @@ struct SimpleTraceReader {
                 let arguments = UnsafeRawBufferPointer(start: self.buffer.baseAddress! + self.start + 32, count: length - 24)
                 self.skip(8 + length)
                 let time = Timestamp(nanoseconds: Int64(clamping: nanoseconds))
-                if id < UInt64(Self.tableSize), let kind = self.table[Int(id)], !kind.carriesString, self.signatures.isEmpty {
+                if let kind = self.kind(of: id), !kind.carriesString, self.signatures.isEmpty || self.signatures[id] == nil {
                     do throws(QEMULogDecoder.ArgumentError) {
                         guard let event = try self.decoder.decodeRecord(kind, arguments: arguments) else {
                             statistics.otherEvents += 1
@@ -207,8 +207,9 @@ struct SimpleTraceReader {
         return nil
     }
 
-    /// Every event record but the common one: dropped events, ids past the table, unmapped
-    /// ids, events declared by `--trace-events`, and the events that carry a string.
+    /// Every event record but the common one (a mapped, undeclared event of `u64` arguments):
+    /// dropped events, unmapped ids, events declared by `--trace-events`, and the events that
+    /// carry a string.
     /// Returns nil for an event of no interest (counted).
     @inline(never)
     private mutating func uncommonEvent(
@@ -228,22 +229,12 @@ struct SimpleTraceReader {
             statistics.malformedLines += 1
             return self.problem("event id \(id) has no mapping record before it", at: at)
         }
-        let outcome: LineOutcome
-        if !self.signatures.isEmpty, let signature = self.signatures[id] {
-            outcome = self.decodeDeclared(kind, signature: signature, arguments: arguments, time: time, pid: pid)
-        } else if kind.carriesString {
-            outcome = self.decodeWithString(kind, arguments: arguments, time: time, pid: pid)
-        } else {
-            do throws(QEMULogDecoder.ArgumentError) {
-                guard let event = try self.decoder.decodeRecord(kind, arguments: arguments) else {
-                    statistics.otherEvents += 1
-                    return nil
-                }
-                outcome = .event(TraceRecord(event: event, line: self.record, timestamp: time, thread: pid))
-            } catch {
-                outcome = .malformed(error.reason)
+        let outcome =
+            if let signature = self.signatures[id] {
+                self.decodeDeclared(kind, signature: signature, arguments: arguments, time: time, pid: pid)
+            } else {
+                self.decodeWithString(kind, arguments: arguments, time: time, pid: pid)
             }
-        }
         switch consume outcome {
         case .event(let record):
             statistics.bytes = self.offset
@@ -282,7 +273,7 @@ struct SimpleTraceReader {
             }
         }
         let ordered = signature.order.map { numbers[$0] }
-        if (kind == .pciConfigWrite || kind == .memoryRegionWrite) && string == nil { return .otherEvent }
+        if kind.carriesString && string == nil { return .otherEvent }
         return ordered.withUnsafeBufferPointer {
             self.decoder.decodeRecord(kind, numbers: $0, string: string, record: self.record, timestamp: time, thread: pid)
         }
