@@ -72,6 +72,28 @@ struct SimpleTraceTests {
         #expect(reason.contains("does not fit in 8 bits") && problem.line == 8)
     }
 
+    @Test("event ids past the lookup table decode like small ones, numbers and strings alike")
+    func largeEventIDs() throws {
+        var trace = Builder()
+        trace.mapping(70_000, "virtqueue_fill")
+        trace.mapping(5_000, "pci_cfg_write")
+        trace.event(70_000, at: 10, [0x7f00_0000_2000, 0x55d0_c000_3000, 513, 0])
+        trace.event(5_000, at: 20, [0, 3, 0, 4, 0x103], string: "virtio-blk-pci")
+        trace.event(70_000, at: 30, [0x7f00_0000_2000, 0x55d0_c000_3000, 1 << 40, 0])  // a length past 32 bits
+        let (items, statistics) = try Self.read(trace)
+        #expect(statistics.virtioEvents == 2)
+        let events: [TraceEvent] = items.prefix(2).compactMap { if case .record(let record) = $0 { record.event } else { nil } }
+        let expected: [TraceEvent] = [
+            .fill(vq: 0x7f00_0000_2000, elem: 0x55d0_c000_3000, length: 513, index: 0),
+            .pciConfigWrite(device: "virtio-blk-pci", offset: 4, value: 0x103),
+        ]
+        #expect(events == expected)
+        guard case .problem(let problem)? = items.last, case .malformed(let reason) = problem.kind else {
+            Issue.record("no problem for the length"); return
+        }
+        #expect(reason.hasPrefix("virtqueue_fill: ") && reason.contains("exceeds 32 bits") && problem.line == 5)
+    }
+
     @Test("device names recur: each PCI config write keeps its own name, past the names remembered")
     func recurringNames() throws {
         var trace = Builder()
