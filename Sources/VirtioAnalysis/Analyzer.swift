@@ -354,13 +354,9 @@ public struct Analyzer {
     mutating func attach(_ queue: Int, to device: Int, index: Int?) {
         if self.queues[queue].device == nil { self.queues[queue].device = device }
         guard self.queues[queue].device == device, let index else { return }
-        // Every notification names the queue again: the entry is written only when it changed.
-        let generation = self.devices[device].queueSlotsGeneration
-        if self.queues[queue].index == index, self.queues[queue].slotGeneration == generation { return }
         self.queues[queue].index = index
-        self.devices[device].queueSlots[index] = queue
-        self.devices[device].queueSlotsGeneration = generation &+ 1
-        self.queues[queue].slotGeneration = generation &+ 1
+        // Every notification names the queue again: the entry is written only when it changed.
+        if self.devices[device].queueSlots[index] != queue { self.devices[device].queueSlots[index] = queue }
     }
 
     mutating func decideTypeFromQEMUName(_ name: String, device: Int) {

@@ -135,8 +135,6 @@ public struct DeviceState: Sendable {
     var ioeventfdSweepBelow: Int32?
     /// Queue slots by queue index.
     var queueSlots: [Int: Int] = [:]
-    /// Counts the changes to `queueSlots`, so that a queue can tell that its entry still stands.
-    var queueSlotsGeneration = 0
 
     /// The device is driven through a legacy (pre-1.0) interface, where the driver may use
     /// queues before DRIVER_OK and there is no FEATURES_OK step. Spec: virtio v1.2 §3.1.2.
@@ -288,8 +286,6 @@ public struct QueueState: Sendable {
     public internal(set) var device: Int?
     /// Learned from `virtio_queue_notify`.
     public internal(set) var index: Int?
-    /// The device's `queueSlotsGeneration` when this queue last set its entry there.
-    var slotGeneration = -1
     public internal(set) var kicks = 0
     /// Notifications QEMU sent itself when it (re)started ioeventfd; not guest kicks.
     public internal(set) var qemuNotifies = 0
