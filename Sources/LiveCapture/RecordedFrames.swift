@@ -48,6 +48,11 @@ enum RingRecordReader {
         /// (`[address, length, flags]` each).
         var offered: [[UInt64]]?
         var now: [[UInt64]]?
+        /// Awaiting lines: when the device was found waiting, when the entries were seen, and
+        /// the last scan that saw `avail_event` unchanged.
+        var from: Int64?
+        var seen: Int64?
+        var last: Int64?
     }
 
     /// The longest line the recorder writes is a frame of 64 KiB in hex with its descriptors;

@@ -13,17 +13,33 @@ public enum RecordedRun {
 
     public static func trace(in directory: String) -> String { directory + "/trace.log" }
 
-    /// The ring transitions replayed: the queues and findings, and the lines that could not
-    /// be read.
-    public static func replay(directory: String) throws(RecordError) -> (queues: [RecordedQueueReport], findings: FindingSink, problems: [String]) {
+    /// The ring transitions replayed: the queues, findings and waits for a notification, and
+    /// the lines that could not be read.
+    public static func replay(
+        directory: String
+    ) throws(RecordError) -> (queues: [RecordedQueueReport], findings: FindingSink, waits: [AwaitedNotification], problems: [String]) {
         let path = directory + "/rings.jsonl"
         var replay = RingReplay(file: path)
         let problems = try RingRecordReader.forEach(path: path) { record, line in
             guard let event = Self.event(record) else { return }
             replay.consume(event, line: line)
         }
-        let (queues, sink) = replay.finish()
-        return (queues, sink, problems)
+        let (queues, sink, waits) = replay.finish()
+        return (queues, sink, waits, problems)
+    }
+
+    /// The recording replayed and joined into `report`, the analysis of its trace: the lines of
+    /// `rings.jsonl` that could not be read.
+    public static func join(directory: String, into report: inout AnalysisReport) throws(RecordError) -> [String] {
+        let replay = try Self.replay(directory: directory)
+        do {
+            try report.join(
+                recording: directory + "/rings.jsonl", queues: replay.queues, findings: replay.findings, waits: replay.waits,
+                trace: Self.trace(in: directory))
+        } catch {
+            throw .io("\(error)")
+        }
+        return replay.problems
     }
 
     /// The first descriptor that differs, as `[address, length, flags]` before and after.
@@ -69,6 +85,14 @@ public enum RecordedRun {
         case "suspended":
             guard let queue = record.queue else { return nil }
             return .suspended(device: device, queue: queue)
+        case "awaiting":
+            guard let queue = record.queue, let index = record.index, let avail = record.avail, let from = record.from,
+                let seen = record.seen, let last = record.last, let end = record.t
+            else { return nil }
+            return .awaiting(
+                AwaitedNotification(
+                    device: device, queue: queue, index: UInt16(truncatingIfNeeded: index), availIndex: UInt16(truncatingIfNeeded: avail),
+                    from: from, seen: seen, last: last, end: end))
         case "missed":
             guard let queue = record.queue else { return nil }
             // Counts from the file: negative ones ignored, the sum saturating.

@@ -26,7 +26,8 @@ struct Rings {
     mutating func scanAll() -> Bool {
         guard let memory = self.memory else { return false }
         let before = self.writer.lines
-        for index in self.watched.indices { _ = self.watched[index].scan(memory: memory, writer: self.writer) }
+        let time = RingRecordWriter.now()
+        for index in self.watched.indices { _ = self.watched[index].scan(memory: memory, writer: self.writer, time: time) }
         if !self.watched.isEmpty {
             self.exposedTurn = (self.exposedTurn + 1) % self.watched.count
             self.watched[self.exposedTurn].checkExposed(memory: memory, writer: self.writer)
@@ -57,6 +58,9 @@ struct Rings {
 
     /// The device was reset: its queues are no longer watched.
     mutating func retire(_ label: String) {
+        for index in self.watched.indices where self.watched[index].device == label {
+            self.watched[index].endWait(writer: self.writer)
+        }
         for queue in self.watched where queue.device == label {
             self.retiredTotals.queues += 1
             self.retiredTotals.avail += queue.availSeen
@@ -136,12 +140,13 @@ final class Sampler: @unchecked Sendable {
         }
     }
 
-    /// Stops the thread; the rings after one last scan.
+    /// Stops the thread; the rings after one last scan, the waits going on recorded.
     func stop() -> Rings {
         self.withRings { _ in self.running = false }
         pthread_join(self.thread, nil)
         return self.withRings {
             _ = $0.scanAll()
+            for index in $0.watched.indices { $0.watched[index].endWait(writer: $0.writer) }
             return $0
         }
     }

@@ -35,6 +35,9 @@ public enum RingEvent: Sendable {
     case suspended(device: String, queue: Int)
     /// The device left DRIVER_OK: its queues are no longer watched.
     case reset(device: String)
+    /// With EVENT_IDX, entries made available while the device's `avail_event` asked for a
+    /// notification, and how long it kept asking (``AwaitedNotification``).
+    case awaiting(AwaitedNotification)
 }
 
 /// A defect of a walked chain, as the rule it breaks and what to say.
@@ -80,6 +83,10 @@ public struct RecordedQueueReport: Sendable {
     public var suspended = false
     /// Time from a chain made available to its used element, as the recorder saw them.
     public var availToUsed: LatencySummary?
+    /// Waits of the device for a notification long enough to be judged (SPLIT-DRV-MUST-NOTIFY),
+    /// and how many of them could not be, the trace showing no single device to join with.
+    public var awaitedNotifications = 0
+    public var unjudgedWaits = 0
 }
 
 /// Replays a recording's ring transitions through the rules that need the rings over time:
@@ -116,6 +123,8 @@ public struct RingReplay {
     var queues: [String: QueueState] = [:]
     var order: [String] = []
     var finished: [RecordedQueueReport] = []
+    /// The waits to judge against the trace, at most ``maximumWaits``.
+    var waits: [AwaitedNotification] = []
     /// Offers held over all queues, and whether a limit below was reached (said once).
     var outstandingTotal = 0
     var limitReached = false
@@ -126,6 +135,7 @@ public struct RingReplay {
     static let maximumQueues = 4096
     static let maximumWatches = 65_536
     static let maximumOutstanding = 1 << 20
+    static let maximumWaits = 1 << 16
 
     public init(file: String) { self.file = file }
 
@@ -236,6 +246,16 @@ public struct RingReplay {
                 self.queues[key]?.report.missed = overflow ? Int.max : sum
             }
             self.queues[key]?.uncertain = true
+        case .awaiting(var wait):
+            let key = Self.key(wait.device, wait.queue)
+            guard let state = self.queues[key], !state.packed, wait.waited >= DriverMustNotify.minimumWait else { return }
+            guard self.waits.count < Self.maximumWaits else {
+                return self.limit("more than \(Self.maximumWaits) waits for a notification", line: line, device: wait.device, queue: wait.queue)
+            }
+            wait.type = state.report.type
+            wait.line = line
+            self.waits.append(wait)
+            self.queues[key]?.report.awaitedNotifications += 1
         case .reset(let device):
             for (key, state) in self.queues where state.report.device == device {
                 self.queues[key] = nil
@@ -275,11 +295,12 @@ public struct RingReplay {
         }
     }
 
-    /// The queues in the order first seen (one entry per time a queue was watched) and the findings.
-    public mutating func finish() -> (queues: [RecordedQueueReport], sink: FindingSink) {
+    /// The queues in the order first seen (one entry per time a queue was watched), the
+    /// findings, and the waits for a notification to judge against the trace.
+    public mutating func finish() -> (queues: [RecordedQueueReport], sink: FindingSink, waits: [AwaitedNotification]) {
         for key in self.order {
             if let state = self.queues.removeValue(forKey: key) { self.close(state) }
         }
-        return (self.finished, self.sink)
+        return (self.finished, self.sink, self.waits)
     }
 }

@@ -106,6 +106,7 @@ public enum RuleCatalog {
         PackedUsedLength.info,
         PackedUsedWriteFlag.info,
         CleanupNoTouchExposed.info,
+        DriverMustNotify.info,
     ]
 
     /// All rules, each once, in catalogue order.

@@ -187,6 +187,8 @@ public enum JSONReporter {
             json.number("availEntries", queue.availEntries)
             json.number("usedEntries", queue.usedEntries)
             json.number("missed", queue.missed)
+            json.number("awaitedNotifications", queue.awaitedNotifications)
+            json.number("unjudgedWaits", queue.unjudgedWaits)
             if let latency = queue.availToUsed { Self.latency(latency, key: "availToUsed", into: &json) } else { json.string("availToUsed", nil) }
             json.endObject()
         }

@@ -133,10 +133,9 @@ struct Analyze: ParsableCommand {
         }
         if let run {
             do {
-                let replay = try RecordedRun.replay(directory: run)
-                report.join(recording: run + "/rings.jsonl", queues: replay.queues, findings: replay.findings)
-                if !replay.problems.isEmpty {
-                    return .failure(CommandFailure(message: "vqscope: " + replay.problems.prefix(5).joined(separator: "\n"), code: Exit.undecodable))
+                let problems = try RecordedRun.join(directory: run, into: &report)
+                if !problems.isEmpty {
+                    return .failure(CommandFailure(message: "vqscope: " + problems.prefix(5).joined(separator: "\n"), code: Exit.undecodable))
                 }
             } catch {
                 return .failure(CommandFailure(message: "vqscope: \(error)", code: Exit.missingInput))

@@ -72,4 +72,20 @@ struct HostileRecordingTests {
         let replay = try RecordedRun.replay(directory: directory)
         #expect(replay.problems.isEmpty && replay.queues.first?.missed == Int.max)
     }
+
+    @Test("waits for a notification: times at the ends of Int64, indices past 16 bits, 70,000 of them — bounded, no trap")
+    func hostileWaits() throws {
+        let max = Int64.max
+        let min = Int64.min
+        var lines = [Self.queue("blk")]
+        lines.append(#"{"kind": "awaiting", "t": \#(max), "device": "blk", "queue": 0, "index": 70000, "avail": -1, "from": \#(min), "seen": \#(min), "last": \#(max)}"#)
+        lines.append(#"{"kind": "awaiting", "t": \#(min), "device": "blk", "queue": 0, "index": 1, "avail": 2, "from": \#(max), "seen": 0, "last": \#(max)}"#)
+        lines += (0..<70_000).map { #"{"kind": "awaiting", "t": \#($0 * 3_000_000_000 + 2_000_000_000), "device": "blk", "queue": 0, "index": 1, "avail": 2, "from": \#($0 * 3_000_000_000), "seen": \#($0 * 3_000_000_000), "last": \#($0 * 3_000_000_000 + 1_500_000_000)}"# }
+        let directory = try Self.directory(lines)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let replay = try RecordedRun.replay(directory: directory)
+        #expect(replay.problems.isEmpty && replay.waits.count == 65_536)
+        #expect(replay.waits.first?.index == 4464 && replay.waits.first?.waited == Int64.max)
+        #expect(replay.findings.kept.map(\.rule.id) == ["TRACE-MODEL-LIMITS"])
+    }
 }

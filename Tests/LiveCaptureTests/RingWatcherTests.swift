@@ -414,4 +414,73 @@ struct RingWatcherTests {
         #expect(!result.rules.contains("SPLIT-CHAINS-DISJOINT") && !result.rules.contains("SPLIT-USED-LEN-BOUND"))
         #expect(try ram.lines("missed").first?["used"] as? Int == 1)
     }
+
+    @Test("split with EVENT_IDX: entries made available while avail_event names their index are one wait, recorded when avail_event moves")
+    func availEventWait() throws {
+        let ram = try GuestRAM()
+        // avail_event: after the used ring of 8 at 0x3000.
+        let availEvent = 0x3000 + 4 + 8 * 8
+        ram.splitDescriptor(0, address: 0x8000, length: 16, flags: 2)
+        ram.splitDescriptor(1, address: 0x8100, length: 16, flags: 2)
+        var queue = WatchedQueue(
+            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.split, features: [.version1, .eventIndex],
+            netControlQueue: nil)
+        // The device has taken nothing and asks to be told of entry 0.
+        ram.put(UInt16(0), at: availEvent)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 100)
+        ram.splitAvail(0, head: 0)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 200)
+        ram.splitAvail(1, head: 1)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 300)
+        #expect(try ram.lines("awaiting").isEmpty)
+        // The device takes entry 0: avail_event moves on, the wait is over.
+        ram.put(UInt16(1), at: availEvent)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 400)
+        let waits = try ram.lines("awaiting")
+        #expect(waits.count == 1)
+        let wait = try #require(waits.first)
+        #expect(wait["index"] as? Int == 0 && wait["avail"] as? Int == 1)
+        #expect(wait["from"] as? Int == 100 && wait["seen"] as? Int == 200 && wait["last"] as? Int == 300)
+        // The device took entry 0 and waits at 1, where entry 1 already is: it is not waiting
+        // for a notification, and nothing more is recorded, even when the watch ends.
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 500)
+        queue.endWait(writer: ram.writer)
+        #expect(try ram.lines("awaiting").count == 1)
+    }
+
+    @Test("split: no wait without EVENT_IDX, or when avail_event was not at avail.idx before the entries; a wait going on is recorded when the watch ends")
+    func availEventNoWait() throws {
+        let ram = try GuestRAM()
+        let availEvent = 0x3000 + 4 + 8 * 8
+        ram.splitDescriptor(0, address: 0x8000, length: 16, flags: 2)
+        ram.splitDescriptor(1, address: 0x8100, length: 16, flags: 2)
+        ram.put(UInt16(0), at: availEvent)
+        var plain = WatchedQueue(
+            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
+        _ = plain.scan(memory: ram.memory, writer: ram.writer, time: 100)
+        ram.splitAvail(0, head: 0)
+        _ = plain.scan(memory: ram.memory, writer: ram.writer, time: 200)
+        plain.endWait(writer: ram.writer)
+        #expect(try ram.lines("awaiting").isEmpty)
+        // With EVENT_IDX, watched from here: avail.idx is 1 and avail_event 0 — the device has
+        // not taken entry 0 (it is still at work), so entry 1 needs no notification.
+        var queue = WatchedQueue(
+            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.split, features: [.version1, .eventIndex],
+            netControlQueue: nil)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 300)
+        ram.splitAvail(1, head: 1)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 400)
+        queue.endWait(writer: ram.writer)
+        #expect(try ram.lines("awaiting").isEmpty)
+        // The device catches up and waits at 2; entry 2 comes and the recording ends.
+        ram.put(UInt16(2), at: availEvent)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 500)
+        ram.splitDescriptor(2, address: 0x8200, length: 16, flags: 2)
+        ram.splitAvail(2, head: 2)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 600)
+        queue.endWait(writer: ram.writer)
+        let waits = try ram.lines("awaiting")
+        #expect(waits.count == 1 && waits.first?["index"] as? Int == 2 && waits.first?["from"] as? Int == 500)
+        #expect(waits.first?["seen"] as? Int == 600 && waits.first?["last"] as? Int == 600)
+    }
 }

@@ -1,13 +1,14 @@
 import Testing
 import VirtioAnalysis
 import VirtioModel
+import VirtioTestSupport
 
 /// The replay of recorded ring transitions (`vqscope analyze RUN_DIR`).
 struct RingReplayTests {
     static func replay(_ events: [RingEvent]) -> (queues: [RecordedQueueReport], rules: [String], lines: [Int?]) {
         var replay = RingReplay(file: "rings.jsonl")
         for (line, event) in events.enumerated() { replay.consume(event, line: line + 1) }
-        let (queues, sink) = replay.finish()
+        let (queues, sink, _) = replay.finish()
         return (queues, sink.kept.map(\.rule.id), sink.kept.map(\.location.line))
     }
 
@@ -81,5 +82,68 @@ struct RingReplayTests {
         #expect(result.rules == ["PACKED-ID-LAST", "PACKED-USED-LEN", "PACKED-USED-WRITE-FLAG"])
         #expect(result.lines == [4, 6, 10])
         #expect(result.queues.first?.usedEntries == 5 && result.queues.first?.availToUsed?.count == 4)
+    }
+
+    /// A trace with one entropy device (0x55d0c0001000) and its notifications of queue 0 at
+    /// the given seconds past 1700000000.
+    static func entropyTrace(notifications: [String]) -> String {
+        (["100@1700000000.000010:virtio_rng_vm_state_change rng 0x55d0c0001000: state change to running 1 state 9"]
+            + [0, 1, 3, 11, 15].map { "100@1700000000.000020:virtio_set_status vdev 0x55d0c0001000 val \($0)" }
+            + notifications.map { "100@\($0):virtio_queue_notify vdev 0x55d0c0001000 n 0 vq 0x7f0000002000" })
+            .joined(separator: "\n") + "\n"
+    }
+
+    static func wait(_ device: String, index: UInt16, from: Int64, end: Int64) -> RingEvent {
+        .awaiting(
+            AwaitedNotification(
+                device: device, queue: 0, index: index, availIndex: index &+ 1, from: from, seen: from + 1_000,
+                last: end - 1_000, end: end))
+    }
+
+    @Test("SPLIT-DRV-MUST-NOTIFY: each wait of a second and more judged against the notifications in its own window; shorter ones not")
+    func awaitedNotifications() throws {
+        let base: Int64 = 1_700_000_000_000_000_000
+        let second: Int64 = 1_000_000_000
+        let rng = "virtio-rng@/r"
+        var replay = RingReplay(file: "rings.jsonl")
+        let events: [RingEvent] = [
+            .queue(device: rng, type: .entropy, queue: 0, size: 8, packed: false),
+            // Notified at 1.5 s: inside.
+            Self.wait(rng, index: 1, from: base + second, end: base + 3 * second),
+            // Notified at 3 s only, 1 ms before the wait began: not for these entries.
+            Self.wait(rng, index: 2, from: base + 3 * second + 1_000_000, end: base + 5 * second),
+            // Not notified, but avail_event moved after half a second: not judged.
+            Self.wait(rng, index: 3, from: base + 6 * second, end: base + 6 * second + second / 2),
+            // Notified at 9 s, after the wait (recorded as over at 8.5 s): not in it.
+            Self.wait(rng, index: 4, from: base + 7 * second, end: base + 8 * second + second / 2),
+        ]
+        for (line, event) in events.enumerated() { replay.consume(event, line: line + 1) }
+        let (queues, sink, waits) = replay.finish()
+        #expect(waits.map(\.index) == [1, 2, 4] && queues.first?.awaitedNotifications == 3)
+        let trace = TemporaryFile(text: Self.entropyTrace(notifications: ["1700000001.500000", "1700000003.000000", "1700000009.000000"]))
+        defer { trace.remove() }
+        var report = try analyze(trace.path)
+        try report.join(recording: "rings.jsonl", queues: queues, findings: sink, waits: waits, trace: trace.path)
+        #expect(report.findings.map(\.rule.id) == ["SPLIT-DRV-MUST-NOTIFY", "SPLIT-DRV-MUST-NOTIFY"])
+        #expect(report.findings.map(\.location.line) == [3, 5] && report.recordedQueues.first?.unjudgedWaits == 0)
+    }
+
+    @Test("SPLIT-DRV-MUST-NOTIFY: with two recorded devices of a type the trace's device cannot be told apart: counted, not judged")
+    func awaitedNotificationsUnjoined() throws {
+        let base: Int64 = 1_700_000_000_000_000_000
+        var replay = RingReplay(file: "rings.jsonl")
+        let events: [RingEvent] = [
+            .queue(device: "virtio-rng@/r0", type: .entropy, queue: 0, size: 8, packed: false),
+            .queue(device: "virtio-rng@/r1", type: .entropy, queue: 0, size: 8, packed: false),
+            Self.wait("virtio-rng@/r0", index: 1, from: base, end: base + 2_000_000_000),
+        ]
+        for (line, event) in events.enumerated() { replay.consume(event, line: line + 1) }
+        let (queues, sink, waits) = replay.finish()
+        let trace = TemporaryFile(text: Self.entropyTrace(notifications: []))
+        defer { trace.remove() }
+        var report = try analyze(trace.path)
+        try report.join(recording: "rings.jsonl", queues: queues, findings: sink, waits: waits, trace: trace.path)
+        #expect(report.findings.isEmpty)
+        #expect(report.recordedQueues.map(\.unjudgedWaits) == [1, 0] && report.recordedQueues.map(\.awaitedNotifications) == [1, 0])
     }
 }

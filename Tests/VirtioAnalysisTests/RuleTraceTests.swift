@@ -26,6 +26,9 @@ struct RuleTraceTests {
         /// `kind: rings`: recordings (run directories holding a `rings.jsonl`), replayed; the
         /// violating one raises the rule at `lines` of its rings.jsonl.
         let rings: Bool
+        /// `kind: run`: run directories (`rings.jsonl` and `trace.log`), analysed as
+        /// `vqscope analyze RUN_DIR` does: the trace, and the recording joined with it.
+        let run: Bool
     }
 
     static func inspect(_ rule: String, _ file: String) throws -> InspectionReport {
@@ -43,7 +46,16 @@ struct RuleTraceTests {
             rule: rule, violatingFile: violates["file"] as? String, lines: violates["lines"] as? [Int] ?? [],
             cleanFile: try #require(clean["file"] as? String), memory: json["kind"] as? String == "memory",
             count: violates["count"] as? Int ?? 0, joinTrace: json["kind"] as? String == "join" ? json["trace"] as? String : nil,
-            frames: json["kind"] as? String == "frames", rings: json["kind"] as? String == "rings")
+            frames: json["kind"] as? String == "frames", rings: json["kind"] as? String == "rings",
+            run: json["kind"] as? String == "run")
+    }
+
+    /// A run directory analysed as `vqscope analyze RUN_DIR` does.
+    static func run(_ rule: String, _ directory: String) throws -> AnalysisReport {
+        let path = Fixtures.path("traces/rules/\(rule)/\(directory)")
+        var report = try analyze(RecordedRun.trace(in: path))
+        #expect(try RecordedRun.join(directory: path, into: &report).isEmpty)
+        return report
     }
 
     static func join(_ rule: String, _ expected: Expectation, _ file: String) throws -> AnalysisReport {
@@ -64,6 +76,12 @@ struct RuleTraceTests {
             let text = try #require(Fixtures.text("traces/rules/\(rule)/\(file)"))
             let exported = try MemoryFixture(json: text).frames()
             #expect(exported.findings.filter { $0.rule.id == rule }.count == expected.count && expected.count > 0)
+            return
+        }
+        if expected.run {
+            let report = try Self.run(rule, file)
+            #expect(!expected.lines.isEmpty && report.lines(of: rule) == expected.lines)
+            #expect(report.findings.allSatisfy { $0.rule.id == rule && $0.severity == RuleCatalog.rule(id: rule)?.severity })
             return
         }
         if expected.rings {
@@ -100,6 +118,14 @@ struct RuleTraceTests {
             let text = try #require(Fixtures.text("traces/rules/\(rule)/\(expected.cleanFile)"))
             let exported = try MemoryFixture(json: text).frames()
             #expect(exported.findings.isEmpty && !exported.frames.isEmpty)
+            return
+        }
+        if expected.run {
+            let report = try Self.run(rule, expected.cleanFile)
+            #expect(report.findings.map(\.rule.id) == [])
+            // The recording's waits for a notification were judged against the trace.
+            #expect(report.recordedQueues.map(\.awaitedNotifications).reduce(0, +) > 0)
+            #expect(report.recordedQueues.map(\.unjudgedWaits).reduce(0, +) == 0)
             return
         }
         if expected.rings {

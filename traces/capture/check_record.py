@@ -88,10 +88,16 @@ def main():
     replayed = report.get("recording") or {}
     if sum(q["usedEntries"] for q in replayed.get("queues", [])) != sum(used.values()):
         problems.append("analyze RUN did not replay every used element")
+    # SPLIT-DRV-MUST-NOTIFY: one device of each type here, so every wait is joined with the trace.
+    waits = sum(q["awaitedNotifications"] for q in replayed.get("queues", []))
+    unjudged = sum(q["unjudgedWaits"] for q in replayed.get("queues", []))
+    if unjudged:
+        problems.append(f"{unjudged} of {waits} waits for a notification not joined with the trace")
     count(verdict("record vs trace", problems,
                   f"{sum(used.values())} used elements in {len(used)} queues (+{sum(missed_used.values())} counted "
                   f"as missed), each queue's count the trace's fills; "
-                  f"{sum(avail.values())} chains made available; {missed} entries missed (overwritten before the "
+                  f"{sum(avail.values())} chains made available; {waits} waits of a second and more for a notification "
+                  f"judged against the trace; {missed} entries missed (overwritten before the "
                   f"recorder attached or read them); errors from the trace and the replayed rings: "
                   f"{dict(errors) or 'none'}, as expected"))
 
