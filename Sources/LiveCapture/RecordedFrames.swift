@@ -48,8 +48,11 @@ enum RingRecordReader {
         /// (`[address, length, flags]` each).
         var offered: [[UInt64]]?
         var now: [[UInt64]]?
-        /// Awaiting lines: when the device was found waiting, when the entries were seen, and
-        /// the last scan that saw `avail_event` unchanged.
+        /// Awaiting lines: the notification awaited (`available`, `used`), the ring index the
+        /// entries reached, when the waiting side was found waiting, when the entries were seen,
+        /// and the last scan that saw its event index unchanged.
+        var notification: String?
+        var reached: Int?
         var from: Int64?
         var seen: Int64?
         var last: Int64?

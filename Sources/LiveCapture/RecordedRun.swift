@@ -86,13 +86,14 @@ public enum RecordedRun {
             guard let queue = record.queue else { return nil }
             return .suspended(device: device, queue: queue)
         case "awaiting":
-            guard let queue = record.queue, let index = record.index, let avail = record.avail, let from = record.from,
-                let seen = record.seen, let last = record.last, let end = record.t
+            guard let queue = record.queue, let kind = record.notification.flatMap(AwaitedNotification.Kind.init(rawValue:)),
+                let index = record.index, let reached = record.reached, let from = record.from, let seen = record.seen,
+                let last = record.last, let end = record.t
             else { return nil }
             return .awaiting(
                 AwaitedNotification(
-                    device: device, queue: queue, index: UInt16(truncatingIfNeeded: index), availIndex: UInt16(truncatingIfNeeded: avail),
-                    from: from, seen: seen, last: last, end: end))
+                    device: device, queue: queue, kind: kind, index: UInt16(truncatingIfNeeded: index),
+                    reached: UInt16(truncatingIfNeeded: reached), from: from, seen: seen, last: last, end: end))
         case "missed":
             guard let queue = record.queue else { return nil }
             // Counts from the file: negative ones ignored, the sum saturating.

@@ -44,8 +44,10 @@ struct WatchedQueue {
     /// chains whose head was offered again before the watcher read the first offer (their
     /// descriptors may describe the later request): recorded as stale, without data.
     var missed = 0
-    /// With EVENT_IDX: the device's `avail_event` as the scans read it (SPLIT-DRV-MUST-NOTIFY).
-    var availEvent = AvailEventWatch()
+    /// With EVENT_IDX: the device's `avail_event` and the driver's `used_event` as the scans
+    /// read them (SPLIT-DRV-MUST-NOTIFY, SPLIT-DEV-MUST-NOTIFY).
+    var availEvent = EventIndexWatch()
+    var usedEvent = EventIndexWatch()
 
     /// A packed queue (§2.8): its cursors, for the driver's offers and the device's used
     /// descriptors, each a ring slot and a wrap counter (both start at 1, §2.8.1).
@@ -119,7 +121,8 @@ struct WatchedQueue {
         fresh.forgetOffers()
         fresh.usedLost = false
         fresh.overExposed = false
-        fresh.availEvent = AvailEventWatch()
+        fresh.availEvent = EventIndexWatch()
+        fresh.usedEvent = EventIndexWatch()
         if fresh.packed != nil { fresh.packed = PackedCursors(start: packedStart) }
         return fresh
     }
@@ -131,17 +134,18 @@ struct WatchedQueue {
         let size = self.addresses.size
         // used.idx is read before avail.idx: every element used by then completes an offer
         // made by then, so offers are recorded before the completions that match them.
-        // avail_event is read on both sides of avail.idx (``AvailEventWatch``).
-        let watchesEvent = self.watchesAvailEvent
-        let eventBefore = watchesEvent ? memory.value(UInt16.self, at: self.availEventAddress) : nil
-        guard !self.suspended, size > 0, let used = self.index(at: self.addresses.deviceArea &+ 2, memory: memory),
-            let avail = self.index(at: self.addresses.driverArea &+ 2, memory: memory)
-        else { return false }
-        if watchesEvent {
-            let eventAfter = memory.value(UInt16.self, at: self.availEventAddress)
-            if let ended = self.availEvent.follow(before: eventBefore, avail: avail, after: eventAfter, size: size, time: time) {
-                self.recordWait(ended, writer: writer)
-            }
+        // With EVENT_IDX each index is read between two reads of the event index that
+        // concerns it (``EventIndexWatch``): used_event around used.idx, avail_event around avail.idx.
+        let watchesEvents = self.watchesEventIndices
+        let usedEventBefore = watchesEvents ? memory.value(UInt16.self, at: self.usedEventAddress) : nil
+        guard !self.suspended, size > 0, let used = self.index(at: self.addresses.deviceArea &+ 2, memory: memory) else { return false }
+        if watchesEvents {
+            self.followEventIndex(.used, before: usedEventBefore, ring: used, memory: memory, time: time, writer: writer)
+        }
+        let availEventBefore = watchesEvents ? memory.value(UInt16.self, at: self.availEventAddress) : nil
+        guard let avail = self.index(at: self.addresses.driverArea &+ 2, memory: memory) else { return false }
+        if watchesEvents {
+            self.followEventIndex(.available, before: availEventBefore, ring: avail, memory: memory, time: time, writer: writer)
         }
         // SPLIT-AVAIL-IDX-WINDOW: used.idx read again after avail.idx can only make the count of
         // exposed chains smaller than it was at any moment, so a count above the size is sure.
@@ -195,7 +199,8 @@ struct WatchedQueue {
     mutating func suspend(_ why: String, writer: RingRecordWriter) {
         self.suspended = true
         // The rings no longer make sense: a wait going on is not judged.
-        self.availEvent = AvailEventWatch()
+        self.availEvent = EventIndexWatch()
+        self.usedEvent = EventIndexWatch()
         writer.write("{\"kind\": \"suspended\", \"t\": \(RingRecordWriter.now()), \(self.location), \"why\": \(JSONWriter.quoted(why))}")
     }
 

@@ -59,7 +59,7 @@ struct Rings {
     /// The device was reset: its queues are no longer watched.
     mutating func retire(_ label: String) {
         for index in self.watched.indices where self.watched[index].device == label {
-            self.watched[index].endWait(writer: self.writer)
+            self.watched[index].endWaits(writer: self.writer)
         }
         for queue in self.watched where queue.device == label {
             self.retiredTotals.queues += 1
@@ -146,7 +146,7 @@ final class Sampler: @unchecked Sendable {
         pthread_join(self.thread, nil)
         return self.withRings {
             _ = $0.scanAll()
-            for index in $0.watched.indices { $0.watched[index].endWait(writer: $0.writer) }
+            for index in $0.watched.indices { $0.watched[index].endWaits(writer: $0.writer) }
             return $0
         }
     }

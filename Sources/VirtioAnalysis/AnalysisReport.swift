@@ -101,16 +101,16 @@ public struct AnalysisReport: Sendable {
     public var recording: String?
     public var recordedQueues: [RecordedQueueReport] = []
 
-    /// Adds the findings of a recording's replay, and its queues; the device's waits for a
-    /// notification the replay found are judged against `trace`, this report's trace
-    /// (SPLIT-DRV-MUST-NOTIFY).
+    /// Adds the findings of a recording's replay, and its queues; the waits for a notification
+    /// the replay found are judged against `trace`, this report's trace (SPLIT-DRV-MUST-NOTIFY,
+    /// SPLIT-DEV-MUST-NOTIFY).
     public mutating func join(
         recording file: String, queues: [RecordedQueueReport], findings: FindingSink, waits: [AwaitedNotification] = [],
         trace: String
     ) throws(InputError) {
         var queues = queues
         var findings = findings
-        for finding in try DriverMustNotify.findings(waits, recorded: &queues, analysis: self, trace: trace, file: file) {
+        for finding in try NotificationWaits.findings(waits, recorded: &queues, analysis: self, trace: trace, file: file) {
             findings.add(finding)
         }
         self.recording = file

@@ -35,7 +35,7 @@ public enum RingEvent: Sendable {
     case suspended(device: String, queue: Int)
     /// The device left DRIVER_OK: its queues are no longer watched.
     case reset(device: String)
-    /// With EVENT_IDX, entries made available while the device's `avail_event` asked for a
+    /// With EVENT_IDX, entries added while the other side's event index asked for a
     /// notification, and how long it kept asking (``AwaitedNotification``).
     case awaiting(AwaitedNotification)
 }
@@ -83,8 +83,9 @@ public struct RecordedQueueReport: Sendable {
     public var suspended = false
     /// Time from a chain made available to its used element, as the recorder saw them.
     public var availToUsed: LatencySummary?
-    /// Waits of the device for a notification long enough to be judged (SPLIT-DRV-MUST-NOTIFY),
-    /// and how many of them could not be, the trace showing no single device to join with.
+    /// Waits for a notification long enough to be judged (SPLIT-DRV-MUST-NOTIFY,
+    /// SPLIT-DEV-MUST-NOTIFY), and how many of them could not be, the trace showing no single
+    /// device to join with.
     public var awaitedNotifications = 0
     public var unjudgedWaits = 0
 }
@@ -248,7 +249,7 @@ public struct RingReplay {
             self.queues[key]?.uncertain = true
         case .awaiting(var wait):
             let key = Self.key(wait.device, wait.queue)
-            guard let state = self.queues[key], !state.packed, wait.waited >= DriverMustNotify.minimumWait else { return }
+            guard let state = self.queues[key], !state.packed, wait.waited >= NotificationWaits.minimumWait else { return }
             guard self.waits.count < Self.maximumWaits else {
                 return self.limit("more than \(Self.maximumWaits) waits for a notification", line: line, device: wait.device, queue: wait.queue)
             }

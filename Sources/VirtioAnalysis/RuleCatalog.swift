@@ -107,6 +107,7 @@ public enum RuleCatalog {
         PackedUsedWriteFlag.info,
         CleanupNoTouchExposed.info,
         DriverMustNotify.info,
+        DeviceMustNotify.info,
     ]
 
     /// All rules, each once, in catalogue order.

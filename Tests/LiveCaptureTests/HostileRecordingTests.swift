@@ -78,9 +78,9 @@ struct HostileRecordingTests {
         let max = Int64.max
         let min = Int64.min
         var lines = [Self.queue("blk")]
-        lines.append(#"{"kind": "awaiting", "t": \#(max), "device": "blk", "queue": 0, "index": 70000, "avail": -1, "from": \#(min), "seen": \#(min), "last": \#(max)}"#)
-        lines.append(#"{"kind": "awaiting", "t": \#(min), "device": "blk", "queue": 0, "index": 1, "avail": 2, "from": \#(max), "seen": 0, "last": \#(max)}"#)
-        lines += (0..<70_000).map { #"{"kind": "awaiting", "t": \#($0 * 3_000_000_000 + 2_000_000_000), "device": "blk", "queue": 0, "index": 1, "avail": 2, "from": \#($0 * 3_000_000_000), "seen": \#($0 * 3_000_000_000), "last": \#($0 * 3_000_000_000 + 1_500_000_000)}"# }
+        lines.append(#"{"kind": "awaiting", "t": \#(max), "device": "blk", "queue": 0, "notification": "available", "index": 70000, "reached": -1, "from": \#(min), "seen": \#(min), "last": \#(max)}"#)
+        lines.append(#"{"kind": "awaiting", "t": \#(min), "device": "blk", "queue": 0, "notification": "used", "index": 1, "reached": 2, "from": \#(max), "seen": 0, "last": \#(max)}"#)
+        lines += (0..<70_000).map { #"{"kind": "awaiting", "t": \#($0 * 3_000_000_000 + 2_000_000_000), "device": "blk", "queue": 0, "notification": "available", "index": 1, "reached": 2, "from": \#($0 * 3_000_000_000), "seen": \#($0 * 3_000_000_000), "last": \#($0 * 3_000_000_000 + 1_500_000_000)}"# }
         let directory = try Self.directory(lines)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let replay = try RecordedRun.replay(directory: directory)

@@ -439,12 +439,12 @@ struct RingWatcherTests {
         let waits = try ram.lines("awaiting")
         #expect(waits.count == 1)
         let wait = try #require(waits.first)
-        #expect(wait["index"] as? Int == 0 && wait["avail"] as? Int == 1)
+        #expect(wait["notification"] as? String == "available" && wait["index"] as? Int == 0 && wait["reached"] as? Int == 1)
         #expect(wait["from"] as? Int == 100 && wait["seen"] as? Int == 200 && wait["last"] as? Int == 300)
         // The device took entry 0 and waits at 1, where entry 1 already is: it is not waiting
         // for a notification, and nothing more is recorded, even when the watch ends.
         _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 500)
-        queue.endWait(writer: ram.writer)
+        queue.endWaits(writer: ram.writer)
         #expect(try ram.lines("awaiting").count == 1)
     }
 
@@ -460,7 +460,7 @@ struct RingWatcherTests {
         _ = plain.scan(memory: ram.memory, writer: ram.writer, time: 100)
         ram.splitAvail(0, head: 0)
         _ = plain.scan(memory: ram.memory, writer: ram.writer, time: 200)
-        plain.endWait(writer: ram.writer)
+        plain.endWaits(writer: ram.writer)
         #expect(try ram.lines("awaiting").isEmpty)
         // With EVENT_IDX, watched from here: avail.idx is 1 and avail_event 0 — the device has
         // not taken entry 0 (it is still at work), so entry 1 needs no notification.
@@ -470,7 +470,7 @@ struct RingWatcherTests {
         _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 300)
         ram.splitAvail(1, head: 1)
         _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 400)
-        queue.endWait(writer: ram.writer)
+        queue.endWaits(writer: ram.writer)
         #expect(try ram.lines("awaiting").isEmpty)
         // The device catches up and waits at 2; entry 2 comes and the recording ends.
         ram.put(UInt16(2), at: availEvent)
@@ -478,9 +478,32 @@ struct RingWatcherTests {
         ram.splitDescriptor(2, address: 0x8200, length: 16, flags: 2)
         ram.splitAvail(2, head: 2)
         _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 600)
-        queue.endWait(writer: ram.writer)
+        queue.endWaits(writer: ram.writer)
         let waits = try ram.lines("awaiting")
         #expect(waits.count == 1 && waits.first?["index"] as? Int == 2 && waits.first?["from"] as? Int == 500)
         #expect(waits.first?["seen"] as? Int == 600 && waits.first?["last"] as? Int == 600)
+    }
+
+    @Test("split with EVENT_IDX: used elements written while used_event names their index are a wait for the device's notification")
+    func usedEventWait() throws {
+        let ram = try GuestRAM()
+        // used_event: after the available ring of 8 at 0x2000.
+        let usedEvent = 0x2000 + 4 + 2 * 8
+        ram.splitDescriptor(0, address: 0x8000, length: 16, flags: 2)
+        ram.splitAvail(0, head: 0)
+        ram.put(UInt16(0), at: usedEvent)
+        var queue = WatchedQueue(
+            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.split, features: [.version1, .eventIndex],
+            netControlQueue: nil)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 100)
+        ram.splitUsed(0, id: 0, length: 16)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 200)
+        // The driver takes the element and asks for the next: the wait is over.
+        ram.put(UInt16(1), at: usedEvent)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 300)
+        let waits = try ram.lines("awaiting").filter { $0["notification"] as? String == "used" }
+        #expect(waits.count == 1)
+        #expect(waits.first?["index"] as? Int == 0 && waits.first?["reached"] as? Int == 1)
+        #expect(waits.first?["from"] as? Int == 100 && waits.first?["seen"] as? Int == 200 && waits.first?["last"] as? Int == 200)
     }
 }

@@ -86,21 +86,22 @@ struct RingReplayTests {
 
     /// A trace with one entropy device (0x55d0c0001000) and its notifications of queue 0 at
     /// the given seconds past 1700000000.
-    static func entropyTrace(notifications: [String]) -> String {
+    static func entropyTrace(notifications: [String], interrupts: [String] = []) -> String {
         (["100@1700000000.000010:virtio_rng_vm_state_change rng 0x55d0c0001000: state change to running 1 state 9"]
             + [0, 1, 3, 11, 15].map { "100@1700000000.000020:virtio_set_status vdev 0x55d0c0001000 val \($0)" }
-            + notifications.map { "100@\($0):virtio_queue_notify vdev 0x55d0c0001000 n 0 vq 0x7f0000002000" })
+            + notifications.map { "100@\($0):virtio_queue_notify vdev 0x55d0c0001000 n 0 vq 0x7f0000002000" }
+            + interrupts.map { "100@\($0):virtio_notify vdev 0x55d0c0001000 vq 0x7f0000002000" })
             .joined(separator: "\n") + "\n"
     }
 
-    static func wait(_ device: String, index: UInt16, from: Int64, end: Int64) -> RingEvent {
+    static func wait(_ device: String, index: UInt16, from: Int64, end: Int64, kind: AwaitedNotification.Kind = .available) -> RingEvent {
         .awaiting(
             AwaitedNotification(
-                device: device, queue: 0, index: index, availIndex: index &+ 1, from: from, seen: from + 1_000,
+                device: device, queue: 0, kind: kind, index: index, reached: index &+ 1, from: from, seen: from + 1_000,
                 last: end - 1_000, end: end))
     }
 
-    @Test("SPLIT-DRV-MUST-NOTIFY: each wait of a second and more judged against the notifications in its own window; shorter ones not")
+    @Test("SPLIT-DRV/DEV-MUST-NOTIFY: each wait of a second and more judged against the notifications of its kind in its own window; shorter ones not")
     func awaitedNotifications() throws {
         let base: Int64 = 1_700_000_000_000_000_000
         let second: Int64 = 1_000_000_000
@@ -116,16 +117,22 @@ struct RingReplayTests {
             Self.wait(rng, index: 3, from: base + 6 * second, end: base + 6 * second + second / 2),
             // Notified at 9 s, after the wait (recorded as over at 8.5 s): not in it.
             Self.wait(rng, index: 4, from: base + 7 * second, end: base + 8 * second + second / 2),
+            // The driver's waits for interrupts: one at 1.5 s ends the first; the driver's
+            // notification at 3 s is not an interrupt, so the second raises SPLIT-DEV-MUST-NOTIFY.
+            Self.wait(rng, index: 1, from: base + second, end: base + 2 * second + second / 2, kind: .used),
+            Self.wait(rng, index: 2, from: base + 2 * second + second / 2, end: base + 4 * second, kind: .used),
         ]
         for (line, event) in events.enumerated() { replay.consume(event, line: line + 1) }
         let (queues, sink, waits) = replay.finish()
-        #expect(waits.map(\.index) == [1, 2, 4] && queues.first?.awaitedNotifications == 3)
-        let trace = TemporaryFile(text: Self.entropyTrace(notifications: ["1700000001.500000", "1700000003.000000", "1700000009.000000"]))
+        #expect(waits.map(\.index) == [1, 2, 4, 1, 2] && queues.first?.awaitedNotifications == 5)
+        let trace = TemporaryFile(
+            text: Self.entropyTrace(
+                notifications: ["1700000001.500000", "1700000003.000000", "1700000009.000000"], interrupts: ["1700000001.500000"]))
         defer { trace.remove() }
         var report = try analyze(trace.path)
         try report.join(recording: "rings.jsonl", queues: queues, findings: sink, waits: waits, trace: trace.path)
-        #expect(report.findings.map(\.rule.id) == ["SPLIT-DRV-MUST-NOTIFY", "SPLIT-DRV-MUST-NOTIFY"])
-        #expect(report.findings.map(\.location.line) == [3, 5] && report.recordedQueues.first?.unjudgedWaits == 0)
+        #expect(report.findings.map(\.rule.id) == ["SPLIT-DRV-MUST-NOTIFY", "SPLIT-DRV-MUST-NOTIFY", "SPLIT-DEV-MUST-NOTIFY"])
+        #expect(report.findings.map(\.location.line) == [3, 5, 7] && report.recordedQueues.first?.unjudgedWaits == 0)
     }
 
     @Test("SPLIT-DRV-MUST-NOTIFY: with two recorded devices of a type the trace's device cannot be told apart: counted, not judged")

@@ -1,0 +1,130 @@
+import TraceSources
+import VirtioModel
+
+/// One side of a split queue waiting for a notification while the other added entries, as a
+/// recording saw it (an `awaiting` line of `rings.jsonl`): the waiting side's event index was
+/// at `index` from a scan begun at `from` (it had taken every entry) until at least `last`;
+/// the entries, up to ring index `reached`, were seen at `seen`; the wait was recorded as over
+/// at `end`. A notification for these entries comes between `from` and `end`.
+public struct AwaitedNotification: Sendable, Equatable {
+    /// Which notification was awaited (§2.1 "Notifications").
+    public enum Kind: String, Sendable {
+        /// The device waited at `avail_event` for the driver's available buffer notification.
+        case available
+        /// The driver waited at `used_event` for the device's used buffer notification.
+        case used
+    }
+
+    public var device: String
+    public var type: DeviceType?
+    public var queue: Int
+    public var kind: Kind
+    public var index: UInt16
+    public var reached: UInt16
+    public var from: Int64
+    public var seen: Int64
+    public var last: Int64
+    public var end: Int64
+    /// The line of `rings.jsonl`.
+    public var line = 0
+
+    public init(
+        device: String, queue: Int, kind: Kind, index: UInt16, reached: UInt16, from: Int64, seen: Int64, last: Int64, end: Int64
+    ) {
+        self.device = device
+        self.queue = queue
+        self.kind = kind
+        self.index = index
+        self.reached = reached
+        self.from = from
+        self.seen = seen
+        self.last = last
+        self.end = end
+    }
+
+    /// How long the event index was seen asking for the notification after the entries appeared.
+    public var waited: Int64 { Timestamp.interval(from: self.seen, to: self.last) }
+}
+
+/// Judges a recording's waits for a notification against the trace of the same run
+/// (SPLIT-DRV-MUST-NOTIFY, SPLIT-DEV-MUST-NOTIFY).
+enum NotificationWaits {
+    /// A wait is judged when the event index stayed at the entries' index this long after they
+    /// were seen: a side that moved it away and back for a moment (``AwaitedNotification``'s
+    /// recorder explains when) takes the new entries well before.
+    static let minimumWait: Int64 = 1_000_000_000
+
+    private struct QueueKey: Hashable {
+        var vdev: HostPointer
+        var queue: Int
+        var kind: AwaitedNotification.Kind
+    }
+
+    /// The waits no notification in `trace` ended: for the device's, a `virtio_queue_notify` of
+    /// the queue; for the driver's, a `virtio_notify` or `virtio_notify_irqfd` of it. The
+    /// recorded device is joined with the trace's device of the same type when each side has
+    /// exactly one (a run directory's `rings.jsonl` names devices by QOM path, the trace by host
+    /// pointer); the waits of other devices are counted in `recorded` as not judged.
+    static func findings(
+        _ waits: [AwaitedNotification], recorded: inout [RecordedQueueReport], analysis: AnalysisReport, trace: String, file: String
+    ) throws(InputError) -> [Finding] {
+        guard !waits.isEmpty else { return [] }
+        var recordedDevices: [DeviceType: Set<String>] = [:]
+        for queue in recorded { if let type = queue.type { recordedDevices[type, default: []].insert(queue.device) } }
+        var tracedDevices: [DeviceType: [DeviceReport]] = [:]
+        for device in analysis.devices { if let type = device.type { tracedDevices[type, default: []].append(device) } }
+        // The device's queues by their virtqueue pointer (interrupts name the queue by it).
+        var queueOf: [HostPointer: Int] = [:]
+        // Each queue's waits of each kind by start: one at a time, so they do not overlap.
+        var windows: [QueueKey: [Int]] = [:]
+        for (position, wait) in waits.enumerated() {
+            guard let type = wait.type, recordedDevices[type]?.count == 1, let traced = tracedDevices[type], traced.count == 1
+            else {
+                if let slot = recorded.lastIndex(where: { $0.device == wait.device && $0.queue == wait.queue }) {
+                    recorded[slot].unjudgedWaits += 1
+                }
+                continue
+            }
+            for queue in traced[0].queues { if let index = queue.index { queueOf[queue.vq] = index } }
+            windows[QueueKey(vdev: traced[0].vdev, queue: wait.queue, kind: wait.kind), default: []].append(position)
+        }
+        for key in windows.keys { windows[key]?.sort { waits[$0].from < waits[$1].from } }
+        var notified = [Bool](repeating: false, count: waits.count)
+        var reader = try TraceReader(path: trace)
+        while let item = try reader.next() {
+            guard case .record(let record) = item, let time = record.timestamp?.nanoseconds else { continue }
+            let key: QueueKey
+            switch record.event {
+            case .queueNotify(let vdev, let queue, _): key = QueueKey(vdev: vdev, queue: Int(queue), kind: .available)
+            case .notify(let vdev, let vq), .notifyIrqfd(let vdev, let vq):
+                guard let queue = queueOf[vq] else { continue }
+                key = QueueKey(vdev: vdev, queue: queue, kind: .used)
+            default: continue
+            }
+            guard let positions = windows[key] else { continue }
+            // The last wait begun by then (the trace's microseconds may round a notification
+            // just after the start down to just before it).
+            var low = 0
+            var high = positions.count
+            while low < high {
+                let middle = (low + high) / 2
+                if waits[positions[middle]].from &- 1_000 <= time { low = middle + 1 } else { high = middle }
+            }
+            if low > 0, time <= waits[positions[low - 1]].end { notified[positions[low - 1]] = true }
+        }
+        return windows.values.joined().filter { !notified[$0] }.sorted().map { Self.finding(waits[$0], file: file) }
+    }
+
+    static func finding(_ wait: AwaitedNotification, file: String) -> Finding {
+        let (rule, adder, ring, event, waiter) =
+            wait.kind == .available
+            ? (DriverMustNotify.info, "the driver made entries available", "avail.idx", "avail_event", "device")
+            : (DeviceMustNotify.info, "the device used entries", "used.idx", "used_event", "driver")
+        return Finding(
+            rule: rule,
+            message: "\(adder) (\(ring) \(wait.index) → \(wait.reached)) while \(event) asked for a notification at \(wait.index), "
+                + "and sent none: the trace shows no notification of the queue while the \(waiter) waited "
+                + "(\(wait.waited / 1_000_000) ms and more after the entries were seen)",
+            location: Location(file: file, line: wait.line, timestamp: Timestamp(nanoseconds: wait.seen), device: wait.device, queue: wait.queue))
+    }
+}
