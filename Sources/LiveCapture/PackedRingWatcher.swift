@@ -93,7 +93,7 @@ extension WatchedQueue {
         {
             let id = list.bufferID ?? 0
             var line = "{\"kind\": \"avail\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.availSeen), "
-                + "\"head\": \(id), \"slot\": \(cursors.availSlot), \(Self.chainFields(list, defects: list.defectFindings(packed: true)))"
+                + "\"head\": \(id), \"slot\": \(cursors.availSlot), \(Self.chainFields(list, defects: list.defectFindings(packed: true) + self.requestDefects(of: list, memory: memory)))"
             // A transmitted frame is copied at once; then the list's first slot is read again.
             // Used by then, its indirect table or buffers may have been freed and reused while
             // it was read (Linux frees a request's table on completion): neither its defects nor

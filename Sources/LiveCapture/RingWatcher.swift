@@ -263,7 +263,7 @@ struct WatchedQueue {
             let completedNow = completed.merging(self.completedSince(memory: memory), uniquingKeysWith: max)
             let late = lapped || completedNow[UInt32(head), default: 0] > self.offers[head, default: []].count
             var defects = chain.defectFindings()
-            if !late { defects += self.sharedDescriptors(of: chain, completed: completedNow) }
+            if !late { defects += self.sharedDescriptors(of: chain, completed: completedNow) + self.requestDefects(of: chain, memory: memory) }
             var line = "{\"kind\": \"avail\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.nextAvail), "
                 + "\"head\": \(head), \(Self.chainFields(chain, defects: defects))"
             if !late, let data { line += ", \"data\": \"\(RingRecordWriter.hex(data))\"" }
@@ -337,6 +337,12 @@ extension WatchedQueue {
         let findings = defects.map { "{\"rule\": \(JSONWriter.quoted($0.rule)), \"message\": \(JSONWriter.quoted($0.message))}" }
         return "\"descriptors\": [\(descriptors.joined(separator: ", "))], \"writable\": \(chain.writableBytes), "
             + "\"defects\": [\(findings.joined(separator: ", "))]"
+    }
+
+    /// What the request rules find in a chain (or packed list) as it is made available.
+    func requestDefects(of chain: DescriptorChain, memory: GuestMemoryMap) -> [ChainDefectFinding] {
+        chain.requestDefectFindings(
+            queue: self.index, addresses: self.addresses, type: self.type, role: self.role, features: self.features, memory: memory)
     }
 
     /// A net transmit chain's device-readable bytes (virtio_net_hdr and frame, at most a

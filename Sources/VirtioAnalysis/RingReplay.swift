@@ -62,6 +62,25 @@ extension DescriptorChain {
     }
 }
 
+extension DescriptorChain {
+    /// The request rules a dump applies to the chains a device owns (BLK-*, NET-*, CONS-*, …),
+    /// applied to this one chain as it was made available (`vqscope record`), with the queue it
+    /// was made available on: what it breaks, as rule ID and message. Nothing for a chain whose
+    /// walk found defects (their own rules say what is wrong), and nothing that needs the
+    /// device's capacity (BLK-CAPACITY) or completions (judged by the replay).
+    public func requestDefectFindings(
+        queue: Int, addresses: QueueAddresses, type: DeviceType?, role: QueueRole, features: FeatureBits, memory: GuestMemoryMap
+    ) -> [ChainDefectFinding] {
+        guard self.defects.isEmpty, type != nil else { return [] }
+        let context = QueueSnapshotContext(
+            addresses: addresses, chains: [self], repeatedHeads: [], ringsMapped: true, memory: memory, index: queue,
+            deviceType: type, role: role, features: features, blockCapacity: nil)
+        return RuleCatalog.requestRules.flatMap { rule in
+            rule.check(context).map { ChainDefectFinding(rule: rule.info.id, message: $0) }
+        }
+    }
+}
+
 extension ChainDefectFinding {
     /// A chain made available that shares descriptors with one the device owns
     /// (SPLIT-CHAINS-DISJOINT, found by the recorder over time).

@@ -11,9 +11,15 @@ public struct JSONWriter {
 
     private var depth: Int { self.needsComma.count - 1 }
 
+    /// A line break and the indentation of the current depth.
+    private mutating func newLine() {
+        self.output += "\n"
+        for _ in 0..<self.depth { self.output += self.indentUnit }
+    }
+
     private mutating func separator() {
         if self.needsComma[self.needsComma.count - 1] { self.output += self.compact ? ", " : "," }
-        if self.depth > 0, !self.compact { self.output += "\n" + String(repeating: self.indentUnit, count: self.depth) }
+        if self.depth > 0, !self.compact { self.newLine() }
         self.needsComma[self.needsComma.count - 1] = true
     }
 
@@ -40,7 +46,7 @@ public struct JSONWriter {
 
     private mutating func close(_ bracket: String) {
         let hadItems = self.needsComma.removeLast()
-        if hadItems, !self.compact { self.output += "\n" + String(repeating: self.indentUnit, count: self.depth) }
+        if hadItems, !self.compact { self.newLine() }
         self.output += bracket
     }
 
@@ -70,6 +76,10 @@ public struct JSONWriter {
 
     /// A JSON string literal (RFC 8259 §7): quotes, backslashes and control characters escaped.
     public static func quoted(_ text: String) -> String {
+        // Most text (names, messages) needs no escape: copied whole.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return "\"" + text + "\""
+        }
         var result = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

@@ -67,6 +67,7 @@ struct DeviceTypeArgument: ExpressibleByArgument {
 
 struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "analyze",
         abstract: "Replay a QEMU `log`-backend trace through the verifying driver model.",
         discussion: """
             TRACE is a text log from QEMU's log trace backend (-trace ... -D FILE), plain or \

@@ -10,6 +10,7 @@ import Glibc
 /// (what the spec says, what vqscope checks, an example, how to fix a driver that hits it).
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "explain",
         abstract: "Explain a rule: its statement, spec section, evidence, an example and how to fix it.",
         discussion: """
             The page is read from docs/rules/RULE.md: in $VQSCOPE_DOCS if set, else in the \

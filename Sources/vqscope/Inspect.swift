@@ -88,6 +88,7 @@ enum Negotiated: String, ExpressibleByArgument, CaseIterable {
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "inspect",
         abstract: "Decode the virtqueues in a guest memory dump and check what one snapshot can show.",
         discussion: """
             DUMP is a QEMU dump-guest-memory ELF core, or a raw pmemsave image with --base. The queues \

@@ -13,6 +13,7 @@ import Glibc
 
 struct Pcap: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "pcap",
         abstract: "Export the network frames in a dump's virtio-net queues to a pcap file, through libpcap.",
         discussion: """
             Frames come from the net queues of a guest memory dump (--dump, located with --qmp, a \

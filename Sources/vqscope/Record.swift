@@ -3,6 +3,7 @@ import LiveCapture
 
 struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "record",
         abstract: "Run QEMU and record every virtqueue transition from its shared guest RAM, with the trace and QMP.",
         discussion: """
             vqscope record -o RUN_DIR -- qemu-system-x86_64 -M q35 -m 256M …  starts QEMU with your \

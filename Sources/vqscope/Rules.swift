@@ -4,6 +4,7 @@ import VirtioReporting
 
 struct Rules: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "rules",
         abstract: "List every rule: ID, severity, spec section and what it checks.")
 
     @Option(help: "Output format: text or json.")

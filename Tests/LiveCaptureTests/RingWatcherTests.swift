@@ -295,9 +295,12 @@ struct RingWatcherTests {
 
     static let packedRing = QueueAddresses(descriptorArea: 0x4000, driverArea: 0x5000, deviceArea: 0x5100, size: 8)
 
-    static func packedQueue(_ ram: GuestRAM) -> WatchedQueue {
+    /// A packed queue whose buffers are device-writable (an entropy device's), or, for
+    /// `transmit`, device-readable (a net transmit queue).
+    static func packedQueue(_ ram: GuestRAM, transmit: Bool = false) -> WatchedQueue {
         let queue = WatchedQueue(
-            device: "virtio-net@/t", type: .network, index: 1, addresses: Self.packedRing, features: [.version1, .ringPacked],
+            device: transmit ? "virtio-net@/t" : "virtio-rng@/t", type: transmit ? .network : .entropy, index: transmit ? 1 : 0,
+            addresses: Self.packedRing, features: [.version1, .ringPacked],
             netControlQueue: nil)
         ram.writer.write(queue.queueLine)
         return queue
@@ -306,7 +309,7 @@ struct RingWatcherTests {
     @Test("packed: a list of two slots made available and used between two scans is passed over whole; later ones are recorded")
     func packedMissedTwoSlots() throws {
         let ram = try GuestRAM()
-        var queue = Self.packedQueue(ram)
+        var queue = Self.packedQueue(ram, transmit: true)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
         // ID 5 over slots 0 and 1 (NEXT on the first; Linux writes the ID in both), used at slot 0.
         ram.packedDescriptor(1, address: 0x8100, length: 64, id: 5, flags: 0x0080)
@@ -505,5 +508,31 @@ struct RingWatcherTests {
         #expect(waits.count == 1)
         #expect(waits.first?["index"] as? Int == 0 && waits.first?["reached"] as? Int == 1)
         #expect(waits.first?["from"] as? Int == 100 && waits.first?["seen"] as? Int == 200 && waits.first?["last"] as? Int == 200)
+    }
+
+    @Test("split: the request rules of a dump judge each chain as it is made available (BLK-DATA-512 on a 100-byte read; a 512-byte one clean)")
+    func requestRulesOverTime() throws {
+        let ram = try GuestRAM()
+        // Block reads (header type 0 at 0x8000): head 0 with 512 data bytes, head 3 with 100.
+        ram.splitDescriptor(0, address: 0x8000, length: 16, flags: 1, next: 1)
+        ram.splitDescriptor(1, address: 0x9000, length: 512, flags: 3, next: 2)
+        ram.splitDescriptor(2, address: 0x8010, length: 1, flags: 2)
+        ram.splitDescriptor(3, address: 0x8100, length: 16, flags: 1, next: 4)
+        ram.splitDescriptor(4, address: 0xA000, length: 100, flags: 3, next: 5)
+        ram.splitDescriptor(5, address: 0x8110, length: 1, flags: 2)
+        var queue = WatchedQueue(
+            device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
+        ram.writer.write(queue.queueLine)
+        ram.splitAvail(0, head: 0)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        ram.splitAvail(1, head: 3)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        let offers = try ram.lines("avail")
+        #expect((offers.first?["defects"] as? [Any])?.isEmpty == true)
+        let defects = try #require(offers.last?["defects"] as? [[String: Any]])
+        #expect(defects.map { $0["rule"] as? String } == ["BLK-DATA-512"])
+        #expect((defects.first?["message"] as? String)?.contains("100 data bytes") == true)
+        let result = try ram.replay()
+        #expect(result.rules == ["BLK-DATA-512"] && result.problems.isEmpty)
     }
 }

@@ -89,4 +89,15 @@ struct ReporterTests {
         #expect(rules.count == RuleCatalog.all.count)
         #expect(rules.first?["rule"] as? String == "INIT-SEQUENCE")
     }
+
+    @Test("JSON strings: text without escapes copied whole; quotes, backslashes and control characters escaped; other scalars kept")
+    func quoting() throws {
+        #expect(JSONWriter.quoted("virtio-net@/machine/peripheral/net0") == #""virtio-net@/machine/peripheral/net0""#)
+        #expect(JSONWriter.quoted("") == #""""#)
+        #expect(JSONWriter.quoted("a \"b\" \\ c\nd\te\u{1}f — ü") == #""a \"b\" \\ c\nd\te\u0001f — ü""#)
+        for text in ["plain", "q\"", "\u{1f}", "é\r"] {
+            let decoded = try JSONSerialization.jsonObject(with: Data(JSONWriter.quoted(text).utf8), options: .fragmentsAllowed)
+            #expect(decoded as? String == text)
+        }
+    }
 }
