@@ -36,12 +36,9 @@ public struct Analyzer {
     public let file: String
     public let options: AnalysisOptions
     var devices: [DeviceState] = []
-    var deviceSlots: [HostPointer: Int] = [:]
+    var deviceSlots = PointerSlots()
     var queues: [QueueState] = []
-    var queueSlots: [HostPointer: Int] = [:]
-    /// The last device and queue looked up: consecutive events mostly name the same ones.
-    var lastDevice: (vdev: HostPointer, slot: Int) = (0, -1)
-    var lastQueue: (vq: HostPointer, slot: Int) = (0, -1)
+    var queueSlots = PointerSlots()
     var sink: FindingSink
     var findingDevices: [Int?] = []
     var ignoredEvents = 0
@@ -310,11 +307,7 @@ public struct Analyzer {
     // MARK: - Devices and queues
 
     mutating func device(_ vdev: HostPointer) -> Int? {
-        if self.lastDevice.slot >= 0, self.lastDevice.vdev == vdev { return self.lastDevice.slot }
-        if let slot = self.deviceSlots[vdev] {
-            self.lastDevice = (vdev, slot)
-            return slot
-        }
+        if let slot = self.deviceSlots.slot(of: vdev) { return slot }
         guard self.devices.count < self.options.maximumDevices else {
             self.ignoreEvent()
             return nil
@@ -323,8 +316,7 @@ public struct Analyzer {
         var state = DeviceState(vdev: vdev, ordinal: slot)
         if let type = self.options.deviceTypes[vdev] { state.decideType(type, by: .user) }
         self.devices.append(state)
-        self.deviceSlots[vdev] = slot
-        self.lastDevice = (vdev, slot)
+        self.deviceSlots.insert(vdev, slot: slot)
         return slot
     }
 
@@ -335,19 +327,14 @@ public struct Analyzer {
     }
 
     mutating func queue(_ vq: HostPointer) -> Int? {
-        if self.lastQueue.slot >= 0, self.lastQueue.vq == vq { return self.lastQueue.slot }
-        if let slot = self.queueSlots[vq] {
-            self.lastQueue = (vq, slot)
-            return slot
-        }
+        if let slot = self.queueSlots.slot(of: vq) { return slot }
         guard self.queues.count < self.options.maximumQueues else {
             self.ignoreEvent()
             return nil
         }
         let slot = self.queues.count
         self.queues.append(QueueState(vq: vq))
-        self.queueSlots[vq] = slot
-        self.lastQueue = (vq, slot)
+        self.queueSlots.insert(vq, slot: slot)
         return slot
     }
 
@@ -412,7 +399,7 @@ public struct Analyzer {
 
     /// Requests in flight at a reset are completed (or dropped) by the reset itself.
     mutating func markDraining(_ device: Int) {
-        for queue in self.devices[device].queueSlots.values {
+        for queue in self.devices[device].queueSlots.slots {
             self.queues[queue].inFlight.markDraining()
             self.queues[queue].resetUsedIndex()
         }
@@ -420,7 +407,7 @@ public struct Analyzer {
 
     /// When the driver starts over, requests the reset dropped are gone.
     mutating func dropDrained(_ device: Int) {
-        for queue in self.devices[device].queueSlots.values {
+        for queue in self.devices[device].queueSlots.slots {
             let before = self.queues[queue].inFlightCount
             self.queues[queue].inFlight.removeDrained()
             self.inFlightTotal += self.queues[queue].inFlightCount - before

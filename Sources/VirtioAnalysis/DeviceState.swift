@@ -134,7 +134,7 @@ public struct DeviceState: Sendable {
     /// While QEMU replays ioeventfd notifications after DRIVER_OK, the index below which the next one must fall.
     var ioeventfdSweepBelow: Int32?
     /// Queue slots by queue index.
-    var queueSlots: [Int: Int] = [:]
+    var queueSlots = QueueIndexSlots()
 
     /// The device is driven through a legacy (pre-1.0) interface, where the driver may use
     /// queues before DRIVER_OK and there is no FEATURES_OK step. Spec: virtio v1.2 §3.1.2.

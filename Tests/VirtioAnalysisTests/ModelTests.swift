@@ -111,6 +111,45 @@ struct ModelTests {
         #expect(queue.maxInFlight == 20 && queue.fills == 20 && queue.inFlightAtEnd == 0)
     }
 
+    @Test("forty queues of two devices named in turn, at indices past the common ones: counted per queue, dropped by their device's reset")
+    func manyQueuesInTurn() throws {
+        var lines: [String] = []
+        for vdev in ["0xa", "0xb"] { lines += [1, 3, 11, 15].map { "virtio_set_status vdev \(vdev) val \($0)" } }
+        // Queue k of device 0xa at index 300 + k (k even) or 2147483000 + k, of 0xb at index k;
+        // pointers 0x90 apart, as QEMU's VirtQueue array lays them out.
+        let queues = (0..<40).map { k in
+            (vdev: k < 20 ? "0xa" : "0xb", index: k < 20 ? (k % 2 == 0 ? 300 + k : 2_147_483_000 + k) : k,
+             vq: "0x" + String(0x7f00_0000_2000 + 0x90 * k, radix: 16))
+        }
+        for round in 0..<3 {
+            for queue in queues {
+                lines.append("virtio_queue_notify vdev \(queue.vdev) n \(queue.index) vq \(queue.vq)")
+                lines.append("virtqueue_pop vq \(queue.vq) elem 0x\(String(0x1000 * (round + 1), radix: 16)) in_num 1 out_num 0")
+            }
+            // Completed in turn, but for the last round.
+            if round < 2 {
+                for queue in queues.reversed() {
+                    lines.append("virtqueue_fill vq \(queue.vq) elem 0x\(String(0x1000 * (round + 1), radix: 16)) len 4 idx 0")
+                    lines.append("virtqueue_flush vq \(queue.vq) count 1")
+                }
+            }
+        }
+        // Device 0xa is reset and its driver starts over: its twenty queues' last requests are
+        // dropped with the reset; 0xb's stay in flight.
+        lines.append("virtio_set_status vdev 0xa val 0")
+        lines.append("virtio_set_status vdev 0xa val 1")
+        let report = try analyze(text: lines.joined(separator: "\n") + "\n")
+        let reported = report.devices.flatMap { device in device.queues.map { (device: device.vdev, queue: $0) } }
+        #expect(reported.count == 40)
+        for (vdev, index, vq) in queues {
+            let queue = try #require(reported.first { "0x" + String($0.queue.vq, radix: 16) == vq })
+            #expect("0x" + String(queue.device, radix: 16) == vdev && queue.queue.index == index)
+            #expect(queue.queue.pops == 3 && queue.queue.fills == 2 && queue.queue.kicks == 3)
+            #expect(queue.queue.inFlightAtEnd == (vdev == "0xa" ? 0 : 1))
+        }
+        #expect(report.findings.filter { $0.rule.id == "QUEUE-INFLIGHT-AT-END" }.count == 20)
+    }
+
     @Test("a flush publishing a batch measures fill→flush for each element, oldest first")
     func batchedFlush() throws {
         let report = try analyze(text: """
