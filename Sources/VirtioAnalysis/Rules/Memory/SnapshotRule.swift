@@ -34,7 +34,10 @@ public struct QueueSnapshotContext: Sendable {
 
     /// The owned chains the walk found whole: chains with a structural defect are reported by
     /// their own rules and not judged again for their contents.
-    public var wholeChains: [DescriptorChain] { self.chains.filter { $0.defects.isEmpty } }
+    public var wholeChains: [DescriptorChain] {
+        // Mostly all of them (always, for the one chain a recording judges): no copy then.
+        self.chains.contains { !$0.defects.isEmpty } ? self.chains.filter { $0.defects.isEmpty } : self.chains
+    }
 }
 
 /// Checks a queue's layout and rings in a dump.
