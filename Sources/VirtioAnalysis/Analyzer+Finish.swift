@@ -46,7 +46,7 @@ extension Analyzer {
             return relabelled
         }
         return AnalysisReport(
-            file: self.file, input: statistics, timestamped: self.sawTimestamp,
+            file: self.file, input: statistics, timestamped: statistics.timestampedEvents > 0,
             devices: self.devices.map { self.deviceReport($0, queues: queuesByDevice[$0.ordinal]) }, findings: findings, findingCounts: self.sink.countsByRule,
             totalFindings: self.sink.total, omittedFindings: self.sink.dropped,
             ignoredEvents: ignored)

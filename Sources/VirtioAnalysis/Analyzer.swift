@@ -46,7 +46,8 @@ public struct Analyzer {
     var firstIgnoredLine: Int?
     /// The line being handled.
     var currentLine = 0
-    var sawTimestamp = false
+    /// ``RuleCatalog/queueRuleTable``, kept here.
+    let queueRules = RuleCatalog.queueRuleTable
     var sawRegisterWrites = false
 
     /// virtio-mmio writes not yet tied to a device. QEMU's trace does not say which device a
@@ -134,7 +135,6 @@ public struct Analyzer {
     // swiftlint:disable:next cyclomatic_complexity function_body_length
     mutating func handle(_ record: TraceRecord) {
         self.currentLine = record.line
-        if record.timestamp != nil { self.sawTimestamp = true }
         let previous = self.lookBehind
         self.lookBehind = LookBehind()
 
@@ -448,7 +448,7 @@ public struct Analyzer {
     }
 
     mutating func runQueueRules(_ activity: QueueActivity, queue: Int, record: TraceRecord) {
-        let rules = RuleCatalog.queueRules(checking: activity.kind)
+        let rules = self.queueRules.rules(checking: activity.kind)
         if rules.isEmpty { return }
         // Fields are read one by one in place (no copy of the states, no buffer retained).
         let index = self.queues[queue].index

@@ -21,30 +21,10 @@ public enum RuleCatalog {
         AvailIndexWindow.self,
     ]
 
-    /// The queue rules that check activities of `kind`, read in place.
-    @inline(__always)
-    static func queueRules(checking kind: QueueActivity.Kind) -> UnsafeBufferPointer<any QueueRule.Type> {
-        let table = Self.queueRuleTable
-        return UnsafeBufferPointer(rebasing: table.rules[table.ranges[kind.rawValue]])
-    }
-
-    /// ``queueRules`` grouped by the activity they check, in storage that lives as long as the
-    /// process (metatypes are plain values), so that running them on every queue event takes
-    /// no reference counting.
-    nonisolated(unsafe) private static let queueRuleTable: (
-        rules: UnsafeBufferPointer<any QueueRule.Type>, ranges: UnsafeBufferPointer<Range<Int>>
-    ) = {
-        let groups = QueueActivity.Kind.allCases.map { kind in Self.queueRules.filter { $0.activities.contains(kind) } }
-        let rules = UnsafeMutableBufferPointer<any QueueRule.Type>.allocate(capacity: groups.joined().count)
-        _ = rules.initialize(from: groups.joined())
-        let ranges = UnsafeMutableBufferPointer<Range<Int>>.allocate(capacity: groups.count)
-        var start = 0
-        for (index, group) in groups.enumerated() {
-            ranges[index] = start..<(start + group.count)
-            start += group.count
-        }
-        return (UnsafeBufferPointer(rules), UnsafeBufferPointer(ranges))
-    }()
+    /// ``queueRules`` grouped by the activity they check, built once; the model keeps a copy
+    /// (two pointers), so that running them on every queue event takes neither reference
+    /// counting nor a check that the table was built.
+    nonisolated(unsafe) static let queueRuleTable = QueueRuleTable(Self.queueRules)
 
     static let registerRules: [any RegisterRule.Type] = [
         QueueNumWithinMax.self,
@@ -123,4 +103,31 @@ public enum RuleCatalog {
     }()
 
     public static func rule(id: String) -> RuleInfo? { Self.all.first { $0.id == id } }
+}
+
+/// Queue rules by the activity they check, in storage that lives as long as the process
+/// (metatypes are plain values).
+struct QueueRuleTable {
+    private let rules: UnsafeBufferPointer<any QueueRule.Type>
+    private let ranges: UnsafeBufferPointer<Range<Int>>
+
+    init(_ all: [any QueueRule.Type]) {
+        let groups = QueueActivity.Kind.allCases.map { kind in all.filter { $0.activities.contains(kind) } }
+        let rules = UnsafeMutableBufferPointer<any QueueRule.Type>.allocate(capacity: groups.joined().count)
+        _ = rules.initialize(from: groups.joined())
+        let ranges = UnsafeMutableBufferPointer<Range<Int>>.allocate(capacity: groups.count)
+        var start = 0
+        for (index, group) in groups.enumerated() {
+            ranges[index] = start..<(start + group.count)
+            start += group.count
+        }
+        self.rules = UnsafeBufferPointer(rules)
+        self.ranges = UnsafeBufferPointer(ranges)
+    }
+
+    /// The rules that check activities of `kind`, read in place.
+    @inline(__always)
+    func rules(checking kind: QueueActivity.Kind) -> UnsafeBufferPointer<any QueueRule.Type> {
+        UnsafeBufferPointer(rebasing: self.rules[self.ranges[kind.rawValue]])
+    }
 }
