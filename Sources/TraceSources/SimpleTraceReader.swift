@@ -104,65 +104,125 @@ struct SimpleTraceReader {
         id < UInt64(Self.tableSize) ? self.table[Int(id)] : self.kinds[id]?.0
     }
 
+    /// The kind of a common event: mapped, of `u64` arguments only, not declared by
+    /// `--trace-events` (whose declaration says how to read it).
+    @inline(__always) private func commonKind(of id: UInt64) -> EventKind? {
+        guard let kind = self.kind(of: id), !kind.carriesString, self.signatures.isEmpty || self.signatures[id] == nil else {
+            return nil
+        }
+        return kind
+    }
+
     /// The event name of a mapped id, for messages.
     private func name(of id: UInt64) -> String {
         id < UInt64(Self.tableSize) ? self.names[Int(id)] : self.kinds[id]?.1 ?? "event \(id)"
     }
 
-    /// The next decoded event or problem (with the record number as its "line" and the byte
-    /// offset), or nil at the end; events of no interest are counted in `statistics`.
-    ///
-    /// The common record (a mapped event of `u64` arguments) is decoded here; everything else
-    /// is left to functions kept out of this loop.
-    mutating func next(statistics: inout InputStatistics) throws(InputError) -> TraceItem? {
-        if !self.readHeader { try self.readHeaderRecord() }
+    /// What ``step(statistics:)`` found.
+    private enum Step {
+        /// The next item (an event or a problem, with the record number as its "line").
+        case item(TraceItem)
+        /// The next record is a common one, now whole in the buffer: ``fill`` decodes it.
+        case common
+        case end
+    }
+
+    /// The next record the loop of ``fill`` does not decode: more bytes read when the record
+    /// is not whole in the buffer, mappings remembered, the uncommon events decoded; events of
+    /// no interest are counted in `statistics` and passed over.
+    private mutating func step(statistics: inout InputStatistics) throws(InputError) -> Step {
         while true {
             let at = self.offset
-            guard try self.ensure(8) else {
-                statistics.bytes = self.offset
-                return nil
-            }
+            guard try self.ensure(8) else { return .end }
             let type = self.load(0, as: UInt64.self)
             self.record += 1
-            statistics.lines = self.record
             switch type {
             case 1:
-                guard try self.ensure(32) else { return self.truncated(at) }
+                guard try self.ensure(32) else { return .item(self.truncated(at)) }
                 let id = self.load(8, as: UInt64.self)
-                let nanoseconds = self.load(16, as: UInt64.self)
                 let length = Int(self.load(24, as: UInt32.self))
-                let pid = self.load(28, as: UInt32.self)
                 guard length >= 24, length <= Self.maximumRecord else {
                     throw self.broken("an event record claims \(length) bytes (its header alone is 24)", at: at)
                 }
-                guard try self.ensure(8 + length) else { return self.truncated(at) }
+                guard try self.ensure(8 + length) else { return .item(self.truncated(at)) }
+                if self.commonKind(of: id) != nil {
+                    // Counted where it is decoded.
+                    self.record -= 1
+                    return .common
+                }
+                let nanoseconds = self.load(16, as: UInt64.self)
+                let pid = self.load(28, as: UInt32.self)
                 // Valid until the next `ensure`: skipping only moves the cursor.
                 let arguments = UnsafeRawBufferPointer(start: self.buffer.baseAddress! + self.start + 32, count: length - 24)
                 self.skip(8 + length)
                 let time = Timestamp(nanoseconds: Int64(clamping: nanoseconds))
-                if let kind = self.kind(of: id), !kind.carriesString, self.signatures.isEmpty || self.signatures[id] == nil {
+                if let item = self.uncommonEvent(id, at: at, arguments: arguments, time: time, pid: pid, statistics: &statistics) {
+                    return .item(item)
+                }
+            case 0:
+                if let item = try self.readMapping(at: at) { return .item(item) }
+            default:
+                throw self.broken("record type \(type) (0 is a mapping, 1 an event)", at: at)
+            }
+        }
+    }
+
+    /// Decodes up to `capacity` items into `slots`, as ``TraceReader/fill(_:capacity:holders:)``
+    /// does, and returns how many. The common record (a mapped, undeclared event of `u64`
+    /// arguments, whole in the buffer) is decoded in this loop and written in place; anything
+    /// else goes through ``step(statistics:)``.
+    mutating func fill(
+        _ slots: UnsafeMutablePointer<TraceItem>, capacity: Int, holders: inout [Int], statistics: inout InputStatistics
+    ) throws(InputError) -> Int {
+        if !self.readHeader { try self.readHeaderRecord() }
+        defer {
+            statistics.lines = self.record
+            statistics.bytes = self.offset
+        }
+        var count = 0
+        while count < capacity {
+            let available = self.end - self.start
+            if available >= 32 {
+                let record = UnsafeRawPointer(self.buffer.baseAddress!) + self.start
+                let length = Int(UInt32(littleEndian: record.loadUnaligned(fromByteOffset: 24, as: UInt32.self)))
+                if UInt64(littleEndian: record.loadUnaligned(as: UInt64.self)) == 1, length >= 24, length <= available - 8,
+                    length <= Self.maximumRecord,
+                    let kind = self.commonKind(of: UInt64(littleEndian: record.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+                {
+                    let at = self.offset
+                    let time = Timestamp(
+                        nanoseconds: Int64(clamping: UInt64(littleEndian: record.loadUnaligned(fromByteOffset: 16, as: UInt64.self))))
+                    let pid = UInt32(littleEndian: record.loadUnaligned(fromByteOffset: 28, as: UInt32.self))
+                    let arguments = UnsafeRawBufferPointer(start: record + 32, count: length - 24)
+                    self.record += 1
+                    self.skip(8 + length)
                     do throws(QEMULogDecoder.ArgumentError) {
                         guard let event = try self.decoder.decodeRecord(kind, arguments: arguments) else {
                             statistics.otherEvents += 1
                             continue
                         }
-                        statistics.bytes = self.offset
                         statistics.count(time)
-                        return .record(TraceRecord(event: event, line: self.record, timestamp: time, thread: pid))
+                        (slots + count).initialize(to: .record(TraceRecord(event: event, line: self.record, timestamp: time, thread: pid)))
                     } catch {
                         statistics.malformedLines += 1
-                        return self.problem("\(self.name(of: id)): \(error.reason)", at: at)
+                        let id = UInt64(littleEndian: record.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+                        holders.append(count)
+                        (slots + count).initialize(to: self.problem("\(self.name(of: id)): \(error.reason)", at: at))
                     }
+                    count += 1
+                    continue
                 }
-                if let item = self.uncommonEvent(id, at: at, arguments: arguments, time: time, pid: pid, statistics: &statistics) {
-                    return item
-                }
-            case 0:
-                if let item = try self.readMapping(at: at) { return item }
-            default:
-                throw self.broken("record type \(type) (0 is a mapping, 1 an event)", at: at)
+            }
+            switch try self.step(statistics: &statistics) {
+            case .common: continue
+            case .end: return count
+            case .item(let item):
+                if item.holdsReferences { holders.append(count) }
+                (slots + count).initialize(to: item)
+                count += 1
             }
         }
+        return count
     }
 
     /// The 24-byte header: the event id and magic ``isSimpleTrace(_:)`` checked, and the version.

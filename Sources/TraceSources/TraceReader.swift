@@ -126,11 +126,7 @@ public struct TraceReader {
                     self.simple = simple
                     self.statistics = statistics
                 }
-                while count < capacity, let item = try simple.next(statistics: &statistics) {
-                    if item.holdsReferences { holders.append(count) }
-                    (slots + count).initialize(to: item)
-                    count += 1
-                }
+                count = try simple.fill(slots, capacity: capacity, holders: &holders, statistics: &statistics)
             } else {
                 while count < capacity, let item = try self.next() {
                     if item.holdsReferences { holders.append(count) }
