@@ -4,21 +4,27 @@ import VirtioModel
 /// virtio-mmio register writes: held until the Status write that names their device,
 /// then replayed through the register rules and the device's register model.
 extension Analyzer {
+    @inline(__always)
     mutating func holdRegisterWrite(_ write: RegisterWrite) {
         self.hold(.write(write))
     }
 
+    /// Inlined: the write is then built where it is stored, not in a temporary read back at once.
+    @inline(__always)
     mutating func hold(_ access: PendingRegisterAccess) {
-        if self.pendingWrites.count >= self.options.maximumPendingRegisterWrites {
-            // Drop the older half at once, so a flood of unclaimed writes costs O(1) per write.
-            let half = max(1, self.pendingWrites.count / 2)
-            for case .write(let dropped) in self.pendingWrites.prefix(1) where self.firstUnattributedLine == nil {
-                self.firstUnattributedLine = dropped.line
-            }
-            self.pendingWrites.removeFirst(half)
-            self.droppedPendingWrites += half
-        }
+        if self.pendingWrites.count >= self.options.maximumPendingRegisterWrites { self.dropOlderPendingWrites() }
         self.pendingWrites.append(access)
+    }
+
+    /// A flood of unclaimed writes: the older half goes at once, so that it costs O(1) per write.
+    @inline(never)
+    mutating func dropOlderPendingWrites() {
+        let half = max(1, self.pendingWrites.count / 2)
+        for case .write(let dropped) in self.pendingWrites.prefix(1) where self.firstUnattributedLine == nil {
+            self.firstUnattributedLine = dropped.line
+        }
+        self.pendingWrites.removeFirst(half)
+        self.droppedPendingWrites += half
     }
 
     /// QEMU refused the register write it just traced: drop it, and keep what the refusal

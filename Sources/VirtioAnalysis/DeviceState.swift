@@ -65,10 +65,12 @@ public struct MMIOQueueSetups: Sendable, Equatable {
     /// Where `select` is, or where it would be inserted.
     private func position(of select: UInt32) -> (index: Int, found: Bool) {
         self.selects.withUnsafeBufferPointer { selects in
+            // Drivers mostly number their queues from 0 without gaps: queue n is then at n.
+            if select < UInt32(selects.count), selects[Int(select)] == select { return (Int(select), true) }
             var low = 0
             var high = selects.count
             while low < high {
-                let middle = (low + high) / 2
+                let middle = (low &+ high) &>> 1
                 if selects[middle] < select { low = middle + 1 } else { high = middle }
             }
             return (low, low < selects.count && selects[low] == select)
