@@ -150,6 +150,18 @@ struct ModelTests {
         #expect(report.findings.filter { $0.rule.id == "QUEUE-INFLIGHT-AT-END" }.count == 20)
     }
 
+    @Test("10,000 virtio-mmio writes no Status write claims: held up to the limit, counted, the first one named")
+    func unclaimedRegisterWrites() throws {
+        // QueueSel writes with no device to attribute them to (no Status write follows).
+        let lines = (0..<10_000).map { "virtio_mmio_write_offset virtio_mmio_write offset 0x30 value 0x\(String($0 % 7, radix: 16))" }
+        var options = AnalysisOptions()
+        options.maximumPendingRegisterWrites = 64
+        let report = try analyze(text: lines.joined(separator: "\n") + "\n", options: options)
+        let finding = try #require(report.findings.first { $0.rule.id == "MMIO-UNATTRIBUTED-WRITES" })
+        #expect(finding.location.line == 1)
+        #expect(finding.message.hasPrefix("10000 virtio-mmio register write(s)"))
+    }
+
     @Test("a flush publishing a batch measures fill→flush for each element, oldest first")
     func batchedFlush() throws {
         let report = try analyze(text: """
