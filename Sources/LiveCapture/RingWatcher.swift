@@ -17,6 +17,8 @@ struct WatchedQueue {
     var addresses: QueueAddresses
     let features: FeatureBits
     let role: QueueRole
+    /// A block device's capacity in 512-byte sectors (QMP `query-block`), for BLK-CAPACITY.
+    var blockCapacity: UInt64?
     var nextAvail: UInt16 = 0
     var nextUsed: UInt16 = 0
     /// The offers of each head not yet matched by a used element, oldest first: the chain as
@@ -109,7 +111,8 @@ struct WatchedQueue {
             + "\"type\": \(self.type.map { JSONWriter.quoted($0.shortName) } ?? "null"), \"queue\": \(self.index), "
             + "\"desc\": \(self.addresses.descriptorArea), \"avail\": \(self.addresses.driverArea), "
             + "\"used\": \(self.addresses.deviceArea), \"size\": \(self.addresses.size), \"features\": \(self.features.rawValue), "
-            + "\"role\": \(JSONWriter.quoted(self.role.rawValue)), \"packed\": \(self.packed != nil)}"
+            + "\"role\": \(JSONWriter.quoted(self.role.rawValue)), \"packed\": \(self.packed != nil)"
+            + (self.blockCapacity.map { ", \"capacity\": \($0)" } ?? "") + "}"
     }
 
     /// The same queue set up again at `addresses`, watched from index 0 (counts carried on).
@@ -342,7 +345,8 @@ extension WatchedQueue {
     /// What the request rules find in a chain (or packed list) as it is made available.
     func requestDefects(of chain: DescriptorChain, memory: GuestMemoryMap) -> [ChainDefectFinding] {
         chain.requestDefectFindings(
-            queue: self.index, addresses: self.addresses, type: self.type, role: self.role, features: self.features, memory: memory)
+            queue: self.index, addresses: self.addresses, type: self.type, role: self.role, features: self.features,
+            blockCapacity: self.blockCapacity, memory: memory)
     }
 
     /// A net transmit chain's device-readable bytes (virtio_net_hdr and frame, at most a

@@ -218,16 +218,20 @@ struct Session {
             queues.append((index, addresses, queue))
         }
         let control = type == .network && features.contains(.netControlQueue) ? queues.map(\.0).max() : nil
+        // A disk's size, for BLK-CAPACITY (asked in the transcript too: `inspect --qmp` reads it).
+        let blocks = type == .block ? try? client.query("query-block", as: [QMPVirtioSnapshot.BlockEntry].self) : nil
+        let capacity = blocks.flatMap { QMPVirtioSnapshot.blockCapacity(of: device.path, imageSizes: QMPVirtioSnapshot.imageSizes($0)) }
         var watched: [WatchedQueue] = []
         for (index, addresses, queue) in queues {
             let start =
                 features.contains(.ringPacked)
                 ? try self.packedStart(device: device, index: index, reply: queue, addresses: addresses, client: client)
                 : WatchedQueue.PackedStart(slot: 0, wrap: true)
-            watched.append(
-                WatchedQueue(
-                    device: label, type: type, index: index, addresses: addresses, features: features, netControlQueue: control,
-                    packedStart: start))
+            var queue = WatchedQueue(
+                device: label, type: type, index: index, addresses: addresses, features: features, netControlQueue: control,
+                packedStart: start)
+            queue.blockCapacity = capacity
+            watched.append(queue)
         }
         return watched
     }

@@ -66,15 +66,16 @@ extension DescriptorChain {
     /// The request rules a dump applies to the chains a device owns (BLK-*, NET-*, CONS-*, …),
     /// applied to this one chain as it was made available (`vqscope record`), with the queue it
     /// was made available on: what it breaks, as rule ID and message. Nothing for a chain whose
-    /// walk found defects (their own rules say what is wrong), and nothing that needs the
-    /// device's capacity (BLK-CAPACITY) or completions (judged by the replay).
+    /// walk found defects (their own rules say what is wrong), nothing that needs completions
+    /// (judged by the replay), and BLK-CAPACITY only with the device's capacity.
     public func requestDefectFindings(
-        queue: Int, addresses: QueueAddresses, type: DeviceType?, role: QueueRole, features: FeatureBits, memory: GuestMemoryMap
+        queue: Int, addresses: QueueAddresses, type: DeviceType?, role: QueueRole, features: FeatureBits, blockCapacity: UInt64?,
+        memory: GuestMemoryMap
     ) -> [ChainDefectFinding] {
         guard self.defects.isEmpty, type != nil else { return [] }
         let context = QueueSnapshotContext(
             addresses: addresses, chains: [self], repeatedHeads: [], ringsMapped: true, memory: memory, index: queue,
-            deviceType: type, role: role, features: features, blockCapacity: nil)
+            deviceType: type, role: role, features: features, blockCapacity: blockCapacity)
         return RuleCatalog.requestRules.flatMap { rule in
             rule.check(context).map { ChainDefectFinding(rule: rule.info.id, message: $0) }
         }

@@ -535,4 +535,29 @@ struct RingWatcherTests {
         let result = try ram.replay()
         #expect(result.rules == ["BLK-DATA-512"] && result.problems.isEmpty)
     }
+
+    @Test("split: with the disk's capacity (QMP query-block), a read past its end is BLK-CAPACITY as it is made available")
+    func blockCapacityOverTime() throws {
+        let ram = try GuestRAM()
+        // A read of one sector at sector 7 (the last of 8), then one at sector 8.
+        ram.put(UInt64(7), at: 0x8008)
+        ram.put(UInt64(8), at: 0x8108)
+        ram.splitDescriptor(0, address: 0x8000, length: 16, flags: 1, next: 1)
+        ram.splitDescriptor(1, address: 0x9000, length: 512, flags: 3, next: 2)
+        ram.splitDescriptor(2, address: 0x8010, length: 1, flags: 2)
+        ram.splitDescriptor(3, address: 0x8100, length: 16, flags: 1, next: 4)
+        ram.splitDescriptor(4, address: 0xA000, length: 512, flags: 3, next: 5)
+        ram.splitDescriptor(5, address: 0x8110, length: 1, flags: 2)
+        var queue = WatchedQueue(
+            device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
+        queue.blockCapacity = 8
+        ram.writer.write(queue.queueLine)
+        #expect(try ram.lines("queue").first?["capacity"] as? Int == 8)
+        ram.splitAvail(0, head: 0)
+        ram.splitAvail(1, head: 3)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        let offers = try ram.lines("avail")
+        #expect(offers.map { ($0["defects"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String } } == [[], ["BLK-CAPACITY"]])
+        #expect(try ram.replay().rules == ["BLK-CAPACITY"])
+    }
 }

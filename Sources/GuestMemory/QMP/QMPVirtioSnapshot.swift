@@ -116,12 +116,7 @@ public enum QMPVirtioSnapshot {
             sorted.queues.sort { $0.index < $1.index }
             // query-block names the device by the QOM path of its virtio backend or of the
             // transport device that holds it.
-            if let path = device.path {
-                let backend = "/virtio-backend"
-                let holder = path.hasSuffix(backend) ? String(path.dropLast(backend.count)) : path
-                let size = builder.imageSizes[path] ?? builder.imageSizes[holder]
-                sorted.blockCapacity = size.map { $0 / UInt64(BlockRequestType.sectorSize) }
-            }
+            if let path = device.path { sorted.blockCapacity = Self.blockCapacity(of: path, imageSizes: builder.imageSizes) }
             return sorted
         }
     }
@@ -174,10 +169,7 @@ public enum QMPVirtioSnapshot {
             defer { self.pendingPath = nil }
             switch reply {
             case .blocks(let list):
-                for entry in list.prefix(QMPVirtioSnapshot.maximumDevices) {
-                    guard let qdev = entry.qdev, let size = entry.inserted?.image.virtualSize else { continue }
-                    self.imageSizes[qdev] = size
-                }
+                self.imageSizes.merge(QMPVirtioSnapshot.imageSizes(Array(list.prefix(QMPVirtioSnapshot.maximumDevices)))) { $1 }
             case .devices(let list):
                 for entry in list { guard self.device(name: entry.name, path: entry.path) != nil else { return false } }
             case .status(let status):
@@ -243,21 +235,8 @@ private struct QMPMessage: Decodable {
         var path: String
     }
 
-    /// An entry of `query-block`'s reply: the device the drive is attached to, and its image.
-    struct BlockEntry: Decodable {
-        struct Inserted: Decodable {
-            struct Image: Decodable {
-                var virtualSize: UInt64
-                enum CodingKeys: String, CodingKey { case virtualSize = "virtual-size" }
-            }
-            var image: Image
-        }
-        var qdev: String?
-        var inserted: Inserted?
-    }
-
     enum Reply {
-        case blocks([BlockEntry])
+        case blocks([QMPVirtioSnapshot.BlockEntry])
         case devices([DeviceEntry])
         case status(QMPVirtioStatusReply)
         case queue(QMPVirtioQueueReply)
@@ -279,7 +258,7 @@ private struct QMPMessage: Decodable {
         // A reply vqscope does not read (another command's) is skipped, not an error.
         if let list = try? container.decode([DeviceEntry].self, forKey: .reply) {
             self.reply = .devices(list)
-        } else if self.execute == nil, let list = try? container.decode([BlockEntry].self, forKey: .reply),
+        } else if self.execute == nil, let list = try? container.decode([QMPVirtioSnapshot.BlockEntry].self, forKey: .reply),
             list.contains(where: { $0.qdev != nil })
         {
             self.reply = .blocks(list)
@@ -348,5 +327,38 @@ enum JSONValues {
         if let first = start {
             throw .malformed(path: path, offset: UInt64(first), reason: "JSON value not closed at the end of the file")
         }
+    }
+}
+
+extension QMPVirtioSnapshot {
+    /// An entry of `query-block`'s reply: the device the drive is attached to, and its image.
+    public struct BlockEntry: Decodable, Sendable {
+        public struct Inserted: Decodable, Sendable {
+            public struct Image: Decodable, Sendable {
+                public var virtualSize: UInt64
+                enum CodingKeys: String, CodingKey { case virtualSize = "virtual-size" }
+            }
+            public var image: Image
+        }
+        public var qdev: String?
+        public var inserted: Inserted?
+    }
+
+    /// The image sizes (bytes) of a `query-block` reply, by the `qdev` path of their device.
+    public static func imageSizes(_ entries: [BlockEntry]) -> [String: UInt64] {
+        var sizes: [String: UInt64] = [:]
+        for entry in entries {
+            guard let qdev = entry.qdev, let size = entry.inserted?.image.virtualSize else { continue }
+            sizes[qdev] = size
+        }
+        return sizes
+    }
+
+    /// The capacity in 512-byte sectors of the block device at QOM `path`: `query-block` names
+    /// the device by the path of its virtio backend or of the transport device that holds it.
+    public static func blockCapacity(of path: String, imageSizes: [String: UInt64]) -> UInt64? {
+        let backend = "/virtio-backend"
+        let holder = path.hasSuffix(backend) ? String(path.dropLast(backend.count)) : path
+        return (imageSizes[path] ?? imageSizes[holder]).map { $0 / UInt64(BlockRequestType.sectorSize) }
     }
 }
