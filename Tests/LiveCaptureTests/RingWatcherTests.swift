@@ -46,6 +46,14 @@ struct RingWatcherTests {
             self.put(next, at: base + 14)
         }
 
+        /// A block request at descriptors `head`…`head`+2: its 16-byte header at `header`, `length`
+        /// data bytes the device writes at `data`, and the status byte after the header.
+        func splitBlockRequest(head: Int, header: UInt64, data: UInt64, length: UInt32) {
+            self.splitDescriptor(head, address: header, length: 16, flags: 1, next: UInt16(head + 1))
+            self.splitDescriptor(head + 1, address: data, length: length, flags: 3, next: UInt16(head + 2))
+            self.splitDescriptor(head + 2, address: header + 16, length: 1, flags: 2)
+        }
+
         /// The driver makes `head` available as entry `index` of the split ring of 8 at 0x2000
         /// and publishes avail.idx.
         func splitAvail(_ index: Int, head: UInt16) {
@@ -418,16 +426,24 @@ struct RingWatcherTests {
         #expect(try ram.lines("missed").first?["used"] as? Int == 1)
     }
 
+    /// avail_event, after the used ring of 8 at 0x3000; used_event, after the available ring at 0x2000.
+    static let availEvent = 0x3000 + 4 + 8 * 8
+    static let usedEvent = 0x2000 + 4 + 2 * 8
+
+    /// An entropy device's split queue (one-descriptor writable chains at heads 0 and 1 in `ram`).
+    static func entropyQueue(_ ram: GuestRAM, eventIndex: Bool = true) -> WatchedQueue {
+        ram.splitDescriptor(0, address: 0x8000, length: 16, flags: 2)
+        ram.splitDescriptor(1, address: 0x8100, length: 16, flags: 2)
+        return WatchedQueue(
+            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.split,
+            features: eventIndex ? [.version1, .eventIndex] : [.version1], netControlQueue: nil)
+    }
+
     @Test("split with EVENT_IDX: entries made available while avail_event names their index are one wait, recorded when avail_event moves")
     func availEventWait() throws {
         let ram = try GuestRAM()
-        // avail_event: after the used ring of 8 at 0x3000.
-        let availEvent = 0x3000 + 4 + 8 * 8
-        ram.splitDescriptor(0, address: 0x8000, length: 16, flags: 2)
-        ram.splitDescriptor(1, address: 0x8100, length: 16, flags: 2)
-        var queue = WatchedQueue(
-            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.split, features: [.version1, .eventIndex],
-            netControlQueue: nil)
+        let availEvent = Self.availEvent
+        var queue = Self.entropyQueue(ram)
         // The device has taken nothing and asks to be told of entry 0.
         ram.put(UInt16(0), at: availEvent)
         _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 100)
@@ -454,12 +470,9 @@ struct RingWatcherTests {
     @Test("split: no wait without EVENT_IDX, or when avail_event was not at avail.idx before the entries; a wait going on is recorded when the watch ends")
     func availEventNoWait() throws {
         let ram = try GuestRAM()
-        let availEvent = 0x3000 + 4 + 8 * 8
-        ram.splitDescriptor(0, address: 0x8000, length: 16, flags: 2)
-        ram.splitDescriptor(1, address: 0x8100, length: 16, flags: 2)
+        let availEvent = Self.availEvent
+        var plain = Self.entropyQueue(ram, eventIndex: false)
         ram.put(UInt16(0), at: availEvent)
-        var plain = WatchedQueue(
-            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
         _ = plain.scan(memory: ram.memory, writer: ram.writer, time: 100)
         ram.splitAvail(0, head: 0)
         _ = plain.scan(memory: ram.memory, writer: ram.writer, time: 200)
@@ -467,9 +480,7 @@ struct RingWatcherTests {
         #expect(try ram.lines("awaiting").isEmpty)
         // With EVENT_IDX, watched from here: avail.idx is 1 and avail_event 0 — the device has
         // not taken entry 0 (it is still at work), so entry 1 needs no notification.
-        var queue = WatchedQueue(
-            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.split, features: [.version1, .eventIndex],
-            netControlQueue: nil)
+        var queue = Self.entropyQueue(ram)
         _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 300)
         ram.splitAvail(1, head: 1)
         _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 400)
@@ -490,14 +501,10 @@ struct RingWatcherTests {
     @Test("split with EVENT_IDX: used elements written while used_event names their index are a wait for the device's notification")
     func usedEventWait() throws {
         let ram = try GuestRAM()
-        // used_event: after the available ring of 8 at 0x2000.
-        let usedEvent = 0x2000 + 4 + 2 * 8
-        ram.splitDescriptor(0, address: 0x8000, length: 16, flags: 2)
+        let usedEvent = Self.usedEvent
+        var queue = Self.entropyQueue(ram)
         ram.splitAvail(0, head: 0)
         ram.put(UInt16(0), at: usedEvent)
-        var queue = WatchedQueue(
-            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.split, features: [.version1, .eventIndex],
-            netControlQueue: nil)
         _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 100)
         ram.splitUsed(0, id: 0, length: 16)
         _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 200)
@@ -513,13 +520,9 @@ struct RingWatcherTests {
     @Test("split: the request rules of a dump judge each chain as it is made available (BLK-DATA-512 on a 100-byte read; a 512-byte one clean)")
     func requestRulesOverTime() throws {
         let ram = try GuestRAM()
-        // Block reads (header type 0 at 0x8000): head 0 with 512 data bytes, head 3 with 100.
-        ram.splitDescriptor(0, address: 0x8000, length: 16, flags: 1, next: 1)
-        ram.splitDescriptor(1, address: 0x9000, length: 512, flags: 3, next: 2)
-        ram.splitDescriptor(2, address: 0x8010, length: 1, flags: 2)
-        ram.splitDescriptor(3, address: 0x8100, length: 16, flags: 1, next: 4)
-        ram.splitDescriptor(4, address: 0xA000, length: 100, flags: 3, next: 5)
-        ram.splitDescriptor(5, address: 0x8110, length: 1, flags: 2)
+        // Block reads (header type 0): head 0 with 512 data bytes, head 3 with 100.
+        ram.splitBlockRequest(head: 0, header: 0x8000, data: 0x9000, length: 512)
+        ram.splitBlockRequest(head: 3, header: 0x8100, data: 0xA000, length: 100)
         var queue = WatchedQueue(
             device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
         ram.writer.write(queue.queueLine)
@@ -542,12 +545,8 @@ struct RingWatcherTests {
         // A read of one sector at sector 7 (the last of 8), then one at sector 8.
         ram.put(UInt64(7), at: 0x8008)
         ram.put(UInt64(8), at: 0x8108)
-        ram.splitDescriptor(0, address: 0x8000, length: 16, flags: 1, next: 1)
-        ram.splitDescriptor(1, address: 0x9000, length: 512, flags: 3, next: 2)
-        ram.splitDescriptor(2, address: 0x8010, length: 1, flags: 2)
-        ram.splitDescriptor(3, address: 0x8100, length: 16, flags: 1, next: 4)
-        ram.splitDescriptor(4, address: 0xA000, length: 512, flags: 3, next: 5)
-        ram.splitDescriptor(5, address: 0x8110, length: 1, flags: 2)
+        ram.splitBlockRequest(head: 0, header: 0x8000, data: 0x9000, length: 512)
+        ram.splitBlockRequest(head: 3, header: 0x8100, data: 0xA000, length: 512)
         var queue = WatchedQueue(
             device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
         queue.blockCapacity = 8
