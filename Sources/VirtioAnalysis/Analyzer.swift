@@ -256,6 +256,9 @@ public struct Analyzer {
             self.devices[device].decideType(.block, by: .traceEvent(Self.eventName(record.event)))
             if let (queue, elem) = self.lastPop, elem == request { self.attach(queue, to: device, index: nil) }
             self.lookBehind.device = device
+            if case .blkRequestComplete(_, _, let status) = record.event, let message = BlockStatusValue.check(status: status) {
+                self.emit(BlockStatusValue.info, message, record: record, device: device)
+            }
 
         case .blkSubmitMultiRequest(let vdev, _, _, _, _, _), .blkOther(_, let vdev):
             guard let device = self.device(vdev) else { return }

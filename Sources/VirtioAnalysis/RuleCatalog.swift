@@ -90,12 +90,17 @@ public enum RuleCatalog {
         DeviceMustNotify.info,
     ]
 
+    /// Rules on device-specific trace events, checked where the model handles the event.
+    static let deviceEventRules: [RuleInfo] = [
+        BlockStatusValue.info,
+    ]
+
     /// All rules, each once, in catalogue order.
     public static let all: [RuleInfo] = {
         let declared: [RuleInfo] =
             statusRules.map { $0.info } + queueRules.map { $0.info } + registerRules.map { $0.info }
             + summaryRules.map { $0.info } + snapshotRules.map { $0.info } + requestRules.map { $0.info }
-            + packedRules.map { $0.info } + OwnedChains.infos + PackedLists.infos + recordingRules
+            + packedRules.map { $0.info } + OwnedChains.infos + PackedLists.infos + recordingRules + deviceEventRules
             + QEMUReported.infos
             + InputRules.infos + [DumpTraceMismatch.info, NetFrames.skipped]
         var seen = Set<String>()

@@ -1,0 +1,15 @@
+/// The device ends every block request with one of the three defined status values.
+///
+/// Spec: virtio v1.2 §5.2.6 (1.1: §5.2.6), "The final status byte is written by the device:
+/// either VIRTIO_BLK_S_OK for success, VIRTIO_BLK_S_IOERR for device or driver error or
+/// VIRTIO_BLK_S_UNSUPP for a request unsupported by device."
+enum BlockStatusValue {
+    static let info = RuleInfo(
+        id: "BLK-STATUS-VALUE", severity: .error, section: "5.2.6",
+        summary: "the device completes a block request with status OK (0), IOERR (1) or UNSUPP (2)",
+        party: .device, evidence: "virtio_blk_req_complete with another status")
+
+    static func check(status: Int32) -> String? {
+        (0...2).contains(status) ? nil : "a block request completed with status \(status) (OK is 0, IOERR 1, UNSUPP 2)"
+    }
+}
