@@ -19,6 +19,7 @@ extension WatchedQueue {
             cursors.missedBeforeStart = 0
             changed = true
         }
+        self.checkEventSuppression(&cursors, memory: memory, writer: writer)
         // Completions first: a used descriptor overwrites the first slot of a list, which must
         // not then be taken for a new offer.
         var steps = 0
@@ -186,5 +187,24 @@ extension WatchedQueue {
             slot -= size
             wrap.toggle()
         }
+    }
+}
+
+extension WatchedQueue {
+    /// The event suppression structures (§2.8.14), judged when either changed since the last
+    /// scan (PACKED-EVENT-FLAGS): a `defect` line when what they hold is not a defined mode.
+    func checkEventSuppression(_ cursors: inout PackedCursors, memory: GuestMemoryMap, writer: RingRecordWriter) {
+        guard let driver = memory.value(UInt32.self, at: self.addresses.driverArea),
+            let device = memory.value(UInt32.self, at: self.addresses.deviceArea)
+        else { return }
+        if let last = cursors.eventWords, last == (driver, device) { return }
+        cursors.eventWords = (driver, device)
+        func structure(_ word: UInt32) -> EventSuppression {
+            EventSuppression(offWrap: UInt16(truncatingIfNeeded: word), flags: UInt16(truncatingIfNeeded: word >> 16))
+        }
+        let defects = ChainDefectFinding.eventSuppression(
+            driver: structure(driver), device: structure(device), eventIndex: self.features.contains(.eventIndex))
+        guard !defects.isEmpty else { return }
+        writer.write("{\"kind\": \"defect\", \"t\": \(RingRecordWriter.now()), \(self.location), \(Self.defectsField(defects))}")
     }
 }

@@ -94,6 +94,9 @@ public enum RecordedRun {
                 AwaitedNotification(
                     device: device, queue: queue, kind: kind, index: UInt16(truncatingIfNeeded: index),
                     reached: UInt16(truncatingIfNeeded: reached), from: from, seen: seen, last: last, end: end))
+        case "defect":
+            guard let queue = record.queue, let defects = record.defects else { return nil }
+            return .defects(device: device, queue: queue, defects.map { ChainDefectFinding(rule: $0.rule, message: $0.message) })
         case "missed":
             guard let queue = record.queue else { return nil }
             // Counts from the file: negative ones ignored, the sum saturating.

@@ -72,6 +72,8 @@ struct WatchedQueue {
         /// The Buffer ID of the outstanding list that starts at each slot, read in the
         /// driver's current lap, for a completion the sampler missed (``WatchedQueue/passLappedSlot``).
         var offerAtSlot: [Int: UInt16] = [:]
+        /// The driver and device event suppression structures as last read (judged when they change).
+        var eventWords: (driver: UInt32, device: UInt32)?
 
         init(start: PackedStart) {
             (self.availSlot, self.availWrap, self.usedSlot, self.usedWrap) = (start.slot, start.wrap, start.slot, start.wrap)
@@ -337,9 +339,14 @@ extension WatchedQueue {
         let descriptors = chain.elements.map {
             "[\($0.descriptor.address), \($0.descriptor.length), \($0.descriptor.flags.rawValue), \($0.indirect ? 1 : 0)]"
         }
-        let findings = defects.map { "{\"rule\": \(JSONWriter.quoted($0.rule)), \"message\": \(JSONWriter.quoted($0.message))}" }
         return "\"descriptors\": [\(descriptors.joined(separator: ", "))], \"writable\": \(chain.writableBytes), "
-            + "\"defects\": [\(findings.joined(separator: ", "))]"
+            + Self.defectsField(defects)
+    }
+
+    /// The `defects` field of a line: `[{rule, message}]`.
+    static func defectsField(_ defects: [ChainDefectFinding]) -> String {
+        let findings = defects.map { "{\"rule\": \(JSONWriter.quoted($0.rule)), \"message\": \(JSONWriter.quoted($0.message))}" }
+        return "\"defects\": [\(findings.joined(separator: ", "))]"
     }
 
     /// What the request rules find in a chain (or packed list) as it is made available.

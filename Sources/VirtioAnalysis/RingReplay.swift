@@ -38,6 +38,9 @@ public enum RingEvent: Sendable {
     /// With EVENT_IDX, entries added while the other side's event index asked for a
     /// notification, and how long it kept asking (``AwaitedNotification``).
     case awaiting(AwaitedNotification)
+    /// What the recorder found wrong in a queue's rings outside any chain (a packed ring's
+    /// event suppression structures).
+    case defects(device: String, queue: Int, [ChainDefectFinding])
 }
 
 /// A defect of a walked chain, as the rule it breaks and what to say.
@@ -83,6 +86,13 @@ extension DescriptorChain {
 }
 
 extension ChainDefectFinding {
+    /// A packed ring's driver and device event suppression structures as a recording reads
+    /// them (PACKED-EVENT-FLAGS, §2.8.10).
+    public static func eventSuppression(driver: EventSuppression, device: EventSuppression, eventIndex: Bool) -> [ChainDefectFinding] {
+        (PackedEventFlags.judge(driver, "driver", eventIndex: eventIndex) + PackedEventFlags.judge(device, "device", eventIndex: eventIndex))
+            .map { ChainDefectFinding(rule: PackedEventFlags.info.id, message: $0) }
+    }
+
     /// A chain made available that shares descriptors with one the device owns
     /// (SPLIT-CHAINS-DISJOINT, found by the recorder over time).
     public static func sharedWithOwned(_ message: String) -> ChainDefectFinding {
@@ -277,6 +287,11 @@ public struct RingReplay {
             wait.line = line
             self.waits.append(wait)
             self.queues[key]?.report.awaitedNotifications += 1
+        case .defects(let device, let queue, let defects):
+            for defect in defects {
+                guard let rule = RuleCatalog.rule(id: defect.rule) else { continue }
+                self.add(rule, defect.message, line: line, device: device, queue: queue)
+            }
         case .reset(let device):
             for (key, state) in self.queues where state.report.device == device {
                 self.queues[key] = nil

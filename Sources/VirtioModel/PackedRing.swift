@@ -85,11 +85,16 @@ public struct EventSuppression: Sendable, Hashable {
         var probe = cursor
         let descriptor = try probe.read(UInt16.self)
         let flags = try probe.read(UInt16.self)
-        self.offset = descriptor & 0x7FFF
-        self.wrapCounter = descriptor & 0x8000 != 0
+        self.init(offWrap: descriptor, flags: flags)
+        cursor = probe
+    }
+
+    /// From the structure's two little-endian 16-bit words.
+    public init(offWrap: UInt16, flags: UInt16) {
+        self.offset = offWrap & 0x7FFF
+        self.wrapCounter = offWrap & 0x8000 != 0
         self.mode = Mode(rawValue: flags & 3) ?? .reserved
         self.reservedFlagBits = flags >> 2
-        cursor = probe
     }
 }
 

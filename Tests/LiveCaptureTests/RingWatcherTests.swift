@@ -559,4 +559,28 @@ struct RingWatcherTests {
         #expect(offers.map { ($0["defects"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String } } == [[], ["BLK-CAPACITY"]])
         #expect(try ram.replay().rules == ["BLK-CAPACITY"])
     }
+
+    @Test("packed: event suppression structures judged when they change: the reserved mode, DESC without EVENT_IDX, reserved bits (PACKED-EVENT-FLAGS)")
+    func packedEventFlagsOverTime() throws {
+        let ram = try GuestRAM()
+        var queue = Self.packedQueue(ram)
+        let driverFlags = Int(Self.packedRing.driverArea) + 2
+        let deviceFlags = Int(Self.packedRing.deviceArea) + 2
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        ram.put(UInt16(1), at: driverFlags)  // DISABLE: fine
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        #expect(try ram.lines("defect").isEmpty)
+        ram.put(UInt16(3), at: deviceFlags)  // the reserved value
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)  // unchanged: not said again
+        ram.put(UInt16(2 | 4), at: driverFlags)  // DESC without EVENT_IDX, and a reserved bit
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        let lines = try ram.lines("defect")
+        #expect(lines.count == 2)
+        let messages = lines.flatMap { ($0["defects"] as? [[String: Any]] ?? []).compactMap { $0["message"] as? String } }
+        #expect(messages.count == 4)
+        #expect(messages.first == "device event suppression flags hold the reserved value 3")
+        let result = try ram.replay()
+        #expect(result.rules == Array(repeating: "PACKED-EVENT-FLAGS", count: 4) && result.problems.isEmpty)
+    }
 }
