@@ -191,19 +191,20 @@ extension WatchedQueue {
 }
 
 extension WatchedQueue {
-    /// The event suppression structures (§2.8.14), judged when either changed since the last
-    /// scan (PACKED-EVENT-FLAGS): a `defect` line when what they hold is not a defined mode.
+    /// The event suppression structures (§2.8.14), each judged when it changed since the last
+    /// scan (PACKED-EVENT-FLAGS): a `defect` line when what it holds is not a defined mode.
     func checkEventSuppression(_ cursors: inout PackedCursors, memory: GuestMemoryMap, writer: RingRecordWriter) {
         guard let driver = memory.value(UInt32.self, at: self.addresses.driverArea),
             let device = memory.value(UInt32.self, at: self.addresses.deviceArea)
         else { return }
-        if let last = cursors.eventWords, last == (driver, device) { return }
+        let last = cursors.eventWords
         cursors.eventWords = (driver, device)
         func structure(_ word: UInt32) -> EventSuppression {
             EventSuppression(offWrap: UInt16(truncatingIfNeeded: word), flags: UInt16(truncatingIfNeeded: word >> 16))
         }
         let defects = ChainDefectFinding.eventSuppression(
-            driver: structure(driver), device: structure(device), eventIndex: self.features.contains(.eventIndex))
+            driver: last?.driver == driver ? nil : structure(driver), device: last?.device == device ? nil : structure(device),
+            eventIndex: self.features.contains(.eventIndex))
         guard !defects.isEmpty else { return }
         writer.write("{\"kind\": \"defect\", \"t\": \(RingRecordWriter.now()), \(self.location), \(Self.defectsField(defects))}")
     }

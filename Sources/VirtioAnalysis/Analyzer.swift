@@ -256,7 +256,10 @@ public struct Analyzer {
             self.devices[device].decideType(.block, by: .traceEvent(Self.eventName(record.event)))
             if let (queue, elem) = self.lastPop, elem == request { self.attach(queue, to: device, index: nil) }
             self.lookBehind.device = device
-            if case .blkRequestComplete(_, _, let status) = record.event, let message = BlockStatusValue.check(status: status) {
+            if case .blkRequestComplete(_, _, let status) = record.event,
+                let message = BlockStatusValue.check(
+                    status: status, zoned: self.devices[device].negotiatedFeatures.map { $0.contains(.blockZoned) })
+            {
                 self.emit(BlockStatusValue.info, message, record: record, device: device)
             }
 

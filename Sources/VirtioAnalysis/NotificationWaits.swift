@@ -25,8 +25,9 @@ public struct AwaitedNotification: Sendable, Equatable {
     public var seen: Int64
     public var last: Int64
     public var end: Int64
-    /// The line of `rings.jsonl`.
+    /// The line of `rings.jsonl`, and which watch of the queue saw it (``RecordedQueueReport/watch``).
     public var line = 0
+    public var watch = 0
 
     public init(
         device: String, queue: Int, kind: Kind, index: UInt16, reached: UInt16, from: Int64, seen: Int64, last: Int64, end: Int64
@@ -61,33 +62,45 @@ enum NotificationWaits {
     }
 
     /// The waits no notification in `trace` ended: for the device's, a `virtio_queue_notify` of
-    /// the queue; for the driver's, a `virtio_notify` or `virtio_notify_irqfd` of it. The
-    /// recorded device is joined with the trace's device of the same type when each side has
-    /// exactly one (a run directory's `rings.jsonl` names devices by QOM path, the trace by host
-    /// pointer); the waits of other devices are counted in `recorded` as not judged.
+    /// the queue; for the driver's, a `virtio_notify` or `virtio_notify_irqfd` of it. A wait is
+    /// judged only when the trace can show that notification: the recorded device is joined
+    /// with the trace's device of the same type when each side has exactly one (a run
+    /// directory's `rings.jsonl` names devices by QOM path, the trace by host pointer), the trace
+    /// has timestamps, and the traced queue of that index has at least one notification of the
+    /// kind (none at all: they bypass QEMU, as with vhost). The other waits are counted in
+    /// `recorded`, on the watch that saw them, as not judged.
     static func findings(
         _ waits: [AwaitedNotification], recorded: inout [RecordedQueueReport], analysis: AnalysisReport, trace: String, file: String
     ) throws(InputError) -> [Finding] {
         guard !waits.isEmpty else { return [] }
         var recordedDevices: [DeviceType: Set<String>] = [:]
-        for queue in recorded { if let type = queue.type { recordedDevices[type, default: []].insert(queue.device) } }
+        var slotOfWatch: [Int: Int] = [:]
+        for (slot, queue) in recorded.enumerated() {
+            if let type = queue.type { recordedDevices[type, default: []].insert(queue.device) }
+            slotOfWatch[queue.watch] = slot
+        }
         var tracedDevices: [DeviceType: [DeviceReport]] = [:]
         for device in analysis.devices { if let type = device.type { tracedDevices[type, default: []].append(device) } }
-        // The device's queues by their virtqueue pointer (interrupts name the queue by it).
+        // The joined devices' queues by their virtqueue pointer (interrupts name the queue by it).
         var queueOf: [HostPointer: Int] = [:]
-        // Each queue's waits of each kind by start: one at a time, so they do not overlap.
+        var joined: Set<HostPointer> = []
+        // Each queue's waits of each kind, by start.
         var windows: [QueueKey: [Int]] = [:]
         for (position, wait) in waits.enumerated() {
-            guard let type = wait.type, recordedDevices[type]?.count == 1, let traced = tracedDevices[type], traced.count == 1
+            guard analysis.timestamped, let type = wait.type, recordedDevices[type]?.count == 1,
+                let traced = tracedDevices[type], traced.count == 1,
+                let queue = traced[0].queues.first(where: { $0.index == wait.queue }),
+                wait.kind == .available ? queue.kicks + queue.qemuNotifies > 0 : queue.interrupts > 0
             else {
-                if let slot = recorded.lastIndex(where: { $0.device == wait.device && $0.queue == wait.queue }) {
-                    recorded[slot].unjudgedWaits += 1
-                }
+                if let slot = slotOfWatch[wait.watch] { recorded[slot].unjudgedWaits += 1 }
                 continue
             }
-            for queue in traced[0].queues { if let index = queue.index { queueOf[queue.vq] = index } }
+            if joined.insert(traced[0].vdev).inserted {
+                for queue in traced[0].queues { if let index = queue.index { queueOf[queue.vq] = index } }
+            }
             windows[QueueKey(vdev: traced[0].vdev, queue: wait.queue, kind: wait.kind), default: []].append(position)
         }
+        guard !windows.isEmpty else { return [] }
         for key in windows.keys { windows[key]?.sort { waits[$0].from < waits[$1].from } }
         var notified = [Bool](repeating: false, count: waits.count)
         var reader = try TraceReader(path: trace)
@@ -102,15 +115,18 @@ enum NotificationWaits {
             default: continue
             }
             guard let positions = windows[key] else { continue }
-            // The last wait begun by then (the trace's microseconds may round a notification
-            // just after the start down to just before it).
+            // The waits begun by then (the trace's microseconds may round a notification just
+            // after a start down to just before it): the last of them, and the few before it
+            // whose windows reach this far (one ends in the scan where the next begins).
+            let start = { (position: Int) in waits[position].from.subtractingReportingOverflow(1_000) }
             var low = 0
             var high = positions.count
             while low < high {
-                let middle = (low + high) / 2
-                if waits[positions[middle]].from &- 1_000 <= time { low = middle + 1 } else { high = middle }
+                let middle = (low &+ high) &>> 1
+                let (from, overflow) = start(positions[middle])
+                if overflow || from <= time { low = middle + 1 } else { high = middle }
             }
-            if low > 0, time <= waits[positions[low - 1]].end { notified[positions[low - 1]] = true }
+            for position in positions[max(0, low - 4)..<low] where time <= waits[position].end { notified[position] = true }
         }
         return windows.values.joined().filter { !notified[$0] }.sorted().map { Self.finding(waits[$0], file: file) }
     }

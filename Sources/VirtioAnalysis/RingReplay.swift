@@ -87,10 +87,12 @@ extension DescriptorChain {
 
 extension ChainDefectFinding {
     /// A packed ring's driver and device event suppression structures as a recording reads
-    /// them (PACKED-EVENT-FLAGS, §2.8.10).
-    public static func eventSuppression(driver: EventSuppression, device: EventSuppression, eventIndex: Bool) -> [ChainDefectFinding] {
-        (PackedEventFlags.judge(driver, "driver", eventIndex: eventIndex) + PackedEventFlags.judge(device, "device", eventIndex: eventIndex))
-            .map { ChainDefectFinding(rule: PackedEventFlags.info.id, message: $0) }
+    /// them, those given (PACKED-EVENT-FLAGS, §2.8.10).
+    public static func eventSuppression(driver: EventSuppression?, device: EventSuppression?, eventIndex: Bool) -> [ChainDefectFinding] {
+        let messages =
+            (driver.map { PackedEventFlags.judge($0, "driver", eventIndex: eventIndex) } ?? [])
+            + (device.map { PackedEventFlags.judge($0, "device", eventIndex: eventIndex) } ?? [])
+        return messages.map { ChainDefectFinding(rule: PackedEventFlags.info.id, message: $0) }
     }
 
     /// A chain made available that shares descriptors with one the device owns
@@ -118,6 +120,8 @@ public struct RecordedQueueReport: Sendable {
     /// device to join with.
     public var awaitedNotifications = 0
     public var unjudgedWaits = 0
+    /// This watch's number in the recording (a queue is watched anew after each reset).
+    var watch = 0
 }
 
 /// Replays a recording's ring transitions through the rules that need the rings over time:
@@ -154,6 +158,8 @@ public struct RingReplay {
     var queues: [String: QueueState] = [:]
     var order: [String] = []
     var finished: [RecordedQueueReport] = []
+    /// Watches begun (queue lines read).
+    var watches = 0
     /// The waits to judge against the trace, at most ``maximumWaits``.
     var waits: [AwaitedNotification] = []
     /// Offers held over all queues, and whether a limit below was reached (said once).
@@ -184,7 +190,10 @@ public struct RingReplay {
                 }
                 self.order.append(key)
             }
-            self.queues[key] = QueueState(report: RecordedQueueReport(device: device, type: type, queue: queue), size: size, packed: packed)
+            var report = RecordedQueueReport(device: device, type: type, queue: queue)
+            report.watch = self.watches
+            self.watches += 1
+            self.queues[key] = QueueState(report: report, size: size, packed: packed)
         case .avail(let device, let queue, let time, let head, let writable, let defects, let completed):
             let key = Self.key(device, queue)
             guard var state = self.queues.removeValue(forKey: key) else { return }
@@ -285,6 +294,7 @@ public struct RingReplay {
             }
             wait.type = state.report.type
             wait.line = line
+            wait.watch = state.report.watch
             self.waits.append(wait)
             self.queues[key]?.report.awaitedNotifications += 1
         case .defects(let device, let queue, let defects):

@@ -31,6 +31,8 @@ public struct FeatureBits: OptionSet, Sendable, Hashable {
     public static let netMergeableRxBuffers = FeatureBits(bit: 15)
     /// The corresponding spec constant is `VIRTIO_NET_F_CTRL_VQ` (17).
     public static let netControlQueue = FeatureBits(bit: 17)
+    /// The corresponding spec constant is `VIRTIO_BLK_F_ZONED` (17, virtio 1.3 §5.2.3).
+    public static let blockZoned = FeatureBits(bit: 17)
     /// The corresponding spec constant is `VIRTIO_NET_F_MQ` (22).
     public static let netMultiqueue = FeatureBits(bit: 22)
     /// The corresponding spec constant is `VIRTIO_CONSOLE_F_MULTIPORT` (1).

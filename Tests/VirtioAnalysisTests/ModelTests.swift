@@ -162,6 +162,18 @@ struct ModelTests {
         #expect(finding.message.hasPrefix("10000 virtio-mmio register write(s)"))
     }
 
+    @Test("BLK-STATUS-VALUE: a zone status (3–6) is accepted when the features are not known; 7 never")
+    func blockStatusValues() throws {
+        let clean = try #require(Fixtures.text("traces/rules/BLK-STATUS-VALUE/clean.handwritten.log"))
+        for (status, raised) in [(4, 0), (6, 0), (7, 1), (-1, 1)] {
+            let text = clean.split(separator: "\n", omittingEmptySubsequences: false).map {
+                $0.hasSuffix("req 0x55d0c0013100 status 0") ? $0.dropLast() + "\(status)" : $0
+            }.joined(separator: "\n")
+            let report = try analyze(text: text)
+            #expect(report.findings.filter { $0.rule.id == "BLK-STATUS-VALUE" }.count == raised, "status \(status)")
+        }
+    }
+
     @Test("a flush publishing a batch measures fill→flush for each element, oldest first")
     func batchedFlush() throws {
         let report = try analyze(text: """

@@ -153,4 +153,36 @@ struct RingReplayTests {
         #expect(report.findings.isEmpty)
         #expect(report.recordedQueues.map(\.unjudgedWaits) == [1, 0] && report.recordedQueues.map(\.awaitedNotifications) == [1, 0])
     }
+
+    @Test("SPLIT-DRV/DEV-MUST-NOTIFY: a notification where two waits meet ends both; waits the trace cannot show are counted, not judged")
+    func awaitedNotificationsEdges() throws {
+        let base: Int64 = 1_700_000_000_000_000_000
+        let second: Int64 = 1_000_000_000
+        let rng = "virtio-rng@/r"
+        var replay = RingReplay(file: "rings.jsonl")
+        let events: [RingEvent] = [
+            .queue(device: rng, type: .entropy, queue: 0, size: 8, packed: false),
+            // One wait recorded as over in the scan where the next begins; the driver notifies then.
+            Self.wait(rng, index: 1, from: base + second, end: base + 3 * second),
+            Self.wait(rng, index: 2, from: base + 3 * second - 100_000, end: base + 5 * second),
+            // The driver's wait for an interrupt, on a queue the trace shows no interrupt of at all.
+            Self.wait(rng, index: 1, from: base + second, end: base + 3 * second, kind: .used),
+        ]
+        for (line, event) in events.enumerated() { replay.consume(event, line: line + 1) }
+        let (queues, sink, waits) = replay.finish()
+        let trace = TemporaryFile(text: Self.entropyTrace(notifications: ["1700000002.999950"]))
+        defer { trace.remove() }
+        var report = try analyze(trace.path)
+        try report.join(recording: "rings.jsonl", queues: queues, findings: sink, waits: waits, trace: trace.path)
+        #expect(report.findings.isEmpty)
+        #expect(report.recordedQueues.first?.awaitedNotifications == 3 && report.recordedQueues.first?.unjudgedWaits == 1)
+        // Without timestamps nothing can be judged.
+        let untimed = TemporaryFile(
+            text: Self.entropyTrace(notifications: ["1700000002.999950"]).split(separator: "\n")
+                .map { $0.split(separator: ":", maxSplits: 1).last.map(String.init) ?? "" }.joined(separator: "\n") + "\n")
+        defer { untimed.remove() }
+        var plain = try analyze(untimed.path)
+        try plain.join(recording: "rings.jsonl", queues: queues, findings: sink, waits: waits, trace: untimed.path)
+        #expect(plain.findings.isEmpty && plain.recordedQueues.first?.unjudgedWaits == 3)
+    }
 }

@@ -10,7 +10,7 @@ struct BlockCapacity: SnapshotRule {
     static let info = RuleInfo(
         id: "BLK-CAPACITY", severity: .error, section: "5.2.6.1",
         summary: "a block read or write ends within the device's capacity",
-        party: .driver, evidence: "an owned block request in a dump and the capacity (QMP query-block or --capacity)")
+        party: .driver, evidence: "a block request in a dump or a recording and the capacity (QMP query-block or --capacity)")
 
     static func check(_ queue: QueueSnapshotContext) -> [String] {
         guard queue.deviceType == .block, let capacity = queue.blockCapacity else { return [] }

@@ -10,7 +10,7 @@ struct PackedEventFlags: PackedRule {
     static let info = RuleInfo(
         id: "PACKED-EVENT-FLAGS", severity: .error, section: "2.8.10", section11: "2.7.10",
         summary: "event suppression flags are ENABLE, DISABLE, or DESC with EVENT_IDX; reserved bits 0",
-        party: .driver, evidence: "the driver and device event suppression structures of a packed queue in a dump")
+        party: .driver, evidence: "the driver and device event suppression structures of a packed queue in a dump or a recording")
 
     static func check(_ queue: PackedQueueContext) -> [String] {
         guard let snapshot = queue.snapshot else { return [] }
