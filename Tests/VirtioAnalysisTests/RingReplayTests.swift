@@ -101,12 +101,23 @@ struct RingReplayTests {
                 last: end - 1_000, end: end))
     }
 
+    /// `events` replayed, and joined with the analysis of a trace of `text`, as `analyze RUN_DIR` does.
+    static func joined(_ events: [RingEvent], trace text: String) throws -> (report: AnalysisReport, waits: [AwaitedNotification]) {
+        var replay = RingReplay(file: "rings.jsonl")
+        for (line, event) in events.enumerated() { replay.consume(event, line: line + 1) }
+        let (queues, sink, waits) = replay.finish()
+        let trace = TemporaryFile(text: text)
+        defer { trace.remove() }
+        var report = try analyze(trace.path)
+        try report.join(recording: "rings.jsonl", queues: queues, findings: sink, waits: waits, trace: trace.path)
+        return (report, waits)
+    }
+
     @Test("SPLIT-DRV/DEV-MUST-NOTIFY: each wait of a second and more judged against the notifications of its kind in its own window; shorter ones not")
     func awaitedNotifications() throws {
         let base: Int64 = 1_700_000_000_000_000_000
         let second: Int64 = 1_000_000_000
         let rng = "virtio-rng@/r"
-        var replay = RingReplay(file: "rings.jsonl")
         let events: [RingEvent] = [
             .queue(device: rng, type: .entropy, queue: 0, size: 8, packed: false),
             // Notified at 1.5 s: inside.
@@ -122,15 +133,11 @@ struct RingReplayTests {
             Self.wait(rng, index: 1, from: base + second, end: base + 2 * second + second / 2, kind: .used),
             Self.wait(rng, index: 2, from: base + 2 * second + second / 2, end: base + 4 * second, kind: .used),
         ]
-        for (line, event) in events.enumerated() { replay.consume(event, line: line + 1) }
-        let (queues, sink, waits) = replay.finish()
-        #expect(waits.map(\.index) == [1, 2, 4, 1, 2] && queues.first?.awaitedNotifications == 5)
-        let trace = TemporaryFile(
-            text: Self.entropyTrace(
+        let (report, waits) = try Self.joined(
+            events,
+            trace: Self.entropyTrace(
                 notifications: ["1700000001.500000", "1700000003.000000", "1700000009.000000"], interrupts: ["1700000001.500000"]))
-        defer { trace.remove() }
-        var report = try analyze(trace.path)
-        try report.join(recording: "rings.jsonl", queues: queues, findings: sink, waits: waits, trace: trace.path)
+        #expect(waits.map(\.index) == [1, 2, 4, 1, 2] && report.recordedQueues.first?.awaitedNotifications == 5)
         #expect(report.findings.map(\.rule.id) == ["SPLIT-DRV-MUST-NOTIFY", "SPLIT-DRV-MUST-NOTIFY", "SPLIT-DEV-MUST-NOTIFY"])
         #expect(report.findings.map(\.location.line) == [3, 5, 7] && report.recordedQueues.first?.unjudgedWaits == 0)
     }
@@ -138,18 +145,12 @@ struct RingReplayTests {
     @Test("SPLIT-DRV-MUST-NOTIFY: with two recorded devices of a type the trace's device cannot be told apart: counted, not judged")
     func awaitedNotificationsUnjoined() throws {
         let base: Int64 = 1_700_000_000_000_000_000
-        var replay = RingReplay(file: "rings.jsonl")
         let events: [RingEvent] = [
             .queue(device: "virtio-rng@/r0", type: .entropy, queue: 0, size: 8, packed: false),
             .queue(device: "virtio-rng@/r1", type: .entropy, queue: 0, size: 8, packed: false),
             Self.wait("virtio-rng@/r0", index: 1, from: base, end: base + 2_000_000_000),
         ]
-        for (line, event) in events.enumerated() { replay.consume(event, line: line + 1) }
-        let (queues, sink, waits) = replay.finish()
-        let trace = TemporaryFile(text: Self.entropyTrace(notifications: []))
-        defer { trace.remove() }
-        var report = try analyze(trace.path)
-        try report.join(recording: "rings.jsonl", queues: queues, findings: sink, waits: waits, trace: trace.path)
+        let (report, _) = try Self.joined(events, trace: Self.entropyTrace(notifications: ["1700000000.500000"]))
         #expect(report.findings.isEmpty)
         #expect(report.recordedQueues.map(\.unjudgedWaits) == [1, 0] && report.recordedQueues.map(\.awaitedNotifications) == [1, 0])
     }
@@ -159,7 +160,6 @@ struct RingReplayTests {
         let base: Int64 = 1_700_000_000_000_000_000
         let second: Int64 = 1_000_000_000
         let rng = "virtio-rng@/r"
-        var replay = RingReplay(file: "rings.jsonl")
         let events: [RingEvent] = [
             .queue(device: rng, type: .entropy, queue: 0, size: 8, packed: false),
             // One wait recorded as over in the scan where the next begins; the driver notifies then.
@@ -168,21 +168,13 @@ struct RingReplayTests {
             // The driver's wait for an interrupt, on a queue the trace shows no interrupt of at all.
             Self.wait(rng, index: 1, from: base + second, end: base + 3 * second, kind: .used),
         ]
-        for (line, event) in events.enumerated() { replay.consume(event, line: line + 1) }
-        let (queues, sink, waits) = replay.finish()
-        let trace = TemporaryFile(text: Self.entropyTrace(notifications: ["1700000002.999950"]))
-        defer { trace.remove() }
-        var report = try analyze(trace.path)
-        try report.join(recording: "rings.jsonl", queues: queues, findings: sink, waits: waits, trace: trace.path)
+        let text = Self.entropyTrace(notifications: ["1700000002.999950"])
+        let (report, _) = try Self.joined(events, trace: text)
         #expect(report.findings.isEmpty)
         #expect(report.recordedQueues.first?.awaitedNotifications == 3 && report.recordedQueues.first?.unjudgedWaits == 1)
         // Without timestamps nothing can be judged.
-        let untimed = TemporaryFile(
-            text: Self.entropyTrace(notifications: ["1700000002.999950"]).split(separator: "\n")
-                .map { $0.split(separator: ":", maxSplits: 1).last.map(String.init) ?? "" }.joined(separator: "\n") + "\n")
-        defer { untimed.remove() }
-        var plain = try analyze(untimed.path)
-        try plain.join(recording: "rings.jsonl", queues: queues, findings: sink, waits: waits, trace: untimed.path)
+        let untimed = text.split(separator: "\n").map { $0.split(separator: ":", maxSplits: 1).last.map(String.init) ?? "" }
+        let (plain, _) = try Self.joined(events, trace: untimed.joined(separator: "\n") + "\n")
         #expect(plain.findings.isEmpty && plain.recordedQueues.first?.unjudgedWaits == 3)
     }
 }
