@@ -101,6 +101,13 @@ struct RingReplayTests {
                 last: end - 1_000, end: end))
     }
 
+    /// The entropy device of ``entropyTrace(notifications:interrupts:)`` as a recording names
+    /// it, its queue line, and times on the trace's clock (1700000000 s, seconds).
+    static let rng = "virtio-rng@/r"
+    static let rngQueue = RingEvent.queue(device: rng, type: .entropy, queue: 0, size: 8, packed: false)
+    static let base: Int64 = 1_700_000_000_000_000_000
+    static let second: Int64 = 1_000_000_000
+
     /// `events` replayed, and joined with the analysis of a trace of `text`, as `analyze RUN_DIR` does.
     static func joined(_ events: [RingEvent], trace text: String) throws -> (report: AnalysisReport, waits: [AwaitedNotification]) {
         var replay = RingReplay(file: "rings.jsonl")
@@ -115,11 +122,9 @@ struct RingReplayTests {
 
     @Test("SPLIT-DRV/DEV-MUST-NOTIFY: each wait of a second and more judged against the notifications of its kind in its own window; shorter ones not")
     func awaitedNotifications() throws {
-        let base: Int64 = 1_700_000_000_000_000_000
-        let second: Int64 = 1_000_000_000
-        let rng = "virtio-rng@/r"
+        let (base, second, rng) = (Self.base, Self.second, Self.rng)
         let events: [RingEvent] = [
-            .queue(device: rng, type: .entropy, queue: 0, size: 8, packed: false),
+            Self.rngQueue,
             // Notified at 1.5 s: inside.
             Self.wait(rng, index: 1, from: base + second, end: base + 3 * second),
             // Notified at 3 s only, 1 ms before the wait began: not for these entries.
@@ -144,7 +149,7 @@ struct RingReplayTests {
 
     @Test("SPLIT-DRV-MUST-NOTIFY: with two recorded devices of a type the trace's device cannot be told apart: counted, not judged")
     func awaitedNotificationsUnjoined() throws {
-        let base: Int64 = 1_700_000_000_000_000_000
+        let base = Self.base
         let events: [RingEvent] = [
             .queue(device: "virtio-rng@/r0", type: .entropy, queue: 0, size: 8, packed: false),
             .queue(device: "virtio-rng@/r1", type: .entropy, queue: 0, size: 8, packed: false),
@@ -157,11 +162,9 @@ struct RingReplayTests {
 
     @Test("SPLIT-DRV/DEV-MUST-NOTIFY: a notification where two waits meet ends both; waits the trace cannot show are counted, not judged")
     func awaitedNotificationsEdges() throws {
-        let base: Int64 = 1_700_000_000_000_000_000
-        let second: Int64 = 1_000_000_000
-        let rng = "virtio-rng@/r"
+        let (base, second, rng) = (Self.base, Self.second, Self.rng)
         let events: [RingEvent] = [
-            .queue(device: rng, type: .entropy, queue: 0, size: 8, packed: false),
+            Self.rngQueue,
             // One wait recorded as over in the scan where the next begins; the driver notifies then.
             Self.wait(rng, index: 1, from: base + second, end: base + 3 * second),
             Self.wait(rng, index: 2, from: base + 3 * second - 100_000, end: base + 5 * second),
