@@ -56,7 +56,7 @@ public enum RecordedRun {
     static func event(_ record: RingRecordReader.Line) -> RingEvent? {
         guard let device = record.device else { return nil }
         switch record.kind {
-        case "reset": return .reset(device: device)
+        case "reset": return .reset(device: device, queue: record.queue)
         case "queue":
             guard let queue = record.queue, let size = record.size, size > 0, size <= 32768 else { return nil }
             return .queue(device: device, type: record.type.flatMap(DeviceType.init(name:)), queue: queue, size: UInt16(size),

@@ -42,7 +42,7 @@ public enum Recorder {
         let arguments = command.recordingArguments(
             ramFile: ram, qmpSocket: socket, eventsFile: events, traceFile: directory + "/trace.log")
         let writer = try RingRecordWriter(path: directory + "/rings.jsonl")
-        let sampler = try Sampler(writer: writer)
+        let sampler = try Sampler(writer: writer, trace: TraceTail(path: directory + "/trace.log"))
         let started = RingRecordWriter.now()
         let pid: pid_t
         do {
@@ -59,7 +59,7 @@ public enum Recorder {
         var qemuVersion = "?"
         var connection: QMPConnection?
         var lastStatusPoll = 0.0
-        let trace = TraceTail(path: directory + "/trace.log")
+        var statusEvents = 0
         while true {
             var raw: Int32 = 0
             if waitpid(pid, &raw, WNOHANG) == pid {
@@ -69,7 +69,10 @@ public enum Recorder {
             let now = QMPConnection.now()
             usleep(2_000)
             // A status write in the trace: QMP is asked now, not at the next poll.
-            if trace.statusChanged() { lastStatusPoll = 0 }
+            if sampler.statusEventCount != statusEvents {
+                statusEvents = sampler.statusEventCount
+                lastStatusPoll = 0
+            }
             if connection == nil {
                 connection = try? QMPConnection(path: socket, transcript: directory + "/qmp.jsonl", wait: 0.2)
                 if let connection, let version = try? connection.query("query-version", as: Version.self) {

@@ -19,6 +19,14 @@ struct WatchedQueue {
     let role: QueueRole
     /// A block device's capacity in 512-byte sectors (QMP `query-block`), for BLK-CAPACITY.
     var blockCapacity: UInt64?
+    /// Where the queue's addresses came from.
+    var source = Source.qmp
+    enum Source: String {
+        /// The driver's common configuration writes in the trace, when it enabled the queue (``TracedDevice``).
+        case trace
+        /// QMP's `x-query-virtio-queue-status`, after the device reached DRIVER_OK.
+        case qmp
+    }
     var nextAvail: UInt16 = 0
     var nextUsed: UInt16 = 0
     /// The offers of each head not yet matched by a used element, oldest first: the chain as
@@ -113,7 +121,8 @@ struct WatchedQueue {
             + "\"type\": \(self.type.map { JSONWriter.quoted($0.shortName) } ?? "null"), \"queue\": \(self.index), "
             + "\"desc\": \(self.addresses.descriptorArea), \"avail\": \(self.addresses.driverArea), "
             + "\"used\": \(self.addresses.deviceArea), \"size\": \(self.addresses.size), \"features\": \(self.features.rawValue), "
-            + "\"role\": \(JSONWriter.quoted(self.role.rawValue)), \"packed\": \(self.packed != nil)"
+            + "\"role\": \(JSONWriter.quoted(self.role.rawValue)), \"packed\": \(self.packed != nil), "
+            + "\"source\": \"\(self.source.rawValue)\""
             + (self.blockCapacity.map { ", \"capacity\": \($0)" } ?? "") + "}"
     }
 

@@ -17,6 +17,13 @@ struct Rings {
     var retired: [String] = []
     /// What the retired queues saw: queues, chains made available, used elements, missed.
     var retiredTotals = (queues: 0, avail: 0, used: 0, missed: 0)
+    /// Labels of the devices QMP found at DRIVER_OK since their last reset.
+    var ready: Set<String> = []
+    /// Devices followed through the trace (``TracedDevice``), by QEMU name; each one's common
+    /// configuration as its driver wrote it; the labels of those whose queues the trace gave.
+    var traced: [String: TracedDevice] = [:]
+    var commonConfigs: [String: CommonConfig] = [:]
+    var traceOwned: Set<String> = []
 
     /// The queue whose owned chains are compared next (one chain per scan, queue after queue).
     var exposedTurn = 0
@@ -35,8 +42,14 @@ struct Rings {
         return self.writer.lines != before
     }
 
+    /// Starts watching `queues`; one already watched at the same addresses (the trace and QMP
+    /// both found it) is left as it is, one watched elsewhere is watched anew from its start.
     mutating func watch(_ queues: [WatchedQueue]) {
         for queue in queues {
+            if let slot = self.watched.firstIndex(where: { $0.device == queue.device && $0.index == queue.index }) {
+                guard self.watched[slot].addresses != queue.addresses else { continue }
+                self.retire(queue.device, queue: queue.index)
+            }
             self.writer.write(queue.queueLine)
             self.watched.append(queue)
         }
@@ -56,12 +69,13 @@ struct Rings {
         self.watched[slot] = fresh
     }
 
-    /// The device was reset: its queues are no longer watched.
-    mutating func retire(_ label: String) {
-        for index in self.watched.indices where self.watched[index].device == label {
+    /// The device was reset, or one queue of it (`queue`): those queues are no longer watched.
+    mutating func retire(_ label: String, queue number: Int? = nil) {
+        let retiring = { (queue: WatchedQueue) in queue.device == label && (number == nil || queue.index == number) }
+        for index in self.watched.indices where retiring(self.watched[index]) {
             self.watched[index].endWaits(writer: self.writer)
         }
-        for queue in self.watched where queue.device == label {
+        for queue in self.watched where retiring(queue) {
             self.retiredTotals.queues += 1
             self.retiredTotals.avail += queue.availSeen
             self.retiredTotals.used += queue.usedSeen
@@ -70,8 +84,10 @@ struct Rings {
                 "{\"device\": \(JSONWriter.quoted(queue.device)), \"queue\": \(queue.index), \"availEntries\": \(queue.availSeen), "
                     + "\"usedEntries\": \(queue.usedSeen), \"missed\": \(queue.missed), \"reset\": true}")
         }
-        self.watched.removeAll { $0.device == label }
-        self.writer.write("{\"kind\": \"reset\", \"t\": \(RingRecordWriter.now()), \"device\": \(JSONWriter.quoted(label))}")
+        self.watched.removeAll(where: retiring)
+        self.writer.write(
+            "{\"kind\": \"reset\", \"t\": \(RingRecordWriter.now()), \"device\": \(JSONWriter.quoted(label))"
+                + (number.map { ", \"queue\": \($0)" } ?? "") + "}")
     }
 
     func summary(exitStatus: Int32) -> Recorder.Summary {
@@ -96,9 +112,15 @@ final class Sampler: @unchecked Sendable {
     /// The QMP side waits for the lock: the sampler lets it have it before its next scan
     /// (a mutex is not fair, and the sampler takes it again at once).
     private let waiting = Atomic<Int>(0)
+    /// The trace, followed between scans (``TraceTail``), at most every ``tracePollInterval``.
+    private let trace: TraceTail?
+    static let tracePollInterval: Int64 = 100_000
+    /// `virtio_set_status` events the trace has shown, for the QMP side.
+    private let statusEvents = Atomic<Int>(0)
 
-    init(writer: RingRecordWriter) throws(RecordError) {
+    init(writer: RingRecordWriter, trace: TraceTail? = nil) throws(RecordError) {
         self.rings = Rings(writer: writer)
+        self.trace = trace
         pthread_mutex_init(self.mutex, nil)
         let context = Unmanaged.passRetained(self).toOpaque()
         let started = pthread_create(&self.thread, nil, { context in
@@ -125,14 +147,27 @@ final class Sampler: @unchecked Sendable {
         return body(&self.rings)
     }
 
+    /// `virtio_set_status` events in the trace so far.
+    var statusEventCount: Int { self.statusEvents.load(ordering: .relaxed) }
+
     private func loop() {
+        var lastTracePoll: Int64 = 0
         while true {
             pthread_mutex_lock(self.mutex)
             guard self.running else {
                 pthread_mutex_unlock(self.mutex)
                 return
             }
-            let changed = self.rings.scanAll()
+            var changed = self.rings.scanAll()
+            if let trace = self.trace, RingRecordWriter.now() - lastTracePoll >= Self.tracePollInterval {
+                lastTracePoll = RingRecordWriter.now()
+                let writes = trace.poll()
+                if !writes.isEmpty {
+                    self.rings.apply(writes)
+                    changed = true
+                }
+                self.statusEvents.store(trace.statusEvents, ordering: .relaxed)
+            }
             pthread_mutex_unlock(self.mutex)
             if !changed { sched_yield() }
             // Until the QMP side has the lock (it counts itself out once it has).
@@ -159,9 +194,10 @@ struct Session {
     let ramPath: String
     let sampler: Sampler
     var devices: [QMPConnection.DeviceEntry]?
-    /// Devices at DRIVER_OK, by QOM path.
-    var ready: Set<String> = []
     var mapped = false
+
+    /// A device's name in the recording: QEMU's name for it and its QOM path.
+    static func label(of device: QMPConnection.DeviceEntry) -> String { "\(device.name)@\(device.path)" }
 
     /// Asks QMP for each device's status: a device reaching DRIVER_OK has its queues watched
     /// from their start; one leaving it (a reset) has them dropped; suspended rings set up
@@ -173,18 +209,30 @@ struct Session {
             self.mapped = true
             self.sampler.withRings { $0.memory = memory }
         }
-        if self.devices == nil { self.devices = try client.query("x-query-virtio", as: [QMPConnection.DeviceEntry].self) }
+        if self.devices == nil {
+            let devices = try client.query("x-query-virtio", as: [QMPConnection.DeviceEntry].self)
+            self.devices = devices
+            try self.follow(devices, client: client)
+        }
         for device in self.devices ?? [] {
             let status = try client.query(
                 "x-query-virtio-status", arguments: "{\"path\": \(JSONWriter.quoted(device.path))}", logged: false,
                 as: QMPVirtioStatusReply.self)
-            let label = "\(status.name)@\(device.path)"
-            if status.driverOK, !self.ready.contains(device.path) {
+            let label = Self.label(of: device)
+            let (ready, traced) = self.sampler.withRings { ($0.ready.contains(label), $0.traceOwned.contains(label)) }
+            if status.driverOK, !ready, traced {
+                // The trace gave the queues; the status is asked once more for the transcript
+                // (`vqscope inspect --qmp` reads the features there).
+                _ = try client.command("x-query-virtio-status", arguments: "{\"path\": \(JSONWriter.quoted(device.path))}")
+                self.sampler.withRings { _ = $0.ready.insert(label) }
+            } else if status.driverOK, !ready {
                 // Ready once its queues are watched: a QMP failure on the way means asking again.
                 let queues = try self.queues(device: device, label: label, status: status, client: client)
-                self.ready.insert(device.path)
-                self.sampler.withRings { $0.watch(queues) }
-            } else if status.driverOK {
+                self.sampler.withRings {
+                    $0.ready.insert(label)
+                    if !$0.traceOwned.contains(label) { $0.watch(queues) }
+                }
+            } else if status.driverOK, !traced {
                 let suspended = self.sampler.withRings { $0.suspended(of: label) }
                 for (index, old) in suspended {
                     let queue = try client.query(
@@ -194,11 +242,30 @@ struct Session {
                     let start = try self.packedStart(device: device, index: index, reply: queue, addresses: addresses, client: client)
                     self.sampler.withRings { $0.rewatch(label, index: index, at: addresses, packedStart: start) }
                 }
-            } else if self.ready.contains(device.path) {
-                self.ready.remove(device.path)
-                self.sampler.withRings { $0.retire(label) }
+            } else if !status.driverOK, ready {
+                self.sampler.withRings {
+                    $0.ready.remove(label)
+                    if !$0.traceOwned.contains(label), $0.watched.contains(where: { $0.device == label }) { $0.retire(label) }
+                }
             }
         }
+    }
+
+    /// Tells the sampler which devices the trace can name (``TracedDevice``): those whose QEMU
+    /// name is unique, with a disk's size from `query-block`.
+    private func follow(_ devices: [QMPConnection.DeviceEntry], client: QMPConnection) throws(QMPError) {
+        let names = Dictionary(grouping: devices, by: \.name).filter { $0.value.count == 1 }
+        let blocks = devices.contains { DeviceType(qemuName: $0.name) == .block }
+            ? try? client.query("query-block", as: [QMPVirtioSnapshot.BlockEntry].self) : nil
+        let sizes = blocks.map(QMPVirtioSnapshot.imageSizes)
+        var traced: [String: TracedDevice] = [:]
+        for (name, entries) in names {
+            let device = entries[0]
+            let type = DeviceType(qemuName: name)
+            let capacity = type == .block ? sizes.flatMap { QMPVirtioSnapshot.blockCapacity(of: device.path, imageSizes: $0) } : nil
+            traced[name] = TracedDevice(label: Self.label(of: device), type: type, blockCapacity: capacity)
+        }
+        self.sampler.withRings { $0.follow(traced) }
     }
 
     /// The queues of a device that reached DRIVER_OK, with their addresses and features.
@@ -207,7 +274,7 @@ struct Session {
     ) throws(QMPError) -> [WatchedQueue] {
         // Asked again for the transcript, so `vqscope inspect --qmp` reads the features there.
         _ = try client.command("x-query-virtio-status", arguments: "{\"path\": \(JSONWriter.quoted(device.path))}")
-        let type = DeviceType(qemuName: status.name)
+        let type = DeviceType(qemuName: device.name)
         let features = FeatureBits(names: status.featureNames, device: type)
         var queues: [(Int, QueueAddresses, QMPVirtioQueueReply)] = []
         for index in 0..<min(status.numVqs ?? 0, 1024) {

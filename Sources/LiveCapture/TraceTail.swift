@@ -1,57 +1,106 @@
+import TraceSources
+
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Follows the trace QEMU writes during a recording for its `virtio_set_status` events, so that
-/// a device reaching DRIVER_OK (or being reset) is asked about at once rather than at the next
-/// periodic QMP poll: firmware makes its first requests right after DRIVER_OK.
+/// Follows the trace QEMU writes during a recording, line by line as it grows, for the two
+/// things the recorder acts on at once: a virtio-pci driver's writes to its device's common
+/// configuration structure (`memory_region_ops_write` on a `virtio-pci-common-…` region: ring
+/// addresses the moment a queue is enabled, resets the moment they happen), and
+/// `virtio_set_status` events (QMP is asked about the devices now, not at the next poll).
+/// Lines are decoded by the same ``QEMULogDecoder`` as `vqscope analyze` uses.
 final class TraceTail {
+    /// One write to a device's common configuration structure.
+    struct CommonConfigWrite: Equatable {
+        /// QEMU's name for the device (`virtio-net`): the region is `virtio-pci-common-` and this.
+        var device: String
+        /// The offset in the structure (§4.1.4.3).
+        var offset: UInt64
+        var value: UInt64
+    }
+
+    static let commonConfigPrefix = "virtio-pci-common-"
+    /// QEMU puts the common configuration structure at offset 0 of the modern BAR, in a region
+    /// of 0x1000 bytes (`virtio_pci_modern_regions_init`), and a memory BAR is aligned to its
+    /// size, at least that: the offset is the absolute address's low 12 bits.
+    static let commonConfigRegionSize: UInt64 = 0x1000
+    /// At most this much is read per call, so a busy trace costs bounded time per call.
+    static let readLimit = 1 << 20
+    /// A line longer than this is not QEMU's (a trace event's arguments are short): it is skipped.
+    static let longestLine = 1 << 16
+
     private let path: String
     private var descriptor: Int32 = -1
     private var offset: off_t = 0
-    /// The end of the text read so far, for an event name cut by a read.
+    private var lineNumber = 0
+    /// The start of a line not yet complete.
     private var carry: [UInt8] = []
+    private var skippingLongLine = false
     private var buffer = [UInt8](repeating: 0, count: 1 << 16)
-    private static let needle = Array("virtio_set_status".utf8)
+    private let decoder = QEMULogDecoder()
+    /// `virtio_set_status` events seen so far.
+    private(set) var statusEvents = 0
 
     init(path: String) { self.path = path }
 
-    /// Whether `text` holds the event name: memchr to each `v`, memcmp there.
-    static func contains(_ text: [UInt8]) -> Bool {
-        text.withUnsafeBytes { haystack in
-            Self.needle.withUnsafeBytes { needle in
-                guard let start = haystack.baseAddress, let wanted = needle.baseAddress, haystack.count >= needle.count else { return false }
-                var position = 0
-                let last = haystack.count - needle.count
-                while position <= last, let hit = memchr(start + position, Int32(needle[0]), last - position + 1) {
-                    position = UnsafeRawPointer(hit) - start
-                    if memcmp(hit, wanted, needle.count) == 0 { return true }
-                    position += 1
-                }
-                return false
-            }
-        }
-    }
-
     deinit { if self.descriptor >= 0 { close(self.descriptor) } }
 
-    /// True when the trace has grown by a `virtio_set_status` event since the last call. Reads
-    /// at most 1 MiB a call, so a busy trace costs bounded time; what is skipped is only looked
-    /// at for this event, never decoded (`vqscope analyze` reads the whole trace afterwards).
-    func statusChanged() -> Bool {
+    /// The common configuration writes in the lines completed since the last call.
+    func poll() -> [CommonConfigWrite] {
         if self.descriptor < 0 {
             self.descriptor = open(self.path, O_RDONLY)
-            if self.descriptor < 0 { return false }
+            if self.descriptor < 0 { return [] }
         }
-        var found = false
-        for _ in 0..<16 {
+        var writes: [CommonConfigWrite] = []
+        var total = 0
+        while total < Self.readLimit {
             let count = self.buffer.withUnsafeMutableBytes { pread(self.descriptor, $0.baseAddress, $0.count, self.offset) }
             guard count > 0 else { break }
             self.offset += off_t(count)
-            let text = self.carry + self.buffer[0..<count]
-            found = found || Self.contains(text)
-            self.carry = Array(text.suffix(Self.needle.count - 1))
+            total += count
+            self.take(self.buffer[0..<count], into: &writes)
         }
-        return found
+        return writes
+    }
+
+    /// Splits `bytes` into lines, the first continuing the carried one.
+    func take(_ bytes: ArraySlice<UInt8>, into writes: inout [CommonConfigWrite]) {
+        var start = bytes.startIndex
+        while let newline = bytes[start...].firstIndex(of: 0x0A) {
+            if self.skippingLongLine {
+                self.skippingLongLine = false
+            } else if self.carry.isEmpty {
+                self.decode(bytes[start..<newline], into: &writes)
+            } else {
+                self.carry += bytes[start..<newline]
+                self.decode(self.carry[...], into: &writes)
+            }
+            self.carry.removeAll(keepingCapacity: true)
+            self.lineNumber += 1
+            start = newline + 1
+        }
+        guard !self.skippingLongLine else { return }
+        self.carry += bytes[start...]
+        if self.carry.count > Self.longestLine {
+            self.carry.removeAll(keepingCapacity: true)
+            self.skippingLongLine = true
+        }
+    }
+
+    private func decode(_ line: ArraySlice<UInt8>, into writes: inout [CommonConfigWrite]) {
+        let outcome = line.withUnsafeBufferPointer { self.decoder.decode($0, number: self.lineNumber + 1) }
+        guard case .event(let record) = outcome else { return }
+        switch record.event {
+        case .setStatus:
+            self.statusEvents += 1
+        case .memoryRegionWrite(let region, let address, let value, _) where region.hasPrefix(Self.commonConfigPrefix):
+            writes.append(
+                CommonConfigWrite(
+                    device: String(region.dropFirst(Self.commonConfigPrefix.count)), offset: address % Self.commonConfigRegionSize,
+                    value: value))
+        default:
+            break
+        }
     }
 }

@@ -32,16 +32,13 @@ extension DeviceState {
             markModern()
             updateQueue { $0.ready = value32 & 1 != 0 }
             self.selectedQueueReady = self.mmioQueues[select]?.ready ?? false
-        case .queueDescLow: markModern(); updateQueue { $0.descriptorArea = Self.setLow($0.descriptorArea, value32) }
-        case .queueDescHigh: markModern(); updateQueue { $0.descriptorArea = Self.setHigh($0.descriptorArea, value32) }
-        case .queueDriverLow: markModern(); updateQueue { $0.driverArea = Self.setLow($0.driverArea, value32) }
-        case .queueDriverHigh: markModern(); updateQueue { $0.driverArea = Self.setHigh($0.driverArea, value32) }
-        case .queueDeviceLow: markModern(); updateQueue { $0.deviceArea = Self.setLow($0.deviceArea, value32) }
-        case .queueDeviceHigh: markModern(); updateQueue { $0.deviceArea = Self.setHigh($0.deviceArea, value32) }
+        case .queueDescLow: markModern(); updateQueue { $0.descriptorArea.replaceHalf(value32, high: false) }
+        case .queueDescHigh: markModern(); updateQueue { $0.descriptorArea.replaceHalf(value32, high: true) }
+        case .queueDriverLow: markModern(); updateQueue { $0.driverArea.replaceHalf(value32, high: false) }
+        case .queueDriverHigh: markModern(); updateQueue { $0.driverArea.replaceHalf(value32, high: true) }
+        case .queueDeviceLow: markModern(); updateQueue { $0.deviceArea.replaceHalf(value32, high: false) }
+        case .queueDeviceHigh: markModern(); updateQueue { $0.deviceArea.replaceHalf(value32, high: true) }
         default: break
         }
     }
-
-    private static func setLow(_ address: UInt64, _ value: UInt32) -> UInt64 { address & ~0xFFFF_FFFF | UInt64(value) }
-    private static func setHigh(_ address: UInt64, _ value: UInt32) -> UInt64 { address & 0xFFFF_FFFF | UInt64(value) << 32 }
 }

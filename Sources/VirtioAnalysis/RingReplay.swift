@@ -33,8 +33,9 @@ public enum RingEvent: Sendable {
     /// The rings stopped making sense (the driver reset the device and reused the memory,
     /// most likely): nothing more was recorded for the queue until it was set up again.
     case suspended(device: String, queue: Int)
-    /// The device left DRIVER_OK: its queues are no longer watched.
-    case reset(device: String)
+    /// The device left DRIVER_OK, or the driver reset one queue (`queue`, VIRTIO_F_RING_RESET):
+    /// those queues are no longer watched.
+    case reset(device: String, queue: Int? = nil)
     /// With EVENT_IDX, entries added while the other side's event index asked for a
     /// notification, and how long it kept asking (``AwaitedNotification``).
     case awaiting(AwaitedNotification)
@@ -302,8 +303,8 @@ public struct RingReplay {
                 guard let rule = RuleCatalog.rule(id: defect.rule) else { continue }
                 self.add(rule, defect.message, line: line, device: device, queue: queue)
             }
-        case .reset(let device):
-            for (key, state) in self.queues where state.report.device == device {
+        case .reset(let device, let queue):
+            for (key, state) in self.queues where state.report.device == device && (queue == nil || state.report.queue == queue) {
                 self.queues[key] = nil
                 self.close(state)
             }

@@ -1,0 +1,182 @@
+import Foundation
+import GuestMemory
+import Testing
+import VirtioAnalysis
+import VirtioModel
+
+@testable import LiveCapture
+
+/// Queues found from the driver's common configuration writes in the trace (``TraceTail``,
+/// ``TracedDevice``): watched the moment they are enabled, handed over with QMP's answers.
+struct TracedDevicesTests {
+    typealias GuestRAM = RingWatcherTests.GuestRAM
+    typealias Field = CommonConfig.Field
+    static let rng = ["virtio-rng": TracedDevice(label: "virtio-rng@/r", type: .entropy, blockCapacity: nil)]
+    static let net = ["virtio-net": TracedDevice(label: "virtio-net@/n", type: .network, blockCapacity: nil)]
+
+    /// Writes of `device`'s driver: features, then queue `queue` set up at the test RAM's split
+    /// ring (0x1000, 0x2000, 0x3000) with `size` (none: not written) and enabled.
+    static func setUp(_ device: String, features: UInt64, queue: UInt64 = 0, size: UInt64? = 8, base: UInt64 = 0) -> [TraceTail.CommonConfigWrite] {
+        var writes: [(Field, UInt64)] = [
+            (.driverFeatureSelect, 0), (.driverFeature, features & 0xFFFF_FFFF), (.driverFeatureSelect, 1), (.driverFeature, features >> 32),
+            (.queueSelect, queue),
+        ]
+        if let size { writes.append((.queueSize, size)) }
+        writes += [(.queueDescLow, base + 0x1000), (.queueDescHigh, 0), (.queueDriverLow, base + 0x2000), (.queueDriverHigh, 0),
+            (.queueDeviceLow, base + 0x3000), (.queueDeviceHigh, 0), (.queueEnable, 1)]
+        return writes.map { TraceTail.CommonConfigWrite(device: device, offset: $0.0.rawValue, value: $0.1) }
+    }
+
+    static func write(_ device: String, _ field: Field, _ value: UInt64) -> TraceTail.CommonConfigWrite {
+        TraceTail.CommonConfigWrite(device: device, offset: field.rawValue, value: value)
+    }
+
+    static let version1: UInt64 = 1 << 32
+
+    @Test("a queue enabled in the trace is watched at once (source trace), and a buffer offered right after is read as it is offered")
+    func watchedWhenEnabled() throws {
+        let ram = try GuestRAM()
+        var rings = Rings(writer: ram.writer)
+        rings.memory = ram.memory
+        rings.follow(Self.rng)
+        rings.apply(Self.setUp("virtio-rng", features: Self.version1 | 1 << 29))
+        #expect(rings.traceOwned == ["virtio-rng@/r"])
+        let queue = try #require(rings.watched.first)
+        #expect(rings.watched.count == 1)
+        #expect(queue.addresses == RingWatcherTests.split && queue.source == .trace && queue.features == [.version1, .eventIndex])
+        let line = try #require(try ram.lines("queue").first)
+        #expect(line["source"] as? String == "trace" && line["device"] as? String == "virtio-rng@/r" && line["size"] as? Int == 8)
+        ram.splitDescriptor(0, address: 0x8000, length: 64, flags: 2)
+        ram.splitAvail(0, head: 0)
+        _ = rings.scanAll()
+        let offers = try ram.lines("avail")
+        #expect(offers.count == 1 && offers.first?["writable"] as? Int == 64 && offers.first?["late"] == nil)
+    }
+
+    @Test("QMP's later answer for the same queue at the same addresses adds nothing; at other addresses the queue is watched anew")
+    func mergedWithQMP() throws {
+        let ram = try GuestRAM()
+        var rings = Rings(writer: ram.writer)
+        rings.follow(Self.rng)
+        rings.apply(Self.setUp("virtio-rng", features: Self.version1))
+        let same = WatchedQueue(
+            device: "virtio-rng@/r", type: .entropy, index: 0, addresses: RingWatcherTests.split, features: [.version1], netControlQueue: nil)
+        rings.watch([same])
+        #expect(rings.watched.count == 1 && rings.watched.first?.source == .trace)
+        #expect(try ram.lines("queue").count == 1)
+        let moved = QueueAddresses(descriptorArea: 0x5000, driverArea: 0x6000, deviceArea: 0x7000, size: 8)
+        rings.watch([WatchedQueue(device: "virtio-rng@/r", type: .entropy, index: 0, addresses: moved, features: [.version1], netControlQueue: nil)])
+        #expect(rings.watched.count == 1 && rings.watched.first?.addresses == moved)
+        #expect(try ram.lines("queue").count == 2)
+        #expect(try ram.lines("reset").map { $0["queue"] as? Int } == [0])
+    }
+
+    @Test("writes seen before QMP named the devices: the queues they enabled are watched once the device is known")
+    func enabledBeforeFollowed() throws {
+        let ram = try GuestRAM()
+        var rings = Rings(writer: ram.writer)
+        rings.apply(Self.setUp("virtio-rng", features: Self.version1))
+        #expect(rings.watched.isEmpty)
+        rings.follow(Self.rng)
+        #expect(rings.watched.map(\.index) == [0])
+    }
+
+    @Test("a device whose name is not unique (not followed) is left to QMP")
+    func notFollowed() throws {
+        let ram = try GuestRAM()
+        var rings = Rings(writer: ram.writer)
+        rings.follow(Self.rng)
+        rings.apply(Self.setUp("virtio-blk", features: Self.version1))
+        #expect(rings.watched.isEmpty && rings.traceOwned.isEmpty)
+    }
+
+    @Test("left to QMP: a queue enabled without a queue_size write, a network device with VIRTIO_NET_F_MQ")
+    func leftToQMP() throws {
+        let ram = try GuestRAM()
+        var rings = Rings(writer: ram.writer)
+        rings.follow(Self.rng.merging(Self.net) { $1 })
+        rings.apply(Self.setUp("virtio-rng", features: Self.version1, size: nil))
+        rings.apply(Self.setUp("virtio-net", features: Self.version1 | 1 << 22 | 1 << 17))
+        #expect(rings.watched.isEmpty && rings.traceOwned.isEmpty)
+    }
+
+    @Test("a network device with VIRTIO_NET_F_CTRL_VQ and no MQ: queue 2 is its control queue")
+    func netControlQueue() throws {
+        let ram = try GuestRAM()
+        var rings = Rings(writer: ram.writer)
+        rings.follow(Self.net)
+        for queue in 0..<3 { rings.apply(Self.setUp("virtio-net", features: Self.version1 | 1 << 17, queue: UInt64(queue), base: UInt64(queue) * 0x10000)) }
+        #expect(rings.watched.map(\.role) == [.receive, .transmit, .control])
+    }
+
+    @Test("device_status 0 in the trace retires the device's queues (one reset line); queue_reset retires one queue")
+    func resets() throws {
+        let ram = try GuestRAM()
+        var rings = Rings(writer: ram.writer)
+        rings.follow(Self.net)
+        rings.apply(Self.setUp("virtio-net", features: Self.version1, queue: 0))
+        rings.apply(Self.setUp("virtio-net", features: Self.version1, queue: 1, base: 0x10000))
+        rings.apply([Self.write("virtio-net", .queueSelect, 1), Self.write("virtio-net", .queueReset, 1)])
+        #expect(rings.watched.map(\.index) == [0])
+        rings.apply([Self.write("virtio-net", .deviceStatus, 0), Self.write("virtio-net", .deviceStatus, 0)])
+        #expect(rings.watched.isEmpty && rings.traceOwned.isEmpty)
+        let resets = try ram.lines("reset")
+        #expect(resets.count == 2 && resets[0]["queue"] as? Int == 1 && resets[1]["queue"] == nil)
+        #expect(rings.retiredTotals.queues == 2)
+    }
+
+    @Test("replayed, a queue reset ends that queue only: the other queue's later entries still count")
+    func queueResetReplayed() throws {
+        let ram = try GuestRAM()
+        var rings = Rings(writer: ram.writer)
+        rings.memory = ram.memory
+        rings.follow(Self.rng)
+        rings.apply(Self.setUp("virtio-rng", features: Self.version1, queue: 0))
+        rings.apply(Self.setUp("virtio-rng", features: Self.version1, queue: 1, base: 0x4000))
+        rings.apply([Self.write("virtio-rng", .queueSelect, 1), Self.write("virtio-rng", .queueReset, 1)])
+        ram.splitDescriptor(0, address: 0x8000, length: 64, flags: 2)
+        ram.splitAvail(0, head: 0)
+        _ = rings.scanAll()
+        let replayed = try ram.replay()
+        #expect(replayed.problems.isEmpty)
+        #expect(replayed.queues.map { "\($0.queue): \($0.availEntries)" }.sorted() == ["0: 1", "1: 0"])
+    }
+
+    /// One `memory_region_ops_write` line of the log backend.
+    static func line(_ address: UInt64, _ value: UInt64, region: String) -> String {
+        "9722@1795724092.792597:memory_region_ops_write cpu 0 mr 0x55616e29ffa0 addr 0x\(String(address, radix: 16)) "
+            + "value 0x\(String(value, radix: 16)) size 4 name '\(region)'\n"
+    }
+
+    @Test("the trace is followed line by line as it grows: common configuration writes at their offset in the structure, other regions and a line cut short skipped until complete")
+    func followsTrace() throws {
+        let ram = try GuestRAM()
+        let path = ram.directory + "/trace.log"
+        let tail = TraceTail(path: path)
+        #expect(tail.poll().isEmpty)  // not there yet
+        let first = Self.line(0xfebf_8020, 0x2c86000, region: "virtio-pci-common-virtio-rng")
+            + Self.line(0xfebc_2000, 0xfee01004, region: "msix-table")
+            + "9722@1795724092.791309:virtio_set_status vdev 0x55616e2a7830 val 3\n"
+        let second = Self.line(0xfebf_401c, 1, region: "virtio-pci-common-virtio-net")
+        try (first + second.prefix(40)).write(toFile: path, atomically: false, encoding: .utf8)
+        #expect(tail.poll() == [.init(device: "virtio-rng", offset: 0x20, value: 0x2c86000)])
+        #expect(tail.statusEvents == 1)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data(second.dropFirst(40).utf8))
+        try handle.close()
+        #expect(tail.poll() == [.init(device: "virtio-net", offset: 0x1C, value: 1)])
+    }
+
+    @Test("a line longer than any trace event is skipped whole; the next line is read")
+    func longLine() throws {
+        let ram = try GuestRAM()
+        let path = ram.directory + "/trace.log"
+        let text = String(repeating: "x", count: TraceTail.longestLine * 2) + "\n" + Self.line(0x14, 0, region: "virtio-pci-common-virtio-blk")
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
+        let tail = TraceTail(path: path)
+        var writes: [TraceTail.CommonConfigWrite] = []
+        for _ in 0..<4 { writes += tail.poll() }
+        #expect(writes == [.init(device: "virtio-blk", offset: 0x14, value: 0)])
+    }
+}
