@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// The run directory's `rings.jsonl`: every ring transition the recorder saw, one JSON object
-/// a line, in the order seen (schema `vqscope.rings` version 1, docs/record.md). Written as
+/// a line, in the order seen (schema `vqscope.rings` version 2, docs/record.md). Written as
 /// it happens, so memory does not grow with the run.
 final class RingRecordWriter {
     private let file: UnsafeMutablePointer<FILE>
@@ -12,7 +12,7 @@ final class RingRecordWriter {
     init(path: String) throws(RecordError) {
         guard let file = fopen(path, "w") else { throw .io("\(path): cannot create: \(String(cString: strerror(errno)))") }
         self.file = file
-        self.write(#"{"kind": "header", "schema": "vqscope.rings", "version": 1}"#)
+        self.write(#"{"kind": "header", "schema": "vqscope.rings", "version": 2}"#)
     }
 
     deinit { fclose(self.file) }
