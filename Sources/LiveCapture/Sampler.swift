@@ -19,10 +19,11 @@ struct Rings {
     var retiredTotals = (queues: 0, avail: 0, used: 0, missed: 0)
     /// Labels of the devices QMP found at DRIVER_OK since their last reset.
     var ready: Set<String> = []
-    /// Devices followed through the trace (``TracedDevice``), by QEMU name; each one's common
-    /// configuration as its driver wrote it; the labels of those whose queues the trace gave.
-    var traced: [String: TracedDevice] = [:]
-    var commonConfigs: [String: CommonConfig] = [:]
+    /// Devices followed through the trace (``TracedDevice``), by how the trace names their
+    /// transport; each transport's registers as its driver wrote them; the labels of the
+    /// devices whose queues the trace gave.
+    var traced: [TraceTail.Transport: TracedDevice] = [:]
+    var transports: [TraceTail.Transport: TransportRegisters] = [:]
     var traceOwned: Set<String> = []
 
     /// The queue whose owned chains are compared next (one chain per scan, queue after queue).
@@ -251,21 +252,48 @@ struct Session {
         }
     }
 
-    /// Tells the sampler which devices the trace can name (``TracedDevice``): those whose QEMU
-    /// name is unique, with a disk's size from `query-block`.
+    /// Tells the sampler which devices the trace can name (``TracedDevice``): those on
+    /// virtio-mmio by their register block's address, the virtio-pci ones whose QEMU name is
+    /// unique by that name; with a disk's size from `query-block`.
     private func follow(_ devices: [QMPConnection.DeviceEntry], client: QMPConnection) throws(QMPError) {
-        let names = Dictionary(grouping: devices, by: \.name).filter { $0.value.count == 1 }
         let blocks = devices.contains { DeviceType(qemuName: $0.name) == .block }
             ? try? client.query("query-block", as: [QMPVirtioSnapshot.BlockEntry].self) : nil
         let sizes = blocks.map(QMPVirtioSnapshot.imageSizes)
-        var traced: [String: TracedDevice] = [:]
-        for (name, entries) in names {
-            let device = entries[0]
-            let type = DeviceType(qemuName: name)
+        var traced: [TraceTail.Transport: TracedDevice] = [:]
+        var pci: [QMPConnection.DeviceEntry] = []
+        for device in devices {
+            let type = DeviceType(qemuName: device.name)
             let capacity = type == .block ? sizes.flatMap { QMPVirtioSnapshot.blockCapacity(of: device.path, imageSizes: $0) } : nil
-            traced[name] = TracedDevice(label: Self.label(of: device), type: type, blockCapacity: capacity)
+            let followed = TracedDevice(label: Self.label(of: device), type: type, blockCapacity: capacity)
+            if let base = try Self.mmioBase(of: device, client: client) {
+                traced[.mmio(base)] = followed
+            } else {
+                pci.append(device)
+                traced[.pci(device.name)] = followed
+            }
         }
+        for (name, entries) in Dictionary(grouping: pci, by: \.name) where entries.count > 1 { traced[.pci(name)] = nil }
         self.sampler.withRings { $0.follow(traced) }
+    }
+
+    /// The address of a virtio-mmio device's register block: its parent bus belongs to the
+    /// transport, whose region `virtio-mmio[0]` is mapped at `addr` in system memory. Nil for a
+    /// device on another bus, or a QEMU whose objects do not say (an error reply; a lost
+    /// connection is thrown).
+    private static func mmioBase(of device: QMPConnection.DeviceEntry, client: QMPConnection) throws(QMPError) -> UInt64? {
+        func property<Value: Decodable>(_ name: String, of path: String, as type: Value.Type) throws(QMPError) -> Value? {
+            do {
+                return try client.query(
+                    "qom-get", arguments: "{\"path\": \(JSONWriter.quoted(path)), \"property\": \(JSONWriter.quoted(name))}", as: type)
+            } catch .failed {
+                return nil
+            }
+        }
+        guard let bus = try property("parent_bus", of: device.path, as: String.self),
+            bus.split(separator: "/").last?.hasPrefix("virtio-mmio-bus") == true,
+            let slash = bus.lastIndex(of: "/")
+        else { return nil }
+        return try property("addr", of: bus[..<slash] + "/virtio-mmio[0]", as: UInt64.self)
     }
 
     /// The queues of a device that reached DRIVER_OK, with their addresses and features.

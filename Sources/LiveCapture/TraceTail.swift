@@ -5,19 +5,27 @@ import Glibc
 #endif
 
 /// Follows the trace QEMU writes during a recording, line by line as it grows, for the two
-/// things the recorder acts on at once: a virtio-pci driver's writes to its device's common
-/// configuration structure (`memory_region_ops_write` on a `virtio-pci-common-…` region: ring
-/// addresses the moment a queue is enabled, resets the moment they happen), and
-/// `virtio_set_status` events (QMP is asked about the devices now, not at the next poll).
-/// Lines are decoded by the same ``QEMULogDecoder`` as `vqscope analyze` uses.
+/// things the recorder acts on at once: a driver's writes to its device's transport
+/// (`memory_region_ops_write` on a virtio-pci common configuration structure or a virtio-mmio
+/// register block: ring addresses the moment a queue is enabled, resets the moment they
+/// happen), and `virtio_set_status` events (QMP is asked about the devices now, not at the
+/// next poll). Lines are decoded by the same ``QEMULogDecoder`` as `vqscope analyze` uses.
 final class TraceTail {
-    /// One write to a device's common configuration structure.
-    struct CommonConfigWrite: Equatable {
-        /// QEMU's name for the device (`virtio-net`): the region is `virtio-pci-common-` and this.
-        var device: String
-        /// The offset in the structure (§4.1.4.3).
+    /// One write to a device's transport registers.
+    struct TransportWrite: Equatable {
+        var transport: Transport
+        /// The offset in the common configuration structure (§4.1.4.3) or the register block (§4.2.2).
         var offset: UInt64
         var value: UInt64
+    }
+
+    /// Which device's registers a write went to, as the trace names it.
+    enum Transport: Hashable {
+        /// A virtio-pci device by QEMU's name for it (`virtio-net`): its common configuration
+        /// structure is the region `virtio-pci-common-` and this name.
+        case pci(String)
+        /// A virtio-mmio transport by the guest-physical address of its register block.
+        case mmio(UInt64)
     }
 
     static let commonConfigPrefix = "virtio-pci-common-"
@@ -25,6 +33,10 @@ final class TraceTail {
     /// of 0x1000 bytes (`virtio_pci_modern_regions_init`), and a memory BAR is aligned to its
     /// size, at least that: the offset is the absolute address's low 12 bits.
     static let commonConfigRegionSize: UInt64 = 0x1000
+    /// QEMU's virtio-mmio register blocks are 0x200 bytes, at addresses aligned to that
+    /// (`VIRTIO_MMIO_SIZE`; arm `virt` and `microvm` place them 0x200 apart).
+    static let mmioRegion = "virtio-mmio"
+    static let mmioRegionSize: UInt64 = 0x200
     /// At most this much is read per call, so a busy trace costs bounded time per call.
     static let readLimit = 1 << 20
     /// A line longer than this is not QEMU's (a trace event's arguments are short): it is skipped.
@@ -46,13 +58,13 @@ final class TraceTail {
 
     deinit { if self.descriptor >= 0 { close(self.descriptor) } }
 
-    /// The common configuration writes in the lines completed since the last call.
-    func poll() -> [CommonConfigWrite] {
+    /// The transport writes in the lines completed since the last call.
+    func poll() -> [TransportWrite] {
         if self.descriptor < 0 {
             self.descriptor = open(self.path, O_RDONLY)
             if self.descriptor < 0 { return [] }
         }
-        var writes: [CommonConfigWrite] = []
+        var writes: [TransportWrite] = []
         var total = 0
         while total < Self.readLimit {
             let count = self.buffer.withUnsafeMutableBytes { pread(self.descriptor, $0.baseAddress, $0.count, self.offset) }
@@ -65,7 +77,7 @@ final class TraceTail {
     }
 
     /// Splits `bytes` into lines, the first continuing the carried one.
-    func take(_ bytes: ArraySlice<UInt8>, into writes: inout [CommonConfigWrite]) {
+    func take(_ bytes: ArraySlice<UInt8>, into writes: inout [TransportWrite]) {
         var start = bytes.startIndex
         while let newline = bytes[start...].firstIndex(of: 0x0A) {
             if self.skippingLongLine {
@@ -88,7 +100,7 @@ final class TraceTail {
         }
     }
 
-    private func decode(_ line: ArraySlice<UInt8>, into writes: inout [CommonConfigWrite]) {
+    private func decode(_ line: ArraySlice<UInt8>, into writes: inout [TransportWrite]) {
         let outcome = line.withUnsafeBufferPointer { self.decoder.decode($0, number: self.lineNumber + 1) }
         guard case .event(let record) = outcome else { return }
         switch record.event {
@@ -96,9 +108,12 @@ final class TraceTail {
             self.statusEvents += 1
         case .memoryRegionWrite(let region, let address, let value, _) where region.hasPrefix(Self.commonConfigPrefix):
             writes.append(
-                CommonConfigWrite(
-                    device: String(region.dropFirst(Self.commonConfigPrefix.count)), offset: address % Self.commonConfigRegionSize,
-                    value: value))
+                TransportWrite(
+                    transport: .pci(String(region.dropFirst(Self.commonConfigPrefix.count))),
+                    offset: address % Self.commonConfigRegionSize, value: value))
+        case .memoryRegionWrite(let region, let address, let value, _) where region == Self.mmioRegion:
+            let offset = address % Self.mmioRegionSize
+            writes.append(TransportWrite(transport: .mmio(address - offset), offset: offset, value: value))
         default:
             break
         }

@@ -1,17 +1,20 @@
 import GuestMemory
+import VirtioAnalysis
 import VirtioModel
 
-/// A virtio-pci device the sampler follows through its driver's common configuration writes
-/// in the trace: its queues are watched the moment the driver enables them (§4.1.5.1.3),
-/// before DRIVER_OK, rather than when QMP, asked after DRIVER_OK, answers — by then QEMU may
-/// have used and the driver reused the first buffers (a console's control messages, an
-/// entropy device's first request).
+/// A device the sampler follows through its driver's register writes in the trace: its
+/// queues are watched the moment the driver enables them (virtio-pci `queue_enable`,
+/// §4.1.5.1.3; virtio-mmio QueueReady, §4.2.3.2, or a legacy QueuePFN, §4.2.4), before
+/// DRIVER_OK, rather than when QMP, asked after DRIVER_OK, answers — by then QEMU may have used
+/// and the driver reused the first buffers (a console's control messages, an entropy device's
+/// first request, a firmware's first disk read).
 ///
-/// Only a device whose QEMU name (`virtio-net`) no other device has is followed: the trace
-/// names the region, not the device. A queue enabled without a `queue_size` write (its size
-/// is then the device's default, which the trace does not show), or a network device with
-/// VIRTIO_NET_F_MQ (which queue is the control queue depends on its configuration space), is
-/// left to QMP until the next reset.
+/// The trace names a virtio-pci device by its QEMU name (`virtio-net`), so only a device whose
+/// name no other virtio-pci device has is followed; a virtio-mmio transport by its address,
+/// which QMP gives for each device. A queue enabled without a known size (no `queue_size`
+/// write: the device's default applies, which the trace does not show), or a network device
+/// with VIRTIO_NET_F_MQ (which queue is the control queue depends on its configuration space),
+/// is left to QMP until the next reset.
 struct TracedDevice {
     /// The device's label in the recording (``Session/label(of:)``).
     let label: String
@@ -20,31 +23,96 @@ struct TracedDevice {
     let blockCapacity: UInt64?
 }
 
-extension Rings {
-    /// The devices QMP listed whose names are unique, by QEMU name; queues their drivers
-    /// enabled before this was known are watched now.
-    mutating func follow(_ devices: [String: TracedDevice]) {
-        self.traced = devices
-        for (name, registers) in self.commonConfigs {
-            for (index, setup) in registers.enabledQueues { self.enabled(index, setup, features: registers.driverFeatures, of: name) }
+/// A transport's registers as the trace showed its driver writing them.
+enum TransportRegisters {
+    case pci(CommonConfig)
+    case mmio(MMIOTransportSetup)
+
+    init(_ transport: TraceTail.Transport) {
+        switch transport {
+        case .pci: self = .pci(CommonConfig())
+        case .mmio: self = .mmio(MMIOTransportSetup())
         }
     }
 
-    /// Applies the common configuration writes of the trace, in order.
-    mutating func apply(_ writes: [TraceTail.CommonConfigWrite]) {
-        for write in writes {
-            // Names are QEMU's region names: as many as it has devices.
-            guard let change = self.commonConfigs[write.device, default: CommonConfig()].write(offset: write.offset, value: write.value),
-                let device = self.traced[write.device]
-            else { continue }
+    /// What a write changed for the watcher, in the terms both transports share.
+    enum Change {
+        case reset
+        /// `addresses` nil: the queue's size is not known.
+        case queueEnabled(index: Int, addresses: QueueAddresses?)
+        case queueReset(index: Int)
+    }
+
+    mutating func write(offset: UInt64, value: UInt64) -> Change? {
+        switch self {
+        case .pci(var config):
+            let change = config.write(offset: offset, value: value)
+            self = .pci(config)
             switch change {
-            case .status(let status):
-                guard status.rawValue == 0 else { continue }
+            case .status(let status)?: return status.rawValue == 0 ? .reset : nil
+            case .queueEnabled(let index, let setup)?: return .queueEnabled(index: index, addresses: Self.addresses(setup))
+            case .queueReset(let index)?: return .queueReset(index: index)
+            case nil: return nil
+            }
+        case .mmio(var setup):
+            let change = setup.write(offset: offset, value: value)
+            self = .mmio(setup)
+            switch change {
+            case .reset?: return .reset
+            case .queueEnabled(let queue)?: return .queueEnabled(index: queue.index, addresses: queue.addresses)
+            case .queueReset(let index)?: return .queueReset(index: index)
+            case nil: return nil
+            }
+        }
+    }
+
+    var driverFeatures: FeatureBits {
+        switch self {
+        case .pci(let config): return config.driverFeatures
+        case .mmio(let setup): return setup.driverFeatures
+        }
+    }
+
+    var enabledQueues: [(index: Int, addresses: QueueAddresses?)] {
+        switch self {
+        case .pci(let config): return config.enabledQueues.map { ($0.index, Self.addresses($0.setup)) }
+        case .mmio(let setup): return setup.enabledQueues.map { ($0.index, $0.addresses) }
+        }
+    }
+
+    private static func addresses(_ setup: CommonConfig.QueueSetup) -> QueueAddresses? {
+        guard let size = setup.size else { return nil }
+        return QueueAddresses(descriptorArea: setup.descriptorArea, driverArea: setup.driverArea, deviceArea: setup.deviceArea, size: size)
+    }
+}
+
+extension Rings {
+    /// The devices the trace can name (``TracedDevice``); queues their drivers enabled before
+    /// this was known are watched now.
+    mutating func follow(_ devices: [TraceTail.Transport: TracedDevice]) {
+        self.traced = devices
+        for (transport, registers) in self.transports {
+            for (index, addresses) in registers.enabledQueues {
+                self.enabled(index, at: addresses, features: registers.driverFeatures, of: transport)
+            }
+        }
+    }
+
+    /// Applies the transport writes of the trace, in order.
+    mutating func apply(_ writes: [TraceTail.TransportWrite]) {
+        for write in writes {
+            // One entry per transport QEMU traced a write to: as many as it has devices.
+            var registers = self.transports[write.transport] ?? TransportRegisters(write.transport)
+            let change = registers.write(offset: write.offset, value: write.value)
+            self.transports[write.transport] = registers
+            guard let change, let device = self.traced[write.transport] else { continue }
+            switch change {
+            case .reset:
                 self.ready.remove(device.label)
                 self.traceOwned.remove(device.label)
                 if self.watched.contains(where: { $0.device == device.label }) { self.retire(device.label) }
-            case .queueEnabled(let index, let setup):
-                self.enabled(index, setup, features: self.commonConfigs[write.device]?.driverFeatures ?? FeatureBits(rawValue: 0), of: write.device)
+            case .queueEnabled(let index, let addresses):
+                self.enabled(index, at: addresses, features: registers.driverFeatures, of: write.transport)
             case .queueReset(let index):
                 self.retire(device.label, queue: index)
             }
@@ -52,16 +120,14 @@ extension Rings {
     }
 
     /// A queue the driver enabled: watched from its start if the trace says all about it.
-    private mutating func enabled(_ index: Int, _ setup: CommonConfig.QueueSetup, features: FeatureBits, of name: String) {
-        guard let device = self.traced[name] else { return }
+    private mutating func enabled(_ index: Int, at addresses: QueueAddresses?, features: FeatureBits, of transport: TraceTail.Transport) {
+        guard let device = self.traced[transport] else { return }
         let multiqueue = device.type == .network && features.contains(.netMultiqueue)
-        guard let size = setup.size, size > 0, size <= 32768, !multiqueue else {
+        guard let addresses, addresses.size > 0, addresses.size <= 32768, !multiqueue else {
             self.traceOwned.remove(device.label)
             return
         }
         self.traceOwned.insert(device.label)
-        let addresses = QueueAddresses(
-            descriptorArea: setup.descriptorArea, driverArea: setup.driverArea, deviceArea: setup.deviceArea, size: size)
         // Without VIRTIO_NET_F_MQ the control queue is queue 2 (§5.1.2).
         let control = device.type == .network && features.contains(.netControlQueue) ? 2 : nil
         var queue = WatchedQueue(

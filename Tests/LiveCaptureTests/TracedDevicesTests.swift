@@ -11,12 +11,12 @@ import VirtioModel
 struct TracedDevicesTests {
     typealias GuestRAM = RingWatcherTests.GuestRAM
     typealias Field = CommonConfig.Field
-    static let rng = ["virtio-rng": TracedDevice(label: "virtio-rng@/r", type: .entropy, blockCapacity: nil)]
-    static let net = ["virtio-net": TracedDevice(label: "virtio-net@/n", type: .network, blockCapacity: nil)]
+    static let rng: [TraceTail.Transport: TracedDevice] = [.pci("virtio-rng"): TracedDevice(label: "virtio-rng@/r", type: .entropy, blockCapacity: nil)]
+    static let net: [TraceTail.Transport: TracedDevice] = [.pci("virtio-net"): TracedDevice(label: "virtio-net@/n", type: .network, blockCapacity: nil)]
 
     /// Writes of `device`'s driver: features, then queue `queue` set up at the test RAM's split
     /// ring (0x1000, 0x2000, 0x3000) with `size` (none: not written) and enabled.
-    static func setUp(_ device: String, features: UInt64, queue: UInt64 = 0, size: UInt64? = 8, base: UInt64 = 0) -> [TraceTail.CommonConfigWrite] {
+    static func setUp(_ device: String, features: UInt64, queue: UInt64 = 0, size: UInt64? = 8, base: UInt64 = 0) -> [TraceTail.TransportWrite] {
         var writes: [(Field, UInt64)] = [
             (.driverFeatureSelect, 0), (.driverFeature, features & 0xFFFF_FFFF), (.driverFeatureSelect, 1), (.driverFeature, features >> 32),
             (.queueSelect, queue),
@@ -24,11 +24,11 @@ struct TracedDevicesTests {
         if let size { writes.append((.queueSize, size)) }
         writes += [(.queueDescLow, base + 0x1000), (.queueDescHigh, 0), (.queueDriverLow, base + 0x2000), (.queueDriverHigh, 0),
             (.queueDeviceLow, base + 0x3000), (.queueDeviceHigh, 0), (.queueEnable, 1)]
-        return writes.map { TraceTail.CommonConfigWrite(device: device, offset: $0.0.rawValue, value: $0.1) }
+        return writes.map { TraceTail.TransportWrite(transport: .pci(device), offset: $0.0.rawValue, value: $0.1) }
     }
 
-    static func write(_ device: String, _ field: Field, _ value: UInt64) -> TraceTail.CommonConfigWrite {
-        TraceTail.CommonConfigWrite(device: device, offset: field.rawValue, value: value)
+    static func write(_ device: String, _ field: Field, _ value: UInt64) -> TraceTail.TransportWrite {
+        TraceTail.TransportWrite(transport: .pci(device), offset: field.rawValue, value: value)
     }
 
     static let version1: UInt64 = 1 << 32
@@ -142,13 +142,52 @@ struct TracedDevicesTests {
         #expect(replayed.queues.map { "\($0.queue): \($0.availEntries)" }.sorted() == ["0: 1", "1: 0"])
     }
 
+    static let mmioNet: [TraceTail.Transport: TracedDevice] = [.mmio(0x0a00_3e00): TracedDevice(label: "virtio-net@/n", type: .network, blockCapacity: nil)]
+
+    static func mmio(_ writes: [(MMIORegister, UInt64)], base: UInt64 = 0x0a00_3e00) -> [TraceTail.TransportWrite] {
+        writes.map { TraceTail.TransportWrite(transport: .mmio(base), offset: $0.0.rawValue, value: $0.1) }
+    }
+
+    @Test("virtio-mmio version 1 (legacy): a queue is watched when its QueuePFN is written, its rings laid out from the page frame and the GuestPageSize written before the reset (§2.7.2, §4.2.4)")
+    func mmioLegacy() throws {
+        let ram = try GuestRAM()
+        var rings = Rings(writer: ram.writer)
+        rings.follow(Self.mmioNet)
+        // U-Boot's order: GuestPageSize before the reset, which keeps it (QEMU resets the device, not the transport).
+        rings.apply(Self.mmio([(.guestPageSize, 4096), (.status, 0), (.status, 1), (.driverFeatures, 1 << 5), (.queueSel, 1), (.queueNum, 8), (.queueAlign, 4096)]))
+        #expect(rings.watched.isEmpty)
+        rings.apply(Self.mmio([(.queuePFN, 1)]))
+        let queue = try #require(rings.watched.first)
+        // 8 descriptors (128 bytes) then the available ring; the used ring at the next 4096 boundary.
+        #expect(queue.addresses == QueueAddresses(descriptorArea: 0x1000, driverArea: 0x1080, deviceArea: 0x2000, size: 8))
+        #expect(queue.index == 1 && queue.role == .transmit && queue.features.rawValue == 1 << 5 && queue.source == .trace)
+        // Another transport's writes (another address) are not this device's.
+        rings.apply(Self.mmio([(.status, 0)], base: 0x0a00_3c00))
+        #expect(rings.watched.count == 1)
+        rings.apply(Self.mmio([(.status, 0)]))
+        #expect(rings.watched.isEmpty)
+    }
+
+    @Test("virtio-mmio version 2: a queue is watched when QueueReady is set, at the three areas written (§4.2.3.2)")
+    func mmioModern() throws {
+        let ram = try GuestRAM()
+        var rings = Rings(writer: ram.writer)
+        rings.follow(Self.mmioNet)
+        rings.apply(Self.mmio([(.driverFeaturesSel, 1), (.driverFeatures, 1), (.queueSel, 0), (.queueNum, 8),
+            (.queueDescLow, 0x1000), (.queueDescHigh, 0), (.queueDriverLow, 0x2000), (.queueDriverHigh, 0), (.queueDeviceLow, 0x3000), (.queueDeviceHigh, 0)]))
+        #expect(rings.watched.isEmpty)
+        rings.apply(Self.mmio([(.queueReady, 1)]))
+        #expect(rings.watched.map(\.addresses) == [RingWatcherTests.split])
+        #expect(rings.watched.first?.features == [.version1])
+    }
+
     /// One `memory_region_ops_write` line of the log backend.
     static func line(_ address: UInt64, _ value: UInt64, region: String) -> String {
         "9722@1795724092.792597:memory_region_ops_write cpu 0 mr 0x55616e29ffa0 addr 0x\(String(address, radix: 16)) "
             + "value 0x\(String(value, radix: 16)) size 4 name '\(region)'\n"
     }
 
-    @Test("the trace is followed line by line as it grows: common configuration writes at their offset in the structure, other regions and a line cut short skipped until complete")
+    @Test("the trace is followed line by line as it grows: virtio-pci common configuration and virtio-mmio writes at their offset, other regions and a line cut short skipped until complete")
     func followsTrace() throws {
         let ram = try GuestRAM()
         let path = ram.directory + "/trace.log"
@@ -157,15 +196,16 @@ struct TracedDevicesTests {
         let first = Self.line(0xfebf_8020, 0x2c86000, region: "virtio-pci-common-virtio-rng")
             + Self.line(0xfebc_2000, 0xfee01004, region: "msix-table")
             + "9722@1795724092.791309:virtio_set_status vdev 0x55616e2a7830 val 3\n"
+            + Self.line(0x0a00_3e40, 0x10, region: "virtio-mmio")
         let second = Self.line(0xfebf_401c, 1, region: "virtio-pci-common-virtio-net")
         try (first + second.prefix(40)).write(toFile: path, atomically: false, encoding: .utf8)
-        #expect(tail.poll() == [.init(device: "virtio-rng", offset: 0x20, value: 0x2c86000)])
+        #expect(tail.poll() == [.init(transport: .pci("virtio-rng"), offset: 0x20, value: 0x2c86000), .init(transport: .mmio(0x0a00_3e00), offset: 0x40, value: 0x10)])
         #expect(tail.statusEvents == 1)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         handle.seekToEndOfFile()
         handle.write(Data(second.dropFirst(40).utf8))
         try handle.close()
-        #expect(tail.poll() == [.init(device: "virtio-net", offset: 0x1C, value: 1)])
+        #expect(tail.poll() == [.init(transport: .pci("virtio-net"), offset: 0x1C, value: 1)])
     }
 
     @Test("a line longer than any trace event is skipped whole; the next line is read")
@@ -175,8 +215,8 @@ struct TracedDevicesTests {
         let text = String(repeating: "x", count: TraceTail.longestLine * 2) + "\n" + Self.line(0x14, 0, region: "virtio-pci-common-virtio-blk")
         try text.write(toFile: path, atomically: false, encoding: .utf8)
         let tail = TraceTail(path: path)
-        var writes: [TraceTail.CommonConfigWrite] = []
+        var writes: [TraceTail.TransportWrite] = []
         for _ in 0..<4 { writes += tail.poll() }
-        #expect(writes == [.init(device: "virtio-blk", offset: 0x14, value: 0)])
+        #expect(writes == [.init(transport: .pci("virtio-blk"), offset: 0x14, value: 0)])
     }
 }
