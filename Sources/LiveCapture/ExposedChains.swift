@@ -20,7 +20,7 @@ extension WatchedQueue {
         let head = self.exposedTurn
         // Only a head offered once and read in full: a stale or doubled offer has no single walk
         // to compare with, and a touched one is reported once.
-        guard let pending = self.offers[head], pending.count == 1, let offered = pending[0], !self.touched.contains(head) else { return }
+        guard let pending = self.offers[head], pending.count == 1, let offered = pending[0].chain, !self.touched.contains(head) else { return }
         let now = DescriptorChain(
             head: head, table: self.addresses.descriptorArea, queueSize: size, memory: memory,
             indirectNegotiated: self.features.contains(.indirectDescriptors))
@@ -51,7 +51,7 @@ extension WatchedQueue {
         guard !self.usedLost else { return [] }
         for index in chain.tableIndices {
             guard let owner = self.owners[index], completed[UInt32(owner)] == nil,
-                let pending = self.offers[owner], pending.count == 1, pending[0] != nil
+                let pending = self.offers[owner], pending.count == 1, pending[0].chain != nil
             else { continue }
             let message =
                 owner == chain.head && index == chain.head

@@ -39,7 +39,7 @@ extension WatchedQueue {
             var late = false
             if var pending = cursors.slots[id], !pending.isEmpty, var offered = self.offers[id], !offered.isEmpty {
                 (slots, late) = pending.removeFirst()
-                chain = offered.removeFirst()
+                chain = offered.removeFirst().chain
                 self.offerCount -= 1
                 cursors.slots[id] = pending.isEmpty ? nil : pending
                 self.offers[id] = offered.isEmpty ? nil : offered
@@ -80,6 +80,7 @@ extension WatchedQueue {
             if !late, let data = self.receivedBytes(chain, length: descriptor.length, memory: memory) {
                 line += ", \"data\": \"\(RingRecordWriter.hex(data))\""
             }
+            if !late { line += self.blockStatusFields(chain, memory: memory) }
             writer.write(line + "}")
             self.usedSeen += 1
             Self.advance(&cursors.usedSlot, &cursors.usedWrap, by: slots, size: size)
@@ -123,7 +124,7 @@ extension WatchedQueue {
                 self.offerCount = 0
             }
             if !completed {
-                self.offers[id, default: []].append(list)
+                self.offers[id, default: []].append(Offer(chain: list))
                 self.offerCount += 1
                 cursors.slots[id, default: []].append((slots, late))
                 cursors.offerAtSlot[cursors.availSlot] = id

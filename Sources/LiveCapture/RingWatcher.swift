@@ -29,9 +29,15 @@ struct WatchedQueue {
     }
     var nextAvail: UInt16 = 0
     var nextUsed: UInt16 = 0
-    /// The offers of each head not yet matched by a used element, oldest first: the chain as
-    /// read when it was made available, or nil for a stale offer.
-    var offers: [UInt16: [DescriptorChain?]] = [:]
+    /// The offers of each head not yet matched by a used element, oldest first.
+    var offers: [UInt16: [Offer]] = [:]
+    struct Offer {
+        /// The chain as read when it was made available, or nil for a stale offer.
+        var chain: DescriptorChain?
+        /// Read after its completion (split rings; packed cursors keep their own): what the
+        /// device wrote is not judged against it.
+        var late = false
+    }
     /// How many offers `offers` holds: at most two rings' worth (``keep(_:as:)``).
     var offerCount = 0
     /// The head whose outstanding chain is compared next (``checkExposed(memory:writer:)``),
@@ -194,9 +200,9 @@ struct WatchedQueue {
     /// Keeps an offer until its completion. More than two rings' worth outstanding means
     /// completions were lost (a device that stopped using the ring, a broken index): the
     /// offers are forgotten rather than held for ever.
-    mutating func keep(_ chain: DescriptorChain?, as head: UInt16) {
+    mutating func keep(_ chain: DescriptorChain?, as head: UInt16, late: Bool = false) {
         if self.offerCount >= 2 * Int(self.addresses.size) { self.forgetOffers() }
-        self.offers[head, default: []].append(chain)
+        self.offers[head, default: []].append(Offer(chain: chain, late: late))
         self.offerCount += 1
     }
 
@@ -287,7 +293,7 @@ struct WatchedQueue {
                 for index in chain.tableIndices { self.owners[index] = head }
             }
             writer.write(line + "}")
-            self.keep(chain, as: head)
+            self.keep(chain, as: head, late: late)
             self.availSeen += 1
             self.nextAvail &+= 1
         }
@@ -322,8 +328,10 @@ struct WatchedQueue {
             // The oldest offer of this head is the one completed.
             let head = UInt16(id)
             var chain: DescriptorChain?
+            var late = false
             if var pending = self.offers[head], !pending.isEmpty {
-                chain = pending.removeFirst()
+                (chain, late) = (pending[0].chain, pending[0].late)
+                pending.removeFirst()
                 self.offers[head] = pending.isEmpty ? nil : pending
                 self.offerCount -= 1
                 self.touched.remove(head)
@@ -335,6 +343,7 @@ struct WatchedQueue {
             if let data = self.receivedBytes(chain, length: length, memory: memory) {
                 line += ", \"data\": \"\(RingRecordWriter.hex(data))\""
             }
+            if !late { line += self.blockStatusFields(chain, memory: memory) }
             writer.write(line + "}")
             self.usedSeen += 1
             self.nextUsed &+= 1
@@ -370,6 +379,19 @@ extension WatchedQueue {
     func transmittedBytes(_ chain: DescriptorChain, memory: GuestMemoryMap) -> [UInt8]? {
         guard self.type == .network, self.role == .transmit, chain.defects.isEmpty else { return nil }
         return chain.bytes(writable: false, count: Int(min(chain.readableBytes, UInt64(Self.maximumData))), memory: memory)
+    }
+
+    /// A block request's status byte as the device left it, when its completion is seen: the
+    /// last byte of the chain's last descriptor, device-writable (§5.2.6) — `status`, and what
+    /// BLK-STATUS-VALUE finds in it as `defects`. Empty for other queues and for a chain not
+    /// read, read late, or whose walk found defects.
+    func blockStatusFields(_ chain: DescriptorChain?, memory: GuestMemoryMap) -> String {
+        guard self.type == .block, self.role == .request, let chain, chain.defects.isEmpty, let last = chain.elements.last,
+            last.descriptor.flags.contains(.write), last.descriptor.length > 0,
+            case (let address, false) = last.descriptor.address.addingReportingOverflow(UInt64(last.descriptor.length) - 1),
+            let status = memory.value(UInt8.self, at: address)
+        else { return "" }
+        return ", \"status\": \(status), " + Self.defectsField(ChainDefectFinding.blockStatus(status, features: self.features))
     }
 
     /// The `length` bytes the device wrote into a net receive chain; nil for other queues, a

@@ -18,7 +18,8 @@ public enum RingEvent: Sendable {
         completed: Bool = false)
     /// A used element (split) or used descriptor (packed); `writeFlag`: a packed used
     /// descriptor's VIRTQ_DESC_F_WRITE (without it the length is reserved, §2.8.4), nil for split.
-    case used(device: String, queue: Int, time: Int64, id: UInt32, length: UInt32, writeFlag: Bool? = nil)
+    /// `defects`: what the recorder found in what the device wrote back (a block request's status byte).
+    case used(device: String, queue: Int, time: Int64, id: UInt32, length: UInt32, writeFlag: Bool? = nil, defects: [ChainDefectFinding] = [])
     /// A split chain the device owned was found changed (`change` says how), the used ring
     /// read after still not returning it.
     case touched(device: String, queue: Int, head: UInt16, change: String)
@@ -94,6 +95,14 @@ extension ChainDefectFinding {
             (driver.map { PackedEventFlags.judge($0, "driver", eventIndex: eventIndex) } ?? [])
             + (device.map { PackedEventFlags.judge($0, "device", eventIndex: eventIndex) } ?? [])
         return messages.map { ChainDefectFinding(rule: PackedEventFlags.info.id, message: $0) }
+    }
+
+    /// A block request's status byte as a recording reads it at the request's completion
+    /// (BLK-STATUS-VALUE; the zone statuses need VIRTIO_BLK_F_ZONED among `features`).
+    public static func blockStatus(_ status: UInt8, features: FeatureBits) -> [ChainDefectFinding] {
+        BlockStatusValue.check(status: Int32(status), zoned: features.contains(.blockZoned)).map {
+            [ChainDefectFinding(rule: BlockStatusValue.info.id, message: $0)]
+        } ?? []
     }
 
     /// A chain made available that shares descriptors with one the device owns
@@ -201,10 +210,7 @@ public struct RingReplay {
             defer { self.queues[key] = state }
             state.report.availEntries += 1
             if writable == nil, state.report.missed < Int.max { state.report.missed += 1 }
-            for defect in defects {
-                guard let rule = RuleCatalog.rule(id: defect.rule) else { continue }
-                self.add(rule, defect.message, line: line, device: device, queue: queue)
-            }
+            self.add(defects, line: line, device: device, queue: queue)
             // A head offered again before its completion is recorded is not judged here: the
             // recorder reads both rings at one moment, so a completion and the offer after it
             // can come in either order. The recorder itself judges it (SPLIT-CHAINS-DISJOINT in
@@ -222,11 +228,12 @@ public struct RingReplay {
             state.outstandingCount += 1
             self.outstandingTotal += 1
             state.returned.remove(head)
-        case .used(let device, let queue, let time, let id, let length, let writeFlag):
+        case .used(let device, let queue, let time, let id, let length, let writeFlag, let defects):
             let key = Self.key(device, queue)
             guard var state = self.queues.removeValue(forKey: key) else { return }
             defer { self.queues[key] = state }
             state.report.usedEntries += 1
+            self.add(defects, line: line, device: device, queue: queue)
             let head = UInt16(truncatingIfNeeded: id)
             // A packed ring's Buffer IDs are the driver's to choose (§2.8.6): not bounded by the size.
             if !state.packed, id >= UInt32(state.size) {
@@ -299,10 +306,7 @@ public struct RingReplay {
             self.waits.append(wait)
             self.queues[key]?.report.awaitedNotifications += 1
         case .defects(let device, let queue, let defects):
-            for defect in defects {
-                guard let rule = RuleCatalog.rule(id: defect.rule) else { continue }
-                self.add(rule, defect.message, line: line, device: device, queue: queue)
-            }
+            self.add(defects, line: line, device: device, queue: queue)
         case .reset(let device, let queue):
             for (key, state) in self.queues where state.report.device == device && (queue == nil || state.report.queue == queue) {
                 self.queues[key] = nil
@@ -316,6 +320,14 @@ public struct RingReplay {
         guard !self.limitReached else { return }
         self.limitReached = true
         self.add(InputRules.modelLimits, message, line: line, device: device, queue: queue)
+    }
+
+    /// What the recorder found, by rule ID (IDs it does not know are ignored).
+    mutating func add(_ defects: [ChainDefectFinding], line: Int, device: String, queue: Int) {
+        for defect in defects {
+            guard let rule = RuleCatalog.rule(id: defect.rule) else { continue }
+            self.add(rule, defect.message, line: line, device: device, queue: queue)
+        }
     }
 
     mutating func add(_ rule: RuleInfo, _ message: String, line: Int, device: String, queue: Int) {

@@ -560,6 +560,48 @@ struct RingWatcherTests {
         #expect(try ram.replay().rules == ["BLK-CAPACITY"])
     }
 
+    static let statusCases: [(UInt8, FeatureBits, [String])] = [
+        (0, .version1, []), (1, .version1, []), (7, .version1, ["BLK-STATUS-VALUE"]),
+        (4, .version1, ["BLK-STATUS-VALUE"]), (4, [.version1, .blockZoned], []),
+    ]
+
+    @Test("split: a block request's status byte read at its completion: 0 and 1 clean, 7 BLK-STATUS-VALUE; 4 only with VIRTIO_BLK_F_ZONED", arguments: Self.statusCases)
+    func blockStatusOverTime(status: UInt8, features: FeatureBits, rules: [String]) throws {
+        let ram = try GuestRAM()
+        ram.splitBlockRequest(head: 0, header: 0x8000, data: 0x9000, length: 512)
+        var queue = WatchedQueue(device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: features, netControlQueue: nil)
+        ram.writer.write(queue.queueLine)
+        ram.splitAvail(0, head: 0)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        ram.put(status, at: 0x8010)  // the status byte: the one-byte descriptor after the 16-byte header
+        ram.splitUsed(0, id: 0, length: 513)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        let used = try #require(try ram.lines("used").first)
+        #expect(used["status"] as? Int == Int(status))
+        let result = try ram.replay()
+        #expect(result.rules == rules && result.problems.isEmpty)
+    }
+
+    @Test("split: no status is read for a completion whose chain was not read, nor for other devices' queues")
+    func blockStatusNotRead() throws {
+        let ram = try GuestRAM()
+        ram.splitBlockRequest(head: 0, header: 0x8000, data: 0x9000, length: 512)
+        ram.put(UInt8(7), at: 0x8010)
+        // An entropy queue with the same chain: no status.
+        var entropy = WatchedQueue(device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
+        ram.splitAvail(0, head: 0)
+        _ = entropy.scan(memory: ram.memory, writer: ram.writer)
+        ram.splitUsed(0, id: 0, length: 513)
+        _ = entropy.scan(memory: ram.memory, writer: ram.writer)
+        #expect(try ram.lines("used").first?["status"] == nil)
+        // A block queue found after the chain was made available and used twice (head 0 offered twice, unread).
+        ram.splitAvail(1, head: 0)
+        ram.splitUsed(1, id: 0, length: 513)
+        var block = WatchedQueue(device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
+        _ = block.scan(memory: ram.memory, writer: ram.writer)
+        #expect(try ram.lines("used").dropFirst().allSatisfy { $0["status"] == nil })
+    }
+
     @Test("packed: each event suppression structure judged when it changes: the reserved mode, DESC without EVENT_IDX, reserved bits (PACKED-EVENT-FLAGS)")
     func packedEventFlagsOverTime() throws {
         let ram = try GuestRAM()
