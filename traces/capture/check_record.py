@@ -57,6 +57,10 @@ def main():
             roles[(device, record["queue"])] = record["role"]
         elif kind == "used":
             used[(types.get(device), record["queue"])] += 1
+            # A received frame the recorder could not read (its buffer's offer stale, missed or
+            # read late, so its bytes are not taken) is one it reports missing.
+            if data_queue and roles[(device, record["queue"])] == "rx" and "data" not in record:
+                net_missed += 1
         elif kind == "avail":
             avail[(types.get(device), record["queue"])] += 1
             missed += bool(record.get("stale"))
@@ -70,7 +74,10 @@ def main():
         elif kind == "missed":
             missed_used[(types.get(device), record["queue"])] += record.get("used", 0)
             missed += record.get("avail", 0) + record.get("used", 0)
-            net_missed += record.get("avail", 0) + record.get("used", 0) if data_queue else 0
+            # On a receive queue an offer missed still has its used line (counted there).
+            if data_queue:
+                receive = roles[(device, record["queue"])] == "rx"
+                net_missed += record.get("used", 0) + (0 if receive else record.get("avail", 0))
     # `vqscope analyze RUN`: the trace and the recorded rings replayed (chain structure when
     # offered, used ids owned, used lengths within the chains).
     analysis = subprocess.run([vqscope, "analyze", run, "--format", "json"], capture_output=True, text=True)
