@@ -264,7 +264,11 @@ struct Session {
         for device in devices {
             let type = DeviceType(qemuName: device.name)
             let capacity = type == .block ? sizes.flatMap { QMPVirtioSnapshot.blockCapacity(of: device.path, imageSizes: $0) } : nil
-            let followed = TracedDevice(label: Self.label(of: device), type: type, blockCapacity: capacity)
+            let status = try client.query(
+                "x-query-virtio-status", arguments: "{\"path\": \(JSONWriter.quoted(device.path))}", logged: false,
+                as: QMPVirtioStatusReply.self)
+            let followed = TracedDevice(
+                label: Self.label(of: device), type: type, blockCapacity: capacity, queueCount: min(max(status.numVqs ?? 0, 0), CommonConfig.maximumQueues))
             if let base = try Self.mmioBase(of: device, client: client) {
                 traced[.mmio(base)] = followed
             } else {

@@ -21,6 +21,9 @@ struct TracedDevice {
     let type: DeviceType?
     /// A block device's capacity in 512-byte sectors, for BLK-CAPACITY.
     let blockCapacity: UInt64?
+    /// How many queues the device has (QMP's `num-vqs`): QEMU ignores the others, and so does
+    /// the sampler, whatever the driver writes.
+    let queueCount: Int
 }
 
 /// A transport's registers as the trace showed its driver writing them.
@@ -121,7 +124,7 @@ extension Rings {
 
     /// A queue the driver enabled: watched from its start if the trace says all about it.
     private mutating func enabled(_ index: Int, at addresses: QueueAddresses?, features: FeatureBits, of transport: TraceTail.Transport) {
-        guard let device = self.traced[transport] else { return }
+        guard let device = self.traced[transport], index < device.queueCount else { return }
         let multiqueue = device.type == .network && features.contains(.netMultiqueue)
         guard let addresses, addresses.size > 0, addresses.size <= 32768, !multiqueue else {
             self.traceOwned.remove(device.label)

@@ -11,8 +11,8 @@ import VirtioModel
 struct TracedDevicesTests {
     typealias GuestRAM = RingWatcherTests.GuestRAM
     typealias Field = CommonConfig.Field
-    static let rng: [TraceTail.Transport: TracedDevice] = [.pci("virtio-rng"): TracedDevice(label: "virtio-rng@/r", type: .entropy, blockCapacity: nil)]
-    static let net: [TraceTail.Transport: TracedDevice] = [.pci("virtio-net"): TracedDevice(label: "virtio-net@/n", type: .network, blockCapacity: nil)]
+    static let rng: [TraceTail.Transport: TracedDevice] = [.pci("virtio-rng"): TracedDevice(label: "virtio-rng@/r", type: .entropy, blockCapacity: nil, queueCount: 2)]
+    static let net: [TraceTail.Transport: TracedDevice] = [.pci("virtio-net"): TracedDevice(label: "virtio-net@/n", type: .network, blockCapacity: nil, queueCount: 3)]
 
     /// Writes of `device`'s driver: features, then queue `queue` set up at the test RAM's split
     /// ring (0x1000, 0x2000, 0x3000) with `size` (none: not written) and enabled.
@@ -81,6 +81,18 @@ struct TracedDevicesTests {
         #expect(rings.watched.map(\.index) == [0])
     }
 
+    @Test("a queue the device does not have (at or past QMP's num-vqs) is not watched, whatever the driver writes")
+    func queueBeyondCount() throws {
+        let ram = try GuestRAM()
+        var rings = Rings(writer: ram.writer)
+        rings.follow(Self.rng)
+        rings.apply(Self.setUp("virtio-rng", features: Self.version1, queue: 2))
+        rings.apply(Self.setUp("virtio-rng", features: Self.version1, queue: 1023))
+        #expect(rings.watched.isEmpty)
+        rings.apply(Self.setUp("virtio-rng", features: Self.version1, queue: 1))
+        #expect(rings.watched.map(\.index) == [1])
+    }
+
     @Test("a device whose name is not unique (not followed) is left to QMP")
     func notFollowed() throws {
         let ram = try GuestRAM()
@@ -142,7 +154,7 @@ struct TracedDevicesTests {
         #expect(replayed.queues.map { "\($0.queue): \($0.availEntries)" }.sorted() == ["0: 1", "1: 0"])
     }
 
-    static let mmioNet: [TraceTail.Transport: TracedDevice] = [.mmio(0x0a00_3e00): TracedDevice(label: "virtio-net@/n", type: .network, blockCapacity: nil)]
+    static let mmioNet: [TraceTail.Transport: TracedDevice] = [.mmio(0x0a00_3e00): TracedDevice(label: "virtio-net@/n", type: .network, blockCapacity: nil, queueCount: 3)]
 
     static func mmio(_ writes: [(MMIORegister, UInt64)], base: UInt64 = 0x0a00_3e00) -> [TraceTail.TransportWrite] {
         writes.map { TraceTail.TransportWrite(transport: .mmio(base), offset: $0.0.rawValue, value: $0.1) }
