@@ -33,12 +33,18 @@ struct TracedDevicesTests {
 
     static let version1: UInt64 = 1 << 32
 
+    /// Rings recording into `ram`'s `rings.jsonl`, following `devices`; reading its RAM when `mapped`.
+    static func rings(_ ram: GuestRAM, following devices: [TraceTail.Transport: TracedDevice], mapped: Bool = false) -> Rings {
+        var rings = Rings(writer: ram.writer)
+        if mapped { rings.memory = ram.memory }
+        rings.follow(devices)
+        return rings
+    }
+
     @Test("a queue enabled in the trace is watched at once (source trace), and a buffer offered right after is read as it is offered")
     func watchedWhenEnabled() throws {
         let ram = try GuestRAM()
-        var rings = Rings(writer: ram.writer)
-        rings.memory = ram.memory
-        rings.follow(Self.rng)
+        var rings = Self.rings(ram, following: Self.rng, mapped: true)
         rings.apply(Self.setUp("virtio-rng", features: Self.version1 | 1 << 29))
         #expect(rings.traceOwned == ["virtio-rng@/r"])
         let queue = try #require(rings.watched.first)
@@ -56,8 +62,7 @@ struct TracedDevicesTests {
     @Test("QMP's later answer for the same queue at the same addresses adds nothing; at other addresses the queue is watched anew")
     func mergedWithQMP() throws {
         let ram = try GuestRAM()
-        var rings = Rings(writer: ram.writer)
-        rings.follow(Self.rng)
+        var rings = Self.rings(ram, following: Self.rng)
         rings.apply(Self.setUp("virtio-rng", features: Self.version1))
         let same = WatchedQueue(
             device: "virtio-rng@/r", type: .entropy, index: 0, addresses: RingWatcherTests.split, features: [.version1], netControlQueue: nil)
@@ -84,8 +89,7 @@ struct TracedDevicesTests {
     @Test("a queue the device does not have (at or past QMP's num-vqs) is not watched, whatever the driver writes")
     func queueBeyondCount() throws {
         let ram = try GuestRAM()
-        var rings = Rings(writer: ram.writer)
-        rings.follow(Self.rng)
+        var rings = Self.rings(ram, following: Self.rng)
         rings.apply(Self.setUp("virtio-rng", features: Self.version1, queue: 2))
         rings.apply(Self.setUp("virtio-rng", features: Self.version1, queue: 1023))
         #expect(rings.watched.isEmpty)
@@ -96,8 +100,7 @@ struct TracedDevicesTests {
     @Test("a device whose name is not unique (not followed) is left to QMP")
     func notFollowed() throws {
         let ram = try GuestRAM()
-        var rings = Rings(writer: ram.writer)
-        rings.follow(Self.rng)
+        var rings = Self.rings(ram, following: Self.rng)
         rings.apply(Self.setUp("virtio-blk", features: Self.version1))
         #expect(rings.watched.isEmpty && rings.traceOwned.isEmpty)
     }
@@ -105,8 +108,7 @@ struct TracedDevicesTests {
     @Test("left to QMP: a queue enabled without a queue_size write, a network device with VIRTIO_NET_F_MQ")
     func leftToQMP() throws {
         let ram = try GuestRAM()
-        var rings = Rings(writer: ram.writer)
-        rings.follow(Self.rng.merging(Self.net) { $1 })
+        var rings = Self.rings(ram, following: Self.rng.merging(Self.net) { $1 })
         rings.apply(Self.setUp("virtio-rng", features: Self.version1, size: nil))
         rings.apply(Self.setUp("virtio-net", features: Self.version1 | 1 << 22 | 1 << 17))
         #expect(rings.watched.isEmpty && rings.traceOwned.isEmpty)
@@ -115,8 +117,7 @@ struct TracedDevicesTests {
     @Test("a network device with VIRTIO_NET_F_CTRL_VQ and no MQ: queue 2 is its control queue")
     func netControlQueue() throws {
         let ram = try GuestRAM()
-        var rings = Rings(writer: ram.writer)
-        rings.follow(Self.net)
+        var rings = Self.rings(ram, following: Self.net)
         for queue in 0..<3 { rings.apply(Self.setUp("virtio-net", features: Self.version1 | 1 << 17, queue: UInt64(queue), base: UInt64(queue) * 0x10000)) }
         #expect(rings.watched.map(\.role) == [.receive, .transmit, .control])
     }
@@ -124,8 +125,7 @@ struct TracedDevicesTests {
     @Test("device_status 0 in the trace retires the device's queues (one reset line); queue_reset retires one queue")
     func resets() throws {
         let ram = try GuestRAM()
-        var rings = Rings(writer: ram.writer)
-        rings.follow(Self.net)
+        var rings = Self.rings(ram, following: Self.net)
         rings.apply(Self.setUp("virtio-net", features: Self.version1, queue: 0))
         rings.apply(Self.setUp("virtio-net", features: Self.version1, queue: 1, base: 0x10000))
         rings.apply([Self.write("virtio-net", .queueSelect, 1), Self.write("virtio-net", .queueReset, 1)])
@@ -140,9 +140,7 @@ struct TracedDevicesTests {
     @Test("replayed, a queue reset ends that queue only: the other queue's later entries still count")
     func queueResetReplayed() throws {
         let ram = try GuestRAM()
-        var rings = Rings(writer: ram.writer)
-        rings.memory = ram.memory
-        rings.follow(Self.rng)
+        var rings = Self.rings(ram, following: Self.rng, mapped: true)
         rings.apply(Self.setUp("virtio-rng", features: Self.version1, queue: 0))
         rings.apply(Self.setUp("virtio-rng", features: Self.version1, queue: 1, base: 0x4000))
         rings.apply([Self.write("virtio-rng", .queueSelect, 1), Self.write("virtio-rng", .queueReset, 1)])
@@ -163,8 +161,7 @@ struct TracedDevicesTests {
     @Test("virtio-mmio version 1 (legacy): a queue is watched when its QueuePFN is written, its rings laid out from the page frame and the GuestPageSize written before the reset (§2.7.2, §4.2.4)")
     func mmioLegacy() throws {
         let ram = try GuestRAM()
-        var rings = Rings(writer: ram.writer)
-        rings.follow(Self.mmioNet)
+        var rings = Self.rings(ram, following: Self.mmioNet)
         // U-Boot's order: GuestPageSize before the reset, which keeps it (QEMU resets the device, not the transport).
         rings.apply(Self.mmio([(.guestPageSize, 4096), (.status, 0), (.status, 1), (.driverFeatures, 1 << 5), (.queueSel, 1), (.queueNum, 8), (.queueAlign, 4096)]))
         #expect(rings.watched.isEmpty)
@@ -183,8 +180,7 @@ struct TracedDevicesTests {
     @Test("virtio-mmio version 2: a queue is watched when QueueReady is set, at the three areas written (§4.2.3.2)")
     func mmioModern() throws {
         let ram = try GuestRAM()
-        var rings = Rings(writer: ram.writer)
-        rings.follow(Self.mmioNet)
+        var rings = Self.rings(ram, following: Self.mmioNet)
         rings.apply(Self.mmio([(.driverFeaturesSel, 1), (.driverFeatures, 1), (.queueSel, 0), (.queueNum, 8),
             (.queueDescLow, 0x1000), (.queueDescHigh, 0), (.queueDriverLow, 0x2000), (.queueDriverHigh, 0), (.queueDeviceLow, 0x3000), (.queueDeviceHigh, 0)]))
         #expect(rings.watched.isEmpty)
