@@ -80,7 +80,7 @@ extension WatchedQueue {
             if !late, let data = self.receivedBytes(chain, length: descriptor.length, memory: memory) {
                 line += ", \"data\": \"\(RingRecordWriter.hex(data))\""
             }
-            if !late { line += self.blockStatusFields(chain, memory: memory) }
+            if !late { line += self.blockStatusField(chain, memory: memory) }
             writer.write(line + "}")
             self.usedSeen += 1
             Self.advance(&cursors.usedSlot, &cursors.usedWrap, by: slots, size: size)

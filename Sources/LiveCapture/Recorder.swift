@@ -127,7 +127,7 @@ public enum Recorder {
         let queues = rings.watched.map {
             "{\"device\": \(JSONWriter.quoted($0.device)), \"queue\": \($0.index), \"availEntries\": \($0.availSeen), "
                 + "\"usedEntries\": \($0.usedSeen), \"missed\": \($0.missed)}"
-        } + rings.retired
+        } + rings.retired.map(\.manifestEntry)
         let text = """
             {
               "schema": "vqscope.run",

@@ -343,7 +343,7 @@ struct WatchedQueue {
             if let data = self.receivedBytes(chain, length: length, memory: memory) {
                 line += ", \"data\": \"\(RingRecordWriter.hex(data))\""
             }
-            if !late { line += self.blockStatusFields(chain, memory: memory) }
+            if !late { line += self.blockStatusField(chain, memory: memory) }
             writer.write(line + "}")
             self.usedSeen += 1
             self.nextUsed &+= 1
@@ -381,17 +381,19 @@ extension WatchedQueue {
         return chain.bytes(writable: false, count: Int(min(chain.readableBytes, UInt64(Self.maximumData))), memory: memory)
     }
 
-    /// A block request's status byte as the device left it, when its completion is seen: the
-    /// last byte of the chain's last descriptor, device-writable (§5.2.6) — `status`, and what
-    /// BLK-STATUS-VALUE finds in it as `defects`. Empty for other queues and for a chain not
-    /// read, read late, or whose walk found defects.
-    func blockStatusFields(_ chain: DescriptorChain?, memory: GuestMemoryMap) -> String {
+    /// A block request's status byte as the driver finds it when the completion is seen: the
+    /// last byte of the chain's last, device-writable descriptor (§5.2.6), as `status`. Empty
+    /// for other queues and for a chain not read, read late, or whose walk found defects.
+    /// Recorded, not judged: a driver may keep the byte on its stack (U-Boot does) and reuse
+    /// it the moment it sees the completion, before a scan reads it; QEMU's trace
+    /// (`virtio_blk_req_complete`) is the device's own word for BLK-STATUS-VALUE.
+    func blockStatusField(_ chain: DescriptorChain?, memory: GuestMemoryMap) -> String {
         guard self.type == .block, self.role == .request, let chain, chain.defects.isEmpty, let last = chain.elements.last,
             last.descriptor.flags.contains(.write), last.descriptor.length > 0,
             case (let address, false) = last.descriptor.address.addingReportingOverflow(UInt64(last.descriptor.length) - 1),
             let status = memory.value(UInt8.self, at: address)
         else { return "" }
-        return ", \"status\": \(status), " + Self.defectsField(ChainDefectFinding.blockStatus(status, features: self.features))
+        return ", \"status\": \(status)"
     }
 
     /// The `length` bytes the device wrote into a net receive chain; nil for other queues, a

@@ -13,18 +13,35 @@ struct Rings {
     let writer: RingRecordWriter
     var memory: GuestMemoryMap?
     var watched: [WatchedQueue] = []
-    /// Manifest entries of queues no longer watched (their device was reset).
-    var retired: [String] = []
+    /// What the queues no longer watched saw (their device, or they, were reset), one entry per
+    /// queue however often it was reset — a driver looping set-up and reset costs no memory —
+    /// in the order first retired.
+    var retired: [RetiredQueue] = []
+    var retiredSlots: [String: Int] = [:]
     /// What the retired queues saw: queues, chains made available, used elements, missed.
     var retiredTotals = (queues: 0, avail: 0, used: 0, missed: 0)
     /// Labels of the devices QMP found at DRIVER_OK since their last reset.
     var ready: Set<String> = []
     /// Devices followed through the trace (``TracedDevice``), by how the trace names their
     /// transport; each transport's registers as its driver wrote them; the labels of the
-    /// devices whose queues the trace gave.
+    /// devices whose queues the trace gave, and of those it cannot give until their next reset.
     var traced: [TraceTail.Transport: TracedDevice] = [:]
     var transports: [TraceTail.Transport: TransportRegisters] = [:]
     var traceOwned: Set<String> = []
+    var traceRefused: Set<String> = []
+    /// Resets seen per device label, so that what QMP said before one is not applied after it.
+    var resets: [String: Int] = [:]
+
+    struct RetiredQueue {
+        let device: String
+        let queue: Int
+        var avail = 0, used = 0, missed = 0, watches = 0
+
+        var manifestEntry: String {
+            "{\"device\": \(JSONWriter.quoted(self.device)), \"queue\": \(self.queue), \"availEntries\": \(self.avail), "
+                + "\"usedEntries\": \(self.used), \"missed\": \(self.missed), \"resets\": \(self.watches)}"
+        }
+    }
 
     /// The queue whose owned chains are compared next (one chain per scan, queue after queue).
     var exposedTurn = 0
@@ -48,7 +65,7 @@ struct Rings {
     mutating func watch(_ queues: [WatchedQueue]) {
         for queue in queues {
             if let slot = self.watched.firstIndex(where: { $0.device == queue.device && $0.index == queue.index }) {
-                guard self.watched[slot].addresses != queue.addresses else { continue }
+                guard self.watched[slot].addresses != queue.addresses || self.watched[slot].suspended else { continue }
                 self.retire(queue.device, queue: queue.index)
             }
             self.writer.write(queue.queueLine)
@@ -81,14 +98,35 @@ struct Rings {
             self.retiredTotals.avail += queue.availSeen
             self.retiredTotals.used += queue.usedSeen
             self.retiredTotals.missed += queue.missed
-            self.retired.append(
-                "{\"device\": \(JSONWriter.quoted(queue.device)), \"queue\": \(queue.index), \"availEntries\": \(queue.availSeen), "
-                    + "\"usedEntries\": \(queue.usedSeen), \"missed\": \(queue.missed), \"reset\": true}")
+            let key = "\(queue.index)@\(queue.device)"
+            let slot = self.retiredSlots[key] ?? self.retired.count
+            if slot == self.retired.count {
+                self.retiredSlots[key] = slot
+                self.retired.append(RetiredQueue(device: queue.device, queue: queue.index))
+            }
+            self.retired[slot].avail += queue.availSeen
+            self.retired[slot].used += queue.usedSeen
+            self.retired[slot].missed += queue.missed
+            self.retired[slot].watches += 1
         }
         self.watched.removeAll(where: retiring)
         self.writer.write(
             "{\"kind\": \"reset\", \"t\": \(RingRecordWriter.now()), \"device\": \(JSONWriter.quoted(label))"
                 + (number.map { ", \"queue\": \($0)" } ?? "") + "}")
+    }
+
+    /// The device was reset: its queues are retired (if any is watched) and what is known of
+    /// it is forgotten. `transport`: the reset was not the driver's status write (QMP found the
+    /// device out of DRIVER_OK: a system reset, a reboot), so the transport's registers went too.
+    mutating func deviceReset(_ label: String, transport: Bool) {
+        self.ready.remove(label)
+        self.traceOwned.remove(label)
+        self.traceRefused.remove(label)
+        self.resets[label, default: 0] += 1
+        if self.watched.contains(where: { $0.device == label }) { self.retire(label) }
+        if transport {
+            for (key, device) in self.traced where device.label == label { self.transports[key] = nil }
+        }
     }
 
     func summary(exitStatus: Int32) -> Recorder.Summary {
@@ -148,6 +186,13 @@ final class Sampler: @unchecked Sendable {
         return body(&self.rings)
     }
 
+    /// CLOCK_MONOTONIC in nanoseconds, for intervals (a step of the wall clock does not stop the polls).
+    static func monotonicNow() -> Int64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
+    }
+
     /// `virtio_set_status` events in the trace so far.
     var statusEventCount: Int { self.statusEvents.load(ordering: .relaxed) }
 
@@ -160,8 +205,8 @@ final class Sampler: @unchecked Sendable {
                 return
             }
             var changed = self.rings.scanAll()
-            if let trace = self.trace, RingRecordWriter.now() - lastTracePoll >= Self.tracePollInterval {
-                lastTracePoll = RingRecordWriter.now()
+            if let trace = self.trace, Self.monotonicNow() - lastTracePoll >= Self.tracePollInterval {
+                lastTracePoll = Self.monotonicNow()
                 let writes = trace.poll()
                 if !writes.isEmpty {
                     self.rings.apply(writes)
@@ -212,15 +257,18 @@ struct Session {
         }
         if self.devices == nil {
             let devices = try client.query("x-query-virtio", as: [QMPConnection.DeviceEntry].self)
-            self.devices = devices
+            // Asked again at the next poll if a reply on the way fails.
             try self.follow(devices, client: client)
+            self.devices = devices
         }
         for device in self.devices ?? [] {
             let status = try client.query(
                 "x-query-virtio-status", arguments: "{\"path\": \(JSONWriter.quoted(device.path))}", logged: false,
                 as: QMPVirtioStatusReply.self)
             let label = Self.label(of: device)
-            let (ready, traced) = self.sampler.withRings { ($0.ready.contains(label), $0.traceOwned.contains(label)) }
+            let (ready, traced, resets) = self.sampler.withRings {
+                ($0.ready.contains(label), $0.traceOwned.contains(label), $0.resets[label, default: 0])
+            }
             if status.driverOK, !ready, traced {
                 // The trace gave the queues; the status is asked once more for the transcript
                 // (`vqscope inspect --qmp` reads the features there).
@@ -230,6 +278,8 @@ struct Session {
                 // Ready once its queues are watched: a QMP failure on the way means asking again.
                 let queues = try self.queues(device: device, label: label, status: status, client: client)
                 self.sampler.withRings {
+                    // A reset the trace showed meanwhile makes these answers old: asked again.
+                    guard $0.resets[label, default: 0] == resets else { return }
                     $0.ready.insert(label)
                     if !$0.traceOwned.contains(label) { $0.watch(queues) }
                 }
@@ -244,10 +294,9 @@ struct Session {
                     self.sampler.withRings { $0.rewatch(label, index: index, at: addresses, packedStart: start) }
                 }
             } else if !status.driverOK, ready {
-                self.sampler.withRings {
-                    $0.ready.remove(label)
-                    if !$0.traceOwned.contains(label), $0.watched.contains(where: { $0.device == label }) { $0.retire(label) }
-                }
+                // A reset the trace did not show (its driver's status write would have cleared
+                // `ready` first): a system reset, a reboot, bus mastering turned off.
+                self.sampler.withRings { $0.deviceReset(label, transport: true) }
             }
         }
     }
@@ -268,7 +317,9 @@ struct Session {
                 "x-query-virtio-status", arguments: "{\"path\": \(JSONWriter.quoted(device.path))}", logged: false,
                 as: QMPVirtioStatusReply.self)
             let followed = TracedDevice(
-                label: Self.label(of: device), type: type, blockCapacity: capacity, queueCount: min(max(status.numVqs ?? 0, 0), CommonConfig.maximumQueues))
+                label: Self.label(of: device), type: type, blockCapacity: capacity,
+                queueCount: min(max(status.numVqs ?? 0, 0), CommonConfig.maximumQueues),
+                offered: status.deviceFeatureNames.map { FeatureBits(names: $0, device: type) })
             if let base = try Self.mmioBase(of: device, client: client) {
                 traced[.mmio(base)] = followed
             } else {

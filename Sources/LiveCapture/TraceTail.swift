@@ -17,6 +17,8 @@ final class TraceTail {
         /// The offset in the common configuration structure (§4.1.4.3) or the register block (§4.2.2).
         var offset: UInt64
         var value: UInt64
+        /// The access size in bytes.
+        var size: UInt32
     }
 
     /// Which device's registers a write went to, as the trace names it.
@@ -106,14 +108,14 @@ final class TraceTail {
         switch record.event {
         case .setStatus:
             self.statusEvents += 1
-        case .memoryRegionWrite(let region, let address, let value, _) where region.hasPrefix(Self.commonConfigPrefix):
+        case .memoryRegionWrite(let region, let address, let value, let size) where region.hasPrefix(Self.commonConfigPrefix):
             writes.append(
                 TransportWrite(
                     transport: .pci(String(region.dropFirst(Self.commonConfigPrefix.count))),
-                    offset: address % Self.commonConfigRegionSize, value: value))
-        case .memoryRegionWrite(let region, let address, let value, _) where region == Self.mmioRegion:
+                    offset: address % Self.commonConfigRegionSize, value: value, size: size))
+        case .memoryRegionWrite(let region, let address, let value, let size) where region == Self.mmioRegion:
             let offset = address % Self.mmioRegionSize
-            writes.append(TransportWrite(transport: .mmio(address - offset), offset: offset, value: value))
+            writes.append(TransportWrite(transport: .mmio(address - offset), offset: offset, value: value, size: size))
         default:
             break
         }

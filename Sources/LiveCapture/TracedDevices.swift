@@ -13,8 +13,8 @@ import VirtioModel
 /// name no other virtio-pci device has is followed; a virtio-mmio transport by its address,
 /// which QMP gives for each device. A queue enabled without a known size (no `queue_size`
 /// write: the device's default applies, which the trace does not show), or a network device
-/// with VIRTIO_NET_F_MQ (which queue is the control queue depends on its configuration space),
-/// is left to QMP until the next reset.
+/// with VIRTIO_NET_F_MQ or _RSS (which queue is the control queue depends on its configuration
+/// space), is left to QMP until the next reset.
 struct TracedDevice {
     /// The device's label in the recording (``Session/label(of:)``).
     let label: String
@@ -24,6 +24,12 @@ struct TracedDevice {
     /// How many queues the device has (QMP's `num-vqs`): QEMU ignores the others, and so does
     /// the sampler, whatever the driver writes.
     let queueCount: Int
+    /// The features the device offers (QMP's `host-features`): QEMU keeps only those of the
+    /// driver's, and so does the sampler.
+    let offered: FeatureBits?
+
+    /// QEMU's VIRTQUEUE_MAX_SIZE: it ignores a larger `queue_size`.
+    static let maximumQueueSize: UInt16 = 1024
 }
 
 /// A transport's registers as the trace showed its driver writing them.
@@ -46,7 +52,7 @@ enum TransportRegisters {
         case queueReset(index: Int)
     }
 
-    mutating func write(offset: UInt64, value: UInt64) -> Change? {
+    mutating func write(offset: UInt64, value: UInt64, size: UInt32) -> Change? {
         switch self {
         case .pci(var config):
             let change = config.write(offset: offset, value: value)
@@ -58,12 +64,11 @@ enum TransportRegisters {
             case nil: return nil
             }
         case .mmio(var setup):
-            let change = setup.write(offset: offset, value: value)
+            let change = setup.write(offset: offset, value: value, size: size)
             self = .mmio(setup)
             switch change {
             case .reset?: return .reset
             case .queueEnabled(let queue)?: return .queueEnabled(index: queue.index, addresses: queue.addresses)
-            case .queueReset(let index)?: return .queueReset(index: index)
             case nil: return nil
             }
         }
@@ -106,28 +111,34 @@ extension Rings {
         for write in writes {
             // One entry per transport QEMU traced a write to: as many as it has devices.
             var registers = self.transports[write.transport] ?? TransportRegisters(write.transport)
-            let change = registers.write(offset: write.offset, value: write.value)
+            let change = registers.write(offset: write.offset, value: write.value, size: write.size)
             self.transports[write.transport] = registers
             guard let change, let device = self.traced[write.transport] else { continue }
             switch change {
             case .reset:
-                self.ready.remove(device.label)
-                self.traceOwned.remove(device.label)
-                if self.watched.contains(where: { $0.device == device.label }) { self.retire(device.label) }
+                self.deviceReset(device.label, transport: false)
             case .queueEnabled(let index, let addresses):
                 self.enabled(index, at: addresses, features: registers.driverFeatures, of: write.transport)
             case .queueReset(let index):
-                self.retire(device.label, queue: index)
+                if self.watched.contains(where: { $0.device == device.label && $0.index == index }) {
+                    self.retire(device.label, queue: index)
+                }
             }
         }
     }
 
-    /// A queue the driver enabled: watched from its start if the trace says all about it.
-    private mutating func enabled(_ index: Int, at addresses: QueueAddresses?, features: FeatureBits, of transport: TraceTail.Transport) {
-        guard let device = self.traced[transport], index < device.queueCount else { return }
-        let multiqueue = device.type == .network && features.contains(.netMultiqueue)
-        guard let addresses, addresses.size > 0, addresses.size <= 32768, !multiqueue else {
+    /// A queue the driver enabled: watched from its start if the trace says all about it. One
+    /// it cannot say all about leaves the device to QMP until its next reset (QMP is asked
+    /// again if it had already found the device ready).
+    private mutating func enabled(_ index: Int, at addresses: QueueAddresses?, features written: FeatureBits, of transport: TraceTail.Transport) {
+        guard let device = self.traced[transport], index < device.queueCount, !self.traceRefused.contains(device.label) else { return }
+        let features = device.offered.map { written.intersection($0) } ?? written
+        // With VIRTIO_NET_F_MQ or _RSS the control queue's index is in the configuration space (§5.1.2).
+        let netQueuePairs = device.type == .network && !features.isDisjoint(with: [.netMultiqueue, .netRSS])
+        guard let addresses, addresses.size > 0, addresses.size <= TracedDevice.maximumQueueSize, !netQueuePairs else {
             self.traceOwned.remove(device.label)
+            self.traceRefused.insert(device.label)
+            self.ready.remove(device.label)
             return
         }
         self.traceOwned.insert(device.label)

@@ -18,8 +18,7 @@ public enum RingEvent: Sendable {
         completed: Bool = false)
     /// A used element (split) or used descriptor (packed); `writeFlag`: a packed used
     /// descriptor's VIRTQ_DESC_F_WRITE (without it the length is reserved, §2.8.4), nil for split.
-    /// `defects`: what the recorder found in what the device wrote back (a block request's status byte).
-    case used(device: String, queue: Int, time: Int64, id: UInt32, length: UInt32, writeFlag: Bool? = nil, defects: [ChainDefectFinding] = [])
+    case used(device: String, queue: Int, time: Int64, id: UInt32, length: UInt32, writeFlag: Bool? = nil)
     /// A split chain the device owned was found changed (`change` says how), the used ring
     /// read after still not returning it.
     case touched(device: String, queue: Int, head: UInt16, change: String)
@@ -95,14 +94,6 @@ extension ChainDefectFinding {
             (driver.map { PackedEventFlags.judge($0, "driver", eventIndex: eventIndex) } ?? [])
             + (device.map { PackedEventFlags.judge($0, "device", eventIndex: eventIndex) } ?? [])
         return messages.map { ChainDefectFinding(rule: PackedEventFlags.info.id, message: $0) }
-    }
-
-    /// A block request's status byte as a recording reads it at the request's completion
-    /// (BLK-STATUS-VALUE; the zone statuses need VIRTIO_BLK_F_ZONED among `features`).
-    public static func blockStatus(_ status: UInt8, features: FeatureBits) -> [ChainDefectFinding] {
-        BlockStatusValue.check(status: Int32(status), zoned: features.contains(.blockZoned)).map {
-            [ChainDefectFinding(rule: BlockStatusValue.info.id, message: $0)]
-        } ?? []
     }
 
     /// A chain made available that shares descriptors with one the device owns
@@ -228,12 +219,11 @@ public struct RingReplay {
             state.outstandingCount += 1
             self.outstandingTotal += 1
             state.returned.remove(head)
-        case .used(let device, let queue, let time, let id, let length, let writeFlag, let defects):
+        case .used(let device, let queue, let time, let id, let length, let writeFlag):
             let key = Self.key(device, queue)
             guard var state = self.queues.removeValue(forKey: key) else { return }
             defer { self.queues[key] = state }
             state.report.usedEntries += 1
-            self.add(defects, line: line, device: device, queue: queue)
             let head = UInt16(truncatingIfNeeded: id)
             // A packed ring's Buffer IDs are the driver's to choose (§2.8.6): not bounded by the size.
             if !state.packed, id >= UInt32(state.size) {

@@ -89,7 +89,7 @@ public struct CommonConfig: Sendable, Equatable {
         case .queueSize:
             self.queues[self.queueSelect, default: QueueSetup()].size = half
         case .queueEnable:
-            guard half == 1 else { return nil }
+            guard value == 1 else { return nil }
             self.enabled.insert(self.queueSelect)
             return .queueEnabled(index: self.queueSelect, setup: self.queues[self.queueSelect] ?? QueueSetup())
         case .queueDescLow, .queueDescHigh:
@@ -99,7 +99,7 @@ public struct CommonConfig: Sendable, Equatable {
         case .queueDeviceLow, .queueDeviceHigh:
             self.queues[self.queueSelect, default: QueueSetup()].deviceArea.replaceHalf(word, high: field == .queueDeviceHigh)
         case .queueReset:
-            guard half == 1 else { return nil }
+            guard value == 1 else { return nil }
             self.queues[self.queueSelect] = nil
             self.enabled.remove(self.queueSelect)
             return .queueReset(index: self.queueSelect)

@@ -35,6 +35,8 @@ public struct FeatureBits: OptionSet, Sendable, Hashable {
     public static let blockZoned = FeatureBits(bit: 17)
     /// The corresponding spec constant is `VIRTIO_NET_F_MQ` (22).
     public static let netMultiqueue = FeatureBits(bit: 22)
+    /// The corresponding spec constant is `VIRTIO_NET_F_RSS` (60).
+    public static let netRSS = FeatureBits(bit: 60)
     /// The corresponding spec constant is `VIRTIO_CONSOLE_F_MULTIPORT` (1).
     public static let consoleMultiport = FeatureBits(bit: 1)
 

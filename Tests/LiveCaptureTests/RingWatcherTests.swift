@@ -560,29 +560,24 @@ struct RingWatcherTests {
         #expect(try ram.replay().rules == ["BLK-CAPACITY"])
     }
 
-    static let statusCases: [(UInt8, FeatureBits, [String])] = [
-        (0, .version1, []), (1, .version1, []), (7, .version1, ["BLK-STATUS-VALUE"]),
-        (4, .version1, ["BLK-STATUS-VALUE"]), (4, [.version1, .blockZoned], []),
-    ]
-
-    @Test("split: a block request's status byte read at its completion: 0 and 1 clean, 7 BLK-STATUS-VALUE; 4 only with VIRTIO_BLK_F_ZONED", arguments: Self.statusCases)
-    func blockStatusOverTime(status: UInt8, features: FeatureBits, rules: [String]) throws {
+    @Test("split: a block request's status byte is recorded as the driver finds it at the completion, not judged (the trace is the device's word)", arguments: [UInt8(0), 7])
+    func blockStatusOverTime(status: UInt8) throws {
         let ram = try GuestRAM()
         ram.splitBlockRequest(head: 0, header: 0x8000, data: 0x9000, length: 512)
-        var queue = WatchedQueue(device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: features, netControlQueue: nil)
+        var queue = WatchedQueue(device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
         ram.writer.write(queue.queueLine)
         ram.splitAvail(0, head: 0)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
         ram.put(status, at: 0x8010)  // the status byte: the one-byte descriptor after the 16-byte header
         ram.splitUsed(0, id: 0, length: 513)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
-        let used = try #require(try ram.lines("used").first)
-        #expect(used["status"] as? Int == Int(status))
+        let used = try ram.lines("used")
+        #expect(used.count == 1 && used.first?["status"] as? Int == Int(status))
         let result = try ram.replay()
-        #expect(result.rules == rules && result.problems.isEmpty)
+        #expect(result.rules.isEmpty && result.problems.isEmpty)
     }
 
-    @Test("split: no status is read for a completion whose chain was not read, nor for other devices' queues")
+    @Test("split: no status is recorded for other devices' queues, nor for a completion whose chain was not read or read late")
     func blockStatusNotRead() throws {
         let ram = try GuestRAM()
         ram.splitBlockRequest(head: 0, header: 0x8000, data: 0x9000, length: 512)
@@ -593,13 +588,17 @@ struct RingWatcherTests {
         _ = entropy.scan(memory: ram.memory, writer: ram.writer)
         ram.splitUsed(0, id: 0, length: 513)
         _ = entropy.scan(memory: ram.memory, writer: ram.writer)
-        #expect(try ram.lines("used").first?["status"] == nil)
-        // A block queue found after the chain was made available and used twice (head 0 offered twice, unread).
+        // A block queue found after the chain was made available and used twice: the first
+        // offer stale (head 0 offered again before it was read), the second read late.
         ram.splitAvail(1, head: 0)
         ram.splitUsed(1, id: 0, length: 513)
         var block = WatchedQueue(device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
         _ = block.scan(memory: ram.memory, writer: ram.writer)
-        #expect(try ram.lines("used").dropFirst().allSatisfy { $0["status"] == nil })
+        let offers = try ram.lines("avail").filter { $0["device"] as? String == "virtio-blk@/t" }
+        #expect(offers.map { $0["stale"] as? Bool ?? false } == [true, false] && offers.last?["late"] as? Bool == true)
+        let used = try ram.lines("used")
+        #expect(used.count == 3)
+        #expect(used.allSatisfy { $0["status"] == nil })
     }
 
     @Test("packed: each event suppression structure judged when it changes: the reserved mode, DESC without EVENT_IDX, reserved bits (PACKED-EVENT-FLAGS)")

@@ -11,8 +11,8 @@ import VirtioModel
 struct TracedDevicesTests {
     typealias GuestRAM = RingWatcherTests.GuestRAM
     typealias Field = CommonConfig.Field
-    static let rng: [TraceTail.Transport: TracedDevice] = [.pci("virtio-rng"): TracedDevice(label: "virtio-rng@/r", type: .entropy, blockCapacity: nil, queueCount: 2)]
-    static let net: [TraceTail.Transport: TracedDevice] = [.pci("virtio-net"): TracedDevice(label: "virtio-net@/n", type: .network, blockCapacity: nil, queueCount: 3)]
+    static let rng: [TraceTail.Transport: TracedDevice] = [.pci("virtio-rng"): TracedDevice(label: "virtio-rng@/r", type: .entropy, blockCapacity: nil, queueCount: 2, offered: nil)]
+    static let net: [TraceTail.Transport: TracedDevice] = [.pci("virtio-net"): TracedDevice(label: "virtio-net@/n", type: .network, blockCapacity: nil, queueCount: 3, offered: nil)]
 
     /// Writes of `device`'s driver: features, then queue `queue` set up at the test RAM's split
     /// ring (0x1000, 0x2000, 0x3000) with `size` (none: not written) and enabled.
@@ -24,11 +24,11 @@ struct TracedDevicesTests {
         if let size { writes.append((.queueSize, size)) }
         writes += [(.queueDescLow, base + 0x1000), (.queueDescHigh, 0), (.queueDriverLow, base + 0x2000), (.queueDriverHigh, 0),
             (.queueDeviceLow, base + 0x3000), (.queueDeviceHigh, 0), (.queueEnable, 1)]
-        return writes.map { TraceTail.TransportWrite(transport: .pci(device), offset: $0.0.rawValue, value: $0.1) }
+        return writes.map { TraceTail.TransportWrite(transport: .pci(device), offset: $0.0.rawValue, value: $0.1, size: 4) }
     }
 
     static func write(_ device: String, _ field: Field, _ value: UInt64) -> TraceTail.TransportWrite {
-        TraceTail.TransportWrite(transport: .pci(device), offset: field.rawValue, value: value)
+        TraceTail.TransportWrite(transport: .pci(device), offset: field.rawValue, value: value, size: 4)
     }
 
     static let version1: UInt64 = 1 << 32
@@ -152,10 +152,10 @@ struct TracedDevicesTests {
         #expect(replayed.queues.map { "\($0.queue): \($0.availEntries)" }.sorted() == ["0: 1", "1: 0"])
     }
 
-    static let mmioNet: [TraceTail.Transport: TracedDevice] = [.mmio(0x0a00_3e00): TracedDevice(label: "virtio-net@/n", type: .network, blockCapacity: nil, queueCount: 3)]
+    static let mmioNet: [TraceTail.Transport: TracedDevice] = [.mmio(0x0a00_3e00): TracedDevice(label: "virtio-net@/n", type: .network, blockCapacity: nil, queueCount: 3, offered: nil)]
 
-    static func mmio(_ writes: [(MMIORegister, UInt64)], base: UInt64 = 0x0a00_3e00) -> [TraceTail.TransportWrite] {
-        writes.map { TraceTail.TransportWrite(transport: .mmio(base), offset: $0.0.rawValue, value: $0.1) }
+    static func mmio(_ writes: [(MMIORegister, UInt64)], base: UInt64 = 0x0a00_3e00, size: UInt32 = 4) -> [TraceTail.TransportWrite] {
+        writes.map { TraceTail.TransportWrite(transport: .mmio(base), offset: $0.0.rawValue, value: $0.1, size: size) }
     }
 
     @Test("virtio-mmio version 1 (legacy): a queue is watched when its QueuePFN is written, its rings laid out from the page frame and the GuestPageSize written before the reset (§2.7.2, §4.2.4)")
@@ -189,6 +189,64 @@ struct TracedDevicesTests {
         #expect(rings.watched.first?.features == [.version1])
     }
 
+    @Test("virtio-mmio as QEMU 7.2 takes it: a register write of other than 4 bytes is ignored, a legacy QueuePFN of 0 resets the device")
+    func mmioQEMUWrites() throws {
+        let ram = try GuestRAM()
+        var rings = Self.rings(ram, following: Self.mmioNet)
+        let setUp: [(MMIORegister, UInt64)] = [(.guestPageSize, 4096), (.queueSel, 0), (.queueNum, 8), (.queueAlign, 4096), (.queuePFN, 1)]
+        rings.apply(Self.mmio(setUp))
+        #expect(rings.watched.count == 1)
+        rings.apply(Self.mmio([(.status, 0)], size: 1))
+        #expect(rings.watched.count == 1)
+        rings.apply(Self.mmio([(.queuePFN, 0)]))
+        let resets = try ram.lines("reset")
+        #expect(rings.watched.isEmpty && resets.count == 1)
+    }
+
+    @Test("a device left to QMP stays with QMP until its next reset, even if a later queue could be followed; QMP is asked again if it had found the device ready")
+    func refusedUntilReset() throws {
+        let ram = try GuestRAM()
+        var rings = Self.rings(ram, following: Self.rng)
+        rings.ready.insert("virtio-rng@/r")
+        rings.apply(Self.setUp("virtio-rng", features: Self.version1, queue: 0, size: nil))
+        rings.apply(Self.setUp("virtio-rng", features: Self.version1, queue: 1, base: 0x4000))
+        #expect(rings.watched.isEmpty && rings.traceOwned.isEmpty && rings.ready.isEmpty)
+        rings.apply([Self.write("virtio-rng", .deviceStatus, 0)])
+        rings.apply(Self.setUp("virtio-rng", features: Self.version1, queue: 1, base: 0x4000))
+        #expect(rings.watched.map(\.index) == [1] && rings.traceOwned == ["virtio-rng@/r"])
+    }
+
+    @Test("features the device does not offer are not taken from the driver's writes (QEMU keeps only offered ones); RSS leaves a network device to QMP")
+    func offeredFeatures() throws {
+        let ram = try GuestRAM()
+        let rng: [TraceTail.Transport: TracedDevice] = [
+            .pci("virtio-rng"): TracedDevice(label: "virtio-rng@/r", type: .entropy, blockCapacity: nil, queueCount: 1, offered: [.version1, .eventIndex])
+        ]
+        var rings = Self.rings(ram, following: rng.merging(Self.net) { $1 })
+        rings.apply(Self.setUp("virtio-rng", features: Self.version1 | 1 << 34 | 1 << 29))  // RING_PACKED not offered
+        #expect(rings.watched.first?.features == [.version1, .eventIndex] && rings.watched.first?.packed == nil)
+        rings.apply(Self.setUp("virtio-net", features: Self.version1 | 1 << 60 | 1 << 17))
+        #expect(rings.watched.count == 1 && rings.traceRefused == ["virtio-net@/n"])
+    }
+
+    @Test("a reset QMP found and the trace did not show (a system reset) retires the queues and forgets the transport's registers; a suspended queue set up at the same addresses is watched anew")
+    func resetNotInTrace() throws {
+        let ram = try GuestRAM()
+        var rings = Self.rings(ram, following: Self.mmioNet)
+        rings.apply(Self.mmio([(.guestPageSize, 4096), (.queueSel, 0), (.queueNum, 8), (.queuePFN, 1)]))
+        rings.watched[0].suspended = true
+        let again = WatchedQueue(
+            device: "virtio-net@/n", type: .network, index: 0, addresses: rings.watched[0].addresses, features: [], netControlQueue: nil)
+        rings.watch([again])
+        let queueLines = try ram.lines("queue")
+        #expect(rings.watched.count == 1 && rings.watched[0].suspended == false && queueLines.count == 2)
+        rings.deviceReset("virtio-net@/n", transport: true)
+        #expect(rings.watched.isEmpty && rings.transports.isEmpty && rings.resets["virtio-net@/n"] == 1)
+        // GuestPageSize went with the transport: a QueuePFN alone no longer lays out a ring.
+        rings.apply(Self.mmio([(.queueSel, 0), (.queueNum, 8), (.queuePFN, 1)]))
+        #expect(rings.watched.isEmpty)
+    }
+
     /// One `memory_region_ops_write` line of the log backend.
     static func line(_ address: UInt64, _ value: UInt64, region: String) -> String {
         "9722@1795724092.792597:memory_region_ops_write cpu 0 mr 0x55616e29ffa0 addr 0x\(String(address, radix: 16)) "
@@ -207,13 +265,13 @@ struct TracedDevicesTests {
             + Self.line(0x0a00_3e40, 0x10, region: "virtio-mmio")
         let second = Self.line(0xfebf_401c, 1, region: "virtio-pci-common-virtio-net")
         try (first + second.prefix(40)).write(toFile: path, atomically: false, encoding: .utf8)
-        #expect(tail.poll() == [.init(transport: .pci("virtio-rng"), offset: 0x20, value: 0x2c86000), .init(transport: .mmio(0x0a00_3e00), offset: 0x40, value: 0x10)])
+        #expect(tail.poll() == [.init(transport: .pci("virtio-rng"), offset: 0x20, value: 0x2c86000, size: 4), .init(transport: .mmio(0x0a00_3e00), offset: 0x40, value: 0x10, size: 4)])
         #expect(tail.statusEvents == 1)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         handle.seekToEndOfFile()
         handle.write(Data(second.dropFirst(40).utf8))
         try handle.close()
-        #expect(tail.poll() == [.init(transport: .pci("virtio-net"), offset: 0x1C, value: 1)])
+        #expect(tail.poll() == [.init(transport: .pci("virtio-net"), offset: 0x1C, value: 1, size: 4)])
     }
 
     @Test("a line longer than any trace event is skipped whole; the next line is read")
@@ -225,6 +283,6 @@ struct TracedDevicesTests {
         let tail = TraceTail(path: path)
         var writes: [TraceTail.TransportWrite] = []
         for _ in 0..<4 { writes += tail.poll() }
-        #expect(writes == [.init(transport: .pci("virtio-blk"), offset: 0x14, value: 0)])
+        #expect(writes == [.init(transport: .pci("virtio-blk"), offset: 0x14, value: 0, size: 4)])
     }
 }

@@ -91,6 +91,7 @@ struct CommonConfigTests {
         _ = Self.setUp(&config, queue: 0, size: 8, base: 0x10000)
         _ = Self.setUp(&config, queue: 1, size: 8, base: 0x20000)
         #expect(Self.write(&config, .queueEnable, 0) == nil)
+        #expect(Self.write(&config, .queueEnable, 0x1_0001) == nil)  // QEMU wants the value 1, not its low half
         #expect(Self.write(&config, .queueReset, 0) == nil)
         #expect(Self.write(&config, .queueReset, 1) == .queueReset(index: 1))
         #expect(config.enabledQueues.map(\.index) == [0])

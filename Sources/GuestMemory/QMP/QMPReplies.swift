@@ -17,6 +17,8 @@ public struct QMPVirtioStatusReply: Decodable, Sendable {
 
     public var name: String
     public var guestFeatures: Features
+    /// What the device offers.
+    public var hostFeatures: Features?
     public var numVqs: Int?
     public var status: Statuses?
 
@@ -24,6 +26,7 @@ public struct QMPVirtioStatusReply: Decodable, Sendable {
         case name, status
         case numVqs = "num-vqs"
         case guestFeatures = "guest-features"
+        case hostFeatures = "host-features"
     }
 
     /// DRIVER_OK is among the status bits.
@@ -32,6 +35,11 @@ public struct QMPVirtioStatusReply: Decodable, Sendable {
     /// The negotiated feature names without QEMU's explanations, transport ones first.
     public var featureNames: [String] {
         (self.guestFeatures.transports + (self.guestFeatures.devFeatures ?? [])).map(Self.featureName)
+    }
+
+    /// The feature names the device offers, when the reply has them.
+    public var deviceFeatureNames: [String]? {
+        self.hostFeatures.map { ($0.transports + ($0.devFeatures ?? [])).map(Self.featureName) }
     }
 
     /// `VIRTIO_F_VERSION_1: Device compliant for v1 spec (legacy)` → `VIRTIO_F_VERSION_1`.
