@@ -1,0 +1,146 @@
+import Foundation
+import GuestMemory
+import Testing
+import VirtioModel
+
+@testable import LiveCapture
+
+/// The recorder's QMP side (``Session``) against a scripted QMP server: which devices the trace
+/// can name, and how QMP's view of a device's status and the trace's hand over.
+struct SessionTests {
+    /// A QMP server on a Unix socket that answers each command from `reply` (nil: an error
+    /// reply), one client, on a thread of its own.
+    final class FakeQMP: @unchecked Sendable {
+        let path: String
+        private let listener: Int32
+        private let lock = NSLock()
+        private var replies: (String, [String: Any]) -> String?
+        private(set) var commands: [String] = []
+
+        init(directory: String, reply: @escaping (String, [String: Any]) -> String?) throws {
+            self.path = directory + "/qmp.sock"
+            self.replies = reply
+            self.listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                for (index, byte) in self.path.utf8.enumerated() { raw[index] = byte }
+            }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(self.listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            #expect(bound == 0 && listen(self.listener, 1) == 0)
+            Thread.detachNewThread { self.serve() }
+        }
+
+        /// Changes the answers from now on.
+        func answer(_ reply: @escaping (String, [String: Any]) -> String?) {
+            self.lock.withLock { self.replies = reply }
+        }
+
+        var received: [String] { self.lock.withLock { self.commands } }
+
+        private func serve() {
+            let client = accept(self.listener, nil, nil)
+            guard client >= 0 else { return }
+            defer { close(client) }
+            func send(_ text: String) { _ = (text + "\n").withCString { Glibc.send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) } }
+            send(#"{"QMP": {"version": {"qemu": {"micro": 22, "minor": 2, "major": 7}}, "capabilities": []}}"#)
+            var pending = Data()
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = read(client, &chunk, chunk.count)
+                guard count > 0 else { return }
+                pending.append(contentsOf: chunk[..<count])
+                while let newline = pending.firstIndex(of: 0x0A) {
+                    let line = pending[pending.startIndex..<newline]
+                    pending = Data(pending[(newline + 1)...])
+                    guard let message = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
+                        let name = message["execute"] as? String
+                    else { continue }
+                    let arguments = message["arguments"] as? [String: Any] ?? [:]
+                    let reply = self.lock.withLock { () -> String? in
+                        self.commands.append(name)
+                        return name == "qmp_capabilities" ? "{}" : self.replies(name, arguments)
+                    }
+                    send(reply.map { #"{"return": \#($0)}"# } ?? #"{"error": {"class": "GenericError", "desc": "no"}}"#)
+                }
+            }
+        }
+
+        deinit { close(self.listener) }
+    }
+
+    /// An `x-query-virtio-status` reply.
+    static func status(_ name: String, queues: Int, offered: [String], driverOK: Bool) -> String {
+        let statuses = driverOK ? #"["VIRTIO_CONFIG_S_DRIVER_OK: Driver setup and ready"]"# : "[]"
+        let features = offered.map { "\"\($0): described\"" }.joined(separator: ", ")
+        return #"{"name": "\#(name)", "num-vqs": \#(queues), "status": {"statuses": \#(statuses)}, "#
+            + #""guest-features": {"transports": []}, "host-features": {"transports": [\#(features)]}}"#
+    }
+
+    /// One line: QMP sends each message on its own.
+    static let devices = #"[{"name": "virtio-blk", "path": "/p/blk0"}, {"name": "virtio-blk", "path": "/p/blk1"}, "#
+        + #"{"name": "virtio-net", "path": "/p/net0"}, {"name": "virtio-rng", "path": "/p/rng0"}]"#
+
+    /// Answers for the four devices: the two disks and the entropy device on virtio-pci, the
+    /// network device on virtio-mmio at 0xa000600; `driverOK` for the entropy device.
+    static func machine(rngDriverOK: Bool) -> (String, [String: Any]) -> String? {
+        { name, arguments in
+            let path = arguments["path"] as? String ?? ""
+            switch (name, path, arguments["property"] as? String) {
+            case ("x-query-virtio", _, _): return Self.devices
+            case ("query-block", _, _): return "[]"
+            case ("x-query-virtio-status", "/p/rng0", _):
+                return Self.status("virtio-rng", queues: 1, offered: ["VIRTIO_F_VERSION_1", "VIRTIO_RING_F_EVENT_IDX"], driverOK: rngDriverOK)
+            case ("x-query-virtio-status", _, _):
+                return Self.status(path.contains("net") ? "virtio-net" : "virtio-blk", queues: 2, offered: ["VIRTIO_F_VERSION_1"], driverOK: false)
+            case ("qom-get", "/p/net0", "parent_bus"): return #""/m/device[3]/virtio-mmio-bus.3""#
+            case ("qom-get", "/m/device[3]/virtio-mmio[0]", "addr"): return "167773696"
+            case ("qom-get", _, "parent_bus"): return #""/m/pcie.0/device[1]/virtio-bus""#
+            case ("x-query-virtio-queue-status", _, _):  // a queue not set up
+                return #"{"name": "virtio-rng", "queue-index": 0, "vring-num": 8, "vring-desc": 0, "vring-avail": 0, "vring-used": 0, "used-idx": 0, "inuse": 0}"#
+            default: return nil
+            }
+        }
+    }
+
+    @Test("at connection: virtio-mmio devices by their register block's address, virtio-pci ones by unique name (two disks are not), with num-vqs and host-features")
+    func followedDevices() throws {
+        let ram = try RingWatcherTests.GuestRAM()
+        let server = try FakeQMP(directory: ram.directory, reply: Self.machine(rngDriverOK: false))
+        let sampler = try Sampler(writer: ram.writer)
+        defer { _ = sampler.stop() }
+        var session = Session(command: try QEMUCommand(arguments: ["qemu-system-x86_64", "-M", "q35"]), ramPath: ram.directory + "/none", sampler: sampler)
+        let client = try QMPConnection(path: server.path, transcript: nil, wait: 1)
+        try session.pollDevices(client)
+        let traced = sampler.withRings { $0.traced }
+        #expect(Set(traced.keys) == [.mmio(0xa00_0600), .pci("virtio-rng")])
+        #expect(traced[.mmio(0xa00_0600)]?.label == "virtio-net@/p/net0" && traced[.mmio(0xa00_0600)]?.type == .network)
+        #expect(traced[.pci("virtio-rng")]?.queueCount == 1 && traced[.pci("virtio-rng")]?.offered == [.version1, .eventIndex])
+    }
+
+    @Test("a device the trace followed: at DRIVER_OK QMP only logs its status (no queue asked), and QMP finding it out of DRIVER_OK without a reset in the trace retires its queues")
+    func handOver() throws {
+        let ram = try RingWatcherTests.GuestRAM()
+        let server = try FakeQMP(directory: ram.directory, reply: Self.machine(rngDriverOK: true))
+        let sampler = try Sampler(writer: ram.writer)
+        defer { _ = sampler.stop() }
+        var session = Session(command: try QEMUCommand(arguments: ["qemu-system-x86_64", "-M", "q35"]), ramPath: ram.directory + "/none", sampler: sampler)
+        let client = try QMPConnection(path: server.path, transcript: nil, wait: 1)
+        try session.pollDevices(client)
+        // Not followed yet when the first poll found it at DRIVER_OK: QMP asked for its queue (none set up here).
+        #expect(server.received.contains("x-query-virtio-queue-status"))
+        sampler.withRings {
+            $0.ready.remove("virtio-rng@/p/rng0")
+            $0.apply(TracedDevicesTests.setUp("virtio-rng", features: TracedDevicesTests.version1))
+        }
+        let before = server.received.count
+        try session.pollDevices(client)
+        #expect(!server.received.dropFirst(before).contains("x-query-virtio-queue-status"))
+        #expect(sampler.withRings { ($0.ready, $0.watched.map(\.source)) } == (["virtio-rng@/p/rng0"], [.trace]))
+        server.answer(Self.machine(rngDriverOK: false))
+        try session.pollDevices(client)
+        #expect(sampler.withRings { $0.watched.isEmpty && $0.traceOwned.isEmpty && $0.resets["virtio-rng@/p/rng0"] == 1 })
+    }
+}
