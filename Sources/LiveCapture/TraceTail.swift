@@ -1,4 +1,5 @@
 import TraceSources
+import VirtioModel
 
 #if canImport(Glibc)
 import Glibc
@@ -30,11 +31,6 @@ final class TraceTail {
         case mmio(UInt64)
     }
 
-    static let commonConfigPrefix = "virtio-pci-common-"
-    /// QEMU puts the common configuration structure at offset 0 of the modern BAR, in a region
-    /// of 0x1000 bytes (`virtio_pci_modern_regions_init`), and a memory BAR is aligned to its
-    /// size, at least that: the offset is the absolute address's low 12 bits.
-    static let commonConfigRegionSize: UInt64 = 0x1000
     /// QEMU's virtio-mmio register blocks are 0x200 bytes, at addresses aligned to that
     /// (`VIRTIO_MMIO_SIZE`; arm `virt` and `microvm` place them 0x200 apart).
     static let mmioRegion = "virtio-mmio"
@@ -108,11 +104,11 @@ final class TraceTail {
         switch record.event {
         case .setStatus:
             self.statusEvents += 1
-        case .memoryRegionWrite(let region, let address, let value, let size) where region.hasPrefix(Self.commonConfigPrefix):
+        case .memoryRegionWrite(let region, let address, let value, let size) where region.hasPrefix(CommonConfig.qemuRegionPrefix):
             writes.append(
                 TransportWrite(
-                    transport: .pci(String(region.dropFirst(Self.commonConfigPrefix.count))),
-                    offset: address % Self.commonConfigRegionSize, value: value, size: size))
+                    transport: .pci(String(region.dropFirst(CommonConfig.qemuRegionPrefix.count))),
+                    offset: CommonConfig.offset(ofTraced: address), value: value, size: size))
         case .memoryRegionWrite(let region, let address, let value, let size) where region == Self.mmioRegion:
             let offset = address % Self.mmioRegionSize
             writes.append(TransportWrite(transport: .mmio(address - offset), offset: offset, value: value, size: size))

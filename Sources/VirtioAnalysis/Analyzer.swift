@@ -244,10 +244,12 @@ public struct Analyzer {
             }
 
         case .memoryRegionWrite(let region, let address, _, _):
-            let prefix = "virtio-pci-common-"
-            if region.hasPrefix(prefix), address == 0x14 {  // device_status in virtio_pci_common_cfg
+            // QEMU traces the absolute address: device_status is at 0x14 of the structure.
+            if region.hasPrefix(CommonConfig.qemuRegionPrefix),
+                CommonConfig.offset(ofTraced: address) == CommonConfig.Field.deviceStatus.rawValue
+            {
                 self.lookBehind.commonConfigStatus = true
-                self.lookBehindName = String(region.dropFirst(prefix.count))
+                self.lookBehindName = String(region.dropFirst(CommonConfig.qemuRegionPrefix.count))
             }
 
         case .blkRequestComplete(let vdev, let request, _), .blkReadWriteComplete(let vdev, let request, _),

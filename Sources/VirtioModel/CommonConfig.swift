@@ -51,6 +51,17 @@ public struct CommonConfig: Sendable, Equatable {
     /// QEMU's VIRTIO_QUEUE_MAX: a larger `queue_select` is ignored.
     public static let maximumQueues = 1024
 
+    /// QEMU's name for the structure's memory region is this and the device's name
+    /// (`virtio-pci-common-virtio-net`), as its `memory_region_ops_write` trace lines show it.
+    public static let qemuRegionPrefix = "virtio-pci-common-"
+    /// QEMU puts the structure at offset 0 of the modern BAR, in a region of 0x1000 bytes
+    /// (`virtio_pci_modern_regions_init`), and a memory BAR is aligned to its size, at least
+    /// that: the offset of a traced write, whose address is absolute, is its low 12 bits.
+    public static let qemuRegionSize: UInt64 = 0x1000
+
+    /// The offset in the structure of a write QEMU traced at `address`.
+    public static func offset(ofTraced address: UInt64) -> UInt64 { address % Self.qemuRegionSize }
+
     public private(set) var driverFeatures = FeatureBits(rawValue: 0)
     private var driverFeatureSelect: UInt32 = 0
     private var queueSelect = 0

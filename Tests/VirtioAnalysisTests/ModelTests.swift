@@ -57,6 +57,20 @@ struct ModelTests {
         #expect(byDriver.findings.map(\.rule.id) == ["STATUS-NO-CLEAR"])
     }
 
+    @Test("a device_status write traced on a virtio-pci common configuration region (absolute address, as QEMU traces it) makes the status write the driver's, on PCI, and names the device's type")
+    func commonConfigStatusWrite() throws {
+        let report = try analyze(text: [0, 1, 3].map {
+            "memory_region_ops_write cpu 0 mr 0x5 addr 0xfebf0014 value 0x\($0) size 1 name 'virtio-pci-common-virtio-net'\n"
+                + "virtio_set_status vdev 0xa val \($0)\n"
+        }.joined())
+        let device = try #require(report.devices.first)
+        #expect(device.type == .network && device.transport == .pci)
+        // At another offset of the structure (queue_select, 0x16), the status write is not attributed.
+        let other = try analyze(text: "memory_region_ops_write cpu 0 mr 0x5 addr 0xfebf0016 value 0x0 size 2 name 'virtio-pci-common-virtio-net'\n"
+            + "virtio_set_status vdev 0xa val 0\n")
+        #expect(other.devices.first?.type == nil)
+    }
+
     @Test("NEEDS_RESET is the device's; a driver that then resets is clean")
     func needsReset() throws {
         let report = try analyze(text: """
