@@ -577,6 +577,26 @@ struct RingWatcherTests {
         #expect(result.rules.isEmpty && result.problems.isEmpty)
     }
 
+    @Test("packed: a block request's status byte is recorded at its used descriptor")
+    func packedBlockStatus() throws {
+        let ram = try GuestRAM()
+        var queue = WatchedQueue(
+            device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.packedRing, features: [.version1, .ringPacked], netControlQueue: nil)
+        ram.writer.write(queue.queueLine)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        // Buffer ID 3 over slots 0–2: the header, 512 bytes to read into, the status byte.
+        ram.packedDescriptor(2, address: 0x8010, length: 1, id: 3, flags: 0x0082)
+        ram.packedDescriptor(1, address: 0x9000, length: 512, id: 3, flags: 0x0083)
+        ram.packedDescriptor(0, address: 0x8000, length: 16, id: 3, flags: 0x0081)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        ram.put(UInt8(1), at: 0x8010)
+        ram.packedDescriptor(0, address: 0x8000, length: 513, id: 3, flags: 0x8082)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        let used = try ram.lines("used")
+        #expect(used.count == 1 && used.first?["status"] as? Int == 1)
+        #expect(try ram.replay().rules.isEmpty)
+    }
+
     @Test("split: no status is recorded for other devices' queues, nor for a completion whose chain was not read or read late")
     func blockStatusNotRead() throws {
         let ram = try GuestRAM()
