@@ -18,8 +18,6 @@ struct Rings {
     /// in the order first retired.
     var retired: [RetiredQueue] = []
     var retiredSlots: [String: Int] = [:]
-    /// What the retired queues saw: queues, chains made available, used elements, missed.
-    var retiredTotals = (queues: 0, avail: 0, used: 0, missed: 0)
     /// Labels of the devices QMP found at DRIVER_OK since their last reset.
     var ready: Set<String> = []
     /// Devices followed through the trace (``TracedDevice``), by how the trace names their
@@ -35,11 +33,11 @@ struct Rings {
     struct RetiredQueue {
         let device: String
         let queue: Int
-        var avail = 0, used = 0, missed = 0, watches = 0
+        var avail = 0, used = 0, missed = 0, resets = 0
 
         var manifestEntry: String {
             "{\"device\": \(JSONWriter.quoted(self.device)), \"queue\": \(self.queue), \"availEntries\": \(self.avail), "
-                + "\"usedEntries\": \(self.used), \"missed\": \(self.missed), \"resets\": \(self.watches)}"
+                + "\"usedEntries\": \(self.used), \"missed\": \(self.missed), \"resets\": \(self.resets)}"
         }
     }
 
@@ -94,10 +92,6 @@ struct Rings {
             self.watched[index].endWaits(writer: self.writer)
         }
         for queue in self.watched where retiring(queue) {
-            self.retiredTotals.queues += 1
-            self.retiredTotals.avail += queue.availSeen
-            self.retiredTotals.used += queue.usedSeen
-            self.retiredTotals.missed += queue.missed
             let key = "\(queue.index)@\(queue.device)"
             let slot = self.retiredSlots[key] ?? self.retired.count
             if slot == self.retired.count {
@@ -107,7 +101,7 @@ struct Rings {
             self.retired[slot].avail += queue.availSeen
             self.retired[slot].used += queue.usedSeen
             self.retired[slot].missed += queue.missed
-            self.retired[slot].watches += 1
+            self.retired[slot].resets += 1
         }
         self.watched.removeAll(where: retiring)
         self.writer.write(
@@ -131,10 +125,10 @@ struct Rings {
 
     func summary(exitStatus: Int32) -> Recorder.Summary {
         Recorder.Summary(
-            exitStatus: exitStatus, queues: self.watched.count + self.retiredTotals.queues,
-            availEntries: self.watched.reduce(self.retiredTotals.avail) { $0 + $1.availSeen },
-            usedEntries: self.watched.reduce(self.retiredTotals.used) { $0 + $1.usedSeen },
-            missed: self.watched.reduce(self.retiredTotals.missed) { $0 + $1.missed })
+            exitStatus: exitStatus, queues: self.retired.reduce(self.watched.count) { $0 + $1.resets },
+            availEntries: self.retired.reduce(self.watched.reduce(0) { $0 + $1.availSeen }) { $0 + $1.avail },
+            usedEntries: self.retired.reduce(self.watched.reduce(0) { $0 + $1.usedSeen }) { $0 + $1.used },
+            missed: self.retired.reduce(self.watched.reduce(0) { $0 + $1.missed }) { $0 + $1.missed })
     }
 }
 
@@ -153,7 +147,8 @@ final class Sampler: @unchecked Sendable {
     private let waiting = Atomic<Int>(0)
     /// The trace, followed between scans (``TraceTail``), at most every ``tracePollInterval``.
     private let trace: TraceTail?
-    static let tracePollInterval: Int64 = 100_000
+    /// Seconds, on CLOCK_MONOTONIC (``QMPConnection/now()``): a step of the wall clock does not stop the polls.
+    static let tracePollInterval = 0.000_1
     /// `virtio_set_status` events the trace has shown, for the QMP side.
     private let statusEvents = Atomic<Int>(0)
 
@@ -186,18 +181,11 @@ final class Sampler: @unchecked Sendable {
         return body(&self.rings)
     }
 
-    /// CLOCK_MONOTONIC in nanoseconds, for intervals (a step of the wall clock does not stop the polls).
-    static func monotonicNow() -> Int64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
-    }
-
     /// `virtio_set_status` events in the trace so far.
     var statusEventCount: Int { self.statusEvents.load(ordering: .relaxed) }
 
     private func loop() {
-        var lastTracePoll: Int64 = 0
+        var lastTracePoll = 0.0
         while true {
             pthread_mutex_lock(self.mutex)
             guard self.running else {
@@ -205,8 +193,8 @@ final class Sampler: @unchecked Sendable {
                 return
             }
             var changed = self.rings.scanAll()
-            if let trace = self.trace, Self.monotonicNow() - lastTracePoll >= Self.tracePollInterval {
-                lastTracePoll = Self.monotonicNow()
+            if let trace = self.trace, QMPConnection.now() - lastTracePoll >= Self.tracePollInterval {
+                lastTracePoll = QMPConnection.now()
                 let writes = trace.poll()
                 if !writes.isEmpty {
                     self.rings.apply(writes)
@@ -245,6 +233,16 @@ struct Session {
     /// A device's name in the recording: QEMU's name for it and its QOM path.
     static func label(of device: QMPConnection.DeviceEntry) -> String { "\(device.name)@\(device.path)" }
 
+    /// The arguments of `x-query-virtio-status` (and, with `queue`, `x-query-virtio-queue-status`) for `device`.
+    static func arguments(_ device: QMPConnection.DeviceEntry, queue: Int? = nil) -> String {
+        "{\"path\": \(JSONWriter.quoted(device.path))" + (queue.map { ", \"queue\": \($0)" } ?? "") + "}"
+    }
+
+    /// The device's status, not logged (the recorder polls it).
+    static func status(of device: QMPConnection.DeviceEntry, client: QMPConnection) throws(QMPError) -> QMPVirtioStatusReply {
+        try client.query("x-query-virtio-status", arguments: Self.arguments(device), logged: false, as: QMPVirtioStatusReply.self)
+    }
+
     /// Asks QMP for each device's status: a device reaching DRIVER_OK has its queues watched
     /// from their start; one leaving it (a reset) has them dropped; suspended rings set up
     /// again elsewhere are watched anew.
@@ -262,9 +260,7 @@ struct Session {
             self.devices = devices
         }
         for device in self.devices ?? [] {
-            let status = try client.query(
-                "x-query-virtio-status", arguments: "{\"path\": \(JSONWriter.quoted(device.path))}", logged: false,
-                as: QMPVirtioStatusReply.self)
+            let status = try Self.status(of: device, client: client)
             let label = Self.label(of: device)
             let (ready, traced, resets) = self.sampler.withRings {
                 ($0.ready.contains(label), $0.traceOwned.contains(label), $0.resets[label, default: 0])
@@ -272,7 +268,7 @@ struct Session {
             if status.driverOK, !ready, traced {
                 // The trace gave the queues; the status is asked once more for the transcript
                 // (`vqscope inspect --qmp` reads the features there).
-                _ = try client.command("x-query-virtio-status", arguments: "{\"path\": \(JSONWriter.quoted(device.path))}")
+                _ = try client.command("x-query-virtio-status", arguments: Self.arguments(device))
                 self.sampler.withRings { _ = $0.ready.insert(label) }
             } else if status.driverOK, !ready {
                 // Ready once its queues are watched: a QMP failure on the way means asking again.
@@ -287,7 +283,7 @@ struct Session {
                 let suspended = self.sampler.withRings { $0.suspended(of: label) }
                 for (index, old) in suspended {
                     let queue = try client.query(
-                        "x-query-virtio-queue-status", arguments: "{\"path\": \(JSONWriter.quoted(device.path)), \"queue\": \(index)}",
+                        "x-query-virtio-queue-status", arguments: Self.arguments(device, queue: index),
                         logged: false, as: QMPVirtioQueueReply.self)
                     guard let addresses = queue.addresses, addresses.size <= 32768, addresses != old else { continue }
                     let start = try self.packedStart(device: device, index: index, reply: queue, addresses: addresses, client: client)
@@ -313,9 +309,7 @@ struct Session {
         for device in devices {
             let type = DeviceType(qemuName: device.name)
             let capacity = type == .block ? sizes.flatMap { QMPVirtioSnapshot.blockCapacity(of: device.path, imageSizes: $0) } : nil
-            let status = try client.query(
-                "x-query-virtio-status", arguments: "{\"path\": \(JSONWriter.quoted(device.path))}", logged: false,
-                as: QMPVirtioStatusReply.self)
+            let status = try Self.status(of: device, client: client)
             let followed = TracedDevice(
                 label: Self.label(of: device), type: type, blockCapacity: capacity,
                 queueCount: min(max(status.numVqs ?? 0, 0), CommonConfig.maximumQueues),
@@ -356,13 +350,13 @@ struct Session {
         device: QMPConnection.DeviceEntry, label: String, status: QMPVirtioStatusReply, client: QMPConnection
     ) throws(QMPError) -> [WatchedQueue] {
         // Asked again for the transcript, so `vqscope inspect --qmp` reads the features there.
-        _ = try client.command("x-query-virtio-status", arguments: "{\"path\": \(JSONWriter.quoted(device.path))}")
+        _ = try client.command("x-query-virtio-status", arguments: Self.arguments(device))
         let type = DeviceType(qemuName: device.name)
         let features = FeatureBits(names: status.featureNames, device: type)
         var queues: [(Int, QueueAddresses, QMPVirtioQueueReply)] = []
         for index in 0..<min(status.numVqs ?? 0, 1024) {
             let queue = try client.query(
-                "x-query-virtio-queue-status", arguments: "{\"path\": \(JSONWriter.quoted(device.path)), \"queue\": \(index)}",
+                "x-query-virtio-queue-status", arguments: Self.arguments(device, queue: index),
                 as: QMPVirtioQueueReply.self)
             guard let addresses = queue.addresses, addresses.size <= 32768 else { continue }
             queues.append((index, addresses, queue))
@@ -408,7 +402,7 @@ struct Session {
             else { return start }
             start.wrap = WatchedQueue.deviceWrapCounter(at: start.slot, flags: here.flags, previousFlags: before.flags)
             let again = try client.query(
-                "x-query-virtio-queue-status", arguments: "{\"path\": \(JSONWriter.quoted(device.path)), \"queue\": \(index)}",
+                "x-query-virtio-queue-status", arguments: Self.arguments(device, queue: index),
                 logged: false, as: QMPVirtioQueueReply.self)
             if again.usedIdx == reply.usedIdx { return start }
             reply = again

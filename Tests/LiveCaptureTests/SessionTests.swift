@@ -105,42 +105,47 @@ struct SessionTests {
         }
     }
 
-    @Test("at connection: virtio-mmio devices by their register block's address, virtio-pci ones by unique name (two disks are not), with num-vqs and host-features")
-    func followedDevices() throws {
+    /// A session whose first poll (connection) has run against the scripted machine; `body`
+    /// gets the server, the client, the sampler (stopped afterwards) and the session.
+    static func connected(
+        rngDriverOK: Bool, _ body: (FakeQMP, QMPConnection, Sampler, inout Session) throws -> Void
+    ) throws {
         let ram = try RingWatcherTests.GuestRAM()
-        let server = try FakeQMP(directory: ram.directory, reply: Self.machine(rngDriverOK: false))
+        let server = try FakeQMP(directory: ram.directory, reply: Self.machine(rngDriverOK: rngDriverOK))
         let sampler = try Sampler(writer: ram.writer)
         defer { _ = sampler.stop() }
         var session = Session(command: try QEMUCommand(arguments: ["qemu-system-x86_64", "-M", "q35"]), ramPath: ram.directory + "/none", sampler: sampler)
         let client = try QMPConnection(path: server.path, transcript: nil, wait: 1)
         try session.pollDevices(client)
-        let traced = sampler.withRings { $0.traced }
-        #expect(Set(traced.keys) == [.mmio(0xa00_0600), .pci("virtio-rng")])
-        #expect(traced[.mmio(0xa00_0600)]?.label == "virtio-net@/p/net0" && traced[.mmio(0xa00_0600)]?.type == .network)
-        #expect(traced[.pci("virtio-rng")]?.queueCount == 1 && traced[.pci("virtio-rng")]?.offered == [.version1, .eventIndex])
+        try body(server, client, sampler, &session)
+    }
+
+    @Test("at connection: virtio-mmio devices by their register block's address, virtio-pci ones by unique name (two disks are not), with num-vqs and host-features")
+    func followedDevices() throws {
+        try Self.connected(rngDriverOK: false) { _, _, sampler, _ in
+            let traced = sampler.withRings { $0.traced }
+            #expect(Set(traced.keys) == [.mmio(0xa00_0600), .pci("virtio-rng")])
+            #expect(traced[.mmio(0xa00_0600)]?.label == "virtio-net@/p/net0" && traced[.mmio(0xa00_0600)]?.type == .network)
+            #expect(traced[.pci("virtio-rng")]?.queueCount == 1 && traced[.pci("virtio-rng")]?.offered == [.version1, .eventIndex])
+        }
     }
 
     @Test("a device the trace followed: at DRIVER_OK QMP only logs its status (no queue asked), and QMP finding it out of DRIVER_OK without a reset in the trace retires its queues")
     func handOver() throws {
-        let ram = try RingWatcherTests.GuestRAM()
-        let server = try FakeQMP(directory: ram.directory, reply: Self.machine(rngDriverOK: true))
-        let sampler = try Sampler(writer: ram.writer)
-        defer { _ = sampler.stop() }
-        var session = Session(command: try QEMUCommand(arguments: ["qemu-system-x86_64", "-M", "q35"]), ramPath: ram.directory + "/none", sampler: sampler)
-        let client = try QMPConnection(path: server.path, transcript: nil, wait: 1)
-        try session.pollDevices(client)
-        // Not followed yet when the first poll found it at DRIVER_OK: QMP asked for its queue (none set up here).
-        #expect(server.received.contains("x-query-virtio-queue-status"))
-        sampler.withRings {
-            $0.ready.remove("virtio-rng@/p/rng0")
-            $0.apply(TracedDevicesTests.setUp("virtio-rng", features: TracedDevicesTests.version1))
+        try Self.connected(rngDriverOK: true) { server, client, sampler, session in
+            // Not followed yet when the first poll found it at DRIVER_OK: QMP asked for its queue (none set up here).
+            #expect(server.received.contains("x-query-virtio-queue-status"))
+            sampler.withRings {
+                $0.ready.remove("virtio-rng@/p/rng0")
+                $0.apply(TracedDevicesTests.setUp("virtio-rng", features: TracedDevicesTests.version1))
+            }
+            let before = server.received.count
+            try session.pollDevices(client)
+            #expect(!server.received.dropFirst(before).contains("x-query-virtio-queue-status"))
+            #expect(sampler.withRings { ($0.ready, $0.watched.map(\.source)) } == (["virtio-rng@/p/rng0"], [.trace]))
+            server.answer(Self.machine(rngDriverOK: false))
+            try session.pollDevices(client)
+            #expect(sampler.withRings { $0.watched.isEmpty && $0.traceOwned.isEmpty && $0.resets["virtio-rng@/p/rng0"] == 1 })
         }
-        let before = server.received.count
-        try session.pollDevices(client)
-        #expect(!server.received.dropFirst(before).contains("x-query-virtio-queue-status"))
-        #expect(sampler.withRings { ($0.ready, $0.watched.map(\.source)) } == (["virtio-rng@/p/rng0"], [.trace]))
-        server.answer(Self.machine(rngDriverOK: false))
-        try session.pollDevices(client)
-        #expect(sampler.withRings { $0.watched.isEmpty && $0.traceOwned.isEmpty && $0.resets["virtio-rng@/p/rng0"] == 1 })
     }
 }

@@ -134,7 +134,19 @@ struct TracedDevicesTests {
         #expect(rings.watched.isEmpty && rings.traceOwned.isEmpty)
         let resets = try ram.lines("reset")
         #expect(resets.count == 2 && resets[0]["queue"] as? Int == 1 && resets[1]["queue"] == nil)
-        #expect(rings.retiredTotals.queues == 2)
+        #expect(rings.summary(exitStatus: 0).queues == 2 && rings.retired.map { "\($0.queue): \($0.resets)" } == ["1: 1", "0: 1"])
+    }
+
+    @Test("a driver looping set-up and reset: the manifest keeps one entry for the queue, with the count of its resets")
+    func resetLoop() throws {
+        let ram = try GuestRAM()
+        var rings = Self.rings(ram, following: Self.rng)
+        for _ in 0..<100 {
+            rings.apply(Self.setUp("virtio-rng", features: Self.version1))
+            rings.apply([Self.write("virtio-rng", .deviceStatus, 0)])
+        }
+        #expect(rings.retired.count == 1 && rings.retired.first?.resets == 100)
+        #expect(rings.summary(exitStatus: 0).queues == 100)
     }
 
     @Test("replayed, a queue reset ends that queue only: the other queue's later entries still count")
