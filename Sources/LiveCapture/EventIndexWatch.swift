@@ -3,9 +3,10 @@ import VirtioAnalysis
 import VirtioModel
 import VirtioReporting
 
-/// The recorder's half of SPLIT-DRV-MUST-NOTIFY and SPLIT-DEV-MUST-NOTIFY: when one side of a
-/// split queue waits for a notification and the other adds entries, how long the waiting side's
-/// event index kept asking for one.
+/// The recorder's half of SPLIT-DRV-MUST-NOTIFY and SPLIT-DEV-MUST-NOTIFY (and, on packed
+/// rings, PACKED-DRV-NOTIFY-BARRIER and PACKED-DEV-NOTIFY): when one side of a queue waits for
+/// a notification and the other adds entries, how long the waiting side's event index kept
+/// asking for one.
 ///
 /// With VIRTIO_F_EVENT_IDX each side writes, after its own ring, the index at which it wants
 /// to be notified: the device `avail_event` (after the used ring, §2.7.8), the driver
@@ -20,9 +21,17 @@ import VirtioReporting
 /// indices for a moment; Linux writes `used_event` 0 to turn interrupts off and its position to
 /// turn them back on, then looks for used elements itself. Either side then goes on to take
 /// the new entries, moving the event index past them; so only a wait of a second or more is
-/// judged (``NotificationWaits``). The wait ends when the event index moves or the watch ends,
-/// and is then recorded (an `awaiting` line); `vqscope analyze RUN_DIR` looks for the
-/// notification in the trace.
+/// judged (``NotificationWaits``).
+///
+/// A packed ring has no indices in memory: the event index is the position (slot and wrap
+/// counter) an event suppression structure in RING_EVENT_FLAGS_DESC mode names — the device's
+/// in the Device Area, the driver's in the Driver Area (§2.8.10, §2.8.14) — and the ring index
+/// is the other side's next position as the sampler's cursors have followed it. Linux and
+/// QEMU write there the position they will look at next when they wait, as with a split ring;
+/// a structure in another mode names no position (a wait ends there).
+///
+/// The wait ends when the event index moves or the watch ends, and is then recorded (an
+/// `awaiting` line); `vqscope analyze RUN_DIR` looks for the notification in the trace.
 struct EventIndexWatch {
     /// The last scan found the waiting side at `index`; `time` is when that scan began,
     /// before it read anything.
@@ -42,8 +51,9 @@ struct EventIndexWatch {
     }
 
     /// One scan's reads: the event index before and after the ring index, in a scan begun at
-    /// `time`; the wait that ended, if one did.
-    mutating func follow(before: UInt16?, ring: UInt16, after: UInt16?, size: UInt16, time: Int64) -> Wait? {
+    /// `time`, on a ring of `size` entries, packed or split (``distance(from:to:size:packed:)``);
+    /// the wait that ended, if one did.
+    mutating func follow(before: UInt16?, ring: UInt16, after: UInt16?, size: UInt16, packed: Bool, time: Int64) -> Wait? {
         var ended: Wait?
         if let wait = self.wait {
             if before == wait.index, after == wait.index {
@@ -54,12 +64,24 @@ struct EventIndexWatch {
             }
         }
         if self.wait == nil, let idle = self.idle, before == idle.index, after == idle.index,
-            ring != idle.index, ring &- idle.index <= size
+            ring != idle.index, Self.distance(from: idle.index, to: ring, size: size, packed: packed) <= Int(size)
         {
             self.wait = Wait(index: idle.index, reached: ring, from: idle.time, seen: time, last: time)
         }
         self.idle = before == ring && after == ring ? (ring, time) : nil
         return ended
+    }
+
+    /// How many entries ring position `to` is past `from`. A split ring's indices count
+    /// modulo 2^16 (§2.7.6); a packed ring's position is a slot with its wrap counter in bit
+    /// 15, as `desc_event_off` and `desc_event_wrap` hold it (§2.8.14), and counts modulo two
+    /// laps (the counter flips after each, §2.8.1).
+    static func distance(from: UInt16, to: UInt16, size: UInt16, packed: Bool) -> Int {
+        guard packed else { return Int(to &- from) }
+        let lap = Int(size)
+        // The lap with wrap counter 1 first, as both counters start at 1.
+        let linear = { (position: UInt16) in Int(position & 0x7FFF) + (position & 0x8000 != 0 ? 0 : lap) }
+        return ((linear(to) - linear(from)) % (2 * lap) + 2 * lap) % (2 * lap)
     }
 
     /// The wait going on when the watch ends (the device was reset, or recording stopped).
@@ -75,8 +97,9 @@ extension WatchedQueue {
     /// Where the driver's `used_event` is: after the available ring's `size` entries (§2.7.6).
     var usedEventAddress: UInt64 { self.addresses.driverArea &+ 4 &+ 2 &* UInt64(self.addresses.size) }
 
-    /// Whether the event indices are watched: a split ring with VIRTIO_F_EVENT_IDX negotiated.
-    var watchesEventIndices: Bool { self.packed == nil && self.features.contains(.eventIndex) }
+    /// Whether the event indices are watched: VIRTIO_F_EVENT_IDX negotiated (on a packed ring,
+    /// the event suppression structures' RING_EVENT_FLAGS_DESC mode, §2.8.10).
+    var watchesEventIndices: Bool { self.features.contains(.eventIndex) }
 
     /// Records `wait` of the side that waits for `notification`, which has ended
     /// (docs/record.md, `awaiting`): its line's time `t` is after the reads that saw it end.
@@ -91,13 +114,28 @@ extension WatchedQueue {
         _ notification: AwaitedNotification.Kind, before: UInt16?, ring: UInt16, memory: GuestMemoryMap, time: Int64,
         writer: RingRecordWriter
     ) {
-        let after = memory.value(UInt16.self, at: notification == .available ? self.availEventAddress : self.usedEventAddress)
-        let size = self.addresses.size
+        let after =
+            self.packed == nil
+            ? memory.value(UInt16.self, at: notification == .available ? self.availEventAddress : self.usedEventAddress)
+            : self.packedEventPosition(notification, memory: memory)
+        let (size, packed) = (self.addresses.size, self.packed != nil)
         let ended =
             notification == .available
-            ? self.availEvent.follow(before: before, ring: ring, after: after, size: size, time: time)
-            : self.usedEvent.follow(before: before, ring: ring, after: after, size: size, time: time)
+            ? self.availEvent.follow(before: before, ring: ring, after: after, size: size, packed: packed, time: time)
+            : self.usedEvent.follow(before: before, ring: ring, after: after, size: size, packed: packed, time: time)
         if let ended { self.recordWait(ended, for: notification, writer: writer) }
+    }
+
+    /// Where a packed ring's event suppression structure asks for `notification` (§2.8.14):
+    /// the device's, for the driver's available buffer notifications, is the Device Area; the
+    /// driver's, for used buffer notifications, the Driver Area (§2.8.10). A position (slot,
+    /// wrap counter in bit 15) only in RING_EVENT_FLAGS_DESC mode with an offset inside the ring.
+    func packedEventPosition(_ notification: AwaitedNotification.Kind, memory: GuestMemoryMap) -> UInt16? {
+        let area = notification == .available ? self.addresses.deviceArea : self.addresses.driverArea
+        guard let word = memory.value(UInt32.self, at: area) else { return nil }
+        let structure = EventSuppression(offWrap: UInt16(truncatingIfNeeded: word), flags: UInt16(truncatingIfNeeded: word >> 16))
+        guard structure.mode == .descriptor, structure.reservedFlagBits == 0, structure.offset < self.addresses.size else { return nil }
+        return UInt16(truncatingIfNeeded: word)
     }
 
     /// The watch of this queue ends (reset, or the end of the recording): the waits going on.

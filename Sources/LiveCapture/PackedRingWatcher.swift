@@ -5,9 +5,12 @@ import VirtioModel
 /// Watching a packed queue (§2.8): the driver's lists are read as their first descriptor
 /// becomes available in the driver's lap, the device's used descriptors as they appear at the
 /// device's position; each used descriptor completes the oldest offer of its Buffer ID and
-/// moves the device's position on by the slots that list took (§2.8.7, §2.8.21.2).
+/// moves the device's position on by the slots that list took (§2.8.7, §2.8.21.2). With
+/// EVENT_IDX each side's position is read between two reads of the other side's event
+/// suppression structure (``EventIndexWatch``), as a split ring's index is between two reads
+/// of its event index.
 extension WatchedQueue {
-    mutating func scanPacked(memory: GuestMemoryMap, writer: RingRecordWriter) -> Bool {
+    mutating func scanPacked(memory: GuestMemoryMap, writer: RingRecordWriter, time: Int64) -> Bool {
         guard !self.suspended, self.addresses.size > 0, var cursors = self.packed else { return false }
         defer { self.packed = cursors }
         let size = Int(self.addresses.size)
@@ -20,6 +23,8 @@ extension WatchedQueue {
             changed = true
         }
         self.checkEventSuppression(&cursors, memory: memory, writer: writer)
+        let watchesEvents = self.watchesEventIndices
+        let usedEventBefore = watchesEvents ? self.packedEventPosition(.used, memory: memory) : nil
         // Completions first: a used descriptor overwrites the first slot of a list, which must
         // not then be taken for a new offer.
         var steps = 0
@@ -87,6 +92,11 @@ extension WatchedQueue {
             steps += slots
             changed = true
         }
+        if watchesEvents {
+            let position = Self.position(cursors.usedSlot, cursors.usedWrap)
+            self.followEventIndex(.used, before: usedEventBefore, ring: position, memory: memory, time: time, writer: writer)
+        }
+        let availEventBefore = watchesEvents ? self.packedEventPosition(.available, memory: memory) : nil
         steps = 0
         while steps < size,
             let (list, slots) = PackedQueueSnapshot.list(
@@ -134,8 +144,16 @@ extension WatchedQueue {
             steps += slots
             changed = true
         }
+        if watchesEvents {
+            let position = Self.position(cursors.availSlot, cursors.availWrap)
+            self.followEventIndex(.available, before: availEventBefore, ring: position, memory: memory, time: time, writer: writer)
+        }
         return changed
     }
+
+    /// A ring position as an event suppression structure names it: the slot, and the wrap
+    /// counter in bit 15 (§2.8.14).
+    static func position(_ slot: Int, _ wrap: Bool) -> UInt16 { UInt16(truncatingIfNeeded: slot) | (wrap ? 0x8000 : 0) }
 
     /// A used descriptor the sampler did not see: the slot at the device's position held a list
     /// read in this lap, and now holds one the driver made available in its next lap. The

@@ -61,7 +61,8 @@ struct WatchedQueue {
     /// descriptors may describe the later request): recorded as stale, without data.
     var missed = 0
     /// With EVENT_IDX: the device's `avail_event` and the driver's `used_event` as the scans
-    /// read them (SPLIT-DRV-MUST-NOTIFY, SPLIT-DEV-MUST-NOTIFY).
+    /// read them (SPLIT-DRV-MUST-NOTIFY, SPLIT-DEV-MUST-NOTIFY), or on a packed ring the
+    /// positions its event suppression structures name (PACKED-DRV-NOTIFY-BARRIER, PACKED-DEV-NOTIFY).
     var availEvent = EventIndexWatch()
     var usedEvent = EventIndexWatch()
 
@@ -150,7 +151,7 @@ struct WatchedQueue {
     /// Reads both indices and records what changed, in a scan begun at `time`; false when the
     /// rings are not in RAM.
     mutating func scan(memory: GuestMemoryMap, writer: RingRecordWriter, time: Int64 = RingRecordWriter.now()) -> Bool {
-        if self.packed != nil { return self.scanPacked(memory: memory, writer: writer) }
+        if self.packed != nil { return self.scanPacked(memory: memory, writer: writer, time: time) }
         let size = self.addresses.size
         // used.idx is read before avail.idx: every element used by then completes an offer
         // made by then, so offers are recorded before the completions that match them.

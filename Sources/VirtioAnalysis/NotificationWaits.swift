@@ -1,11 +1,12 @@
 import TraceSources
 import VirtioModel
 
-/// One side of a split queue waiting for a notification while the other added entries, as a
+/// One side of a queue waiting for a notification while the other added entries, as a
 /// recording saw it (an `awaiting` line of `rings.jsonl`): the waiting side's event index was
 /// at `index` from a scan begun at `from` (it had taken every entry) until at least `last`;
 /// the entries, up to ring index `reached`, were seen at `seen`; the wait was recorded as over
-/// at `end`. A notification for these entries comes between `from` and `end`.
+/// at `end`. A notification for these entries comes between `from` and `end`. On a packed
+/// ring the indices are positions: a slot, with the wrap counter in bit 15 (§2.8.14).
 public struct AwaitedNotification: Sendable, Equatable {
     /// Which notification was awaited (§2.1 "Notifications").
     public enum Kind: String, Sendable {
@@ -25,6 +26,8 @@ public struct AwaitedNotification: Sendable, Equatable {
     public var seen: Int64
     public var last: Int64
     public var end: Int64
+    /// On a packed ring (set by the replay from the queue's `queue` line).
+    public var packed = false
     /// The line of `rings.jsonl`, and which watch of the queue saw it (``RecordedQueueReport/watch``).
     public var line = 0
     public var watch = 0
@@ -48,7 +51,7 @@ public struct AwaitedNotification: Sendable, Equatable {
 }
 
 /// Judges a recording's waits for a notification against the trace of the same run
-/// (SPLIT-DRV-MUST-NOTIFY, SPLIT-DEV-MUST-NOTIFY).
+/// (SPLIT-DRV-MUST-NOTIFY, SPLIT-DEV-MUST-NOTIFY, PACKED-DRV-NOTIFY-BARRIER, PACKED-DEV-NOTIFY).
 enum NotificationWaits {
     /// A wait is judged when the event index stayed at the entries' index this long after they
     /// were seen: a side that moved it away and back for a moment (``AwaitedNotification``'s
@@ -132,14 +135,26 @@ enum NotificationWaits {
     }
 
     static func finding(_ wait: AwaitedNotification, file: String) -> Finding {
-        let (rule, adder, ring, event, waiter) =
-            wait.kind == .available
-            ? (DriverMustNotify.info, "the driver made entries available", "avail.idx", "avail_event", "device")
-            : (DeviceMustNotify.info, "the device used entries", "used.idx", "used_event", "driver")
+        let available = wait.kind == .available
+        let (adder, waiter) = available ? ("the driver", "device") : ("the device", "driver")
+        let rule: RuleInfo
+        let change: String
+        if wait.packed {
+            rule = available ? PackedDriverNotify.info : PackedDeviceNotify.info
+            let position = { (value: UInt16) in "slot \(value & 0x7FFF) wrap \(value >> 15)" }
+            change =
+                "\(adder) \(available ? "made lists available" : "wrote used descriptors") (\(position(wait.index)) → \(position(wait.reached))) "
+                + "while the \(waiter)'s event suppression (\(available ? "Device" : "Driver") Area, DESC) asked for a notification at \(position(wait.index))"
+        } else {
+            rule = available ? DriverMustNotify.info : DeviceMustNotify.info
+            let (ring, event) = available ? ("avail.idx", "avail_event") : ("used.idx", "used_event")
+            change =
+                "\(adder) \(available ? "made entries available" : "used entries") (\(ring) \(wait.index) → \(wait.reached)) "
+                + "while \(event) asked for a notification at \(wait.index)"
+        }
         return Finding(
             rule: rule,
-            message: "\(adder) (\(ring) \(wait.index) → \(wait.reached)) while \(event) asked for a notification at \(wait.index), "
-                + "and sent none: the trace shows no notification of the queue while the \(waiter) waited "
+            message: "\(change), and sent none: the trace shows no notification of the queue while the \(waiter) waited "
                 + "(\(wait.waited / 1_000_000) ms and more after the entries were seen)",
             location: Location(file: file, line: wait.line, timestamp: Timestamp(nanoseconds: wait.seen), device: wait.device, queue: wait.queue))
     }

@@ -286,11 +286,12 @@ public struct RingReplay {
             self.queues[key]?.uncertain = true
         case .awaiting(var wait):
             let key = Self.key(wait.device, wait.queue)
-            guard let state = self.queues[key], !state.packed, wait.waited >= NotificationWaits.minimumWait else { return }
+            guard let state = self.queues[key], wait.waited >= NotificationWaits.minimumWait else { return }
             guard self.waits.count < Self.maximumWaits else {
                 return self.limit("more than \(Self.maximumWaits) waits for a notification", line: line, device: wait.device, queue: wait.queue)
             }
             wait.type = state.report.type
+            wait.packed = state.packed
             wait.line = line
             wait.watch = state.report.watch
             self.waits.append(wait)

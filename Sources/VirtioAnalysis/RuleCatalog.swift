@@ -88,6 +88,8 @@ public enum RuleCatalog {
         CleanupNoTouchExposed.info,
         DriverMustNotify.info,
         DeviceMustNotify.info,
+        PackedDriverNotify.info,
+        PackedDeviceNotify.info,
     ]
 
     /// Rules on device-specific trace events, checked where the model handles the event.

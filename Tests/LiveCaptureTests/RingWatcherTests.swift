@@ -645,4 +645,94 @@ struct RingWatcherTests {
         let result = try ram.replay()
         #expect(result.rules == Array(repeating: "PACKED-EVENT-FLAGS", count: 3) && result.problems.isEmpty)
     }
+
+    /// An event suppression structure (§2.8.14) at `area`: RING_EVENT_FLAGS_DESC at `slot` in
+    /// the lap of wrap counter `wrap`, or another mode.
+    static func eventSuppression(_ ram: GuestRAM, at area: UInt64, slot: Int, wrap: Bool, mode: UInt16 = 2) {
+        ram.put(UInt16(slot) | (wrap ? 0x8000 : 0), at: Int(area))
+        ram.put(mode, at: Int(area) + 2)
+    }
+
+    @Test("packed with EVENT_IDX: lists made available while the Device Area (DESC) names the driver's next slot are one wait, recorded when it moves")
+    func packedAvailEventWait() throws {
+        let ram = try GuestRAM()
+        var queue = WatchedQueue(
+            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.packedRing,
+            features: [.version1, .ringPacked, .eventIndex], netControlQueue: nil)
+        ram.writer.write(queue.queueLine)
+        // The device has taken nothing and asks to be told of slot 0 in the first lap.
+        Self.eventSuppression(ram, at: Self.packedRing.deviceArea, slot: 0, wrap: true)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 100)
+        ram.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0082)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 200)
+        ram.packedDescriptor(1, address: 0x8100, length: 16, id: 1, flags: 0x0082)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 300)
+        #expect(try ram.lines("awaiting").isEmpty)
+        // The device turns notifications off to work: the wait is over.
+        Self.eventSuppression(ram, at: Self.packedRing.deviceArea, slot: 0, wrap: true, mode: 1)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 400)
+        let waits = try ram.lines("awaiting")
+        #expect(waits.count == 1)
+        let wait = try #require(waits.first)
+        #expect(wait["notification"] as? String == "available" && wait["index"] as? Int == 0x8000 && wait["reached"] as? Int == 0x8001)
+        #expect(wait["from"] as? Int == 100 && wait["seen"] as? Int == 200 && wait["last"] as? Int == 300)
+        // DESC at a slot the driver has already passed (the device is behind): no wait.
+        Self.eventSuppression(ram, at: Self.packedRing.deviceArea, slot: 1, wrap: true)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 500)
+        ram.packedDescriptor(2, address: 0x8200, length: 16, id: 2, flags: 0x0082)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 600)
+        queue.endWaits(writer: ram.writer)
+        #expect(try ram.lines("awaiting").count == 1)
+    }
+
+    @Test("packed with EVENT_IDX: a used descriptor at the last slot, with the Driver Area naming it, is a wait across the wrap (slot 7 wrap 1 → slot 0 wrap 0)")
+    func packedUsedEventWaitAcrossWrap() throws {
+        let ram = try GuestRAM()
+        var queue = WatchedQueue(
+            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.packedRing,
+            features: [.version1, .ringPacked, .eventIndex], netControlQueue: nil,
+            packedStart: WatchedQueue.PackedStart(slot: 7, wrap: true))
+        ram.writer.write(queue.queueLine)
+        // Slot 0 as the first lap left it: used (AVAIL = USED = 1).
+        ram.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x8080)
+        ram.packedDescriptor(7, address: 0x8000, length: 16, id: 3, flags: 0x0082)
+        Self.eventSuppression(ram, at: Self.packedRing.driverArea, slot: 7, wrap: true)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 100)
+        ram.packedDescriptor(7, address: 0x8000, length: 16, id: 3, flags: 0x8080)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 200)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 300)
+        // The watch ends (a reset) while the driver still asks at slot 7.
+        queue.endWaits(writer: ram.writer)
+        let waits = try ram.lines("awaiting")
+        #expect(waits.count == 1)
+        let wait = try #require(waits.first)
+        #expect(wait["notification"] as? String == "used" && wait["index"] as? Int == 0x8007 && wait["reached"] as? Int == 0)
+        #expect(wait["from"] as? Int == 100 && wait["seen"] as? Int == 200 && wait["last"] as? Int == 300)
+        #expect(try ram.lines("used").compactMap { $0["id"] as? Int } == [3])
+    }
+
+    @Test("packed without EVENT_IDX, or with the structure in ENABLE mode: no wait is recorded")
+    func packedNoEventWait() throws {
+        for eventIndex in [false, true] {
+            let ram = try GuestRAM()
+            var queue = WatchedQueue(
+                device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.packedRing,
+                features: eventIndex ? [.version1, .ringPacked, .eventIndex] : [.version1, .ringPacked], netControlQueue: nil)
+            Self.eventSuppression(ram, at: Self.packedRing.deviceArea, slot: 0, wrap: true, mode: eventIndex ? 0 : 2)
+            _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 100)
+            ram.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0082)
+            _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 200)
+            queue.endWaits(writer: ram.writer)
+            #expect(try ram.lines("avail").count == 1)
+            #expect(try ram.lines("awaiting").isEmpty)
+        }
+    }
+
+    @Test("the distance between ring positions: split indices modulo 2^16, packed positions modulo two laps", arguments: [
+        (UInt16(65535), UInt16(1), false, 2), (0x8000, 0x8003, true, 3), (0x8007, 0x0000, true, 1), (0x0007, 0x8000, true, 1),
+        (0x8003, 0x8003, true, 0), (0x0002, 0x8001, true, 7),
+    ])
+    func eventDistance(from: UInt16, to: UInt16, packed: Bool, expected: Int) {
+        #expect(EventIndexWatch.distance(from: from, to: to, size: 8, packed: packed) == expected)
+    }
 }

@@ -94,10 +94,12 @@ struct RingReplayTests {
             .joined(separator: "\n") + "\n"
     }
 
-    static func wait(_ device: String, index: UInt16, from: Int64, end: Int64, kind: AwaitedNotification.Kind = .available) -> RingEvent {
+    static func wait(
+        _ device: String, index: UInt16, reached: UInt16? = nil, from: Int64, end: Int64, kind: AwaitedNotification.Kind = .available
+    ) -> RingEvent {
         .awaiting(
             AwaitedNotification(
-                device: device, queue: 0, kind: kind, index: index, reached: index &+ 1, from: from, seen: from + 1_000,
+                device: device, queue: 0, kind: kind, index: index, reached: reached ?? index &+ 1, from: from, seen: from + 1_000,
                 last: end - 1_000, end: end))
     }
 
@@ -145,6 +147,27 @@ struct RingReplayTests {
         #expect(waits.map(\.index) == [1, 2, 4, 1, 2] && report.recordedQueues.first?.awaitedNotifications == 5)
         #expect(report.findings.map(\.rule.id) == ["SPLIT-DRV-MUST-NOTIFY", "SPLIT-DRV-MUST-NOTIFY", "SPLIT-DEV-MUST-NOTIFY"])
         #expect(report.findings.map(\.location.line) == [3, 5, 7] && report.recordedQueues.first?.unjudgedWaits == 0)
+    }
+
+    @Test("PACKED-DRV-NOTIFY-BARRIER / PACKED-DEV-NOTIFY: a packed queue's waits judged as a split queue's, under the packed rules, positions said as slot and wrap")
+    func awaitedNotificationsPacked() throws {
+        let (base, second, rng) = (Self.base, Self.second, Self.rng)
+        let events: [RingEvent] = [
+            .queue(device: rng, type: .entropy, queue: 0, size: 8, packed: true),
+            // Notified at 1.5 s: inside.
+            Self.wait(rng, index: 0x8001, from: base + second, end: base + 3 * second),
+            // Neither notified nor interrupted between 4 s and 6 s.
+            Self.wait(rng, index: 0x0007, reached: 0x8000, from: base + 4 * second, end: base + 6 * second),
+            Self.wait(rng, index: 0x8002, from: base + 4 * second, end: base + 6 * second, kind: .used),
+        ]
+        let (report, waits) = try Self.joined(
+            events, trace: Self.entropyTrace(notifications: ["1700000001.500000"], interrupts: ["1700000001.600000"]))
+        #expect(waits.map(\.packed) == [true, true, true])
+        #expect(report.findings.map(\.rule.id) == ["PACKED-DRV-NOTIFY-BARRIER", "PACKED-DEV-NOTIFY"])
+        #expect(report.findings.map(\.location.line) == [3, 4])
+        #expect(report.findings.first?.message.hasPrefix(
+            "the driver made lists available (slot 7 wrap 0 → slot 0 wrap 1) while the device's event suppression (Device Area, DESC) asked for a notification at slot 7 wrap 0, and sent none") == true)
+        #expect(report.findings.last?.message.hasPrefix("the device wrote used descriptors (slot 2 wrap 1 → slot 3 wrap 1)") == true)
     }
 
     @Test("SPLIT-DRV-MUST-NOTIFY: with two recorded devices of a type the trace's device cannot be told apart: counted, not judged")
