@@ -14,8 +14,9 @@ import VirtioModel
 /// ring) of a live virtqueue").
 extension WatchedQueue {
     mutating func checkExposed(memory: GuestMemoryMap, writer: RingRecordWriter) {
+        if self.packed != nil { return self.checkExposedList(memory: memory, writer: writer) }
         let size = self.addresses.size
-        guard !self.suspended, self.packed == nil, size > 0, !self.offers.isEmpty else { return }
+        guard !self.suspended, size > 0, !self.offers.isEmpty else { return }
         self.exposedTurn = (self.exposedTurn &+ 1) % size
         let head = self.exposedTurn
         // Only a head offered once and read in full: a stale or doubled offer has no single walk
@@ -29,13 +30,85 @@ extension WatchedQueue {
             self.completedSince(memory: memory)[UInt32(head)] == nil
         else { return }
         self.touched.insert(head)
+        self.recordTouched(head, slot: nil, offered: offered, now: now, writer: writer)
+    }
+
+    /// A `touched` line: the chain (list) named `head` (its Buffer ID, at ring `slot`, on a
+    /// packed ring) as offered and as walked now.
+    func recordTouched(_ head: UInt16, slot: Int?, offered: DescriptorChain, now: DescriptorChain, writer: RingRecordWriter) {
         let describe: (DescriptorChain) -> String = { chain in
             "[" + chain.elements.map { "[\($0.descriptor.address), \($0.descriptor.length), \($0.descriptor.flags.rawValue)]" }
                 .joined(separator: ", ") + "]"
         }
         writer.write(
             "{\"kind\": \"touched\", \"t\": \(RingRecordWriter.now()), \(self.location), \"head\": \(head), "
-                + "\"offered\": \(describe(offered)), \"now\": \(describe(now))}")
+                + (slot.map { "\"slot\": \($0), " } ?? "") + "\"offered\": \(describe(offered)), \"now\": \(describe(now))}")
+    }
+}
+
+/// Watching the lists a packed queue's device owns for changes (PACKED-DRV-NO-REWRITE): one
+/// ring slot per call, in turn; an outstanding list read in full that starts there is walked
+/// again (its ring descriptors and indirect table) and compared with its walk when offered.
+///
+/// The device writes into the ring too — a used descriptor's Buffer ID and length, then its
+/// flags — so a difference counts only while every slot of the list is still available in
+/// the lap it was offered in, and only when the next call for this queue, a scan later, finds
+/// it again (the device may have been between its two writes), and no used descriptor the
+/// device has written since returns the list's Buffer ID (it may complete out of order,
+/// elsewhere in the ring, and the driver then frees the list's indirect table).
+///
+/// Spec: virtio v1.2 §2.8.16 (1.1: §2.7.16), "A driver MUST NOT change a descriptor after
+/// changing the VIRTQ_DESC_F_AVAIL bit in its flags."
+extension WatchedQueue {
+    mutating func checkExposedList(memory: GuestMemoryMap, writer: RingRecordWriter) {
+        let size = Int(self.addresses.size)
+        guard !self.suspended, size > 0, var cursors = self.packed, !cursors.offerAtSlot.isEmpty else { return }
+        defer { self.packed = cursors }
+        let suspect = cursors.rewriteSuspect
+        cursors.rewriteSuspect = nil
+        let slot: Int
+        if let suspect {
+            slot = suspect
+        } else {
+            self.exposedTurn = UInt16(truncatingIfNeeded: (Int(self.exposedTurn) + 1) % size)
+            slot = Int(self.exposedTurn)
+        }
+        guard let id = cursors.offerAtSlot[slot], !self.touched.contains(id), let pending = self.offers[id], pending.count == 1,
+            let offered = pending[0].chain, offered.head == UInt16(slot), cursors.slots[id]?.first?.late == false
+        else { return }
+        // Slots before the driver's position were offered in its current lap, the others in the one before.
+        let wrap = slot < cursors.availSlot ? cursors.availWrap : !cursors.availWrap
+        guard
+            let (now, _) = PackedQueueSnapshot.list(
+                at: slot, wrapCounter: wrap, ring: self.addresses, memory: memory,
+                indirectNegotiated: self.features.contains(.indirectDescriptors)),
+            !now.defects.contains(where: { if case .notAvailable = $0 { true } else { false } }),
+            now.elements != offered.elements || now.tableIndices != offered.tableIndices || now.bufferID != offered.bufferID
+        else { return }
+        guard suspect == slot else {
+            cursors.rewriteSuspect = slot
+            return
+        }
+        guard !Self.returned(id, from: cursors, ring: self.addresses, memory: memory) else { return }
+        self.touched.insert(id)
+        self.recordTouched(id, slot: slot, offered: offered, now: now, writer: writer)
+    }
+
+    /// Whether a used descriptor the device has written past its position as the cursors
+    /// last followed it (up to the driver's position) returns Buffer ID `id`.
+    static func returned(_ id: UInt16, from cursors: PackedCursors, ring: QueueAddresses, memory: GuestMemoryMap) -> Bool {
+        let size = Int(ring.size)
+        var (slot, wrap) = (cursors.usedSlot, cursors.usedWrap)
+        for _ in 0..<size {
+            if slot == cursors.availSlot && wrap == cursors.availWrap { return false }
+            if let descriptor = PackedQueueSnapshot.descriptor(at: slot, ring: ring, memory: memory),
+                descriptor.isUsed(deviceWrapCounter: wrap), descriptor.bufferID == id
+            {
+                return true
+            }
+            Self.advance(&slot, &wrap, by: 1, size: size)
+        }
+        return false
     }
 }
 

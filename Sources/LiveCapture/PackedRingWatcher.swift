@@ -48,6 +48,7 @@ extension WatchedQueue {
                 self.offerCount -= 1
                 cursors.slots[id] = pending.isEmpty ? nil : pending
                 self.offers[id] = offered.isEmpty ? nil : offered
+                self.touched.remove(id)
             } else {
                 // Offered and used before it could be read; counted as missed. How many slots
                 // it took is lost with its first descriptor; one is assumed for the device's
@@ -128,6 +129,7 @@ extension WatchedQueue {
             // At most two rings' worth outstanding (completions lost otherwise): forgotten.
             if self.offerCount >= 2 * size {
                 self.offers = [:]
+                self.touched = []
                 cursors.slots = [:]
                 cursors.completedUnread = [:]
                 cursors.offerAtSlot = [:]
@@ -175,6 +177,7 @@ extension WatchedQueue {
             self.offerCount -= 1
             cursors.slots[id] = pending.isEmpty ? nil : pending
             self.offers[id] = offered.isEmpty ? nil : offered
+            self.touched.remove(id)
         }
         self.missed += 1
         writer.write("{\"kind\": \"missed\", \"t\": \(RingRecordWriter.now()), \(self.location), \"used\": 1}")

@@ -40,8 +40,9 @@ struct WatchedQueue {
     }
     /// How many offers `offers` holds: at most two rings' worth (``keep(_:as:)``).
     var offerCount = 0
-    /// The head whose outstanding chain is compared next (``checkExposed(memory:writer:)``),
-    /// and the heads found changed while the device owned them (reported once per offer).
+    /// The head (packed: the ring slot) whose outstanding chain is compared next
+    /// (``checkExposed(memory:writer:)``), and the heads (Buffer IDs) found changed while the
+    /// device owned them (reported once per offer).
     var exposedTurn: UInt16 = 0
     var touched: Set<UInt16> = []
     /// The head of the outstanding chain each descriptor table entry belongs to
@@ -89,6 +90,9 @@ struct WatchedQueue {
         var offerAtSlot: [Int: UInt16] = [:]
         /// The driver and device event suppression structures as last read (judged when they change).
         var eventWords: (driver: UInt32, device: UInt32)?
+        /// The slot whose outstanding list was last found changed, to be compared again at the
+        /// next check (``WatchedQueue/checkExposedList(memory:writer:)``).
+        var rewriteSuspect: Int?
 
         init(start: PackedStart) {
             (self.availSlot, self.availWrap, self.usedSlot, self.usedWrap) = (start.slot, start.wrap, start.slot, start.wrap)

@@ -265,9 +265,15 @@ public struct RingReplay {
                 "avail.idx \(availIndex) is \(availIndex &- usedIndex) past used.idx \(usedIndex): more chains exposed than the queue size \(size)",
                 line: line, device: device, queue: queue)
         case .touched(let device, let queue, let head, let change):
-            self.add(
-                CleanupNoTouchExposed.info, "the chain at head \(head) changed while the device owned it: \(change)",
-                line: line, device: device, queue: queue)
+            if self.queues[Self.key(device, queue)]?.packed == true {
+                self.add(
+                    PackedDriverNoRewrite.info, "the list with Buffer ID \(head) changed while the device owned it: \(change)",
+                    line: line, device: device, queue: queue)
+            } else {
+                self.add(
+                    CleanupNoTouchExposed.info, "the chain at head \(head) changed while the device owned it: \(change)",
+                    line: line, device: device, queue: queue)
+            }
         case .suspended(let device, let queue):
             self.queues[Self.key(device, queue)]?.uncertain = true
             self.queues[Self.key(device, queue)]?.report.suspended = true

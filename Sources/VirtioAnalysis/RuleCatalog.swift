@@ -86,6 +86,7 @@ public enum RuleCatalog {
         PackedUsedLength.info,
         PackedUsedWriteFlag.info,
         CleanupNoTouchExposed.info,
+        PackedDriverNoRewrite.info,
         DriverMustNotify.info,
         DeviceMustNotify.info,
         PackedDriverNotify.info,

@@ -735,4 +735,71 @@ struct RingWatcherTests {
     func eventDistance(from: UInt16, to: UInt16, packed: Bool, expected: Int) {
         #expect(EventIndexWatch.distance(from: from, to: to, size: 8, packed: packed) == expected)
     }
+
+    /// Checks the packed queue's outstanding lists, one slot a call, until one is found
+    /// changed once (to be confirmed at the next call), at most a lap of calls.
+    static func checkUntilSuspected(_ queue: inout WatchedQueue, _ ram: GuestRAM) {
+        for _ in 0..<8 where queue.packed?.rewriteSuspect == nil { queue.checkExposed(memory: ram.memory, writer: ram.writer) }
+    }
+
+    @Test("packed: a list the driver changes while the device owns it is PACKED-DRV-NO-REWRITE, once; an unchanged one is not")
+    func packedRewritten() throws {
+        let ram = try GuestRAM()
+        var queue = Self.packedQueue(ram)
+        ram.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0082)
+        ram.packedDescriptor(1, address: 0x8100, length: 16, id: 1, flags: 0x0082)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        for _ in 0..<16 { queue.checkExposed(memory: ram.memory, writer: ram.writer) }
+        #expect(try queue.packed?.rewriteSuspect == nil && ram.lines("touched").isEmpty)
+        // The driver moves the buffer of ID 1, its flags untouched.
+        ram.packedDescriptor(1, address: 0xA000, length: 16, id: 1, flags: 0x0082)
+        Self.checkUntilSuspected(&queue, ram)
+        #expect(try queue.packed?.rewriteSuspect == 1 && ram.lines("touched").isEmpty)
+        for _ in 0..<16 { queue.checkExposed(memory: ram.memory, writer: ram.writer) }
+        let touched = try ram.lines("touched")
+        #expect(touched.count == 1 && touched.first?["head"] as? Int == 1 && touched.first?["slot"] as? Int == 1)
+        let result = try ram.replay()
+        #expect(result.rules == ["PACKED-DRV-NO-REWRITE"] && result.problems.isEmpty)
+    }
+
+    @Test("packed: a used descriptor half written (Buffer ID and length before flags) is not a rewrite; nor a table freed after an out-of-order completion")
+    func packedNotRewritten() throws {
+        let ram = try GuestRAM()
+        var queue = Self.packedQueue(ram)
+        ram.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0082)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        // The device has written ID 0's length, not yet its flags: seen once, then used.
+        ram.packedDescriptor(0, address: 0x8000, length: 12, id: 0, flags: 0x0082)
+        Self.checkUntilSuspected(&queue, ram)
+        #expect(queue.packed?.rewriteSuspect == 0)
+        ram.packedDescriptor(0, address: 0x8000, length: 12, id: 0, flags: 0x8082)
+        for _ in 0..<16 { queue.checkExposed(memory: ram.memory, writer: ram.writer) }
+        #expect(try ram.lines("touched").isEmpty)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+
+        // IDs 2 and 3 at slots 1 and 2, each through an indirect table (a watch begun at slot
+        // 1). The device completes ID 3 first, its used descriptor at slot 1 (its position),
+        // and the driver frees ID 3's table before the recorder has read that completion.
+        let table = 0x6000
+        ram.put(UInt64(0x9000), at: table)
+        ram.put(UInt32(64), at: table + 8)
+        ram.put(UInt16(2), at: table + 14)
+        ram.put(UInt64(0x9100), at: table + 16)
+        ram.put(UInt32(64), at: table + 24)
+        ram.put(UInt16(2), at: table + 30)
+        var indirect = WatchedQueue(
+            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.packedRing,
+            features: [.version1, .ringPacked, .indirectDescriptors], netControlQueue: nil,
+            packedStart: WatchedQueue.PackedStart(slot: 1, wrap: true))
+        ram.packedDescriptor(1, address: UInt64(table), length: 16, id: 2, flags: 0x0084)
+        ram.packedDescriptor(2, address: UInt64(table + 16), length: 16, id: 3, flags: 0x0084)
+        _ = indirect.scan(memory: ram.memory, writer: ram.writer)
+        #expect(try ram.lines("avail").count == 3)
+        ram.packedDescriptor(1, address: 0, length: 64, id: 3, flags: 0x8080)
+        ram.put(UInt64(0xB000), at: table + 16)
+        Self.checkUntilSuspected(&indirect, ram)
+        #expect(indirect.packed?.rewriteSuspect == 2)
+        for _ in 0..<16 { indirect.checkExposed(memory: ram.memory, writer: ram.writer) }
+        #expect(try ram.lines("touched").isEmpty)
+    }
 }
