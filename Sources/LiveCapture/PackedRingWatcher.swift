@@ -98,15 +98,33 @@ extension WatchedQueue {
             self.followEventIndex(.used, before: usedEventBefore, ring: position, memory: memory, time: time, writer: writer)
         }
         let availEventBefore = watchesEvents ? self.packedEventPosition(.available, memory: memory) : nil
+        if let partial = cursors.partialList, partial.slot != cursors.availSlot {
+            // The device used it (the completion moved the driver's cursor past it) before the rest was seen.
+            self.recordPublishedEarly(partial, then: "the device used it before the rest was", writer: writer)
+            cursors.partialList = nil
+        }
         steps = 0
         while steps < size,
             let (list, slots) = PackedQueueSnapshot.list(
                 at: cursors.availSlot, wrapCounter: cursors.availWrap, ring: self.addresses, memory: memory,
                 indirectNegotiated: self.features.contains(.indirectDescriptors))
         {
+            // A list whose first descriptor is available before the rest (§2.8.17): read again
+            // until the rest appears (then recorded whole, with PACKED-LIST-PUBLISH), the device
+            // uses it, or a second passes (then recorded as it is: PACKED-AVAIL-ENCODING).
+            var publishedEarly: [ChainDefectFinding] = []
+            if let missing = Self.firstUnavailableSlot(of: list) {
+                if cursors.partialList?.slot != cursors.availSlot { cursors.partialList = (cursors.availSlot, missing, time) }
+                if let partial = cursors.partialList, time &- partial.since < Self.partialListWait { break }
+                cursors.partialList = nil
+            } else if let partial = cursors.partialList {
+                publishedEarly = [.publishedEarly(slot: partial.slot, missing: partial.missing, then: "the rest followed")]
+                cursors.partialList = nil
+            }
             let id = list.bufferID ?? 0
+            let defects = publishedEarly + list.defectFindings(packed: true) + self.requestDefects(of: list, memory: memory)
             var line = "{\"kind\": \"avail\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.availSeen), "
-                + "\"head\": \(id), \"slot\": \(cursors.availSlot), \(Self.chainFields(list, defects: list.defectFindings(packed: true) + self.requestDefects(of: list, memory: memory)))"
+                + "\"head\": \(id), \"slot\": \(cursors.availSlot), \(Self.chainFields(list, defects: defects))"
             // A transmitted frame is copied at once; then the list's first slot is read again.
             // Used by then, its indirect table or buffers may have been freed and reused while
             // it was read (Linux frees a request's table on completion): neither its defects nor
@@ -146,11 +164,32 @@ extension WatchedQueue {
             steps += slots
             changed = true
         }
+        if let partial = cursors.partialList, time &- partial.since >= Self.partialListWait {
+            // Its first slot is no longer available in the lap, and the rest never was.
+            self.recordPublishedEarly(partial, then: "its first slot stopped being available before the rest was", writer: writer)
+            cursors.partialList = nil
+        }
         if watchesEvents {
             let position = Self.position(cursors.availSlot, cursors.availWrap)
             self.followEventIndex(.available, before: availEventBefore, ring: position, memory: memory, time: time, writer: writer)
         }
         return changed
+    }
+
+    /// How long a list whose first descriptor is available before the rest of it is waited for
+    /// (``PackedCursors/partialList``): a second, in nanoseconds.
+    static let partialListWait: Int64 = 1_000_000_000
+
+    /// The first slot of `list` not marked available in its lap, if the walk met one.
+    static func firstUnavailableSlot(of list: DescriptorChain) -> UInt16? {
+        for defect in list.defects { if case .notAvailable(let slot) = defect { return slot } }
+        return nil
+    }
+
+    /// A `defect` line for a list seen published first descriptor first, recorded without it.
+    func recordPublishedEarly(_ partial: (slot: Int, missing: UInt16, since: Int64), then: String, writer: RingRecordWriter) {
+        let defect = ChainDefectFinding.publishedEarly(slot: partial.slot, missing: partial.missing, then: then)
+        writer.write("{\"kind\": \"defect\", \"t\": \(RingRecordWriter.now()), \(self.location), \(Self.defectsField([defect]))}")
     }
 
     /// A ring position as an event suppression structure names it: the slot, and the wrap

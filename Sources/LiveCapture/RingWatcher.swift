@@ -90,6 +90,9 @@ struct WatchedQueue {
         var offerAtSlot: [Int: UInt16] = [:]
         /// The driver and device event suppression structures as last read (judged when they change).
         var eventWords: (driver: UInt32, device: UInt32)?
+        /// A list whose first descriptor was seen available before the rest of it
+        /// (PACKED-LIST-PUBLISH): its slot, the first of its slots not available, and when.
+        var partialList: (slot: Int, missing: UInt16, since: Int64)?
         /// The slot whose outstanding list was last found changed, to be compared again at the
         /// next check (``WatchedQueue/checkExposedList(memory:writer:)``).
         var rewriteSuspect: Int?

@@ -96,6 +96,14 @@ extension ChainDefectFinding {
         return messages.map { ChainDefectFinding(rule: PackedEventFlags.info.id, message: $0) }
     }
 
+    /// A packed list whose first descriptor the recorder saw available while `missing`, a later
+    /// slot of it, was not (PACKED-LIST-PUBLISH, §2.8.17); `then` says what followed.
+    public static func publishedEarly(slot: Int, missing: UInt16, then: String) -> ChainDefectFinding {
+        ChainDefectFinding(
+            rule: PackedLists.listPublish.id,
+            message: "list at slot \(slot): its first descriptor was available while slot \(missing) of it was not; \(then)")
+    }
+
     /// A chain made available that shares descriptors with one the device owns
     /// (SPLIT-CHAINS-DISJOINT, found by the recorder over time).
     public static func sharedWithOwned(_ message: String) -> ChainDefectFinding {
@@ -117,8 +125,8 @@ public struct RecordedQueueReport: Sendable {
     /// Time from a chain made available to its used element, as the recorder saw them.
     public var availToUsed: LatencySummary?
     /// Waits for a notification long enough to be judged (SPLIT-DRV-MUST-NOTIFY,
-    /// SPLIT-DEV-MUST-NOTIFY), and how many of them could not be, the trace showing no single
-    /// device to join with.
+    /// SPLIT-DEV-MUST-NOTIFY, PACKED-DRV-NOTIFY-BARRIER, PACKED-DEV-NOTIFY), and how many of them
+    /// could not be, the trace showing no single device to join with.
     public var awaitedNotifications = 0
     public var unjudgedWaits = 0
     /// This watch's number in the recording (a queue is watched anew after each reset).

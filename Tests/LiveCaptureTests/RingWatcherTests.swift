@@ -802,4 +802,49 @@ struct RingWatcherTests {
         for _ in 0..<16 { indirect.checkExposed(memory: ram.memory, writer: ram.writer) }
         #expect(try ram.lines("touched").isEmpty)
     }
+
+    @Test("packed: a list whose first descriptor is available before the rest is waited for, and recorded whole with PACKED-LIST-PUBLISH")
+    func packedPublishedEarly() throws {
+        let ram = try GuestRAM()
+        var queue = Self.packedQueue(ram)
+        // ID 0 over slots 0 and 1: the driver flips slot 0 first.
+        ram.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0083)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 100)
+        #expect(try ram.lines("avail").isEmpty && queue.packed?.partialList?.slot == 0)
+        ram.packedDescriptor(1, address: 0x8100, length: 16, id: 0, flags: 0x0082)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 200)
+        let offered = try ram.lines("avail")
+        #expect(offered.count == 1 && (offered.first?["descriptors"] as? [Any])?.count == 2)
+        // The next list, published right, is read as usual.
+        ram.packedDescriptor(2, address: 0x8200, length: 16, id: 1, flags: 0x0082)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 300)
+        #expect(try ram.lines("avail").count == 2)
+        let result = try ram.replay()
+        #expect(result.rules == ["PACKED-LIST-PUBLISH"] && result.problems.isEmpty)
+    }
+
+    @Test("packed: a list whose rest never comes is recorded as it is after a second (PACKED-AVAIL-ENCODING); one used first is PACKED-LIST-PUBLISH")
+    func packedPublishedEarlyUnresolved() throws {
+        let ram = try GuestRAM()
+        var queue = Self.packedQueue(ram)
+        ram.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0083)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 100)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 100 + WatchedQueue.partialListWait / 2)
+        #expect(try ram.lines("avail").isEmpty)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 100 + WatchedQueue.partialListWait)
+        #expect(try ram.lines("avail").count == 1)
+        var result = try ram.replay()
+        #expect(result.rules == ["PACKED-AVAIL-ENCODING"])
+
+        let used = try GuestRAM()
+        var other = Self.packedQueue(used)
+        used.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0083)
+        _ = other.scan(memory: used.memory, writer: used.writer, time: 100)
+        // The device takes it as it is (QEMU reads a list's later descriptors without looking at their flags).
+        used.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x8082)
+        _ = other.scan(memory: used.memory, writer: used.writer, time: 200)
+        #expect(try used.lines("avail").isEmpty && other.packed?.partialList == nil)
+        result = try used.replay()
+        #expect(result.rules == ["PACKED-LIST-PUBLISH"] && result.queues.first?.missed == 1)
+    }
 }

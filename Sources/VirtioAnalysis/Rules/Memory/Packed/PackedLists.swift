@@ -27,7 +27,12 @@ enum PackedLists {
         summary: "an indirect descriptor's length is a non-zero multiple of 16 (whole table entries)",
         party: .driver, evidence: "a packed ring in a dump and the device's position (QMP)")
 
-    static let infos = [availEncoding, listLength, readWriteOrder, indirectFlags, indirectLength]
+    static let listPublish = RuleInfo(
+        id: "PACKED-LIST-PUBLISH", severity: .error, section: "2.8.17", section11: "2.7.17",
+        summary: "the driver makes a list's first descriptor available only after all the others",
+        party: .driver, evidence: "a recording: a list's first descriptor seen available while a later one of it was not")
+
+    static let infos = [availEncoding, listLength, readWriteOrder, indirectFlags, indirectLength, listPublish]
 
     /// The rule a defect of the list starting at ring slot `head` breaks, and what to say.
     static func finding(for defect: ChainDefect, head: UInt16) -> (RuleInfo, String) {
