@@ -78,6 +78,7 @@ struct EventIndexWatch {
     /// laps (the counter flips after each, §2.8.1).
     static func distance(from: UInt16, to: UInt16, size: UInt16, packed: Bool) -> Int {
         guard packed else { return Int(to &- from) }
+        guard size > 0 else { return 0 }
         let lap = Int(size)
         // The lap with wrap counter 1 first, as both counters start at 1.
         let linear = { (position: UInt16) in Int(position & 0x7FFF) + (position & 0x8000 != 0 ? 0 : lap) }

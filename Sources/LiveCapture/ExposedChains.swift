@@ -13,8 +13,8 @@ import VirtioModel
 /// been exposed in the available ring (and not marked consumed by the device in the used
 /// ring) of a live virtqueue").
 extension WatchedQueue {
-    mutating func checkExposed(memory: GuestMemoryMap, writer: RingRecordWriter) {
-        if self.packed != nil { return self.checkExposedList(memory: memory, writer: writer) }
+    mutating func checkExposed(memory: GuestMemoryMap, writer: RingRecordWriter, clock: Double = QMPConnection.now()) {
+        if self.packed != nil { return self.checkExposedList(memory: memory, writer: writer, clock: clock) }
         let size = self.addresses.size
         guard !self.suspended, size > 0, !self.offers.isEmpty else { return }
         self.exposedTurn = (self.exposedTurn &+ 1) % size
@@ -51,16 +51,21 @@ extension WatchedQueue {
 /// again (its ring descriptors and indirect table) and compared with its walk when offered.
 ///
 /// The device writes into the ring too — a used descriptor's Buffer ID and length, then its
-/// flags — so a difference counts only while every slot of the list is still available in
-/// the lap it was offered in, and only when the next call for this queue, a scan later, finds
-/// it again (the device may have been between its two writes), and no used descriptor the
-/// device has written since returns the list's Buffer ID (it may complete out of order,
-/// elsewhere in the ring, and the driver then frees the list's indirect table).
+/// flags — so a difference counts only while every slot of the list still shows the available
+/// flags of the lap it was read in, only once it has lasted ``rewriteConfirmation`` (the list is
+/// compared again at each check of the queue meanwhile: the device may have been between its
+/// two writes, or taken off the processor there), and only when no used descriptor the device
+/// has written since returns the list's Buffer ID (it may complete out of order, elsewhere in
+/// the ring, and the driver then frees the list's indirect table).
 ///
 /// Spec: virtio v1.2 §2.8.16 (1.1: §2.7.16), "A driver MUST NOT change a descriptor after
 /// changing the VIRTQ_DESC_F_AVAIL bit in its flags."
 extension WatchedQueue {
-    mutating func checkExposedList(memory: GuestMemoryMap, writer: RingRecordWriter) {
+    /// How long a list must stay changed to be recorded as touched, in seconds.
+    static let rewriteConfirmation = 0.1
+
+    /// `clock`: now, on the recorder's monotonic clock (``QMPConnection/now()``).
+    mutating func checkExposedList(memory: GuestMemoryMap, writer: RingRecordWriter, clock: Double) {
         let size = Int(self.addresses.size)
         guard !self.suspended, size > 0, var cursors = self.packed, !cursors.offerAtSlot.isEmpty else { return }
         defer { self.packed = cursors }
@@ -68,30 +73,33 @@ extension WatchedQueue {
         cursors.rewriteSuspect = nil
         let slot: Int
         if let suspect {
-            slot = suspect
+            slot = suspect.slot
         } else {
             self.exposedTurn = UInt16(truncatingIfNeeded: (Int(self.exposedTurn) + 1) % size)
             slot = Int(self.exposedTurn)
         }
-        guard let id = cursors.offerAtSlot[slot], !self.touched.contains(id), let pending = self.offers[id], pending.count == 1,
-            let offered = pending[0].chain, offered.head == UInt16(slot), cursors.slots[id]?.first?.late == false
+        guard let offer = cursors.offerAtSlot[slot], !self.touched.contains(offer.id), let pending = self.offers[offer.id],
+            pending.count == 1, let offered = pending[0].chain, offered.head == UInt16(slot),
+            cursors.slots[offer.id]?.first?.late == false
         else { return }
-        // Slots before the driver's position were offered in its current lap, the others in the one before.
-        let wrap = slot < cursors.availSlot ? cursors.availWrap : !cursors.availWrap
         guard
             let (now, _) = PackedQueueSnapshot.list(
-                at: slot, wrapCounter: wrap, ring: self.addresses, memory: memory,
+                at: slot, wrapCounter: offer.wrap, ring: self.addresses, memory: memory,
                 indirectNegotiated: self.features.contains(.indirectDescriptors)),
             !now.defects.contains(where: { if case .notAvailable = $0 { true } else { false } }),
             now.elements != offered.elements || now.tableIndices != offered.tableIndices || now.bufferID != offered.bufferID
         else { return }
-        guard suspect == slot else {
-            cursors.rewriteSuspect = slot
+        guard let suspect, suspect.slot == slot, suspect.id == offer.id else {
+            cursors.rewriteSuspect = (slot, offer.id, clock)
             return
         }
-        guard !Self.returned(id, from: cursors, ring: self.addresses, memory: memory) else { return }
-        self.touched.insert(id)
-        self.recordTouched(id, slot: slot, offered: offered, now: now, writer: writer)
+        guard clock - suspect.since >= Self.rewriteConfirmation else {
+            cursors.rewriteSuspect = suspect
+            return
+        }
+        guard !Self.returned(offer.id, from: cursors, ring: self.addresses, memory: memory) else { return }
+        self.touched.insert(offer.id)
+        self.recordTouched(offer.id, slot: slot, offered: offered, now: now, writer: writer)
     }
 
     /// Whether a used descriptor the device has written past its position as the cursors

@@ -10,7 +10,7 @@ import VirtioModel
 /// suppression structure (``EventIndexWatch``), as a split ring's index is between two reads
 /// of its event index.
 extension WatchedQueue {
-    mutating func scanPacked(memory: GuestMemoryMap, writer: RingRecordWriter, time: Int64) -> Bool {
+    mutating func scanPacked(memory: GuestMemoryMap, writer: RingRecordWriter, time: Int64, clock: Double) -> Bool {
         guard !self.suspended, self.addresses.size > 0, var cursors = self.packed else { return false }
         defer { self.packed = cursors }
         let size = Int(self.addresses.size)
@@ -37,6 +37,7 @@ extension WatchedQueue {
             }
             cursors.offerAtSlot[cursors.usedSlot] = nil
             let id = descriptor.bufferID
+            if cursors.rewriteSuspect?.id == id { cursors.rewriteSuspect = nil }
             // Without WRITE the length is reserved (§2.8.4): recorded, and said.
             let written = descriptor.flags.contains(.write)
             var chain: DescriptorChain?
@@ -98,7 +99,7 @@ extension WatchedQueue {
             self.followEventIndex(.used, before: usedEventBefore, ring: position, memory: memory, time: time, writer: writer)
         }
         let availEventBefore = watchesEvents ? self.packedEventPosition(.available, memory: memory) : nil
-        if let partial = cursors.partialList, partial.slot != cursors.availSlot {
+        if let partial = cursors.partialList, partial.slot != cursors.availSlot || partial.wrap != cursors.availWrap {
             // The device used it (the completion moved the driver's cursor past it) before the rest was seen.
             self.recordPublishedEarly(partial, then: "the device used it before the rest was", writer: writer)
             cursors.partialList = nil
@@ -112,10 +113,21 @@ extension WatchedQueue {
             // A list whose first descriptor is available before the rest (§2.8.17): read again
             // until the rest appears (then recorded whole, with PACKED-LIST-PUBLISH), the device
             // uses it, or a second passes (then recorded as it is: PACKED-AVAIL-ENCODING).
+            // A later slot that holds a used descriptor of its lap was written by the device,
+            // which had read the list (out of order, at its own position): read late.
             var publishedEarly: [ChainDefectFinding] = []
+            var overwritten = false
             if let missing = Self.firstUnavailableSlot(of: list) {
-                if cursors.partialList?.slot != cursors.availSlot { cursors.partialList = (cursors.availSlot, missing, time) }
-                if let partial = cursors.partialList, time &- partial.since < Self.partialListWait { break }
+                let wrap = Int(missing) < cursors.availSlot ? !cursors.availWrap : cursors.availWrap
+                overwritten =
+                    PackedQueueSnapshot.descriptor(at: Int(missing), ring: self.addresses, memory: memory)?
+                    .isUsed(deviceWrapCounter: wrap) == true
+                if !overwritten {
+                    if cursors.partialList.map({ $0.slot != cursors.availSlot || $0.wrap != cursors.availWrap }) ?? true {
+                        cursors.partialList = PackedCursors.PartialList(slot: cursors.availSlot, wrap: cursors.availWrap, missing: missing, since: clock)
+                    }
+                    if let partial = cursors.partialList, clock - partial.since < Self.partialListWait { break }
+                }
                 cursors.partialList = nil
             } else if let partial = cursors.partialList {
                 publishedEarly = [.publishedEarly(slot: partial.slot, missing: partial.missing, then: "the rest followed")]
@@ -130,8 +142,10 @@ extension WatchedQueue {
             // it was read (Linux frees a request's table on completion): neither its defects nor
             // its bytes are taken.
             let data = self.transmittedBytes(list, memory: memory)
-            let late = PackedQueueSnapshot.descriptor(at: cursors.availSlot, ring: self.addresses, memory: memory)?
-                .isAvailable(driverWrapCounter: cursors.availWrap) != true
+            let late =
+                overwritten
+                || PackedQueueSnapshot.descriptor(at: cursors.availSlot, ring: self.addresses, memory: memory)?
+                    .isAvailable(driverWrapCounter: cursors.availWrap) != true
             // Its completion was met before the list itself (out of order): read, not outstanding.
             let pending = cursors.completedUnread[id, default: 0]
             let completed = pending > 0
@@ -151,20 +165,24 @@ extension WatchedQueue {
                 cursors.slots = [:]
                 cursors.completedUnread = [:]
                 cursors.offerAtSlot = [:]
+                cursors.rewriteSuspect = nil
                 self.offerCount = 0
             }
             if !completed {
                 self.offers[id, default: []].append(Offer(chain: list))
                 self.offerCount += 1
                 cursors.slots[id, default: []].append((slots, late))
-                cursors.offerAtSlot[cursors.availSlot] = id
+                cursors.offerAtSlot[cursors.availSlot] = (id, cursors.availWrap)
             }
             self.availSeen += 1
             Self.advance(&cursors.availSlot, &cursors.availWrap, by: slots, size: size)
             steps += slots
             changed = true
         }
-        if let partial = cursors.partialList, time &- partial.since >= Self.partialListWait {
+        if let partial = cursors.partialList,
+            PackedQueueSnapshot.descriptor(at: partial.slot, ring: self.addresses, memory: memory)?
+                .isAvailable(driverWrapCounter: partial.wrap) != true
+        {
             // Its first slot is no longer available in the lap, and the rest never was.
             self.recordPublishedEarly(partial, then: "its first slot stopped being available before the rest was", writer: writer)
             cursors.partialList = nil
@@ -177,8 +195,8 @@ extension WatchedQueue {
     }
 
     /// How long a list whose first descriptor is available before the rest of it is waited for
-    /// (``PackedCursors/partialList``): a second, in nanoseconds.
-    static let partialListWait: Int64 = 1_000_000_000
+    /// (``PackedCursors/partialList``), in seconds.
+    static let partialListWait = 1.0
 
     /// The first slot of `list` not marked available in its lap, if the walk met one.
     static func firstUnavailableSlot(of list: DescriptorChain) -> UInt16? {
@@ -187,7 +205,7 @@ extension WatchedQueue {
     }
 
     /// A `defect` line for a list seen published first descriptor first, recorded without it.
-    func recordPublishedEarly(_ partial: (slot: Int, missing: UInt16, since: Int64), then: String, writer: RingRecordWriter) {
+    func recordPublishedEarly(_ partial: PackedCursors.PartialList, then: String, writer: RingRecordWriter) {
         let defect = ChainDefectFinding.publishedEarly(slot: partial.slot, missing: partial.missing, then: then)
         writer.write("{\"kind\": \"defect\", \"t\": \(RingRecordWriter.now()), \(self.location), \(Self.defectsField([defect]))}")
     }
@@ -206,9 +224,12 @@ extension WatchedQueue {
     private mutating func passLappedSlot(
         _ descriptor: PackedDescriptor, _ cursors: inout PackedCursors, writer: RingRecordWriter, size: Int
     ) -> Bool {
-        guard let id = cursors.offerAtSlot[cursors.usedSlot], descriptor.isAvailable(driverWrapCounter: !cursors.usedWrap)
+        guard let offer = cursors.offerAtSlot[cursors.usedSlot], offer.wrap == cursors.usedWrap,
+            descriptor.isAvailable(driverWrapCounter: !cursors.usedWrap)
         else { return false }
+        let id = offer.id
         cursors.offerAtSlot[cursors.usedSlot] = nil
+        if cursors.rewriteSuspect?.id == id { cursors.rewriteSuspect = nil }
         var slots = 1
         if var pending = cursors.slots[id], !pending.isEmpty, var offered = self.offers[id], !offered.isEmpty {
             slots = pending.removeFirst().count

@@ -85,17 +85,27 @@ struct WatchedQueue {
         /// Buffer IDs whose used descriptor came before their list was read (the device
         /// completed out of order): the list, met later, is not outstanding.
         var completedUnread: [UInt16: Int] = [:]
-        /// The Buffer ID of the outstanding list that starts at each slot, read in the
-        /// driver's current lap, for a completion the sampler missed (``WatchedQueue/passLappedSlot``).
-        var offerAtSlot: [Int: UInt16] = [:]
+        /// The Buffer ID of the outstanding list that starts at each slot, and the wrap counter
+        /// of the driver's lap it was read in: for a completion the sampler missed
+        /// (``WatchedQueue/passLappedSlot``), and for the list's walk again
+        /// (``WatchedQueue/checkExposedList(memory:writer:clock:)``).
+        var offerAtSlot: [Int: (id: UInt16, wrap: Bool)] = [:]
         /// The driver and device event suppression structures as last read (judged when they change).
         var eventWords: (driver: UInt32, device: UInt32)?
         /// A list whose first descriptor was seen available before the rest of it
-        /// (PACKED-LIST-PUBLISH): its slot, the first of its slots not available, and when.
-        var partialList: (slot: Int, missing: UInt16, since: Int64)?
-        /// The slot whose outstanding list was last found changed, to be compared again at the
-        /// next check (``WatchedQueue/checkExposedList(memory:writer:)``).
-        var rewriteSuspect: Int?
+        /// (PACKED-LIST-PUBLISH): its slot and lap, the first of its slots not available, and
+        /// since when (the recorder's monotonic clock, ``QMPConnection/now()``).
+        var partialList: PartialList?
+        struct PartialList {
+            var slot: Int
+            var wrap: Bool
+            var missing: UInt16
+            var since: Double
+        }
+        /// The outstanding list last found changed (its first slot and Buffer ID), and since
+        /// when (monotonic): compared again at each check of the queue until the change has
+        /// lasted ``WatchedQueue/rewriteConfirmation`` (``WatchedQueue/checkExposedList(memory:writer:clock:)``).
+        var rewriteSuspect: (slot: Int, id: UInt16, since: Double)?
 
         init(start: PackedStart) {
             (self.availSlot, self.availWrap, self.usedSlot, self.usedWrap) = (start.slot, start.wrap, start.slot, start.wrap)
@@ -155,10 +165,13 @@ struct WatchedQueue {
         return fresh
     }
 
-    /// Reads both indices and records what changed, in a scan begun at `time`; false when the
-    /// rings are not in RAM.
-    mutating func scan(memory: GuestMemoryMap, writer: RingRecordWriter, time: Int64 = RingRecordWriter.now()) -> Bool {
-        if self.packed != nil { return self.scanPacked(memory: memory, writer: writer, time: time) }
+    /// Reads both indices and records what changed, in a scan begun at `time` (CLOCK_REALTIME,
+    /// the trace's clock) and `clock` (the recorder's monotonic clock, for how long a packed
+    /// list is waited for); false when the rings are not in RAM.
+    mutating func scan(
+        memory: GuestMemoryMap, writer: RingRecordWriter, time: Int64 = RingRecordWriter.now(), clock: Double = QMPConnection.now()
+    ) -> Bool {
+        if self.packed != nil { return self.scanPacked(memory: memory, writer: writer, time: time, clock: clock) }
         let size = self.addresses.size
         // used.idx is read before avail.idx: every element used by then completes an offer
         // made by then, so offers are recorded before the completions that match them.

@@ -49,11 +49,11 @@ struct Rings {
     mutating func scanAll() -> Bool {
         guard let memory = self.memory else { return false }
         let before = self.writer.lines
-        let time = RingRecordWriter.now()
-        for index in self.watched.indices { _ = self.watched[index].scan(memory: memory, writer: self.writer, time: time) }
+        let (time, clock) = (RingRecordWriter.now(), QMPConnection.now())
+        for index in self.watched.indices { _ = self.watched[index].scan(memory: memory, writer: self.writer, time: time, clock: clock) }
         if !self.watched.isEmpty {
             self.exposedTurn = (self.exposedTurn + 1) % self.watched.count
-            self.watched[self.exposedTurn].checkExposed(memory: memory, writer: self.writer)
+            self.watched[self.exposedTurn].checkExposed(memory: memory, writer: self.writer, clock: clock)
         }
         return self.writer.lines != before
     }

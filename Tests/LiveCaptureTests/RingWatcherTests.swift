@@ -711,21 +711,22 @@ struct RingWatcherTests {
         #expect(try ram.lines("used").compactMap { $0["id"] as? Int } == [3])
     }
 
-    @Test("packed without EVENT_IDX, or with the structure in ENABLE mode: no wait is recorded")
-    func packedNoEventWait() throws {
-        for eventIndex in [false, true] {
-            let ram = try GuestRAM()
-            var queue = WatchedQueue(
-                device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.packedRing,
-                features: eventIndex ? [.version1, .ringPacked, .eventIndex] : [.version1, .ringPacked], netControlQueue: nil)
-            Self.eventSuppression(ram, at: Self.packedRing.deviceArea, slot: 0, wrap: true, mode: eventIndex ? 0 : 2)
-            _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 100)
-            ram.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0082)
-            _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 200)
-            queue.endWaits(writer: ram.writer)
-            #expect(try ram.lines("avail").count == 1)
-            #expect(try ram.lines("awaiting").isEmpty)
-        }
+    @Test("packed without EVENT_IDX, with the structure in ENABLE mode, or DESC past the ring's end: no position, no wait", arguments: [
+        (false, UInt16(2), 0), (true, 0, 0), (true, 2, 8),
+    ])
+    func packedNoEventWait(eventIndex: Bool, mode: UInt16, slot: Int) throws {
+        let ram = try GuestRAM()
+        var queue = WatchedQueue(
+            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.packedRing,
+            features: eventIndex ? [.version1, .ringPacked, .eventIndex] : [.version1, .ringPacked], netControlQueue: nil)
+        Self.eventSuppression(ram, at: Self.packedRing.deviceArea, slot: slot, wrap: true, mode: mode)
+        if eventIndex { #expect(queue.packedEventPosition(.available, memory: ram.memory) == nil) }
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 100)
+        ram.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0082)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 200)
+        queue.endWaits(writer: ram.writer)
+        #expect(try ram.lines("avail").count == 1)
+        #expect(try ram.lines("awaiting").isEmpty)
     }
 
     @Test("the distance between ring positions: split indices modulo 2^16, packed positions modulo two laps", arguments: [
@@ -736,44 +737,55 @@ struct RingWatcherTests {
         #expect(EventIndexWatch.distance(from: from, to: to, size: 8, packed: packed) == expected)
     }
 
-    /// Checks the packed queue's outstanding lists, one slot a call, until one is found
-    /// changed once (to be confirmed at the next call), at most a lap of calls.
-    static func checkUntilSuspected(_ queue: inout WatchedQueue, _ ram: GuestRAM) {
-        for _ in 0..<8 where queue.packed?.rewriteSuspect == nil { queue.checkExposed(memory: ram.memory, writer: ram.writer) }
+    /// Checks the packed queue's outstanding lists at `clock`, one slot a call, until one is
+    /// found changed (to be confirmed once the change has lasted), at most a lap of calls.
+    static func checkUntilSuspected(_ queue: inout WatchedQueue, _ ram: GuestRAM, clock: Double) {
+        for _ in 0..<8 where queue.packed?.rewriteSuspect == nil {
+            queue.checkExposed(memory: ram.memory, writer: ram.writer, clock: clock)
+        }
     }
 
-    @Test("packed: a list the driver changes while the device owns it is PACKED-DRV-NO-REWRITE, once; an unchanged one is not")
+    /// `count` checks of the packed queue's outstanding lists at `clock`.
+    static func check(_ queue: inout WatchedQueue, _ ram: GuestRAM, clock: Double, count: Int = 16) {
+        for _ in 0..<count { queue.checkExposed(memory: ram.memory, writer: ram.writer, clock: clock) }
+    }
+
+    @Test("packed: a list the driver changes while the device owns it is PACKED-DRV-NO-REWRITE once the change has lasted, once; an unchanged one is not")
     func packedRewritten() throws {
         let ram = try GuestRAM()
         var queue = Self.packedQueue(ram)
         ram.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0082)
         ram.packedDescriptor(1, address: 0x8100, length: 16, id: 1, flags: 0x0082)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
-        for _ in 0..<16 { queue.checkExposed(memory: ram.memory, writer: ram.writer) }
+        Self.check(&queue, ram, clock: 0)
         #expect(try queue.packed?.rewriteSuspect == nil && ram.lines("touched").isEmpty)
         // The driver moves the buffer of ID 1, its flags untouched.
         ram.packedDescriptor(1, address: 0xA000, length: 16, id: 1, flags: 0x0082)
-        Self.checkUntilSuspected(&queue, ram)
-        #expect(try queue.packed?.rewriteSuspect == 1 && ram.lines("touched").isEmpty)
-        for _ in 0..<16 { queue.checkExposed(memory: ram.memory, writer: ram.writer) }
+        Self.checkUntilSuspected(&queue, ram, clock: 10)
+        #expect(try queue.packed?.rewriteSuspect?.slot == 1 && ram.lines("touched").isEmpty)
+        // Still changed 50 ms later: not yet.
+        Self.check(&queue, ram, clock: 10 + WatchedQueue.rewriteConfirmation / 2)
+        #expect(try ram.lines("touched").isEmpty)
+        Self.check(&queue, ram, clock: 10 + 1.5 * WatchedQueue.rewriteConfirmation)
         let touched = try ram.lines("touched")
         #expect(touched.count == 1 && touched.first?["head"] as? Int == 1 && touched.first?["slot"] as? Int == 1)
         let result = try ram.replay()
         #expect(result.rules == ["PACKED-DRV-NO-REWRITE"] && result.problems.isEmpty)
     }
 
-    @Test("packed: a used descriptor half written (Buffer ID and length before flags) is not a rewrite; nor a table freed after an out-of-order completion")
+    @Test("packed: a used descriptor half written (Buffer ID and length before flags), even for a while, is not a rewrite; nor a table freed after an out-of-order completion")
     func packedNotRewritten() throws {
         let ram = try GuestRAM()
         var queue = Self.packedQueue(ram)
         ram.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0082)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
-        // The device has written ID 0's length, not yet its flags: seen once, then used.
+        // The device has written ID 0's length, not yet its flags, and is held there for 50 ms.
         ram.packedDescriptor(0, address: 0x8000, length: 12, id: 0, flags: 0x0082)
-        Self.checkUntilSuspected(&queue, ram)
-        #expect(queue.packed?.rewriteSuspect == 0)
+        Self.checkUntilSuspected(&queue, ram, clock: 0)
+        #expect(queue.packed?.rewriteSuspect?.slot == 0)
+        Self.check(&queue, ram, clock: WatchedQueue.rewriteConfirmation / 2)
         ram.packedDescriptor(0, address: 0x8000, length: 12, id: 0, flags: 0x8082)
-        for _ in 0..<16 { queue.checkExposed(memory: ram.memory, writer: ram.writer) }
+        Self.check(&queue, ram, clock: 2 * WatchedQueue.rewriteConfirmation)
         #expect(try ram.lines("touched").isEmpty)
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
 
@@ -797,9 +809,9 @@ struct RingWatcherTests {
         #expect(try ram.lines("avail").count == 3)
         ram.packedDescriptor(1, address: 0, length: 64, id: 3, flags: 0x8080)
         ram.put(UInt64(0xB000), at: table + 16)
-        Self.checkUntilSuspected(&indirect, ram)
-        #expect(indirect.packed?.rewriteSuspect == 2)
-        for _ in 0..<16 { indirect.checkExposed(memory: ram.memory, writer: ram.writer) }
+        Self.checkUntilSuspected(&indirect, ram, clock: 0)
+        #expect(indirect.packed?.rewriteSuspect?.slot == 2)
+        Self.check(&indirect, ram, clock: 1)
         #expect(try ram.lines("touched").isEmpty)
     }
 
@@ -809,29 +821,29 @@ struct RingWatcherTests {
         var queue = Self.packedQueue(ram)
         // ID 0 over slots 0 and 1: the driver flips slot 0 first.
         ram.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0083)
-        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 100)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, clock: 0)
         #expect(try ram.lines("avail").isEmpty && queue.packed?.partialList?.slot == 0)
         ram.packedDescriptor(1, address: 0x8100, length: 16, id: 0, flags: 0x0082)
-        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 200)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, clock: 0.001)
         let offered = try ram.lines("avail")
         #expect(offered.count == 1 && (offered.first?["descriptors"] as? [Any])?.count == 2)
         // The next list, published right, is read as usual.
         ram.packedDescriptor(2, address: 0x8200, length: 16, id: 1, flags: 0x0082)
-        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 300)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, clock: 0.002)
         #expect(try ram.lines("avail").count == 2)
         let result = try ram.replay()
         #expect(result.rules == ["PACKED-LIST-PUBLISH"] && result.problems.isEmpty)
     }
 
-    @Test("packed: a list whose rest never comes is recorded as it is after a second (PACKED-AVAIL-ENCODING); one used first is PACKED-LIST-PUBLISH")
+    @Test("packed: a list whose rest never comes is recorded as it is after a second (PACKED-AVAIL-ENCODING); one used first, or whose first slot goes, is PACKED-LIST-PUBLISH")
     func packedPublishedEarlyUnresolved() throws {
         let ram = try GuestRAM()
         var queue = Self.packedQueue(ram)
         ram.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0083)
-        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 100)
-        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 100 + WatchedQueue.partialListWait / 2)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, clock: 100)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, clock: 100 + WatchedQueue.partialListWait / 2)
         #expect(try ram.lines("avail").isEmpty)
-        _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 100 + WatchedQueue.partialListWait)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, clock: 100 + WatchedQueue.partialListWait)
         #expect(try ram.lines("avail").count == 1)
         var result = try ram.replay()
         #expect(result.rules == ["PACKED-AVAIL-ENCODING"])
@@ -839,12 +851,37 @@ struct RingWatcherTests {
         let used = try GuestRAM()
         var other = Self.packedQueue(used)
         used.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0083)
-        _ = other.scan(memory: used.memory, writer: used.writer, time: 100)
+        _ = other.scan(memory: used.memory, writer: used.writer, clock: 0)
         // The device takes it as it is (QEMU reads a list's later descriptors without looking at their flags).
         used.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x8082)
-        _ = other.scan(memory: used.memory, writer: used.writer, time: 200)
+        _ = other.scan(memory: used.memory, writer: used.writer, clock: 0.001)
         #expect(try used.lines("avail").isEmpty && other.packed?.partialList == nil)
         result = try used.replay()
         #expect(result.rules == ["PACKED-LIST-PUBLISH"] && result.queues.first?.missed == 1)
+
+        // The driver takes its first slot back (flags 0): said at once, not after the second.
+        let gone = try GuestRAM()
+        var third = Self.packedQueue(gone)
+        gone.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0083)
+        _ = third.scan(memory: gone.memory, writer: gone.writer, clock: 0)
+        gone.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0)
+        _ = third.scan(memory: gone.memory, writer: gone.writer, clock: 0.001)
+        let defects = try gone.lines("defect")
+        #expect(defects.count == 1 && third.packed?.partialList == nil)
+        #expect(try gone.replay().rules == ["PACKED-LIST-PUBLISH"])
+    }
+
+    @Test("packed: a list whose later slot holds a used descriptor of its lap (an out-of-order device wrote it there) is read late, not judged")
+    func packedContinuationOverwritten() throws {
+        let ram = try GuestRAM()
+        var queue = Self.packedQueue(ram)
+        // ID 4 over slots 0 and 1 (chained); the device, having read it, completed ID 9 (a
+        // list it had read before) with a used descriptor at slot 1.
+        ram.packedDescriptor(1, address: 0x8100, length: 16, id: 9, flags: 0x8080)
+        ram.packedDescriptor(0, address: 0x8000, length: 16, id: 4, flags: 0x0083)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, clock: 0)
+        let offered = try ram.lines("avail")
+        #expect(offered.count == 1 && offered.first?["late"] as? Bool == true && queue.packed?.partialList == nil)
+        #expect(try ram.replay().rules.isEmpty)
     }
 }

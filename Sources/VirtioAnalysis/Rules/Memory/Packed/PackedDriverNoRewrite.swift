@@ -11,5 +11,5 @@ enum PackedDriverNoRewrite {
         id: "PACKED-DRV-NO-REWRITE", severity: .error, section: "2.8.16", section11: "2.7.16",
         summary: "the driver does not change a packed list, or its indirect table, while the device owns it",
         party: .driver,
-        evidence: "a recording: a list walked again while outstanding, its slots still available in their lap, differs from its walk when offered")
+        evidence: "a recording: a list walked again while outstanding, its slots still available in their lap, differs from its walk when offered for 100 ms")
 }
