@@ -1,3 +1,4 @@
+import Synchronization
 import VirtioModel
 
 /// A packed virtqueue as it stood in a dump: the descriptor ring and both event suppression
@@ -179,12 +180,23 @@ extension DescriptorChain {
 }
 
 extension PackedQueueSnapshot {
-    /// One packed descriptor read from guest memory at `slot` of the ring at `ring`.
+    /// One packed descriptor read from guest memory at `slot` of the ring at `ring`, in place.
+    ///
+    /// Its flags are read first, and the rest after them: a driver writes a descriptor's flags
+    /// last, behind a barrier (§2.8.21.1), so in memory another side is writing (`vqscope
+    /// record`) the fields read after flags that say available are at least as new as they.
+    /// Read in address order, they could be the previous lap's.
     public static func descriptor(at slot: Int, ring: QueueAddresses, memory: GuestMemoryMap) -> PackedDescriptor? {
-        guard slot >= 0, slot < Int(ring.size),
-            var cursor = try? memory.cursor(at: ring.descriptorArea &+ UInt64(slot) &* 16, length: PackedDescriptor.size)
+        guard slot >= 0, slot < Int(ring.size) else { return nil }
+        let (base, overflow) = ring.descriptorArea.addingReportingOverflow(UInt64(slot) &* 16)
+        guard !overflow, !base.addingReportingOverflow(UInt64(PackedDescriptor.size)).overflow,
+            let flags = memory.value(UInt16.self, at: base &+ 14)
         else { return nil }
-        return try? PackedDescriptor(parsing: &cursor)
+        atomicMemoryFence(ordering: .acquiring)
+        guard let address = memory.value(UInt64.self, at: base), let length = memory.value(UInt32.self, at: base &+ 8),
+            let id = memory.value(UInt16.self, at: base &+ 12)
+        else { return nil }
+        return PackedDescriptor(address: address, length: length, bufferID: id, flags: PackedDescriptorFlags(rawValue: flags))
     }
 
     /// The list the driver made available at `slot` in the lap of `wrapCounter`, read live

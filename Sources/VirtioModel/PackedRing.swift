@@ -32,6 +32,13 @@ public struct PackedDescriptor: Sendable, Hashable {
     /// | addr  |  len  |  id   | flags |
     /// +-------+-------+-------+-------+
     /// ```
+    public init(address: UInt64, length: UInt32, bufferID: UInt16, flags: PackedDescriptorFlags) {
+        self.address = address
+        self.length = length
+        self.bufferID = bufferID
+        self.flags = flags
+    }
+
     public init(parsing cursor: inout ByteCursor) throws(DecodeError) {
         var probe = cursor
         self.address = try probe.read(UInt64.self)
