@@ -62,6 +62,10 @@ public struct GuestMemoryMap: Sendable {
 
     /// The little-endian integer at `address` (virtio's byte order, §1.4), read in place:
     /// nil where it is not wholly in the dump.
+    ///
+    /// Inlinable, so that each caller gets it specialized: the recorder's sampler reads words
+    /// this way many times a scan, and the generic version costs a metadata lookup each time.
+    @inlinable
     public func value<T: FixedWidthInteger>(_: T.Type, at address: UInt64) -> T? {
         guard let bytes = try? self.bytes(at: address, length: MemoryLayout<T>.size) else { return nil }
         return T(littleEndian: bytes.loadUnaligned(as: T.self))

@@ -115,11 +115,12 @@ extension WatchedQueue {
         _ notification: AwaitedNotification.Kind, before: UInt16?, ring: UInt16, memory: GuestMemoryMap, time: Int64,
         writer: RingRecordWriter
     ) {
+        let packed = self.isPacked
         let after =
-            self.packed == nil
-            ? memory.value(UInt16.self, at: notification == .available ? self.availEventAddress : self.usedEventAddress)
-            : self.packedEventPosition(notification, memory: memory)
-        let (size, packed) = (self.addresses.size, self.packed != nil)
+            packed
+            ? self.packedEventPosition(notification, memory: memory)
+            : memory.value(UInt16.self, at: notification == .available ? self.availEventAddress : self.usedEventAddress)
+        let size = self.addresses.size
         let ended =
             notification == .available
             ? self.availEvent.follow(before: before, ring: ring, after: after, size: size, packed: packed, time: time)

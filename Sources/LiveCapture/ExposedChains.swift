@@ -14,7 +14,7 @@ import VirtioModel
 /// ring) of a live virtqueue").
 extension WatchedQueue {
     mutating func checkExposed(memory: GuestMemoryMap, writer: RingRecordWriter, clock: Double = QMPConnection.now()) {
-        if self.packed != nil { return self.checkExposedList(memory: memory, writer: writer, clock: clock) }
+        if self.isPacked { return self.checkExposedList(memory: memory, writer: writer, clock: clock) }
         let size = self.addresses.size
         guard !self.suspended, size > 0, !self.offers.isEmpty else { return }
         self.exposedTurn = (self.exposedTurn &+ 1) % size
@@ -67,7 +67,7 @@ extension WatchedQueue {
     /// `clock`: now, on the recorder's monotonic clock (``QMPConnection/now()``).
     mutating func checkExposedList(memory: GuestMemoryMap, writer: RingRecordWriter, clock: Double) {
         let size = Int(self.addresses.size)
-        guard !self.suspended, size > 0, var cursors = self.packed, !cursors.offerAtSlot.isEmpty else { return }
+        guard !self.suspended, size > 0, self.packed?.offerAtSlot.isEmpty == false, var cursors = self.packed.take() else { return }
         defer { self.packed = cursors }
         let suspect = cursors.rewriteSuspect
         cursors.rewriteSuspect = nil

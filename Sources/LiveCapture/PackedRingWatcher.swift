@@ -11,7 +11,7 @@ import VirtioModel
 /// of its event index.
 extension WatchedQueue {
     mutating func scanPacked(memory: GuestMemoryMap, writer: RingRecordWriter, time: Int64, clock: Double) -> Bool {
-        guard !self.suspended, self.addresses.size > 0, var cursors = self.packed else { return false }
+        guard !self.suspended, self.addresses.size > 0, var cursors = self.packed.take() else { return false }
         defer { self.packed = cursors }
         let size = Int(self.addresses.size)
         var changed = false

@@ -68,8 +68,12 @@ struct WatchedQueue {
     var usedEvent = EventIndexWatch()
 
     /// A packed queue (§2.8): its cursors, for the driver's offers and the device's used
-    /// descriptors, each a ring slot and a wrap counter (both start at 1, §2.8.1).
+    /// descriptors, each a ring slot and a wrap counter (both start at 1, §2.8.1). A scan takes
+    /// them out while it works (no copy of their tables), so whether the queue is packed is
+    /// ``isPacked``.
     var packed: PackedCursors?
+    /// VIRTIO_F_RING_PACKED negotiated: the queue has ``packed`` cursors.
+    var isPacked: Bool { self.features.contains(.ringPacked) }
 
     struct PackedCursors {
         /// Used descriptors the device wrote before the queue was found (at least its slot:
@@ -145,7 +149,7 @@ struct WatchedQueue {
             + "\"type\": \(self.type.map { JSONWriter.quoted($0.shortName) } ?? "null"), \"queue\": \(self.index), "
             + "\"desc\": \(self.addresses.descriptorArea), \"avail\": \(self.addresses.driverArea), "
             + "\"used\": \(self.addresses.deviceArea), \"size\": \(self.addresses.size), \"features\": \(self.features.rawValue), "
-            + "\"role\": \(JSONWriter.quoted(self.role.rawValue)), \"packed\": \(self.packed != nil), "
+            + "\"role\": \(JSONWriter.quoted(self.role.rawValue)), \"packed\": \(self.isPacked), "
             + "\"source\": \"\(self.source.rawValue)\""
             + (self.blockCapacity.map { ", \"capacity\": \($0)" } ?? "") + "}"
     }
@@ -161,7 +165,7 @@ struct WatchedQueue {
         fresh.overExposed = false
         fresh.availEvent = EventIndexWatch()
         fresh.usedEvent = EventIndexWatch()
-        if fresh.packed != nil { fresh.packed = PackedCursors(start: packedStart) }
+        if fresh.isPacked { fresh.packed = PackedCursors(start: packedStart) }
         return fresh
     }
 
@@ -171,7 +175,7 @@ struct WatchedQueue {
     mutating func scan(
         memory: GuestMemoryMap, writer: RingRecordWriter, time: Int64 = RingRecordWriter.now(), clock: Double = QMPConnection.now()
     ) -> Bool {
-        if self.packed != nil { return self.scanPacked(memory: memory, writer: writer, time: time, clock: clock) }
+        if self.isPacked { return self.scanPacked(memory: memory, writer: writer, time: time, clock: clock) }
         let size = self.addresses.size
         // used.idx is read before avail.idx: every element used by then completes an offer
         // made by then, so offers are recorded before the completions that match them.
