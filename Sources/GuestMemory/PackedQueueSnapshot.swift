@@ -187,16 +187,26 @@ extension PackedQueueSnapshot {
     /// record`) the fields read after flags that say available are at least as new as they.
     /// Read in address order, they could be the previous lap's.
     public static func descriptor(at slot: Int, ring: QueueAddresses, memory: GuestMemoryMap) -> PackedDescriptor? {
-        guard slot >= 0, slot < Int(ring.size) else { return nil }
-        let (base, overflow) = ring.descriptorArea.addingReportingOverflow(UInt64(slot) &* 16)
-        guard !overflow, !base.addingReportingOverflow(UInt64(PackedDescriptor.size)).overflow,
-            let flags = memory.value(UInt16.self, at: base &+ 14)
-        else { return nil }
+        guard let base = Self.descriptorAddress(slot, ring: ring), let flags = memory.value(UInt16.self, at: base &+ 14) else { return nil }
         atomicMemoryFence(ordering: .acquiring)
         guard let address = memory.value(UInt64.self, at: base), let length = memory.value(UInt32.self, at: base &+ 8),
             let id = memory.value(UInt16.self, at: base &+ 12)
         else { return nil }
         return PackedDescriptor(address: address, length: length, bufferID: id, flags: PackedDescriptorFlags(rawValue: flags))
+    }
+
+    /// Only the flags of the descriptor at `slot`: enough to tell whether anything is new there.
+    public static func flags(at slot: Int, ring: QueueAddresses, memory: GuestMemoryMap) -> PackedDescriptorFlags? {
+        guard let base = Self.descriptorAddress(slot, ring: ring), let flags = memory.value(UInt16.self, at: base &+ 14) else { return nil }
+        return PackedDescriptorFlags(rawValue: flags)
+    }
+
+    /// The guest-physical address of ring slot `slot`, when the whole descriptor's range does not overflow.
+    static func descriptorAddress(_ slot: Int, ring: QueueAddresses) -> UInt64? {
+        guard slot >= 0, slot < Int(ring.size) else { return nil }
+        let (base, overflow) = ring.descriptorArea.addingReportingOverflow(UInt64(slot) &* 16)
+        guard !overflow, !base.addingReportingOverflow(UInt64(PackedDescriptor.size)).overflow else { return nil }
+        return base
     }
 
     /// The list the driver made available at `slot` in the lap of `wrapCounter`, read live

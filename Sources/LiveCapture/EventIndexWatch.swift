@@ -118,7 +118,7 @@ extension WatchedQueue {
         let packed = self.isPacked
         let after =
             packed
-            ? self.packedEventPosition(notification, memory: memory)
+            ? Self.packedEventPosition(notification, addresses: self.addresses, memory: memory)
             : memory.value(UInt16.self, at: notification == .available ? self.availEventAddress : self.usedEventAddress)
         let size = self.addresses.size
         let ended =
@@ -132,11 +132,20 @@ extension WatchedQueue {
     /// the device's, for the driver's available buffer notifications, is the Device Area; the
     /// driver's, for used buffer notifications, the Driver Area (§2.8.10). A position (slot,
     /// wrap counter in bit 15) only in RING_EVENT_FLAGS_DESC mode with an offset inside the ring.
-    func packedEventPosition(_ notification: AwaitedNotification.Kind, memory: GuestMemoryMap) -> UInt16? {
-        let area = notification == .available ? self.addresses.deviceArea : self.addresses.driverArea
-        guard let word = memory.value(UInt32.self, at: area) else { return nil }
+    ///
+    /// Static, as the other helpers of the sampler's scan: a method of the queue would be
+    /// handed a copy of all its state at each call.
+    static func packedEventPosition(_ notification: AwaitedNotification.Kind, addresses: QueueAddresses, memory: GuestMemoryMap) -> UInt16? {
+        Self.eventPosition(
+            memory.value(UInt32.self, at: notification == .available ? addresses.deviceArea : addresses.driverArea), size: addresses.size)
+    }
+
+    /// The position an event suppression structure read as `word` names, on a ring of `size`
+    /// (``packedEventPosition(_:addresses:memory:)``).
+    static func eventPosition(_ word: UInt32?, size: UInt16) -> UInt16? {
+        guard let word else { return nil }
         let structure = EventSuppression(offWrap: UInt16(truncatingIfNeeded: word), flags: UInt16(truncatingIfNeeded: word >> 16))
-        guard structure.mode == .descriptor, structure.reservedFlagBits == 0, structure.offset < self.addresses.size else { return nil }
+        guard structure.mode == .descriptor, structure.reservedFlagBits == 0, structure.offset < size else { return nil }
         return UInt16(truncatingIfNeeded: word)
     }
 

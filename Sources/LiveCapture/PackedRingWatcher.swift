@@ -12,7 +12,15 @@ import VirtioModel
 extension WatchedQueue {
     mutating func scanPacked(memory: GuestMemoryMap, writer: RingRecordWriter, time: Int64, clock: Double) -> Bool {
         guard !self.suspended, self.addresses.size > 0, var cursors = self.packed.take() else { return false }
-        defer { self.packed = cursors }
+        // Taken out and moved back, not copied: a copy of the cursors' tables each scan costs.
+        let changed = self.scanPacked(&cursors, memory: memory, writer: writer, time: time, clock: clock)
+        self.packed = consume cursors
+        return changed
+    }
+
+    private mutating func scanPacked(
+        _ cursors: inout PackedCursors, memory: GuestMemoryMap, writer: RingRecordWriter, time: Int64, clock: Double
+    ) -> Bool {
         let size = Int(self.addresses.size)
         var changed = false
         if cursors.missedBeforeStart > 0 {
@@ -22,13 +30,22 @@ extension WatchedQueue {
             cursors.missedBeforeStart = 0
             changed = true
         }
-        self.checkEventSuppression(&cursors, memory: memory, writer: writer)
-        let watchesEvents = self.watchesEventIndices
-        let usedEventBefore = watchesEvents ? self.packedEventPosition(.used, memory: memory) : nil
+        // The event suppression structures, read before both sides' positions.
+        let (words, defects) = Self.checkEventSuppression(&cursors, addresses: self.addresses, features: self.features, memory: memory)
+        if !defects.isEmpty {
+            writer.write("{\"kind\": \"defect\", \"t\": \(RingRecordWriter.now()), \(self.location), \(Self.defectsField(defects))}")
+        }
+        let watchesEvents = self.features.contains(.eventIndex)
+        let usedEventBefore = watchesEvents ? Self.eventPosition(words?.driver, size: self.addresses.size) : nil
         // Completions first: a used descriptor overwrites the first slot of a list, which must
         // not then be taken for a new offer.
         var steps = 0
-        while steps < size, let descriptor = PackedQueueSnapshot.descriptor(at: cursors.usedSlot, ring: self.addresses, memory: memory) {
+        // The flags alone first: most scans find nothing new, and that is all they read.
+        while steps < size,
+            let flags = PackedQueueSnapshot.flags(at: cursors.usedSlot, ring: self.addresses, memory: memory),
+            flags.isUsed(deviceWrapCounter: cursors.usedWrap) || flags.isAvailable(driverWrapCounter: !cursors.usedWrap),
+            let descriptor = PackedQueueSnapshot.descriptor(at: cursors.usedSlot, ring: self.addresses, memory: memory)
+        {
             if !descriptor.isUsed(deviceWrapCounter: cursors.usedWrap) {
                 guard self.passLappedSlot(descriptor, &cursors, writer: writer, size: size) else { break }
                 steps += 1
@@ -98,7 +115,7 @@ extension WatchedQueue {
             let position = Self.position(cursors.usedSlot, cursors.usedWrap)
             self.followEventIndex(.used, before: usedEventBefore, ring: position, memory: memory, time: time, writer: writer)
         }
-        let availEventBefore = watchesEvents ? self.packedEventPosition(.available, memory: memory) : nil
+        let availEventBefore = watchesEvents ? Self.eventPosition(words?.device, size: self.addresses.size) : nil
         if let partial = cursors.partialList, partial.slot != cursors.availSlot || partial.wrap != cursors.availWrap {
             // The device used it (the completion moved the driver's cursor past it) before the rest was seen.
             self.recordPublishedEarly(partial, then: "the device used it before the rest was", writer: writer)
@@ -106,6 +123,8 @@ extension WatchedQueue {
         }
         steps = 0
         while steps < size,
+            PackedQueueSnapshot.flags(at: cursors.availSlot, ring: self.addresses, memory: memory)?
+                .isAvailable(driverWrapCounter: cursors.availWrap) == true,
             let (list, slots) = PackedQueueSnapshot.list(
                 at: cursors.availSlot, wrapCounter: cursors.availWrap, ring: self.addresses, memory: memory,
                 indirectNegotiated: self.features.contains(.indirectDescriptors))
@@ -274,20 +293,24 @@ extension WatchedQueue {
 
 extension WatchedQueue {
     /// The event suppression structures (§2.8.14), each judged when it changed since the last
-    /// scan (PACKED-EVENT-FLAGS): a `defect` line when what it holds is not a defined mode.
-    func checkEventSuppression(_ cursors: inout PackedCursors, memory: GuestMemoryMap, writer: RingRecordWriter) {
-        guard let driver = memory.value(UInt32.self, at: self.addresses.driverArea),
-            let device = memory.value(UInt32.self, at: self.addresses.deviceArea)
-        else { return }
+    /// scan (PACKED-EVENT-FLAGS): what they hold when it is not a defined mode. Returns the words
+    /// read. Static, like the scan's other helpers (``packedEventPosition(_:addresses:memory:)``).
+    static func checkEventSuppression(
+        _ cursors: inout PackedCursors, addresses: QueueAddresses, features: FeatureBits, memory: GuestMemoryMap
+    ) -> (words: (driver: UInt32, device: UInt32)?, defects: [ChainDefectFinding]) {
+        guard let driver = memory.value(UInt32.self, at: addresses.driverArea),
+            let device = memory.value(UInt32.self, at: addresses.deviceArea)
+        else { return (nil, []) }
         let last = cursors.eventWords
         cursors.eventWords = (driver, device)
+        // Unchanged (most scans): nothing to judge.
+        if last?.driver == driver, last?.device == device { return ((driver, device), []) }
         func structure(_ word: UInt32) -> EventSuppression {
             EventSuppression(offWrap: UInt16(truncatingIfNeeded: word), flags: UInt16(truncatingIfNeeded: word >> 16))
         }
         let defects = ChainDefectFinding.eventSuppression(
             driver: last?.driver == driver ? nil : structure(driver), device: last?.device == device ? nil : structure(device),
-            eventIndex: self.features.contains(.eventIndex))
-        guard !defects.isEmpty else { return }
-        writer.write("{\"kind\": \"defect\", \"t\": \(RingRecordWriter.now()), \(self.location), \(Self.defectsField(defects))}")
+            eventIndex: features.contains(.eventIndex))
+        return ((driver, device), defects)
     }
 }

@@ -214,8 +214,8 @@ struct WatchedQueue {
         if lapped { self.forgetOffers() }
         // Heads completed since the last scan: an offer among them may already have been
         // reclaimed (its indirect table freed) before it could be read.
-        let completed = self.completedSince(memory: memory)
         if avail != self.nextAvail {
+            let completed = self.completedSince(memory: memory)
             self.readAvail(upTo: avail, completed: completed, lapped: lapped, memory: memory, writer: writer)
         }
         if used != self.nextUsed, !self.suspended { self.readUsed(upTo: used, memory: memory, writer: writer) }

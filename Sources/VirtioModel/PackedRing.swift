@@ -14,6 +14,19 @@ public struct PackedDescriptorFlags: OptionSet, Sendable, Hashable {
     public static let avail = PackedDescriptorFlags(rawValue: 1 << 7)
     /// The corresponding spec constant is `VIRTQ_DESC_F_USED` (1 << 15).
     public static let used = PackedDescriptorFlags(rawValue: 1 << 15)
+
+    /// Available to the device when AVAIL equals the driver wrap counter and USED is its inverse.
+    /// Spec: virtio v1.2 §2.8.1.
+    @inlinable
+    public func isAvailable(driverWrapCounter: Bool) -> Bool {
+        self.contains(.avail) == driverWrapCounter && self.contains(.used) != driverWrapCounter
+    }
+
+    /// Used when AVAIL and USED both equal the device wrap counter. Spec: virtio v1.2 §2.8.1.
+    @inlinable
+    public func isUsed(deviceWrapCounter: Bool) -> Bool {
+        self.contains(.avail) == deviceWrapCounter && self.contains(.used) == deviceWrapCounter
+    }
 }
 
 /// One packed-ring descriptor (16 bytes).
@@ -48,16 +61,11 @@ public struct PackedDescriptor: Sendable, Hashable {
         cursor = probe
     }
 
-    /// Available to the device when AVAIL equals the driver wrap counter and USED is its inverse.
-    /// Spec: virtio v1.2 §2.8.1.
-    public func isAvailable(driverWrapCounter: Bool) -> Bool {
-        self.flags.contains(.avail) == driverWrapCounter && self.flags.contains(.used) != driverWrapCounter
-    }
+    /// Available to the device (``PackedDescriptorFlags/isAvailable(driverWrapCounter:)``).
+    public func isAvailable(driverWrapCounter: Bool) -> Bool { self.flags.isAvailable(driverWrapCounter: driverWrapCounter) }
 
-    /// Used when AVAIL and USED both equal the device wrap counter. Spec: virtio v1.2 §2.8.1.
-    public func isUsed(deviceWrapCounter: Bool) -> Bool {
-        self.flags.contains(.avail) == deviceWrapCounter && self.flags.contains(.used) == deviceWrapCounter
-    }
+    /// Used (``PackedDescriptorFlags/isUsed(deviceWrapCounter:)``).
+    public func isUsed(deviceWrapCounter: Bool) -> Bool { self.flags.isUsed(deviceWrapCounter: deviceWrapCounter) }
 }
 
 /// A packed ring's driver or device event suppression structure (4 bytes).
@@ -97,6 +105,7 @@ public struct EventSuppression: Sendable, Hashable {
     }
 
     /// From the structure's two little-endian 16-bit words.
+    @inlinable
     public init(offWrap: UInt16, flags: UInt16) {
         self.offset = offWrap & 0x7FFF
         self.wrapCounter = offWrap & 0x8000 != 0

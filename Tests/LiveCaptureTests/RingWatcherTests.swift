@@ -720,7 +720,7 @@ struct RingWatcherTests {
             device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.packedRing,
             features: eventIndex ? [.version1, .ringPacked, .eventIndex] : [.version1, .ringPacked], netControlQueue: nil)
         Self.eventSuppression(ram, at: Self.packedRing.deviceArea, slot: slot, wrap: true, mode: mode)
-        if eventIndex { #expect(queue.packedEventPosition(.available, memory: ram.memory) == nil) }
+        if eventIndex { #expect(WatchedQueue.packedEventPosition(.available, addresses: queue.addresses, memory: ram.memory) == nil) }
         _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 100)
         ram.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0082)
         _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 200)
