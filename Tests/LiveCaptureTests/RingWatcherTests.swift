@@ -439,6 +439,16 @@ struct RingWatcherTests {
             features: eventIndex ? [.version1, .eventIndex] : [.version1], netControlQueue: nil)
     }
 
+    /// The recording holds one `awaiting` line: of `notification`, at `index` up to `reached`,
+    /// from the scan at time 100, seen at 200, last at 300.
+    static func expectOneWait(_ ram: GuestRAM, _ notification: String, index: Int, reached: Int) throws {
+        let waits = try ram.lines("awaiting")
+        #expect(waits.count == 1)
+        let wait = try #require(waits.first)
+        #expect(wait["notification"] as? String == notification && wait["index"] as? Int == index && wait["reached"] as? Int == reached)
+        #expect(wait["from"] as? Int == 100 && wait["seen"] as? Int == 200 && wait["last"] as? Int == 300)
+    }
+
     @Test("split with EVENT_IDX: entries made available while avail_event names their index are one wait, recorded when avail_event moves")
     func availEventWait() throws {
         let ram = try GuestRAM()
@@ -455,11 +465,7 @@ struct RingWatcherTests {
         // The device takes entry 0: avail_event moves on, the wait is over.
         ram.put(UInt16(1), at: availEvent)
         _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 400)
-        let waits = try ram.lines("awaiting")
-        #expect(waits.count == 1)
-        let wait = try #require(waits.first)
-        #expect(wait["notification"] as? String == "available" && wait["index"] as? Int == 0 && wait["reached"] as? Int == 1)
-        #expect(wait["from"] as? Int == 100 && wait["seen"] as? Int == 200 && wait["last"] as? Int == 300)
+        try Self.expectOneWait(ram, "available", index: 0, reached: 1)
         // The device took entry 0 and waits at 1, where entry 1 already is: it is not waiting
         // for a notification, and nothing more is recorded, even when the watch ends.
         _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 500)
@@ -671,11 +677,7 @@ struct RingWatcherTests {
         // The device turns notifications off to work: the wait is over.
         Self.eventSuppression(ram, at: Self.packedRing.deviceArea, slot: 0, wrap: true, mode: 1)
         _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 400)
-        let waits = try ram.lines("awaiting")
-        #expect(waits.count == 1)
-        let wait = try #require(waits.first)
-        #expect(wait["notification"] as? String == "available" && wait["index"] as? Int == 0x8000 && wait["reached"] as? Int == 0x8001)
-        #expect(wait["from"] as? Int == 100 && wait["seen"] as? Int == 200 && wait["last"] as? Int == 300)
+        try Self.expectOneWait(ram, "available", index: 0x8000, reached: 0x8001)
         // DESC at a slot the driver has already passed (the device is behind): no wait.
         Self.eventSuppression(ram, at: Self.packedRing.deviceArea, slot: 1, wrap: true)
         _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 500)
@@ -703,11 +705,7 @@ struct RingWatcherTests {
         _ = queue.scan(memory: ram.memory, writer: ram.writer, time: 300)
         // The watch ends (a reset) while the driver still asks at slot 7.
         queue.endWaits(writer: ram.writer)
-        let waits = try ram.lines("awaiting")
-        #expect(waits.count == 1)
-        let wait = try #require(waits.first)
-        #expect(wait["notification"] as? String == "used" && wait["index"] as? Int == 0x8007 && wait["reached"] as? Int == 0)
-        #expect(wait["from"] as? Int == 100 && wait["seen"] as? Int == 200 && wait["last"] as? Int == 300)
+        try Self.expectOneWait(ram, "used", index: 0x8007, reached: 0)
         #expect(try ram.lines("used").compactMap { $0["id"] as? Int } == [3])
     }
 
@@ -815,13 +813,20 @@ struct RingWatcherTests {
         #expect(try ram.lines("touched").isEmpty)
     }
 
-    @Test("packed: a list whose first descriptor is available before the rest is waited for, and recorded whole with PACKED-LIST-PUBLISH")
-    func packedPublishedEarly() throws {
+    /// A packed entropy queue whose driver has made available the first slot (0) of a list of
+    /// two, not the second, scanned once at `clock`.
+    static func publishedFirst(clock: Double) throws -> (GuestRAM, WatchedQueue) {
         let ram = try GuestRAM()
         var queue = Self.packedQueue(ram)
-        // ID 0 over slots 0 and 1: the driver flips slot 0 first.
         ram.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0083)
-        _ = queue.scan(memory: ram.memory, writer: ram.writer, clock: 0)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer, clock: clock)
+        return (ram, queue)
+    }
+
+    @Test("packed: a list whose first descriptor is available before the rest is waited for, and recorded whole with PACKED-LIST-PUBLISH")
+    func packedPublishedEarly() throws {
+        // ID 0 over slots 0 and 1: the driver flips slot 0 first.
+        var (ram, queue) = try Self.publishedFirst(clock: 0)
         #expect(try ram.lines("avail").isEmpty && queue.packed?.partialList?.slot == 0)
         ram.packedDescriptor(1, address: 0x8100, length: 16, id: 0, flags: 0x0082)
         _ = queue.scan(memory: ram.memory, writer: ram.writer, clock: 0.001)
@@ -837,10 +842,7 @@ struct RingWatcherTests {
 
     @Test("packed: a list whose rest never comes is recorded as it is after a second (PACKED-AVAIL-ENCODING); one used first, or whose first slot goes, is PACKED-LIST-PUBLISH")
     func packedPublishedEarlyUnresolved() throws {
-        let ram = try GuestRAM()
-        var queue = Self.packedQueue(ram)
-        ram.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0083)
-        _ = queue.scan(memory: ram.memory, writer: ram.writer, clock: 100)
+        var (ram, queue) = try Self.publishedFirst(clock: 100)
         _ = queue.scan(memory: ram.memory, writer: ram.writer, clock: 100 + WatchedQueue.partialListWait / 2)
         #expect(try ram.lines("avail").isEmpty)
         _ = queue.scan(memory: ram.memory, writer: ram.writer, clock: 100 + WatchedQueue.partialListWait)
@@ -848,10 +850,7 @@ struct RingWatcherTests {
         var result = try ram.replay()
         #expect(result.rules == ["PACKED-AVAIL-ENCODING"])
 
-        let used = try GuestRAM()
-        var other = Self.packedQueue(used)
-        used.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0083)
-        _ = other.scan(memory: used.memory, writer: used.writer, clock: 0)
+        var (used, other) = try Self.publishedFirst(clock: 0)
         // The device takes it as it is (QEMU reads a list's later descriptors without looking at their flags).
         used.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x8082)
         _ = other.scan(memory: used.memory, writer: used.writer, clock: 0.001)
@@ -860,10 +859,7 @@ struct RingWatcherTests {
         #expect(result.rules == ["PACKED-LIST-PUBLISH"] && result.queues.first?.missed == 1)
 
         // The driver takes its first slot back (flags 0): said at once, not after the second.
-        let gone = try GuestRAM()
-        var third = Self.packedQueue(gone)
-        gone.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0x0083)
-        _ = third.scan(memory: gone.memory, writer: gone.writer, clock: 0)
+        var (gone, third) = try Self.publishedFirst(clock: 0)
         gone.packedDescriptor(0, address: 0x8000, length: 16, id: 0, flags: 0)
         _ = third.scan(memory: gone.memory, writer: gone.writer, clock: 0.001)
         let defects = try gone.lines("defect")
