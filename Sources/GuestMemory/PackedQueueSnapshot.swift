@@ -224,7 +224,9 @@ extension PackedQueueSnapshot {
         var budget = DescriptorChain.maximumDescriptors
         var slots = 0
         while slots < size {
-            guard let descriptor = Self.descriptor(at: current, ring: ring, memory: memory) else { break }
+            // The first descriptor as read above, flags first: read again, its fields could
+            // be newer than the flags that said it was available.
+            guard let descriptor = slots == 0 ? first : Self.descriptor(at: current, ring: ring, memory: memory) else { break }
             if slots > 0, !descriptor.isAvailable(driverWrapCounter: wrap) {
                 list.defects.append(.notAvailable(slot: UInt16(current)))
                 break

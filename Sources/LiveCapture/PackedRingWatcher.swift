@@ -1,4 +1,5 @@
 import GuestMemory
+import Synchronization
 import VirtioAnalysis
 import VirtioModel
 
@@ -31,12 +32,13 @@ extension WatchedQueue {
             changed = true
         }
         // The event suppression structures, read before both sides' positions.
-        let (words, defects) = Self.checkEventSuppression(&cursors, addresses: self.addresses, features: self.features, memory: memory)
+        let (driverWord, deviceWord, defects) = Self.checkEventSuppression(
+            &cursors, addresses: self.addresses, features: self.features, memory: memory)
         if !defects.isEmpty {
             writer.write("{\"kind\": \"defect\", \"t\": \(RingRecordWriter.now()), \(self.location), \(Self.defectsField(defects))}")
         }
         let watchesEvents = self.features.contains(.eventIndex)
-        let usedEventBefore = watchesEvents ? Self.eventPosition(words?.driver, size: self.addresses.size) : nil
+        let usedEventBefore = watchesEvents ? Self.eventPosition(driverWord, size: self.addresses.size) : nil
         // Completions first: a used descriptor overwrites the first slot of a list, which must
         // not then be taken for a new offer.
         var steps = 0
@@ -115,7 +117,7 @@ extension WatchedQueue {
             let position = Self.position(cursors.usedSlot, cursors.usedWrap)
             self.followEventIndex(.used, before: usedEventBefore, ring: position, memory: memory, time: time, writer: writer)
         }
-        let availEventBefore = watchesEvents ? Self.eventPosition(words?.device, size: self.addresses.size) : nil
+        let availEventBefore = watchesEvents ? Self.eventPosition(deviceWord, size: self.addresses.size) : nil
         if let partial = cursors.partialList, partial.slot != cursors.availSlot || partial.wrap != cursors.availWrap {
             // The device used it (the completion moved the driver's cursor past it) before the rest was seen.
             self.recordPublishedEarly(partial, then: "the device used it before the rest was", writer: writer)
@@ -161,6 +163,8 @@ extension WatchedQueue {
             // it was read (Linux frees a request's table on completion): neither its defects nor
             // its bytes are taken.
             let data = self.transmittedBytes(list, memory: memory)
+            // The list and its bytes read before its first slot is looked at again (the reader's half of a seqlock).
+            atomicMemoryFence(ordering: .acquiring)
             let late =
                 overwritten
                 || PackedQueueSnapshot.descriptor(at: cursors.availSlot, ring: self.addresses, memory: memory)?
@@ -294,23 +298,23 @@ extension WatchedQueue {
 extension WatchedQueue {
     /// The event suppression structures (§2.8.14), each judged when it changed since the last
     /// scan (PACKED-EVENT-FLAGS): what they hold when it is not a defined mode. Returns the words
-    /// read. Static, like the scan's other helpers (``packedEventPosition(_:addresses:memory:)``).
+    /// read (each nil where it is not in RAM). Static, like the scan's other helpers
+    /// (``packedEventPosition(_:addresses:memory:)``).
     static func checkEventSuppression(
         _ cursors: inout PackedCursors, addresses: QueueAddresses, features: FeatureBits, memory: GuestMemoryMap
-    ) -> (words: (driver: UInt32, device: UInt32)?, defects: [ChainDefectFinding]) {
-        guard let driver = memory.value(UInt32.self, at: addresses.driverArea),
-            let device = memory.value(UInt32.self, at: addresses.deviceArea)
-        else { return (nil, []) }
+    ) -> (driver: UInt32?, device: UInt32?, defects: [ChainDefectFinding]) {
+        let read = (driver: memory.value(UInt32.self, at: addresses.driverArea), device: memory.value(UInt32.self, at: addresses.deviceArea))
+        guard let driver = read.driver, let device = read.device else { return (read.driver, read.device, []) }
         let last = cursors.eventWords
         cursors.eventWords = (driver, device)
         // Unchanged (most scans): nothing to judge.
-        if last?.driver == driver, last?.device == device { return ((driver, device), []) }
+        if last?.driver == driver, last?.device == device { return (driver, device, []) }
         func structure(_ word: UInt32) -> EventSuppression {
             EventSuppression(offWrap: UInt16(truncatingIfNeeded: word), flags: UInt16(truncatingIfNeeded: word >> 16))
         }
         let defects = ChainDefectFinding.eventSuppression(
             driver: last?.driver == driver ? nil : structure(driver), device: last?.device == device ? nil : structure(device),
             eventIndex: features.contains(.eventIndex))
-        return ((driver, device), defects)
+        return (driver, device, defects)
     }
 }

@@ -1,4 +1,5 @@
 import GuestMemory
+import Synchronization
 import VirtioAnalysis
 import VirtioReporting
 import VirtioModel
@@ -305,6 +306,8 @@ struct WatchedQueue {
             // ring is read again now the chain has been read: if the chain is not there, it was
             // read while the device still owned it, and the driver had not touched it.
             // Completions of this head beyond its earlier offers still outstanding complete this one.
+            // The chain's reads done before the used ring is read again (the reader's half of a seqlock).
+            atomicMemoryFence(ordering: .acquiring)
             let completedNow = completed.merging(self.completedSince(memory: memory), uniquingKeysWith: max)
             let late = lapped || completedNow[UInt32(head), default: 0] > self.offers[head, default: []].count
             var defects = chain.defectFindings()

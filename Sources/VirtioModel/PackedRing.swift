@@ -39,12 +39,6 @@ public struct PackedDescriptor: Sendable, Hashable {
     public var bufferID: UInt16
     public var flags: PackedDescriptorFlags
 
-    /// ```
-    /// 0       8       12      14      16
-    /// +-------+-------+-------+-------+
-    /// | addr  |  len  |  id   | flags |
-    /// +-------+-------+-------+-------+
-    /// ```
     public init(address: UInt64, length: UInt32, bufferID: UInt16, flags: PackedDescriptorFlags) {
         self.address = address
         self.length = length
@@ -52,6 +46,12 @@ public struct PackedDescriptor: Sendable, Hashable {
         self.flags = flags
     }
 
+    /// ```
+    /// 0       8       12      14      16
+    /// +-------+-------+-------+-------+
+    /// | addr  |  len  |  id   | flags |
+    /// +-------+-------+-------+-------+
+    /// ```
     public init(parsing cursor: inout ByteCursor) throws(DecodeError) {
         var probe = cursor
         self.address = try probe.read(UInt64.self)
