@@ -73,7 +73,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
-            name: "LiveCaptureTests", dependencies: ["LiveCapture", "GuestMemory", "VirtioAnalysis", "VirtioModel"],
+            name: "LiveCaptureTests", dependencies: ["LiveCapture", "GuestMemory", "VirtioAnalysis", "VirtioModel", "VirtioTestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "PcapExportTests", dependencies: ["PcapExport", "VirtioTestSupport"], swiftSettings: strict),

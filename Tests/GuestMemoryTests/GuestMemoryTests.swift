@@ -243,18 +243,6 @@ struct SplitQueueSnapshotTests {
 }
 
 struct HostileDumpTests {
-    /// A small deterministic generator, so a failure can be replayed.
-    struct SplitMix {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            self.state &+= 0x9E37_79B9_7F4A_7C15
-            var z = self.state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test("ELF headers and program headers with random values never trap")
     func randomELF() throws {
         var random = SplitMix(state: 2026)
