@@ -77,14 +77,17 @@ struct HostileGuestMemoryTests {
                 ram.put(UInt16(truncatingIfNeeded: random.below(UInt64(size) + 1)), at: base + 14)
             }
             // The indices move on a little (used behind avail), the entries they cover are
-            // heads mostly in range, and the event indices wander near them.
+            // heads in range but one in 64, and the event indices wander near them.
             let entries = Int(min(size, 0x800))
             avail &+= UInt16(truncatingIfNeeded: random.below(3))
             used = min(avail, used &+ UInt16(truncatingIfNeeded: random.below(3)))
-            ram.put(UInt16(truncatingIfNeeded: random.below(UInt64(size) + 1)), at: 0x5004 + 2 * (Int(avail) % entries))
+            let head = random.below(64) == 0 ? UInt64(size) : random.below(UInt64(size))
+            ram.put(UInt16(truncatingIfNeeded: head), at: 0x5004 + 2 * (Int(avail) % entries))
             ram.put(avail, at: 0x5002)
             if 0x6004 + 8 * entries <= 0x10000 {
-                ram.put(UInt32(truncatingIfNeeded: random.below(UInt64(size) + 1)), at: 0x6004 + 8 * (Int(used) % entries))
+                // Heads out of range now and then (the watcher suspends the queue: it cannot be read on).
+                let id = random.below(64) == 0 ? UInt64(size) : random.below(UInt64(size))
+                ram.put(UInt32(truncatingIfNeeded: id), at: 0x6004 + 8 * (Int(used) % entries))
                 ram.put(UInt32(truncatingIfNeeded: random.below(0x3000)), at: 0x6008 + 8 * (Int(used) % entries))
             }
             ram.put(used, at: 0x6002)
