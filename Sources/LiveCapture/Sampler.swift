@@ -354,7 +354,7 @@ struct Session {
         let type = DeviceType(qemuName: device.name)
         let features = FeatureBits(names: status.featureNames, device: type)
         var queues: [(Int, QueueAddresses, QMPVirtioQueueReply)] = []
-        for index in 0..<min(status.numVqs ?? 0, 1024) {
+        for index in 0..<min(max(status.numVqs ?? 0, 0), CommonConfig.maximumQueues) {
             let queue = try client.query(
                 "x-query-virtio-queue-status", arguments: Self.arguments(device, queue: index),
                 as: QMPVirtioQueueReply.self)

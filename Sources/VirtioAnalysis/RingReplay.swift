@@ -19,8 +19,8 @@ public enum RingEvent: Sendable {
     /// A used element (split) or used descriptor (packed); `writeFlag`: a packed used
     /// descriptor's VIRTQ_DESC_F_WRITE (without it the length is reserved, §2.8.4), nil for split.
     case used(device: String, queue: Int, time: Int64, id: UInt32, length: UInt32, writeFlag: Bool? = nil)
-    /// A split chain the device owned was found changed (`change` says how), the used ring
-    /// read after still not returning it.
+    /// A chain the device owned was found changed (`change` says how), the used ring read
+    /// after still not returning it; on a packed ring, a list named by its Buffer ID (`head`).
     case touched(device: String, queue: Int, head: UInt16, change: String)
     /// The driver exposed more chains than the ring has entries: `avail.idx − used.idx`
     /// above the size, read in that order (SPLIT-AVAIL-IDX-WINDOW).
@@ -273,15 +273,10 @@ public struct RingReplay {
                 "avail.idx \(availIndex) is \(availIndex &- usedIndex) past used.idx \(usedIndex): more chains exposed than the queue size \(size)",
                 line: line, device: device, queue: queue)
         case .touched(let device, let queue, let head, let change):
-            if self.queues[Self.key(device, queue)]?.packed == true {
-                self.add(
-                    PackedDriverNoRewrite.info, "the list with Buffer ID \(head) changed while the device owned it: \(change)",
-                    line: line, device: device, queue: queue)
-            } else {
-                self.add(
-                    CleanupNoTouchExposed.info, "the chain at head \(head) changed while the device owned it: \(change)",
-                    line: line, device: device, queue: queue)
-            }
+            let (rule, what) =
+                self.queues[Self.key(device, queue)]?.packed == true
+                ? (PackedDriverNoRewrite.info, "the list with Buffer ID") : (CleanupNoTouchExposed.info, "the chain at head")
+            self.add(rule, "\(what) \(head) changed while the device owned it: \(change)", line: line, device: device, queue: queue)
         case .suspended(let device, let queue):
             self.queues[Self.key(device, queue)]?.uncertain = true
             self.queues[Self.key(device, queue)]?.report.suspended = true
