@@ -84,15 +84,16 @@ struct SessionTests {
         + #"{"name": "virtio-net", "path": "/p/net0"}, {"name": "virtio-rng", "path": "/p/rng0"}]"#
 
     /// Answers for the four devices: the two disks and the entropy device on virtio-pci, the
-    /// network device on virtio-mmio at 0xa000600; `driverOK` for the entropy device.
-    static func machine(rngDriverOK: Bool) -> (String, [String: Any]) -> String? {
+    /// network device on virtio-mmio at 0xa000600; `driverOK` and the queue count for the
+    /// entropy device.
+    static func machine(rngDriverOK: Bool, rngQueues: Int = 1) -> (String, [String: Any]) -> String? {
         { name, arguments in
             let path = arguments["path"] as? String ?? ""
             switch (name, path, arguments["property"] as? String) {
             case ("x-query-virtio", _, _): return Self.devices
             case ("query-block", _, _): return "[]"
             case ("x-query-virtio-status", "/p/rng0", _):
-                return Self.status("virtio-rng", queues: 1, offered: ["VIRTIO_F_VERSION_1", "VIRTIO_RING_F_EVENT_IDX"], driverOK: rngDriverOK)
+                return Self.status("virtio-rng", queues: rngQueues, offered: ["VIRTIO_F_VERSION_1", "VIRTIO_RING_F_EVENT_IDX"], driverOK: rngDriverOK)
             case ("x-query-virtio-status", _, _):
                 return Self.status(path.contains("net") ? "virtio-net" : "virtio-blk", queues: 2, offered: ["VIRTIO_F_VERSION_1"], driverOK: false)
             case ("qom-get", "/p/net0", "parent_bus"): return #""/m/device[3]/virtio-mmio-bus.3""#
@@ -108,10 +109,10 @@ struct SessionTests {
     /// A session whose first poll (connection) has run against the scripted machine; `body`
     /// gets the server, the client, the sampler (stopped afterwards) and the session.
     static func connected(
-        rngDriverOK: Bool, _ body: (FakeQMP, QMPConnection, Sampler, inout Session) throws -> Void
+        rngDriverOK: Bool, rngQueues: Int = 1, _ body: (FakeQMP, QMPConnection, Sampler, inout Session) throws -> Void
     ) throws {
         let ram = try RingWatcherTests.GuestRAM()
-        let server = try FakeQMP(directory: ram.directory, reply: Self.machine(rngDriverOK: rngDriverOK))
+        let server = try FakeQMP(directory: ram.directory, reply: Self.machine(rngDriverOK: rngDriverOK, rngQueues: rngQueues))
         let sampler = try Sampler(writer: ram.writer)
         defer { _ = sampler.stop() }
         var session = Session(command: try QEMUCommand(arguments: ["qemu-system-x86_64", "-M", "q35"]), ramPath: ram.directory + "/none", sampler: sampler)
@@ -146,6 +147,14 @@ struct SessionTests {
             server.answer(Self.machine(rngDriverOK: false))
             try session.pollDevices(client)
             #expect(sampler.withRings { $0.watched.isEmpty && $0.traceOwned.isEmpty && $0.resets["virtio-rng@/p/rng0"] == 1 })
+        }
+    }
+
+    @Test("a negative num-vqs at DRIVER_OK: no queue asked for, none followed, no trap")
+    func negativeQueueCount() throws {
+        try Self.connected(rngDriverOK: true, rngQueues: -3) { server, _, sampler, _ in
+            #expect(!server.received.contains("x-query-virtio-queue-status"))
+            #expect(sampler.withRings { ($0.traced[.pci("virtio-rng")]?.queueCount, $0.ready.contains("virtio-rng@/p/rng0")) } == (0, true))
         }
     }
 }
