@@ -194,9 +194,12 @@ struct WatchedQueue {
             self.followEventIndex(.available, before: availEventBefore, ring: avail, memory: memory, time: time, writer: writer)
         }
         // SPLIT-AVAIL-IDX-WINDOW: used.idx read again after avail.idx can only make the count of
-        // exposed chains smaller than it was at any moment, so a count above the size is sure.
+        // exposed chains smaller than it was when avail.idx was read, so a count above the size
+        // is sure. The device may have gone past the avail.idx read meanwhile (the driver made
+        // more available, the device used them): counted from the first read of used.idx, what
+        // it used since is taken off, and the count comes out zero or less, not 65535.
         if let usedAfter = self.index(at: self.addresses.deviceArea &+ 2, memory: memory) {
-            let exposed = Int(avail &- usedAfter)
+            let exposed = Int(avail &- used) - Int(usedAfter &- used)
             if exposed > Int(size), !self.overExposed {
                 writer.write(
                     "{\"kind\": \"window\", \"t\": \(RingRecordWriter.now()), \(self.location), \"avail\": \(avail), "
@@ -298,8 +301,10 @@ struct WatchedQueue {
             let chain = DescriptorChain(
                 head: head, table: self.addresses.descriptorArea, queueSize: size, memory: memory,
                 indirectNegotiated: self.features.contains(.indirectDescriptors))
-            // A transmitted frame is copied at once, before the used ring is looked at again.
+            // A transmitted frame is copied, and the request's header judged, at once, before the
+            // used ring is looked at again: a read after that could see memory already reused.
             let data = self.transmittedBytes(chain, memory: memory)
+            let requestDefects = self.requestDefects(of: chain, memory: memory)
             // Completed before it was read, or while it was: what the walk found, and the bytes
             // copied, may be memory the driver had already reused (Linux frees a request's
             // indirect table on completion; U-Boot refills its one transmit buffer). The used
@@ -311,7 +316,7 @@ struct WatchedQueue {
             let completedNow = completed.merging(self.completedSince(memory: memory), uniquingKeysWith: max)
             let late = lapped || completedNow[UInt32(head), default: 0] > self.offers[head, default: []].count
             var defects = chain.defectFindings()
-            if !late { defects += self.sharedDescriptors(of: chain, completed: completedNow) + self.requestDefects(of: chain, memory: memory) }
+            if !late { defects += self.sharedDescriptors(of: chain, completed: completedNow) + requestDefects }
             var line = "{\"kind\": \"avail\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.nextAvail), "
                 + "\"head\": \(head), \(Self.chainFields(chain, defects: defects))"
             if !late, let data { line += ", \"data\": \"\(RingRecordWriter.hex(data))\"" }

@@ -1,5 +1,6 @@
 import Foundation
 import GuestMemory
+import Synchronization
 import Testing
 import VirtioAnalysis
 import VirtioModel
@@ -10,9 +11,13 @@ import VirtioModel
 /// driver and a device would: what lands in `rings.jsonl` and what its replay raises.
 struct RingWatcherTests {
     /// 64 KiB of guest RAM at guest-physical 0, in a shared file mapped as the recorder maps it.
-    final class GuestRAM {
+    /// Another thread may write into it while the recorder reads it, as a guest does (each
+    /// `put` one store, in program order); the writer and the reads of the recording stay the recorder's.
+    final class GuestRAM: @unchecked Sendable {
         let directory: String
         let descriptor: Int32
+        /// The file mapped writable, as the guest's side of it.
+        let guest: UnsafeMutableRawPointer
         let memory: GuestMemoryMap
         let writer: RingRecordWriter
 
@@ -22,19 +27,25 @@ struct RingWatcherTests {
             let path = self.directory + "/guest-ram"
             self.descriptor = open(path, O_RDWR | O_CREAT, 0o600)
             #expect(ftruncate(self.descriptor, 0x10000) == 0)
+            let mapped = mmap(nil, 0x10000, PROT_READ | PROT_WRITE, MAP_SHARED, self.descriptor, 0)
+            guard let mapped, mapped != MAP_FAILED else { throw POSIXError(.ENOMEM) }
+            self.guest = mapped
             self.memory = try GuestMemoryMap(
                 file: MappedFile(path: path, shared: true), regions: [.init(guestAddress: 0, length: 0x10000, fileOffset: 0)])
             self.writer = try RingRecordWriter(path: self.directory + "/rings.jsonl")
         }
 
         deinit {
+            munmap(self.guest, 0x10000)
             close(self.descriptor)
             try? FileManager.default.removeItem(atPath: self.directory)
         }
 
         func put<T: FixedWidthInteger>(_ value: T, at address: Int) {
-            var little = value.littleEndian
-            _ = withUnsafeBytes(of: &little) { pwrite(self.descriptor, $0.baseAddress, $0.count, off_t(address)) }
+            precondition(address >= 0 && address + MemoryLayout<T>.size <= 0x10000, "outside the test's RAM")
+            // Stores stay in program order, as a guest's (x86 keeps them so; this keeps the compiler from reordering them).
+            atomicMemoryFence(ordering: .releasing)
+            self.guest.storeBytes(of: value.littleEndian, toByteOffset: address, as: T.self)
         }
 
         /// A split descriptor (§2.7.5) at `index` of the table at 0x1000.
@@ -58,7 +69,7 @@ struct RingWatcherTests {
         /// and publishes avail.idx.
         func splitAvail(_ index: Int, head: UInt16) {
             self.put(head, at: 0x2004 + 2 * (index % 8))
-            self.put(UInt16(index + 1), at: 0x2002)
+            self.put(UInt16(truncatingIfNeeded: index + 1), at: 0x2002)
         }
 
         /// The device returns `id` as used element `index` of the split ring of 8 at 0x3000 and
@@ -66,7 +77,7 @@ struct RingWatcherTests {
         func splitUsed(_ index: Int, id: UInt32, length: UInt32) {
             self.put(id, at: 0x3004 + 8 * (index % 8))
             self.put(length, at: 0x3008 + 8 * (index % 8))
-            self.put(UInt16(index + 1), at: 0x3002)
+            self.put(UInt16(truncatingIfNeeded: index + 1), at: 0x3002)
         }
 
         /// A packed descriptor (§2.8.13) at `slot` of the ring at 0x4000.
