@@ -103,8 +103,10 @@ extension WatchedQueue {
             // QEMU sets no WRITE in its used descriptors, and Linux reads the length all the
             // same: a received frame is read whatever the flag (PACKED-USED-WRITE-FLAG says so).
             if chain == nil || late { line += ", \"unread\": true" }
-            if !late, let data = self.receivedBytes(chain, length: descriptor.length, memory: memory) {
-                line += ", \"data\": \"\(RingRecordWriter.hex(data))\""
+            if !late, let chain, let data = self.receivedBytes(chain, length: descriptor.length, memory: memory) {
+                // The frame copied before the ring is read again (the reader's half of a seqlock).
+                atomicMemoryFence(ordering: .acquiring)
+                line += self.receivedField(data, of: chain, since: Self.ringSince(cursors, ring: self.addresses, features: self.features, memory: memory))
             }
             if !late { line += self.blockStatusField(chain, memory: memory) }
             writer.write(line + "}")
@@ -286,6 +288,25 @@ extension WatchedQueue {
     }
 
     /// Moves a ring position on by `count` slots, flipping its wrap counter past the end.
+    /// The ring read again while a used descriptor is recorded: the lists available from the
+    /// driver's cursor on (at most a ring's worth of slots), and whether the device has used
+    /// the list at that cursor, which the recorder never read.
+    static func ringSince(_ cursors: PackedCursors, ring: QueueAddresses, features: FeatureBits, memory: GuestMemoryMap) -> RingsSince {
+        let size = Int(ring.size)
+        var (slot, wrap, steps) = (cursors.availSlot, cursors.availWrap, 0)
+        let usedUnread = PackedQueueSnapshot.flags(at: slot, ring: ring, memory: memory)?.isUsed(deviceWrapCounter: wrap) == true
+        var lists: [DescriptorChain] = []
+        while steps < size,
+            let (list, slots) = PackedQueueSnapshot.list(
+                at: slot, wrapCounter: wrap, ring: ring, memory: memory, indirectNegotiated: features.contains(.indirectDescriptors))
+        {
+            lists.append(list)
+            Self.advance(&slot, &wrap, by: slots, size: size)
+            steps += slots
+        }
+        return RingsSince(newer: lists, usedUnread: usedUnread)
+    }
+
     static func advance(_ slot: inout Int, _ wrap: inout Bool, by count: Int, size: Int) {
         slot += count
         while slot >= size {

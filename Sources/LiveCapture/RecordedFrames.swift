@@ -40,6 +40,9 @@ enum RingRecordReader {
         var write: Bool?
         /// Used lines: the offer completed was never read (it was missed).
         var unread: Bool?
+        /// Used lines of net receive queues: the buffer was offered again before its bytes
+        /// were copied, so they were not (counted as missed).
+        var refilled: Bool?
         /// Avail lines of packed lists whose used descriptor came first (out of order).
         var completed: Bool?
         /// Missed lines: a packed ring's completions before it was found.
@@ -172,8 +175,9 @@ public enum RecordedFrames {
                     record.t ?? 0)
             case "used":
                 guard let info = queues[key], info.role == .receive else { return }
-                // Its offer was not read (counted as missed by the recorder): no bytes to export.
-                if record.unread == true {
+                // Its offer was not read, or its buffer offered again before the bytes were
+                // copied (counted as missed by the recorder): no bytes to export.
+                if record.unread == true || record.refilled == true {
                     pending[key] = nil
                     return
                 }

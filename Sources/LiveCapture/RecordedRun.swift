@@ -73,7 +73,7 @@ public enum RecordedRun {
         case "used":
             guard let queue = record.queue, let id = record.id, let length = record.len else { return nil }
             return .used(device: device, queue: queue, time: record.t ?? 0, id: UInt32(truncatingIfNeeded: id),
-                length: UInt32(truncatingIfNeeded: length), writeFlag: record.write)
+                length: UInt32(truncatingIfNeeded: length), writeFlag: record.write, bytesMissed: record.refilled == true)
         case "window":
             guard let queue = record.queue, let availIndex = record.avail, let usedIndex = record.used, let size = record.size else { return nil }
             return .window(

@@ -372,9 +372,13 @@ struct WatchedQueue {
             }
             var line = "{\"kind\": \"used\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.nextUsed), "
                 + "\"id\": \(id), \"len\": \(length)"
-            if chain == nil { line += ", \"unread\": true" }
-            if let data = self.receivedBytes(chain, length: length, memory: memory) {
-                line += ", \"data\": \"\(RingRecordWriter.hex(data))\""
+            // A chain read after its completion may have been read from reused memory: what it
+            // names is not where the frame is known to be.
+            if chain == nil || late { line += ", \"unread\": true" }
+            if !late, let chain, let data = self.receivedBytes(chain, length: length, memory: memory) {
+                // The frame copied before the rings are read again (the reader's half of a seqlock).
+                atomicMemoryFence(ordering: .acquiring)
+                line += self.receivedField(data, of: chain, since: self.splitRingsSince(memory: memory))
             }
             if !late { line += self.blockStatusField(chain, memory: memory) }
             writer.write(line + "}")

@@ -18,7 +18,9 @@ public enum RingEvent: Sendable {
         completed: Bool = false)
     /// A used element (split) or used descriptor (packed); `writeFlag`: a packed used
     /// descriptor's VIRTQ_DESC_F_WRITE (without it the length is reserved, §2.8.4), nil for split.
-    case used(device: String, queue: Int, time: Int64, id: UInt32, length: UInt32, writeFlag: Bool? = nil)
+    /// `bytesMissed`: a received frame's buffer was offered again before the recorder could
+    /// copy it (counted as missed).
+    case used(device: String, queue: Int, time: Int64, id: UInt32, length: UInt32, writeFlag: Bool? = nil, bytesMissed: Bool = false)
     /// A chain the device owned was found changed (`change` says how), the used ring read
     /// after still not returning it; on a packed ring, a list named by its Buffer ID (`head`).
     case touched(device: String, queue: Int, head: UInt16, change: String)
@@ -118,7 +120,8 @@ public struct RecordedQueueReport: Sendable {
     public var queue: Int
     public var availEntries = 0
     public var usedEntries = 0
-    /// Stale and overwritten entries: seen too late to read.
+    /// Stale and overwritten entries, seen too late to read, and received frames whose
+    /// buffer was offered again before their bytes were copied.
     public var missed = 0
     /// The recorder stopped reading the queue (its rings stopped making sense).
     public var suspended = false
@@ -227,11 +230,12 @@ public struct RingReplay {
             state.outstandingCount += 1
             self.outstandingTotal += 1
             state.returned.remove(head)
-        case .used(let device, let queue, let time, let id, let length, let writeFlag):
+        case .used(let device, let queue, let time, let id, let length, let writeFlag, let bytesMissed):
             let key = Self.key(device, queue)
             guard var state = self.queues.removeValue(forKey: key) else { return }
             defer { self.queues[key] = state }
             state.report.usedEntries += 1
+            if bytesMissed, state.report.missed < Int.max { state.report.missed += 1 }
             let head = UInt16(truncatingIfNeeded: id)
             // A packed ring's Buffer IDs are the driver's to choose (§2.8.6): not bounded by the size.
             if !state.packed, id >= UInt32(state.size) {

@@ -1,0 +1,79 @@
+import GuestMemory
+import VirtioModel
+
+/// A net receive buffer the driver offers to the device again before the recorder has copied
+/// the frame the device wrote into it: the device may have written the next frame over it.
+/// U-Boot hands its one buffer back the moment it has read the packet; Linux may recycle a
+/// freed page into a new buffer. The bytes are copied first, then the rings read again (the
+/// reader's half of a seqlock): if the buffer's memory is by then in a chain the device may
+/// write — an outstanding offer, or one made available since the rings were read — the copy
+/// is not taken, and the frame is counted as missed (`refilled` on its used line).
+extension WatchedQueue {
+    /// The most descriptors compared for one buffer; past that it is taken as offered again
+    /// (a hostile ring costs a frame, not time).
+    static let refillComparisons = 4096
+
+    /// The rings read again after a frame was copied: the chains made available since the
+    /// recorder last read them, and whether the device has used a chain whose descriptors the
+    /// recorder never read (which may have named the same buffer).
+    struct RingsSince {
+        var newer: [DescriptorChain]
+        var usedUnread: Bool
+    }
+
+    /// `data`, the bytes copied from `chain` (just used, its offer already taken off `offers`),
+    /// as its used line's field; a `refilled` field instead, counted as missed, when its memory
+    /// may have been offered to the device again meanwhile: it is in one of `offers` or of
+    /// `since.newer`, the device used a chain not read, or `since` is not known.
+    mutating func receivedField(_ data: [UInt8], of chain: DescriptorChain, since: RingsSince?) -> String {
+        if let span = chain.writableSpan, let since, !since.usedUnread, !self.offered(span, newer: since.newer) {
+            return ", \"data\": \"\(RingRecordWriter.hex(data))\""
+        }
+        self.missed += 1
+        return ", \"refilled\": true"
+    }
+
+    /// Whether a device-writable buffer of one of `offers` or `newer` overlaps `span`.
+    private func offered(_ span: Range<UInt64>, newer: [DescriptorChain]) -> Bool {
+        var budget = Self.refillComparisons
+        for chain in self.offers.values.lazy.flatMap({ $0 }).compactMap(\.chain) + newer {
+            for element in chain.elements where element.descriptor.flags.contains(.write) && element.descriptor.length > 0 {
+                budget -= 1
+                guard budget >= 0 else { return true }
+                let start = element.descriptor.address
+                let (end, overflow) = start.addingReportingOverflow(UInt64(element.descriptor.length))
+                if start < span.upperBound, overflow || end > span.lowerBound { return true }
+            }
+        }
+        return false
+    }
+
+    /// A split ring read again while the used element at `nextUsed` is recorded: the chains
+    /// made available past `nextAvail`, walked now, and whether a used element after this one
+    /// completes a stale offer (its chain never read). Nil when either ring moved on by more
+    /// than its size (not told apart from one overwritten).
+    func splitRingsSince(memory: GuestMemoryMap) -> RingsSince? {
+        let size = self.addresses.size
+        guard let used = self.index(at: self.addresses.deviceArea &+ 2, memory: memory), Int(used &- self.nextUsed) <= Int(size),
+            let avail = self.index(at: self.addresses.driverArea &+ 2, memory: memory), Int(avail &- self.nextAvail) <= Int(size)
+        else { return nil }
+        var usedUnread = false
+        for step in stride(from: 1, to: Int(used &- self.nextUsed), by: 1) {
+            let slot = (self.nextUsed &+ UInt16(step)).quotientAndRemainder(dividingBy: size).remainder
+            guard let id = memory.value(UInt32.self, at: self.addresses.deviceArea &+ 4 &+ UInt64(slot) * 8) else { return nil }
+            if id < UInt32(size), self.offers[UInt16(id)]?.contains(where: { $0.chain == nil }) == true { usedUnread = true }
+        }
+        var newer: [DescriptorChain] = []
+        var index = self.nextAvail
+        while index != avail {
+            let slot = index.quotientAndRemainder(dividingBy: size).remainder
+            guard let head = memory.value(UInt16.self, at: self.addresses.driverArea &+ 4 &+ UInt64(slot) * 2) else { return nil }
+            newer.append(
+                DescriptorChain(
+                    head: head, table: self.addresses.descriptorArea, queueSize: size, memory: memory,
+                    indirectNegotiated: self.features.contains(.indirectDescriptors)))
+            index &+= 1
+        }
+        return RingsSince(newer: newer, usedUnread: usedUnread)
+    }
+}
