@@ -287,11 +287,11 @@ extension WatchedQueue {
         return settled || flags.contains(.avail) != avail ? !avail : avail
     }
 
-    /// Moves a ring position on by `count` slots, flipping its wrap counter past the end.
     /// The ring read again while a used descriptor is recorded: the lists available from the
-    /// driver's cursor on (at most a ring's worth of slots), and whether the device has used
-    /// the list at that cursor, which the recorder never read.
-    static func ringSince(_ cursors: PackedCursors, ring: QueueAddresses, features: FeatureBits, memory: GuestMemoryMap) -> RingsSince {
+    /// driver's cursor on (within a ring's worth of slots), and whether the device has used
+    /// the list at that cursor, which the recorder never read. Nil past
+    /// ``WatchedQueue/newerChainsRead`` lists.
+    static func ringSince(_ cursors: PackedCursors, ring: QueueAddresses, features: FeatureBits, memory: GuestMemoryMap) -> RingsSince? {
         let size = Int(ring.size)
         var (slot, wrap, steps) = (cursors.availSlot, cursors.availWrap, 0)
         let usedUnread = PackedQueueSnapshot.flags(at: slot, ring: ring, memory: memory)?.isUsed(deviceWrapCounter: wrap) == true
@@ -300,6 +300,7 @@ extension WatchedQueue {
             let (list, slots) = PackedQueueSnapshot.list(
                 at: slot, wrapCounter: wrap, ring: ring, memory: memory, indirectNegotiated: features.contains(.indirectDescriptors))
         {
+            guard lists.count < Self.newerChainsRead else { return nil }
             lists.append(list)
             Self.advance(&slot, &wrap, by: slots, size: size)
             steps += slots
@@ -307,6 +308,7 @@ extension WatchedQueue {
         return RingsSince(newer: lists, usedUnread: usedUnread)
     }
 
+    /// Moves a ring position on by `count` slots, flipping its wrap counter past the end.
     static func advance(_ slot: inout Int, _ wrap: inout Bool, by count: Int, size: Int) {
         slot += count
         while slot >= size {

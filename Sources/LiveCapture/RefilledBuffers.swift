@@ -12,6 +12,9 @@ extension WatchedQueue {
     /// The most descriptors compared for one buffer; past that it is taken as offered again
     /// (a hostile ring costs a frame, not time).
     static let refillComparisons = 4096
+    /// The most chains made available since the rings were read that are walked to tell; more
+    /// and the buffer is taken as offered again (a driver adds a few between two reads).
+    static let newerChainsRead = 64
 
     /// The rings read again after a frame was copied: the chains made available since the
     /// recorder last read them, and whether the device has used a chain whose descriptors the
@@ -50,12 +53,14 @@ extension WatchedQueue {
 
     /// A split ring read again while the used element at `nextUsed` is recorded: the chains
     /// made available past `nextAvail`, walked now, and whether a used element after this one
-    /// completes a stale offer (its chain never read). Nil when either ring moved on by more
-    /// than its size (not told apart from one overwritten).
+    /// completes a stale offer (its chain never read). Nil when the used ring moved on by more
+    /// than its size (not told apart from one overwritten), or more than
+    /// ``newerChainsRead`` chains were made available.
     func splitRingsSince(memory: GuestMemoryMap) -> RingsSince? {
         let size = self.addresses.size
         guard let used = self.index(at: self.addresses.deviceArea &+ 2, memory: memory), Int(used &- self.nextUsed) <= Int(size),
-            let avail = self.index(at: self.addresses.driverArea &+ 2, memory: memory), Int(avail &- self.nextAvail) <= Int(size)
+            let avail = self.index(at: self.addresses.driverArea &+ 2, memory: memory),
+            Int(avail &- self.nextAvail) <= min(Int(size), Self.newerChainsRead)
         else { return nil }
         var usedUnread = false
         for step in stride(from: 1, to: Int(used &- self.nextUsed), by: 1) {
