@@ -42,12 +42,19 @@ extension WatchedQueue {
         // Completions first: a used descriptor overwrites the first slot of a list, which must
         // not then be taken for a new offer.
         var steps = 0
+        if cursors.mergedSlot != nil, self.recordMergedCompletion(&cursors, memory: memory, writer: writer) { changed = true }
         // The flags alone first: most scans find nothing new, and that is all they read.
         while steps < size,
             let flags = PackedQueueSnapshot.flags(at: cursors.usedSlot, ring: self.addresses, memory: memory),
             flags.isUsed(deviceWrapCounter: cursors.usedWrap) || flags.isAvailable(driverWrapCounter: !cursors.usedWrap),
             let descriptor = PackedQueueSnapshot.descriptor(at: cursors.usedSlot, ring: self.addresses, memory: memory)
         {
+            // The device wrote the slot passed over first, if it was a list of its own: looked
+            // at again now this later one is seen (read after it), then no longer.
+            if cursors.mergedSlot != nil {
+                _ = self.recordMergedCompletion(&cursors, memory: memory, writer: writer)
+                cursors.mergedSlot = nil
+            }
             if !descriptor.isUsed(deviceWrapCounter: cursors.usedWrap) {
                 guard self.passLappedSlot(descriptor, &cursors, writer: writer, size: size) else { break }
                 steps += 1
@@ -84,6 +91,7 @@ extension WatchedQueue {
                     // (§2.8.19: never linked by NEXT): the next list, which the driver may have
                     // given the Buffer ID just freed (Linux does), and it is read.
                     Self.advance(&cursors.availSlot, &cursors.availWrap, by: 1, size: size)
+                    let next = (slot: cursors.availSlot, wrap: cursors.availWrap)
                     while slots < size,
                         let next = PackedQueueSnapshot.descriptor(at: cursors.availSlot, ring: self.addresses, memory: memory),
                         next.isAvailable(driverWrapCounter: cursors.availWrap), next.bufferID == id,
@@ -92,6 +100,9 @@ extension WatchedQueue {
                         Self.advance(&cursors.availSlot, &cursors.availWrap, by: 1, size: size)
                         slots += 1
                     }
+                    // One slot passed over may as well be the next list, given the Buffer ID
+                    // just freed (Linux does): the device's next used descriptor will tell.
+                    if slots == 2 { cursors.mergedSlot = next }
                 } else {
                     // Out of order: the list is still ahead of the driver's cursor, whole; when
                     // it is read it is taken as completed already, not as outstanding.
@@ -285,6 +296,26 @@ extension WatchedQueue {
         let settled = previousFlags.contains(.used) == avail || flags.contains(.used) == flags.contains(.avail)
         if slot > 0 { return settled || flags.contains(.avail) == avail ? avail : !avail }
         return settled || flags.contains(.avail) != avail ? !avail : avail
+    }
+
+    /// The slot passed over with a list missed in order (``PackedCursors/mergedSlot``), when
+    /// the device has written a used descriptor there: it was a list of its own, made available
+    /// and used unread. Its completion is recorded as such a list's is, counted as missed; true
+    /// when it was.
+    private mutating func recordMergedCompletion(_ cursors: inout PackedCursors, memory: GuestMemoryMap, writer: RingRecordWriter) -> Bool {
+        guard let merged = cursors.mergedSlot,
+            PackedQueueSnapshot.flags(at: merged.slot, ring: self.addresses, memory: memory)?.isUsed(deviceWrapCounter: merged.wrap) == true,
+            let descriptor = PackedQueueSnapshot.descriptor(at: merged.slot, ring: self.addresses, memory: memory),
+            descriptor.isUsed(deviceWrapCounter: merged.wrap)
+        else { return false }
+        cursors.mergedSlot = nil
+        self.missed += 1
+        writer.write("{\"kind\": \"missed\", \"t\": \(RingRecordWriter.now()), \(self.location), \"avail\": 1}")
+        writer.write(
+            "{\"kind\": \"used\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.usedSeen), "
+                + "\"id\": \(descriptor.bufferID), \"len\": \(descriptor.length), \"write\": \(descriptor.flags.contains(.write)), \"unread\": true}")
+        self.usedSeen += 1
+        return true
     }
 
     /// The ring read again while a used descriptor is recorded: the lists available from the

@@ -95,6 +95,11 @@ struct WatchedQueue {
         /// (``WatchedQueue/passLappedSlot``), and for the list's walk again
         /// (``WatchedQueue/checkExposedList(memory:writer:clock:)``).
         var offerAtSlot: [Int: (id: UInt16, wrap: Bool)] = [:]
+        /// The slot (and the driver's lap) after a list missed in order that was passed over
+        /// with it, for carrying the list's Buffer ID: a list of its own after all if the
+        /// device writes a used descriptor there (``WatchedQueue/recordMergedCompletion``);
+        /// forgotten once the device's next used descriptor is seen past it.
+        var mergedSlot: (slot: Int, wrap: Bool)?
         /// The driver and device event suppression structures as last read (judged when they change).
         var eventWords: (driver: UInt32, device: UInt32)?
         /// A list whose first descriptor was seen available before the rest of it

@@ -341,6 +341,8 @@ struct RingWatcherTests {
         _ = queue.scan(memory: ram.memory, writer: ram.writer)
         #expect(try ram.lines("avail").compactMap { $0["head"] as? Int } == [6])
         #expect(try ram.lines("used").compactMap { $0["id"] as? Int } == [5, 6])
+        // The device went on past slot 1: it was the rest of ID 5's list, not a list to wait for.
+        #expect(queue.packed?.mergedSlot == nil)
         let result = try ram.replay()
         #expect(result.rules.isEmpty && result.queues.first?.missed == 1)
     }
@@ -364,6 +366,35 @@ struct RingWatcherTests {
         #expect(try ram.lines("missed").map { $0["avail"] as? Int } == [1])
         let result = try ram.replay()
         #expect(result.queues.first?.usedEntries == 2 && result.queues.first?.availEntries == 1 && result.queues.first?.missed == 1)
+    }
+
+    @Test("packed: after a list missed in order, a one-slot list with the Buffer ID just freed is passed over with it, and its completion recorded when the device writes it there")
+    func packedMissedThenSameIDList() throws {
+        let ram = try GuestRAM()
+        var queue = Self.packedQueue(ram)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        // A buffer of ID 0 at slot 0, offered and used between two scans (used descriptors with
+        // WRITE, as the spec has the device write them); the driver has given
+        // the freed ID 0 to the next buffer, at slot 1: from the ring alone, slot 1 could be the
+        // rest of the first list (``packedMissedTwoSlots()``).
+        ram.packedDescriptor(0, address: 0x8000, length: 64, id: 0, flags: 0x8082)
+        ram.packedDescriptor(1, address: 0x8100, length: 64, id: 0, flags: 0x0082)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        #expect(try ram.lines("used").count == 1)
+        // The device uses slot 1: it was a list of its own.
+        ram.packedDescriptor(1, address: 0x8100, length: 32, id: 0, flags: 0x8082)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        // The next list, ID 1 at slot 2, is read and completed as usual.
+        ram.packedDescriptor(2, address: 0x8200, length: 64, id: 1, flags: 0x0082)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        ram.packedDescriptor(2, address: 0x8200, length: 16, id: 1, flags: 0x8082)
+        _ = queue.scan(memory: ram.memory, writer: ram.writer)
+        let used = try ram.lines("used")
+        #expect(used.compactMap { $0["len"] as? Int } == [64, 32, 16])
+        #expect(used.map { $0["unread"] as? Bool == true } == [true, true, false])
+        #expect(queue.missed == 2 && queue.usedSeen == 3 && queue.packed?.mergedSlot == nil)
+        let result = try ram.replay()
+        #expect(result.rules.isEmpty && result.queues.first?.usedEntries == 3 && result.queues.first?.missed == 2)
     }
 
     @Test("packed: a completion the sampler never saw (the driver made the slot available again first) is counted as missed")
