@@ -55,17 +55,20 @@ struct HostileGuestMemoryTests {
         #expect(try ram.lines("avail").count > 0)
     }
 
+    /// Net queue 1 transmits (its chains' bytes are copied when offered), queue 0 receives
+    /// (bytes copied at completion, then the rings read again for the buffer's reuse).
     @Test("random split rings between scans (descriptor table, ring entries, indices that advance, event indices): no trap, offers bounded, the recording replays",
-          arguments: [(UInt16(8), UInt64(11)), (1, 12), (256, 13), (32768, 14)])
-    func split(size: UInt16, seed: UInt64) throws {
+          arguments: [(UInt16(8), UInt64(11), 1), (1, 12, 1), (256, 13, 1), (32768, 14, 1), (256, 15, 0), (256, 16, 0)])
+    func split(size: UInt16, seed: UInt64, queueIndex: Int) throws {
         let ram = try GuestRAM()
         var random = SplitMix(state: seed)
         let addresses = Self.addresses(size: size)
         var queue = WatchedQueue(
-            device: "virtio-net@/t", type: .network, index: 1, addresses: addresses,
+            device: "virtio-net@/t", type: .network, index: queueIndex, addresses: addresses,
             features: [.version1, .eventIndex, .indirectDescriptors], netControlQueue: nil)
         ram.writer.write(queue.queueLine)
         var (avail, used): (UInt16, UInt16) = (0, 0)
+        let stray: UInt64 = queueIndex == 0 ? 4096 : 64
         for step in 0..<600 {
             // Split descriptors (address, length, flags, next) in the table.
             for _ in 0..<(1 + random.below(4)) {
@@ -77,18 +80,20 @@ struct HostileGuestMemoryTests {
                 ram.put(UInt16(truncatingIfNeeded: random.below(UInt64(size) + 1)), at: base + 14)
             }
             // The indices move on a little (used behind avail), the entries they cover are
-            // heads in range but one in 64, and the event indices wander near them.
+            // heads in range but one in 64 (one in 4096 on the receive queue, read long enough
+            // to copy frames before it is suspended, its lengths short enough to fit them), and
+            // the event indices wander near them.
             let entries = Int(min(size, 0x800))
             avail &+= UInt16(truncatingIfNeeded: random.below(3))
             used = min(avail, used &+ UInt16(truncatingIfNeeded: random.below(3)))
-            let head = random.below(64) == 0 ? UInt64(size) : random.below(UInt64(size))
+            let head = random.below(stray) == 0 ? UInt64(size) : random.below(UInt64(size))
             ram.put(UInt16(truncatingIfNeeded: head), at: 0x5004 + 2 * (Int(avail) % entries))
             ram.put(avail, at: 0x5002)
             if 0x6004 + 8 * entries <= 0x10000 {
                 // Heads out of range now and then (the watcher suspends the queue: it cannot be read on).
-                let id = random.below(64) == 0 ? UInt64(size) : random.below(UInt64(size))
+                let id = random.below(stray) == 0 ? UInt64(size) : random.below(UInt64(size))
                 ram.put(UInt32(truncatingIfNeeded: id), at: 0x6004 + 8 * (Int(used) % entries))
-                ram.put(UInt32(truncatingIfNeeded: random.below(0x3000)), at: 0x6008 + 8 * (Int(used) % entries))
+                ram.put(UInt32(truncatingIfNeeded: random.below(queueIndex == 0 ? 64 : 0x3000)), at: 0x6008 + 8 * (Int(used) % entries))
             }
             ram.put(used, at: 0x6002)
             if random.below(4) == 0 { ram.put(UInt16(truncatingIfNeeded: random.below(4)) &+ used, at: Int(queue.usedEventAddress & 0xFFF8)) }
@@ -101,5 +106,10 @@ struct HostileGuestMemoryTests {
         let result = try ram.replay()
         #expect(result.queues.count == 1)
         #expect(try ram.lines("avail").count > 0)
+        if queueIndex == 0 {
+            // Received frames were copied, and some dropped for their buffer offered again.
+            let used = try ram.lines("used")
+            #expect(used.contains { $0["data"] != nil } && used.contains { $0["refilled"] != nil }, "\(used.count) used, \(used.filter { $0["data"] != nil }.count) with data, \(used.filter { $0["refilled"] != nil }.count) refilled, \((try? ram.lines("suspended")) ?? [])")
+        }
     }
 }
