@@ -64,8 +64,6 @@ extension WatchedQueue {
             cursors.offerAtSlot[cursors.usedSlot] = nil
             let id = descriptor.bufferID
             if cursors.rewriteSuspect?.id == id { cursors.rewriteSuspect = nil }
-            // Without WRITE the length is reserved (§2.8.4): recorded, and said.
-            let written = descriptor.flags.contains(.write)
             var chain: DescriptorChain?
             var slots = 1
             var late = false
@@ -81,8 +79,7 @@ extension WatchedQueue {
                 // it took is lost with its first descriptor; one is assumed for the device's
                 // position (Linux puts a request of several buffers in one slot, with an
                 // indirect table).
-                self.missed += 1
-                writer.write("{\"kind\": \"missed\", \"t\": \(RingRecordWriter.now()), \(self.location), \"avail\": 1}")
+                self.recordListMissed(writer: writer)
                 if cursors.availSlot == cursors.usedSlot && cursors.availWrap == cursors.usedWrap {
                     // In order: the list began here, under the used descriptor. Its further
                     // slots, still available and carrying its Buffer ID (Linux writes the ID in
@@ -91,7 +88,7 @@ extension WatchedQueue {
                     // (§2.8.19: never linked by NEXT): the next list, which the driver may have
                     // given the Buffer ID just freed (Linux does), and it is read.
                     Self.advance(&cursors.availSlot, &cursors.availWrap, by: 1, size: size)
-                    let next = (slot: cursors.availSlot, wrap: cursors.availWrap)
+                    let following = (slot: cursors.availSlot, wrap: cursors.availWrap)
                     while slots < size,
                         let next = PackedQueueSnapshot.descriptor(at: cursors.availSlot, ring: self.addresses, memory: memory),
                         next.isAvailable(driverWrapCounter: cursors.availWrap), next.bufferID == id,
@@ -102,15 +99,14 @@ extension WatchedQueue {
                     }
                     // One slot passed over may as well be the next list, given the Buffer ID
                     // just freed (Linux does): the device's next used descriptor will tell.
-                    if slots == 2 { cursors.mergedSlot = next }
+                    if slots == 2 { cursors.mergedSlot = following }
                 } else {
                     // Out of order: the list is still ahead of the driver's cursor, whole; when
                     // it is read it is taken as completed already, not as outstanding.
                     cursors.completedUnread[id, default: 0] += 1
                 }
             }
-            var line = "{\"kind\": \"used\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.usedSeen), "
-                + "\"id\": \(id), \"len\": \(descriptor.length), \"write\": \(written)"
+            var line = self.usedLine(descriptor)
             // QEMU sets no WRITE in its used descriptors, and Linux reads the length all the
             // same: a received frame is read whatever the flag (PACKED-USED-WRITE-FLAG says so).
             if chain == nil || late { line += ", \"unread\": true" }
@@ -309,13 +305,23 @@ extension WatchedQueue {
             descriptor.isUsed(deviceWrapCounter: merged.wrap)
         else { return false }
         cursors.mergedSlot = nil
-        self.missed += 1
-        writer.write("{\"kind\": \"missed\", \"t\": \(RingRecordWriter.now()), \(self.location), \"avail\": 1}")
-        writer.write(
-            "{\"kind\": \"used\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.usedSeen), "
-                + "\"id\": \(descriptor.bufferID), \"len\": \(descriptor.length), \"write\": \(descriptor.flags.contains(.write)), \"unread\": true}")
+        self.recordListMissed(writer: writer)
+        writer.write(self.usedLine(descriptor) + ", \"unread\": true}")
         self.usedSeen += 1
         return true
+    }
+
+    /// A list made available and used before a scan could read it: counted, and a `missed` line.
+    private mutating func recordListMissed(writer: RingRecordWriter) {
+        self.missed += 1
+        writer.write("{\"kind\": \"missed\", \"t\": \(RingRecordWriter.now()), \(self.location), \"avail\": 1}")
+    }
+
+    /// The start of a `used` line for a used descriptor (unclosed: fields may follow). Its
+    /// WRITE flag is said: without it the length is reserved (§2.8.4).
+    private func usedLine(_ descriptor: PackedDescriptor) -> String {
+        "{\"kind\": \"used\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.usedSeen), "
+            + "\"id\": \(descriptor.bufferID), \"len\": \(descriptor.length), \"write\": \(descriptor.flags.contains(.write))"
     }
 
     /// The ring read again while a used descriptor is recorded: the lists available from the

@@ -134,7 +134,7 @@ struct ConcurrentGuestTests {
         guest.start()
         Self.sample(&queue, ram: ram, progress: progress)
         let used = try ram.lines("used")
-        #expect(used.count >= frames - 8 && used.count <= frames)
+        #expect(used.count == frames)
         let wrong = used.filter { line in
             guard let data = line["data"] as? String, let length = line["len"] as? Int, let value = UInt8(data.prefix(2), radix: 16)
             else { return false }
