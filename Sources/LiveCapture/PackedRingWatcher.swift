@@ -326,12 +326,12 @@ extension WatchedQueue {
 
     /// The ring read again while a used descriptor is recorded: the lists available from the
     /// driver's cursor on (within a ring's worth of slots), and whether the device has used
-    /// the list at that cursor, which the recorder never read. Nil past
+    /// the list at that cursor, which the recorder never read — looked at after the lists, so
+    /// that a list the device uses between the two reads is seen by one. Nil past
     /// ``WatchedQueue/newerChainsRead`` lists.
     static func ringSince(_ cursors: PackedCursors, ring: QueueAddresses, features: FeatureBits, memory: GuestMemoryMap) -> RingsSince? {
         let size = Int(ring.size)
         var (slot, wrap, steps) = (cursors.availSlot, cursors.availWrap, 0)
-        let usedUnread = PackedQueueSnapshot.flags(at: slot, ring: ring, memory: memory)?.isUsed(deviceWrapCounter: wrap) == true
         var lists: [DescriptorChain] = []
         while steps < size,
             let (list, slots) = PackedQueueSnapshot.list(
@@ -342,6 +342,8 @@ extension WatchedQueue {
             Self.advance(&slot, &wrap, by: slots, size: size)
             steps += slots
         }
+        let usedUnread =
+            PackedQueueSnapshot.flags(at: cursors.availSlot, ring: ring, memory: memory)?.isUsed(deviceWrapCounter: cursors.availWrap) == true
         return RingsSince(newer: lists, usedUnread: usedUnread)
     }
 
