@@ -42,7 +42,10 @@ public enum Recorder {
         let arguments = command.recordingArguments(
             ramFile: ram, qmpSocket: socket, eventsFile: events, traceFile: directory + "/trace.log")
         let writer = try RingRecordWriter(path: directory + "/rings.jsonl")
-        let sampler = try Sampler(writer: writer, trace: TraceTail(path: directory + "/trace.log"))
+        // The sampler gets a processor of its own; this thread, and QEMU started from it, the others.
+        let placement = ProcessorSet.samplerPlacement(allowed: ProcessorSet.current())
+        let sampler = try Sampler(writer: writer, trace: TraceTail(path: directory + "/trace.log"), processor: placement?.sampler)
+        let others = placement.flatMap { $0.others.apply() ? $0.others : nil }
         let started = RingRecordWriter.now()
         let pid: pid_t
         do {
@@ -93,7 +96,7 @@ public enum Recorder {
         let summary = rings.summary(exitStatus: status)
         try Self.writeManifest(
             directory: directory, command: command, arguments: arguments, qemuVersion: qemuVersion, started: started,
-            summary: summary, rings: rings)
+            summary: summary, rings: rings, processors: (sampler.ownProcessor, others))
         // The RAM file is as large as the guest's memory: not kept.
         unlink(ram)
         return summary
@@ -117,7 +120,7 @@ public enum Recorder {
 
     static func writeManifest(
         directory: String, command: QEMUCommand, arguments: [String], qemuVersion: String, started: Int64,
-        summary: Summary, rings: Rings
+        summary: Summary, rings: Rings, processors: (sampler: Int?, others: ProcessorSet?)
     ) throws(RecordError) {
         guard let file = fopen(directory + "/run.json", "w") else { throw .io("\(directory)/run.json: cannot create") }
         defer { fclose(file) }
@@ -138,6 +141,7 @@ public enum Recorder {
               "memory": \(command.memory),
               "ramRegions": [\(regions.joined(separator: ", "))],
               "clock": "rings.jsonl times (t) are CLOCK_REALTIME nanoseconds, the clock of the trace's -msg timestamp=on lines",
+              "processors": {"sampler": \(processors.sampler.map(String.init) ?? "null"), "qemu": \(processors.others.map { "[" + $0.members.map(String.init).joined(separator: ", ") + "]" } ?? "null")},
               "started": \(started),
               "ended": \(RingRecordWriter.now()),
               "exitStatus": \(summary.exitStatus),

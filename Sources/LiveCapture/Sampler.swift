@@ -151,10 +151,14 @@ final class Sampler: @unchecked Sendable {
     static let tracePollInterval = 0.000_1
     /// `virtio_set_status` events the trace has shown, for the QMP side.
     private let statusEvents = Atomic<Int>(0)
+    /// The processor the thread keeps to (``ProcessorSet``), if any, and whether the kernel agreed.
+    private let processor: Int?
+    private let placed = Atomic<Bool>(false)
 
-    init(writer: RingRecordWriter, trace: TraceTail? = nil) throws(RecordError) {
+    init(writer: RingRecordWriter, trace: TraceTail? = nil, processor: Int? = nil) throws(RecordError) {
         self.rings = Rings(writer: writer)
         self.trace = trace
+        self.processor = processor
         pthread_mutex_init(self.mutex, nil)
         let context = Unmanaged.passRetained(self).toOpaque()
         let started = pthread_create(&self.thread, nil, { context in
@@ -184,7 +188,11 @@ final class Sampler: @unchecked Sendable {
     /// `virtio_set_status` events in the trace so far.
     var statusEventCount: Int { self.statusEvents.load(ordering: .relaxed) }
 
+    /// The processor the sampler has to itself, once its thread is running there.
+    var ownProcessor: Int? { self.placed.load(ordering: .relaxed) ? self.processor : nil }
+
     private func loop() {
+        if let processor = self.processor, ProcessorSet([processor]).apply() { self.placed.store(true, ordering: .relaxed) }
         var lastTracePoll = 0.0
         while true {
             pthread_mutex_lock(self.mutex)

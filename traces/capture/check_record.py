@@ -7,7 +7,8 @@ without being counted fails); `vqscope pcap RUN` must give the frames
 QEMU's filter-dump saw on the netdev, byte for byte, both directions, the guest's DHCP, ARP and
 ICMP among them (all of them but as many as the recorder reported missing on net queues);
 `vqscope analyze RUN` (the trace and the replayed rings) raises no error but the ones
---expect names, as many times as it says. Prints the recorder's overhead from timing.json
+--expect names, as many times as it says; with two processors or more, the sampler ran on one
+of its own and QEMU on the others (run.json). Prints the recorder's overhead from timing.json
 (the guest's uptime at power-off and the wall time, with and without recording) when the
 run had a plain twin."""
 import collections
@@ -135,7 +136,16 @@ def main():
                   f"byte for byte ({net_missed} net entries reported missed): "
                   + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))))
 
-    # 3. Overhead (reported, not judged: TCG timings on a shared 2-core machine vary).
+    # 3. The sampler's processor: its own, QEMU on the others, when the host gives two or more.
+    manifest = json.load(open(os.path.join(run, "run.json")))
+    sampler, qemu = manifest["processors"]["sampler"], manifest["processors"]["qemu"]
+    allowed = os.sched_getaffinity(0)
+    problems = []
+    if len(allowed) >= 2 and (sampler not in allowed or not qemu or sampler in qemu or not set(qemu) <= allowed):
+        problems.append(f"sampler on {sampler}, QEMU on {qemu}, of the processors {sorted(allowed)}")
+    count(verdict("record processors", problems, f"sampler on processor {sampler}, QEMU on {qemu}"))
+
+    # 4. Overhead (reported, not judged: TCG timings on a shared 2-core machine vary).
     timing = json.load(open(os.path.join(outdir, "timing.json")))
     plain, recorded = timing.get("plain"), timing["netdev"]
     if plain is None:
