@@ -41,8 +41,9 @@ enum RingRecordReader {
         /// Used lines: the offer completed was never read (it was missed).
         var unread: Bool?
         /// Used lines of net receive queues: the buffer was offered again before its bytes
-        /// were copied, so they were not (counted as missed).
+        /// were copied (counted as missed), and when the copy was complete.
         var refilled: Bool?
+        var copied: Int64?
         /// Avail lines of packed lists whose used descriptor came first (out of order).
         var completed: Bool?
         /// Missed lines: a packed ring's completions before it was found.
@@ -131,8 +132,10 @@ public enum RecordedFrames {
 
     /// Calls `body` with each frame and the time (CLOCK_REALTIME ns) it was seen; returns
     /// why frames were skipped (a missing or undecodable data field, a packet cut by a reset).
+    /// A buffer copied while offered again (`refilled`) is taken only when its line is one of
+    /// `whole` (``RecordedRun/wholeCopies(directory:analysis:)``).
     public static func read(
-        path: String, _ body: (NetFrame, Int64) -> Void
+        path: String, whole: Set<Int> = [], _ body: (NetFrame, Int64) -> Void
     ) throws(RecordError) -> [String] {
         var queues: [QueueKey: QueueInfo] = [:]
         var pending: [QueueKey: Pending] = [:]
@@ -176,8 +179,8 @@ public enum RecordedFrames {
             case "used":
                 guard let info = queues[key], info.role == .receive else { return }
                 // Its offer was not read, or its buffer offered again before the bytes were
-                // copied (counted as missed by the recorder): no bytes to export.
-                if record.unread == true || record.refilled == true {
+                // copied and the trace does not show the copy whole: no bytes to export.
+                if record.unread == true || (record.refilled == true && !whole.contains(number)) {
                     pending[key] = nil
                     return
                 }

@@ -14,24 +14,59 @@ public enum RecordedRun {
     public static func trace(in directory: String) -> String { directory + "/trace.log" }
 
     /// The ring transitions replayed: the queues, findings and waits for a notification, and
-    /// the lines that could not be read.
+    /// the lines that could not be read. A received frame copied while its buffer was offered
+    /// again counts as missed unless its line is one of `whole`.
     public static func replay(
-        directory: String
+        directory: String, whole: Set<Int> = []
     ) throws(RecordError) -> (queues: [RecordedQueueReport], findings: FindingSink, waits: [AwaitedNotification], problems: [String]) {
         let path = directory + "/rings.jsonl"
         var replay = RingReplay(file: path)
         let problems = try RingRecordReader.forEach(path: path) { record, line in
-            guard let event = Self.event(record) else { return }
+            guard let event = Self.event(record, whole: whole.contains(line)) else { return }
             replay.consume(event, line: line)
         }
         let (queues, sink, waits) = replay.finish()
         return (queues, sink, waits, problems)
     }
 
+    /// The lines of the received frames copied while their buffer was offered again that the
+    /// run's trace shows whole (``RefilledCopies``), given `analysis`, the trace's (asked for
+    /// only when there are such frames; nil: none is). Split rings only: a packed ring's used
+    /// descriptors are not numbered from the device's reset.
+    public static func wholeCopies(directory: String, analysis: () -> AnalysisReport?) throws(RecordError) -> Set<Int> {
+        var packed: [String: Bool] = [:]
+        var types: [String: DeviceType] = [:]
+        var copies: [RefilledCopy] = []
+        _ = try RingRecordReader.forEach(path: directory + "/rings.jsonl") { record, line in
+            guard let device = record.device else { return }
+            switch record.kind {
+            case "queue":
+                if let queue = record.queue { packed["\(queue)@\(device)"] = record.packed == true }
+                if let type = record.type.flatMap(DeviceType.init(name:)) { types[device] = type }
+            case "used":
+                guard record.refilled == true, record.data != nil, let queue = record.queue, packed["\(queue)@\(device)"] == false,
+                    let index = record.index, let length = record.len, let copied = record.copied,
+                    copies.count < RefilledCopies.maximumCopies
+                else { return }
+                copies.append(
+                    RefilledCopy(
+                        device: device, type: types[device], queue: queue, position: UInt16(truncatingIfNeeded: index),
+                        length: UInt32(truncatingIfNeeded: length), copied: copied, line: line))
+            default: return
+            }
+        }
+        guard !copies.isEmpty, let analysis = analysis() else { return [] }
+        do {
+            return try RefilledCopies.whole(copies, analysis: analysis, trace: Self.trace(in: directory))
+        } catch {
+            throw .io("\(error)")
+        }
+    }
+
     /// The recording replayed and joined into `report`, the analysis of its trace: the lines of
     /// `rings.jsonl` that could not be read.
     public static func join(directory: String, into report: inout AnalysisReport) throws(RecordError) -> [String] {
-        let replay = try Self.replay(directory: directory)
+        let replay = try Self.replay(directory: directory, whole: try Self.wholeCopies(directory: directory, analysis: { report }))
         do {
             try report.join(
                 recording: directory + "/rings.jsonl", queues: replay.queues, findings: replay.findings, waits: replay.waits,
@@ -53,7 +88,9 @@ public enum RecordedRun {
         return "its descriptor table entries differ"
     }
 
-    static func event(_ record: RingRecordReader.Line) -> RingEvent? {
+    /// The replay's event for a line; `whole`: the line's frame, copied while its buffer was
+    /// offered again, is known whole.
+    static func event(_ record: RingRecordReader.Line, whole: Bool = false) -> RingEvent? {
         guard let device = record.device else { return nil }
         switch record.kind {
         case "reset": return .reset(device: device, queue: record.queue)
@@ -73,7 +110,7 @@ public enum RecordedRun {
         case "used":
             guard let queue = record.queue, let id = record.id, let length = record.len else { return nil }
             return .used(device: device, queue: queue, time: record.t ?? 0, id: UInt32(truncatingIfNeeded: id),
-                length: UInt32(truncatingIfNeeded: length), writeFlag: record.write, bytesMissed: record.refilled == true)
+                length: UInt32(truncatingIfNeeded: length), writeFlag: record.write, bytesMissed: record.refilled == true && !whole)
         case "window":
             guard let queue = record.queue, let availIndex = record.avail, let usedIndex = record.used, let size = record.size else { return nil }
             return .window(

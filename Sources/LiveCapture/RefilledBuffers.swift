@@ -7,7 +7,9 @@ import VirtioModel
 /// freed page into a new buffer. The bytes are copied first, then the rings read again (the
 /// reader's half of a seqlock): if the buffer's memory is by then in a chain the device may
 /// write — an outstanding offer, or one made available since the rings were read — the copy
-/// is not taken, and the frame is counted as missed (`refilled` on its used line).
+/// is kept but marked (`refilled` on its used line, with when it was complete) and counted as
+/// missed: `analyze` and `pcap` take it only where the trace shows the device took no buffer
+/// meanwhile (``RefilledCopies``).
 extension WatchedQueue {
     /// The most descriptors compared for one buffer; past that it is taken as offered again
     /// (a hostile ring costs a frame, not time).
@@ -25,15 +27,15 @@ extension WatchedQueue {
     }
 
     /// `data`, the bytes copied from `chain` (just used, its offer already taken off `offers`),
-    /// as its used line's field; a `refilled` field instead, counted as missed, when its memory
-    /// may have been offered to the device again meanwhile: it is in one of `offers` or of
-    /// `since.newer`, the device used a chain not read, or `since` is not known.
+    /// as its used line's field; with `refilled` and `copied` (now, after the copy and the
+    /// rings read again), counted as missed, when its memory may have been offered to the
+    /// device again meanwhile: it is in one of `offers` or of `since.newer`, the device used a
+    /// chain not read, or `since` is not known.
     mutating func receivedField(_ data: [UInt8], of chain: DescriptorChain, since: RingsSince?) -> String {
-        if let span = chain.writableSpan, let since, !since.usedUnread, !self.offered(span, newer: since.newer) {
-            return ", \"data\": \"\(RingRecordWriter.hex(data))\""
-        }
+        let field = ", \"data\": \"\(RingRecordWriter.hex(data))\""
+        if let span = chain.writableSpan, let since, !since.usedUnread, !self.offered(span, newer: since.newer) { return field }
         self.missed += 1
-        return ", \"refilled\": true"
+        return field + ", \"refilled\": true, \"copied\": \(RingRecordWriter.now())"
     }
 
     /// Whether a device-writable buffer of one of `offers` or `newer` overlaps `span`.

@@ -67,9 +67,7 @@ enum NotificationWaits {
     /// The waits no notification in `trace` ended: for the device's, a `virtio_queue_notify` of
     /// the queue; for the driver's, a `virtio_notify` or `virtio_notify_irqfd` of it. A wait is
     /// judged only when the trace can show that notification: the recorded device is joined
-    /// with the trace's device of the same type when each side has exactly one (a run
-    /// directory's `rings.jsonl` names devices by QOM path, the trace by host pointer), the trace
-    /// has timestamps, and the traced queue of that index has at least one notification of the
+    /// with one of the trace's (``RecordingJoin``), the trace has timestamps, and the traced queue of that index has at least one notification of the
     /// kind (none at all: they bypass QEMU, as with vhost). The other waits are counted in
     /// `recorded`, on the watch that saw them, as not judged.
     static func findings(
@@ -82,26 +80,24 @@ enum NotificationWaits {
             if let type = queue.type { recordedDevices[type, default: []].insert(queue.device) }
             slotOfWatch[queue.watch] = slot
         }
-        var tracedDevices: [DeviceType: [DeviceReport]] = [:]
-        for device in analysis.devices { if let type = device.type { tracedDevices[type, default: []].append(device) } }
+        let join = RecordingJoin(recorded: recordedDevices, analysis: analysis)
         // The joined devices' queues by their virtqueue pointer (interrupts name the queue by it).
         var queueOf: [HostPointer: Int] = [:]
         var joined: Set<HostPointer> = []
         // Each queue's waits of each kind, by start.
         var windows: [QueueKey: [Int]] = [:]
         for (position, wait) in waits.enumerated() {
-            guard analysis.timestamped, let type = wait.type, recordedDevices[type]?.count == 1,
-                let traced = tracedDevices[type], traced.count == 1,
-                let queue = traced[0].queues.first(where: { $0.index == wait.queue }),
+            guard analysis.timestamped, let traced = join.device(wait.type),
+                let queue = traced.queues.first(where: { $0.index == wait.queue }),
                 wait.kind == .available ? queue.kicks + queue.qemuNotifies > 0 : queue.interrupts > 0
             else {
                 if let slot = slotOfWatch[wait.watch] { recorded[slot].unjudgedWaits += 1 }
                 continue
             }
-            if joined.insert(traced[0].vdev).inserted {
-                for queue in traced[0].queues { if let index = queue.index { queueOf[queue.vq] = index } }
+            if joined.insert(traced.vdev).inserted {
+                for queue in traced.queues { if let index = queue.index { queueOf[queue.vq] = index } }
             }
-            windows[QueueKey(vdev: traced[0].vdev, queue: wait.queue, kind: wait.kind), default: []].append(position)
+            windows[QueueKey(vdev: traced.vdev, queue: wait.queue, kind: wait.kind), default: []].append(position)
         }
         guard !windows.isEmpty else { return [] }
         for key in windows.keys { windows[key]?.sort { waits[$0].from < waits[$1].from } }

@@ -170,7 +170,11 @@ struct Pcap: ParsableCommand {
         var counts: [NetFrame.Direction: Int] = [:]
         let problems: [String]
         do {
-            problems = try RecordedFrames.read(path: run + "/rings.jsonl") { frame, time in
+            // Frames copied while their buffer was offered again: those the run's trace shows whole.
+            let whole = try RecordedRun.wholeCopies(directory: run) {
+                try? Analyze.analyze(trace: RecordedRun.trace(in: run), options: AnalysisOptions()).get()
+            }
+            problems = try RecordedFrames.read(path: run + "/rings.jsonl", whole: whole) { frame, time in
                 writer.write(frame.bytes, at: PcapTimestamp(nanoseconds: time))
                 counts[frame.direction, default: 0] += 1
                 if let side { fputs(FrameReporter.line(frame, number: writer.framesWritten, time: .ring), side) }

@@ -180,4 +180,17 @@ struct CLITests {
         #expect(try run(["analyze", "/nonexistent"]) == 66)
         #expect(try run(["analyze", "--fail-on", "sometimes", Self.uboot]) == 64)
     }
+
+    @Test("pcap RUN_DIR: a frame copied while its buffer was offered again is exported where the run's trace shows the copy whole, not otherwise")
+    func pcapRefilledFrames() throws {
+        let run = try RefilledRunFixture.directory(copied: [200, 2100, 2500])
+        defer { try? FileManager.default.removeItem(atPath: run.path) }
+        let output = run.path + "/frames.pcap"
+        let result = Pcap.execute(run: run.path, output: output, vnetHeader: nil)
+        #expect(result.code == 0)
+        #expect(result.output == "vqscope: 2 frame(s) to \(output): 0 transmitted, 2 received, recorded in \(run.path)\n")
+        // Without the trace nothing shows a copy whole.
+        try FileManager.default.removeItem(atPath: run.path + "/trace.log")
+        #expect(Pcap.execute(run: run.path, output: output, vnetHeader: nil).output.hasPrefix("vqscope: 0 frame(s)"))
+    }
 }

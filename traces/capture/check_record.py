@@ -49,6 +49,7 @@ def main():
     # Frames the recorder says it could not read: transmit chains recorded without their bytes
     # (stale, or packed lists used while walked) and entries of the data queues it missed.
     net_missed = 0
+    refilled = 0
     for line in open(os.path.join(run, "rings.jsonl")):
         record = json.loads(line)
         kind, device = record["kind"], record.get("device")
@@ -59,9 +60,12 @@ def main():
         elif kind == "used":
             used[(types.get(device), record["queue"])] += 1
             # A received frame the recorder could not read (its buffer's offer stale, missed or
-            # read late, so its bytes are not taken) is one it reports missing.
-            if data_queue and roles[(device, record["queue"])] == "rx" and "data" not in record:
+            # read late, so its bytes are not taken) is one it reports missing; so is one copied
+            # while its buffer was offered again, which pcap exports only if the trace shows the
+            # copy whole.
+            if data_queue and roles[(device, record["queue"])] == "rx" and ("data" not in record or record.get("refilled")):
                 net_missed += 1
+                refilled += bool(record.get("refilled"))
         elif kind == "avail":
             avail[(types.get(device), record["queue"])] += 1
             missed += bool(record.get("stale"))
@@ -133,7 +137,8 @@ def main():
     elif absent:
         print(f"info record pcap: {absent} among the {net_missed} net entries the recorder reported missed")
     count(verdict("record pcap", problems, f"{sum(exported.values())} frames of filter-dump's {sum(seen.values())}, "
-                  f"byte for byte ({net_missed} net entries reported missed): "
+                  f"byte for byte ({net_missed} net entries reported missed, {refilled} of them received frames copied "
+                  f"while their buffer was offered again): "
                   + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))))
 
     # 3. The sampler's processor: its own, QEMU on the others, when the host gives two or more.
