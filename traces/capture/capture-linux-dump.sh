@@ -21,7 +21,8 @@ bash "$CAPTURE_DIR/build-initramfs.sh" "$WORK"
 truncate -s 8M disk.img
 rm -f "$OUTDIR/dump.elf" "$OUTDIR/queues.json" "$OUTDIR/qmp.jsonl" "$OUTDIR/trace.log" "$OUTDIR/netdev.pcap"
 echo "$MODE" > "$OUTDIR/mode"
-python3 "$CAPTURE_DIR/qmp_dump.py" qmp.sock console.log "$OUTDIR/dump.elf" "$OUTDIR/queues.json" "$OUTDIR/qmp.jsonl" &
+python3 "$CAPTURE_DIR/qmp_dump.py" qmp.sock console.log "$OUTDIR/dump.elf" "$OUTDIR/queues.json" "$OUTDIR/qmp.jsonl" \
+  "$OUTDIR/trace.log" &
 dumper=$!
 COMMON=(-accel tcg -m 256M -smp 1 -nodefaults -display none -no-reboot -initrd initramfs.cpio.gz
   -serial file:console.log -netdev user,id=n0,restrict=on -drive file=disk.img,if=none,id=d0,format=raw

@@ -3,7 +3,12 @@
 queues (x-query-virtio, x-query-virtio-status, x-query-virtio-queue-status), stop the VM,
 write an ELF memory dump (dump-guest-memory) and quit QEMU.
 
-    qmp_dump.py QMP_SOCKET CONSOLE_LOG DUMP_FILE QUEUES_JSON TRANSCRIPT
+    qmp_dump.py QMP_SOCKET CONSOLE_LOG DUMP_FILE QUEUES_JSON TRANSCRIPT [TRACE]
+
+With TRACE (QEMU's trace file), the VM is stopped only after the trace has been quiet for a
+second: a driver caught between rewriting a free chain's descriptors and making it available
+(Linux's control queue reuses head 0 for every command, and an IPv6 address configured late
+changes the receive filter) leaves a chain no snapshot can tell from a completed one.
 
 QUEUES_JSON lists, per device, its queues with the ring addresses, size and QEMU's own
 indices, and the features that matter to `vqscope inspect`. TRANSCRIPT is the raw QMP
@@ -51,6 +56,7 @@ class QMP:
 
 def main():
     socket_path, console, dump, out, transcript = sys.argv[1:6]
+    trace = sys.argv[6] if len(sys.argv) > 6 else None
     deadline = time.time() + 150
     while time.time() < deadline:
         if os.path.exists(console) and "traffic done" in open(console, errors="replace").read():
@@ -59,6 +65,12 @@ def main():
     else:
         sys.exit("qmp_dump: the guest never printed 'traffic done'")
     time.sleep(2)  # let the last interrupts settle
+    if trace:
+        quiet_since, size = time.time(), os.path.getsize(trace)
+        while time.time() < deadline and time.time() - quiet_since < 1.0:
+            time.sleep(0.1)
+            if os.path.getsize(trace) != size:
+                quiet_since, size = time.time(), os.path.getsize(trace)
     qmp = QMP(socket_path)
     qmp.command("stop")
     devices = []
