@@ -55,7 +55,7 @@ public enum RefilledCopies {
             var vdev: HostPointer
             var copies: [UInt16: [Int]] = [:]
             var fills: UInt16 = 0
-            /// Copies whose fill has come and whose copy was not complete at the last event.
+            /// Copies whose fill has come and no take since.
             var open: Set<Int> = []
         }
         var queues: [HostPointer: Queue] = [:]
@@ -83,15 +83,15 @@ public enum RefilledCopies {
                 queue.fills &+= 1
                 queues[vq] = queue
             case .pop(let vq, _, _, _):
-                guard var queue = queues[vq] else { continue }
+                // Decides every open copy: taken during it, or after it (then no later take
+                // matters). Each copy is open once per fill of its position: no hostile
+                // recording makes this quadratic.
+                guard var queue = queues[vq], !queue.open.isEmpty else { continue }
                 for number in queue.open {
                     let (end, overflow) = copies[number].copied.addingReportingOverflow(Self.margin)
-                    if overflow || time <= end {
-                        overwritten[number] = true
-                    } else {
-                        queue.open.remove(number)
-                    }
+                    if overflow || time <= end { overwritten[number] = true }
                 }
+                queue.open.removeAll(keepingCapacity: true)
                 queues[vq] = queue
             default: continue
             }

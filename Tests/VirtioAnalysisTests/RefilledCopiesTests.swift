@@ -60,4 +60,15 @@ struct RefilledCopiesTests {
         let untimed = text.split(separator: "\n").map { $0.split(separator: ":", maxSplits: 1)[1] }.joined(separator: "\n") + "\n"
         #expect(try Self.whole([Self.copy(0, length: 74, copied: 200, line: 3)], trace: untimed).isEmpty)
     }
+
+    @Test("a hostile recording: 65536 copies of one frame, complete at the end of time, against 20000 takes after its fill: each take decides them at once, none is whole")
+    func hostile() throws {
+        let takes = (0..<20_000).map { _ in ("000200", "virtqueue_pop vq 0x7f000000a000 elem 0x55d0c0008000 in_num 1 out_num 0") }
+        let text = RefilledRunFixture.trace(RefilledRunFixture.received(100, length: 74) + takes)
+        let copies = (0..<RefilledCopies.maximumCopies + 10).map { line in
+            RefilledCopy(device: Self.net, type: .network, queue: 0, position: 0, length: 74, copied: .max, line: line)
+        }
+        #expect(try Self.whole(copies, trace: text).isEmpty)
+        #expect(try Self.whole(Array(copies.prefix(1)), trace: RefilledRunFixture.trace(RefilledRunFixture.received(100, length: 74))) == [0])
+    }
 }
