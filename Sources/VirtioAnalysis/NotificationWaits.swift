@@ -67,9 +67,10 @@ enum NotificationWaits {
     /// The waits no notification in `trace` ended: for the device's, a `virtio_queue_notify` of
     /// the queue; for the driver's, a `virtio_notify` or `virtio_notify_irqfd` of it. A wait is
     /// judged only when the trace can show that notification: the recorded device is joined
-    /// with one of the trace's (``RecordingJoin``), the trace has timestamps, and the traced queue of that index has at least one notification of the
-    /// kind (none at all: they bypass QEMU, as with vhost). The other waits are counted in
-    /// `recorded`, on the watch that saw them, as not judged.
+    /// with one of the trace's (``RecordingJoin``), the trace has timestamps, and the traced
+    /// queue of that index has at least one notification of the kind (none at all: they
+    /// bypass QEMU, as with vhost). The other waits are counted in `recorded`, on the watch
+    /// that saw them, as not judged.
     static func findings(
         _ waits: [AwaitedNotification], recorded: inout [RecordedQueueReport], analysis: AnalysisReport, trace: String, file: String
     ) throws(InputError) -> [Finding] {

@@ -37,14 +37,18 @@ public struct RefilledCopy: Sendable, Equatable {
 /// that is its `position`-th since the device's reset (`virtio_set_status` 0), of the same
 /// length, and before the copy.
 public enum RefilledCopies {
-    /// The most copies judged; a hostile recording could name millions.
+    /// The most copies judged, and of one position of a queue (a real run has a few: one a
+    /// lap of the used ring, and a lap of its own after each reset); a hostile recording could
+    /// name millions, and a hostile trace reset the device before every fill.
     public static let maximumCopies = 1 << 16
+    static let copiesPerPosition = 16
     /// A pop this close after the copy's end is taken as during it (the trace's times are
     /// cut to microseconds).
     static let margin: Int64 = 1_000
 
     /// The lines of `copies` the trace shows whole. None when the trace has no timestamps,
-    /// or the copy's device is not joined with one of the trace's (``RecordingJoin``).
+    /// or the copy's device is not joined with one of the trace's (``RecordingJoin``); none
+    /// past the first ``copiesPerPosition`` of a position.
     public static func whole(_ copies: [RefilledCopy], analysis: AnalysisReport, trace: String) throws(InputError) -> Set<Int> {
         guard analysis.timestamped, !copies.isEmpty else { return [] }
         var recorded: [DeviceType: Set<String>] = [:]
@@ -62,7 +66,9 @@ public enum RefilledCopies {
         var filled = [Bool](repeating: false, count: min(copies.count, Self.maximumCopies))
         var overwritten = filled
         for (number, copy) in copies.prefix(Self.maximumCopies).enumerated() {
-            guard let device = join.device(copy.type), let queue = device.queues.first(where: { $0.index == copy.queue }) else { continue }
+            guard let device = join.device(copy.type), let queue = device.queues.first(where: { $0.index == copy.queue }),
+                queues[queue.vq]?.copies[copy.position]?.count ?? 0 < Self.copiesPerPosition
+            else { continue }
             queues[queue.vq, default: Queue(vdev: device.vdev)].copies[copy.position, default: []].append(number)
         }
         guard !queues.isEmpty else { return [] }
