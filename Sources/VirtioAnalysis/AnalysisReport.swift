@@ -62,6 +62,22 @@ public struct QueueReport: Sendable {
 public struct RecentFill: Sendable, Hashable {
     public var length: UInt32
     public var time: Timestamp?
+    /// The chain's buffers as QEMU mapped them when it took it (nil: its pop was not seen).
+    public var shape: ChainShape?
+}
+
+/// How many device-readable and device-writable buffers a chain has: as QEMU's
+/// `virtqueue_pop` maps them (`out_num`, `in_num`: one per descriptor, more for a buffer
+/// crossing a memory region's end), or as a walk of the descriptor table finds them.
+public struct ChainShape: Sendable, Hashable {
+    public var readable: UInt32
+    public var writable: UInt32
+
+    public init(readable: UInt32, writable: UInt32) {
+        self.readable = readable
+        self.writable = writable
+    }
+
 }
 
 /// What the trace showed for one device.

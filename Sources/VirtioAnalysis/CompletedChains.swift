@@ -81,9 +81,13 @@ enum CompletedChains {
     /// The completed chains of `snapshot` that still describe their requests, oldest first,
     /// and how many written used elements were left undecided. `owned` are the chains the
     /// device owns; `budget` bounds the descriptors walked.
+    /// `traced`: what the trace of the same moment shows QEMU took, by used index (the trace's
+    /// last fills); a chain whose walk has other counts of readable and writable buffers is
+    /// not the one completed — the driver is rewriting it for a request it has not made
+    /// available yet — and is undecided.
     static func find(
         _ snapshot: SplitQueueSnapshot, written: Int, owned: [DescriptorChain], memory: GuestMemoryMap,
-        indirectNegotiated: Bool?, budget: inout Int
+        indirectNegotiated: Bool?, traced: [UInt16: ChainShape] = [:], budget: inout Int
     ) -> (chains: [CompletedChain], undecided: Int) {
         let size = snapshot.addresses.size
         var claims = Claims(queueSize: Int(size))
@@ -105,7 +109,7 @@ enum CompletedChains {
                 head: UInt16(element.id), table: snapshot.addresses.descriptorArea, queueSize: size, memory: memory,
                 indirectNegotiated: indirectNegotiated)
             budget -= chain.elements.count + 1
-            guard chain.defects.isEmpty, !claims.overlaps(chain) else {
+            guard chain.defects.isEmpty, !claims.overlaps(chain), traced[index.rawValue].map({ $0 == ChainShape(chain) }) ?? true else {
                 undecided += 1
                 continue
             }
@@ -113,5 +117,13 @@ enum CompletedChains {
             kept.append(CompletedChain(usedIndex: index.rawValue, element: element, chain: chain))
         }
         return (kept.reversed(), undecided)
+    }
+}
+
+extension ChainShape {
+    /// A walked chain's data descriptors.
+    init(_ chain: DescriptorChain) {
+        let writable = chain.elements.count { $0.descriptor.flags.contains(.write) }
+        self.init(readable: UInt32(chain.elements.count - writable), writable: UInt32(writable))
     }
 }

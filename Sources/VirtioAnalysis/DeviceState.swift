@@ -351,7 +351,8 @@ public struct QueueState: Sendable {
         self.pops += 1
         self.touch(time)
         if self.inFlight.count < limit || self.inFlight.contains(elem) {
-            self.inFlight.set(Request(popTime: time?.nanoseconds, line: line), for: elem)
+            self.inFlight.set(
+                Request(popTime: time?.nanoseconds, line: line, shape: ChainShape(readable: outNum, writable: inNum)), for: elem)
         } else {
             self.untrackedPops += 1
             self.untrackedPopsTotal += 1
@@ -369,12 +370,13 @@ public struct QueueState: Sendable {
         self.fills += 1
         self.touch(time)
         self.bytesUsed &+= UInt64(length)
-        if self.recentFills.count == Self.recentFillLimit { self.recentFills.removeFirst() }
-        self.recentFills.append(RecentFill(length: length, time: time))
         if length % 512 == 1, length > 512 { self.blockShapedFills += 1 }
         if length == 0 { self.zeroLengthFills += 1 }
         let outcome: FillOutcome
-        if let request = self.inFlight.remove(elem) {
+        let request = self.inFlight.remove(elem)
+        if self.recentFills.count == Self.recentFillLimit { self.recentFills.removeFirst() }
+        self.recentFills.append(RecentFill(length: length, time: time, shape: request?.shape))
+        if let request {
             outcome = .completed(drained: request.draining)
             if let start = request.popTime, let now = time?.nanoseconds { self.sample(.popToFill, Timestamp.interval(from: start, to: now)) }
             self.recentlyCompleted.insert(elem)

@@ -4,6 +4,9 @@ import TraceSources
 struct Request: Sendable {
     var popTime: Int64?
     var line: Int
+    /// How many device-readable and device-writable buffers QEMU mapped at the pop
+    /// (`out_num`, `in_num`).
+    var shape: ChainShape
     /// The device was reset while the request was in flight; its completion is the reset draining it.
     var draining = false
 }

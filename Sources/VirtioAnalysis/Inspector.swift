@@ -194,7 +194,10 @@ public enum Inspector {
         }.filter { !returned.contains(UInt32($0)) }
     }
 
-    public static func inspect(memory: GuestMemoryMap, dump: String, queues: [QueueTarget]) -> InspectionReport {
+    /// `trace`: the analysis of a trace of the same moment, if there is one: a completed chain
+    /// whose buffers differ from those QEMU took for that used element is not judged
+    /// (``CompletedChains``).
+    public static func inspect(memory: GuestMemoryMap, dump: String, queues: [QueueTarget], trace: AnalysisReport? = nil) -> InspectionReport {
         var sink = FindingSink()
         var inspections: [QueueInspection] = []
         var budget = Limits.descriptorsTotal
@@ -206,7 +209,7 @@ public enum Inspector {
             inspections.append(
                 target.options.packed
                     ? Self.inspectPacked(target, memory: memory, budget: &budget, emit: emit)
-                    : Self.inspectSplit(target, memory: memory, budget: &budget, emit: emit))
+                    : Self.inspectSplit(target, memory: memory, trace: trace, budget: &budget, emit: emit))
         }
         return InspectionReport(
             dump: dump, regions: memory.regions, queues: inspections, skippedQueues: max(0, queues.count - Limits.queues),
@@ -218,7 +221,8 @@ public enum Inspector {
     /// walked while `budget` (descriptors, shared by the whole inspection) and the queue's own
     /// ``Limits/descriptorsPerQueue`` last.
     static func inspectSplit(
-        _ target: QueueTarget, memory: GuestMemoryMap, budget: inout Int, emit: (RuleInfo, String) -> Void
+        _ target: QueueTarget, memory: GuestMemoryMap, trace: AnalysisReport? = nil, budget: inout Int,
+        emit: (RuleInfo, String) -> Void
     ) -> QueueInspection {
         let addresses = target.addresses
         let options = target.options
@@ -292,7 +296,8 @@ public enum Inspector {
             let before = completedBudget
             (inspection.completed, inspection.undecidedCompletions) = CompletedChains.find(
                 snapshot, written: written, owned: inspection.chains, memory: memory,
-                indirectNegotiated: options.indirectNegotiated, budget: &completedBudget)
+                indirectNegotiated: options.indirectNegotiated,
+                traced: trace.map { DumpTraceMismatch.takenChains(inspection, in: $0) } ?? [:], budget: &completedBudget)
             budget -= before - completedBudget
             for slot in 0..<written where snapshot.used[slot].id >= UInt32(addresses.size) {
                 emit(

@@ -221,7 +221,7 @@ struct MemoryInput {
                 try self.qmp.map { path throws(MemoryError) in try QueueDiscovery.fromQMP(path, flags: Inspector.Options()) }
                 ?? QueueDiscovery.fromTrace(trace, flags: Inspector.Options())
             let memory = try GuestMemoryDump.open(path: self.dump, base: self.base)
-            return .success((Inspector.inspect(memory: memory, dump: self.dump, queues: found.targets), found.notes))
+            return .success((Inspector.inspect(memory: memory, dump: self.dump, queues: found.targets, trace: trace), found.notes))
         } catch {
             return .failure(CommandFailure(error))
         }

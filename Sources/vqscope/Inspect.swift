@@ -176,7 +176,7 @@ struct Inspect: ParsableCommand {
         }
         return .success(
             Located(
-                report: Inspector.inspect(memory: memory, dump: dump, queues: targets), memory: memory, trace: traceReport,
+                report: Inspector.inspect(memory: memory, dump: dump, queues: targets, trace: traceReport), memory: memory, trace: traceReport,
                 notes: notes))
     }
 

@@ -50,4 +50,22 @@ struct DumpJoinTests {
             "the trace ends with 1 requests in flight, but the dump shows only 0 chains between used.idx and avail.idx"
         ])
     }
+
+    static func completed(head0: String, head1: String) throws -> MemoryFixture {
+        try MemoryFixture(json: """
+            {"base": "0x0", "size": 65536, "queue": {"desc": "0x1000", "avail": "0x2000", "used": "0x3000", "size": 128},
+             "descriptors": [{"index": 0, "addr": "0x8000", \(head0)}, {"index": 1, "addr": "0x8100", \(head1)}],
+             "avail": {"idx": 2, "ring": [0, 1]}, "used": {"idx": 2, "ring": [[0, 16], [1, 12]]}}
+            """)
+    }
+
+    @Test("a completed chain the driver is rewriting (head 1 now readable, its used element 12 bytes written) is judged alone, not against a trace showing QEMU took one writable buffer for it; one as QEMU took it still is")
+    func rewrittenChain() throws {
+        let rewritten = try Self.completed(head0: #""len": 16, "flags": ["write"]"#, head1: #""len": 16, "flags": []"#)
+        #expect(try rewritten.inspect().findings.map(\.message) == ["used element 1 (head 1) reports 12 bytes written, the chain has 0 writable"])
+        #expect(try rewritten.joined(withTrace: Self.trace).findings.isEmpty)
+        // Head 0 shorter than its used length, with the shape QEMU took: judged with the trace too.
+        let short = try Self.completed(head0: #""len": 8, "flags": ["write"]"#, head1: #""len": 16, "flags": ["write"]"#)
+        #expect(try short.joined(withTrace: Self.trace).findings.map(\.message) == ["used element 0 (head 0) reports 16 bytes written, the chain has 8 writable"])
+    }
 }

@@ -175,7 +175,7 @@ extension MemoryFixture {
         defer { file.remove() }
         let memory = try GuestMemoryDump.open(path: file.path, base: self.base)
         let targets = QueueDiscovery.fromTrace(report, flags: self.options).targets
-        report.join(Inspector.inspect(memory: memory, dump: file.path, queues: targets))
+        report.join(Inspector.inspect(memory: memory, dump: file.path, queues: targets, trace: report))
         return report
     }
 }

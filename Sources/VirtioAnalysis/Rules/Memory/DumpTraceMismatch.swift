@@ -80,6 +80,20 @@ enum DumpTraceMismatch {
         return messages
     }
 
+    /// What QEMU took for each of the queue's last used elements, by used index, as the trace
+    /// shows it: only when the trace pairs with the queue and agrees on its used index, with no
+    /// fill waiting for its flush (``completionTime(of:in:analysis:)``).
+    static func takenChains(_ queue: QueueInspection, in analysis: AnalysisReport) -> [UInt16: ChainShape] {
+        guard let (_, traced) = Self.pair(queue, in: analysis), let dumpIndex = queue.usedIndex,
+            UInt16(truncatingIfNeeded: traced.flushedSinceReset) == dumpIndex, traced.fillsAwaitingFlush == 0
+        else { return [:] }
+        var shapes: [UInt16: ChainShape] = [:]
+        for (back, fill) in traced.recentFills.reversed().enumerated() {
+            if let shape = fill.shape { shapes[dumpIndex &- UInt16(truncatingIfNeeded: back + 1)] = shape }
+        }
+        return shapes
+    }
+
     /// When the trace shows the device filling the element at used index `usedIndex` of this
     /// queue of the dump: only for the trace's last fills, and only when trace and dump agree
     /// on the used index (the fills are then the last used elements, in order).
