@@ -21,6 +21,8 @@ enum RingRecordReader {
         var type: String?
         var queue: Int?
         var features: UInt64?
+        /// Queue lines: where the descriptor area is (guest-physical).
+        var desc: UInt64?
         var role: String?
         var size: Int?
         var index: Int?

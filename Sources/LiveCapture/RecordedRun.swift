@@ -35,14 +35,15 @@ public enum RecordedRun {
     /// descriptors are not numbered from the device's reset.
     public static func wholeCopies(directory: String, analysis: () -> AnalysisReport?) throws(RecordError) -> Set<Int> {
         var packed: [String: Bool] = [:]
-        var types: [String: DeviceType] = [:]
+        var devices: [String: RecordedDevice] = [:]
         var copies: [RefilledCopy] = []
         _ = try RingRecordReader.forEach(path: directory + "/rings.jsonl") { record, line in
             guard let device = record.device else { return }
             switch record.kind {
             case "queue":
                 if let queue = record.queue { packed["\(queue)@\(device)"] = record.packed == true }
-                if let type = record.type.flatMap(DeviceType.init(name:)) { types[device] = type }
+                if devices[device] == nil, devices.count >= RecordedDevice.maximumDevices { return }
+                devices[device, default: RecordedDevice(type: record.type.flatMap(DeviceType.init(name:)))].add(area: record.desc)
             case "used":
                 guard record.refilled == true, record.data != nil, let queue = record.queue, packed["\(queue)@\(device)"] == false,
                     let index = record.index, let length = record.len, let copied = record.copied,
@@ -50,14 +51,14 @@ public enum RecordedRun {
                 else { return }
                 copies.append(
                     RefilledCopy(
-                        device: device, type: types[device], queue: queue, position: UInt16(truncatingIfNeeded: index),
+                        device: device, type: devices[device]?.type, queue: queue, position: UInt16(truncatingIfNeeded: index),
                         length: UInt32(truncatingIfNeeded: length), copied: copied, line: line))
             default: return
             }
         }
         guard !copies.isEmpty, let analysis = analysis() else { return [] }
         do {
-            return try RefilledCopies.whole(copies, analysis: analysis, trace: Self.trace(in: directory))
+            return try RefilledCopies.whole(copies, recorded: devices, analysis: analysis, trace: Self.trace(in: directory))
         } catch {
             throw .io("\(error)")
         }
@@ -97,7 +98,7 @@ public enum RecordedRun {
         case "queue":
             guard let queue = record.queue, let size = record.size, size > 0, size <= 32768 else { return nil }
             return .queue(device: device, type: record.type.flatMap(DeviceType.init(name:)), queue: queue, size: UInt16(size),
-                packed: record.packed == true)
+                packed: record.packed == true, descriptorArea: record.desc)
         case "avail":
             guard let queue = record.queue, let head = record.head else { return nil }
             return .avail(

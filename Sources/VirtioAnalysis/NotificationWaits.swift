@@ -75,10 +75,10 @@ enum NotificationWaits {
         _ waits: [AwaitedNotification], recorded: inout [RecordedQueueReport], analysis: AnalysisReport, trace: String, file: String
     ) throws(InputError) -> [Finding] {
         guard !waits.isEmpty else { return [] }
-        var recordedDevices: [DeviceType: Set<String>] = [:]
+        var recordedDevices: [String: RecordedDevice] = [:]
         var slotOfWatch: [Int: Int] = [:]
         for (slot, queue) in recorded.enumerated() {
-            if let type = queue.type { recordedDevices[type, default: []].insert(queue.device) }
+            recordedDevices[queue.device, default: RecordedDevice(type: queue.type)].add(area: queue.descriptorArea)
             slotOfWatch[queue.watch] = slot
         }
         let join = RecordingJoin(recorded: recordedDevices, analysis: analysis)
@@ -88,7 +88,7 @@ enum NotificationWaits {
         // Each queue's waits of each kind, by start.
         var windows: [QueueKey: [Int]] = [:]
         for (position, wait) in waits.enumerated() {
-            guard analysis.timestamped, let traced = join.device(wait.type),
+            guard analysis.timestamped, let traced = join.device(wait.device),
                 let queue = traced.queues.first(where: { $0.index == wait.queue }),
                 wait.kind == .available ? queue.kicks + queue.qemuNotifies > 0 : queue.interrupts > 0
             else {

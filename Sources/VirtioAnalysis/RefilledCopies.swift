@@ -47,12 +47,12 @@ public enum RefilledCopies {
     static let margin: Int64 = 1_000
 
     /// The lines of `copies` the trace shows whole. None when the trace has no timestamps,
-    /// or the copy's device is not joined with one of the trace's (``RecordingJoin``); none
-    /// past the first ``copiesPerPosition`` of a position.
-    public static func whole(_ copies: [RefilledCopy], analysis: AnalysisReport, trace: String) throws(InputError) -> Set<Int> {
+    /// or the copy's device is not joined with one of the trace's (``RecordingJoin``, given
+    /// the recorded devices by label); none past the first ``copiesPerPosition`` of a position.
+    public static func whole(
+        _ copies: [RefilledCopy], recorded: [String: RecordedDevice], analysis: AnalysisReport, trace: String
+    ) throws(InputError) -> Set<Int> {
         guard analysis.timestamped, !copies.isEmpty else { return [] }
-        var recorded: [DeviceType: Set<String>] = [:]
-        for copy in copies { if let type = copy.type { recorded[type, default: []].insert(copy.device) } }
         let join = RecordingJoin(recorded: recorded, analysis: analysis)
         /// A queue's copies by position, and how many fills it has had since its device's reset.
         struct Queue {
@@ -66,7 +66,7 @@ public enum RefilledCopies {
         var filled = [Bool](repeating: false, count: min(copies.count, Self.maximumCopies))
         var overwritten = filled
         for (number, copy) in copies.prefix(Self.maximumCopies).enumerated() {
-            guard let device = join.device(copy.type), let queue = device.queues.first(where: { $0.index == copy.queue }),
+            guard let device = join.device(copy.device), let queue = device.queues.first(where: { $0.index == copy.queue }),
                 queues[queue.vq]?.copies[copy.position]?.count ?? 0 < Self.copiesPerPosition
             else { continue }
             queues[queue.vq, default: Queue(vdev: device.vdev)].copies[copy.position, default: []].append(number)

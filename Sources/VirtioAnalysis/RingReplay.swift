@@ -7,7 +7,7 @@ import VirtioModel
 public enum RingEvent: Sendable {
     /// A queue watched from index 0 (a device reached DRIVER_OK, or was set up again);
     /// `packed`: a packed ring (§2.8), whose heads are Buffer IDs.
-    case queue(device: String, type: DeviceType?, queue: Int, size: UInt16, packed: Bool)
+    case queue(device: String, type: DeviceType?, queue: Int, size: UInt16, packed: Bool, descriptorArea: UInt64? = nil)
     /// A chain made available: its head, its writable bytes and the defects its walk found
     /// (as rule ID and message); `writableBytes` nil for a stale entry, whose head was offered
     /// again before the recorder could read it.
@@ -118,6 +118,8 @@ public struct RecordedQueueReport: Sendable {
     public var device: String
     public var type: DeviceType?
     public var queue: Int
+    /// Where the driver put the queue's descriptor area (its `queue` line's `desc`).
+    public var descriptorArea: UInt64?
     public var availEntries = 0
     public var usedEntries = 0
     /// Stale and overwritten entries, seen too late to read, and received frames whose
@@ -192,7 +194,7 @@ public struct RingReplay {
 
     public mutating func consume(_ event: RingEvent, line: Int) {
         switch event {
-        case .queue(let device, let type, let queue, let size, let packed):
+        case .queue(let device, let type, let queue, let size, let packed, let descriptorArea):
             let key = Self.key(device, queue)
             if let old = self.queues.removeValue(forKey: key) {
                 self.close(old)
@@ -203,6 +205,7 @@ public struct RingReplay {
                 self.order.append(key)
             }
             var report = RecordedQueueReport(device: device, type: type, queue: queue)
+            report.descriptorArea = descriptorArea
             report.watch = self.watches
             self.watches += 1
             self.queues[key] = QueueState(report: report, size: size, packed: packed)

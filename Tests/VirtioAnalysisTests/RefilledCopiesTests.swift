@@ -17,7 +17,8 @@ struct RefilledCopiesTests {
     static func whole(_ copies: [RefilledCopy], trace text: String) throws -> Set<Int> {
         let trace = TemporaryFile(text: text)
         defer { trace.remove() }
-        return try RefilledCopies.whole(copies, analysis: try analyze(trace.path), trace: trace.path)
+        let recorded = Dictionary(copies.map { ($0.device, RecordedDevice(type: $0.type)) }, uniquingKeysWith: { first, _ in first })
+        return try RefilledCopies.whole(copies, recorded: recorded, analysis: try analyze(trace.path), trace: trace.path)
     }
 
     @Test("a copy is whole when the device took no buffer between the frame's fill and the copy's end; a take during it, another length, a fill after the copy, or a frame counted before a reset is not")

@@ -183,6 +183,61 @@ struct RingReplayTests {
         #expect(report.recordedQueues.map(\.unjudgedWaits) == [1, 0] && report.recordedQueues.map(\.awaitedNotifications) == [1, 0])
     }
 
+    /// Two entropy devices on virtio-mmio (version 2) whose drivers put queue 0's descriptor
+    /// area at 0x1000 (vdev 0x55d0c0001000, vq …2000) and 0x5000 (vdev 0x55d0c0007000, vq
+    /// …8000); each device's queue notified at the given seconds past 1700000000.
+    static func twoMMIOEntropyTrace(first: [String], second: [String]) -> String {
+        var lines: [String] = []
+        var time = 10
+        func line(_ event: String) {
+            lines.append("100@1700000000.\(String(String(1_000_000 + time).dropFirst())):\(event)")
+            time += 10
+        }
+        for (vdev, desc) in [("0x55d0c0001000", 0x1000), ("0x55d0c0007000", 0x5000)] {
+            func write(_ offset: Int, _ value: Int) {
+                line("virtio_mmio_write_offset virtio_mmio_write offset 0x\(String(offset, radix: 16)) value 0x\(String(value, radix: 16))")
+            }
+            func status(_ value: Int) {
+                write(0x70, value)
+                line("virtio_set_status vdev \(vdev) val \(value)")
+            }
+            line("virtio_rng_vm_state_change rng \(vdev): state change to running 1 state 9")
+            line("virtio_mmio_read virtio_mmio_read offset 0x0")
+            status(0)
+            status(1)
+            status(3)
+            write(0x24, 1)
+            write(0x20, 1)  // VIRTIO_F_VERSION_1
+            status(11)
+            for (offset, value) in [(0x30, 0), (0x38, 8), (0x80, desc), (0x84, 0), (0x90, desc + 0x1000), (0x94, 0), (0xa0, desc + 0x2000), (0xa4, 0), (0x44, 1)] {
+                write(offset, value)
+            }
+            status(15)
+        }
+        let notified = first.map { "100@\($0):virtio_queue_notify vdev 0x55d0c0001000 n 0 vq 0x7f0000002000" }
+            + second.map { "100@\($0):virtio_queue_notify vdev 0x55d0c0007000 n 0 vq 0x7f0000008000" }
+        return (lines + notified).joined(separator: "\n") + "\n"
+    }
+
+    @Test("SPLIT-DRV-MUST-NOTIFY: two recorded entropy devices on virtio-mmio joined with the trace's by the descriptor area each driver programmed: each wait judged against its own device's notifications")
+    func awaitedNotificationsJoinedByAddress() throws {
+        let base = Self.base
+        let queues = [("virtio-rng@/a", UInt64(0x1000)), ("virtio-rng@/b", UInt64(0x5000))]
+        let events = queues.map { RingEvent.queue(device: $0.0, type: .entropy, queue: 0, size: 8, packed: false, descriptorArea: $0.1) }
+            + queues.map { Self.wait($0.0, index: 1, from: base + 1_000_000_000, end: base + 3_000_000_000) }
+        let text = Self.twoMMIOEntropyTrace(first: ["1700000001.500000"], second: ["1700000005.000000"])
+        let analysis = try analyze(text: text)
+        #expect(analysis.devices.map { $0.programmedQueues.map(\.addresses.descriptorArea) } == [[0x1000], [0x5000]])
+        let (report, _) = try Self.joined(events, trace: text)
+        // /a was notified at 1.5 s, /b only at 5 s: its wait (line 4) is the finding.
+        #expect(report.findings.map(\.rule.id) == ["SPLIT-DRV-MUST-NOTIFY"] && report.findings.map(\.location.line) == [4])
+        #expect(report.recordedQueues.map(\.unjudgedWaits) == [0, 0])
+        // Without the areas, two of a type on each side: neither joined.
+        let unplaced = queues.map { RingEvent.queue(device: $0.0, type: .entropy, queue: 0, size: 8, packed: false) } + events.suffix(2)
+        let (plain, _) = try Self.joined(unplaced, trace: text)
+        #expect(plain.findings.isEmpty && plain.recordedQueues.map(\.unjudgedWaits) == [1, 1])
+    }
+
     @Test("SPLIT-DRV/DEV-MUST-NOTIFY: a notification where two waits meet ends both; waits the trace cannot show are counted, not judged")
     func awaitedNotificationsEdges() throws {
         let (base, second, rng) = (Self.base, Self.second, Self.rng)
