@@ -77,7 +77,6 @@ public struct ChainShape: Sendable, Hashable {
         self.readable = readable
         self.writable = writable
     }
-
 }
 
 /// What the trace showed for one device.

@@ -109,7 +109,8 @@ enum CompletedChains {
                 head: UInt16(element.id), table: snapshot.addresses.descriptorArea, queueSize: size, memory: memory,
                 indirectNegotiated: indirectNegotiated)
             budget -= chain.elements.count + 1
-            guard chain.defects.isEmpty, !claims.overlaps(chain), traced[index.rawValue].map({ $0 == ChainShape(chain) }) ?? true else {
+            guard chain.defects.isEmpty, !claims.overlaps(chain), traced[index.rawValue].map({ $0 == ChainShape(chain) }) ?? true
+            else {
                 undecided += 1
                 continue
             }

@@ -197,7 +197,9 @@ public enum Inspector {
     /// `trace`: the analysis of a trace of the same moment, if there is one: a completed chain
     /// whose buffers differ from those QEMU took for that used element is not judged
     /// (``CompletedChains``).
-    public static func inspect(memory: GuestMemoryMap, dump: String, queues: [QueueTarget], trace: AnalysisReport? = nil) -> InspectionReport {
+    public static func inspect(
+        memory: GuestMemoryMap, dump: String, queues: [QueueTarget], trace: AnalysisReport? = nil
+    ) -> InspectionReport {
         var sink = FindingSink()
         var inspections: [QueueInspection] = []
         var budget = Limits.descriptorsTotal

@@ -176,8 +176,8 @@ struct Inspect: ParsableCommand {
         }
         return .success(
             Located(
-                report: Inspector.inspect(memory: memory, dump: dump, queues: targets, trace: traceReport), memory: memory, trace: traceReport,
-                notes: notes))
+                report: Inspector.inspect(memory: memory, dump: dump, queues: targets, trace: traceReport), memory: memory,
+                trace: traceReport, notes: notes))
     }
 
     /// The whole inspection as a function of its inputs, so tests can run it in process.
