@@ -9,9 +9,12 @@ struct Record: ParsableCommand {
             vqscope record -o RUN_DIR -- qemu-system-x86_64 -M q35 -m 256M …  starts QEMU with your \
             command line plus guest RAM in a shared file, a QMP socket, -msg timestamp=on and the \
             virtio trace events into RUN_DIR. The guest's console passes through; SIGINT and \
-            SIGTERM go to QEMU; recording ends when QEMU exits. Every split queue of every device \
-            that reaches DRIVER_OK is watched from index 0; each chain made available and each \
-            used element is recorded in RUN_DIR/rings.jsonl, net frames with their bytes. Then: \
+            SIGTERM go to QEMU; recording ends when QEMU exits. Every queue, split or packed, is \
+            watched from its start: found in the trace when the driver enables it, else through \
+            QMP at DRIVER_OK, and again after each reset. Each chain made available and each used \
+            element is recorded in RUN_DIR/rings.jsonl, net frames with their bytes; what could \
+            not be read is counted as missed. The sampler busy-polls on a processor of its own \
+            (the last one allowed) and QEMU runs on the others. Then: vqscope analyze RUN_DIR, \
             vqscope pcap RUN_DIR -o frames.pcap. See docs/record.md.
             """
     )
