@@ -24,8 +24,12 @@ public enum Recorder {
     }
 
     /// How often QMP is asked for the devices' status (DRIVER_OK, resets) while the rings
-    /// are polled in between.
+    /// are polled in between: at once when the trace shows a status write, else every
+    /// ``statusInterval`` — or ``followedStatusInterval`` once the trace has shown one (every
+    /// reset, a system reset's too, is a status write there; each poll makes the sampler hand
+    /// its lock over several times, and wait for this thread to be scheduled each time).
     static let statusInterval = 0.05
+    static let followedStatusInterval = 0.5
 
     public static func run(command: QEMUCommand, directory: String) throws(RecordError) -> Summary {
         guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
@@ -81,7 +85,9 @@ public enum Recorder {
                 if let connection, let version = try? connection.query("query-version", as: Version.self) {
                     qemuVersion = "\(version.qemu.major).\(version.qemu.minor).\(version.qemu.micro)"
                 }
-            } else if now - lastStatusPoll >= Self.statusInterval, let client = connection {
+            } else if now - lastStatusPoll >= (statusEvents > 0 ? Self.followedStatusInterval : Self.statusInterval),
+                let client = connection
+            {
                 lastStatusPoll = now
                 if (try? session.pollDevices(client)) == nil { connection = nil }
             }
