@@ -20,8 +20,9 @@ enum FuzzTarget: String, CaseIterable {
     /// The first 64 bytes say where a queue is and what was negotiated; the rest is a raw
     /// guest memory image at address 0 (``RingsInput``). Inspected, frames exported, reported.
     case rings
-    /// The bytes are a run directory's `rings.jsonl`: replayed (`analyze RUN_DIR`) and its
-    /// frames exported (`pcap RUN_DIR`).
+    /// The bytes are a run directory's `rings.jsonl`: replayed (`analyze RUN_DIR`), its
+    /// refilled copies judged against a fixed trace of a net device, and its frames exported
+    /// (`pcap RUN_DIR`).
     case recording
 
     /// Runs one input.
@@ -77,7 +78,36 @@ enum FuzzTarget: String, CaseIterable {
             fclose(file)
         }
         _ = try? RecordedRun.replay(directory: directory)
-        _ = try? RecordedFrames.read(path: directory + "/rings.jsonl") { _, _ in }
+        if access(directory + "/trace.log", F_OK) != 0, let file = fopen(directory + "/trace.log", "w") {
+            fputs(Self.netTrace, file)
+            fclose(file)
+        }
+        let whole = (try? RecordedRun.wholeCopies(directory: directory) { Self.netAnalysis(directory + "/trace.log") }) ?? []
+        _ = try? RecordedFrames.read(path: directory + "/rings.jsonl", whole: whole) { _, _ in }
+    }
+
+    /// A net device (receive queue 0, transmit queue 1) taking and filling receive buffers, a
+    /// reset between: the trace a recording's refilled copies are judged against.
+    static let netTrace = (
+        ["virtio_set_status vdev 0x55d0c0003000 val 0",
+         "virtio_queue_notify vdev 0x55d0c0003000 n 0 vq 0x7f000000a000",
+         "virtio_queue_notify vdev 0x55d0c0003000 n 1 vq 0x7f000000b000",
+         "virtqueue_pop vq 0x7f000000b000 elem 0x55d0c0009000 in_num 0 out_num 2",
+         "virtqueue_fill vq 0x7f000000b000 elem 0x55d0c0009000 len 0 idx 0"]
+            + (0..<8).flatMap { frame in
+                ["virtqueue_pop vq 0x7f000000a000 elem 0x55d0c0008000 in_num 1 out_num 0",
+                 "virtqueue_fill vq 0x7f000000a000 elem 0x55d0c0008000 len \(60 + frame) idx 0",
+                 "virtqueue_flush vq 0x7f000000a000 count 1"]
+                    + (frame == 4 ? ["virtio_set_status vdev 0x55d0c0003000 val 0"] : [])
+            }
+    ).enumerated().map { "100@1700000000.\(String(String(1_000_000 + 10 * $0.offset).dropFirst())):\($0.element)\n" }.joined()
+
+    /// The analysis of ``netTrace`` (written at `path`).
+    static func netAnalysis(_ path: String) -> AnalysisReport? {
+        guard var reader = try? TraceReader(path: path) else { return nil }
+        var analyzer = Analyzer(file: path, options: AnalysisOptions())
+        while let item = try? reader.next() { analyzer.consume(item) }
+        return analyzer.finish(statistics: reader.statistics)
     }
 
     static func rings(_ bytes: UnsafeRawBufferPointer) {

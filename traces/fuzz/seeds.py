@@ -95,10 +95,25 @@ def rings_seeds():
 
 
 def recording_seeds():
-    """The hand-written recordings of the rule fixtures (rings.jsonl of a run directory)."""
+    """The hand-written recordings of the rule fixtures (rings.jsonl of a run directory), and
+    one of a net device whose received frames were all copied while their buffer was offered
+    again, for the fixed trace the fuzzer judges such copies against (FuzzTargets.netTrace)."""
     for path in sorted(glob.glob(os.path.join(ROOT, "traces/rules/*/*.handwritten/rings.jsonl"))):
         parts = path.split(os.sep)
         yield parts[-3] + "-" + parts[-2], open(path, "rb").read()
+    device = "virtio-net@/n"
+    lines = ['{"kind": "header", "schema": "vqscope.rings", "version": 2}']
+    lines += [json.dumps({"kind": "queue", "t": 1, "device": device, "type": "net", "queue": queue, "size": 8,
+                          "features": 0, "role": role, "packed": False, "desc": 4096 * (queue + 1)})
+              for queue, role in ((0, "rx"), (1, "tx"))]
+    for frame in range(8):
+        position = frame if frame < 5 else frame - 5
+        lines.append(json.dumps({"kind": "avail", "t": 1, "device": device, "queue": 0, "index": frame, "head": 0,
+                                 "descriptors": [[32768, 1526, 2, 0]], "writable": 1526, "defects": []}))
+        lines.append(json.dumps({"kind": "used", "t": 2, "device": device, "queue": 0, "index": position, "id": 0,
+                                 "len": 60 + frame, "data": "00" * 10 + "%02x" % frame * (50 + frame),
+                                 "refilled": True, "copied": 1700000000000000000 + 1000 * (60 + 40 * frame)}))
+    yield "refilled-net", ("\n".join(lines) + "\n").encode()
 
 
 def main():
