@@ -19,8 +19,10 @@ public struct CompletedChain: Sendable {
 /// completed in the used ring's order: so, going from the newest used element back, a
 /// chain none of whose descriptors and buffers a newer chain (completed, or owned by the
 /// device) has taken still describes its own request. The others are counted as undecided,
-/// not judged. One case is beyond reach: a driver that has rewritten a descriptor for a
-/// request it has not made available yet.
+/// not judged, and so is every chain that goes through an indirect table: the driver frees
+/// the table on completion (§2.7.5.3: it is the driver's memory again), and Linux's next
+/// allocations reuse it. One case is beyond reach: a driver that has rewritten a descriptor
+/// for a request it has not made available yet.
 enum CompletedChains {
     /// What newer chains have taken: table entries, and guest-physical ranges kept as a sorted
     /// union of disjoint intervals, so a check is a binary search.
@@ -109,7 +111,10 @@ enum CompletedChains {
                 head: UInt16(element.id), table: snapshot.addresses.descriptorArea, queueSize: size, memory: memory,
                 indirectNegotiated: indirectNegotiated)
             budget -= chain.elements.count + 1
-            guard chain.defects.isEmpty, !claims.overlaps(chain), traced[index.rawValue].map({ $0 == ChainShape(chain) }) ?? true
+            // An indirect table is memory the driver frees on completion (Linux does): what it
+            // holds now may be any later allocation's, zeroed ones included.
+            guard chain.defects.isEmpty, !chain.elements.contains(where: \.indirect), !claims.overlaps(chain),
+                traced[index.rawValue].map({ $0 == ChainShape(chain) }) ?? true
             else {
                 undecided += 1
                 continue

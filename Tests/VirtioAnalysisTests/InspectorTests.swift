@@ -282,6 +282,24 @@ struct InspectorTests {
         #expect(report.queues.first?.chains.map(\.tableIndices.count) == [8])
     }
 
+    @Test("a completed chain through an indirect table is undecided: the driver freed the table, whose memory (zeroed here, as a later allocation of Linux's left it) says nothing; one without is judged")
+    func completedIndirectChain() throws {
+        // Head 0: an INDIRECT descriptor to a table now zeroed, its used element 4097 bytes
+        // (a CI dump showed this); head 1: a direct 16-byte buffer, its used element 32 bytes.
+        let layout = """
+            {"base": "0x40000000", "size": 65536, "indirect": true,
+             "queue": {"desc": "0x40001000", "avail": "0x40002000", "used": "0x40003000", "size": 8},
+             "descriptors": [{"index": 0, "addr": "0x40009000", "len": 48, "flags": ["indirect"]},
+                             {"index": 1, "addr": "0x40008000", "len": 16, "flags": ["write"]}],
+             "avail": {"idx": 2, "ring": [0, 1]},
+             "used": {"idx": 2, "ring": [[0, 4097], [1, 32]]}}
+            """
+        let report = try MemoryFixture(json: layout).inspect()
+        let queue = try #require(report.queues.first)
+        #expect(queue.completed.map(\.element.id) == [1] && queue.undecidedCompletions == 1)
+        #expect(report.findings.map(\.message) == ["used element 1 (head 1) reports 32 bytes written, the chain has 16 writable"])
+    }
+
     @Test("completed chains are judged only when no newer chain took their head, descriptors or buffers")
     func completedChains() throws {
         // Used, oldest first: head 2, head 1 (len 9999), head 2 again, head 0 (len 600 > 512).
