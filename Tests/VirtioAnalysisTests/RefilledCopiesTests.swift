@@ -27,7 +27,7 @@ struct RefilledCopiesTests {
         // frame 1 at 2000 µs.
         let text = RefilledRunFixture.trace(
             RefilledRunFixture.received(100, length: 74) + RefilledRunFixture.received(300, length: 73)
-                + [("000500", "virtio_set_status vdev 0x55d0c0003000 val 0")]
+                + [(500, "virtio_set_status vdev 0x55d0c0003000 val 0")]
                 + RefilledRunFixture.received(600, length: 600) + RefilledRunFixture.received(2000, length: 62))
         let report = try analyze(text: text)
         #expect(report.devices.map(\.type) == [.network])
@@ -65,9 +65,9 @@ struct RefilledCopiesTests {
     @Test("hostile: 65536 copies of one frame complete at the end of time, a reset before each of 20000 fills and a take after each: no copy past the first 16 of a position is judged, each take decides the open ones at once")
     func hostile() throws {
         let cycle = [
-            ("000200", "virtio_set_status vdev 0x55d0c0003000 val 0"),
-            ("000201", "virtqueue_fill vq 0x7f000000a000 elem 0x55d0c0008000 len 74 idx 0"),
-            ("000202", "virtqueue_pop vq 0x7f000000a000 elem 0x55d0c0008000 in_num 1 out_num 0"),
+            (200, "virtio_set_status vdev 0x55d0c0003000 val 0"),
+            (201, "virtqueue_fill vq 0x7f000000a000 elem 0x55d0c0008000 len 74 idx 0"),
+            (202, "virtqueue_pop vq 0x7f000000a000 elem 0x55d0c0008000 in_num 1 out_num 0"),
         ]
         let text = RefilledRunFixture.trace(RefilledRunFixture.received(100, length: 74) + Array((0..<20_000).map { _ in cycle }.joined()))
         let copies = (0..<RefilledCopies.maximumCopies + 10).map { line in

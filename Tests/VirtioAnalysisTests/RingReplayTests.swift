@@ -190,7 +190,7 @@ struct RingReplayTests {
         var lines: [String] = []
         var time = 10
         func line(_ event: String) {
-            lines.append("100@1700000000.\(String(String(1_000_000 + time).dropFirst())):\(event)")
+            lines.append(traceLine(time, event))
             time += 10
         }
         for (vdev, desc) in [("0x55d0c0001000", 0x1000), ("0x55d0c0007000", 0x5000)] {

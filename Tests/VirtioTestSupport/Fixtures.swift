@@ -86,6 +86,12 @@ public func analyze(
     return analyzer.finish(statistics: reader.statistics)
 }
 
+/// A trace line of QEMU's log backend with `-msg timestamp=on`, thread 100, at `microseconds`
+/// (below a second) past 1700000000 s.
+public func traceLine(_ microseconds: Int, _ event: String) -> String {
+    "100@1700000000.\(String(String(1_000_000 + microseconds).dropFirst())):\(event)"
+}
+
 /// Analyzes trace text given inline.
 public func analyze(text: String, options: AnalysisOptions = AnalysisOptions()) throws -> AnalysisReport {
     let file = TemporaryFile(text: text)

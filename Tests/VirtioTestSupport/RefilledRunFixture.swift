@@ -10,27 +10,25 @@ public enum RefilledRunFixture {
     public static let device = "virtio-net@/n"
 
     /// The trace: the device's reset and notifications, then `events` (`(microseconds past
-    /// base, six digits; event text)`).
-    public static func trace(_ events: [(String, String)]) -> String {
-        let line = { (time: String, event: String) in "100@1700000000.\(time):\(event)" }
-        return ([
-            line("000001", "virtio_set_status vdev 0x55d0c0003000 val 0"),
-            line("000002", "virtio_queue_notify vdev 0x55d0c0003000 n 0 vq 0x7f000000a000"),
-            line("000003", "virtio_queue_notify vdev 0x55d0c0003000 n 1 vq 0x7f000000b000"),
-            line("000004", "virtqueue_pop vq 0x7f000000b000 elem 0x55d0c0009000 in_num 0 out_num 2"),
-            line("000005", "virtqueue_fill vq 0x7f000000b000 elem 0x55d0c0009000 len 0 idx 0"),
-            line("000006", "virtqueue_flush vq 0x7f000000b000 count 1"),
-        ] + events.map(line)).joined(separator: "\n") + "\n"
+    /// base, event text)`).
+    public static func trace(_ events: [(Int, String)]) -> String {
+        ([
+            traceLine(1, "virtio_set_status vdev 0x55d0c0003000 val 0"),
+            traceLine(2, "virtio_queue_notify vdev 0x55d0c0003000 n 0 vq 0x7f000000a000"),
+            traceLine(3, "virtio_queue_notify vdev 0x55d0c0003000 n 1 vq 0x7f000000b000"),
+            traceLine(4, "virtqueue_pop vq 0x7f000000b000 elem 0x55d0c0009000 in_num 0 out_num 2"),
+            traceLine(5, "virtqueue_fill vq 0x7f000000b000 elem 0x55d0c0009000 len 0 idx 0"),
+            traceLine(6, "virtqueue_flush vq 0x7f000000b000 count 1"),
+        ] + events.map { traceLine($0.0, $0.1) }).joined(separator: "\n") + "\n"
     }
 
     /// One frame received at `time` µs past base: the device takes a buffer (`virtqueue_pop`),
     /// fills it with `length` bytes a microsecond later, and flushes.
-    public static func received(_ time: Int, length: Int) -> [(String, String)] {
-        let stamp = { (offset: Int) in String(String(1_000_000 + time + offset).dropFirst()) }
-        return [
-            (stamp(0), "virtqueue_pop vq 0x7f000000a000 elem 0x55d0c0008000 in_num 1 out_num 0"),
-            (stamp(1), "virtqueue_fill vq 0x7f000000a000 elem 0x55d0c0008000 len \(length) idx 0"),
-            (stamp(2), "virtqueue_flush vq 0x7f000000a000 count 1"),
+    public static func received(_ time: Int, length: Int) -> [(Int, String)] {
+        [
+            (time, "virtqueue_pop vq 0x7f000000a000 elem 0x55d0c0008000 in_num 1 out_num 0"),
+            (time + 1, "virtqueue_fill vq 0x7f000000a000 elem 0x55d0c0008000 len \(length) idx 0"),
+            (time + 2, "virtqueue_flush vq 0x7f000000a000 count 1"),
         ]
     }
 
