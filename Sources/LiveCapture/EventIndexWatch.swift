@@ -72,6 +72,14 @@ struct EventIndexWatch {
         return ended
     }
 
+    /// A scan that read what the last one read (``QuietWords``), begun at `time`: a wait goes
+    /// on, and a side found waiting is found waiting still — what ``follow(before:ring:after:size:packed:time:)``
+    /// does with the same reads.
+    mutating func unchanged(at time: Int64) {
+        self.wait?.last = time
+        self.idle?.time = time
+    }
+
     /// How many entries ring position `to` is past `from`. A split ring's indices count
     /// modulo 2^16 (§2.7.6); a packed ring's position is a slot with its wrap counter in bit
     /// 15, as `desc_event_off` and `desc_event_wrap` hold it (§2.8.14), and counts modulo two

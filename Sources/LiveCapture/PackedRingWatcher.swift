@@ -11,25 +11,22 @@ import VirtioModel
 /// suppression structure (``EventIndexWatch``), as a split ring's index is between two reads
 /// of its event index.
 extension WatchedQueue {
-    mutating func scanPacked(memory: GuestMemoryMap, writer: RingRecordWriter, time: Int64, clock: Double) -> Bool {
-        guard !self.suspended, self.addresses.size > 0, var cursors = self.packed.take() else { return false }
+    mutating func scanPacked(memory: GuestMemoryMap, writer: RingRecordWriter, time: Int64, clock: Double) {
+        guard !self.suspended, self.addresses.size > 0, var cursors = self.packed.take() else { return }
         // Taken out and moved back, not copied: a copy of the cursors' tables each scan costs.
-        let changed = self.scanPacked(&cursors, memory: memory, writer: writer, time: time, clock: clock)
+        self.scanPacked(&cursors, memory: memory, writer: writer, time: time, clock: clock)
         self.packed = consume cursors
-        return changed
     }
 
     private mutating func scanPacked(
         _ cursors: inout PackedCursors, memory: GuestMemoryMap, writer: RingRecordWriter, time: Int64, clock: Double
-    ) -> Bool {
+    ) {
         let size = Int(self.addresses.size)
-        var changed = false
         if cursors.missedBeforeStart > 0 {
             self.missed += cursors.missedBeforeStart
             writer.write(
                 "{\"kind\": \"missed\", \"t\": \(RingRecordWriter.now()), \(self.location), \"used\": \(cursors.missedBeforeStart), \"beforeAttach\": true}")
             cursors.missedBeforeStart = 0
-            changed = true
         }
         // The event suppression structures, read before both sides' positions.
         let (driverWord, deviceWord, defects) = Self.checkEventSuppression(
@@ -42,7 +39,7 @@ extension WatchedQueue {
         // Completions first: a used descriptor overwrites the first slot of a list, which must
         // not then be taken for a new offer.
         var steps = 0
-        if cursors.mergedSlot != nil, self.recordMergedCompletion(&cursors, memory: memory, writer: writer) { changed = true }
+        if cursors.mergedSlot != nil { self.recordMergedCompletion(&cursors, memory: memory, writer: writer) }
         // The flags alone first: most scans find nothing new, and that is all they read.
         while steps < size,
             let flags = PackedQueueSnapshot.flags(at: cursors.usedSlot, ring: self.addresses, memory: memory),
@@ -52,13 +49,12 @@ extension WatchedQueue {
             // The device wrote the slot passed over first, if it was a list of its own: looked
             // at again now this later one is seen (read after it), then no longer.
             if cursors.mergedSlot != nil {
-                _ = self.recordMergedCompletion(&cursors, memory: memory, writer: writer)
+                self.recordMergedCompletion(&cursors, memory: memory, writer: writer)
                 cursors.mergedSlot = nil
             }
             if !descriptor.isUsed(deviceWrapCounter: cursors.usedWrap) {
                 guard self.passLappedSlot(descriptor, &cursors, writer: writer, size: size) else { break }
                 steps += 1
-                changed = true
                 continue
             }
             cursors.offerAtSlot[cursors.usedSlot] = nil
@@ -120,7 +116,6 @@ extension WatchedQueue {
             self.usedSeen += 1
             Self.advance(&cursors.usedSlot, &cursors.usedWrap, by: slots, size: size)
             steps += slots
-            changed = true
         }
         if watchesEvents {
             let position = Self.position(cursors.usedSlot, cursors.usedWrap)
@@ -209,7 +204,6 @@ extension WatchedQueue {
             self.availSeen += 1
             Self.advance(&cursors.availSlot, &cursors.availWrap, by: slots, size: size)
             steps += slots
-            changed = true
         }
         if let partial = cursors.partialList,
             PackedQueueSnapshot.descriptor(at: partial.slot, ring: self.addresses, memory: memory)?
@@ -223,7 +217,6 @@ extension WatchedQueue {
             let position = Self.position(cursors.availSlot, cursors.availWrap)
             self.followEventIndex(.available, before: availEventBefore, ring: position, memory: memory, time: time, writer: writer)
         }
-        return changed
     }
 
     /// How long a list whose first descriptor is available before the rest of it is waited for
@@ -296,19 +289,17 @@ extension WatchedQueue {
 
     /// The slot passed over with a list missed in order (``PackedCursors/mergedSlot``), when
     /// the device has written a used descriptor there: it was a list of its own, made available
-    /// and used unread. Its completion is recorded as such a list's is, counted as missed; true
-    /// when it was.
-    private mutating func recordMergedCompletion(_ cursors: inout PackedCursors, memory: GuestMemoryMap, writer: RingRecordWriter) -> Bool {
+    /// and used unread. Its completion is recorded as such a list's is, counted as missed.
+    private mutating func recordMergedCompletion(_ cursors: inout PackedCursors, memory: GuestMemoryMap, writer: RingRecordWriter) {
         guard let merged = cursors.mergedSlot,
             PackedQueueSnapshot.flags(at: merged.slot, ring: self.addresses, memory: memory)?.isUsed(deviceWrapCounter: merged.wrap) == true,
             let descriptor = PackedQueueSnapshot.descriptor(at: merged.slot, ring: self.addresses, memory: memory),
             descriptor.isUsed(deviceWrapCounter: merged.wrap)
-        else { return false }
+        else { return }
         cursors.mergedSlot = nil
         self.recordListMissed(writer: writer)
         writer.write(self.usedLine(descriptor) + ", \"unread\": true}")
         self.usedSeen += 1
-        return true
     }
 
     /// A list made available and used before a scan could read it: counted, and a `missed` line.

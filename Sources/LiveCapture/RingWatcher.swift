@@ -67,6 +67,8 @@ struct WatchedQueue {
     /// positions its event suppression structures name (PACKED-DRV-NOTIFY-BARRIER, PACKED-DEV-NOTIFY).
     var availEvent = EventIndexWatch()
     var usedEvent = EventIndexWatch()
+    /// The words the last scan read first, while it left nothing to look at again (``QuietWords``).
+    var quiet: QuietWords?
 
     /// A packed queue (§2.8): its cursors, for the driver's offers and the device's used
     /// descriptors, each a ring slot and a wrap counter (both start at 1, §2.8.1). A scan takes
@@ -171,17 +173,38 @@ struct WatchedQueue {
         fresh.overExposed = false
         fresh.availEvent = EventIndexWatch()
         fresh.usedEvent = EventIndexWatch()
+        fresh.quiet = nil
         if fresh.isPacked { fresh.packed = PackedCursors(start: packedStart) }
         return fresh
     }
 
-    /// Reads both indices and records what changed, in a scan begun at `time` (CLOCK_REALTIME,
+    /// Reads the rings and records what changed, in a scan begun at `time` (CLOCK_REALTIME,
     /// the trace's clock) and `clock` (the recorder's monotonic clock, for how long a packed
-    /// list is waited for); false when the rings are not in RAM.
+    /// list is waited for). While the words the last scan read first hold what they held, and
+    /// it recorded nothing and left nothing to finish (``QuietWords``), only they are read: a
+    /// scan would find the same, and of what it follows only the times of the event-index
+    /// waits move on.
     mutating func scan(
         memory: GuestMemoryMap, writer: RingRecordWriter, time: Int64 = RingRecordWriter.now(), clock: Double = QMPConnection.now()
-    ) -> Bool {
-        if self.isPacked { return self.scanPacked(memory: memory, writer: writer, time: time, clock: clock) }
+    ) {
+        if self.quiet?.hold == true {
+            self.availEvent.unchanged(at: time)
+            self.usedEvent.unchanged(at: time)
+            return
+        }
+        let lines = writer.lines
+        // Read before the scan: a word that moves while it reads is found moved by the next one.
+        let words = QuietWords(self.firstReads, memory: memory)
+        if self.isPacked {
+            self.scanPacked(memory: memory, writer: writer, time: time, clock: clock)
+        } else {
+            self.scanSplit(memory: memory, writer: writer, time: time)
+        }
+        self.quiet = words.flatMap { writer.lines == lines && self.isSettled(reading: $0) ? $0 : nil }
+    }
+
+    /// A split ring's scan: its indices (and event indices) read, and what is new recorded.
+    private mutating func scanSplit(memory: GuestMemoryMap, writer: RingRecordWriter, time: Int64) {
         let size = self.addresses.size
         // used.idx is read before avail.idx: every element used by then completes an offer
         // made by then, so offers are recorded before the completions that match them.
@@ -189,12 +212,12 @@ struct WatchedQueue {
         // concerns it (``EventIndexWatch``): used_event around used.idx, avail_event around avail.idx.
         let watchesEvents = self.watchesEventIndices
         let usedEventBefore = watchesEvents ? memory.value(UInt16.self, at: self.usedEventAddress) : nil
-        guard !self.suspended, size > 0, let used = self.index(at: self.addresses.deviceArea &+ 2, memory: memory) else { return false }
+        guard !self.suspended, size > 0, let used = self.index(at: self.addresses.deviceArea &+ 2, memory: memory) else { return }
         if watchesEvents {
             self.followEventIndex(.used, before: usedEventBefore, ring: used, memory: memory, time: time, writer: writer)
         }
         let availEventBefore = watchesEvents ? memory.value(UInt16.self, at: self.availEventAddress) : nil
-        guard let avail = self.index(at: self.addresses.driverArea &+ 2, memory: memory) else { return false }
+        guard let avail = self.index(at: self.addresses.driverArea &+ 2, memory: memory) else { return }
         if watchesEvents {
             self.followEventIndex(.available, before: availEventBefore, ring: avail, memory: memory, time: time, writer: writer)
         }
@@ -213,8 +236,7 @@ struct WatchedQueue {
             self.overExposed = exposed > Int(size)
         }
         if Int(avail &- self.nextAvail) > 2 * Int(size) || Int(used &- self.nextUsed) > 2 * Int(size) {
-            self.suspend("an index jumped by more than two rings", writer: writer)
-            return true
+            return self.suspend("an index jumped by more than two rings", writer: writer)
         }
         // The used ring lapped the watcher: the offers those completions returned cannot be
         // told apart from the ones still owned, so all are forgotten (their completions come
@@ -228,7 +250,6 @@ struct WatchedQueue {
             self.readAvail(upTo: avail, completed: completed, lapped: lapped, memory: memory, writer: writer)
         }
         if used != self.nextUsed, !self.suspended { self.readUsed(upTo: used, memory: memory, writer: writer) }
-        return true
     }
 
     /// Keeps an offer until its completion. More than two rings' worth outstanding means

@@ -50,7 +50,7 @@ struct Rings {
         guard let memory = self.memory else { return false }
         let before = self.writer.lines
         let (time, clock) = (RingRecordWriter.now(), QMPConnection.now())
-        for index in self.watched.indices { _ = self.watched[index].scan(memory: memory, writer: self.writer, time: time, clock: clock) }
+        for index in self.watched.indices { self.watched[index].scan(memory: memory, writer: self.writer, time: time, clock: clock) }
         if !self.watched.isEmpty {
             self.exposedTurn = (self.exposedTurn + 1) % self.watched.count
             self.watched[self.exposedTurn].checkExposed(memory: memory, writer: self.writer, clock: clock)
