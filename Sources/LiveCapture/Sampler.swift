@@ -195,7 +195,10 @@ final class Sampler: @unchecked Sendable {
         if let processor = self.processor, ProcessorSet([processor]).apply() { self.placed.store(true, ordering: .relaxed) }
         var lastTracePoll = 0.0
         while true {
-            pthread_mutex_lock(self.mutex)
+            // Taken without sleeping: a sampler that sleeps on the lock leaves its processor
+            // idle, and a virtual machine's idle processor takes hundreds of µs to wake (every
+            // QMP poll made the sampler sleep three or four times).
+            while pthread_mutex_trylock(self.mutex) != 0 { sched_yield() }
             guard self.running else {
                 pthread_mutex_unlock(self.mutex)
                 return
