@@ -18,7 +18,8 @@ final class RingRecordWriter {
     deinit { fclose(self.file) }
 
     func write(_ line: String) {
-        fputs(line + "\n", self.file)
+        fputs(line, self.file)
+        fputc(0x0A, self.file)
         self.lines += 1
     }
 

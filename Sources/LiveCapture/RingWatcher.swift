@@ -18,6 +18,9 @@ struct WatchedQueue {
     var addresses: QueueAddresses
     let features: FeatureBits
     let role: QueueRole
+    /// The queue's `device` and `queue` fields, as every line about it has them (made once:
+    /// the sampler writes them for each entry).
+    let location: String
     /// A block device's capacity in 512-byte sectors (QMP `query-block`), for BLK-CAPACITY.
     var blockCapacity: UInt64?
     /// Where the queue's addresses came from.
@@ -146,6 +149,7 @@ struct WatchedQueue {
         self.addresses = addresses
         self.features = features
         self.role = QueueRole.of(index: index, type: type, netControlQueue: netControlQueue)
+        self.location = "\"device\": \(JSONWriter.quoted(device)), \"queue\": \(index)"
         if features.contains(.ringPacked) { self.packed = PackedCursors(start: packedStart) }
     }
 
@@ -279,7 +283,7 @@ struct WatchedQueue {
         writer.write("{\"kind\": \"suspended\", \"t\": \(RingRecordWriter.now()), \(self.location), \"why\": \(JSONWriter.quoted(why))}")
     }
 
-    var location: String { "\"device\": \(JSONWriter.quoted(self.device)), \"queue\": \(self.index)" }
+
 
     /// Where to read from: `next`, or a ring's worth before `target` when the ring has been
     /// overwritten since (what was lost is counted and recorded).

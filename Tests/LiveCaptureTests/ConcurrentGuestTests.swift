@@ -207,7 +207,7 @@ struct ConcurrentGuestTests {
         while true {
             let done = progress.finished.load(ordering: .acquiring)
             let before = (queue.availSeen, queue.usedSeen)
-            _ = queue.scan(memory: ram.memory, writer: ram.writer)
+            queue.scan(memory: ram.memory, writer: ram.writer)
             progress.seen.store(min(queue.availSeen, queue.usedSeen), ordering: .releasing)
             if before == (queue.availSeen, queue.usedSeen) {
                 if done || progress.expired { return }

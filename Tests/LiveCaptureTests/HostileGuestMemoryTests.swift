@@ -45,7 +45,7 @@ struct HostileGuestMemoryTests {
             if random.below(4) == 0 { ram.put(UInt32(truncatingIfNeeded: random.next()), at: 0x5000 + 4 * Int(random.below(2))) }
             if random.below(16) == 0 { ram.put(random.next(), at: Int(random.below(0x10000 - 8))) }
             let clock = Double(step) * 0.02
-            _ = queue.scan(memory: ram.memory, writer: ram.writer, time: Int64(step) * 20_000_000, clock: clock)
+            queue.scan(memory: ram.memory, writer: ram.writer, time: Int64(step) * 20_000_000, clock: clock)
             queue.checkExposed(memory: ram.memory, writer: ram.writer, clock: clock)
             #expect(queue.offerCount <= 2 * Int(size))
         }
@@ -98,7 +98,7 @@ struct HostileGuestMemoryTests {
             ram.put(used, at: 0x6002)
             if random.below(4) == 0 { ram.put(UInt16(truncatingIfNeeded: random.below(4)) &+ used, at: Int(queue.usedEventAddress & 0xFFF8)) }
             if random.below(32) == 0 { ram.put(random.next(), at: Int(random.below(0x10000 - 8))) }
-            _ = queue.scan(memory: ram.memory, writer: ram.writer, time: Int64(step) * 20_000_000)
+            queue.scan(memory: ram.memory, writer: ram.writer, time: Int64(step) * 20_000_000)
             queue.checkExposed(memory: ram.memory, writer: ram.writer)
             #expect(queue.offerCount <= 2 * Int(size))
         }
