@@ -32,7 +32,9 @@ extension WatchedQueue {
         let (driverWord, deviceWord, defects) = Self.checkEventSuppression(
             &cursors, addresses: self.addresses, features: self.features, memory: memory)
         if !defects.isEmpty {
-            writer.write("{\"kind\": \"defect\", \"t\": \(RingRecordWriter.now()), \(self.location), \(Self.defectsField(defects))}")
+            var line = RecordLine("defect", location: self.location)
+            line.defects(defects)
+            writer.write(line)
         }
         let watchesEvents = self.features.contains(.eventIndex)
         let usedEventBefore = watchesEvents ? Self.eventPosition(driverWord, size: self.addresses.size) : nil
@@ -111,14 +113,15 @@ extension WatchedQueue {
             var line = self.usedLine(descriptor)
             // QEMU sets no WRITE in its used descriptors, and Linux reads the length all the
             // same: a received frame is read whatever the flag (PACKED-USED-WRITE-FLAG says so).
-            if chain == nil || late { line += ", \"unread\": true" }
+            if chain == nil || late { line.field("unread", true) }
             if !late, let chain, let data = self.receivedBytes(chain, length: descriptor.length, memory: memory) {
                 // The frame copied before the ring is read again (the reader's half of a seqlock).
                 atomicMemoryFence(ordering: .acquiring)
-                line += self.receivedField(data, of: chain, since: Self.ringSince(cursors, ring: self.addresses, features: self.features, memory: memory))
+                let since = Self.ringSince(cursors, ring: self.addresses, features: self.features, memory: memory)
+                self.recordReceived(data, of: chain, since: since, in: &line)
             }
-            if !late { line += self.blockStatusField(chain, memory: memory) }
-            writer.write(line + "}")
+            if !late { self.recordBlockStatus(chain, memory: memory, in: &line) }
+            writer.write(line)
             self.usedSeen += 1
             Self.advance(&cursors.usedSlot, &cursors.usedWrap, by: slots, size: size)
             steps += slots
@@ -174,8 +177,11 @@ extension WatchedQueue {
             }
             let id = list.bufferID ?? 0
             let defects = publishedEarly + list.defectFindings(packed: true) + self.requestDefects(of: list, memory: memory)
-            var line = "{\"kind\": \"avail\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.availSeen), "
-                + "\"head\": \(id), \"slot\": \(cursors.availSlot), \(Self.chainFields(list, defects: defects))"
+            var line = RecordLine("avail", location: self.location)
+            line.field("index", self.availSeen)
+            line.field("head", id)
+            line.field("slot", cursors.availSlot)
+            line.chainFields(list, defects: defects)
             // A transmitted frame is copied at once; then the list's first slot is read again.
             // Used by then, its indirect table or buffers may have been freed and reused while
             // it was read (Linux frees a request's table on completion): neither its defects nor
@@ -192,13 +198,13 @@ extension WatchedQueue {
             let completed = pending > 0
             if completed {
                 cursors.completedUnread[id] = pending > 1 ? pending - 1 : nil
-                line += ", \"completed\": true"
+                line.field("completed", true)
             }
-            if late || completed { line += ", \"late\": true" }
+            if late || completed { line.field("late", true) }
             // The device's position moved on by one slot for that used descriptor; the list took more.
             if completed, slots > 1 { Self.advance(&cursors.usedSlot, &cursors.usedWrap, by: slots - 1, size: size) }
-            if !late, let data { line += ", \"data\": \"\(RingRecordWriter.hex(data))\"" }
-            writer.write(line + "}")
+            if !late, let data { line.field("data", hex: data) }
+            writer.write(line)
             // At most two rings' worth outstanding (completions lost otherwise): forgotten.
             if self.offerCount >= 2 * size {
                 self.offers = [:]
@@ -255,7 +261,9 @@ extension WatchedQueue {
     /// A `defect` line for a list seen published first descriptor first, recorded without it.
     func recordPublishedEarly(_ partial: PackedCursors.PartialList, then: String, writer: RingRecordWriter) {
         let defect = ChainDefectFinding.publishedEarly(slot: partial.slot, missing: partial.missing, then: then)
-        writer.write("{\"kind\": \"defect\", \"t\": \(RingRecordWriter.now()), \(self.location), \(Self.defectsField([defect]))}")
+        var line = RecordLine("defect", location: self.location)
+        line.defects([defect])
+        writer.write(line)
     }
 
     /// A ring position as an event suppression structure names it: the slot, and the wrap
@@ -321,7 +329,9 @@ extension WatchedQueue {
         else { return }
         cursors.mergedSlot = nil
         self.recordListMissed(writer: writer)
-        writer.write(self.usedLine(descriptor) + ", \"unread\": true}")
+        var line = self.usedLine(descriptor)
+        line.field("unread", true)
+        writer.write(line)
         self.usedSeen += 1
     }
 
@@ -333,9 +343,13 @@ extension WatchedQueue {
 
     /// The start of a `used` line for a used descriptor (unclosed: fields may follow). Its
     /// WRITE flag is said: without it the length is reserved (§2.8.4).
-    private func usedLine(_ descriptor: PackedDescriptor) -> String {
-        "{\"kind\": \"used\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.usedSeen), "
-            + "\"id\": \(descriptor.bufferID), \"len\": \(descriptor.length), \"write\": \(descriptor.flags.contains(.write))"
+    private func usedLine(_ descriptor: PackedDescriptor) -> RecordLine {
+        var line = RecordLine("used", location: self.location)
+        line.field("index", self.usedSeen)
+        line.field("id", descriptor.bufferID)
+        line.field("len", descriptor.length)
+        line.field("write", descriptor.flags.contains(.write))
+        return line
     }
 
     /// The ring read again while a used descriptor is recorded: the lists available from the

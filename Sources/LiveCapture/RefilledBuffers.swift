@@ -31,11 +31,12 @@ extension WatchedQueue {
     /// rings read again), counted as missed, when its memory may have been offered to the
     /// device again meanwhile: it is in one of `offers` or of `since.newer`, the device used a
     /// chain not read, or `since` is not known.
-    mutating func receivedField(_ data: [UInt8], of chain: DescriptorChain, since: RingsSince?) -> String {
-        let field = ", \"data\": \"\(RingRecordWriter.hex(data))\""
-        if let span = chain.writableSpan, let since, !since.usedUnread, !self.offered(span, newer: since.newer) { return field }
+    mutating func recordReceived(_ data: [UInt8], of chain: DescriptorChain, since: RingsSince?, in line: inout RecordLine) {
+        line.field("data", hex: data)
+        if let span = chain.writableSpan, let since, !since.usedUnread, !self.offered(span, newer: since.newer) { return }
         self.missed += 1
-        return field + ", \"refilled\": true, \"copied\": \(RingRecordWriter.now())"
+        line.field("refilled", true)
+        line.field("copied", RingRecordWriter.now())
     }
 
     /// Whether a device-writable buffer of one of `offers` or `newer` overlaps `span`.

@@ -23,6 +23,13 @@ final class RingRecordWriter {
         self.lines += 1
     }
 
+    /// Writes `line`, closed.
+    func write(_ line: consuming RecordLine) {
+        line.append("}\n")
+        line.bytes.withUnsafeBufferPointer { _ = fwrite($0.baseAddress, 1, $0.count, self.file) }
+        self.lines += 1
+    }
+
     func flush() { fflush(self.file) }
 
     /// CLOCK_REALTIME in nanoseconds: the clock QEMU's `-msg timestamp=on` trace lines use.
@@ -32,13 +39,73 @@ final class RingRecordWriter {
         return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
     }
 
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
+}
+
+/// A line of `rings.jsonl` about a queue, built as UTF-8 bytes; the writer closes it. The sampler writes one for every entry it reads, and a
+/// line interpolated and joined from strings piece by piece cost it about 4 µs on a packed
+/// Linux boot — time in which it reads no other queue.
+struct RecordLine {
+    fileprivate(set) var bytes: [UInt8] = []
+
+    /// `{"kind": KIND, "t": now, LOCATION` (a queue's ``WatchedQueue/location``), fields to follow.
+    init(_ kind: StaticString, location: String) {
+        self.bytes.reserveCapacity(256)
+        self.append("{\"kind\": \"")
+        self.append(kind)
+        self.append("\", \"t\": ")
+        self.append(RingRecordWriter.now())
+        self.append(", ")
+        self.append(location)
     }
+
+    mutating func append(_ text: StaticString) {
+        text.withUTF8Buffer { self.bytes.append(contentsOf: $0) }
+    }
+
+    mutating func append(_ text: String) { self.bytes.append(contentsOf: text.utf8) }
+
+    /// `value` in decimal.
+    mutating func append(_ value: some BinaryInteger) {
+        if value < 0 { self.bytes.append(0x2D) }
+        var rest = UInt64(truncatingIfNeeded: value.magnitude)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = digits.count
+            repeat {
+                start -= 1
+                digits[start] = 0x30 &+ UInt8(truncatingIfNeeded: rest % 10)
+                rest /= 10
+            } while rest > 0
+            self.bytes.append(contentsOf: digits[start...])
+        }
+    }
+
+    /// `, "NAME": VALUE`.
+    mutating func field(_ name: StaticString, _ value: some BinaryInteger) {
+        self.append(", \"")
+        self.append(name)
+        self.append("\": ")
+        self.append(value)
+    }
+
+    /// `, "NAME": true` or `false`.
+    mutating func field(_ name: StaticString, _ value: Bool) {
+        self.append(", \"")
+        self.append(name)
+        self.append(value ? "\": true" : "\": false")
+    }
+
+    /// `, "NAME": "HEX"`: `data` two lowercase hex digits a byte.
+    mutating func field(_ name: StaticString, hex data: some Collection<UInt8>) {
+        self.append(", \"")
+        self.append(name)
+        self.append("\": \"")
+        self.bytes.reserveCapacity(self.bytes.count + 2 * data.count + 1)
+        for byte in data {
+            self.bytes.append(Self.hexDigit(byte >> 4))
+            self.bytes.append(Self.hexDigit(byte & 15))
+        }
+        self.bytes.append(0x22)
+    }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? 0x30 &+ nibble : 0x57 &+ nibble }
 }

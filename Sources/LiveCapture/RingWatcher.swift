@@ -347,15 +347,17 @@ struct WatchedQueue {
             let late = lapped || completedNow[UInt32(head), default: 0] > self.offers[head, default: []].count
             var defects = chain.defectFindings()
             if !late { defects += self.sharedDescriptors(of: chain, completed: completedNow) + requestDefects }
-            var line = "{\"kind\": \"avail\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.nextAvail), "
-                + "\"head\": \(head), \(Self.chainFields(chain, defects: defects))"
-            if !late, let data { line += ", \"data\": \"\(RingRecordWriter.hex(data))\"" }
+            var line = RecordLine("avail", location: self.location)
+            line.field("index", self.nextAvail)
+            line.field("head", head)
+            line.chainFields(chain, defects: defects)
+            if !late, let data { line.field("data", hex: data) }
             if late {
-                line += ", \"late\": true"
+                line.field("late", true)
             } else {
                 for index in chain.tableIndices { self.owners[index] = head }
             }
-            writer.write(line + "}")
+            writer.write(line)
             self.keep(chain, as: head, late: late)
             self.availSeen += 1
             self.nextAvail &+= 1
@@ -400,18 +402,20 @@ struct WatchedQueue {
                 self.touched.remove(head)
                 for index in chain?.tableIndices ?? [] where self.owners[index] == head { self.owners[index] = nil }
             }
-            var line = "{\"kind\": \"used\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.nextUsed), "
-                + "\"id\": \(id), \"len\": \(length)"
+            var line = RecordLine("used", location: self.location)
+            line.field("index", self.nextUsed)
+            line.field("id", id)
+            line.field("len", length)
             // A chain read after its completion may have been read from reused memory: what it
             // names is not where the frame is known to be.
-            if chain == nil || late { line += ", \"unread\": true" }
+            if chain == nil || late { line.field("unread", true) }
             if !late, let chain, let data = self.receivedBytes(chain, length: length, memory: memory) {
                 // The frame copied before the rings are read again (the reader's half of a seqlock).
                 atomicMemoryFence(ordering: .acquiring)
-                line += self.receivedField(data, of: chain, since: self.splitRingsSince(memory: memory))
+                self.recordReceived(data, of: chain, since: self.splitRingsSince(memory: memory), in: &line)
             }
-            if !late { line += self.blockStatusField(chain, memory: memory) }
-            writer.write(line + "}")
+            if !late { self.recordBlockStatus(chain, memory: memory, in: &line) }
+            writer.write(line)
             self.usedSeen += 1
             self.nextUsed &+= 1
         }
@@ -419,21 +423,41 @@ struct WatchedQueue {
 }
 
 extension WatchedQueue {
+}
+
+extension RecordLine {
     /// The `descriptors`, `writable` and `defects` fields of an `avail` line, split or packed.
-    static func chainFields(_ chain: DescriptorChain, defects: [ChainDefectFinding]) -> String {
-        let descriptors = chain.elements.map {
-            "[\($0.descriptor.address), \($0.descriptor.length), \($0.descriptor.flags.rawValue), \($0.indirect ? 1 : 0)]"
+    mutating func chainFields(_ chain: DescriptorChain, defects: [ChainDefectFinding]) {
+        self.append(", \"descriptors\": [")
+        for (position, element) in chain.elements.enumerated() {
+            self.append(position == 0 ? "[" : ", [")
+            self.append(element.descriptor.address)
+            self.append(", ")
+            self.append(element.descriptor.length)
+            self.append(", ")
+            self.append(element.descriptor.flags.rawValue)
+            self.append(element.indirect ? ", 1]" : ", 0]")
         }
-        return "\"descriptors\": [\(descriptors.joined(separator: ", "))], \"writable\": \(chain.writableBytes), "
-            + Self.defectsField(defects)
+        self.append("]")
+        self.field("writable", chain.writableBytes)
+        self.defects(defects)
     }
 
-    /// The `defects` field of a line: `[{rule, message}]`.
-    static func defectsField(_ defects: [ChainDefectFinding]) -> String {
-        let findings = defects.map { "{\"rule\": \(JSONWriter.quoted($0.rule)), \"message\": \(JSONWriter.quoted($0.message))}" }
-        return "\"defects\": [\(findings.joined(separator: ", "))]"
+    /// The `defects` field: `[{rule, message}]`.
+    mutating func defects(_ defects: [ChainDefectFinding]) {
+        self.append(", \"defects\": [")
+        for (position, defect) in defects.enumerated() {
+            self.append(position == 0 ? "{\"rule\": " : ", {\"rule\": ")
+            self.append(JSONWriter.quoted(defect.rule))
+            self.append(", \"message\": ")
+            self.append(JSONWriter.quoted(defect.message))
+            self.append("}")
+        }
+        self.append("]")
     }
+}
 
+extension WatchedQueue {
     /// What the request rules find in a chain (or packed list) as it is made available.
     func requestDefects(of chain: DescriptorChain, memory: GuestMemoryMap) -> [ChainDefectFinding] {
         chain.requestDefectFindings(
@@ -449,18 +473,18 @@ extension WatchedQueue {
     }
 
     /// A block request's status byte as the driver finds it when the completion is seen: the
-    /// last byte of the chain's last, device-writable descriptor (§5.2.6), as `status`. Empty
+    /// last byte of the chain's last, device-writable descriptor (§5.2.6), as `status`. None
     /// for other queues and for a chain not read, read late, or whose walk found defects.
     /// Recorded, not judged: a driver may keep the byte on its stack (U-Boot does) and reuse
     /// it the moment it sees the completion, before a scan reads it; QEMU's trace
     /// (`virtio_blk_req_complete`) is the device's own word for BLK-STATUS-VALUE.
-    func blockStatusField(_ chain: DescriptorChain?, memory: GuestMemoryMap) -> String {
+    func recordBlockStatus(_ chain: DescriptorChain?, memory: GuestMemoryMap, in line: inout RecordLine) {
         guard self.type == .block, self.role == .request, let chain, chain.defects.isEmpty, let last = chain.elements.last,
             last.descriptor.flags.contains(.write), last.descriptor.length > 0,
             case (let address, false) = last.descriptor.address.addingReportingOverflow(UInt64(last.descriptor.length) - 1),
             let status = memory.value(UInt8.self, at: address)
-        else { return "" }
-        return ", \"status\": \(status)"
+        else { return }
+        line.field("status", status)
     }
 
     /// The `length` bytes the device wrote into a net receive chain; nil for other queues, a
