@@ -134,17 +134,22 @@ struct Rings {
 
 /// The busy-polling thread that reads the rings (`../shared/reference/capture.md`: a reader
 /// that sleeps, or stops for QMP round trips, loses entries). It gives the processor up to
-/// QEMU's threads only when a scan found nothing new.
+/// other threads only when a scan found nothing new, and never waits for the QMP side: that
+/// side hands it a request (``withRings(_:)``), which it runs between two rounds of scans.
 final class Sampler: @unchecked Sendable {
-    /// Allocated once, so its address never moves.
+    /// Guard `request`; allocated once, so their addresses never move.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    /// Guarded by `mutex`.
+    private let answered = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// The sampler thread's alone while it runs (changed for the QMP side only by a request it
+    /// runs), its caller's once ``stop()`` has joined it.
     private var rings: Rings
     private var running = true
     private var thread = pthread_t()
-    /// The QMP side waits for the lock: the sampler lets it have it before its next scan
-    /// (a mutex is not fair, and the sampler takes it again at once).
-    private let waiting = Atomic<Int>(0)
+    private var joined = false
+    /// What the QMP side asks to be run on the rings, until the sampler has run it; `requested`
+    /// says there is one without the lock.
+    private var request: ((inout Rings) -> Void)?
+    private let requested = Atomic<Bool>(false)
     /// The trace, followed between scans (``TraceTail``), at most every ``tracePollInterval``.
     private let trace: TraceTail?
     /// Seconds, on CLOCK_MONOTONIC (``QMPConnection/now()``): a step of the wall clock does not stop the polls.
@@ -160,6 +165,7 @@ final class Sampler: @unchecked Sendable {
         self.trace = trace
         self.processor = processor
         pthread_mutex_init(self.mutex, nil)
+        pthread_cond_init(self.answered, nil)
         let context = Unmanaged.passRetained(self).toOpaque()
         let started = pthread_create(&self.thread, nil, { context in
             Unmanaged<Sampler>.fromOpaque(context!).takeRetainedValue().loop()
@@ -172,17 +178,29 @@ final class Sampler: @unchecked Sendable {
     }
 
     deinit {
+        pthread_cond_destroy(self.answered)
         pthread_mutex_destroy(self.mutex)
+        self.answered.deallocate()
         self.mutex.deallocate()
     }
 
-    /// Runs `body` on the rings while the sampler is between scans.
+    /// Runs `body` on the rings between two rounds of the sampler's scans, on its thread, and
+    /// returns what it returned. The caller waits; the sampler does not: before, it handed a lock
+    /// over and waited for this side to be scheduled on QEMU's busy processor, up to hundreds of µs.
     func withRings<T>(_ body: (inout Rings) -> T) -> T {
-        self.waiting.add(1, ordering: .relaxed)
-        pthread_mutex_lock(self.mutex)
-        self.waiting.subtract(1, ordering: .relaxed)
-        defer { pthread_mutex_unlock(self.mutex) }
-        return body(&self.rings)
+        guard !self.joined else { return body(&self.rings) }
+        var result: T?
+        withoutActuallyEscaping(body) { body in
+            pthread_mutex_lock(self.mutex)
+            // Another thread's request first; then this one, run once `request` is empty again.
+            while self.request != nil { pthread_cond_wait(self.answered, self.mutex) }
+            self.request = { result = body(&$0) }
+            self.requested.store(true, ordering: .releasing)
+            while self.request != nil { pthread_cond_wait(self.answered, self.mutex) }
+            pthread_mutex_unlock(self.mutex)
+        }
+        // Set by the request, which has run.
+        return result!
     }
 
     /// `virtio_set_status` events in the trace so far.
@@ -194,15 +212,7 @@ final class Sampler: @unchecked Sendable {
     private func loop() {
         if let processor = self.processor, ProcessorSet([processor]).apply() { self.placed.store(true, ordering: .relaxed) }
         var lastTracePoll = 0.0
-        while true {
-            // Taken without sleeping: a sampler that sleeps on the lock leaves its processor
-            // idle, and a virtual machine's idle processor takes hundreds of µs to wake (every
-            // QMP poll made the sampler sleep three or four times).
-            while pthread_mutex_trylock(self.mutex) != 0 { sched_yield() }
-            guard self.running else {
-                pthread_mutex_unlock(self.mutex)
-                return
-            }
+        while self.running {
             var changed = self.rings.scanAll()
             if let trace = self.trace, QMPConnection.now() - lastTracePoll >= Self.tracePollInterval {
                 lastTracePoll = QMPConnection.now()
@@ -213,22 +223,35 @@ final class Sampler: @unchecked Sendable {
                 }
                 self.statusEvents.store(trace.statusEvents, ordering: .relaxed)
             }
-            pthread_mutex_unlock(self.mutex)
+            if self.requested.load(ordering: .acquiring) { self.answer() }
             if !changed { sched_yield() }
-            // Until the QMP side has the lock (it counts itself out once it has).
-            while self.waiting.load(ordering: .relaxed) > 0 { sched_yield() }
         }
+    }
+
+    /// Runs the QMP side's request. The lock is only tried: its holder is handing a request
+    /// over or taking an answer, and the sampler tries again after its next round rather than
+    /// wait for that thread to be scheduled.
+    private func answer() {
+        guard pthread_mutex_trylock(self.mutex) == 0 else { return }
+        if let request = self.request {
+            request(&self.rings)
+            self.request = nil
+            self.requested.store(false, ordering: .relaxed)
+            pthread_cond_broadcast(self.answered)
+        }
+        pthread_mutex_unlock(self.mutex)
     }
 
     /// Stops the thread; the rings after one last scan, the waits going on recorded.
     func stop() -> Rings {
-        self.withRings { _ in self.running = false }
-        pthread_join(self.thread, nil)
-        return self.withRings {
-            _ = $0.scanAll()
-            for index in $0.watched.indices { $0.watched[index].endWaits(writer: $0.writer) }
-            return $0
+        if !self.joined {
+            self.withRings { _ in self.running = false }
+            pthread_join(self.thread, nil)
+            self.joined = true
+            _ = self.rings.scanAll()
+            for index in self.rings.watched.indices { self.rings.watched[index].endWaits(writer: self.rings.writer) }
         }
+        return self.rings
     }
 }
 

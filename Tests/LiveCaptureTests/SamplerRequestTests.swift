@@ -1,0 +1,33 @@
+import Dispatch
+import Glibc
+import Synchronization
+import Testing
+
+@testable import LiveCapture
+
+/// The QMP side changes the sampler's rings only through requests the sampler runs on its
+/// own thread between two rounds (``Sampler/withRings(_:)``).
+struct SamplerRequestTests {
+    @Test("requests from two threads at once: each caller gets its own body's result, every body runs once, on the sampler's thread; after stop, on the caller's")
+    func concurrentRequests() throws {
+        let ram = try RingWatcherTests.GuestRAM()
+        let sampler = try Sampler(writer: ram.writer)
+        let callers = 2, each = 300
+        let mismatches = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: callers) { caller in
+            for round in 0..<each {
+                let key = caller * 100_000 + round
+                let (echo, thread) = sampler.withRings { rings -> (Int, pthread_t) in
+                    rings.resets["caller \(caller)", default: 0] += 1
+                    return (key, pthread_self())
+                }
+                if echo != key || pthread_equal(thread, pthread_self()) != 0 { mismatches.add(1, ordering: .relaxed) }
+            }
+        }
+        #expect(mismatches.load(ordering: .relaxed) == 0)
+        let rings = sampler.stop()
+        #expect(rings.resets == ["caller 0": each, "caller 1": each])
+        let after = sampler.withRings { _ in pthread_self() }
+        #expect(pthread_equal(after, pthread_self()) != 0)
+    }
+}
