@@ -35,8 +35,11 @@ final class TraceTail {
     /// (`VIRTIO_MMIO_SIZE`; arm `virt` and `microvm` place them 0x200 apart).
     static let mmioRegion = "virtio-mmio"
     static let mmioRegionSize: UInt64 = 0x200
-    /// At most this much is read per call, so a busy trace costs bounded time per call.
-    static let readLimit = 1 << 20
+    /// At most this much is read per call, so a busy trace costs bounded time per call: the
+    /// sampler polls between its rounds, and a poll through a burst of QEMU's output (a trace
+    /// line for each byte the guest writes to its serial port) read up to 1 MiB and kept it
+    /// from the rings for up to 2 ms. 16 KiB a poll, a poll every 100 µs, follows 160 MB/s.
+    static let readLimit = 1 << 14
     /// A line longer than this is not QEMU's (a trace event's arguments are short): it is skipped.
     static let longestLine = 1 << 16
 
@@ -47,7 +50,7 @@ final class TraceTail {
     /// The start of a line not yet complete.
     private var carry: [UInt8] = []
     private var skippingLongLine = false
-    private var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    private var buffer = [UInt8](repeating: 0, count: TraceTail.readLimit)
     private let decoder = QEMULogDecoder()
     /// `virtio_set_status` events seen so far.
     private(set) var statusEvents = 0
