@@ -13,6 +13,8 @@ struct Rings {
     let writer: RingRecordWriter
     var memory: GuestMemoryMap?
     var watched: [WatchedQueue] = []
+    /// How far apart the sampler's rounds began, where far (run.json `samplerGaps`).
+    var gaps = RoundGaps()
     /// What the queues no longer watched saw (their device, or they, were reset), one entry per
     /// queue however often it was reset — a driver looping set-up and reset costs no memory —
     /// in the order first retired.
@@ -132,6 +134,24 @@ struct Rings {
     }
 }
 
+/// Rounds of the sampler's scans that began more than ``threshold`` after the one before: the
+/// time no queue was looked at, whatever kept the sampler (another task on its processor, a
+/// page fault, a long request, its own work on a burst). A list made available and used in
+/// such a gap is missed; run.json gives their count and the longest beside what was missed.
+struct RoundGaps: Equatable {
+    /// Seconds.
+    static let threshold = 0.000_1
+    var count = 0
+    var longest = 0.0
+
+    /// A round began `interval` seconds after the one before.
+    mutating func round(after interval: Double) {
+        guard interval > Self.threshold else { return }
+        self.count += 1
+        self.longest = max(self.longest, interval)
+    }
+}
+
 /// The busy-polling thread that reads the rings (`../shared/reference/capture.md`: a reader
 /// that sleeps, or stops for QMP round trips, loses entries). It gives the processor up to
 /// other threads only when a scan found nothing new, and never waits for the QMP side: that
@@ -209,7 +229,11 @@ final class Sampler: @unchecked Sendable {
     private func loop() {
         if let processor = self.processor, ProcessorSet([processor]).apply() { self.placed.store(true, ordering: .relaxed) }
         var lastTracePoll = 0.0
+        var lastRound = QMPConnection.now()
         while self.running {
+            let round = QMPConnection.now()
+            self.rings.gaps.round(after: round - lastRound)
+            lastRound = round
             var changed = self.rings.scanAll()
             if let trace = self.trace, QMPConnection.now() - lastTracePoll >= Self.tracePollInterval {
                 lastTracePoll = QMPConnection.now()

@@ -30,4 +30,22 @@ struct SamplerRequestTests {
         let after = sampler.withRings { _ in pthread_self() }
         #expect(pthread_equal(after, pthread_self()) != 0)
     }
+
+    @Test("a request that keeps the sampler 2 ms is a gap between two rounds: counted, and the longest at least that long")
+    func roundGaps() throws {
+        let ram = try RingWatcherTests.GuestRAM()
+        let sampler = try Sampler(writer: ram.writer)
+        let before = sampler.withRings { $0.gaps.count }
+        sampler.withRings { _ in usleep(2_000) }
+        let gaps = sampler.stop().gaps
+        #expect(gaps.count > before)
+        #expect(gaps.longest >= 0.002)
+    }
+
+    @Test("round gaps: only intervals over the threshold count; the longest is kept")
+    func roundGapCounting() {
+        var gaps = RoundGaps()
+        for interval in [0.000_01, RoundGaps.threshold, 0.000_3, 0.002, 0.000_5] { gaps.round(after: interval) }
+        #expect(gaps == RoundGaps(count: 3, longest: 0.002))
+    }
 }

@@ -149,6 +149,10 @@ def main():
     if len(allowed) >= 2 and (sampler not in allowed or not qemu or sampler in qemu or not set(qemu) <= allowed):
         problems.append(f"sampler on {sampler}, QEMU on {qemu}, of the processors {sorted(allowed)}")
     count(verdict("record processors", problems, f"sampler on processor {sampler}, QEMU on {qemu}"))
+    gaps = manifest.get("samplerGaps")
+    if gaps is not None:
+        print(f"info record sampler: {gaps['count']} rounds began more than {gaps['overMicroseconds']} µs after the one "
+              f"before (the longest gap {gaps['longestMicroseconds']} µs)")
 
     # 4. Overhead (reported, not judged: TCG timings on a shared 2-core machine vary).
     timing = json.load(open(os.path.join(outdir, "timing.json")))
