@@ -113,9 +113,14 @@ extension WatchedQueue {
     /// Records `wait` of the side that waits for `notification`, which has ended
     /// (docs/record.md, `awaiting`): its line's time `t` is after the reads that saw it end.
     func recordWait(_ wait: EventIndexWatch.Wait, for notification: AwaitedNotification.Kind, writer: RingRecordWriter) {
-        writer.write(
-            "{\"kind\": \"awaiting\", \"t\": \(RingRecordWriter.now()), \(self.location), \"notification\": \"\(notification.rawValue)\", "
-                + "\"index\": \(wait.index), \"reached\": \(wait.reached), \"from\": \(wait.from), \"seen\": \(wait.seen), \"last\": \(wait.last)}")
+        var line = RecordLine("awaiting", location: self.location)
+        line.field("notification", string: notification.rawValue)
+        line.field("index", wait.index)
+        line.field("reached", wait.reached)
+        line.field("from", wait.from)
+        line.field("seen", wait.seen)
+        line.field("last", wait.last)
+        writer.write(line)
     }
 
     /// One scan's reads of an event index around its ring index (``EventIndexWatch``).

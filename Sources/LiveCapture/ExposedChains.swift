@@ -40,9 +40,14 @@ extension WatchedQueue {
             "[" + chain.elements.map { "[\($0.descriptor.address), \($0.descriptor.length), \($0.descriptor.flags.rawValue)]" }
                 .joined(separator: ", ") + "]"
         }
-        writer.write(
-            "{\"kind\": \"touched\", \"t\": \(RingRecordWriter.now()), \(self.location), \"head\": \(head), "
-                + (slot.map { "\"slot\": \($0), " } ?? "") + "\"offered\": \(describe(offered)), \"now\": \(describe(now))}")
+        var line = RecordLine("touched", location: self.location)
+        line.field("head", head)
+        if let slot { line.field("slot", slot) }
+        line.append(", \"offered\": ")
+        line.append(describe(offered))
+        line.append(", \"now\": ")
+        line.append(describe(now))
+        writer.write(line)
     }
 }
 

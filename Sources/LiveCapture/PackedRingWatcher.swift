@@ -24,8 +24,10 @@ extension WatchedQueue {
         let size = Int(self.addresses.size)
         if cursors.missedBeforeStart > 0 {
             self.missed += cursors.missedBeforeStart
-            writer.write(
-                "{\"kind\": \"missed\", \"t\": \(RingRecordWriter.now()), \(self.location), \"used\": \(cursors.missedBeforeStart), \"beforeAttach\": true}")
+            var line = RecordLine("missed", location: self.location)
+            line.field("used", cursors.missedBeforeStart)
+            line.field("beforeAttach", true)
+            writer.write(line)
             cursors.missedBeforeStart = 0
         }
         // The event suppression structures, read before both sides' positions.
@@ -296,7 +298,9 @@ extension WatchedQueue {
             self.touched.remove(id)
         }
         self.missed += 1
-        writer.write("{\"kind\": \"missed\", \"t\": \(RingRecordWriter.now()), \(self.location), \"used\": 1}")
+        var line = RecordLine("missed", location: self.location)
+        line.field("used", 1)
+        writer.write(line)
         Self.advance(&cursors.usedSlot, &cursors.usedWrap, by: slots, size: size)
         return true
     }
@@ -338,7 +342,9 @@ extension WatchedQueue {
     /// A list made available and used before a scan could read it: counted, and a `missed` line.
     private mutating func recordListMissed(writer: RingRecordWriter) {
         self.missed += 1
-        writer.write("{\"kind\": \"missed\", \"t\": \(RingRecordWriter.now()), \(self.location), \"avail\": 1}")
+        var line = RecordLine("missed", location: self.location)
+        line.field("avail", 1)
+        writer.write(line)
     }
 
     /// The start of a `used` line for a used descriptor (unclosed: fields may follow). Its

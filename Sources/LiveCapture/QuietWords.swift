@@ -1,7 +1,7 @@
 import GuestMemory
 
 /// The words of guest RAM a scan of a queue reads first, as they were when a scan began that
-/// recorded nothing and left nothing pending (``WatchedQueue/isSettled``): a split ring's
+/// recorded nothing and left nothing pending (``WatchedQueue/isSettled(reading:)``): a split ring's
 /// `used.idx` and `avail.idx` (§2.7.6, §2.7.8) and, with VIRTIO_F_EVENT_IDX, its `used_event`
 /// and `avail_event`; a packed ring's two event suppression structures (§2.8.10) and the flags
 /// of the slots at its two cursors (§2.8.1). Everything else a scan reads it reads only when

@@ -1,3 +1,5 @@
+import VirtioReporting
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,12 +40,12 @@ final class RingRecordWriter {
         clock_gettime(CLOCK_REALTIME, &time)
         return Int64(time.tv_sec) * 1_000_000_000 + Int64(time.tv_nsec)
     }
-
 }
 
-/// A line of `rings.jsonl` about a queue, built as UTF-8 bytes; the writer closes it. The sampler writes one for every entry it reads, and a
-/// line interpolated and joined from strings piece by piece cost it about 4 µs on a packed
-/// Linux boot — time in which it reads no other queue.
+/// A line of `rings.jsonl` about a queue, built as UTF-8 bytes; the writer closes it. The
+/// sampler writes one for every entry it reads, and a line interpolated and joined from
+/// strings piece by piece cost it about 4 µs on a packed Linux boot — time in which it reads
+/// no other queue.
 struct RecordLine {
     fileprivate(set) var bytes: [UInt8] = []
 
@@ -92,6 +94,14 @@ struct RecordLine {
         self.append(", \"")
         self.append(name)
         self.append(value ? "\": true" : "\": false")
+    }
+
+    /// `, "NAME": "TEXT"`, `text` escaped for JSON.
+    mutating func field(_ name: StaticString, string text: String) {
+        self.append(", \"")
+        self.append(name)
+        self.append("\": ")
+        self.append(JSONWriter.quoted(text))
     }
 
     /// `, "NAME": "HEX"`: `data` two lowercase hex digits a byte.

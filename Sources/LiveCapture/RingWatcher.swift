@@ -233,9 +233,11 @@ struct WatchedQueue {
         if let usedAfter = self.index(at: self.addresses.deviceArea &+ 2, memory: memory) {
             let exposed = Int(avail &- used) - Int(usedAfter &- used)
             if exposed > Int(size), !self.overExposed {
-                writer.write(
-                    "{\"kind\": \"window\", \"t\": \(RingRecordWriter.now()), \(self.location), \"avail\": \(avail), "
-                        + "\"used\": \(usedAfter), \"size\": \(size)}")
+                var line = RecordLine("window", location: self.location)
+                line.field("avail", avail)
+                line.field("used", usedAfter)
+                line.field("size", size)
+                writer.write(line)
             }
             self.overExposed = exposed > Int(size)
         }
@@ -280,20 +282,22 @@ struct WatchedQueue {
         // The rings no longer make sense: a wait going on is not judged.
         self.availEvent = EventIndexWatch()
         self.usedEvent = EventIndexWatch()
-        writer.write("{\"kind\": \"suspended\", \"t\": \(RingRecordWriter.now()), \(self.location), \"why\": \(JSONWriter.quoted(why))}")
+        var line = RecordLine("suspended", location: self.location)
+        line.field("why", string: why)
+        writer.write(line)
     }
-
-
 
     /// Where to read from: `next`, or a ring's worth before `target` when the ring has been
     /// overwritten since (what was lost is counted and recorded).
-    private mutating func resume(from next: UInt16, to target: UInt16, side: String, writer: RingRecordWriter) -> UInt16 {
+    private mutating func resume(from next: UInt16, to target: UInt16, side: StaticString, writer: RingRecordWriter) -> UInt16 {
         let behind = Int(target &- next)
         guard behind > Int(self.addresses.size) else { return next }
         let lost = behind - Int(self.addresses.size)
         self.missed += lost
-        if side == "used" { self.usedLost = true }
-        writer.write("{\"kind\": \"missed\", \"t\": \(RingRecordWriter.now()), \(self.location), \"\(side)\": \(lost)}")
+        if side.description == "used" { self.usedLost = true }
+        var line = RecordLine("missed", location: self.location)
+        line.field(side, lost)
+        writer.write(line)
         return target &- self.addresses.size
     }
 
@@ -319,9 +323,11 @@ struct WatchedQueue {
         for (position, head) in heads.enumerated() { lastOffer[head] = position }
         for (position, head) in heads.enumerated() {
             guard lastOffer[head] == position else {
-                writer.write(
-                    "{\"kind\": \"avail\", \"t\": \(RingRecordWriter.now()), \(self.location), \"index\": \(self.nextAvail), "
-                        + "\"head\": \(head), \"stale\": true}")
+                var line = RecordLine("avail", location: self.location)
+                line.field("index", self.nextAvail)
+                line.field("head", head)
+                line.field("stale", true)
+                writer.write(line)
                 self.missed += 1
                 self.availSeen += 1
                 self.nextAvail &+= 1
@@ -449,8 +455,7 @@ extension RecordLine {
         for (position, defect) in defects.enumerated() {
             self.append(position == 0 ? "{\"rule\": " : ", {\"rule\": ")
             self.append(JSONWriter.quoted(defect.rule))
-            self.append(", \"message\": ")
-            self.append(JSONWriter.quoted(defect.message))
+            self.field("message", string: defect.message)
             self.append("}")
         }
         self.append("]")

@@ -36,9 +36,8 @@ final class TraceTail {
     static let mmioRegion = "virtio-mmio"
     static let mmioRegionSize: UInt64 = 0x200
     /// At most this much is read per call, so a busy trace costs bounded time per call: the
-    /// sampler polls between its rounds, and a poll through a burst of QEMU's output (a trace
-    /// line for each byte the guest writes to its serial port) read up to 1 MiB and kept it
-    /// from the rings for up to 2 ms. 16 KiB a poll, a poll every 100 µs, follows 160 MB/s.
+    /// sampler polls between its rounds, and QEMU may write a trace line for each byte the
+    /// guest writes to its serial port. 16 KiB a poll, a poll every 100 µs, follows 160 MB/s.
     static let readLimit = 1 << 14
     /// A line longer than this is not QEMU's (a trace event's arguments are short): it is skipped.
     static let longestLine = 1 << 16

@@ -36,7 +36,7 @@ struct SamplerRequestTests {
         let ram = try RingWatcherTests.GuestRAM()
         let sampler = try Sampler(writer: ram.writer)
         let before = sampler.withRings { $0.gaps.count }
-        sampler.withRings { _ in usleep(2_000) }
+        sampler.withRings { _ in _ = usleep(2_000) }
         let gaps = sampler.stop().gaps
         #expect(gaps.count > before)
         #expect(gaps.longest >= 0.002)
