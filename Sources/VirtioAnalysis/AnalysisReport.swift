@@ -125,7 +125,9 @@ public struct AnalysisReport: Sendable {
     ) throws(InputError) {
         var queues = queues
         var findings = findings
-        for finding in try NotificationWaits.findings(waits, recorded: &queues, analysis: self, trace: trace, file: file) {
+        let join = RecordingJoin(queues: queues, analysis: self)
+        for slot in queues.indices { queues[slot].tracedDevice = join.device(queues[slot].device)?.label }
+        for finding in try NotificationWaits.findings(waits, recorded: &queues, join: join, analysis: self, trace: trace, file: file) {
             findings.add(finding)
         }
         self.recording = file

@@ -74,8 +74,10 @@ public struct Analyzer {
         /// A PCI config write turned bus mastering off on the function named `lookBehindName`:
         /// QEMU clears DRIVER_OK next.
         var busMasterOff = false
-        /// A virtio-pci common-config device_status write by the device named `lookBehindName`.
+        /// A virtio-pci common-config device_status write by the device named `lookBehindName`,
+        /// to the structure at `commonConfigBase`.
         var commonConfigStatus = false
+        var commonConfigBase: UInt64 = 0
     }
 
     /// Plain values only, so that passing it on costs no reference counting per event.
@@ -85,6 +87,11 @@ public struct Analyzer {
     var lookBehindName = ""
     var lastPop: (queue: Int, elem: HostPointer)?
     var qemuNames: [String: (DeviceType?, Bool)] = [:]
+    /// virtio-pci common configuration structures by their traced address: the device whose
+    /// `virtio_set_status` followed the last device_status write there (at most
+    /// `maximumDevices` structures). Two devices of one type share QEMU's name for the region;
+    /// their BARs tell them apart.
+    var commonConfigDevices: [UInt64: Int] = [:]
     /// Requests in flight on all queues together (bounded by `maximumInFlightTotal`).
     var inFlightTotal = 0
 
@@ -142,7 +149,12 @@ public struct Analyzer {
         case .setStatus(let vdev, let value):
             guard let device = self.device(vdev) else { return }
             if previous.statusWrite { self.attributePendingWrites(to: device) }
-            if previous.commonConfigStatus { self.devices[device].setTransport(.pci) }
+            if previous.commonConfigStatus {
+                self.devices[device].setTransport(.pci)
+                if self.commonConfigDevices[previous.commonConfigBase] != nil || self.commonConfigDevices.count < self.options.maximumDevices {
+                    self.commonConfigDevices[previous.commonConfigBase] = device
+                }
+            }
             self.setStatus(
                 device, DeviceStatus(rawValue: value), record: record, byRegisterWrite: previous.statusWrite || previous.commonConfigStatus,
                 busMasterOffBy: previous.busMasterOff ? self.lookBehindName : nil)
@@ -243,13 +255,19 @@ public struct Analyzer {
                 self.lookBehindName = name
             }
 
-        case .memoryRegionWrite(let region, let address, _, _):
-            // QEMU traces the absolute address: device_status is at 0x14 of the structure.
-            if region.hasPrefix(CommonConfig.qemuRegionPrefix),
-                CommonConfig.offset(ofTraced: address) == CommonConfig.Field.deviceStatus.rawValue
-            {
+        case .memoryRegionWrite(let region, let address, let value, _):
+            guard region.hasPrefix(CommonConfig.qemuRegionPrefix) else { return }
+            // QEMU traces the absolute address: the structure's offset is its low bits, the rest
+            // is where the structure is (no underflow: the offset is the remainder).
+            let offset = CommonConfig.offset(ofTraced: address)
+            let base = address - offset
+            if offset == CommonConfig.Field.deviceStatus.rawValue {
+                // The status change itself is taken from the `virtio_set_status` that follows.
                 self.lookBehind.commonConfigStatus = true
+                self.lookBehind.commonConfigBase = base
                 self.lookBehindName = String(region.dropFirst(CommonConfig.qemuRegionPrefix.count))
+            } else if let device = self.commonConfigDevices[base] {
+                self.devices[device].applyCommonConfig(offset: offset, value: value)
             }
 
         case .blkRequestComplete(let vdev, let request, _), .blkReadWriteComplete(let vdev, let request, _),

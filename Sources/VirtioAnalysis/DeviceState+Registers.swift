@@ -42,3 +42,25 @@ extension DeviceState {
         }
     }
 }
+
+extension DeviceState {
+    /// Updates the virtio-pci common configuration model with one write at `offset` of the
+    /// structure (§4.1.4.3): the driver features (kept as virtio-mmio's DriverFeatures words
+    /// are, so FEATURES_OK settles the negotiated features the same way) and each queue's set-up,
+    /// kept in ``pciQueues`` once the driver enables it (§4.1.5.1.3).
+    mutating func applyCommonConfig(offset: UInt64, value: UInt64) {
+        self.setTransport(.pci)
+        let value32 = UInt32(truncatingIfNeeded: value)
+        switch CommonConfig.Field(rawValue: offset) {
+        case .driverFeatureSelect: self.driverFeaturesSelect = value32
+        case .driverFeature:
+            if self.driverFeaturesSelect < 2 { self.driverFeatureWords[Int(self.driverFeaturesSelect)] = value32 }
+        default: break
+        }
+        switch self.commonConfig.write(offset: offset, value: value) {
+        case .queueEnabled(let index, let setup): self.pciQueues[index] = setup
+        case .queueReset(let index): self.pciQueues[index] = nil
+        case .status, nil: break
+        }
+    }
+}

@@ -120,7 +120,8 @@ public struct DeviceState: Sendable {
     var mmioVersionConfirmed = false
     public internal(set) var type: DeviceType?
     public internal(set) var typeSource: TypeSource?
-    /// DriverFeatures words written through virtio-mmio in the current initialization.
+    /// DriverFeatures words written through virtio-mmio (or virtio-pci's driver_feature) in the
+    /// current initialization.
     public internal(set) var driverFeatureWords = FeatureWords()
     /// The words as they stood when FEATURES_OK was set.
     public internal(set) var featureWordsAtFeaturesOK: FeatureWords?
@@ -130,6 +131,11 @@ public struct DeviceState: Sendable {
     /// (every register write asks for it).
     var selectedQueueReady = false
     public internal(set) var mmioQueues = MMIOQueueSetups()
+    /// virtio-pci: the common configuration structure as the driver wrote it since the last reset.
+    var commonConfig = CommonConfig()
+    /// virtio-pci: each queue as it was set up when the driver last enabled it, by index
+    /// (below ``CommonConfig/maximumQueues``); kept across resets, as ``mmioQueues`` are.
+    public internal(set) var pciQueues: [Int: CommonConfig.QueueSetup] = [:]
     /// Legacy virtio-mmio: the GuestPageSize written, which scales QueuePFN.
     public internal(set) var guestPageSize: UInt32?
     public internal(set) var mmioWrites = 0
@@ -145,7 +151,7 @@ public struct DeviceState: Sendable {
     /// The label reports use: `net@0x55bf776a0600`, or `device@…` while the type is unknown.
     public var label: String { "\(self.type?.shortName ?? "device")@0x\(String(self.vdev, radix: 16))" }
 
-    /// The driver features written through virtio-mmio, as they stood at the last FEATURES_OK
+    /// The driver features written through virtio-mmio or virtio-pci, as they stood at the last FEATURES_OK
     /// (or, for legacy devices, at the last DRIVER_OK), kept across later resets for the report.
     public internal(set) var negotiatedFeatures: FeatureBits?
 
@@ -177,6 +183,7 @@ public struct DeviceState: Sendable {
             self.ioeventfdSweepBelow = nil
             self.mmioQueues.clearReady()
             self.selectedQueueReady = false
+            self.commonConfig = CommonConfig()
         } else if change.origin == .driver {
             if new.contains(.failed) { self.failedSinceReset = true }
             if new.contains(.featuresOK), !change.old.contains(.featuresOK) {

@@ -72,16 +72,12 @@ enum NotificationWaits {
     /// bypass QEMU, as with vhost). The other waits are counted in `recorded`, on the watch
     /// that saw them, as not judged.
     static func findings(
-        _ waits: [AwaitedNotification], recorded: inout [RecordedQueueReport], analysis: AnalysisReport, trace: String, file: String
+        _ waits: [AwaitedNotification], recorded: inout [RecordedQueueReport], join: RecordingJoin, analysis: AnalysisReport, trace: String,
+        file: String
     ) throws(InputError) -> [Finding] {
         guard !waits.isEmpty else { return [] }
-        var recordedDevices: [String: RecordedDevice] = [:]
         var slotOfWatch: [Int: Int] = [:]
-        for (slot, queue) in recorded.enumerated() {
-            recordedDevices[queue.device, default: RecordedDevice(type: queue.type)].add(area: queue.descriptorArea)
-            slotOfWatch[queue.watch] = slot
-        }
-        let join = RecordingJoin(recorded: recordedDevices, analysis: analysis)
+        for (slot, queue) in recorded.enumerated() { slotOfWatch[queue.watch] = slot }
         // The joined devices' queues by their virtqueue pointer (interrupts name the queue by it).
         var queueOf: [HostPointer: Int] = [:]
         var joined: Set<HostPointer> = []

@@ -24,7 +24,7 @@ public enum QueueDiscovery {
         return found
     }
 
-    /// The queues the trace shows the driver programming through virtio-mmio registers.
+    /// The queues the trace shows the driver programming (``DeviceState/programmedQueues``).
     public static func fromTrace(_ report: AnalysisReport, flags: Inspector.Options) -> Found {
         var found: Found = ([], [])
         for device in report.devices where !device.programmedQueues.isEmpty {
@@ -38,7 +38,8 @@ public enum QueueDiscovery {
         }
         if found.targets.isEmpty {
             found.notes.append(
-                "vqscope: \(report.file): no virtio-mmio queue setup in the trace (virtio-pci ring addresses are not traced: use --qmp)")
+                "vqscope: \(report.file): no queue setup in the trace (virtio-mmio register writes, or virtio-pci common "
+                    + "configuration writes with memory_region_ops_write traced and a queue_size written; or use --qmp)")
         }
         return found
     }

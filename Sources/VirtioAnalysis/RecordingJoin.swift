@@ -55,6 +55,13 @@ struct RecordingJoin {
         }
     }
 
+    /// The devices of a recording's queues (each watch names its device's type and descriptor area).
+    init(queues: [RecordedQueueReport], analysis: AnalysisReport) {
+        var recorded: [String: RecordedDevice] = [:]
+        for queue in queues { recorded[queue.device, default: RecordedDevice(type: queue.type)].add(area: queue.descriptorArea) }
+        self.init(recorded: recorded, analysis: analysis)
+    }
+
     /// The trace's device joined with the recorded device `label`.
     func device(_ label: String) -> DeviceReport? { self.joined[label] }
 }

@@ -120,6 +120,9 @@ public struct RecordedQueueReport: Sendable {
     public var queue: Int
     /// Where the driver put the queue's descriptor area (its `queue` line's `desc`).
     public var descriptorArea: UInt64?
+    /// The label of the trace's device this queue's device is joined with (``RecordingJoin``):
+    /// nil when the trace shows no single one.
+    public var tracedDevice: String?
     public var availEntries = 0
     public var usedEntries = 0
     /// Stale and overwritten entries, seen too late to read, and received frames whose

@@ -184,6 +184,7 @@ public enum JSONReporter {
             json.string("device", queue.device)
             json.string("type", queue.type?.shortName)
             json.number("queue", queue.queue)
+            json.string("tracedDevice", queue.tracedDevice)
             json.number("availEntries", queue.availEntries)
             json.number("usedEntries", queue.usedEntries)
             json.number("missed", queue.missed)

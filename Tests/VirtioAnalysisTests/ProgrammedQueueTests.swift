@@ -33,7 +33,7 @@ struct ProgrammedQueueTests {
         #expect(net.programmedQueues.map(\.index) == [0, 1, 2])
     }
 
-    @Test("legacy queues without GuestPageSize, and PCI devices, have no programmed rings")
+    @Test("legacy queues without GuestPageSize, and PCI devices traced without memory_region_ops_write, have no programmed rings")
     func absent() throws {
         let text = """
             100@1700000000.000010:virtio_mmio_write_offset virtio_mmio_write offset 0x70 value 0x0

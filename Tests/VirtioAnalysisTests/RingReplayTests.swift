@@ -1,3 +1,4 @@
+import GuestMemory
 import Testing
 import VirtioAnalysis
 import VirtioModel
@@ -232,10 +233,12 @@ struct RingReplayTests {
         // /a was notified at 1.5 s, /b only at 5 s: its wait (line 4) is the finding.
         #expect(report.findings.map(\.rule.id) == ["SPLIT-DRV-MUST-NOTIFY"] && report.findings.map(\.location.line) == [4])
         #expect(report.recordedQueues.map(\.unjudgedWaits) == [0, 0])
+        #expect(report.recordedQueues.map(\.tracedDevice) == ["entropy@0x55d0c0001000", "entropy@0x55d0c0007000"])
         // Without the areas, two of a type on each side: neither joined.
         let unplaced = queues.map { RingEvent.queue(device: $0.0, type: .entropy, queue: 0, size: 8, packed: false) } + events.suffix(2)
         let (plain, _) = try Self.joined(unplaced, trace: text)
         #expect(plain.findings.isEmpty && plain.recordedQueues.map(\.unjudgedWaits) == [1, 1])
+        #expect(plain.recordedQueues.map(\.tracedDevice) == [nil, nil])
     }
 
     @Test("SPLIT-DRV/DEV-MUST-NOTIFY: a notification where two waits meet ends both; waits the trace cannot show are counted, not judged")

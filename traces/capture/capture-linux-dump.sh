@@ -8,7 +8,8 @@
 # every queue's rings over QMP (x-query-virtio-queue-status) and writes an ELF memory dump:
 # OUTDIR/dump.elf (256 MiB, never committed), OUTDIR/queues.json and the raw QMP exchange
 # OUTDIR/qmp.jsonl, and the QEMU trace OUTDIR/trace.log (whose virtio-mmio register writes
-# locate the rings too, in the mmio modes), and OUTDIR/netdev.pcap, QEMU's own record of the
+# locate the rings too, in the mmio modes; in the pci modes its memory_region_ops_write
+# events, the common configuration writes among them), and OUTDIR/netdev.pcap, QEMU's own record of the
 # frames on the user-mode network (filter-dump). check_dump.py then runs `vqscope inspect`,
 # `vqscope analyze --dump` and `vqscope pcap` on them.
 source "$(dirname "$0")/common.sh"
@@ -33,6 +34,7 @@ case "$MODE" in
   pci|pci-packed)
     PCI=disable-legacy=on,disable-modern=off
     [ "$MODE" = pci-packed ] && PCI=$PCI,packed=on
+    echo memory_region_ops_write >> events.txt
     run_qemu 240 qemu-system-x86_64 -M q35 "${COMMON[@]}" \
       -kernel vmlinuz -append "console=ttyS0 panic=-1 quiet vqscope.hold" \
       -device virtio-net-pci,netdev=n0,id=net0,mac=52:54:00:12:34:56,$PCI \

@@ -13,9 +13,9 @@ memory equal to QEMU's used-idx for every queue (the VM was stopped), and avail.
 fewer than QEMU's last-avail-idx and at most the queue size ahead of used.idx.
 It also runs `vqscope inspect --dump DUMP --qmp qmp.jsonl` (the raw exchange qmp_dump.py
 saved) once for all devices and requires exit 0 and the same queues, in the same order, with
-the same used.idx; for the mmio modes `vqscope inspect --dump DUMP --trace trace.log`,
+the same used.idx; for the mmio modes and pci `vqscope inspect --dump DUMP --trace trace.log`,
 which must find every queue QMP lists at the same addresses (from the driver's virtio-mmio
-register writes) with the same used.idx; and `vqscope analyze trace.log --dump DUMP`, which
+register writes, or its virtio-pci common configuration writes) with the same used.idx; and `vqscope analyze trace.log --dump DUMP`, which
 must join trace and dump (with --qmp for pci) with exit 0 and no warning or error about the
 dump (DUMP-TRACE-MISMATCH included).
 Prints one line per check and "N passed, N failed" at the end; exits 1 on a failure.
@@ -68,8 +68,8 @@ def main():
     passed, failed = passed + ok, failed + (not ok)
     trace = os.path.join(outdir, "trace.log")
     mode = open(os.path.join(outdir, "mode")).read().strip()
-    if mode.startswith("mmio"):
-        ok = check_trace(vqscope, dump, trace, devices)
+    if mode.startswith("mmio") or mode == "pci":
+        ok = check_trace(vqscope, dump, trace, devices, mode)
         passed, failed = passed + ok, failed + (not ok)
     qmp = os.path.join(outdir, "qmp.jsonl") if mode.startswith("pci") else None
     ok = check_join(vqscope, dump, trace, qmp)
@@ -228,8 +228,9 @@ def check_packed_lists(report, problems):
     return walked
 
 
-def check_trace(vqscope, dump, trace, devices):
-    """`inspect --trace` must locate every queue QMP lists from the virtio-mmio writes alone."""
+def check_trace(vqscope, dump, trace, devices, mode):
+    """`inspect --trace` must locate every queue QMP lists from the trace alone: the virtio-mmio
+    register writes, or the virtio-pci common configuration writes (memory_region_ops_write)."""
     report, problems = run_json([vqscope, "inspect", "--dump", dump, "--trace", trace, "--format", "json"])
     expected = sorted((q["desc"], q["avail"], q["used"], q["size"], q["usedIdx"])
                       for d in devices if not d["packed"] for q in d["queues"])
@@ -239,7 +240,8 @@ def check_trace(vqscope, dump, trace, devices):
         missing = [e for e in expected if e not in seen][:3]
         extra = [e for e in seen if e not in expected][:3]
         problems.append(f"queues differ from QMP's: missing {missing}, extra {extra}")
-    return verdict("--trace", problems, f"{len(seen)} queues located from the virtio-mmio register writes, as QMP says")
+    source = "virtio-pci common configuration" if mode == "pci" else "virtio-mmio register"
+    return verdict("--trace", problems, f"{len(seen)} queues located from the {source} writes, as QMP says")
 
 
 def check_join(vqscope, dump, trace, qmp):

@@ -1,0 +1,119 @@
+import GuestMemory
+import Testing
+import VirtioAnalysis
+import VirtioModel
+import VirtioTestSupport
+
+/// virtio-pci devices as the trace's `memory_region_ops_write` lines on their common
+/// configuration structures show them (§4.1.4.3): which device wrote, the features it
+/// accepted, the queues it enabled, and the recording's devices joined by those queues.
+struct CommonConfigTraceTests {
+    /// A write of `value` at `offset` of the structure of the BAR at `bar`, traced as QEMU
+    /// traces it: the absolute address, and the region's name (the same for every device of a type).
+    static func write(_ bar: UInt64, _ offset: UInt64, _ value: UInt64, type: String = "blk") -> String {
+        let size = offset == 0x14 ? 1 : (offset >= 0x10 && offset < 0x20 ? 2 : 4)
+        return "memory_region_ops_write cpu 0 mr 0x5 addr 0x\(String(bar + offset, radix: 16)) value 0x\(String(value, radix: 16)) "
+            + "size \(size) name 'virtio-pci-common-virtio-\(type)'"
+    }
+
+    /// A driver's status write, and QEMU's `virtio_set_status` for `vdev` after it.
+    static func status(_ bar: UInt64, _ vdev: String, _ value: UInt64, type: String = "blk") -> [String] {
+        [Self.write(bar, 0x14, value, type: type), "virtio_set_status vdev \(vdev) val \(value)"]
+    }
+
+    /// Linux's probe of a modern device: reset, ACKNOWLEDGE|DRIVER, features `low` and
+    /// VERSION_1, FEATURES_OK, queue 0 of `size` at `rings` (descriptors, then the driver and
+    /// device areas 0x1000 and 0x2000 on), DRIVER_OK.
+    static func probe(_ bar: UInt64, _ vdev: String, low: UInt64, rings: UInt64, size: UInt64? = 0x100, type: String = "blk") -> [String] {
+        let features: [(UInt64, UInt64)] = [(0x08, 0), (0x0C, low), (0x08, 1), (0x0C, 1)]
+        var queue: [(UInt64, UInt64)] = [(0x16, 0)]
+        if let size { queue.append((0x18, size)) }
+        queue += [(0x20, rings), (0x24, 0), (0x28, rings + 0x1000), (0x2C, 0), (0x30, rings + 0x2000), (0x34, 0), (0x1C, 1)]
+        var lines = [0, 1, 3].flatMap { Self.status(bar, vdev, $0, type: type) }
+        lines += features.map { Self.write(bar, $0.0, $0.1, type: type) }
+        lines += Self.status(bar, vdev, 0xB, type: type)
+        lines += queue.map { Self.write(bar, $0.0, $0.1, type: type) }
+        return lines + Self.status(bar, vdev, 0xF, type: type)
+    }
+
+    static func queue(_ rings: UInt64, size: UInt16 = 0x100) -> ProgrammedQueue {
+        ProgrammedQueue(
+            index: 0, addresses: QueueAddresses(descriptorArea: rings, driverArea: rings + 0x1000, deviceArea: rings + 0x2000, size: size))
+    }
+
+    @Test("two devices of one type, one region name: each BAR's writes go to the device whose virtio_set_status followed its status write")
+    func twoDevicesOfOneType() throws {
+        let lines = Self.probe(0xFEBF_4000, "0xa", low: 0x44, rings: 0x10_0000) + Self.probe(0xFEBF_8000, "0xb", low: 0x6E54, rings: 0x20_0000)
+        let report = try analyze(text: lines.joined(separator: "\n") + "\n")
+        #expect(report.findings.isEmpty)
+        let first = try #require(report.devices.first { $0.vdev == 0xa })
+        let second = try #require(report.devices.first { $0.vdev == 0xb })
+        #expect(first.transport == .pci && second.transport == .pci)
+        #expect(first.type == .block && second.type == .block)
+        #expect(first.driverFeatures == FeatureBits(rawValue: 1 << 32 | 0x44))
+        #expect(second.driverFeatures == FeatureBits(rawValue: 1 << 32 | 0x6E54))
+        #expect(first.programmedQueues == [Self.queue(0x10_0000)])
+        #expect(second.programmedQueues == [Self.queue(0x20_0000)])
+    }
+
+    @Test("FEAT-VERSION_1-ACCEPT on virtio-pci: FEATURES_OK after driver_feature word 1 without bit 0 is the finding, at the status write; Linux's probe (word 1 = 1) is clean")
+    func version1() throws {
+        var lines = Self.probe(0xFEBF_4000, "0xa", low: 0x44, rings: 0x10_0000)
+        #expect(try analyze(text: lines.joined(separator: "\n") + "\n").findings.isEmpty)
+        // The second word written as 0: VIRTIO_F_VERSION_1 not accepted.
+        let word1 = try #require(lines.firstIndex(of: Self.write(0xFEBF_4000, 0x0C, 1)))
+        lines[word1] = Self.write(0xFEBF_4000, 0x0C, 0)
+        let report = try analyze(text: lines.joined(separator: "\n") + "\n")
+        #expect(report.findings.map(\.rule.id) == ["FEAT-VERSION_1-ACCEPT"])
+        #expect(report.findings.first?.location.line == word1 + 3)  // the virtio_set_status of FEATURES_OK
+        #expect(report.findings.first?.message.contains("virtio-pci") == true)
+    }
+
+    @Test("a queue enabled without queue_size, writes to a structure no status write has named, and a queue_reset leave no programmed queue; a reset keeps the last set-up")
+    func unknownOrGone() throws {
+        // SeaBIOS enables its queue without writing queue_size: the size is the device's default, not traced.
+        let noSize = try analyze(text: Self.probe(0xFEBF_4000, "0xa", low: 0, rings: 0x10_0000, size: nil).joined(separator: "\n") + "\n")
+        #expect(noSize.devices.first?.programmedQueues == [])
+        #expect(noSize.devices.first?.driverFeatures == FeatureBits(rawValue: 1 << 32))
+        // Queue writes at another BAR, whose structure no status write named: nobody's.
+        let stray = Self.probe(0xFEBF_4000, "0xa", low: 0, rings: 0x10_0000)
+            + [(0x16, 1), (0x18, 0x80), (0x20, 0x30_0000), (0x1C, 1)].map { Self.write(0xFEBF_C000, $0.0, $0.1) }
+        #expect(try analyze(text: stray.joined(separator: "\n") + "\n").devices.first?.programmedQueues == [Self.queue(0x10_0000)])
+        // A reset keeps what was last enabled; queue_reset (§4.1.4.3.1) forgets it.
+        let reset = Self.probe(0xFEBF_4000, "0xa", low: 0, rings: 0x10_0000) + Self.status(0xFEBF_4000, "0xa", 0)
+        #expect(try analyze(text: reset.joined(separator: "\n") + "\n").devices.first?.programmedQueues == [Self.queue(0x10_0000)])
+        let queueReset = Self.probe(0xFEBF_4000, "0xa", low: 0, rings: 0x10_0000) + [Self.write(0xFEBF_4000, 0x3A, 1)]
+        #expect(try analyze(text: queueReset.joined(separator: "\n") + "\n").devices.first?.programmedQueues == [])
+    }
+
+    @Test("a recording's two network devices are joined with the trace's two by the descriptor areas their drivers programmed, and their refilled copies judged; without the common configuration writes neither is")
+    func recordingJoin() throws {
+        let devices = [("0xa", 0xFEBF_4000 as UInt64, 0x10_0000 as UInt64, "0x7f000000a000"), ("0xb", 0xFEBF_8000, 0x20_0000, "0x7f000000b000")]
+        var lines: [String] = []
+        for (vdev, bar, rings, _) in devices { lines += Self.probe(bar, vdev, low: 0, rings: rings, type: "net") }
+        for (vdev, _, _, vq) in devices {
+            lines += [
+                "virtio_queue_notify vdev \(vdev) n 0 vq \(vq)", "virtqueue_pop vq \(vq) elem 0x55d0c0008000 in_num 1 out_num 0",
+                "virtqueue_fill vq \(vq) elem 0x55d0c0008000 len 74 idx 0", "virtqueue_flush vq \(vq) count 1",
+            ]
+        }
+        let timed = lines.enumerated().map { traceLine($0.offset * 10, $0.element) }
+        let recorded = ["virtio-net@/a": 0x10_0000 as UInt64, "virtio-net@/b": 0x20_0000].mapValues { area in
+            var device = RecordedDevice(type: .network)
+            device.add(area: area)
+            return device
+        }
+        // Each frame copied 100 ms after the trace's start, with no take of its queue after its fill.
+        let copies = recorded.keys.sorted().enumerated().map { number, label in
+            RefilledCopy(
+                device: label, type: .network, queue: 0, position: 0, length: 74, copied: RefilledRunFixture.base + 100_000_000, line: number + 1)
+        }
+        func whole(_ trace: [String]) throws -> Set<Int> {
+            let file = TemporaryFile(text: trace.joined(separator: "\n") + "\n")
+            defer { file.remove() }
+            return try RefilledCopies.whole(copies, recorded: recorded, analysis: try analyze(file.path), trace: file.path)
+        }
+        #expect(try whole(timed) == [1, 2])
+        #expect(try whole(timed.filter { !$0.contains("memory_region_ops_write") }).isEmpty)
+    }
+}
