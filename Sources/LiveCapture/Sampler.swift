@@ -25,7 +25,7 @@ struct Rings {
     /// Devices followed through the trace (``TracedDevice``), by how the trace names their
     /// transport; each transport's registers as its driver wrote them; the labels of the
     /// devices whose queues the trace gave, and of those it cannot give until their next reset.
-    var traced: [TraceTail.Transport: TracedDevice] = [:]
+    var traced = TracedDevices()
     var transports: [TraceTail.Transport: TransportRegisters] = [:]
     var traceOwned: Set<String> = []
     var traceRefused: Set<String> = []
@@ -121,7 +121,7 @@ struct Rings {
         self.resets[label, default: 0] += 1
         if self.watched.contains(where: { $0.device == label }) { self.retire(label) }
         if transport {
-            for (key, device) in self.traced where device.label == label { self.transports[key] = nil }
+            for key in self.transports.keys.filter({ self.traced[$0]?.label == label }) { self.transports[key] = nil }
         }
     }
 
@@ -277,6 +277,10 @@ struct Session {
     let sampler: Sampler
     var devices: [QMPConnection.DeviceEntry]?
     var mapped = false
+    /// The devices the sampler follows through the trace (``TracedDevices``), and those it
+    /// will once QMP shows where their common configuration structure is.
+    var traced = TracedDevices()
+    var unplaced: [(device: QMPConnection.DeviceEntry, followed: TracedDevice)] = []
 
     /// A device's name in the recording: QEMU's name for it and its QOM path.
     static func label(of device: QMPConnection.DeviceEntry) -> String { "\(device.name)@\(device.path)" }
@@ -307,6 +311,7 @@ struct Session {
             try self.follow(devices, client: client)
             self.devices = devices
         }
+        if !self.unplaced.isEmpty { try self.place(client) }
         for device in self.devices ?? [] {
             let status = try Self.status(of: device, client: client)
             let label = Self.label(of: device)
@@ -345,15 +350,16 @@ struct Session {
         }
     }
 
-    /// Tells the sampler which devices the trace can name (``TracedDevice``): those on
+    /// Tells the sampler which devices the trace can name (``TracedDevices``): those on
     /// virtio-mmio by their register block's address, the virtio-pci ones whose QEMU name is
-    /// unique by that name; with a disk's size from `query-block`.
-    private func follow(_ devices: [QMPConnection.DeviceEntry], client: QMPConnection) throws(QMPError) {
+    /// unique by that name, the others once they are placed (``place(_:)``); with a disk's size
+    /// from `query-block`.
+    private mutating func follow(_ devices: [QMPConnection.DeviceEntry], client: QMPConnection) throws(QMPError) {
         let blocks = devices.contains { DeviceType(qemuName: $0.name) == .block }
             ? try? client.query("query-block", as: [QMPVirtioSnapshot.BlockEntry].self) : nil
         let sizes = blocks.map(QMPVirtioSnapshot.imageSizes)
-        var traced: [TraceTail.Transport: TracedDevice] = [:]
-        var pci: [QMPConnection.DeviceEntry] = []
+        var traced = TracedDevices()
+        var pci: [(device: QMPConnection.DeviceEntry, followed: TracedDevice)] = []
         for device in devices {
             let type = DeviceType(qemuName: device.name)
             let capacity = type == .block ? sizes.flatMap { QMPVirtioSnapshot.blockCapacity(of: device.path, imageSizes: $0) } : nil
@@ -363,35 +369,84 @@ struct Session {
                 queueCount: min(max(status.numVqs ?? 0, 0), CommonConfig.maximumQueues),
                 offered: status.deviceFeatureNames.map { FeatureBits(names: $0, device: type) })
             if let base = try Self.mmioBase(of: device, client: client) {
-                traced[.mmio(base)] = followed
+                traced.mmio[base] = followed
             } else {
-                pci.append(device)
-                traced[.pci(device.name)] = followed
+                pci.append((device, followed))
             }
         }
-        for (name, entries) in Dictionary(grouping: pci, by: \.name) where entries.count > 1 { traced[.pci(name)] = nil }
+        for (name, entries) in Dictionary(grouping: pci, by: \.device.name) {
+            if entries.count == 1 { traced.pciByName[name] = entries[0].followed } else { self.unplaced += entries }
+        }
+        self.traced = traced
         self.sampler.withRings { $0.follow(traced) }
+    }
+
+    /// Looks for the virtio-pci devices that share their QEMU name with another: each one whose
+    /// common configuration structure is mapped now is followed by its address from now on.
+    /// The trace's writes to it before were kept: queues already enabled are watched at once.
+    private mutating func place(_ client: QMPConnection) throws(QMPError) {
+        var placed = false
+        for (position, entry) in self.unplaced.enumerated().reversed() {
+            guard let address = try Self.commonConfigAddress(of: entry.device, client: client) else { continue }
+            self.traced.pciPlaced[.pci(name: entry.device.name, address: address)] = entry.followed
+            self.unplaced.remove(at: position)
+            placed = true
+        }
+        if placed { self.sampler.withRings { [traced] in $0.follow(traced) } }
+    }
+
+    /// A property of a QOM object; nil for an error reply (a QEMU whose objects do not say; a
+    /// lost connection is thrown).
+    private static func property<Value: Decodable>(
+        _ name: String, of path: some StringProtocol, as type: Value.Type, client: QMPConnection
+    ) throws(QMPError) -> Value? {
+        do {
+            return try client.query(
+                "qom-get", arguments: "{\"path\": \(JSONWriter.quoted(String(path))), \"property\": \(JSONWriter.quoted(name))}", as: type)
+        } catch .failed {
+            return nil
+        }
     }
 
     /// The address of a virtio-mmio device's register block: its parent bus belongs to the
     /// transport, whose region `virtio-mmio[0]` is mapped at `addr` in system memory. Nil for a
-    /// device on another bus, or a QEMU whose objects do not say (an error reply; a lost
-    /// connection is thrown).
+    /// device on another bus, or a QEMU whose objects do not say.
     private static func mmioBase(of device: QMPConnection.DeviceEntry, client: QMPConnection) throws(QMPError) -> UInt64? {
-        func property<Value: Decodable>(_ name: String, of path: String, as type: Value.Type) throws(QMPError) -> Value? {
-            do {
-                return try client.query(
-                    "qom-get", arguments: "{\"path\": \(JSONWriter.quoted(path)), \"property\": \(JSONWriter.quoted(name))}", as: type)
-            } catch .failed {
-                return nil
-            }
-        }
-        guard let bus = try property("parent_bus", of: device.path, as: String.self),
+        guard let bus = try Self.property("parent_bus", of: device.path, as: String.self, client: client),
             bus.split(separator: "/").last?.hasPrefix("virtio-mmio-bus") == true,
             let slash = bus.lastIndex(of: "/")
         else { return nil }
-        return try property("addr", of: bus[..<slash] + "/virtio-mmio[0]", as: UInt64.self)
+        return try Self.property("addr", of: bus[..<slash] + "/virtio-mmio[0]", as: UInt64.self, client: client)
     }
+
+    /// The guest-physical address of a virtio-pci device's common configuration structure, as
+    /// the trace's absolute addresses give it: the region `virtio-pci-common-<name>[0]` of the
+    /// PCI proxy (the parent of the device's bus) lies at `addr` in its `container` (the BAR),
+    /// which lies at its `addr` in its container, and so on up to system memory. Nil while the
+    /// BAR is not mapped there (before the firmware placed it, the chain ends elsewhere), for a
+    /// device on another bus, or a QEMU whose objects do not say. (QEMU:
+    /// `memory_region_to_absolute_addr`, the memory region's `addr` and `container` properties.)
+    private static func commonConfigAddress(of device: QMPConnection.DeviceEntry, client: QMPConnection) throws(QMPError) -> UInt64? {
+        guard let bus = try Self.property("parent_bus", of: device.path, as: String.self, client: client),
+            bus.split(separator: "/").last == "virtio-bus", let slash = bus.lastIndex(of: "/")
+        else { return nil }
+        var region = bus[..<slash] + "/" + CommonConfig.qemuRegionPrefix + device.name + "[0]"
+        var address: UInt64 = 0
+        // System memory is three containers up on q35 (BAR, PCI memory, system); a bridge adds one each.
+        for _ in 0..<Self.maximumContainers {
+            guard let offset = try Self.property("addr", of: region, as: UInt64.self, client: client),
+                let container = try Self.property("container", of: region, as: String.self, client: client)
+            else { return nil }
+            let (sum, overflow) = address.addingReportingOverflow(offset)
+            guard !overflow else { return nil }
+            address = sum
+            if container.isEmpty { return region.split(separator: "/").last?.hasPrefix("system[") == true ? address : nil }
+            region = container
+        }
+        return nil
+    }
+
+    private static let maximumContainers = 16
 
     /// The queues of a device that reached DRIVER_OK, with their addresses and features.
     private func queues(

@@ -24,9 +24,10 @@ final class TraceTail {
 
     /// Which device's registers a write went to, as the trace names it.
     enum Transport: Hashable {
-        /// A virtio-pci device by QEMU's name for it (`virtio-net`): its common configuration
-        /// structure is the region `virtio-pci-common-` and this name.
-        case pci(String)
+        /// A virtio-pci device's common configuration structure: QEMU's name for the device
+        /// (`virtio-net`; the region is `virtio-pci-common-` and this name), shared by every
+        /// device of its type, and the structure's guest-physical address, which is not.
+        case pci(name: String, address: UInt64)
         /// A virtio-mmio transport by the guest-physical address of its register block.
         case mmio(UInt64)
     }
@@ -107,10 +108,11 @@ final class TraceTail {
         case .setStatus:
             self.statusEvents += 1
         case .memoryRegionWrite(let region, let address, let value, let size) where region.hasPrefix(CommonConfig.qemuRegionPrefix):
+            let offset = CommonConfig.offset(ofTraced: address)
             writes.append(
                 TransportWrite(
-                    transport: .pci(String(region.dropFirst(CommonConfig.qemuRegionPrefix.count))),
-                    offset: CommonConfig.offset(ofTraced: address), value: value, size: size))
+                    transport: .pci(name: String(region.dropFirst(CommonConfig.qemuRegionPrefix.count)), address: address - offset),
+                    offset: offset, value: value, size: size))
         case .memoryRegionWrite(let region, let address, let value, let size) where region == Self.mmioRegion:
             let offset = address % Self.mmioRegionSize
             writes.append(TransportWrite(transport: .mmio(address - offset), offset: offset, value: value, size: size))

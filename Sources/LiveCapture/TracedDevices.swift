@@ -9,9 +9,10 @@ import VirtioModel
 /// and the driver reused the first buffers (a console's control messages, an entropy device's
 /// first request, a firmware's first disk read).
 ///
-/// The trace names a virtio-pci device by its QEMU name (`virtio-net`), so only a device whose
-/// name no other virtio-pci device has is followed; a virtio-mmio transport by its address,
-/// which QMP gives for each device. A queue enabled without a known size (no `queue_size`
+/// The trace names a virtio-pci device by its QEMU name (`virtio-net`) and the address of its
+/// common configuration structure; a virtio-mmio transport by its address. QMP gives each
+/// virtio-mmio device's address, and a virtio-pci device's once the firmware has placed its
+/// BAR (``TracedDevices``). A queue enabled without a known size (no `queue_size`
 /// write: the device's default applies, which the trace does not show), or a network device
 /// with VIRTIO_NET_F_MQ or _RSS (which queue is the control queue depends on its configuration
 /// space), is left to QMP until the next reset.
@@ -30,6 +31,26 @@ struct TracedDevice {
 
     /// QEMU's VIRTQUEUE_MAX_SIZE: it ignores a larger `queue_size`.
     static let maximumQueueSize: UInt16 = 1024
+}
+
+/// The devices the trace can name, by how it names their transport.
+struct TracedDevices {
+    /// virtio-mmio devices by their register block's address.
+    var mmio: [UInt64: TracedDevice] = [:]
+    /// virtio-pci devices by QEMU's name for them, where no other virtio-pci device has it:
+    /// followed from the start, before the firmware has placed their BARs.
+    var pciByName: [String: TracedDevice] = [:]
+    /// virtio-pci devices by their name and common configuration structure's address
+    /// (`.pci(name:address:)`): those that share their name with another, once QMP shows where
+    /// the firmware put them.
+    var pciPlaced: [TraceTail.Transport: TracedDevice] = [:]
+
+    subscript(transport: TraceTail.Transport) -> TracedDevice? {
+        switch transport {
+        case .mmio(let address): return self.mmio[address]
+        case .pci(let name, _): return self.pciPlaced[transport] ?? self.pciByName[name]
+        }
+    }
 }
 
 /// A transport's registers as the trace showed its driver writing them.
@@ -97,7 +118,7 @@ enum TransportRegisters {
 extension Rings {
     /// The devices the trace can name (``TracedDevice``); queues their drivers enabled before
     /// this was known are watched now.
-    mutating func follow(_ devices: [TraceTail.Transport: TracedDevice]) {
+    mutating func follow(_ devices: TracedDevices) {
         self.traced = devices
         for (transport, registers) in self.transports {
             for (index, addresses) in registers.enabledQueues {

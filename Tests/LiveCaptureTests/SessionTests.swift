@@ -86,7 +86,7 @@ struct SessionTests {
     /// Answers for the four devices: the two disks and the entropy device on virtio-pci, the
     /// network device on virtio-mmio at 0xa000600; `driverOK` and the queue count for the
     /// entropy device.
-    static func machine(rngDriverOK: Bool, rngQueues: Int = 1) -> (String, [String: Any]) -> String? {
+    static func machine(rngDriverOK: Bool, rngQueues: Int = 1, bar1: UInt64? = nil) -> (String, [String: Any]) -> String? {
         { name, arguments in
             let path = arguments["path"] as? String ?? ""
             switch (name, path, arguments["property"] as? String) {
@@ -98,7 +98,22 @@ struct SessionTests {
                 return Self.status(path.contains("net") ? "virtio-net" : "virtio-blk", queues: 2, offered: ["VIRTIO_F_VERSION_1"], driverOK: false)
             case ("qom-get", "/p/net0", "parent_bus"): return #""/m/device[3]/virtio-mmio-bus.3""#
             case ("qom-get", "/m/device[3]/virtio-mmio[0]", "addr"): return "167773696"
+            case ("qom-get", "/p/blk0", "parent_bus"): return #""/m/b0/virtio-bus""#
+            case ("qom-get", "/p/blk1", "parent_bus"): return #""/m/b1/virtio-bus""#
             case ("qom-get", _, "parent_bus"): return #""/m/pcie.0/device[1]/virtio-bus""#
+            // The first disk's common configuration structure at 0x4000 in its BAR at 0xfebf0000,
+            // in PCI memory, in system memory; the second's BAR not placed (`bar1` nil) or at 0xfebf8000.
+            case ("qom-get", "/m/b0/virtio-pci-common-virtio-blk[0]", "addr"): return "16384"
+            case ("qom-get", "/m/b0/virtio-pci-common-virtio-blk[0]", "container"): return #""/m/b0/virtio-pci[0]""#
+            case ("qom-get", "/m/b0/virtio-pci[0]", "addr"): return "\(0xfebf_0000)"
+            case ("qom-get", "/m/b0/virtio-pci[0]", "container"), ("qom-get", "/m/b1/virtio-pci[0]", "container"):
+                return path.hasPrefix("/m/b1") && bar1 == nil ? #""""# : #""/m/pci[0]""#
+            case ("qom-get", "/m/b1/virtio-pci-common-virtio-blk[0]", "addr"): return "0"
+            case ("qom-get", "/m/b1/virtio-pci-common-virtio-blk[0]", "container"): return #""/m/b1/virtio-pci[0]""#
+            case ("qom-get", "/m/b1/virtio-pci[0]", "addr"): return "\(bar1 ?? 0)"
+            case ("qom-get", "/m/pci[0]", "addr"), ("qom-get", "/m/system[0]", "addr"): return "0"
+            case ("qom-get", "/m/pci[0]", "container"): return #""/m/system[0]""#
+            case ("qom-get", "/m/system[0]", "container"): return #""""#
             case ("x-query-virtio-queue-status", _, _):  // a queue not set up
                 return #"{"name": "virtio-rng", "queue-index": 0, "vring-num": 8, "vring-desc": 0, "vring-avail": 0, "vring-used": 0, "used-idx": 0, "inuse": 0}"#
             default: return nil
@@ -121,13 +136,22 @@ struct SessionTests {
         try body(server, client, sampler, &session)
     }
 
-    @Test("at connection: virtio-mmio devices by their register block's address, virtio-pci ones by unique name (two disks are not), with num-vqs and host-features")
+    @Test("at connection: virtio-mmio devices by their register block's address, virtio-pci ones by unique name, with num-vqs and host-features; two disks by where their common configuration structure is, each once its BAR is in system memory")
     func followedDevices() throws {
-        try Self.connected(rngDriverOK: false) { _, _, sampler, _ in
+        try Self.connected(rngDriverOK: false) { server, client, sampler, session in
             let traced = sampler.withRings { $0.traced }
-            #expect(Set(traced.keys) == [.mmio(0xa00_0600), .pci("virtio-rng")])
-            #expect(traced[.mmio(0xa00_0600)]?.label == "virtio-net@/p/net0" && traced[.mmio(0xa00_0600)]?.type == .network)
-            #expect(traced[.pci("virtio-rng")]?.queueCount == 1 && traced[.pci("virtio-rng")]?.offered == [.version1, .eventIndex])
+            #expect(Array(traced.mmio.keys) == [0xa00_0600] && Array(traced.pciByName.keys) == ["virtio-rng"])
+            #expect(traced.mmio[0xa00_0600]?.label == "virtio-net@/p/net0" && traced.mmio[0xa00_0600]?.type == .network)
+            #expect(traced.pciByName["virtio-rng"]?.queueCount == 1 && traced.pciByName["virtio-rng"]?.offered == [.version1, .eventIndex])
+            #expect(traced.pciPlaced.mapValues(\.label) == [.pci(name: "virtio-blk", address: 0xfebf_4000): "virtio-blk@/p/blk0"])
+            #expect(session.unplaced.map(\.device.path) == ["/p/blk1"])
+            server.answer(Self.machine(rngDriverOK: false, bar1: 0xfebf_8000))
+            try session.pollDevices(client)
+            #expect(sampler.withRings { $0.traced.pciPlaced.mapValues(\.label) } == [
+                .pci(name: "virtio-blk", address: 0xfebf_4000): "virtio-blk@/p/blk0", .pci(name: "virtio-blk", address: 0xfebf_8000): "virtio-blk@/p/blk1",
+            ])
+            #expect(session.unplaced.isEmpty)
+            #expect(sampler.withRings { $0.traced[.pci(name: "virtio-blk", address: 0xfebf_8000)]?.label } == "virtio-blk@/p/blk1")
         }
     }
 
@@ -154,7 +178,7 @@ struct SessionTests {
     func negativeQueueCount() throws {
         try Self.connected(rngDriverOK: true, rngQueues: -3) { server, _, sampler, _ in
             #expect(!server.received.contains("x-query-virtio-queue-status"))
-            #expect(sampler.withRings { ($0.traced[.pci("virtio-rng")]?.queueCount, $0.ready.contains("virtio-rng@/p/rng0")) } == (0, true))
+            #expect(sampler.withRings { ($0.traced.pciByName["virtio-rng"]?.queueCount, $0.ready.contains("virtio-rng@/p/rng0")) } == (0, true))
         }
     }
 }

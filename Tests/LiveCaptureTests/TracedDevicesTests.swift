@@ -11,12 +11,16 @@ import VirtioModel
 struct TracedDevicesTests {
     typealias GuestRAM = RingWatcherTests.GuestRAM
     typealias Field = CommonConfig.Field
-    static let rng: [TraceTail.Transport: TracedDevice] = [.pci("virtio-rng"): TracedDevice(label: "virtio-rng@/r", type: .entropy, blockCapacity: nil, queueCount: 2, offered: nil)]
-    static let net: [TraceTail.Transport: TracedDevice] = [.pci("virtio-net"): TracedDevice(label: "virtio-net@/n", type: .network, blockCapacity: nil, queueCount: 3, offered: nil)]
+    static let rng = TracedDevices(pciByName: ["virtio-rng": TracedDevice(label: "virtio-rng@/r", type: .entropy, blockCapacity: nil, queueCount: 2, offered: nil)])
+    static let net = TracedDevices(pciByName: ["virtio-net": TracedDevice(label: "virtio-net@/n", type: .network, blockCapacity: nil, queueCount: 3, offered: nil)])
+    /// Where the test's common configuration structures are (any address: these devices are followed by name).
+    static let structure: UInt64 = 0xFEBF_4000
 
     /// Writes of `device`'s driver: features, then queue `queue` set up at the test RAM's split
     /// ring (0x1000, 0x2000, 0x3000) with `size` (none: not written) and enabled.
-    static func setUp(_ device: String, features: UInt64, queue: UInt64 = 0, size: UInt64? = 8, base: UInt64 = 0) -> [TraceTail.TransportWrite] {
+    static func setUp(
+        _ device: String, features: UInt64, queue: UInt64 = 0, size: UInt64? = 8, base: UInt64 = 0, at: UInt64 = Self.structure
+    ) -> [TraceTail.TransportWrite] {
         var writes: [(Field, UInt64)] = [
             (.driverFeatureSelect, 0), (.driverFeature, features & 0xFFFF_FFFF), (.driverFeatureSelect, 1), (.driverFeature, features >> 32),
             (.queueSelect, queue),
@@ -24,17 +28,17 @@ struct TracedDevicesTests {
         if let size { writes.append((.queueSize, size)) }
         writes += [(.queueDescLow, base + 0x1000), (.queueDescHigh, 0), (.queueDriverLow, base + 0x2000), (.queueDriverHigh, 0),
             (.queueDeviceLow, base + 0x3000), (.queueDeviceHigh, 0), (.queueEnable, 1)]
-        return writes.map { TraceTail.TransportWrite(transport: .pci(device), offset: $0.0.rawValue, value: $0.1, size: 4) }
+        return writes.map { TraceTail.TransportWrite(transport: .pci(name: device, address: at), offset: $0.0.rawValue, value: $0.1, size: 4) }
     }
 
     static func write(_ device: String, _ field: Field, _ value: UInt64) -> TraceTail.TransportWrite {
-        TraceTail.TransportWrite(transport: .pci(device), offset: field.rawValue, value: value, size: 4)
+        TraceTail.TransportWrite(transport: .pci(name: device, address: Self.structure), offset: field.rawValue, value: value, size: 4)
     }
 
     static let version1: UInt64 = 1 << 32
 
     /// Rings recording into `ram`'s `rings.jsonl`, following `devices`; reading its RAM when `mapped`.
-    static func rings(_ ram: GuestRAM, following devices: [TraceTail.Transport: TracedDevice], mapped: Bool = false) -> Rings {
+    static func rings(_ ram: GuestRAM, following devices: TracedDevices, mapped: Bool = false) -> Rings {
         var rings = Rings(writer: ram.writer)
         if mapped { rings.memory = ram.memory }
         rings.follow(devices)
@@ -86,6 +90,22 @@ struct TracedDevicesTests {
         #expect(rings.watched.map(\.index) == [0])
     }
 
+    @Test("two devices of one name, followed by where their common configuration structures are: each structure's writes set up its own device's queue; one nobody placed sets up none; one placed later has its queue watched then")
+    func sameNameByAddress() throws {
+        let ram = try GuestRAM()
+        let disk = { (label: String) in TracedDevice(label: label, type: .block, blockCapacity: nil, queueCount: 1, offered: nil) }
+        var rings = Self.rings(ram, following: TracedDevices(pciPlaced: [.pci(name: "virtio-blk", address: 0xFEBF_4000): disk("virtio-blk@/b0")]))
+        rings.apply(Self.setUp("virtio-blk", features: Self.version1, at: 0xFEBF_4000))
+        rings.apply(Self.setUp("virtio-blk", features: Self.version1, base: 0x10000, at: 0xFEBF_8000))
+        #expect(rings.watched.map(\.device) == ["virtio-blk@/b0"] && rings.watched.first?.addresses.descriptorArea == 0x1000)
+        rings.follow(TracedDevices(pciPlaced: [
+            .pci(name: "virtio-blk", address: 0xFEBF_4000): disk("virtio-blk@/b0"), .pci(name: "virtio-blk", address: 0xFEBF_8000): disk("virtio-blk@/b1"),
+        ]))
+        #expect(rings.watched.map(\.device) == ["virtio-blk@/b0", "virtio-blk@/b1"])
+        #expect(rings.watched.last?.addresses.descriptorArea == 0x11000 && rings.watched.last?.source == .trace)
+        #expect(try ram.lines("queue").count == 2)
+    }
+
     @Test("a queue the device does not have (at or past QMP's num-vqs) is not watched, whatever the driver writes")
     func queueBeyondCount() throws {
         let ram = try GuestRAM()
@@ -108,9 +128,11 @@ struct TracedDevicesTests {
     @Test("left to QMP: a queue enabled without a queue_size write, a network device with VIRTIO_NET_F_MQ")
     func leftToQMP() throws {
         let ram = try GuestRAM()
-        var rings = Self.rings(ram, following: Self.rng.merging(Self.net) { $1 })
+        var devices = Self.rng
+        devices.pciByName.merge(Self.net.pciByName) { $1 }
+        var rings = Self.rings(ram, following: devices)
         rings.apply(Self.setUp("virtio-rng", features: Self.version1, size: nil))
-        rings.apply(Self.setUp("virtio-net", features: Self.version1 | 1 << 22 | 1 << 17))
+        rings.apply(Self.setUp("virtio-net", features: Self.version1 | 1 << 22 | 1 << 17, at: 0xFEBF_8000))
         #expect(rings.watched.isEmpty && rings.traceOwned.isEmpty)
     }
 
@@ -164,7 +186,7 @@ struct TracedDevicesTests {
         #expect(replayed.queues.map { "\($0.queue): \($0.availEntries)" }.sorted() == ["0: 1", "1: 0"])
     }
 
-    static let mmioNet: [TraceTail.Transport: TracedDevice] = [.mmio(0x0a00_3e00): TracedDevice(label: "virtio-net@/n", type: .network, blockCapacity: nil, queueCount: 3, offered: nil)]
+    static let mmioNet = TracedDevices(mmio: [0x0a00_3e00: TracedDevice(label: "virtio-net@/n", type: .network, blockCapacity: nil, queueCount: 3, offered: nil)])
 
     static func mmio(_ writes: [(MMIORegister, UInt64)], base: UInt64 = 0x0a00_3e00, size: UInt32 = 4) -> [TraceTail.TransportWrite] {
         writes.map { TraceTail.TransportWrite(transport: .mmio(base), offset: $0.0.rawValue, value: $0.1, size: size) }
@@ -231,13 +253,12 @@ struct TracedDevicesTests {
     @Test("features the device does not offer are not taken from the driver's writes (QEMU keeps only offered ones); RSS leaves a network device to QMP")
     func offeredFeatures() throws {
         let ram = try GuestRAM()
-        let rng: [TraceTail.Transport: TracedDevice] = [
-            .pci("virtio-rng"): TracedDevice(label: "virtio-rng@/r", type: .entropy, blockCapacity: nil, queueCount: 1, offered: [.version1, .eventIndex])
-        ]
-        var rings = Self.rings(ram, following: rng.merging(Self.net) { $1 })
+        var devices = Self.net
+        devices.pciByName["virtio-rng"] = TracedDevice(label: "virtio-rng@/r", type: .entropy, blockCapacity: nil, queueCount: 1, offered: [.version1, .eventIndex])
+        var rings = Self.rings(ram, following: devices)
         rings.apply(Self.setUp("virtio-rng", features: Self.version1 | 1 << 34 | 1 << 29))  // RING_PACKED not offered
         #expect(rings.watched.first?.features == [.version1, .eventIndex] && rings.watched.first?.packed == nil)
-        rings.apply(Self.setUp("virtio-net", features: Self.version1 | 1 << 60 | 1 << 17))
+        rings.apply(Self.setUp("virtio-net", features: Self.version1 | 1 << 60 | 1 << 17, at: 0xFEBF_8000))
         #expect(rings.watched.count == 1 && rings.traceRefused == ["virtio-net@/n"])
     }
 
@@ -277,13 +298,16 @@ struct TracedDevicesTests {
             + Self.line(0x0a00_3e40, 0x10, region: "virtio-mmio")
         let second = Self.line(0xfebf_401c, 1, region: "virtio-pci-common-virtio-net")
         try (first + second.prefix(40)).write(toFile: path, atomically: false, encoding: .utf8)
-        #expect(tail.poll() == [.init(transport: .pci("virtio-rng"), offset: 0x20, value: 0x2c86000, size: 4), .init(transport: .mmio(0x0a00_3e00), offset: 0x40, value: 0x10, size: 4)])
+        #expect(tail.poll() == [
+            .init(transport: .pci(name: "virtio-rng", address: 0xfebf_8000), offset: 0x20, value: 0x2c86000, size: 4),
+            .init(transport: .mmio(0x0a00_3e00), offset: 0x40, value: 0x10, size: 4),
+        ])
         #expect(tail.statusEvents == 1)
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         handle.seekToEndOfFile()
         handle.write(Data(second.dropFirst(40).utf8))
         try handle.close()
-        #expect(tail.poll() == [.init(transport: .pci("virtio-net"), offset: 0x1C, value: 1, size: 4)])
+        #expect(tail.poll() == [.init(transport: .pci(name: "virtio-net", address: 0xfebf_4000), offset: 0x1C, value: 1, size: 4)])
     }
 
     @Test("a line longer than any trace event is skipped whole; the next line is read")
@@ -296,6 +320,6 @@ struct TracedDevicesTests {
         var writes: [TraceTail.TransportWrite] = []
         // Each poll reads at most readLimit bytes.
         for _ in 0...(text.utf8.count / TraceTail.readLimit) { writes += tail.poll() }
-        #expect(writes == [.init(transport: .pci("virtio-blk"), offset: 0x14, value: 0, size: 4)])
+        #expect(writes == [.init(transport: .pci(name: "virtio-blk", address: 0), offset: 0x14, value: 0, size: 4)])
     }
 }

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """check_record.py VQSCOPE OUTDIR [--expect RULE=N ...]: holds a `vqscope record` run of
 record-linux.sh or record-uboot.sh to what
-QEMU itself saw. The recording's used elements per queue, with those it counted as missed,
-must equal the trace's virtqueue_fill count for that device type and queue (a completion lost
-without being counted fails); `vqscope pcap RUN` must give the frames
+QEMU itself saw. Every recorded device must be joined with one of the trace's, and the
+recording's used elements per queue, with those it counted as missed, must equal the trace's
+virtqueue_fill count for that device and queue (a completion lost without being counted fails); `vqscope pcap RUN` must give the frames
 QEMU's filter-dump saw on the netdev, byte for byte, both directions, the guest's DHCP, ARP and
 ICMP among them (all of them but as many as the recorder reported missing on net queues);
 `vqscope analyze RUN` (the trace and the replayed rings) raises no error but the ones
@@ -58,7 +58,7 @@ def main():
             types[device] = record["type"]
             roles[(device, record["queue"])] = record["role"]
         elif kind == "used":
-            used[(types.get(device), record["queue"])] += 1
+            used[(device, record["queue"])] += 1
             # A received frame the recorder could not read (its buffer's offer stale, missed or
             # read late, so its bytes are not taken) is one it reports missing; so is one copied
             # while its buffer was offered again, which pcap exports only if the trace shows the
@@ -67,17 +67,17 @@ def main():
                 net_missed += 1
                 refilled += bool(record.get("refilled"))
         elif kind == "avail":
-            avail[(types.get(device), record["queue"])] += 1
+            avail[(device, record["queue"])] += 1
             missed += bool(record.get("stale"))
             if data_queue and roles[(device, record["queue"])] == "tx" and "data" not in record:
                 net_missed += 1
         elif kind == "missed" and record.get("beforeAttach"):
             # A packed ring found with completions made already (QMP's used-idx): counted, not seen.
-            before_attach[(types.get(device), record["queue"])] += record["used"]
+            before_attach[(device, record["queue"])] += record["used"]
             missed += record["used"]
             net_missed += record["used"] if data_queue else 0
         elif kind == "missed":
-            missed_used[(types.get(device), record["queue"])] += record.get("used", 0)
+            missed_used[(device, record["queue"])] += record.get("used", 0)
             missed += record.get("avail", 0) + record.get("used", 0)
             # On a receive queue an offer missed still has its used line (counted there).
             if data_queue:
@@ -87,26 +87,36 @@ def main():
     # offered, used ids owned, used lengths within the chains).
     analysis = subprocess.run([vqscope, "analyze", run, "--format", "json"], capture_output=True, text=True)
     report = json.loads(analysis.stdout)
-    fills = collections.Counter({(d["type"], q["index"]): q["fills"] for d in report["devices"] for q in d["queues"]
+    replayed = report.get("recording") or {}
+    # Each recorded device is held to the traced device analyze joined it with (by the ring
+    # addresses its driver programmed, else as the only one of its type): two disks each to its own.
+    joined = {q["device"]: q["tracedDevice"] for q in replayed.get("queues", [])}
+    problems = [f"{device}: not joined with a device of the trace" for device in sorted({d for d, _ in used} - {
+        d for d, label in joined.items() if label})]
+
+    def by_traced(counter):
+        return collections.Counter({(joined.get(device) or device, queue): n for (device, queue), n in counter.items()})
+    used, before_attach, missed_used = by_traced(used), by_traced(before_attach), by_traced(missed_used)
+    fills = collections.Counter({(d["label"], q["index"]): q["fills"] for d in report["devices"] for q in d["queues"]
                                  if q["fills"]})
-    problems = [f"{key}: {used[key]} used elements recorded (+{before_attach[key]} before the queue was found, "
-                f"+{missed_used[key]} counted as missed), the trace fills {fills[key]}"
-                for key in sorted(set(used) | set(fills), key=str)
-                if used[key] + before_attach[key] + missed_used[key] != fills[key]]
+    problems += [f"{key}: {used[key]} used elements recorded (+{before_attach[key]} before the queue was found, "
+                 f"+{missed_used[key]} counted as missed), the trace fills {fills[key]}"
+                 for key in sorted(set(used) | set(fills), key=str)
+                 if used[key] + before_attach[key] + missed_used[key] != fills[key]]
     errors = collections.Counter(f["rule"] for f in report["findings"] if f["severity"] == "error")
     if errors != expected:
         problems += [f"{f['rule']}: {f['message']}" for f in report["findings"] if f["severity"] == "error"]
         problems.append(f"errors {dict(errors)}, expected {dict(expected)}")
-    replayed = report.get("recording") or {}
     if sum(q["usedEntries"] for q in replayed.get("queues", [])) != sum(used.values()):
         problems.append("analyze RUN did not replay every used element")
-    # SPLIT-DRV-MUST-NOTIFY: one device of each type here, so every wait is joined with the trace.
+    # SPLIT-DRV-MUST-NOTIFY: every device is joined with the trace's, so every wait is judged.
     waits = sum(q["awaitedNotifications"] for q in replayed.get("queues", []))
     unjudged = sum(q["unjudgedWaits"] for q in replayed.get("queues", []))
     if unjudged:
         problems.append(f"{unjudged} of {waits} waits for a notification not joined with the trace")
     count(verdict("record vs trace", problems,
-                  f"{sum(used.values())} used elements in {len(used)} queues (+{sum(missed_used.values())} counted "
+                  f"{sum(used.values())} used elements in {len(used)} queues of {len(set(joined.values()))} devices "
+                  f"joined with the trace's (+{sum(missed_used.values())} counted "
                   f"as missed), each queue's count the trace's fills; "
                   f"{sum(avail.values())} chains made available; {waits} waits of a second and more for a notification "
                   f"judged against the trace; {missed} entries missed (overwritten before the "

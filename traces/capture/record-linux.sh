@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # record-linux.sh VQSCOPE OUTDIR: the Linux 6.1 guest of capture-linux-pci.sh (q35, modern
-# virtio-pci net, blk, rng, console) run twice under TCG, one guest at a time: once plainly and
+# virtio-pci net, blk, rng, console), with a second disk (two devices QEMU names virtio-blk:
+# the recorder and analyze must tell them apart; Linux reads its partition table), run twice
+# under TCG, one guest at a time: once plainly and
 # once under `vqscope record -o OUTDIR/run`, both with QEMU's filter-dump on the netdev
 # (OUTDIR/plain.pcap, OUTDIR/netdev.pcap). Writes OUTDIR/timing.json with each run's wall
 # time and the guest's own uptime at power-off, for the recorder's overhead.
@@ -22,6 +24,8 @@ guest() {  # guest PCAP: sets ARGS to the QEMU command line, filter-dump writing
     -object "filter-dump,id=fd0,netdev=n0,file=$1"
     -drive file=disk.img,if=none,id=d0,format=raw
     -device virtio-blk-pci,drive=d0,id=blk0,disable-legacy=on,disable-modern=off$RING
+    -drive file=disk1.img,if=none,id=d1,format=raw
+    -device virtio-blk-pci,drive=d1,disable-legacy=on,disable-modern=off$RING
     -object rng-random,id=rng0,filename=/dev/urandom
     -device virtio-rng-pci,rng=rng0,id=rng,disable-legacy=on,disable-modern=off$RING
     -device virtio-serial-pci,id=ser0,disable-legacy=on,disable-modern=off$RING
@@ -31,6 +35,7 @@ run() {  # run NAME PREFIX...: one guest, its wall time and the guest's uptime a
   local name=$1; shift
   guest "$OUTDIR/$name.pcap"
   truncate -s 8M disk.img
+  truncate -s 1M disk1.img
   rm -f console.log hvc0.out
   local start end
   start=$(date +%s.%N)
