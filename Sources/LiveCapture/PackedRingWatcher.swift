@@ -202,7 +202,10 @@ extension WatchedQueue {
                 cursors.completedUnread[id] = pending > 1 ? pending - 1 : nil
                 line.field("completed", true)
             }
-            if late || completed { line.field("late", true) }
+            if late || completed {
+                line.field("late", true)
+                self.late += 1
+            }
             // The device's position moved on by one slot for that used descriptor; the list took more.
             if completed, slots > 1 { Self.advance(&cursors.usedSlot, &cursors.usedWrap, by: slots - 1, size: size) }
             if !late, let data { line.field("data", hex: data) }

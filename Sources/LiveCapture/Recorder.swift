@@ -21,6 +21,8 @@ public enum Recorder {
         public var availEntries: Int
         public var usedEntries: Int
         public var missed: Int
+        /// Chains read only once completed (``WatchedQueue/late``).
+        public var late: Int
     }
 
     /// How often QMP is asked for the devices' status (DRIVER_OK, resets) while the rings
@@ -135,7 +137,7 @@ public enum Recorder {
         }
         let queues = rings.watched.map {
             "{\"device\": \(JSONWriter.quoted($0.device)), \"queue\": \($0.index), \"availEntries\": \($0.availSeen), "
-                + "\"usedEntries\": \($0.usedSeen), \"missed\": \($0.missed)}"
+                + "\"usedEntries\": \($0.usedSeen), \"missed\": \($0.missed), \"late\": \($0.late)}"
         } + rings.retired.map(\.manifestEntry)
         let text = """
             {

@@ -65,6 +65,9 @@ struct WatchedQueue {
     /// chains whose head was offered again before the watcher read the first offer (their
     /// descriptors may describe the later request): recorded as stale, without data.
     var missed = 0
+    /// Chains (lists) read only once the device had used them, or while it did: recorded
+    /// (`late`), but not judged, and without their bytes — their memory may have been reused.
+    var late = 0
     /// With EVENT_IDX: the device's `avail_event` and the driver's `used_event` as the scans
     /// read them (SPLIT-DRV-MUST-NOTIFY, SPLIT-DEV-MUST-NOTIFY), or on a packed ring the
     /// positions its event suppression structures name (PACKED-DRV-NOTIFY-BARRIER, PACKED-DEV-NOTIFY).
@@ -360,6 +363,7 @@ struct WatchedQueue {
             if !late, let data { line.field("data", hex: data) }
             if late {
                 line.field("late", true)
+                self.late += 1
             } else {
                 for index in chain.tableIndices { self.owners[index] = head }
             }

@@ -35,11 +35,11 @@ struct Rings {
     struct RetiredQueue {
         let device: String
         let queue: Int
-        var avail = 0, used = 0, missed = 0, resets = 0
+        var avail = 0, used = 0, missed = 0, late = 0, resets = 0
 
         var manifestEntry: String {
             "{\"device\": \(JSONWriter.quoted(self.device)), \"queue\": \(self.queue), \"availEntries\": \(self.avail), "
-                + "\"usedEntries\": \(self.used), \"missed\": \(self.missed), \"resets\": \(self.resets)}"
+                + "\"usedEntries\": \(self.used), \"missed\": \(self.missed), \"late\": \(self.late), \"resets\": \(self.resets)}"
         }
     }
 
@@ -103,6 +103,7 @@ struct Rings {
             self.retired[slot].avail += queue.availSeen
             self.retired[slot].used += queue.usedSeen
             self.retired[slot].missed += queue.missed
+            self.retired[slot].late += queue.late
             self.retired[slot].resets += 1
         }
         self.watched.removeAll(where: retiring)
@@ -130,7 +131,8 @@ struct Rings {
             exitStatus: exitStatus, queues: self.retired.reduce(self.watched.count) { $0 + $1.resets },
             availEntries: self.retired.reduce(self.watched.reduce(0) { $0 + $1.availSeen }) { $0 + $1.avail },
             usedEntries: self.retired.reduce(self.watched.reduce(0) { $0 + $1.usedSeen }) { $0 + $1.used },
-            missed: self.retired.reduce(self.watched.reduce(0) { $0 + $1.missed }) { $0 + $1.missed })
+            missed: self.retired.reduce(self.watched.reduce(0) { $0 + $1.missed }) { $0 + $1.missed },
+            late: self.retired.reduce(self.watched.reduce(0) { $0 + $1.late }) { $0 + $1.late })
     }
 }
 

@@ -97,7 +97,7 @@ public enum TextReporter {
                 latency.map { Format.duration($0.maximum) } ?? "-",
             ])
         }
-        return "\nRecorded rings (\(file); MISSED: stale or overwritten before the recorder read them)\n"
+        return "\nRecorded rings (\(file); MISSED: stale or overwritten before the recorder read them, or read only once completed)\n"
             + table.render() + "\n"
     }
 

@@ -45,7 +45,7 @@ struct Record: ParsableCommand {
             let summary = try Recorder.run(command: command, directory: self.output)
             Analyze.printError(
                 "vqscope record: \(summary.queues) queue(s) watched, \(summary.availEntries) chains made available and "
-                    + "\(summary.usedEntries) used elements recorded, \(summary.missed) missed"
+                    + "\(summary.usedEntries) used elements recorded, \(summary.missed) missed, \(summary.late) read late"
                     + "; QEMU exited with \(summary.exitStatus); \(self.output)/rings.jsonl")
             if summary.exitStatus != 0 { throw ExitCode(summary.exitStatus) }
         } catch let error as RecordError {

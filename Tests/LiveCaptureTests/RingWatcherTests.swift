@@ -675,6 +675,8 @@ struct RingWatcherTests {
         block.scan(memory: ram.memory, writer: ram.writer)
         let offers = try ram.lines("avail").filter { $0["device"] as? String == "virtio-blk@/t" }
         #expect(offers.map { $0["stale"] as? Bool ?? false } == [true, false] && offers.last?["late"] as? Bool == true)
+        // Counted apart: the stale offer as missed, the late one as late.
+        #expect((block.missed, block.late, entropy.late) == (1, 1, 0))
         let used = try ram.lines("used")
         #expect(used.count == 3)
         #expect(used.allSatisfy { $0["status"] == nil })
@@ -931,6 +933,7 @@ struct RingWatcherTests {
         queue.scan(memory: ram.memory, writer: ram.writer, clock: 0)
         let offered = try ram.lines("avail")
         #expect(offered.count == 1 && offered.first?["late"] as? Bool == true && queue.packed?.partialList == nil)
+        #expect((queue.late, queue.missed) == (1, 0))
         #expect(try ram.replay().rules.isEmpty)
     }
 }

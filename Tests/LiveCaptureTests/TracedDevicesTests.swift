@@ -169,6 +169,12 @@ struct TracedDevicesTests {
         }
         #expect(rings.retired.count == 1 && rings.retired.first?.resets == 100)
         #expect(rings.summary(exitStatus: 0).queues == 100)
+        // What a watch counted goes with it into the entry: chains read late, here.
+        rings.apply(Self.setUp("virtio-rng", features: Self.version1))
+        rings.watched[0].late = 3
+        #expect(rings.summary(exitStatus: 0).late == 3)
+        rings.apply([Self.write("virtio-rng", .deviceStatus, 0)])
+        #expect(rings.summary(exitStatus: 0).late == 3 && rings.retired.first?.manifestEntry.contains(#""late": 3,"#) == true)
     }
 
     @Test("replayed, a queue reset ends that queue only: the other queue's later entries still count")

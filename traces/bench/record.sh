@@ -9,7 +9,8 @@
 # the medians of the guest's own uptime at power-off (plain, recorded, and the overhead),
 # the wall time of both, the recorder's own peak RSS (VmHWM), and the share of ring
 # transitions it missed (missed / (chains made available + used elements + missed)), with
-# the frames check_record.py found against QEMU's filter-dump.
+# the frames check_record.py found against QEMU's filter-dump, and the chains it read only
+# once the device had used them (`late`: recorded, not judged; not counted as missed).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -64,9 +65,10 @@ for kind in ("split", "packed"):
         timing = json.load(open(os.path.join(base, "timing.json")))
         plain.append(timing["plain"]["guestUptimeSeconds"]); recorded.append(timing["netdev"]["guestUptimeSeconds"])
         wall_plain.append(timing["plain"]["wallSeconds"]); wall_recorded.append(timing["netdev"]["wallSeconds"])
-        summary = re.search(r"(\d+) chains made available and (\d+) used elements recorded, (\d+) missed", open(base + ".log").read())
-        avail, used, missed = map(int, summary.groups())
-        shares.append(missed / (avail + used + missed)); totals.append((avail, used, missed))
+        summary = re.search(r"(\d+) chains made available and (\d+) used elements recorded, (\d+) missed, (\d+) read late",
+                            open(base + ".log").read())
+        avail, used, missed, late = map(int, summary.groups())
+        shares.append(missed / (avail + used + missed)); totals.append((avail, used, missed, late))
         found = re.search(r"(\d+) frames of filter-dump's (\d+)", open(base + ".check").read())
         frames.append(f"{found.group(1)}/{found.group(2)}" if found else "?")
     rss = [int(line) for line in open(os.path.join(out, f"rss-{kind}.txt")) if line.strip().isdigit()]
@@ -76,5 +78,6 @@ for kind in ("split", "packed"):
           f"wall median {statistics.median(wall_plain):.1f} s and {statistics.median(wall_recorded):.1f} s; "
           f"recorder peak RSS {max(rss) / 1024:.0f} MiB")
     print(f"{kind}: missed {statistics.median(shares) * 100:.2f} % of transitions (median; "
-          + ", ".join(f"{m} of {a + u + m}" for a, u, m in totals) + f"); frames found {', '.join(frames)}")
+          + ", ".join(f"{m} of {a + u + m}" for a, u, m, _ in totals) + "); chains read only once completed "
+          + ", ".join(str(late) for *_, late in totals) + f"; frames found {', '.join(frames)}")
 PY

@@ -46,6 +46,8 @@ def main():
     types = {}
     roles = {}
     missed = 0
+    # Chains read only once the device had used them: recorded, not judged (docs/record.md).
+    late = 0
     # Frames the recorder says it could not read: transmit chains recorded without their bytes
     # (stale, or packed lists used while walked) and entries of the data queues it missed.
     net_missed = 0
@@ -69,6 +71,7 @@ def main():
         elif kind == "avail":
             avail[(device, record["queue"])] += 1
             missed += bool(record.get("stale"))
+            late += bool(record.get("late"))
             if data_queue and roles[(device, record["queue"])] == "tx" and "data" not in record:
                 net_missed += 1
         elif kind == "missed" and record.get("beforeAttach"):
@@ -120,7 +123,7 @@ def main():
                   f"as missed), each queue's count the trace's fills; "
                   f"{sum(avail.values())} chains made available; {waits} waits of a second and more for a notification "
                   f"judged against the trace; {missed} entries missed (overwritten before the "
-                  f"recorder attached or read them); errors from the trace and the replayed rings: "
+                  f"recorder attached or read them), {late} chains read only once completed; errors from the trace and the replayed rings: "
                   f"{dict(errors) or 'none'}, as expected"))
 
     # 2. Frames against filter-dump.
