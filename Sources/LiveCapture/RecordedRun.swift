@@ -1,3 +1,5 @@
+import FoundationEssentials
+import TraceSources
 import VirtioAnalysis
 import VirtioModel
 
@@ -75,7 +77,57 @@ public enum RecordedRun {
         } catch {
             throw .io("\(error)")
         }
+        report.recorder = Self.recorderReport(directory: directory)
         return replay.problems
+    }
+
+    /// The largest `run.json` read (a real one is a few kilobytes, 13 KiB with virtio-serial's 64 queues).
+    static let maximumManifest = 1 << 20
+
+    /// The parts of `run.json` the recorder's account is made of.
+    private struct Manifest: Decodable {
+        struct QEMU: Decodable { var version: String? }
+        struct Queue: Decodable {
+            var missed: Int?
+            var late: Int?
+        }
+        var schema: String
+        var version: Int
+        var qemu: QEMU?
+        var exitStatus: Int?
+        var samplerGaps: RecorderReport.SamplerGaps?
+        var queues: [Queue]?
+    }
+
+    /// The recorder's account of the run, from `run.json` (``RecorderReport``): nil when the
+    /// file is missing (a recorder killed before QEMU exited writes none), larger than
+    /// ``maximumManifest``, or not a `vqscope.run` manifest of version 1. Counts are summed
+    /// without overflow, negative ones taken as 0; chains read late only if some queue has
+    /// the count (a recorder before 2101b41 wrote none).
+    static func recorderReport(directory: String) -> RecorderReport? {
+        guard let file = try? InputFile(path: directory + "/run.json") else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Self.maximumManifest + 1)
+        var filled = 0
+        while filled < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { buffer in
+                (try? file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))) ?? 0
+            }
+            guard count > 0 else { break }
+            filled += count
+        }
+        guard filled <= Self.maximumManifest, let manifest = try? JSONDecoder().decode(Manifest.self, from: Data(bytes[..<filled])),
+            manifest.schema == "vqscope.run", manifest.version == 1
+        else { return nil }
+        func sum(_ count: (Manifest.Queue) -> Int?) -> Int {
+            (manifest.queues ?? []).reduce(0) { total, queue in
+                let (next, overflow) = total.addingReportingOverflow(max(count(queue) ?? 0, 0))
+                return overflow ? Int.max : next
+            }
+        }
+        return RecorderReport(
+            qemuVersion: manifest.qemu?.version, exitStatus: manifest.exitStatus, missed: sum(\.missed),
+            late: manifest.queues?.contains { $0.late != nil } == true ? sum(\.late) : nil,
+            samplerGaps: manifest.samplerGaps)
     }
 
     /// The first descriptor that differs, as `[address, length, flags]` before and after.

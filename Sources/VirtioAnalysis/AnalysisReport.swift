@@ -115,6 +115,8 @@ public struct AnalysisReport: Sendable {
     /// A recorded run's rings (`vqscope analyze RUN_DIR`): the recording file and its queues.
     public var recording: String?
     public var recordedQueues: [RecordedQueueReport] = []
+    /// The recorder's own account of the run (`run.json`); nil when it wrote none readable.
+    public var recorder: RecorderReport?
 
     /// Adds the findings of a recording's replay, and its queues; the waits for a notification
     /// the replay found are judged against `trace`, this report's trace (SPLIT-DRV-MUST-NOTIFY,

@@ -194,6 +194,27 @@ public enum JSONReporter {
             json.endObject()
         }
         json.endArray()
+        Self.recorder(report.recorder, into: &json)
+        json.endObject()
+    }
+
+    /// `recording.recorder`: the recorder's own account of the run (`run.json`), or null.
+    static func recorder(_ recorder: RecorderReport?, into json: inout JSONWriter) {
+        guard let recorder else { return json.string("recorder", nil) }
+        json.beginObject("recorder")
+        json.string("qemuVersion", recorder.qemuVersion)
+        if let status = recorder.exitStatus { json.number("exitStatus", status) } else { json.string("exitStatus", nil) }
+        json.number("missed", recorder.missed)
+        if let late = recorder.late { json.number("late", late) } else { json.string("late", nil) }
+        if let gaps = recorder.samplerGaps {
+            json.beginObject("samplerGaps")
+            json.number("overMicroseconds", gaps.overMicroseconds)
+            json.number("count", gaps.count)
+            json.number("longestMicroseconds", gaps.longestMicroseconds)
+            json.endObject()
+        } else {
+            json.string("samplerGaps", nil)
+        }
         json.endObject()
     }
 

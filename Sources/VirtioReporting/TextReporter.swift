@@ -98,7 +98,23 @@ public enum TextReporter {
             ])
         }
         return "\nRecorded rings (\(file); MISSED: stale or overwritten before the recorder read them, or read only once completed)\n"
-            + table.render() + "\n"
+            + table.render() + "\n" + Self.recorder(report.recorder)
+    }
+
+    /// The recorder's own account of the run (`run.json`), in one line.
+    static func recorder(_ recorder: RecorderReport?) -> String {
+        guard let recorder else { return "Recorder: no readable run.json (a recording that did not end normally has none)\n" }
+        var parts = ["QEMU \(recorder.qemuVersion ?? "of unknown version") exited with \(recorder.exitStatus.map(String.init) ?? "an unknown status")"]
+        parts.append(
+            "\(Format.grouped(recorder.missed)) entries missed, "
+                + (recorder.late.map { "\(Format.grouped($0)) chains read only once completed" } ?? "chains read late not counted"))
+        if let gaps = recorder.samplerGaps {
+            let longest = Int64(clamping: gaps.longestMicroseconds).multipliedReportingOverflow(by: 1_000)
+            parts.append(
+                "the sampler began \(Format.grouped(gaps.count)) rounds more than \(gaps.overMicroseconds) µs after the one before "
+                    + "(the longest gap \(Format.duration(longest.overflow ? .max : longest.partialValue)))")
+        }
+        return "Recorder (run.json): " + parts.joined(separator: "; ") + "\n"
     }
 
     private static func latencies(_ report: AnalysisReport) -> String {

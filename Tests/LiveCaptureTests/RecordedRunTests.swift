@@ -29,4 +29,36 @@ struct RecordedRunTests {
         #expect(try RecordedRun.join(directory: run.path, into: &report).isEmpty)
         #expect(report.recordedQueues.map(\.missed) == [1, 0])
     }
+
+    @Test("run.json read back into the analysis: QEMU's version and status, the queues' missed and late entries summed, the sampler's gaps; none without a readable manifest, late unknown from an older recorder, hostile counts clamped")
+    func recorderAccount() throws {
+        let run = try RefilledRunFixture.directory(copied: [200])
+        defer { try? FileManager.default.removeItem(atPath: run.path) }
+        let manifest = run.path + "/run.json"
+        func account(_ text: String?) throws -> RecorderReport? {
+            if let text { try text.write(toFile: manifest, atomically: false, encoding: .utf8) } else { try? FileManager.default.removeItem(atPath: manifest) }
+            var report = try analyze(RecordedRun.trace(in: run.path))
+            _ = try RecordedRun.join(directory: run.path, into: &report)
+            return report.recorder
+        }
+        let queues = #"[{"device": "a", "queue": 0, "missed": 2, "late": 1}, {"device": "a", "queue": 1, "missed": 3, "late": 0, "resets": 2}]"#
+        #expect(
+            try account(#"{"schema": "vqscope.run", "version": 1, "qemu": {"version": "7.2.22"}, "exitStatus": 0, "#
+                + #""samplerGaps": {"overMicroseconds": 100, "count": 32, "longestMicroseconds": 5873}, "queues": \#(queues)}"#)
+                == RecorderReport(
+                    qemuVersion: "7.2.22", exitStatus: 0, missed: 5, late: 1,
+                    samplerGaps: .init(overMicroseconds: 100, count: 32, longestMicroseconds: 5873)))
+        // Before late entries and sampler gaps were counted.
+        #expect(
+            try account(#"{"schema": "vqscope.run", "version": 1, "exitStatus": 1, "queues": [{"missed": 4}]}"#)
+                == RecorderReport(qemuVersion: nil, exitStatus: 1, missed: 4, late: nil, samplerGaps: nil))
+        // Hostile counts: no trap, negative as 0, the sum held at Int.max.
+        #expect(
+            try account(#"{"schema": "vqscope.run", "version": 1, "queues": [{"missed": \#(Int.max)}, {"missed": 5}, {"missed": -9, "late": -1}]}"#)
+                == RecorderReport(qemuVersion: nil, exitStatus: nil, missed: .max, late: 0, samplerGaps: nil))
+        #expect(try account(nil) == nil)
+        #expect(try account(#"{"schema": "vqscope.run", "version": 2, "queues": []}"#) == nil)
+        #expect(try account("not json") == nil)
+        #expect(try account(#"{"schema": "vqscope.run", "version": 1, "pad": ""# + String(repeating: " ", count: RecordedRun.maximumManifest) + "\"}") == nil)
+    }
 }

@@ -181,6 +181,26 @@ struct CLITests {
         #expect(try run(["analyze", "--fail-on", "sometimes", Self.uboot]) == 64)
     }
 
+    @Test("analyze RUN_DIR reports the recorder's own account (run.json) in text and JSON, and says when there is none")
+    func recorderAccount() throws {
+        let run = try RefilledRunFixture.directory(copied: [200])
+        defer { try? FileManager.default.removeItem(atPath: run.path) }
+        try (#"{"schema": "vqscope.run", "version": 1, "qemu": {"version": "7.2.22"}, "exitStatus": 0, "#
+            + #""samplerGaps": {"overMicroseconds": 100, "count": 32, "longestMicroseconds": 5873}, "queues": [{"missed": 2, "late": 1}]}"#)
+            .write(toFile: run.path + "/run.json", atomically: false, encoding: .utf8)
+        let text = Analyze.execute(trace: run.path, format: .text, failOn: .error)
+        #expect(text.output.contains(
+            "Recorder (run.json): QEMU 7.2.22 exited with 0; 2 entries missed, 1 chains read only once completed; "
+                + "the sampler began 32 rounds more than 100 µs after the one before (the longest gap 5.87 ms)\n"))
+        let json = Analyze.execute(trace: run.path, format: .json, failOn: .error)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+        let recorder = try #require((object["recording"] as? [String: Any])?["recorder"] as? [String: Any])
+        #expect(recorder["missed"] as? Int == 2 && recorder["late"] as? Int == 1 && recorder["qemuVersion"] as? String == "7.2.22")
+        #expect((recorder["samplerGaps"] as? [String: Any])?["longestMicroseconds"] as? Int == 5873)
+        try FileManager.default.removeItem(atPath: run.path + "/run.json")
+        #expect(Analyze.execute(trace: run.path, format: .text, failOn: .error).output.contains("Recorder: no readable run.json"))
+    }
+
     @Test("pcap RUN_DIR: a frame copied while its buffer was offered again is exported where the run's trace shows the copy whole, not otherwise")
     func pcapRefilledFrames() throws {
         let run = try RefilledRunFixture.directory(copied: [200, 2100, 2500])

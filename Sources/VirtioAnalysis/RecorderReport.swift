@@ -1,0 +1,29 @@
+/// What `vqscope record` said of its own run in the run directory's `run.json`: how complete
+/// the recording is, beside what its rings show.
+public struct RecorderReport: Sendable, Equatable {
+    /// Rounds of the sampler's scans that began more than `overMicroseconds` after the one
+    /// before, and the longest such gap: no queue was looked at meanwhile, so a chain made
+    /// available and used within one is missed.
+    public struct SamplerGaps: Sendable, Equatable, Decodable {
+        public var overMicroseconds: Int
+        public var count: Int
+        public var longestMicroseconds: Int
+
+        public init(overMicroseconds: Int, count: Int, longestMicroseconds: Int) {
+            (self.overMicroseconds, self.count, self.longestMicroseconds) = (overMicroseconds, count, longestMicroseconds)
+        }
+    }
+
+    public var qemuVersion: String?
+    public var exitStatus: Int?
+    /// Over all queues: entries overwritten or stale before the recorder read them, and chains
+    /// it read only once the device had used them (nil from a recorder that did not count them).
+    public var missed: Int
+    public var late: Int?
+    /// Nil for a recording made before vqscope counted them.
+    public var samplerGaps: SamplerGaps?
+
+    public init(qemuVersion: String?, exitStatus: Int?, missed: Int, late: Int?, samplerGaps: SamplerGaps?) {
+        (self.qemuVersion, self.exitStatus, self.missed, self.late, self.samplerGaps) = (qemuVersion, exitStatus, missed, late, samplerGaps)
+    }
+}
