@@ -376,10 +376,11 @@ struct Session {
                 pci.append((device, followed))
             }
         }
+        var unplaced: [(device: QMPConnection.DeviceEntry, followed: TracedDevice)] = []
         for (name, entries) in Dictionary(grouping: pci, by: \.device.name) {
-            if entries.count == 1 { traced.pciByName[name] = entries[0].followed } else { self.unplaced += entries }
+            if entries.count == 1 { traced.pciByName[name] = entries[0].followed } else { unplaced += entries }
         }
-        self.traced = traced
+        (self.traced, self.unplaced) = (traced, unplaced)
         self.sampler.withRings { $0.follow(traced) }
     }
 
