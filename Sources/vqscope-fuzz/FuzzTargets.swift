@@ -10,7 +10,7 @@ import Glibc
 #endif
 
 /// What the fuzzer drives: the trace reader and model, the dump readers, the ring decoders
-/// with the frame export and reports, and a recording's replay, each fed one input. None may trap, hang or
+/// with the frame export and reports, and a recording's replay and manifest, each fed one input. None may trap, hang or
 /// grow without bound, whatever the bytes.
 enum FuzzTarget: String, CaseIterable {
     /// The bytes are a trace file: read, decoded and replayed through the verifying model.
@@ -72,8 +72,9 @@ enum FuzzTarget: String, CaseIterable {
     static func recording(_ bytes: UnsafeRawBufferPointer) {
         let directory = Self.scratch + ".run"
         mkdir(directory, 0o755)
-        let file = fopen(directory + "/rings.jsonl", "w")
-        if let file {
+        // The same bytes as the rings and as the manifest (run.json).
+        for name in ["/rings.jsonl", "/run.json"] {
+            guard let file = fopen(directory + name, "w") else { continue }
             if let base = bytes.baseAddress { fwrite(base, 1, bytes.count, file) }
             fclose(file)
         }
@@ -84,6 +85,7 @@ enum FuzzTarget: String, CaseIterable {
         }
         let whole = (try? RecordedRun.wholeCopies(directory: directory) { Self.netAnalysis(directory + "/trace.log") }) ?? []
         _ = try? RecordedFrames.read(path: directory + "/rings.jsonl", whole: whole) { _, _ in }
+        if var report = Self.netAnalysis(directory + "/trace.log") { _ = try? RecordedRun.join(directory: directory, into: &report) }
     }
 
     /// A net device (receive queue 0, transmit queue 1) taking and filling receive buffers, a

@@ -2,7 +2,7 @@
 # run.sh TARGET|all SECONDS: fuzz vqscope's readers with libFuzzer (Swift's -sanitize=fuzzer,
 # with AddressSanitizer) for SECONDS per target. Targets: trace (the trace reader and model),
 # dump (the ELF and raw dump readers), rings (the ring decoders, frame export and reports),
-# recording (a run directory's rings.jsonl replayed and its frames exported);
+# recording (a run directory's rings.jsonl replayed, its frames exported, its run.json read);
 # see Sources/vqscope-fuzz. Builds into .build-fuzz (release), seeds each corpus from the
 # repository (seeds.py) and keeps it in .build-fuzz/corpus/TARGET between runs; an input that
 # crashes, hangs (10 s) or needs more than 2 GiB is written to .build-fuzz/artifacts/ and the

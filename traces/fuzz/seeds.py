@@ -95,9 +95,10 @@ def rings_seeds():
 
 
 def recording_seeds():
-    """The hand-written recordings of the rule fixtures (rings.jsonl of a run directory), and
-    one of a net device whose received frames were all copied while their buffer was offered
-    again, for the fixed trace the fuzzer judges such copies against (FuzzTargets.netTrace)."""
+    """The hand-written recordings of the rule fixtures (rings.jsonl of a run directory), one of
+    a net device whose received frames were all copied while their buffer was offered again,
+    for the fixed trace the fuzzer judges such copies against (FuzzTargets.netTrace), and a
+    run.json manifest (each input is written as both files)."""
     for path in sorted(glob.glob(os.path.join(ROOT, "traces/rules/*/*.handwritten/rings.jsonl"))):
         parts = path.split(os.sep)
         yield parts[-3] + "-" + parts[-2], open(path, "rb").read()
@@ -114,6 +115,11 @@ def recording_seeds():
                                  "len": 60 + frame, "data": "00" * 10 + "%02x" % frame * (50 + frame),
                                  "refilled": True, "copied": 1700000000000000000 + 1000 * (60 + 40 * frame)}))
     yield "refilled-net", ("\n".join(lines) + "\n").encode()
+    # The same bytes are the run directory's run.json too: a manifest as the recorder writes it.
+    yield "manifest", json.dumps({
+        "schema": "vqscope.run", "version": 1, "qemu": {"version": "7.2.22"}, "exitStatus": 0,
+        "samplerGaps": {"overMicroseconds": 100, "count": 32, "longestMicroseconds": 5873},
+        "queues": [{"device": device, "queue": 0, "availEntries": 8, "usedEntries": 8, "missed": 1, "late": 2}]}).encode()
 
 
 def main():
