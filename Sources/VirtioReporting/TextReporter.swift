@@ -85,19 +85,20 @@ public enum TextReporter {
     private static func recording(_ report: AnalysisReport) -> String {
         guard let file = report.recording else { return "" }
         var table = TextTable([
-            ("DEVICE", .left), ("Q", .right), ("AVAIL", .right), ("USED", .right), ("MISSED", .right),
+            ("DEVICE", .left), ("IN THE TRACE", .left), ("Q", .right), ("AVAIL", .right), ("USED", .right), ("MISSED", .right),
             ("AVAIL→USED P50", .right), ("P90", .right), ("P99", .right), ("MAX", .right),
         ])
         for queue in report.recordedQueues where queue.availEntries + queue.usedEntries + queue.missed > 0 {
             let latency = queue.availToUsed
             table.add([
-                queue.device, "\(queue.queue)", Format.grouped(queue.availEntries), Format.grouped(queue.usedEntries),
+                queue.device, queue.tracedDevice ?? "-", "\(queue.queue)", Format.grouped(queue.availEntries), Format.grouped(queue.usedEntries),
                 Format.grouped(queue.missed), latency.map { Format.duration($0.p50) } ?? "-",
                 latency.map { Format.duration($0.p90) } ?? "-", latency.map { Format.duration($0.p99) } ?? "-",
                 latency.map { Format.duration($0.maximum) } ?? "-",
             ])
         }
-        return "\nRecorded rings (\(file); MISSED: stale or overwritten before the recorder read them, or read only once completed)\n"
+        return "\nRecorded rings (\(file); IN THE TRACE: the trace's device it is joined with; "
+            + "MISSED: stale or overwritten before the recorder read them, or read only once completed)\n"
             + table.render() + "\n" + Self.recorder(report.recorder)
     }
 
