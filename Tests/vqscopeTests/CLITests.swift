@@ -189,6 +189,8 @@ struct CLITests {
             + #""samplerGaps": {"overMicroseconds": 100, "count": 32, "longestMicroseconds": 5873}, "queues": [{"missed": 2, "late": 1}]}"#)
             .write(toFile: run.path + "/run.json", atomically: false, encoding: .utf8)
         let text = Analyze.execute(trace: run.path, format: .text, failOn: .error)
+        // Each recorded queue with the trace's device it is joined with (the only network device on both sides).
+        #expect(text.output.contains("\n  virtio-net@/n  net@0x55d0c0003000  0 "))
         #expect(text.output.contains(
             "Recorder (run.json): QEMU 7.2.22 exited with 0; 2 entries missed, 1 chains read only once completed; "
                 + "the sampler began 32 rounds more than 100 µs after the one before (the longest gap 5.87 ms)\n"))
