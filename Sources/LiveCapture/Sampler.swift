@@ -366,13 +366,14 @@ struct Session {
             let type = DeviceType(qemuName: device.name)
             let capacity = type == .block ? sizes.flatMap { QMPVirtioSnapshot.blockCapacity(of: device.path, imageSizes: $0) } : nil
             let status = try Self.status(of: device, client: client)
-            let followed = TracedDevice(
+            var followed = TracedDevice(
                 label: Self.label(of: device), type: type, blockCapacity: capacity,
                 queueCount: min(max(status.numVqs ?? 0, 0), CommonConfig.maximumQueues),
                 offered: status.deviceFeatureNames.map { FeatureBits(names: $0, device: type) })
             if let base = try Self.mmioBase(of: device, client: client) {
                 traced.mmio[base] = followed
             } else {
+                followed.defaultQueueSizes = try Self.defaultQueueSizes(of: device, count: followed.queueCount, client: client)
                 pci.append((device, followed))
             }
         }
@@ -396,6 +397,27 @@ struct Session {
             placed = true
         }
         if placed { self.sampler.withRings { [traced] in $0.follow(traced) } }
+    }
+
+    /// Each queue's size while its driver writes none (`vring-num-default`), for a driver that
+    /// enables a queue without writing `queue_size` (SeaBIOS); asked once, not logged. A queue
+    /// QEMU does not answer for, or whose default is 0 or past 16 bits, has none.
+    private static func defaultQueueSizes(
+        of device: QMPConnection.DeviceEntry, count: Int, client: QMPConnection
+    ) throws(QMPError) -> [Int: UInt16] {
+        var sizes: [Int: UInt16] = [:]
+        for index in 0..<count {
+            let reply: QMPVirtioQueueReply
+            do {
+                reply = try client.query(
+                    "x-query-virtio-queue-status", arguments: Self.arguments(device, queue: index), logged: false,
+                    as: QMPVirtioQueueReply.self)
+            } catch .failed {
+                continue
+            }
+            if let size = reply.vringNumDefault, size > 0, size <= UInt64(UInt16.max) { sizes[index] = UInt16(size) }
+        }
+        return sizes
     }
 
     /// A property of a QOM object; nil for an error reply (a QEMU whose objects do not say; a

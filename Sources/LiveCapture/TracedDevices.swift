@@ -13,7 +13,8 @@ import VirtioModel
 /// common configuration structure; a virtio-mmio transport by its address. QMP gives each
 /// virtio-mmio device's address, and a virtio-pci device's once the firmware has placed its
 /// BAR (``TracedDevices``). A queue enabled without a known size (no `queue_size`
-/// write: the device's default applies, which the trace does not show), or a network device
+/// write: the device's default applies, which the trace does not show, and QMP did not give),
+/// or a network device
 /// with VIRTIO_NET_F_MQ or _RSS (which queue is the control queue depends on its configuration
 /// space), is left to QMP until the next reset.
 struct TracedDevice {
@@ -28,6 +29,10 @@ struct TracedDevice {
     /// The features the device offers (QMP's `host-features`): QEMU keeps only those of the
     /// driver's, and so does the sampler.
     let offered: FeatureBits?
+    /// Each queue's size while the driver writes none (QMP's `vring-num-default`, by index; a
+    /// reset gives it back): SeaBIOS writes no `queue_size`. Asked of virtio-pci devices only
+    /// (virtio-mmio has no default: QueueNum must be written).
+    var defaultQueueSizes: [Int: UInt16] = [:]
 
     /// QEMU's VIRTQUEUE_MAX_SIZE: it ignores a larger `queue_size`.
     static let maximumQueueSize: UInt16 = 1024
@@ -68,8 +73,8 @@ enum TransportRegisters {
     /// What a write changed for the watcher, in the terms both transports share.
     enum Change {
         case reset
-        /// `addresses` nil: the queue's size is not known.
-        case queueEnabled(index: Int, addresses: QueueAddresses?)
+        /// `setup.size` nil: the driver wrote none (the device's default applies).
+        case queueEnabled(index: Int, setup: CommonConfig.QueueSetup)
         case queueReset(index: Int)
     }
 
@@ -80,7 +85,7 @@ enum TransportRegisters {
             self = .pci(config)
             switch change {
             case .status(let status)?: return status.rawValue == 0 ? .reset : nil
-            case .queueEnabled(let index, let setup)?: return .queueEnabled(index: index, addresses: Self.addresses(setup))
+            case .queueEnabled(let index, let setup)?: return .queueEnabled(index: index, setup: setup)
             case .queueReset(let index)?: return .queueReset(index: index)
             case nil: return nil
             }
@@ -89,7 +94,7 @@ enum TransportRegisters {
             self = .mmio(setup)
             switch change {
             case .reset?: return .reset
-            case .queueEnabled(let queue)?: return .queueEnabled(index: queue.index, addresses: queue.addresses)
+            case .queueEnabled(let queue)?: return .queueEnabled(index: queue.index, setup: Self.setup(queue.addresses))
             case nil: return nil
             }
         }
@@ -102,16 +107,17 @@ enum TransportRegisters {
         }
     }
 
-    var enabledQueues: [(index: Int, addresses: QueueAddresses?)] {
+    var enabledQueues: [(index: Int, setup: CommonConfig.QueueSetup)] {
         switch self {
-        case .pci(let config): return config.enabledQueues.map { ($0.index, Self.addresses($0.setup)) }
-        case .mmio(let setup): return setup.enabledQueues.map { ($0.index, $0.addresses) }
+        case .pci(let config): return config.enabledQueues
+        case .mmio(let setup): return setup.enabledQueues.map { ($0.index, Self.setup($0.addresses)) }
         }
     }
 
-    private static func addresses(_ setup: CommonConfig.QueueSetup) -> QueueAddresses? {
-        guard let size = setup.size else { return nil }
-        return QueueAddresses(descriptorArea: setup.descriptorArea, driverArea: setup.driverArea, deviceArea: setup.deviceArea, size: size)
+    /// A virtio-mmio queue's rings in the terms of a virtio-pci set-up (its size always written).
+    private static func setup(_ addresses: QueueAddresses) -> CommonConfig.QueueSetup {
+        CommonConfig.QueueSetup(
+            size: addresses.size, descriptorArea: addresses.descriptorArea, driverArea: addresses.driverArea, deviceArea: addresses.deviceArea)
     }
 }
 
@@ -121,8 +127,8 @@ extension Rings {
     mutating func follow(_ devices: TracedDevices) {
         self.traced = devices
         for (transport, registers) in self.transports {
-            for (index, addresses) in registers.enabledQueues {
-                self.enabled(index, at: addresses, features: registers.driverFeatures, of: transport)
+            for (index, setup) in registers.enabledQueues {
+                self.enabled(index, as: setup, features: registers.driverFeatures, of: transport)
             }
         }
     }
@@ -138,8 +144,8 @@ extension Rings {
             switch change {
             case .reset:
                 self.deviceReset(device.label, transport: false)
-            case .queueEnabled(let index, let addresses):
-                self.enabled(index, at: addresses, features: registers.driverFeatures, of: write.transport)
+            case .queueEnabled(let index, let setup):
+                self.enabled(index, as: setup, features: registers.driverFeatures, of: write.transport)
             case .queueReset(let index):
                 if self.watched.contains(where: { $0.device == device.label && $0.index == index }) {
                     self.retire(device.label, queue: index)
@@ -151,17 +157,23 @@ extension Rings {
     /// A queue the driver enabled: watched from its start if the trace says all about it. One
     /// it cannot say all about leaves the device to QMP until its next reset (QMP is asked
     /// again if it had already found the device ready).
-    private mutating func enabled(_ index: Int, at addresses: QueueAddresses?, features written: FeatureBits, of transport: TraceTail.Transport) {
+    private mutating func enabled(
+        _ index: Int, as setup: CommonConfig.QueueSetup, features written: FeatureBits, of transport: TraceTail.Transport
+    ) {
         guard let device = self.traced[transport], index < device.queueCount, !self.traceRefused.contains(device.label) else { return }
         let features = device.offered.map { written.intersection($0) } ?? written
         // With VIRTIO_NET_F_MQ or _RSS the control queue's index is in the configuration space (§5.1.2).
         let netQueuePairs = device.type == .network && !features.isDisjoint(with: [.netMultiqueue, .netRSS])
-        guard let addresses, addresses.size > 0, addresses.size <= TracedDevice.maximumQueueSize, !netQueuePairs else {
+        // No size written: the device's default, as QEMU takes it (`vring.num` is set back to it at each reset).
+        guard let size = setup.size ?? device.defaultQueueSizes[index], size > 0, size <= TracedDevice.maximumQueueSize, !netQueuePairs
+        else {
             self.traceOwned.remove(device.label)
             self.traceRefused.insert(device.label)
             self.ready.remove(device.label)
             return
         }
+        let addresses = QueueAddresses(
+            descriptorArea: setup.descriptorArea, driverArea: setup.driverArea, deviceArea: setup.deviceArea, size: size)
         self.traceOwned.insert(device.label)
         // Without VIRTIO_NET_F_MQ the control queue is queue 2 (§5.1.2).
         let control = device.type == .network && features.contains(.netControlQueue) ? 2 : nil

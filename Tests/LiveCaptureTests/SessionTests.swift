@@ -114,8 +114,9 @@ struct SessionTests {
             case ("qom-get", "/m/pci[0]", "addr"), ("qom-get", "/m/system[0]", "addr"): return "0"
             case ("qom-get", "/m/pci[0]", "container"): return #""/m/system[0]""#
             case ("qom-get", "/m/system[0]", "container"): return #""""#
-            case ("x-query-virtio-queue-status", _, _):  // a queue not set up
-                return #"{"name": "virtio-rng", "queue-index": 0, "vring-num": 8, "vring-desc": 0, "vring-avail": 0, "vring-used": 0, "used-idx": 0, "inuse": 0}"#
+            case ("x-query-virtio-queue-status", _, _):  // a queue not set up, of default size 8 (the disks': 128)
+                return #"{"name": "virtio-rng", "queue-index": 0, "vring-num": 8, "vring-num-default": \#(path.contains("blk") ? 128 : 8), "#
+                    + #""vring-desc": 0, "vring-avail": 0, "vring-used": 0, "used-idx": 0, "inuse": 0}"#
             default: return nil
             }
         }
@@ -143,6 +144,9 @@ struct SessionTests {
             #expect(Array(traced.mmio.keys) == [0xa00_0600] && Array(traced.pciByName.keys) == ["virtio-rng"])
             #expect(traced.mmio[0xa00_0600]?.label == "virtio-net@/p/net0" && traced.mmio[0xa00_0600]?.type == .network)
             #expect(traced.pciByName["virtio-rng"]?.queueCount == 1 && traced.pciByName["virtio-rng"]?.offered == [.version1, .eventIndex])
+            // Default queue sizes, for a driver that writes no queue_size: virtio-pci only.
+            #expect(traced.pciByName["virtio-rng"]?.defaultQueueSizes == [0: 8] && traced.mmio[0xa00_0600]?.defaultQueueSizes == [:])
+            #expect(session.unplaced.first?.followed.defaultQueueSizes == [0: 128, 1: 128])
             #expect(traced.pciPlaced.mapValues(\.label) == [.pci(name: "virtio-blk", address: 0xfebf_4000): "virtio-blk@/p/blk0"])
             #expect(session.unplaced.map(\.device.path) == ["/p/blk1"])
             server.answer(Self.machine(rngDriverOK: false, bar1: 0xfebf_8000))
@@ -159,7 +163,8 @@ struct SessionTests {
     func handOver() throws {
         try Self.connected(rngDriverOK: true) { server, client, sampler, session in
             // Not followed yet when the first poll found it at DRIVER_OK: QMP asked for its queue (none set up here).
-            #expect(server.received.contains("x-query-virtio-queue-status"))
+            // Five asked at connection for the default sizes (two queues of each disk, the entropy device's one), one now.
+            #expect(server.received.filter { $0 == "x-query-virtio-queue-status" }.count == 6)
             sampler.withRings {
                 $0.ready.remove("virtio-rng@/p/rng0")
                 $0.apply(TracedDevicesTests.setUp("virtio-rng", features: TracedDevicesTests.version1))
@@ -177,7 +182,8 @@ struct SessionTests {
     @Test("a negative num-vqs at DRIVER_OK: no queue asked for, none followed, no trap")
     func negativeQueueCount() throws {
         try Self.connected(rngDriverOK: true, rngQueues: -3) { server, _, sampler, _ in
-            #expect(!server.received.contains("x-query-virtio-queue-status"))
+            // Only the disks' four, at connection, for their default sizes.
+            #expect(server.received.filter { $0 == "x-query-virtio-queue-status" }.count == 4)
             #expect(sampler.withRings { ($0.traced.pciByName["virtio-rng"]?.queueCount, $0.ready.contains("virtio-rng@/p/rng0")) } == (0, true))
         }
     }

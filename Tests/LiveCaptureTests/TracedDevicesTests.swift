@@ -125,6 +125,20 @@ struct TracedDevicesTests {
         #expect(rings.watched.isEmpty && rings.traceOwned.isEmpty)
     }
 
+    @Test("a queue enabled without a queue_size write is watched at the device's default size when QMP gave it (SeaBIOS's disk)")
+    func defaultQueueSize() throws {
+        let ram = try GuestRAM()
+        var rng = Self.rng
+        rng.pciByName["virtio-rng"]?.defaultQueueSizes = [0: 8]
+        var rings = Self.rings(ram, following: rng)
+        rings.apply(Self.setUp("virtio-rng", features: Self.version1, size: nil))
+        #expect(rings.watched.map(\.addresses) == [QueueAddresses(descriptorArea: 0x1000, driverArea: 0x2000, deviceArea: 0x3000, size: 8)])
+        #expect(rings.traceOwned == ["virtio-rng@/r"] && rings.watched.first?.source == .trace)
+        // Another queue of it has no default given: left to QMP, as before.
+        rings.apply(Self.setUp("virtio-rng", features: Self.version1, queue: 1, size: nil, base: 0x10000))
+        #expect(rings.traceRefused == ["virtio-rng@/r"])
+    }
+
     @Test("left to QMP: a queue enabled without a queue_size write, a network device with VIRTIO_NET_F_MQ")
     func leftToQMP() throws {
         let ram = try GuestRAM()

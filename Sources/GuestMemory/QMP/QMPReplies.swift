@@ -53,6 +53,9 @@ public struct QMPVirtioQueueReply: Decodable, Sendable {
     public var name: String
     public var queueIndex: Int
     public var vringNum: UInt64
+    /// The size the device gives the queue at a reset, used while the driver writes none
+    /// (QEMU 7.2's `vring-num-default`).
+    public var vringNumDefault: UInt64?
     public var vringDesc: UInt64
     public var vringAvail: UInt64
     public var vringUsed: UInt64
@@ -64,6 +67,7 @@ public struct QMPVirtioQueueReply: Decodable, Sendable {
         case name, inuse
         case queueIndex = "queue-index"
         case vringNum = "vring-num"
+        case vringNumDefault = "vring-num-default"
         case vringDesc = "vring-desc"
         case vringAvail = "vring-avail"
         case vringUsed = "vring-used"
