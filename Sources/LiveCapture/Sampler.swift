@@ -230,6 +230,7 @@ final class Sampler: @unchecked Sendable {
 
     private func loop() {
         if let processor = self.processor, ProcessorSet([processor]).apply() { self.placed.store(true, ordering: .relaxed) }
+        WarmUp.run()
         var lastTracePoll = 0.0
         var lastRound = QMPConnection.now()
         while self.running {
