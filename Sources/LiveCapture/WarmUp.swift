@@ -49,9 +49,9 @@ enum WarmUp {
     static func run(into writer: RingRecordWriter? = nil) {
         // A file of its own, gone from the directory once both mappings are made.
         var template = Array("/tmp/vqscope-warm-up-XXXXXX".utf8CString)
-        let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        let descriptor = template.withUnsafeMutableBufferPointer { $0.baseAddress.map { mkstemp($0) } ?? -1 }
         guard descriptor >= 0 else { return }
-        let path = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        let path = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         defer { close(descriptor) }
         guard ftruncate(descriptor, off_t(Self.size)) == 0,
             let guest = mmap(nil, Self.size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), guest != MAP_FAILED

@@ -13,7 +13,8 @@ struct Record: ParsableCommand {
             watched from its start: found in the trace when the driver enables it, else through \
             QMP at DRIVER_OK, and again after each reset. Each chain made available and each used \
             element is recorded in RUN_DIR/rings.jsonl, net frames with their bytes; what could \
-            not be read is counted as missed. The sampler busy-polls on a processor of its own \
+            not be read is counted as missed, and a chain read only once the device had used it \
+            as read late (recorded, not judged). The sampler busy-polls on a processor of its own \
             (the last one allowed) and QEMU runs on the others. Then: vqscope analyze RUN_DIR, \
             vqscope pcap RUN_DIR -o frames.pcap. See docs/record.md.
             """
