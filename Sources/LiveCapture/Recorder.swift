@@ -136,8 +136,8 @@ public enum Recorder {
             "{\"guestAddress\": \($0.guestAddress), \"length\": \($0.length), \"fileOffset\": \($0.fileOffset)}"
         }
         let queues = rings.watched.map {
-            "{\"device\": \(JSONWriter.quoted($0.device)), \"queue\": \($0.index), \"availEntries\": \($0.availSeen), "
-                + "\"usedEntries\": \($0.usedSeen), \"missed\": \($0.missed), \"late\": \($0.late)}"
+            Rings.RetiredQueue.manifestEntry(
+                device: $0.device, queue: $0.index, avail: $0.availSeen, used: $0.usedSeen, missed: $0.missed, late: $0.late)
         } + rings.retired.map(\.manifestEntry)
         let text = """
             {

@@ -38,8 +38,15 @@ struct Rings {
         var avail = 0, used = 0, missed = 0, late = 0, resets = 0
 
         var manifestEntry: String {
-            "{\"device\": \(JSONWriter.quoted(self.device)), \"queue\": \(self.queue), \"availEntries\": \(self.avail), "
-                + "\"usedEntries\": \(self.used), \"missed\": \(self.missed), \"late\": \(self.late), \"resets\": \(self.resets)}"
+            Self.manifestEntry(
+                device: self.device, queue: self.queue, avail: self.avail, used: self.used, missed: self.missed, late: self.late,
+                resets: self.resets)
+        }
+
+        /// A queue's entry in `run.json`'s `queues`: a watch still going on has no `resets`.
+        static func manifestEntry(device: String, queue: Int, avail: Int, used: Int, missed: Int, late: Int, resets: Int? = nil) -> String {
+            "{\"device\": \(JSONWriter.quoted(device)), \"queue\": \(queue), \"availEntries\": \(avail), \"usedEntries\": \(used), "
+                + "\"missed\": \(missed), \"late\": \(late)" + (resets.map { ", \"resets\": \($0)" } ?? "") + "}"
         }
     }
 

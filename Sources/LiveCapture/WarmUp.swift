@@ -98,7 +98,7 @@ enum WarmUp {
                 }
                 queue.scan(memory: memory, writer: writer)
                 if packed {
-                    put(UInt32(kind.used), at: 0x4008)
+                    put(kind.used, at: 0x4008)
                     put(UInt16(0x8080), at: 0x400E)
                 } else {
                     put(UInt32(0), at: 0x3004)

@@ -13,8 +13,7 @@ extension DeviceState {
         func markLegacy() { if !self.mmioVersionConfirmed { self.mmioVersion = .legacy } }
         switch write.register {
         case .driverFeaturesSel: self.driverFeaturesSelect = value32
-        case .driverFeatures:
-            if self.driverFeaturesSelect < 2 { self.driverFeatureWords[Int(self.driverFeaturesSelect)] = value32 }
+        case .driverFeatures: self.writeDriverFeatures(value32)
         case .guestPageSize:
             markLegacy()
             self.guestPageSize = value32
@@ -53,8 +52,7 @@ extension DeviceState {
         let value32 = UInt32(truncatingIfNeeded: value)
         switch CommonConfig.Field(rawValue: offset) {
         case .driverFeatureSelect: self.driverFeaturesSelect = value32
-        case .driverFeature:
-            if self.driverFeaturesSelect < 2 { self.driverFeatureWords[Int(self.driverFeaturesSelect)] = value32 }
+        case .driverFeature: self.writeDriverFeatures(value32)
         default: break
         }
         switch self.commonConfig.write(offset: offset, value: value) {
@@ -62,5 +60,13 @@ extension DeviceState {
         case .queueReset(let index): self.pciQueues[index] = nil
         case .status, nil: break
         }
+    }
+}
+
+extension DeviceState {
+    /// The word of the driver features the select names (0 or 1: only 64 feature bits exist;
+    /// another select's word is dropped, as QEMU drops it), whichever transport wrote it.
+    mutating func writeDriverFeatures(_ word: UInt32) {
+        if self.driverFeaturesSelect < 2 { self.driverFeatureWords[Int(self.driverFeaturesSelect)] = word }
     }
 }
