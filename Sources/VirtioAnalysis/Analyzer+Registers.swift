@@ -74,3 +74,14 @@ extension Analyzer {
         }
     }
 }
+
+/// virtio-pci common configuration writes, once a status write named the structure's device.
+extension Analyzer {
+    /// Runs the common configuration rules on `write`, against the device as it was before it.
+    mutating func checkCommonConfig(_ write: CommonConfigWrite, device: Int, record: TraceRecord) {
+        let context = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
+        for rule in RuleCatalog.commonConfigRules {
+            if let message = rule.check(write, device: context) { self.emit(rule.info, message, record: record, device: device) }
+        }
+    }
+}

@@ -255,12 +255,15 @@ public struct Analyzer {
                 self.lookBehindName = name
             }
 
-        case .memoryRegionWrite(let region, let address, let value, _):
+        case .memoryRegionWrite(let region, let address, let value, let size):
             guard region.hasPrefix(CommonConfig.qemuRegionPrefix) else { return }
             // QEMU traces the absolute address: the structure's offset is its low bits, the rest
             // is where the structure is (no underflow: the offset is the remainder).
             let offset = CommonConfig.offset(ofTraced: address)
             let base = address - offset
+            if let device = self.commonConfigDevices[base] {
+                self.checkCommonConfig(CommonConfigWrite(offset: offset, size: UInt64(size), value: value), device: device, record: record)
+            }
             if offset == CommonConfig.Field.deviceStatus.rawValue {
                 // The status change itself is taken from the `virtio_set_status` that follows.
                 self.lookBehind.commonConfigStatus = true

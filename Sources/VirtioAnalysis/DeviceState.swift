@@ -161,13 +161,15 @@ public struct DeviceState: Sendable {
     /// What the status and register rules may know about a device: plain values, cheap to pass.
     /// It reads the stored fields through a pointer, so the device state itself is not copied.
     static func context(of device: UnsafePointer<DeviceState>) -> DeviceContext {
-        DeviceContext(
+        let pci = device.pointee.transport == .pci
+        return DeviceContext(
             status: device.pointee.status, transport: device.pointee.transport,
             legacy: device.pointee.mmioVersion == .legacy, failedSinceReset: device.pointee.failedSinceReset,
             driverFeatureWords: device.pointee.driverFeatureWords,
             featureWordsAtFeaturesOK: device.pointee.featureWordsAtFeaturesOK,
-            driverFeaturesSelect: device.pointee.driverFeaturesSelect, queueSelect: device.pointee.queueSelect,
-            selectedQueueReady: device.pointee.selectedQueueReady)
+            driverFeaturesSelect: device.pointee.driverFeaturesSelect,
+            queueSelect: pci ? UInt32(device.pointee.commonConfig.selectedQueue) : device.pointee.queueSelect,
+            selectedQueueReady: pci ? device.pointee.commonConfig.selectedQueueEnabled : device.pointee.selectedQueueReady)
     }
 
     /// Records a status write in place. Spec: virtio v1.2 §2.1 (status), §3.1 (initialization).
@@ -244,9 +246,16 @@ public struct DeviceContext: Sendable {
     /// The DriverFeatures words as they stood when FEATURES_OK was set (nil before that).
     public var featureWordsAtFeaturesOK: FeatureWords?
     public var driverFeaturesSelect: UInt32
+    /// The selected queue: QueueSel (virtio-mmio) or `queue_select` (virtio-pci).
     public var queueSelect: UInt32
-    /// QueueReady of the queue QueueSel selects.
+    /// The selected queue is in use: its QueueReady (virtio-mmio) is set, or the driver
+    /// enabled it (virtio-pci `queue_enable`) since the last reset.
     public var selectedQueueReady: Bool
+
+    /// The features the driver accepted: as they stood at FEATURES_OK, or so far before it.
+    public var acceptedFeatures: FeatureBits {
+        (self.featureWordsAtFeaturesOK ?? self.driverFeatureWords).features ?? FeatureBits(rawValue: 0)
+    }
 }
 
 /// One in-flight request: an element popped and not yet filled.

@@ -111,6 +111,24 @@ protocol RegisterRule: Rule, Sendable {
     static func check(_ write: RegisterWrite, device: DeviceContext) -> String?
 }
 
+/// A write to a virtio-pci common configuration structure, as QEMU traces it
+/// (`memory_region_ops_write` on the `virtio-pci-common-…` region). Spec: virtio v1.2 §4.1.4.3.
+public struct CommonConfigWrite: Sendable {
+    /// The offset in the structure.
+    public var offset: UInt64
+    /// The access size in bytes, as traced.
+    public var size: UInt64
+    public var value: UInt64
+
+    /// The field the write starts at, or nil for an offset inside a field or past the structure.
+    public var field: CommonConfig.Field? { CommonConfig.Field(rawValue: self.offset) }
+}
+
+/// Checks writes to a virtio-pci common configuration structure. `device` is the state before the write.
+protocol CommonConfigRule: Rule, Sendable {
+    static func check(_ write: CommonConfigWrite, device: DeviceContext) -> String?
+}
+
 /// A finding raised when the trace ends, at the place it points to.
 public struct SummaryFinding: Sendable {
     public var message: String

@@ -32,6 +32,13 @@ public enum RuleCatalog {
         NoFeatureAfterFeaturesOK.self,
     ]
 
+    static let commonConfigRules: [any CommonConfigRule.Type] = [
+        ReadOnlyFields.self,
+        QueueSizeValue.self,
+        EnableLast.self,
+        NoFeatureAfterFeaturesOK.self,
+    ]
+
     static let summaryRules: [any SummaryRule.Type] = [
         EntropyWritableOnly.self,
         BlockFrame.self,
@@ -102,6 +109,7 @@ public enum RuleCatalog {
     public static let all: [RuleInfo] = {
         let declared: [RuleInfo] =
             statusRules.map { $0.info } + queueRules.map { $0.info } + registerRules.map { $0.info }
+            + commonConfigRules.map { $0.info }
             + summaryRules.map { $0.info } + snapshotRules.map { $0.info } + requestRules.map { $0.info }
             + packedRules.map { $0.info } + OwnedChains.infos + PackedLists.infos + recordingRules + deviceEventRules
             + QEMUReported.infos

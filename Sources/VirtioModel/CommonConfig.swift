@@ -8,21 +8,84 @@
 /// field's width, a `queue_select` of 1024 or more ignored, a `device_status` of 0 resetting
 /// everything the driver wrote.
 public struct CommonConfig: Sendable, Equatable {
-    /// The fields a driver writes, by offset.
-    public enum Field: UInt64, Sendable {
+    /// The structure's fields, by offset (`queue_desc`, `queue_driver` and `queue_device`,
+    /// 64-bit, as the two 32-bit halves drivers write).
+    public enum Field: UInt64, Sendable, CaseIterable {
+        case deviceFeatureSelect = 0x00
+        case deviceFeature = 0x04
         case driverFeatureSelect = 0x08
         case driverFeature = 0x0C
+        case configMSIXVector = 0x10
+        case numQueues = 0x12
         case deviceStatus = 0x14
+        case configGeneration = 0x15
         case queueSelect = 0x16
         case queueSize = 0x18
+        case queueMSIXVector = 0x1A
         case queueEnable = 0x1C
+        case queueNotifyOff = 0x1E
         case queueDescLow = 0x20
         case queueDescHigh = 0x24
         case queueDriverLow = 0x28
         case queueDriverHigh = 0x2C
         case queueDeviceLow = 0x30
         case queueDeviceHigh = 0x34
+        case queueNotifyData = 0x38
         case queueReset = 0x3A
+
+        /// The field's width in bytes.
+        public var width: UInt64 {
+            switch self {
+            case .deviceStatus, .configGeneration: return 1
+            case .configMSIXVector, .numQueues, .queueSelect, .queueSize, .queueMSIXVector, .queueEnable, .queueNotifyOff,
+                .queueNotifyData, .queueReset:
+                return 2
+            default: return 4
+            }
+        }
+
+        /// The fields §4.1.4.3.2 forbids the driver to write: "The driver MUST NOT write to
+        /// device_feature, num_queues, config_generation, queue_notify_off or queue_notify_data."
+        public var isReadOnly: Bool {
+            switch self {
+            case .deviceFeature, .numQueues, .configGeneration, .queueNotifyOff, .queueNotifyData: return true
+            default: return false
+            }
+        }
+
+        /// The spec's name of the field (`queue_desc` halves as `queue_desc (low)`).
+        public var name: String {
+            switch self {
+            case .deviceFeatureSelect: return "device_feature_select"
+            case .deviceFeature: return "device_feature"
+            case .driverFeatureSelect: return "driver_feature_select"
+            case .driverFeature: return "driver_feature"
+            case .configMSIXVector: return "config_msix_vector"
+            case .numQueues: return "num_queues"
+            case .deviceStatus: return "device_status"
+            case .configGeneration: return "config_generation"
+            case .queueSelect: return "queue_select"
+            case .queueSize: return "queue_size"
+            case .queueMSIXVector: return "queue_msix_vector"
+            case .queueEnable: return "queue_enable"
+            case .queueNotifyOff: return "queue_notify_off"
+            case .queueDescLow: return "queue_desc (low)"
+            case .queueDescHigh: return "queue_desc (high)"
+            case .queueDriverLow: return "queue_driver (low)"
+            case .queueDriverHigh: return "queue_driver (high)"
+            case .queueDeviceLow: return "queue_device (low)"
+            case .queueDeviceHigh: return "queue_device (high)"
+            case .queueNotifyData: return "queue_notify_data"
+            case .queueReset: return "queue_reset"
+            }
+        }
+
+        /// The fields a write of `size` bytes at `offset` touches, in offset order (a size
+        /// over 8, which no access has, is taken as 8).
+        public static func touched(offset: UInt64, size: UInt64) -> [Field] {
+            let end = offset + min(size, 8)  // offset < qemuRegionSize: no overflow
+            return Self.allCases.filter { $0.rawValue < end && offset < $0.rawValue + $0.width }
+        }
     }
 
     /// What one queue was given before it was enabled. `size` stays nil when the driver never
@@ -71,6 +134,13 @@ public struct CommonConfig: Sendable, Equatable {
 
     public init() {}
 
+    /// The queue `queue_select` names.
+    public var selectedQueue: Int { self.queueSelect }
+
+    /// Whether the driver enabled the selected queue since the last reset (of the device, or
+    /// of the queue).
+    public var selectedQueueEnabled: Bool { self.enabled.contains(self.queueSelect) }
+
     /// The queues enabled since the last reset, by index, as they were set up.
     public var enabledQueues: [(index: Int, setup: QueueSetup)] {
         self.enabled.sorted().map { ($0, self.queues[$0] ?? QueueSetup()) }
@@ -114,6 +184,9 @@ public struct CommonConfig: Sendable, Equatable {
             self.queues[self.queueSelect] = nil
             self.enabled.remove(self.queueSelect)
             return .queueReset(index: self.queueSelect)
+        case .deviceFeatureSelect, .deviceFeature, .configMSIXVector, .numQueues, .configGeneration, .queueMSIXVector,
+            .queueNotifyOff, .queueNotifyData:
+            break
         }
         return nil
     }

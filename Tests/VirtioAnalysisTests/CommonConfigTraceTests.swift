@@ -10,8 +10,9 @@ import VirtioTestSupport
 struct CommonConfigTraceTests {
     /// A write of `value` at `offset` of the structure of the BAR at `bar`, traced as QEMU
     /// traces it: the absolute address, and the region's name (the same for every device of a type).
-    static func write(_ bar: UInt64, _ offset: UInt64, _ value: UInt64, type: String = "blk") -> String {
-        let size = offset == 0x14 ? 1 : (offset >= 0x10 && offset < 0x20 ? 2 : 4)
+    /// `size` is the field's width unless given.
+    static func write(_ bar: UInt64, _ offset: UInt64, _ value: UInt64, type: String = "blk", size: Int? = nil) -> String {
+        let size = size ?? (offset == 0x14 ? 1 : (offset >= 0x10 && offset < 0x20 ? 2 : 4))
         return "memory_region_ops_write cpu 0 mr 0x5 addr 0x\(String(bar + offset, radix: 16)) value 0x\(String(value, radix: 16)) "
             + "size \(size) name 'virtio-pci-common-virtio-\(type)'"
     }
@@ -115,5 +116,44 @@ struct CommonConfigTraceTests {
         }
         #expect(try whole(timed) == [1, 2])
         #expect(try whole(timed.filter { !$0.contains("memory_region_ops_write") }).isEmpty)
+    }
+
+    @Test("INIT-NO-FEATURE-AFTER-FEATURES_OK on virtio-pci: a driver_feature write after FEATURES_OK that adds a bit, at its line; the same word again is clean")
+    func featureAfterFeaturesOK() throws {
+        let probe = Self.probe(0xFEBF_4000, "0xa", low: 0x44, rings: 0x10_0000)
+        let featuresOK = try #require(probe.firstIndex(of: "virtio_set_status vdev 0xa val 11"))
+        func after(_ writes: [(UInt64, UInt64)]) throws -> AnalysisReport {
+            var lines = probe
+            lines.insert(contentsOf: writes.map { Self.write(0xFEBF_4000, $0.0, $0.1) }, at: featuresOK + 1)
+            return try analyze(text: lines.joined(separator: "\n") + "\n")
+        }
+        let added = try after([(0x08, 0), (0x0C, 0x45)])
+        #expect(added.findings.map(\.rule.id) == ["INIT-NO-FEATURE-AFTER-FEATURES_OK"])
+        #expect(added.findings.first?.location.line == featuresOK + 3)
+        #expect(added.findings.first?.message.contains("driver_feature word 0 written as 0x45") == true)
+        #expect(added.findings.first?.message.contains("accepts new bits 0x1") == true)
+        #expect(try after([(0x08, 0), (0x0C, 0x44), (0x08, 1), (0x0C, 1)]).findings.isEmpty)
+        // Before FEATURES_OK the driver may change its mind.
+        var early = probe
+        early.insert(Self.write(0xFEBF_4000, 0x0C, 0x5), at: featuresOK - 1)
+        #expect(try analyze(text: early.joined(separator: "\n") + "\n").findings.isEmpty)
+    }
+
+    @Test("the common configuration rules judge each device by its own structure: queue 0 enabled on one disk does not lock queue 0 of the other; a wide status write covers config_generation, read-only")
+    func rulesPerStructure() throws {
+        var lines = Self.probe(0xFEBF_4000, "0xa", low: 0, rings: 0x10_0000)
+        // The second disk's probe writes queue 0's areas while the first disk's queue 0 is enabled.
+        lines += Self.probe(0xFEBF_8000, "0xb", low: 0, rings: 0x20_0000)
+        #expect(try analyze(text: lines.joined(separator: "\n") + "\n").findings.isEmpty)
+        // Then the first disk's queue 0 is moved: only that is late.
+        lines.append(Self.write(0xFEBF_4000, 0x20, 0x30_0000))
+        // A 4-byte write at device_status also writes config_generation and queue_select.
+        lines.append(Self.write(0xFEBF_8000, 0x14, 0xF, size: 4))
+        lines.append("virtio_set_status vdev 0xb val 15")
+        let report = try analyze(text: lines.joined(separator: "\n") + "\n")
+        #expect(report.findings.map(\.rule.id) == ["PCI-ENABLE-LAST", "PCI-RO-FIELDS"])
+        #expect(report.findings.map(\.location.line) == [lines.count - 2, lines.count - 1])
+        #expect(report.findings.first?.location.device?.hasSuffix("0xa") == true)
+        #expect(report.findings.last?.message.contains("at offset 0x14 writes config_generation, read-only") == true)
     }
 }

@@ -104,4 +104,39 @@ struct CommonConfigTests {
         #expect(config.write(offset: offset, value: 0xFFFF_FFFF) == nil)
         #expect(Self.write(&config, .queueEnable, 1) == .queueEnabled(index: 0, setup: .init()))
     }
+
+    @Test("the fields a write covers, by its bytes: one field, a wide write across three, a write inside a field, an oversized size taken as 8")
+    func touchedFields() {
+        #expect(Field.touched(offset: 0x12, size: 2) == [.numQueues])
+        #expect(Field.touched(offset: 0x14, size: 4) == [.deviceStatus, .configGeneration, .queueSelect])
+        #expect(Field.touched(offset: 0x22, size: 1) == [.queueDescLow])
+        #expect(Field.touched(offset: 0x38, size: 0xFFFF_FFFF) == [.queueNotifyData, .queueReset])
+        #expect(Field.touched(offset: 0xFFF, size: 8).isEmpty)
+        #expect(Field.allCases.filter(\.isReadOnly) == [.deviceFeature, .numQueues, .configGeneration, .queueNotifyOff, .queueNotifyData])
+    }
+
+    @Test("the fields tile the structure: each starts where the one before ends, up to queue_reset's end at 0x3C")
+    func layout() {
+        var end: UInt64 = 0
+        for field in Field.allCases.sorted(by: { $0.rawValue < $1.rawValue }) {
+            #expect(field.rawValue == end, "\(field.name)")
+            end = field.rawValue + field.width
+        }
+        #expect(end == 0x3C)
+    }
+
+    @Test("the selected queue and whether it is enabled: set by queue_enable, cleared by queue_reset and by a device reset")
+    func selectedQueueEnabled() {
+        var config = CommonConfig()
+        _ = Self.setUp(&config, queue: 2, size: 0x40, base: 0x10_0000)
+        #expect(config.selectedQueue == 2 && config.selectedQueueEnabled)
+        Self.write(&config, .queueSelect, 3)
+        #expect(config.selectedQueue == 3 && !config.selectedQueueEnabled)
+        Self.write(&config, .queueSelect, 2)
+        Self.write(&config, .queueReset, 1)
+        #expect(!config.selectedQueueEnabled)
+        _ = Self.setUp(&config, queue: 2, size: 0x40, base: 0x10_0000)
+        Self.write(&config, .deviceStatus, 0)
+        #expect(config.selectedQueue == 0 && !config.selectedQueueEnabled)
+    }
 }
