@@ -43,6 +43,7 @@ public enum QEMUMessage: String, Sendable, CaseIterable {
     case mmioBadOffset = "bad register offset"
     case mmioFeatureSelect = "guest_features_sel > 0 in legacy mode"
     case queueEnableLegacy = "queue_enable is only supported in devices of virtio 1.0"
+    case queueEnableValue = "wrong value for queue_enable"
     case alignmentChange = "tried to modify queue alignment for virtio-1 device"
 
     /// The text QEMU prints; matched anywhere in a line that is not a trace event.

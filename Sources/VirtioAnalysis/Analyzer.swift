@@ -78,6 +78,9 @@ public struct Analyzer {
         /// to the structure at `commonConfigBase`.
         var commonConfigStatus = false
         var commonConfigBase: UInt64 = 0
+        /// A virtio-pci `queue_enable` write other than 1, already reported: QEMU's
+        /// "wrong value for queue_enable" next is the same fault.
+        var queueEnableValueReported = false
     }
 
     /// Plain values only, so that passing it on costs no reference counting per event.
@@ -262,7 +265,9 @@ public struct Analyzer {
             let offset = CommonConfig.offset(ofTraced: address)
             let base = address - offset
             if let device = self.commonConfigDevices[base] {
-                self.checkCommonConfig(CommonConfigWrite(offset: offset, size: UInt64(size), value: value), device: device, record: record)
+                let write = CommonConfigWrite(offset: offset, size: UInt64(size), value: value)
+                self.checkCommonConfig(write, device: device, record: record)
+                self.lookBehind.queueEnableValueReported = write.field == .queueEnable && value != 1
             }
             if offset == CommonConfig.Field.deviceStatus.rawValue {
                 // The status change itself is taken from the `virtio_set_status` that follows.
@@ -304,7 +309,9 @@ public struct Analyzer {
             }
 
         case .qemuMessage(let message, let text):
-            self.emit(QEMUReported.rule(for: message), "QEMU reported: \(text)", line: record.line, time: record.timestamp)
+            if !(message == .queueEnableValue && previous.queueEnableValueReported) {
+                self.emit(QEMUReported.rule(for: message), "QEMU reported: \(text)", line: record.line, time: record.timestamp)
+            }
             if previous.registerWrite { self.registerWriteRejected(message) }
             // A device that finds a request malformed detaches the element it just popped (not traced).
             if previous.pop, let (queue, elem) = self.lastPop {

@@ -156,4 +156,17 @@ struct CommonConfigTraceTests {
         #expect(report.findings.first?.location.device?.hasSuffix("0xa") == true)
         #expect(report.findings.last?.message.contains("at offset 0x14 writes config_generation, read-only") == true)
     }
+
+    @Test("QEMU's \"wrong value for queue_enable\" is PCI-ENABLE-LAST at its line without the write in the trace, and not again right after the write reported")
+    func queueEnableMessage() throws {
+        let message = "2026-01-02T03:04:05.000001Z qemu-system-x86_64: wrong value for queue_enable 0"
+        let probe = Self.probe(0xFEBF_4000, "0xa", low: 0, rings: 0x10_0000)
+        let alone = try analyze(text: (probe.filter { !$0.contains("memory_region_ops_write") } + [message]).joined(separator: "\n") + "\n")
+        #expect(alone.findings.map(\.rule.id) == ["PCI-ENABLE-LAST"])
+        #expect(alone.findings.first?.message.hasPrefix("QEMU reported:") == true)
+        let both = try analyze(text: (probe + [Self.write(0xFEBF_4000, 0x1C, 0), message]).joined(separator: "\n") + "\n")
+        #expect(both.findings.map(\.rule.id) == ["PCI-ENABLE-LAST"])
+        #expect(both.findings.first?.location.line == probe.count + 1)
+        #expect(both.findings.first?.message == "queue_enable written as 0 for queue 0 (a driver writes only 1 there)")
+    }
 }

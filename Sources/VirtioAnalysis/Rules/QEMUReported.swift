@@ -105,6 +105,7 @@ enum QEMUReported {
         case .mmioLegacyRegister, .mmioModernRegister, .queueEnableLegacy, .alignmentChange:
             return Self.mmioLegacyRegisters
         case .mmioFeatureSelect: return Self.legacyFeatureSelect
+        case .queueEnableValue: return EnableLast.info
         }
     }
 
