@@ -152,6 +152,11 @@ struct RoundGaps: Equatable {
     static let threshold = 0.000_1
     var count = 0
     var longest = 0.0
+    /// Over the rounds, in microseconds: how long the sampler waited while another task had its
+    /// processor, and how long the hypervisor ran something else there (``ProcessorTime``);
+    /// nil until the sampler stops, or where the kernel does not say.
+    var waitingMicroseconds: Int?
+    var stealMicroseconds: Int?
 
     /// A round began `interval` seconds after the one before.
     mutating func round(after interval: Double) {
@@ -238,6 +243,11 @@ final class Sampler: @unchecked Sendable {
     private func loop() {
         if let processor = self.processor, ProcessorSet([processor]).apply() { self.placed.store(true, ordering: .relaxed) }
         WarmUp.run()
+        let processorTime = ProcessorTime.now(processor: self.ownProcessor)
+        defer {
+            (self.rings.gaps.waitingMicroseconds, self.rings.gaps.stealMicroseconds) =
+                ProcessorTime.now(processor: self.ownProcessor).since(processorTime)
+        }
         var lastTracePoll = 0.0
         var lastRound = QMPConnection.now()
         while self.running {

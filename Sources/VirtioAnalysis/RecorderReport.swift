@@ -8,9 +8,15 @@ public struct RecorderReport: Sendable, Equatable {
         public var overMicroseconds: Int
         public var count: Int
         public var longestMicroseconds: Int
+        /// Over the run: how long the sampler waited while another task of the machine had its
+        /// processor, and how long the hypervisor ran something else on that processor (steal).
+        /// Nil where the kernel does not say, and from a recorder before they were counted.
+        public var waitingMicroseconds: Int?
+        public var stealMicroseconds: Int?
 
-        public init(overMicroseconds: Int, count: Int, longestMicroseconds: Int) {
+        public init(overMicroseconds: Int, count: Int, longestMicroseconds: Int, waitingMicroseconds: Int? = nil, stealMicroseconds: Int? = nil) {
             (self.overMicroseconds, self.count, self.longestMicroseconds) = (overMicroseconds, count, longestMicroseconds)
+            (self.waitingMicroseconds, self.stealMicroseconds) = (waitingMicroseconds, stealMicroseconds)
         }
     }
 

@@ -211,6 +211,8 @@ public enum JSONReporter {
             json.number("overMicroseconds", gaps.overMicroseconds)
             json.number("count", gaps.count)
             json.number("longestMicroseconds", gaps.longestMicroseconds)
+            if let waiting = gaps.waitingMicroseconds { json.number("waitingMicroseconds", waiting) } else { json.string("waitingMicroseconds", nil) }
+            if let steal = gaps.stealMicroseconds { json.number("stealMicroseconds", steal) } else { json.string("stealMicroseconds", nil) }
             json.endObject()
         } else {
             json.string("samplerGaps", nil)

@@ -110,10 +110,18 @@ public enum TextReporter {
             "\(Format.grouped(recorder.missed)) entries missed, "
                 + (recorder.late.map { "\(Format.grouped($0)) chains read only once completed" } ?? "chains read late not counted"))
         if let gaps = recorder.samplerGaps {
-            let longest = Int64(clamping: gaps.longestMicroseconds).multipliedReportingOverflow(by: 1_000)
+            // A manifest's count of microseconds, told as a duration (a hostile one clamped).
+            func duration(_ microseconds: Int) -> String {
+                let nanoseconds = Int64(clamping: max(microseconds, 0)).multipliedReportingOverflow(by: 1_000)
+                return Format.duration(nanoseconds.overflow ? .max : nanoseconds.partialValue)
+            }
             parts.append(
                 "the sampler began \(Format.grouped(gaps.count)) rounds more than \(gaps.overMicroseconds) µs after the one before "
-                    + "(the longest gap \(Format.duration(longest.overflow ? .max : longest.partialValue)))")
+                    + "(the longest gap \(duration(gaps.longestMicroseconds)))")
+            if let waiting = gaps.waitingMicroseconds {
+                parts.append("it waited \(duration(waiting)) in all while other tasks had its processor")
+            }
+            if let steal = gaps.stealMicroseconds { parts.append("the hypervisor took \(duration(steal)) of that processor") }
         }
         return "Recorder (run.json): " + parts.joined(separator: "; ") + "\n"
     }

@@ -44,10 +44,11 @@ struct RecordedRunTests {
         let queues = #"[{"device": "a", "queue": 0, "missed": 2, "late": 1}, {"device": "a", "queue": 1, "missed": 3, "late": 0, "resets": 2}]"#
         #expect(
             try account(#"{"schema": "vqscope.run", "version": 1, "qemu": {"version": "7.2.22"}, "exitStatus": 0, "#
-                + #""samplerGaps": {"overMicroseconds": 100, "count": 32, "longestMicroseconds": 5873}, "queues": \#(queues)}"#)
+                + #""samplerGaps": {"overMicroseconds": 100, "count": 32, "longestMicroseconds": 5873, "waitingMicroseconds": 433862, "#
+                + #""stealMicroseconds": null}, "queues": \#(queues)}"#)
                 == RecorderReport(
                     qemuVersion: "7.2.22", exitStatus: 0, missed: 5, late: 1,
-                    samplerGaps: .init(overMicroseconds: 100, count: 32, longestMicroseconds: 5873)))
+                    samplerGaps: .init(overMicroseconds: 100, count: 32, longestMicroseconds: 5873, waitingMicroseconds: 433862)))
         // Before late entries and sampler gaps were counted.
         #expect(
             try account(#"{"schema": "vqscope.run", "version": 1, "exitStatus": 1, "queues": [{"missed": 4}]}"#)

@@ -186,19 +186,22 @@ struct CLITests {
         let run = try RefilledRunFixture.directory(copied: [200])
         defer { try? FileManager.default.removeItem(atPath: run.path) }
         try (#"{"schema": "vqscope.run", "version": 1, "qemu": {"version": "7.2.22"}, "exitStatus": 0, "#
-            + #""samplerGaps": {"overMicroseconds": 100, "count": 32, "longestMicroseconds": 5873}, "queues": [{"missed": 2, "late": 1}]}"#)
+            + #""samplerGaps": {"overMicroseconds": 100, "count": 32, "longestMicroseconds": 5873, "waitingMicroseconds": 433862, "#
+            + #""stealMicroseconds": 20000}, "queues": [{"missed": 2, "late": 1}]}"#)
             .write(toFile: run.path + "/run.json", atomically: false, encoding: .utf8)
         let text = Analyze.execute(trace: run.path, format: .text, failOn: .error)
         // Each recorded queue with the trace's device it is joined with (the only network device on both sides).
         #expect(text.output.contains("\n  virtio-net@/n  net@0x55d0c0003000  0 "))
         #expect(text.output.contains(
             "Recorder (run.json): QEMU 7.2.22 exited with 0; 2 entries missed, 1 chains read only once completed; "
-                + "the sampler began 32 rounds more than 100 µs after the one before (the longest gap 5.87 ms)\n"))
+                + "the sampler began 32 rounds more than 100 µs after the one before (the longest gap 5.87 ms); "
+                + "it waited 433.86 ms in all while other tasks had its processor; the hypervisor took 20.00 ms of that processor\n"))
         let json = Analyze.execute(trace: run.path, format: .json, failOn: .error)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
         let recorder = try #require((object["recording"] as? [String: Any])?["recorder"] as? [String: Any])
         #expect(recorder["missed"] as? Int == 2 && recorder["late"] as? Int == 1 && recorder["qemuVersion"] as? String == "7.2.22")
-        #expect((recorder["samplerGaps"] as? [String: Any])?["longestMicroseconds"] as? Int == 5873)
+        let gaps = try #require(recorder["samplerGaps"] as? [String: Any])
+        #expect(gaps["longestMicroseconds"] as? Int == 5873 && gaps["waitingMicroseconds"] as? Int == 433862 && gaps["stealMicroseconds"] as? Int == 20000)
         try FileManager.default.removeItem(atPath: run.path + "/run.json")
         #expect(Analyze.execute(trace: run.path, format: .text, failOn: .error).output.contains("Recorder: no readable run.json"))
     }

@@ -10,7 +10,9 @@
 # the wall time of both, the recorder's own peak RSS (VmHWM), and the share of ring
 # transitions it missed (missed / (chains made available + used elements + missed)), with
 # the frames check_record.py found against QEMU's filter-dump, and the chains it read only
-# once the device had used them (`late`: recorded, not judged; not counted as missed).
+# once the device had used them (`late`: recorded, not judged; not counted as missed), and
+# per run the sampler's longest gap with the time it waited while other tasks had its
+# processor and the time the hypervisor took (run.json `samplerGaps`).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -59,7 +61,7 @@ python3 - "$out" "$runs" <<'PY'
 import json, os, re, statistics, sys
 out, runs = sys.argv[1], int(sys.argv[2])
 for kind in ("split", "packed"):
-    plain, recorded, wall_plain, wall_recorded, shares, frames, totals = [], [], [], [], [], [], []
+    plain, recorded, wall_plain, wall_recorded, shares, frames, totals, lost = [], [], [], [], [], [], [], []
     for run in range(1, runs + 1):
         base = os.path.join(out, f"{kind}-{run}")
         timing = json.load(open(os.path.join(base, "timing.json")))
@@ -69,6 +71,9 @@ for kind in ("split", "packed"):
                             open(base + ".log").read())
         avail, used, missed, late = map(int, summary.groups())
         shares.append(missed / (avail + used + missed)); totals.append((avail, used, missed, late))
+        gaps = json.load(open(os.path.join(base, "run", "run.json"))).get("samplerGaps") or {}
+        lost.append("/".join("?" if gaps.get(key) is None else f"{gaps[key] / 1000:.0f}"
+                             for key in ("longestMicroseconds", "waitingMicroseconds", "stealMicroseconds")))
         found = re.search(r"(\d+) frames of filter-dump's (\d+)", open(base + ".check").read())
         frames.append(f"{found.group(1)}/{found.group(2)}" if found else "?")
     rss = [int(line) for line in open(os.path.join(out, f"rss-{kind}.txt")) if line.strip().isdigit()]
@@ -80,4 +85,5 @@ for kind in ("split", "packed"):
     print(f"{kind}: missed {statistics.median(shares) * 100:.2f} % of transitions (median; "
           + ", ".join(f"{m} of {a + u + m}" for a, u, m, _ in totals) + "); chains read only once completed "
           + ", ".join(str(late) for *_, late in totals) + f"; frames found {', '.join(frames)}")
+    print(f"{kind}: sampler's longest gap / time waiting while other tasks had its processor / steal, ms: {', '.join(lost)}")
 PY

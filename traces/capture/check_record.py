@@ -164,8 +164,11 @@ def main():
     count(verdict("record processors", problems, f"sampler on processor {sampler}, QEMU on {qemu}"))
     gaps = manifest.get("samplerGaps")
     if gaps is not None:
+        lost = "".join(f", {what} {gaps[key] / 1000:.1f} ms" for key, what in
+                       (("waitingMicroseconds", "waiting while other tasks had its processor"),
+                        ("stealMicroseconds", "taken by the hypervisor")) if gaps.get(key) is not None)
         print(f"info record sampler: {gaps['count']} rounds began more than {gaps['overMicroseconds']} µs after the one "
-              f"before (the longest gap {gaps['longestMicroseconds']} µs)")
+              f"before (the longest gap {gaps['longestMicroseconds']} µs){lost}")
 
     # 4. Overhead (reported, not judged: TCG timings on a shared 2-core machine vary).
     timing = json.load(open(os.path.join(outdir, "timing.json")))
