@@ -19,9 +19,9 @@ struct ProcessorTime: Equatable {
     /// The calling thread's, and `processor`'s.
     static func now(processor: Int?) -> ProcessorTime {
         ProcessorTime(
-            waitingNanoseconds: Self.read("/proc/thread-self/schedstat", limit: 256).flatMap(Self.waiting(schedstat:)),
+            waitingNanoseconds: ProcFile.read("/proc/thread-self/schedstat", limit: 256).flatMap(Self.waiting(schedstat:)),
             stealTicks: processor.flatMap { processor in
-                Self.read("/proc/stat", limit: 1 << 20).flatMap { Self.steal(stat: $0, processor: processor) }
+                ProcFile.read("/proc/stat", limit: 1 << 20).flatMap { Self.steal(stat: $0, processor: processor) }
             })
     }
 
@@ -42,7 +42,7 @@ struct ProcessorTime: Equatable {
 
     /// The second field of a `schedstat` line: "run-time wait-time timeslices".
     static func waiting(schedstat: [UInt8]) -> UInt64? {
-        let fields = Self.fields(schedstat[...])
+        let fields = ProcFile.numbers(schedstat[...])
         return fields.count >= 3 ? fields[1] : nil
     }
 
@@ -50,43 +50,9 @@ struct ProcessorTime: Equatable {
     static func steal(stat: [UInt8], processor: Int) -> UInt64? {
         let label = Array("cpu\(processor) ".utf8)
         for line in stat.split(separator: UInt8(ascii: "\n")) where line.starts(with: label) {
-            let columns = Self.fields(line.dropFirst(label.count))
+            let columns = ProcFile.numbers(line.dropFirst(label.count))
             return columns.count >= 8 ? columns[7] : nil
         }
         return nil
-    }
-
-    /// The decimal numbers of a space-separated line, up to the first field that is not one
-    /// (a number too large for 64 bits ends the list too).
-    private static func fields(_ line: ArraySlice<UInt8>) -> [UInt64] {
-        var numbers: [UInt64] = []
-        for field in line.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") }) {
-            var value: UInt64 = 0
-            for byte in field {
-                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return numbers }
-                let (times, overflow) = value.multipliedReportingOverflow(by: 10)
-                let (sum, carry) = times.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
-                guard !overflow, !carry else { return numbers }
-                value = sum
-            }
-            numbers.append(value)
-        }
-        return numbers
-    }
-
-    /// A small file of /proc, whole (its size is not known beforehand); nil if it cannot be
-    /// read or is larger than `limit`.
-    private static func read(_ path: String, limit: Int) -> [UInt8]? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var bytes = [UInt8](repeating: 0, count: limit + 1)
-        var filled = 0
-        while filled < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + filled, $0.count - filled) }
-            guard count > 0 else { break }
-            filled += count
-        }
-        return filled <= limit ? Array(bytes[..<filled]) : nil
     }
 }

@@ -50,4 +50,12 @@ struct ProcessorTimeTests {
         #expect((now.stealTicks != nil) == (access("/proc/stat", R_OK) == 0))
         #expect(ProcessorTime.now(processor: nil).stealTicks == nil)
     }
+
+    @Test("VmHWM from a status file, in KiB; a status without it, or with no number, says nothing; this process has one")
+    func peakResident() {
+        #expect(ProcFile.peakResidentKiB(status: Array("Name:\tvqscope\nVmPeak:\t  99 kB\nVmHWM:\t   31744 kB\nVmRSS: 1 kB\n".utf8)) == 31744)
+        #expect(ProcFile.peakResidentKiB(status: Array("Name:\tvqscope\nVmRSS:\t 1 kB\n".utf8)) == nil)
+        #expect(ProcFile.peakResidentKiB(status: Array("VmHWM:\t kB\n".utf8)) == nil)
+        #expect((ProcFile.peakResidentKiB() ?? 0) > 0)
+    }
 }

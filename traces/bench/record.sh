@@ -7,7 +7,8 @@
 # packed=on (PACKED=1). Each run boots the Linux guest twice, one guest at a time: plainly
 # (the baseline, measured in the same run) and under `vqscope record`. Prints, per ring kind,
 # the medians of the guest's own uptime at power-off (plain, recorded, and the overhead),
-# the wall time of both, the recorder's own peak RSS (VmHWM), and the share of ring
+# the wall time of both, the recorder's own peak RSS (VmHWM, from run.json: polling it from
+# outside ran a process every 200 ms that could take the sampler's processor), and the share of ring
 # transitions it missed (missed / (chains made available + used elements + missed)), with
 # the frames check_record.py found against QEMU's filter-dump, and the chains it read only
 # once the device had used them (`late`: recorded, not judged; not counted as missed), and
@@ -26,42 +27,21 @@ if [ -n "${VQSCOPE:-}" ]; then vqscope=$VQSCOPE; else
     swift build -c release --scratch-path .build-release --product vqscope >&2
     vqscope="$root/.build-release/release/vqscope"
 fi
-# The recorder's own peak RSS (VmHWM, polled until it exits): GNU time would report QEMU's,
-# as `record` waits for QEMU and a child's peak counts as the parent's.
-cat >"$out/vqscope-timed" <<WRAP
-#!/bin/sh
-[ "\$1" = record ] || exec "$vqscope" "\$@"
-"$vqscope" "\$@" &
-pid=\$!
-peak=0
-while kill -0 \$pid 2>/dev/null; do
-    now=\$(awk '/^VmHWM/ {print \$2}' /proc/\$pid/status 2>/dev/null)
-    [ -n "\$now" ] && peak=\$now
-    sleep 0.2
-done
-wait \$pid
-status=\$?
-echo \$peak >>"$out/rss.txt"
-exit \$status
-WRAP
-chmod +x "$out/vqscope-timed"
 
 for kind in split packed; do
-    : >"$out/rss.txt"
     for run in $(seq "$runs"); do
         dir="$out/$kind-$run"
-        PACKED=$([ "$kind" = packed ] && echo 1 || true) bash traces/capture/record-linux.sh "$out/vqscope-timed" "$dir" >"$dir.log" 2>&1
+        PACKED=$([ "$kind" = packed ] && echo 1 || true) bash traces/capture/record-linux.sh "$vqscope" "$dir" >"$dir.log" 2>&1
         python3 traces/capture/check_record.py "$vqscope" "$dir" >"$dir.check" 2>&1 || true
         rm -f "$dir/run/guest-ram"
     done
-    mv "$out/rss.txt" "$out/rss-$kind.txt"
 done
 
 python3 - "$out" "$runs" <<'PY'
 import json, os, re, statistics, sys
 out, runs = sys.argv[1], int(sys.argv[2])
 for kind in ("split", "packed"):
-    plain, recorded, wall_plain, wall_recorded, shares, frames, totals, lost = [], [], [], [], [], [], [], []
+    plain, recorded, wall_plain, wall_recorded, shares, frames, totals, lost, rss = [], [], [], [], [], [], [], [], []
     for run in range(1, runs + 1):
         base = os.path.join(out, f"{kind}-{run}")
         timing = json.load(open(os.path.join(base, "timing.json")))
@@ -71,17 +51,19 @@ for kind in ("split", "packed"):
                             open(base + ".log").read())
         avail, used, missed, late = map(int, summary.groups())
         shares.append(missed / (avail + used + missed)); totals.append((avail, used, missed, late))
-        gaps = json.load(open(os.path.join(base, "run", "run.json"))).get("samplerGaps") or {}
+        manifest = json.load(open(os.path.join(base, "run", "run.json")))
+        rss.append(manifest.get("peakResidentKiB"))
+        gaps = manifest.get("samplerGaps") or {}
         lost.append("/".join("?" if gaps.get(key) is None else f"{gaps[key] / 1000:.0f}"
                              for key in ("longestMicroseconds", "waitingMicroseconds", "stealMicroseconds")))
         found = re.search(r"(\d+) frames of filter-dump's (\d+)", open(base + ".check").read())
         frames.append(f"{found.group(1)}/{found.group(2)}" if found else "?")
-    rss = [int(line) for line in open(os.path.join(out, f"rss-{kind}.txt")) if line.strip().isdigit()]
     up_plain, up_recorded = statistics.median(plain), statistics.median(recorded)
     print(f"{kind}: {runs} runs; guest uptime median {up_plain:.2f} s plain, {up_recorded:.2f} s recorded "
           f"({(up_recorded / up_plain - 1) * 100:+.1f} %; each run {', '.join(f'{(r / p - 1) * 100:+.1f} %' for p, r in zip(plain, recorded))}); "
           f"wall median {statistics.median(wall_plain):.1f} s and {statistics.median(wall_recorded):.1f} s; "
-          f"recorder peak RSS {max(rss) / 1024:.0f} MiB")
+          f"recorder peak RSS {max(r for r in rss if r is not None) / 1024:.0f} MiB" if any(r is not None for r in rss)
+          else "recorder peak RSS not reported")
     print(f"{kind}: missed {statistics.median(shares) * 100:.2f} % of transitions (median; "
           + ", ".join(f"{m} of {a + u + m}" for a, u, m, _ in totals) + "); chains read only once completed "
           + ", ".join(str(late) for *_, late in totals) + f"; frames found {', '.join(frames)}")

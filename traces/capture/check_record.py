@@ -167,6 +167,8 @@ def main():
         lost = "".join(f", {what} {gaps[key] / 1000:.1f} ms" for key, what in
                        (("waitingMicroseconds", "waiting while other tasks had its processor"),
                         ("stealMicroseconds", "taken by the hypervisor")) if gaps.get(key) is not None)
+        if manifest.get("peakResidentKiB") is not None:
+            print(f"info record peak RSS: {manifest['peakResidentKiB'] / 1024:.0f} MiB (the recorder's own, VmHWM)")
         print(f"info record sampler: {gaps['count']} rounds began more than {gaps['overMicroseconds']} µs after the one "
               f"before (the longest gap {gaps['longestMicroseconds']} µs){lost}")
 

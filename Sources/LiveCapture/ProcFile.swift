@@ -1,0 +1,55 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Small files of /proc, read whole and parsed without trusting them.
+enum ProcFile {
+    /// The decimal numbers of a space-separated line, up to the first field that is not one
+    /// (a number too large for 64 bits ends the list too).
+    static func numbers(_ line: ArraySlice<UInt8>) -> [UInt64] {
+        var numbers: [UInt64] = []
+        for field in line.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") }) {
+            var value: UInt64 = 0
+            for byte in field {
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return numbers }
+                let (times, overflow) = value.multipliedReportingOverflow(by: 10)
+                let (sum, carry) = times.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+                guard !overflow, !carry else { return numbers }
+                value = sum
+            }
+            numbers.append(value)
+        }
+        return numbers
+    }
+
+    /// A small file of /proc, whole (its size is not known beforehand); nil if it cannot be
+    /// read or is larger than `limit`.
+    static func read(_ path: String, limit: Int) -> [UInt8]? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes = [UInt8](repeating: 0, count: limit + 1)
+        var filled = 0
+        while filled < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + filled, $0.count - filled) }
+            guard count > 0 else { break }
+            filled += count
+        }
+        return filled <= limit ? Array(bytes[..<filled]) : nil
+    }
+
+    /// The process's peak resident set size (VmHWM in `/proc/self/status`), in KiB.
+    static func peakResidentKiB() -> Int? {
+        Self.read("/proc/self/status", limit: 1 << 16).flatMap { Self.peakResidentKiB(status: $0) }
+    }
+
+    /// The VmHWM line of a `status` file: "VmHWM:\t   31744 kB".
+    static func peakResidentKiB(status: [UInt8]) -> Int? {
+        let label = Array("VmHWM:".utf8)
+        for line in status.split(separator: UInt8(ascii: "\n")) where line.starts(with: label) {
+            let value = line.dropFirst(label.count).drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+            return Self.numbers(value).first.map { Int(clamping: $0) }
+        }
+        return nil
+    }
+}
