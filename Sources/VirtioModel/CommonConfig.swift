@@ -83,8 +83,8 @@ public struct CommonConfig: Sendable, Equatable {
         /// The fields a write of `size` bytes at `offset` touches, in offset order (a size
         /// over 8, which no access has, is taken as 8).
         public static func touched(offset: UInt64, size: UInt64) -> [Field] {
-            let end = offset + min(size, 8)  // offset < qemuRegionSize: no overflow
-            return Self.allCases.filter { $0.rawValue < end && offset < $0.rawValue + $0.width }
+            let (end, overflow) = offset.addingReportingOverflow(min(size, 8))
+            return Self.allCases.filter { ($0.rawValue < end || overflow) && offset < $0.rawValue + $0.width }
         }
     }
 

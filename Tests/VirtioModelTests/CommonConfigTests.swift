@@ -112,6 +112,7 @@ struct CommonConfigTests {
         #expect(Field.touched(offset: 0x22, size: 1) == [.queueDescLow])
         #expect(Field.touched(offset: 0x38, size: 0xFFFF_FFFF) == [.queueNotifyData, .queueReset])
         #expect(Field.touched(offset: 0xFFF, size: 8).isEmpty)
+        #expect(Field.touched(offset: .max - 2, size: 8).isEmpty)
         #expect(Field.allCases.filter(\.isReadOnly) == [.deviceFeature, .numQueues, .configGeneration, .queueNotifyOff, .queueNotifyData])
     }
 
