@@ -22,25 +22,9 @@ enum ProcFile {
         return numbers
     }
 
-    /// A small file of /proc, whole (its size is not known beforehand); nil if it cannot be
-    /// read or is larger than `limit`.
-    static func read(_ path: String, limit: Int) -> [UInt8]? {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var bytes = [UInt8](repeating: 0, count: limit + 1)
-        var filled = 0
-        while filled < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress! + filled, $0.count - filled) }
-            guard count > 0 else { break }
-            filled += count
-        }
-        return filled <= limit ? Array(bytes[..<filled]) : nil
-    }
-
     /// The process's peak resident set size (VmHWM in `/proc/self/status`), in KiB.
     static func peakResidentKiB() -> Int? {
-        Self.read("/proc/self/status", limit: 1 << 16).flatMap { Self.peakResidentKiB(status: $0) }
+        SmallFile.read("/proc/self/status", limit: 1 << 16).flatMap { Self.peakResidentKiB(status: $0) }
     }
 
     /// The VmHWM line of a `status` file: "VmHWM:\t   31744 kB".

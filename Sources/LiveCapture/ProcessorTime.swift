@@ -19,9 +19,9 @@ struct ProcessorTime: Equatable {
     /// The calling thread's, and `processor`'s.
     static func now(processor: Int?) -> ProcessorTime {
         ProcessorTime(
-            waitingNanoseconds: ProcFile.read("/proc/thread-self/schedstat", limit: 256).flatMap(Self.waiting(schedstat:)),
+            waitingNanoseconds: SmallFile.read("/proc/thread-self/schedstat", limit: 256).flatMap(Self.waiting(schedstat:)),
             stealTicks: processor.flatMap { processor in
-                ProcFile.read("/proc/stat", limit: 1 << 20).flatMap { Self.steal(stat: $0, processor: processor) }
+                SmallFile.read("/proc/stat", limit: 1 << 20).flatMap { Self.steal(stat: $0, processor: processor) }
             })
     }
 

@@ -105,17 +105,8 @@ public enum RecordedRun {
     /// without overflow, negative ones taken as 0; chains read late only if some queue has
     /// the count (a recorder before 2101b41 wrote none).
     static func recorderReport(directory: String) -> RecorderReport? {
-        guard let file = try? InputFile(path: directory + "/run.json") else { return nil }
-        var bytes = [UInt8](repeating: 0, count: Self.maximumManifest + 1)
-        var filled = 0
-        while filled < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { buffer in
-                (try? file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))) ?? 0
-            }
-            guard count > 0 else { break }
-            filled += count
-        }
-        guard filled <= Self.maximumManifest, let manifest = try? JSONDecoder().decode(Manifest.self, from: Data(bytes[..<filled])),
+        guard let bytes = SmallFile.read(directory + "/run.json", limit: Self.maximumManifest) else { return nil }
+        guard let manifest = try? JSONDecoder().decode(Manifest.self, from: Data(bytes)),
             manifest.schema == "vqscope.run", manifest.version == 1
         else { return nil }
         func sum(_ count: (Manifest.Queue) -> Int?) -> Int {

@@ -77,11 +77,16 @@ extension Analyzer {
 
 /// virtio-pci common configuration writes, once a status write named the structure's device.
 extension Analyzer {
-    /// Runs the common configuration rules on `write`, against the device as it was before it.
-    mutating func checkCommonConfig(_ write: CommonConfigWrite, device: Int, record: TraceRecord) {
+    /// Runs the common configuration rules on `write`, against the device as it was before it;
+    /// the IDs of the rules it broke.
+    mutating func checkCommonConfig(_ write: CommonConfigWrite, device: Int, record: TraceRecord) -> [String] {
         let context = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
+        var broken: [String] = []
         for rule in RuleCatalog.commonConfigRules {
-            if let message = rule.check(write, device: context) { self.emit(rule.info, message, record: record, device: device) }
+            guard let message = rule.check(write, device: context) else { continue }
+            self.emit(rule.info, message, record: record, device: device)
+            broken.append(rule.info.id)
         }
+        return broken
     }
 }

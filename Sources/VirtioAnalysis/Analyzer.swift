@@ -266,8 +266,8 @@ public struct Analyzer {
             let base = address - offset
             if let device = self.commonConfigDevices[base] {
                 let write = CommonConfigWrite(offset: offset, size: UInt64(size), value: value)
-                self.checkCommonConfig(write, device: device, record: record)
-                self.lookBehind.queueEnableValueReported = write.field == .queueEnable && value != 1
+                let broken = self.checkCommonConfig(write, device: device, record: record)
+                self.lookBehind.queueEnableValueReported = write.field == .queueEnable && broken.contains(EnableLast.info.id)
             }
             if offset == CommonConfig.Field.deviceStatus.rawValue {
                 // The status change itself is taken from the `virtio_set_status` that follows.

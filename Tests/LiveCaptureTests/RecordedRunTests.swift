@@ -30,7 +30,7 @@ struct RecordedRunTests {
         #expect(report.recordedQueues.map(\.missed) == [1, 0])
     }
 
-    @Test("run.json read back into the analysis: QEMU's version and status, the queues' missed and late entries summed, the sampler's gaps; none without a readable manifest, late unknown from an older recorder, hostile counts clamped")
+    @Test("run.json read back into the analysis: QEMU's version and status, the queues' missed and late entries summed, the sampler's gaps; none without a readable manifest, late unknown from an older recorder, hostile counts clamped, a FIFO or a directory in its place read as none", .timeLimit(.minutes(1)))
     func recorderAccount() throws {
         let run = try RefilledRunFixture.directory(copied: [200])
         defer { try? FileManager.default.removeItem(atPath: run.path) }
@@ -59,6 +59,14 @@ struct RecordedRunTests {
                 == RecorderReport(qemuVersion: nil, exitStatus: nil, missed: .max, late: 0, samplerGaps: nil))
         #expect(try account(nil) == nil)
         #expect(try account(#"{"schema": "vqscope.run", "version": 2, "queues": []}"#) == nil)
+        // A FIFO or a directory in its place: none, and no hang waiting for a writer.
+        try FileManager.default.removeItem(atPath: manifest)
+        #expect(mkfifo(manifest, 0o600) == 0)
+        #expect(RecordedRun.recorderReport(directory: run.path) == nil)
+        try FileManager.default.removeItem(atPath: manifest)
+        try FileManager.default.createDirectory(atPath: manifest, withIntermediateDirectories: false)
+        #expect(RecordedRun.recorderReport(directory: run.path) == nil)
+        try FileManager.default.removeItem(atPath: manifest)
         #expect(try account("not json") == nil)
         #expect(try account(#"{"schema": "vqscope.run", "version": 1, "pad": ""# + String(repeating: " ", count: RecordedRun.maximumManifest) + "\"}") == nil)
     }
