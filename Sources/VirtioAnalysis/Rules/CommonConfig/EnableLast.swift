@@ -13,7 +13,7 @@ import VirtioModel
 struct EnableLast: CommonConfigRule {
     static let info = RuleInfo(
         id: "PCI-ENABLE-LAST", severity: .error, section: "4.1.4.3.2",
-        summary: "a queue's size and ring addresses are written before queue_enable=1; queue_enable is never written 0",
+        summary: "a queue's size and ring addresses are written before queue_enable=1; queue_enable is only ever written 1",
         party: .driver,
         evidence: "memory_region_ops_write of queue_enable (0x1C) and of queue_size or the ring addresses after it; "
             + "QEMU: \"wrong value for queue_enable\"")
