@@ -9,14 +9,9 @@ enum ProcFile {
     static func numbers(_ line: ArraySlice<UInt8>) -> [UInt64] {
         var numbers: [UInt64] = []
         for field in line.split(whereSeparator: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") }) {
-            var value: UInt64 = 0
-            for byte in field {
-                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return numbers }
-                let (times, overflow) = value.multipliedReportingOverflow(by: 10)
-                let (sum, carry) = times.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
-                guard !overflow, !carry else { return numbers }
-                value = sum
-            }
+            guard field.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+                let value = UInt64(String(decoding: field, as: UTF8.self))
+            else { break }
             numbers.append(value)
         }
         return numbers
