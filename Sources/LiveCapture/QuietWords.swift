@@ -1,12 +1,13 @@
 import GuestMemory
 
 /// The words of guest RAM a scan of a queue reads first, as they were when a scan began that
-/// recorded nothing and left nothing pending (``WatchedQueue/isSettled(reading:)``): a split ring's
-/// `used.idx` and `avail.idx` (§2.7.6, §2.7.8) and, with VIRTIO_F_EVENT_IDX, its `used_event`
-/// and `avail_event`; a packed ring's two event suppression structures (§2.8.10) and the flags
-/// of the slots at its two cursors (§2.8.1). Everything else a scan reads it reads only when
-/// one of these has moved, so while they hold what they held another scan would read the same
-/// and record nothing: the sampler compares these words and no more (``WatchedQueue/scan``).
+/// recorded nothing and left nothing pending (``WatchedQueue/isSettled(reading:)``): a split
+/// ring's `used.idx` and `avail.idx` (§2.7.6, §2.7.8), its two `flags` words (§2.7.7, §2.7.10)
+/// and, with VIRTIO_F_EVENT_IDX, its `used_event` and `avail_event`; a packed ring's two event
+/// suppression structures (§2.8.10) and the flags of the slots at its two cursors (§2.8.1).
+/// Everything else a scan reads it reads only when one of these has moved, so while they hold
+/// what they held another scan would read the same and record nothing: the sampler compares
+/// these words and no more (``WatchedQueue/scan``).
 ///
 /// A scan of every queue then costs little more than the busy ones: virtio-serial alone has
 /// 64 queues, mostly never used, and reading them all through ``GuestMemoryMap`` took the
@@ -38,7 +39,7 @@ struct QuietWords {
 
 extension WatchedQueue {
     /// Where the words are that a scan reads first (``QuietWords``): a split ring's `used.idx`
-    /// and `avail.idx` first.
+    /// and `avail.idx` first, its two `flags` last.
     var firstReads: [UInt64] {
         let (driver, device) = (self.addresses.driverArea, self.addresses.deviceArea)
         if let cursors = self.packed {
@@ -46,6 +47,7 @@ extension WatchedQueue {
             return [driver, driver &+ 2, device, device &+ 2, flags(cursors.usedSlot), flags(cursors.availSlot)]
         }
         return [device &+ 2, driver &+ 2] + (self.watchesEventIndices ? [self.usedEventAddress, self.availEventAddress] : [])
+            + [driver, device]
     }
 
     /// Nothing a scan left for the next to finish: a split ring read up to both indices it

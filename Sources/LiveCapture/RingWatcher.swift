@@ -75,6 +75,9 @@ struct WatchedQueue {
     var usedEvent = EventIndexWatch()
     /// The words the last scan read first, while it left nothing to look at again (``QuietWords``).
     var quiet: QuietWords?
+    /// A split ring's available and used `flags` were found holding a value not allowed
+    /// (``checkRingFlags(memory:writer:)``): each said once a watch.
+    var ringFlagsReported = (avail: false, used: false)
 
     /// A packed queue (§2.8): its cursors, for the driver's offers and the device's used
     /// descriptors, each a ring slot and a wrap counter (both start at 1, §2.8.1). A scan takes
@@ -181,6 +184,7 @@ struct WatchedQueue {
         fresh.availEvent = EventIndexWatch()
         fresh.usedEvent = EventIndexWatch()
         fresh.quiet = nil
+        fresh.ringFlagsReported = (false, false)
         if fresh.isPacked { fresh.packed = PackedCursors(start: packedStart) }
         return fresh
     }
@@ -228,6 +232,7 @@ struct WatchedQueue {
         if watchesEvents {
             self.followEventIndex(.available, before: availEventBefore, ring: avail, memory: memory, time: time, writer: writer)
         }
+        self.checkRingFlags(memory: memory, writer: writer)
         // SPLIT-AVAIL-IDX-WINDOW: used.idx read again after avail.idx can only make the count of
         // exposed chains smaller than it was when avail.idx was read, so a count above the size
         // is sure. The device may have gone past the avail.idx read meanwhile (the driver made
@@ -433,6 +438,28 @@ struct WatchedQueue {
 }
 
 extension WatchedQueue {
+    /// SPLIT-AVAIL-FLAGS-VALUE and SPLIT-USED-FLAGS-VALUE over time: each ring's `flags` as this
+    /// scan reads them, a value not allowed recorded in a `defect` line the first time a watch
+    /// finds one on that ring. Drivers and devices rewrite the word at every batch they work
+    /// through, so a side that writes a wrong value writes it again and again.
+    mutating func checkRingFlags(memory: GuestMemoryMap, writer: RingRecordWriter) {
+        let eventIndex = self.features.contains(.eventIndex)
+        var defects: [ChainDefectFinding] = []
+        if !self.ringFlagsReported.avail, let value = memory.value(UInt16.self, at: self.addresses.driverArea) {
+            let found = ChainDefectFinding.ringFlags(avail: AvailFlags(rawValue: value), used: nil, eventIndex: eventIndex)
+            self.ringFlagsReported.avail = !found.isEmpty
+            defects += found
+        }
+        if !self.ringFlagsReported.used, let value = memory.value(UInt16.self, at: self.addresses.deviceArea) {
+            let found = ChainDefectFinding.ringFlags(avail: nil, used: UsedFlags(rawValue: value), eventIndex: eventIndex)
+            self.ringFlagsReported.used = !found.isEmpty
+            defects += found
+        }
+        guard !defects.isEmpty else { return }
+        var line = RecordLine("defect", location: self.location)
+        line.defects(defects)
+        writer.write(line)
+    }
 }
 
 extension RecordLine {

@@ -314,6 +314,10 @@ public enum Inspector {
             features: options.features, blockCapacity: options.blockCapacity)
         context.completed = inspection.completed
         context.usedIndex = inspection.usedIndex
+        context.availFlags = snapshot?.avail.flags
+        context.usedFlags = snapshot?.usedFlags
+        // Negotiated (QMP, the trace) or said (`--event-idx`); else not known.
+        context.eventIndex = options.features.map { $0.contains(.eventIndex) } ?? (options.eventIndex ? true : nil)
         // Every completion since the ring was set up is still in it: used.idx has not passed
         // the queue size, so the element at index 0 was the first.
         context.allCompletionsInRing = snapshot.map { Self.writtenUsedSlots($0) == Int($0.usedIndex.rawValue) } ?? false

@@ -98,6 +98,16 @@ extension ChainDefectFinding {
         return messages.map { ChainDefectFinding(rule: PackedEventFlags.info.id, message: $0) }
     }
 
+    /// A split ring's available and used `flags` as a recording reads them, those given
+    /// (SPLIT-AVAIL-FLAGS-VALUE, SPLIT-USED-FLAGS-VALUE).
+    public static func ringFlags(avail: AvailFlags?, used: UsedFlags?, eventIndex: Bool) -> [ChainDefectFinding] {
+        let found = [
+            avail.flatMap { AvailFlagsValue.judge($0, eventIndex: eventIndex) }.map { (AvailFlagsValue.info.id, $0) },
+            used.flatMap { UsedFlagsValue.judge($0, eventIndex: eventIndex) }.map { (UsedFlagsValue.info.id, $0) },
+        ]
+        return found.compactMap { $0.map { ChainDefectFinding(rule: $0.0, message: $0.1) } }
+    }
+
     /// A packed list whose first descriptor the recorder saw available while `missing`, a later
     /// slot of it, was not (PACKED-LIST-PUBLISH, §2.8.17); `then` says what followed.
     public static func publishedEarly(slot: Int, missing: UInt16, then: String) -> ChainDefectFinding {

@@ -57,6 +57,8 @@ public enum RuleCatalog {
         RingsDoNotOverlap.self,
         RingsInGuestMemory.self,
         ChainsDisjoint.self,
+        AvailFlagsValue.self,
+        UsedFlagsValue.self,
     ]
 
     /// Rules on the requests in flight in a dump, split chains and packed lists alike.

@@ -69,6 +69,26 @@ public struct UsedFlags: OptionSet, Sendable, Hashable {
     public static let noNotify = UsedFlags(rawValue: 1)
 }
 
+/// The `flags` word of a split ring's available or used ring: one defined bit, which asks
+/// the other side not to notify; with VIRTIO_F_EVENT_IDX the event indices say that instead
+/// and the word stays 0.
+///
+/// Spec: virtio v1.2 §2.7.7.1 ("If the VIRTIO_F_EVENT_IDX feature bit is not negotiated: The
+/// driver MUST set flags to 0 or 1 … Otherwise … The driver MUST set flags to 0"), §2.7.10.2
+/// (the same of the device and the used ring).
+public protocol RingFlags: OptionSet, Sendable where RawValue == UInt16 {}
+
+extension RingFlags {
+    /// Whether the side that writes the word may write this value: 0 or 1 without
+    /// VIRTIO_F_EVENT_IDX, only 0 with it; `eventIndex` nil (not known): 0 or 1.
+    public func isAllowed(eventIndex: Bool?) -> Bool {
+        self.rawValue == 0 || (self.rawValue == 1 && eventIndex != true)
+    }
+}
+
+extension AvailFlags: RingFlags {}
+extension UsedFlags: RingFlags {}
+
 /// A 16-bit free-running ring index; arithmetic wraps modulo 2^16.
 ///
 /// Spec: virtio v1.2 §2.7.6 ("idx … wraps naturally at 65536").

@@ -707,6 +707,41 @@ struct RingWatcherTests {
         #expect(result.rules == Array(repeating: "PACKED-EVENT-FLAGS", count: 3) && result.problems.isEmpty)
     }
 
+    @Test("split: each ring's flags judged as a scan reads them, also when nothing else moved; a value not allowed said once a watch (SPLIT-AVAIL-FLAGS-VALUE, SPLIT-USED-FLAGS-VALUE)")
+    func splitRingFlagsOverTime() throws {
+        let ram = try GuestRAM()
+        var queue = WatchedQueue(device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
+        ram.writer.write(queue.queueLine)
+        queue.scan(memory: ram.memory, writer: ram.writer)
+        #expect(queue.quiet != nil)
+        ram.put(UInt16(1), at: 0x2000)  // VIRTQ_AVAIL_F_NO_INTERRUPT, VIRTQ_USED_F_NO_NOTIFY: allowed without EVENT_IDX
+        ram.put(UInt16(1), at: 0x3000)
+        queue.scan(memory: ram.memory, writer: ram.writer)
+        #expect(try ram.lines("defect").isEmpty)
+        ram.put(UInt16(3), at: 0x2000)  // a bit the spec does not define, the indices unchanged
+        queue.scan(memory: ram.memory, writer: ram.writer)
+        ram.put(UInt16(5), at: 0x2000)  // another: not said again this watch
+        queue.scan(memory: ram.memory, writer: ram.writer)
+        var messages = try ram.lines("defect").flatMap { ($0["defects"] as? [[String: Any]] ?? []).compactMap { $0["message"] as? String } }
+        #expect(messages == ["avail.flags is 0x3: only 0 and 1 (VIRTQ_AVAIL_F_NO_INTERRUPT) are defined"])
+        // With EVENT_IDX the device's NO_NOTIFY is not allowed either (the driver's flags back to 0).
+        ram.put(UInt16(0), at: 0x2000)
+        var eventQueue = WatchedQueue(
+            device: "virtio-rng@/t", type: .entropy, index: 1, addresses: Self.split, features: [.version1, .eventIndex], netControlQueue: nil)
+        ram.writer.write(eventQueue.queueLine)
+        eventQueue.scan(memory: ram.memory, writer: ram.writer)
+        messages = try ram.lines("defect").flatMap { ($0["defects"] as? [[String: Any]] ?? []).compactMap { $0["message"] as? String } }
+        #expect(messages.count == 2)
+        #expect(messages.last == "used.flags is 1 (VIRTQ_USED_F_NO_NOTIFY) with VIRTIO_F_EVENT_IDX negotiated: it must stay 0, the event index says when to notify")
+        let result = try ram.replay()
+        #expect(result.rules == ["SPLIT-AVAIL-FLAGS-VALUE", "SPLIT-USED-FLAGS-VALUE"] && result.problems.isEmpty)
+        // A watch begun again says it again.
+        queue = queue.restarted(at: Self.split, packedStart: .init(slot: 0, wrap: true))
+        ram.put(UInt16(2), at: 0x3000)
+        queue.scan(memory: ram.memory, writer: ram.writer)
+        #expect(try ram.lines("defect").count == 3)
+    }
+
     /// An event suppression structure (§2.8.14) at `area`: RING_EVENT_FLAGS_DESC at `slot` in
     /// the lap of wrap counter `wrap`, or another mode.
     static func eventSuppression(_ ram: GuestRAM, at area: UInt64, slot: Int, wrap: Bool, mode: UInt16 = 2) {

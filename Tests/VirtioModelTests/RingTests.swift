@@ -110,6 +110,19 @@ struct SplitRingTests {
         #expect(SplitRingLayout.isAligned(0x1000, to: SplitRingLayout.descriptorAlignment))
         #expect(!SplitRingLayout.isAligned(0x1002, to: SplitRingLayout.usedAlignment))
     }
+
+    @Test("ring flags: 0 or 1 without EVENT_IDX, 0 with it; not knowing EVENT_IDX rules out only values above 1")
+    func ringFlagsAllowed() {
+        let cases: [(UInt16, Bool?, Bool)] = [
+            (0, true, true), (0, false, true), (0, nil, true),
+            (1, false, true), (1, nil, true), (1, true, false),
+            (2, false, false), (3, nil, false), (0x8000, true, false),
+        ]
+        for (value, eventIndex, allowed) in cases {
+            #expect(AvailFlags(rawValue: value).isAllowed(eventIndex: eventIndex) == allowed, "avail \(value) \(String(describing: eventIndex))")
+            #expect(UsedFlags(rawValue: value).isAllowed(eventIndex: eventIndex) == allowed, "used \(value) \(String(describing: eventIndex))")
+        }
+    }
 }
 
 struct PackedRingTests {

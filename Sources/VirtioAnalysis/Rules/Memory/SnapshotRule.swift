@@ -31,6 +31,11 @@ public struct QueueSnapshotContext: Sendable {
     public var completed: [CompletedChain] = []
     public var usedIndex: UInt16?
     public var allCompletionsInRing = false
+    /// Split queues: the available and used rings' `flags` as read, and whether
+    /// VIRTIO_F_EVENT_IDX was negotiated (nil: not known).
+    public var availFlags: AvailFlags?
+    public var usedFlags: UsedFlags?
+    public var eventIndex: Bool?
 
     /// The owned chains the walk found whole: chains with a structural defect are reported by
     /// their own rules and not judged again for their contents.
@@ -44,4 +49,17 @@ public struct QueueSnapshotContext: Sendable {
 protocol SnapshotRule: Rule, Sendable {
     /// Messages for each violation, empty when the rule holds.
     static func check(_ queue: QueueSnapshotContext) -> [String]
+}
+
+extension RingFlags {
+    /// What is wrong with `field` (`avail.flags`, `used.flags`) holding this value, `bit` being
+    /// the name of its one defined bit; nil when the value is allowed (``isAllowed(eventIndex:)``).
+    func problem(_ field: String, bit: String, eventIndex: Bool?) -> String? {
+        guard !self.isAllowed(eventIndex: eventIndex) else { return nil }
+        if self.rawValue == 1 {
+            return "\(field) is 1 (\(bit)) with VIRTIO_F_EVENT_IDX negotiated: it must stay 0, the event index says when to notify"
+        }
+        return "\(field) is 0x\(String(self.rawValue, radix: 16)): only 0 and 1 (\(bit)) are defined"
+            + (eventIndex == true ? ", and with VIRTIO_F_EVENT_IDX only 0" : "")
+    }
 }
