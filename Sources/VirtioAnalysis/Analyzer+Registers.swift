@@ -1,8 +1,9 @@
 import TraceSources
 import VirtioModel
 
-/// virtio-mmio register writes: held until the Status write that names their device,
-/// then replayed through the register rules and the device's register model.
+/// virtio-mmio register writes (and the reads a rule looks at): held until the Status write
+/// that names their device, then replayed through the register rules and the device's
+/// register model.
 extension Analyzer {
     @inline(__always)
     mutating func holdRegisterWrite(_ write: RegisterWrite) {
@@ -17,14 +18,17 @@ extension Analyzer {
     }
 
     /// A flood of unclaimed writes: the older half goes at once, so that it costs O(1) per write.
+    /// The held reads dropped with them are not counted: MMIO-UNATTRIBUTED-WRITES counts writes.
     @inline(never)
     mutating func dropOlderPendingWrites() {
         let half = max(1, self.pendingWrites.count / 2)
-        for case .write(let dropped) in self.pendingWrites.prefix(1) where self.firstUnattributedLine == nil {
-            self.firstUnattributedLine = dropped.line
+        var writes = 0
+        for case .write(let dropped) in self.pendingWrites.prefix(half) {
+            if self.firstUnattributedLine == nil { self.firstUnattributedLine = dropped.line }
+            writes += 1
         }
+        self.droppedPendingWrites += writes
         self.pendingWrites.removeFirst(half)
-        self.droppedPendingWrites += half
     }
 
     /// QEMU refused the register write it just traced: drop it, and keep what the refusal
@@ -52,7 +56,7 @@ extension Analyzer {
         // The device is updated through one pointer for the whole run of writes, and the rules'
         // messages are emitted after it (they are rare; emitting needs the whole model).
         let rules = RuleCatalog.registerRules
-        var broken: [(rule: RuleInfo, message: String, write: RegisterWrite)] = []
+        var broken: [(rule: RuleInfo, message: String, line: Int, timestamp: Timestamp?)] = []
         self.devices.withUnsafeMutableBufferPointer { devices in
             let state = devices.baseAddress! + device
             for access in accesses {
@@ -60,17 +64,22 @@ extension Analyzer {
                 case .write(let write):
                     let before = DeviceState.context(of: state)
                     for rule in rules {
-                        if let message = rule.check(write, device: before) { broken.append((rule.info, message, write)) }
+                        if let message = rule.check(write, device: before) { broken.append((rule.info, message, write.line, write.timestamp)) }
                     }
                     state.pointee.apply(write)
+                case .read(let read):
+                    let before = DeviceState.context(of: state)
+                    for rule in RuleCatalog.registerReadRules {
+                        if let message = rule.check(read, device: before) { broken.append((rule.info, message, read.line, read.timestamp)) }
+                    }
                 case .confirmsVersion(let version):
                     state.pointee.mmioVersion = version
                     state.pointee.mmioVersionConfirmed = true
                 }
             }
         }
-        for (rule, message, write) in broken {
-            self.emit(rule, message, line: write.line, time: write.timestamp, device: device)
+        for (rule, message, line, timestamp) in broken {
+            self.emit(rule, message, line: line, time: timestamp, device: device)
         }
     }
 }

@@ -4,6 +4,8 @@ import VirtioModel
 /// A virtio-mmio access waiting for the Status write that names its device.
 enum PendingRegisterAccess: Sendable {
     case write(RegisterWrite)
+    /// A read a ``RegisterReadRule`` looks at.
+    case read(RegisterRead)
     /// QEMU's refusal of a write showed which interface the device has.
     case confirmsVersion(MMIOVersion)
 }
@@ -218,7 +220,12 @@ public struct Analyzer {
         case .mmioSettingIRQ:
             if let device = previous.device { self.devices[device].setTransport(.mmio) }
 
-        case .allocElement, .mmioRead:
+        case .mmioRead(let offset):
+            if let register = RuleCatalog.readRegisters[offset] {
+                self.hold(.read(RegisterRead(register: register, line: record.line, timestamp: record.timestamp)))
+            }
+
+        case .allocElement:
             break
 
         default:

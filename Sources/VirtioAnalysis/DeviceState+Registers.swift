@@ -12,7 +12,10 @@ extension DeviceState {
         func markModern() { if self.mmioVersion == nil { self.mmioVersion = .modern } }
         func markLegacy() { if !self.mmioVersionConfirmed { self.mmioVersion = .legacy } }
         switch write.register {
-        case .driverFeaturesSel: self.driverFeaturesSelect = value32
+        case .deviceFeaturesSel: self.featureSelectsWritten.device = true
+        case .driverFeaturesSel:
+            self.driverFeaturesSelect = value32
+            self.featureSelectsWritten.driver = true
         case .driverFeatures: self.writeDriverFeatures(value32)
         case .guestPageSize:
             markLegacy()

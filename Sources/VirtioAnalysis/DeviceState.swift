@@ -126,6 +126,8 @@ public struct DeviceState: Sendable {
     /// The words as they stood when FEATURES_OK was set.
     public internal(set) var featureWordsAtFeaturesOK: FeatureWords?
     var driverFeaturesSelect: UInt32 = 0
+    /// virtio-mmio DeviceFeaturesSel and DriverFeaturesSel were written since the last reset.
+    var featureSelectsWritten = FeatureSelects()
     var queueSelect: UInt32 = 0
     /// QueueReady of the queue QueueSel selects, kept up to date by the writes that change it
     /// (every register write asks for it).
@@ -168,6 +170,7 @@ public struct DeviceState: Sendable {
             driverFeatureWords: device.pointee.driverFeatureWords,
             featureWordsAtFeaturesOK: device.pointee.featureWordsAtFeaturesOK,
             driverFeaturesSelect: device.pointee.driverFeaturesSelect,
+            featureSelectsWritten: device.pointee.featureSelectsWritten,
             queueSelect: pci ? UInt32(device.pointee.commonConfig.selectedQueue) : device.pointee.queueSelect,
             selectedQueueReady: pci ? device.pointee.commonConfig.selectedQueueEnabled : device.pointee.selectedQueueReady)
     }
@@ -182,6 +185,7 @@ public struct DeviceState: Sendable {
             self.failedSinceReset = false
             self.featureWordsAtFeaturesOK = nil
             self.driverFeatureWords = FeatureWords()
+            self.featureSelectsWritten = FeatureSelects()
             self.ioeventfdSweepBelow = nil
             self.mmioQueues.clearReady()
             self.selectedQueueReady = false
@@ -234,6 +238,13 @@ public struct FeatureWords: Sendable, Equatable {
     }
 }
 
+/// Which of virtio-mmio's two feature select registers the driver wrote since the last reset
+/// (§4.2.2: DeviceFeaturesSel at 0x014, DriverFeaturesSel at 0x024).
+public struct FeatureSelects: Sendable, Equatable {
+    public var device = false
+    public var driver = false
+}
+
 /// A device as the status and register rules see it.
 public struct DeviceContext: Sendable {
     public var status: DeviceStatus
@@ -246,6 +257,7 @@ public struct DeviceContext: Sendable {
     /// The DriverFeatures words as they stood when FEATURES_OK was set (nil before that).
     public var featureWordsAtFeaturesOK: FeatureWords?
     public var driverFeaturesSelect: UInt32
+    public var featureSelectsWritten: FeatureSelects
     /// The selected queue: QueueSel (virtio-mmio) or `queue_select` (virtio-pci).
     public var queueSelect: UInt32
     /// The selected queue is in use: its QueueReady (virtio-mmio) is set, or the driver

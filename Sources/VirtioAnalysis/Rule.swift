@@ -111,6 +111,22 @@ protocol RegisterRule: Rule, Sendable {
     static func check(_ write: RegisterWrite, device: DeviceContext) -> String?
 }
 
+/// A virtio-mmio register read attributed to a device (`virtio_mmio_read`: the offset only,
+/// not the value read).
+public struct RegisterRead: Sendable {
+    public var register: MMIORegister
+    public var line: Int
+    public var timestamp: Timestamp?
+}
+
+/// Checks virtio-mmio register reads. `device` is the state before the read. Only the reads
+/// of ``registers`` are kept for them: the others would only fill the buffer of accesses
+/// waiting for their device.
+protocol RegisterReadRule: Rule, Sendable {
+    static var registers: [MMIORegister] { get }
+    static func check(_ read: RegisterRead, device: DeviceContext) -> String?
+}
+
 /// A write to a virtio-pci common configuration structure, as QEMU traces it
 /// (`memory_region_ops_write` on the `virtio-pci-common-…` region). Spec: virtio v1.2 §4.1.4.3.
 public struct CommonConfigWrite: Sendable {

@@ -1,3 +1,5 @@
+import VirtioModel
+
 /// Every rule vqscope checks. Adding a rule: one file under `Rules/`, one line here, a page in
 /// `docs/rules/`, and a violating and a clean test (a trace, or a memory layout for the rules
 /// that read guest memory).
@@ -30,7 +32,16 @@ public enum RuleCatalog {
         QueueNumWithinMax.self,
         QueueLockedWhileReady.self,
         NoFeatureAfterFeaturesOK.self,
+        FeatureSelectFirst.self,
     ]
+
+    static let registerReadRules: [any RegisterReadRule.Type] = [
+        FeatureSelectFirst.self,
+    ]
+
+    /// The registers whose reads ``registerReadRules`` look at, by offset.
+    static let readRegisters: [UInt64: MMIORegister] = Dictionary(
+        registerReadRules.flatMap { $0.registers }.map { ($0.rawValue, $0) }, uniquingKeysWith: { first, _ in first })
 
     static let commonConfigRules: [any CommonConfigRule.Type] = [
         ReadOnlyFields.self,
