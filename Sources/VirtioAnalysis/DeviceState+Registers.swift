@@ -40,7 +40,11 @@ extension DeviceState {
         case .queueDriverHigh: markModern(); updateQueue { $0.driverArea.replaceHalf(value32, high: true) }
         case .queueDeviceLow: markModern(); updateQueue { $0.deviceArea.replaceHalf(value32, high: false) }
         case .queueDeviceHigh: markModern(); updateQueue { $0.deviceArea.replaceHalf(value32, high: true) }
-        default: break
+        default:
+            let negotiating = self.status.contains(.driver) && !self.status.contains(.featuresOK)
+            if write.offset >= MMIORegister.configOffset, negotiating, self.configWriteDuringNegotiation == nil {
+                self.configWriteDuringNegotiation = write
+            }
         }
     }
 }

@@ -128,6 +128,9 @@ public struct DeviceState: Sendable {
     var driverFeaturesSelect: UInt32 = 0
     /// virtio-mmio DeviceFeaturesSel and DriverFeaturesSel were written since the last reset.
     var featureSelectsWritten = FeatureSelects()
+    /// The first virtio-mmio device-specific configuration write made while the status had
+    /// DRIVER and not FEATURES_OK, since the last reset (INIT-NO-CONFIG-WRITE-DURING-NEG).
+    var configWriteDuringNegotiation: RegisterWrite?
     var queueSelect: UInt32 = 0
     /// QueueReady of the queue QueueSel selects, kept up to date by the writes that change it
     /// (every register write asks for it).
@@ -171,6 +174,7 @@ public struct DeviceState: Sendable {
             featureWordsAtFeaturesOK: device.pointee.featureWordsAtFeaturesOK,
             driverFeaturesSelect: device.pointee.driverFeaturesSelect,
             featureSelectsWritten: device.pointee.featureSelectsWritten,
+            configWriteDuringNegotiation: device.pointee.configWriteDuringNegotiation,
             queueSelect: pci ? UInt32(device.pointee.commonConfig.selectedQueue) : device.pointee.queueSelect,
             selectedQueueReady: pci ? device.pointee.commonConfig.selectedQueueEnabled : device.pointee.selectedQueueReady)
     }
@@ -186,6 +190,7 @@ public struct DeviceState: Sendable {
             self.featureWordsAtFeaturesOK = nil
             self.driverFeatureWords = FeatureWords()
             self.featureSelectsWritten = FeatureSelects()
+            self.configWriteDuringNegotiation = nil
             self.ioeventfdSweepBelow = nil
             self.mmioQueues.clearReady()
             self.selectedQueueReady = false
@@ -258,6 +263,9 @@ public struct DeviceContext: Sendable {
     public var featureWordsAtFeaturesOK: FeatureWords?
     public var driverFeaturesSelect: UInt32
     public var featureSelectsWritten: FeatureSelects
+    /// The first device-specific configuration write (virtio-mmio) made during feature
+    /// negotiation (DRIVER set, FEATURES_OK not yet) since the last reset.
+    public var configWriteDuringNegotiation: RegisterWrite?
     /// The selected queue: QueueSel (virtio-mmio) or `queue_select` (virtio-pci).
     public var queueSelect: UInt32
     /// The selected queue is in use: its QueueReady (virtio-mmio) is set, or the driver

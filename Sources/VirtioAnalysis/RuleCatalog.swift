@@ -11,6 +11,7 @@ public enum RuleCatalog {
         StatusFailedThenReset.self,
         DeviceNeedsReset.self,
         FeatureVersion1Accept.self,
+        ConfigWriteDuringNegotiation.self,
     ]
 
     static let queueRules: [any QueueRule.Type] = [
