@@ -37,6 +37,9 @@ struct EventIndexWatch {
     /// before it read anything.
     var idle: (index: UInt16, time: Int64)?
     var wait: Wait?
+    /// Without EVENT_IDX (``followFlag(asking:ring:progress:size:time:)``): the device's
+    /// used.idx as the last scan read it.
+    var progress: UInt16?
 
     /// Entries added while the other side waited at `index` (`reached`: the ring index when
     /// they were seen); `from`: the start of the scan that found it waiting, `seen`: of the
@@ -69,6 +72,35 @@ struct EventIndexWatch {
             self.wait = Wait(index: idle.index, reached: ring, from: idle.time, seen: time, last: time)
         }
         self.idle = before == ring && after == ring ? (ring, time) : nil
+        return ended
+    }
+
+    /// Without VIRTIO_F_EVENT_IDX a device asks for every available buffer notification with
+    /// VIRTQ_USED_F_NO_NOTIFY clear in used.flags (§2.7.10: "If flags is 0, the driver MUST send a
+    /// notification"), whatever the driver's position. One scan's reads: `asking`, the flag
+    /// read clear before and after the ring index `ring` (avail.idx), and `progress`, the
+    /// device's used.idx. New entries, with the flag clear in this scan and the last and used.idx
+    /// unchanged, start a wait; it lasts while both hold. A device that found the entries
+    /// itself (QEMU turns the flag on while it works through a ring, and looks again after
+    /// turning it off: the driver may have read it on) takes them, which the trace shows
+    /// (``NotificationWaits``). Nothing in memory shows the driver's position, so the driver's
+    /// waits for used buffer notifications are not followed this way.
+    mutating func followFlag(asking: Bool, ring: UInt16, progress: UInt16, size: UInt16, time: Int64) -> Wait? {
+        var ended: Wait?
+        let settled = progress == self.progress
+        if let wait = self.wait {
+            if asking, settled {
+                self.wait?.last = time
+            } else {
+                ended = wait
+                self.wait = nil
+            }
+        }
+        if self.wait == nil, let idle = self.idle, asking, settled, ring != idle.index, Int(ring &- idle.index) <= Int(size) {
+            self.wait = Wait(index: idle.index, reached: ring, from: idle.time, seen: time, last: time)
+        }
+        self.idle = asking ? (ring, time) : nil
+        self.progress = progress
         return ended
     }
 
@@ -115,6 +147,8 @@ extension WatchedQueue {
     func recordWait(_ wait: EventIndexWatch.Wait, for notification: AwaitedNotification.Kind, writer: RingRecordWriter) {
         var line = RecordLine("awaiting", location: self.location)
         line.field("notification", string: notification.rawValue)
+        // Without EVENT_IDX, a split ring's wait is followed through used.flags.
+        if !self.watchesEventIndices { line.field("flags", true) }
         line.field("index", wait.index)
         line.field("reached", wait.reached)
         line.field("from", wait.from)
@@ -139,6 +173,17 @@ extension WatchedQueue {
             ? self.availEvent.follow(before: before, ring: ring, after: after, size: size, packed: packed, time: time)
             : self.usedEvent.follow(before: before, ring: ring, after: after, size: size, packed: packed, time: time)
         if let ended { self.recordWait(ended, for: notification, writer: writer) }
+    }
+
+    /// Without EVENT_IDX, one scan's reads of used.flags around avail.idx (`ring`), with used.idx
+    /// (`used`) read before them (``EventIndexWatch/followFlag(asking:ring:progress:size:time:)``).
+    mutating func followUsedFlag(before: UInt16?, ring: UInt16, used: UInt16, memory: GuestMemoryMap, time: Int64, writer: RingRecordWriter) {
+        let after = memory.value(UInt16.self, at: self.addresses.deviceArea)
+        let asking = before.map { !UsedFlags(rawValue: $0).contains(.noNotify) } == true
+            && after.map { !UsedFlags(rawValue: $0).contains(.noNotify) } == true
+        if let ended = self.availEvent.followFlag(asking: asking, ring: ring, progress: used, size: self.addresses.size, time: time) {
+            self.recordWait(ended, for: .available, writer: writer)
+        }
     }
 
     /// Where a packed ring's event suppression structure asks for `notification` (§2.8.14):

@@ -62,6 +62,8 @@ enum RingRecordReader {
         var from: Int64?
         var seen: Int64?
         var last: Int64?
+        /// Awaiting lines: the wait was followed through used.flags (no EVENT_IDX).
+        var flags: Bool?
     }
 
     /// The longest line the recorder writes is a frame of 64 KiB in hex with its descriptors;

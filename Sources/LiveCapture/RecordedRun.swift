@@ -171,10 +171,11 @@ public enum RecordedRun {
                 let index = record.index, let reached = record.reached, let from = record.from, let seen = record.seen,
                 let last = record.last, let end = record.t
             else { return nil }
-            return .awaiting(
-                AwaitedNotification(
-                    device: device, queue: queue, kind: kind, index: UInt16(truncatingIfNeeded: index),
-                    reached: UInt16(truncatingIfNeeded: reached), from: from, seen: seen, last: last, end: end))
+            var wait = AwaitedNotification(
+                device: device, queue: queue, kind: kind, index: UInt16(truncatingIfNeeded: index),
+                reached: UInt16(truncatingIfNeeded: reached), from: from, seen: seen, last: last, end: end)
+            wait.flags = record.flags == true
+            return .awaiting(wait)
         case "defect":
             guard let queue = record.queue, let defects = record.defects else { return nil }
             return .defects(device: device, queue: queue, defects.map { ChainDefectFinding(rule: $0.rule, message: $0.message) })

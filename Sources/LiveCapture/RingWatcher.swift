@@ -220,17 +220,22 @@ struct WatchedQueue {
         // used.idx is read before avail.idx: every element used by then completes an offer
         // made by then, so offers are recorded before the completions that match them.
         // With EVENT_IDX each index is read between two reads of the event index that
-        // concerns it (``EventIndexWatch``): used_event around used.idx, avail_event around avail.idx.
+        // concerns it (``EventIndexWatch``): used_event around used.idx, avail_event around avail.idx;
+        // without it, avail.idx between two reads of used.flags.
         let watchesEvents = self.watchesEventIndices
         let usedEventBefore = watchesEvents ? memory.value(UInt16.self, at: self.usedEventAddress) : nil
         guard !self.suspended, size > 0, let used = self.index(at: self.addresses.deviceArea &+ 2, memory: memory) else { return }
         if watchesEvents {
             self.followEventIndex(.used, before: usedEventBefore, ring: used, memory: memory, time: time, writer: writer)
         }
-        let availEventBefore = watchesEvents ? memory.value(UInt16.self, at: self.availEventAddress) : nil
+        // What the device asks of the driver, read before avail.idx: avail_event, or without
+        // EVENT_IDX used.flags (``followUsedFlag``).
+        let askedBefore = memory.value(UInt16.self, at: watchesEvents ? self.availEventAddress : self.addresses.deviceArea)
         guard let avail = self.index(at: self.addresses.driverArea &+ 2, memory: memory) else { return }
         if watchesEvents {
-            self.followEventIndex(.available, before: availEventBefore, ring: avail, memory: memory, time: time, writer: writer)
+            self.followEventIndex(.available, before: askedBefore, ring: avail, memory: memory, time: time, writer: writer)
+        } else {
+            self.followUsedFlag(before: askedBefore, ring: avail, used: used, memory: memory, time: time, writer: writer)
         }
         self.checkRingFlags(memory: memory, writer: writer)
         // SPLIT-AVAIL-IDX-WINDOW: used.idx read again after avail.idx can only make the count of

@@ -28,6 +28,9 @@ public struct AwaitedNotification: Sendable, Equatable {
     public var end: Int64
     /// On a packed ring (set by the replay from the queue's `queue` line).
     public var packed = false
+    /// Without EVENT_IDX: a split ring's device waited with VIRTQ_USED_F_NO_NOTIFY clear in
+    /// used.flags (`index` is where avail.idx stood then), not at an event index.
+    public var flags = false
     /// The line of `rings.jsonl`, and which watch of the queue saw it (``RecordedQueueReport/watch``).
     public var line = 0
     public var watch = 0
@@ -70,7 +73,10 @@ enum NotificationWaits {
     /// with one of the trace's (``RecordingJoin``), the trace has timestamps, and the traced
     /// queue of that index has at least one notification of the kind (none at all: they
     /// bypass QEMU, as with vhost). The other waits are counted in `recorded`, on the watch
-    /// that saw them, as not judged.
+    /// that saw them, as not judged. A wait followed through used.flags (``AwaitedNotification/flags``)
+    /// also ends where the device takes an element of the queue (`virtqueue_pop`) within
+    /// ``minimumWait`` of the entries being seen: it found them itself, after a moment with the
+    /// flag set that the sampler did not see, when the driver may have read it set.
     static func findings(
         _ waits: [AwaitedNotification], recorded: inout [RecordedQueueReport], join: RecordingJoin, analysis: AnalysisReport, trace: String,
         file: String
@@ -78,8 +84,9 @@ enum NotificationWaits {
         guard !waits.isEmpty else { return [] }
         var slotOfWatch: [Int: Int] = [:]
         for (slot, queue) in recorded.enumerated() { slotOfWatch[queue.watch] = slot }
-        // The joined devices' queues by their virtqueue pointer (interrupts name the queue by it).
-        var queueOf: [HostPointer: Int] = [:]
+        // The joined devices' queues by their virtqueue pointer (interrupts and pops name the
+        // queue by it), with their device.
+        var queueOf: [HostPointer: (vdev: HostPointer, index: Int)] = [:]
         var joined: Set<HostPointer> = []
         // Each queue's waits of each kind, by start.
         var windows: [QueueKey: [Int]] = [:]
@@ -92,7 +99,7 @@ enum NotificationWaits {
                 continue
             }
             if joined.insert(traced.vdev).inserted {
-                for queue in traced.queues { if let index = queue.index { queueOf[queue.vq] = index } }
+                for queue in traced.queues { if let index = queue.index { queueOf[queue.vq] = (traced.vdev, index) } }
             }
             windows[QueueKey(vdev: traced.vdev, queue: wait.queue, kind: wait.kind), default: []].append(position)
         }
@@ -103,11 +110,16 @@ enum NotificationWaits {
         while let item = try reader.next() {
             guard case .record(let record) = item, let time = record.timestamp?.nanoseconds else { continue }
             let key: QueueKey
+            var pop = false
             switch record.event {
             case .queueNotify(let vdev, let queue, _): key = QueueKey(vdev: vdev, queue: Int(queue), kind: .available)
             case .notify(let vdev, let vq), .notifyIrqfd(let vdev, let vq):
                 guard let queue = queueOf[vq] else { continue }
-                key = QueueKey(vdev: vdev, queue: queue, kind: .used)
+                key = QueueKey(vdev: vdev, queue: queue.index, kind: .used)
+            case .pop(let vq, _, _, _):
+                guard let queue = queueOf[vq] else { continue }
+                key = QueueKey(vdev: queue.vdev, queue: queue.index, kind: .available)
+                pop = true
             default: continue
             }
             guard let positions = windows[key] else { continue }
@@ -122,7 +134,14 @@ enum NotificationWaits {
                 let (from, overflow) = start(positions[middle])
                 if overflow || from <= time { low = middle + 1 } else { high = middle }
             }
-            for position in positions[max(0, low - 4)..<low] where time <= waits[position].end { notified[position] = true }
+            for position in positions[max(0, low - 4)..<low] where time <= waits[position].end {
+                if pop {
+                    let wait = waits[position]
+                    let (latest, overflow) = wait.seen.addingReportingOverflow(Self.minimumWait)
+                    guard wait.flags, overflow || time < latest else { continue }
+                }
+                notified[position] = true
+            }
         }
         return windows.values.joined().filter { !notified[$0] }.sorted().map { Self.finding(waits[$0], file: file) }
     }
@@ -138,6 +157,11 @@ enum NotificationWaits {
             change =
                 "\(adder) \(available ? "made lists available" : "wrote used descriptors") (\(position(wait.index)) → \(position(wait.reached))) "
                 + "while the \(waiter)'s event suppression (\(available ? "Device" : "Driver") Area, DESC) asked for a notification at \(position(wait.index))"
+        } else if wait.flags {
+            rule = available ? DriverMustNotify.info : DeviceMustNotify.info
+            change =
+                "\(adder) made entries available (avail.idx \(wait.index) → \(wait.reached)) while used.flags asked for a notification "
+                + "(VIRTQ_USED_F_NO_NOTIFY clear, no EVENT_IDX)"
         } else {
             rule = available ? DriverMustNotify.info : DeviceMustNotify.info
             let (ring, event) = available ? ("avail.idx", "avail_event") : ("used.idx", "used_event")
@@ -148,7 +172,8 @@ enum NotificationWaits {
         return Finding(
             rule: rule,
             message: "\(change), and sent none: the trace shows no notification of the queue while the \(waiter) waited "
-                + "(\(wait.waited / 1_000_000) ms and more after the entries were seen)",
+                + "(\(wait.waited / 1_000_000) ms and more after the entries were seen)"
+                + (wait.flags ? ", nor the device finding them itself within a second" : ""),
             location: Location(file: file, line: wait.line, timestamp: Timestamp(nanoseconds: wait.seen), device: wait.device, queue: wait.queue))
     }
 }

@@ -526,17 +526,19 @@ struct RingWatcherTests {
         #expect(try ram.lines("awaiting").count == 1)
     }
 
-    @Test("split: no wait without EVENT_IDX, or when avail_event was not at avail.idx before the entries; a wait going on is recorded when the watch ends")
+    @Test("split: no wait without EVENT_IDX while used.flags says no notification is needed (avail_event is not looked at), or when avail_event was not at avail.idx before the entries; a wait going on is recorded when the watch ends")
     func availEventNoWait() throws {
         let ram = try GuestRAM()
         let availEvent = Self.availEvent
         var plain = Self.entropyQueue(ram, eventIndex: false)
         ram.put(UInt16(0), at: availEvent)
+        ram.put(UInt16(1), at: 0x3000)  // VIRTQ_USED_F_NO_NOTIFY
         plain.scan(memory: ram.memory, writer: ram.writer, time: 100)
         ram.splitAvail(0, head: 0)
         plain.scan(memory: ram.memory, writer: ram.writer, time: 200)
         plain.endWaits(writer: ram.writer)
         #expect(try ram.lines("awaiting").isEmpty)
+        ram.put(UInt16(0), at: 0x3000)
         // With EVENT_IDX, watched from here: avail.idx is 1 and avail_event 0 — the device has
         // not taken entry 0 (it is still at work), so entry 1 needs no notification.
         var queue = Self.entropyQueue(ram)
@@ -555,6 +557,45 @@ struct RingWatcherTests {
         let waits = try ram.lines("awaiting")
         #expect(waits.count == 1 && waits.first?["index"] as? Int == 2 && waits.first?["from"] as? Int == 500)
         #expect(waits.first?["seen"] as? Int == 600 && waits.first?["last"] as? Int == 600)
+    }
+
+    @Test("split without EVENT_IDX: entries made available while used.flags was clear in this scan and the last, used.idx unchanged, are one wait (flags), over when the device sets VIRTQ_USED_F_NO_NOTIFY or used.idx moves")
+    func usedFlagWait() throws {
+        let ram = try GuestRAM()
+        var queue = Self.entropyQueue(ram, eventIndex: false)
+        // used.flags clear: the device asks for every notification.
+        queue.scan(memory: ram.memory, writer: ram.writer, time: 100)
+        ram.splitAvail(0, head: 0)
+        queue.scan(memory: ram.memory, writer: ram.writer, time: 200)
+        ram.splitAvail(1, head: 1)
+        queue.scan(memory: ram.memory, writer: ram.writer, time: 300)
+        #expect(try ram.lines("awaiting").isEmpty)
+        // The device turns notifications off (it is taking the entries): the wait is over.
+        ram.put(UInt16(1), at: 0x3000)
+        queue.scan(memory: ram.memory, writer: ram.writer, time: 400)
+        try Self.expectOneWait(ram, "available", index: 0, reached: 1)
+        #expect(try ram.lines("awaiting").first?["flags"] as? Bool == true)
+        // On again, with entry 2 to come: a wait from 500, over at 700 when used.idx moves
+        // (the device completed entry 0), though the flag stays clear.
+        ram.put(UInt16(0), at: 0x3000)
+        queue.scan(memory: ram.memory, writer: ram.writer, time: 500)
+        ram.splitDescriptor(2, address: 0x8200, length: 16, flags: 2)
+        ram.splitAvail(2, head: 2)
+        queue.scan(memory: ram.memory, writer: ram.writer, time: 600)
+        ram.splitUsed(0, id: 0, length: 16)
+        queue.scan(memory: ram.memory, writer: ram.writer, time: 700)
+        let waits = try ram.lines("awaiting")
+        #expect(waits.count == 2)
+        #expect(waits.last?["index"] as? Int == 2 && waits.last?["reached"] as? Int == 3 && waits.last?["from"] as? Int == 500)
+        #expect(waits.last?["seen"] as? Int == 600 && waits.last?["last"] as? Int == 600)
+        // Entries made available while the device also used some: not a wait.
+        ram.splitAvail(3, head: 3)
+        ram.splitUsed(1, id: 1, length: 16)
+        queue.scan(memory: ram.memory, writer: ram.writer, time: 800)
+        queue.endWaits(writer: ram.writer)
+        #expect(try ram.lines("awaiting").count == 2)
+        // The driver's waits for used buffer notifications are not followed without EVENT_IDX.
+        #expect(try ram.lines("awaiting").allSatisfy { $0["notification"] as? String == "available" })
     }
 
     @Test("split with EVENT_IDX: used elements written while used_event names their index are a wait for the device's notification")

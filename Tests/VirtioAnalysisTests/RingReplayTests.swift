@@ -87,21 +87,24 @@ struct RingReplayTests {
 
     /// A trace with one entropy device (0x55d0c0001000) and its notifications of queue 0 at
     /// the given seconds past 1700000000.
-    static func entropyTrace(notifications: [String], interrupts: [String] = []) -> String {
+    static func entropyTrace(notifications: [String], interrupts: [String] = [], pops: [String] = []) -> String {
         (["100@1700000000.000010:virtio_rng_vm_state_change rng 0x55d0c0001000: state change to running 1 state 9"]
             + [0, 1, 3, 11, 15].map { "100@1700000000.000020:virtio_set_status vdev 0x55d0c0001000 val \($0)" }
             + notifications.map { "100@\($0):virtio_queue_notify vdev 0x55d0c0001000 n 0 vq 0x7f0000002000" }
-            + interrupts.map { "100@\($0):virtio_notify vdev 0x55d0c0001000 vq 0x7f0000002000" })
+            + interrupts.map { "100@\($0):virtio_notify vdev 0x55d0c0001000 vq 0x7f0000002000" }
+            + pops.map { "100@\($0):virtqueue_pop vq 0x7f0000002000 elem 0x55d0c0003200 in_num 1 out_num 0" })
             .joined(separator: "\n") + "\n"
     }
 
     static func wait(
-        _ device: String, index: UInt16, reached: UInt16? = nil, from: Int64, end: Int64, kind: AwaitedNotification.Kind = .available
+        _ device: String, index: UInt16, reached: UInt16? = nil, from: Int64, end: Int64, kind: AwaitedNotification.Kind = .available,
+        flags: Bool = false
     ) -> RingEvent {
-        .awaiting(
-            AwaitedNotification(
-                device: device, queue: 0, kind: kind, index: index, reached: reached ?? index &+ 1, from: from, seen: from + 1_000,
-                last: end - 1_000, end: end))
+        var wait = AwaitedNotification(
+            device: device, queue: 0, kind: kind, index: index, reached: reached ?? index &+ 1, from: from, seen: from + 1_000,
+            last: end - 1_000, end: end)
+        wait.flags = flags
+        return .awaiting(wait)
     }
 
     /// The entropy device of ``entropyTrace(notifications:interrupts:)`` as a recording names
@@ -148,6 +151,34 @@ struct RingReplayTests {
         #expect(waits.map(\.index) == [1, 2, 4, 1, 2] && report.recordedQueues.first?.awaitedNotifications == 5)
         #expect(report.findings.map(\.rule.id) == ["SPLIT-DRV-MUST-NOTIFY", "SPLIT-DRV-MUST-NOTIFY", "SPLIT-DEV-MUST-NOTIFY"])
         #expect(report.findings.map(\.location.line) == [3, 5, 7] && report.recordedQueues.first?.unjudgedWaits == 0)
+    }
+
+    @Test("SPLIT-DRV-MUST-NOTIFY without EVENT_IDX: a used.flags wait is over where the device takes an element within a second of the entries being seen, not later; event-index waits are not ended by a pop")
+    func awaitedNotificationsUsedFlag() throws {
+        let (base, second, rng) = (Self.base, Self.second, Self.rng)
+        let events: [RingEvent] = [
+            Self.rngQueue,
+            // The device took an element 0.2 s after the entries were seen: it found them itself.
+            Self.wait(rng, index: 1, from: base + second, end: base + 3 * second, flags: true),
+            // Taken only 2 s after (a rate limiter's timer, say), never notified: judged.
+            Self.wait(rng, index: 2, from: base + 4 * second, end: base + 7 * second, flags: true),
+            // Notified at 8.5 s: served.
+            Self.wait(rng, index: 3, from: base + 8 * second, end: base + 10 * second, flags: true),
+            // With EVENT_IDX a pop inside the wait does not end it.
+            Self.wait(rng, index: 4, from: base + 11 * second, end: base + 13 * second),
+        ]
+        let (report, waits) = try Self.joined(
+            events,
+            trace: Self.entropyTrace(
+                notifications: ["1700000008.500000"], pops: ["1700000001.200000", "1700000006.000000", "1700000011.200000"]))
+        #expect(waits.map(\.flags) == [true, true, true, false] && report.recordedQueues.first?.awaitedNotifications == 4)
+        let notify = report.findings.filter { $0.rule.id == "SPLIT-DRV-MUST-NOTIFY" }
+        #expect(notify.map(\.location.line) == [3, 5])
+        #expect(
+            notify.first?.message
+                == "the driver made entries available (avail.idx 2 → 3) while used.flags asked for a notification (VIRTQ_USED_F_NO_NOTIFY clear, no EVENT_IDX), "
+                + "and sent none: the trace shows no notification of the queue while the device waited (2999 ms and more after the entries were seen), "
+                + "nor the device finding them itself within a second")
     }
 
     @Test("PACKED-DRV-NOTIFY-BARRIER / PACKED-DEV-NOTIFY: a packed queue's waits judged as a split queue's, under the packed rules, positions said as slot and wrap")
