@@ -29,6 +29,13 @@ extension Analyzer {
                 }
             }
         }
+        for index in self.devices.indices {
+            for rule in RuleCatalog.deviceSummaryRules {
+                for finding in rule.check(device: self.devices[index]) {
+                    self.emit(rule.info, finding.message, line: finding.line, time: finding.timestamp, device: index)
+                }
+            }
+        }
         let ignored = self.ignoredEvents + self.queues.reduce(0) { $0 + $1.untrackedPopsTotal }
         if ignored > 0 {
             self.emit(

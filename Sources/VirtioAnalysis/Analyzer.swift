@@ -432,6 +432,11 @@ public struct Analyzer {
             }
         }
         self.apply(change, to: device)
+        // The features are settled at FEATURES_OK; a legacy device has none, and takes them as they are at DRIVER_OK.
+        let settles: DeviceStatus = self.devices[device].isLegacy ? .driverOK : .featuresOK
+        if origin == .driver, new.contains(settles), !old.contains(settles) {
+            self.devices[device].noteAcceptedFeatures(line: record.line, timestamp: record.timestamp)
+        }
     }
 
     mutating func apply(_ change: StatusChange, to device: Int) {

@@ -159,6 +159,25 @@ public struct DeviceState: Sendable {
     /// The driver features written through virtio-mmio or virtio-pci, as they stood at the last FEATURES_OK
     /// (or, for legacy devices, at the last DRIVER_OK), kept across later resets for the report.
     public internal(set) var negotiatedFeatures: FeatureBits?
+    /// Each different set of features the driver accepted, where it first did (the status
+    /// write that set FEATURES_OK, or a legacy device's DRIVER_OK): at most
+    /// ``maximumAcceptedSets``, the first ones.
+    public internal(set) var acceptedFeatureSets: [AcceptedFeatures] = []
+    static let maximumAcceptedSets = 16
+
+    public struct AcceptedFeatures: Sendable, Equatable {
+        public var features: FeatureBits
+        public var line: Int
+        public var timestamp: Timestamp?
+    }
+
+    /// The driver accepted the features written so far, at `line`.
+    mutating func noteAcceptedFeatures(line: Int, timestamp: Timestamp?) {
+        guard let features = self.driverFeatures, self.acceptedFeatureSets.count < Self.maximumAcceptedSets,
+            !self.acceptedFeatureSets.contains(where: { $0.features == features })
+        else { return }
+        self.acceptedFeatureSets.append(AcceptedFeatures(features: features, line: line, timestamp: timestamp))
+    }
 
     /// The driver features written so far in the current initialization.
     public var driverFeatures: FeatureBits? { self.driverFeatureWords.features }

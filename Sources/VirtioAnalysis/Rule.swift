@@ -188,3 +188,8 @@ public enum QueueRole: String, Sendable {
 protocol SummaryRule: Rule, Sendable {
     static func check(device: DeviceState?, queue: QueueState, role: QueueRole) -> [SummaryFinding]
 }
+
+/// Checks a device when the trace ends, once its type is known as well as it will be.
+protocol DeviceSummaryRule: Rule, Sendable {
+    static func check(device: DeviceState) -> [SummaryFinding]
+}

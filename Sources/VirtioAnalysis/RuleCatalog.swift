@@ -51,6 +51,10 @@ public enum RuleCatalog {
         NoFeatureAfterFeaturesOK.self,
     ]
 
+    static let deviceSummaryRules: [any DeviceSummaryRule.Type] = [
+        NetFeatureDependencies.self,
+    ]
+
     static let summaryRules: [any SummaryRule.Type] = [
         EntropyWritableOnly.self,
         BlockFrame.self,
@@ -124,7 +128,7 @@ public enum RuleCatalog {
         let declared: [RuleInfo] =
             statusRules.map { $0.info } + queueRules.map { $0.info } + registerRules.map { $0.info }
             + commonConfigRules.map { $0.info }
-            + summaryRules.map { $0.info } + snapshotRules.map { $0.info } + requestRules.map { $0.info }
+            + summaryRules.map { $0.info } + deviceSummaryRules.map { $0.info } + snapshotRules.map { $0.info } + requestRules.map { $0.info }
             + packedRules.map { $0.info } + OwnedChains.infos + PackedLists.infos + recordingRules + deviceEventRules
             + QEMUReported.infos
             + InputRules.infos + [DumpTraceMismatch.info, NetFrames.skipped]

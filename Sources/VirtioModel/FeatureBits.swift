@@ -102,7 +102,8 @@ public struct Feature: Sendable, Hashable {
         Feature(41, "VIRTIO_F_ADMIN_VQ", nil),
     ]
 
-    /// Feature bits a device type defines. Spec: virtio v1.2 §5.1.3, §5.2.3, §5.3.3, §5.4.3, §5.8.3.
+    /// Feature bits a device type defines. Spec: virtio v1.2 §5.1.3, §5.2.3, §5.3.3, §5.4.3, §5.8.3
+    /// (net bits 50–53 from 1.3 and 1.4).
     public static func deviceSpecific(_ device: DeviceType) -> [Feature] {
         switch device {
         case .network: return Feature.net
@@ -117,7 +118,8 @@ public struct Feature: Sendable, Hashable {
         (7, "GUEST_TSO4"), (8, "GUEST_TSO6"), (9, "GUEST_ECN"), (10, "GUEST_UFO"), (11, "HOST_TSO4"),
         (12, "HOST_TSO6"), (13, "HOST_ECN"), (14, "HOST_UFO"), (15, "MRG_RXBUF"), (16, "STATUS"),
         (17, "CTRL_VQ"), (18, "CTRL_RX"), (19, "CTRL_VLAN"), (20, "CTRL_RX_EXTRA"), (21, "GUEST_ANNOUNCE"),
-        (22, "MQ"), (23, "CTRL_MAC_ADDR"), (54, "GUEST_USO4"), (55, "GUEST_USO6"), (56, "HOST_USO"),
+        (22, "MQ"), (23, "CTRL_MAC_ADDR"), (50, "DEVICE_STATS"), (51, "HASH_TUNNEL"), (52, "VQ_NOTF_COAL"),
+        (53, "NOTF_COAL"), (54, "GUEST_USO4"), (55, "GUEST_USO6"), (56, "HOST_USO"),
         (57, "HASH_REPORT"), (59, "GUEST_HDRLEN"), (60, "RSS"), (61, "RSC_EXT"), (62, "STANDBY"),
         (63, "SPEED_DUPLEX"),
     ].map { Feature($0.0, "VIRTIO_NET_F_" + $0.1, .network) } + [Feature(6, "VIRTIO_NET_F_GSO", .network, legacyOnly: true)]
