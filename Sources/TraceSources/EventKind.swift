@@ -94,6 +94,10 @@ enum EventKind: Equatable {
         var kind: EventKind
     }
 
+    /// The length of the longest name (`virtio_serial_handle_control_message_port`, 41 bytes):
+    /// a longer word is no event vqscope knows.
+    private static let longestName = names.reduce(0) { max($0, $1.0.utf8.count) }
+
     private static let tableBits = 8
     private static let tableSize = 1 << tableBits
 
@@ -135,7 +139,7 @@ enum EventKind: Equatable {
 
     /// The kind of the event called `name`, or nil for any other word.
     static func lookup(_ name: UnsafeBufferPointer<UInt8>) -> EventKind? {
-        guard name.count >= 8, name.count <= 40 else { return nil }
+        guard name.count >= 8, name.count <= Self.longestName else { return nil }
         let hash = Self.quickHash(name)
         var slot = Self.slot(of: hash)
         while let entry = Self.slots[slot] {

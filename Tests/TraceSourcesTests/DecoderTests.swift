@@ -108,6 +108,9 @@ struct EventDecodingTests {
         ("virtio_serial_send_control_event port 0, event 6, value 1", .serialSendControl(port: 0, event: 6, value: 1)),
         ("virtio_serial_handle_control_message event 3, value 1", .serialHandleControl(event: 3, value: 1)),
         ("virtio_console_flush_buf port 0, in_len 1, out_len 1", .serialOther(name: .consoleFlushBuffer, port: 0)),
+        // The longest name vqscope knows (41 bytes): once past the lookup's length limit.
+        ("virtio_serial_handle_control_message_port port 3", .serialOther(name: .handleControlMessagePort, port: 3)),
+        ("virtio_serial_throttle_port port 0, throttle 1", .serialOther(name: .throttlePort, port: 0)),
         ("virtio_net_announce_timer 1", .netOther(name: "virtio_net_announce_timer")),
         ("virtio_input_queue_full ", .inputQueueFull),
         ("pci_cfg_write virtio-net-pci 00:01.0 @0x4 <- 0x103", .pciConfigWrite(device: "virtio-net-pci", offset: 4, value: 0x103)),
