@@ -30,6 +30,7 @@ extension Analyzer {
             }
         }
         for index in self.devices.indices {
+            self.closeConsoleControl(of: index)
             for rule in RuleCatalog.deviceSummaryRules {
                 for finding in rule.check(device: self.devices[index]) {
                     self.emit(rule.info, finding.message, line: finding.line, time: finding.timestamp, device: index)

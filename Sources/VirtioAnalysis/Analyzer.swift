@@ -91,6 +91,8 @@ public struct Analyzer {
     /// `.commonConfigStatus`; read only when one of them is set.
     var lookBehindName = ""
     var lastPop: (queue: Int, elem: HostPointer)?
+    /// The device whose console control message QEMU handled last (``ConsoleControl``).
+    var consoleControlDevice: Int?
     var qemuNames: [String: (DeviceType?, Bool)] = [:]
     /// virtio-pci common configuration structures by their traced address: the device whose
     /// `virtio_set_status` followed the last device_status write there (at most
@@ -313,7 +315,14 @@ public struct Analyzer {
             // The device handles a control message or flushes port data right after popping it.
             if let (queue, _) = self.lastPop, let device = self.queues[queue].device {
                 self.devices[device].decideType(.console, by: .traceEvent(Self.eventName(record.event)))
+                if previous.pop, case .serialHandleControl(let event, let value) = record.event {
+                    self.consoleMessage(event: event, value: value, device: device)
+                }
             }
+            if case .serialOther(.handleControlMessagePort, let port) = record.event { self.consoleMessagePort(port, record: record) }
+
+        case .serialSendControl(let port, let event, let value):
+            self.consoleDeviceMessage(port: port, event: event, value: value, record: record)
 
         case .qemuMessage(let message, let text):
             if !(message == .queueEnableValue && previous.queueEnableValueReported) {
@@ -327,7 +336,7 @@ public struct Analyzer {
                 self.inFlightTotal += self.queues[queue].inFlightCount - before
             }
 
-        case .mmioGuestPage, .serialSendControl, .netOther, .inputQueueFull, .blkDataPlane, .allocElement, .mmioRead,
+        case .mmioGuestPage, .netOther, .inputQueueFull, .blkDataPlane, .allocElement, .mmioRead,
             .setStatus, .queueNotify, .pop, .fill, .flush, .notify, .notifyIrqfd, .mmioWrite, .mmioSettingIRQ:
             break
         }
@@ -432,6 +441,10 @@ public struct Analyzer {
             }
         }
         self.apply(change, to: device)
+        if new.rawValue == 0, old.rawValue != 0 { self.closeConsoleControl(of: device) }
+        if origin == .driver, new.contains(.driverOK), !old.contains(.driverOK) {
+            self.devices[device].consoleControl.driverOK = ConsoleControl.Place(line: record.line, timestamp: record.timestamp)
+        }
         // The features are settled at FEATURES_OK; a legacy device has none, and takes them as they are at DRIVER_OK.
         let settles: DeviceStatus = self.devices[device].isLegacy ? .driverOK : .featuresOK
         if origin == .driver, new.contains(settles), !old.contains(settles) {

@@ -148,6 +148,8 @@ public struct DeviceState: Sendable {
     var ioeventfdSweepBelow: Int32?
     /// Queue slots by queue index.
     var queueSlots = QueueIndexSlots()
+    /// A multiport console's control messages since the last reset.
+    var consoleControl = ConsoleControl()
 
     /// The device is driven through a legacy (pre-1.0) interface, where the driver may use
     /// queues before DRIVER_OK and there is no FEATURES_OK step. Spec: virtio v1.2 §3.1.2.

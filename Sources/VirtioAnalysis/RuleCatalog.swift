@@ -53,6 +53,7 @@ public enum RuleCatalog {
 
     static let deviceSummaryRules: [any DeviceSummaryRule.Type] = [
         NetFeatureDependencies.self,
+        ConsoleDeviceReady.self,
     ]
 
     static let summaryRules: [any SummaryRule.Type] = [
@@ -121,6 +122,7 @@ public enum RuleCatalog {
     /// Rules on device-specific trace events, checked where the model handles the event.
     static let deviceEventRules: [RuleInfo] = [
         BlockStatusValue.info,
+        ConsolePortOpen.info,
     ]
 
     /// All rules, each once, in catalogue order.
