@@ -76,7 +76,7 @@ struct EventIndexWatch {
     }
 
     /// Without VIRTIO_F_EVENT_IDX a device asks for every available buffer notification with
-    /// VIRTQ_USED_F_NO_NOTIFY clear in used.flags (§2.7.10: "If flags is 0, the driver MUST send a
+    /// VIRTQ_USED_F_NO_NOTIFY clear in used.flags (§2.7.10.1: "If flags is 0, the driver MUST send a
     /// notification"), whatever the driver's position. One scan's reads: `asking`, the flag
     /// read clear before and after the ring index `ring` (avail.idx), and `progress`, the
     /// device's used.idx. New entries, with the flag clear in this scan and the last and used.idx
