@@ -492,6 +492,16 @@ struct RingWatcherTests {
             features: eventIndex ? [.version1, .eventIndex] : [.version1], netControlQueue: nil)
     }
 
+    /// A scan at time 100, then heads 0 and 1 made available, each followed by a scan (at 200
+    /// and 300): a wait begins with the second scan (``expectOneWait(_:_:index:reached:)``).
+    static func offerTwo(_ queue: inout WatchedQueue, _ ram: GuestRAM) {
+        queue.scan(memory: ram.memory, writer: ram.writer, time: 100)
+        ram.splitAvail(0, head: 0)
+        queue.scan(memory: ram.memory, writer: ram.writer, time: 200)
+        ram.splitAvail(1, head: 1)
+        queue.scan(memory: ram.memory, writer: ram.writer, time: 300)
+    }
+
     /// The recording holds one `awaiting` line: of `notification`, at `index` up to `reached`,
     /// from the scan at time 100, seen at 200, last at 300.
     static func expectOneWait(_ ram: GuestRAM, _ notification: String, index: Int, reached: Int) throws {
@@ -509,11 +519,7 @@ struct RingWatcherTests {
         var queue = Self.entropyQueue(ram)
         // The device has taken nothing and asks to be told of entry 0.
         ram.put(UInt16(0), at: availEvent)
-        queue.scan(memory: ram.memory, writer: ram.writer, time: 100)
-        ram.splitAvail(0, head: 0)
-        queue.scan(memory: ram.memory, writer: ram.writer, time: 200)
-        ram.splitAvail(1, head: 1)
-        queue.scan(memory: ram.memory, writer: ram.writer, time: 300)
+        Self.offerTwo(&queue, ram)
         #expect(try ram.lines("awaiting").isEmpty)
         // The device takes entry 0: avail_event moves on, the wait is over.
         ram.put(UInt16(1), at: availEvent)
@@ -564,11 +570,7 @@ struct RingWatcherTests {
         let ram = try GuestRAM()
         var queue = Self.entropyQueue(ram, eventIndex: false)
         // used.flags clear: the device asks for every notification.
-        queue.scan(memory: ram.memory, writer: ram.writer, time: 100)
-        ram.splitAvail(0, head: 0)
-        queue.scan(memory: ram.memory, writer: ram.writer, time: 200)
-        ram.splitAvail(1, head: 1)
-        queue.scan(memory: ram.memory, writer: ram.writer, time: 300)
+        Self.offerTwo(&queue, ram)
         #expect(try ram.lines("awaiting").isEmpty)
         // The device turns notifications off (it is taking the entries): the wait is over.
         ram.put(UInt16(1), at: 0x3000)
