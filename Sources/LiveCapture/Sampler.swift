@@ -31,6 +31,9 @@ struct Rings {
     var traceRefused: Set<String> = []
     /// Resets seen per device label, so that what QMP said before one is not applied after it.
     var resets: [String: Int] = [:]
+    /// Devices whose driver was found accepting features they do not offer since their last
+    /// reset (FEAT-ACCEPT-SUBSET, said once an initialization).
+    var unofferedReported: Set<String> = []
 
     struct RetiredQueue {
         let device: String
@@ -126,6 +129,7 @@ struct Rings {
         self.ready.remove(label)
         self.traceOwned.remove(label)
         self.traceRefused.remove(label)
+        self.unofferedReported.remove(label)
         self.resets[label, default: 0] += 1
         if self.watched.contains(where: { $0.device == label }) { self.retire(label) }
         if transport {
@@ -387,7 +391,7 @@ struct Session {
             var followed = TracedDevice(
                 label: Self.label(of: device), type: type, blockCapacity: capacity,
                 queueCount: min(max(status.numVqs ?? 0, 0), CommonConfig.maximumQueues),
-                offered: status.deviceFeatureNames.map { FeatureBits(names: $0, device: type) })
+                offered: status.hostFeatures?.bits(device: type))
             if let base = try Self.mmioBase(of: device, client: client) {
                 traced.mmio[base] = followed
             } else {
@@ -498,7 +502,7 @@ struct Session {
         // Asked again for the transcript, so `vqscope inspect --qmp` reads the features there.
         _ = try client.command("x-query-virtio-status", arguments: Self.arguments(device))
         let type = DeviceType(qemuName: device.name)
-        let features = FeatureBits(names: status.featureNames, device: type)
+        let features = status.guestFeatures.bits(device: type)
         var queues: [(Int, QueueAddresses, QMPVirtioQueueReply)] = []
         for index in 0..<min(max(status.numVqs ?? 0, 0), CommonConfig.maximumQueues) {
             let queue = try client.query(

@@ -1,6 +1,7 @@
 import GuestMemory
 import VirtioAnalysis
 import VirtioModel
+import VirtioReporting
 
 /// A device the sampler follows through its driver's register writes in the trace: its
 /// queues are watched the moment the driver enables them (virtio-pci `queue_enable`,
@@ -161,6 +162,14 @@ extension Rings {
         _ index: Int, as setup: CommonConfig.QueueSetup, features written: FeatureBits, of transport: TraceTail.Transport
     ) {
         guard let device = self.traced[transport], index < device.queueCount, !self.traceRefused.contains(device.label) else { return }
+        // Once an initialization, at its first queue: the features are settled by then.
+        if let offered = device.offered, let defect = ChainDefectFinding.unoffered(accepted: written, offered: offered, type: device.type),
+            self.unofferedReported.insert(device.label).inserted
+        {
+            var line = RecordLine("defect", location: "\"device\": \(JSONWriter.quoted(device.label)), \"queue\": \(index)")
+            line.defects([defect])
+            self.writer.write(line)
+        }
         let features = device.offered.map { written.intersection($0) } ?? written
         // With VIRTIO_NET_F_MQ or _RSS the control queue's index is in the configuration space (§5.1.2).
         let netQueuePairs = device.type == .network && !features.isDisjoint(with: [.netMultiqueue, .netRSS])

@@ -98,6 +98,14 @@ extension ChainDefectFinding {
         return messages.map { ChainDefectFinding(rule: PackedEventFlags.info.id, message: $0) }
     }
 
+    /// The driver accepted features the device does not offer (FEAT-ACCEPT-SUBSET); nil when
+    /// it accepted none.
+    public static func unoffered(accepted: FeatureBits, offered: FeatureBits, type: DeviceType?) -> ChainDefectFinding? {
+        guard accepted.rawValue & ~offered.rawValue != 0 else { return nil }
+        return ChainDefectFinding(
+            rule: FeatureAcceptSubset.info.id, message: FeatureAcceptSubset.message(accepted: accepted, offered: offered, type: type))
+    }
+
     /// A split ring's available and used `flags` as a recording reads them, those given
     /// (SPLIT-AVAIL-FLAGS-VALUE, SPLIT-USED-FLAGS-VALUE).
     public static func ringFlags(avail: AvailFlags?, used: UsedFlags?, eventIndex: Bool) -> [ChainDefectFinding] {

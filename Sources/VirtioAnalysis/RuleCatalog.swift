@@ -117,6 +117,7 @@ public enum RuleCatalog {
         DeviceMustNotify.info,
         PackedDriverNotify.info,
         PackedDeviceNotify.info,
+        FeatureAcceptSubset.info,
     ]
 
     /// Rules on device-specific trace events, checked where the model handles the event.

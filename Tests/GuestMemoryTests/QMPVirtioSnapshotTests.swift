@@ -43,6 +43,19 @@ struct QMPVirtioSnapshotTests {
         #expect(devices.first?.features?.contains(.consoleMultiport) == true)
     }
 
+    @Test("features QEMU has no name for (7.2's VIRTIO_F_RING_RESET in unknown-dev-features) are kept as bits, offered and negotiated")
+    func unnamedFeatures() throws {
+        let text = #"{"name": "virtio-blk", "num-vqs": 1, "guest-features": {"transports": ["VIRTIO_F_VERSION_1: Device compliant for v1 spec (legacy)"], "dev-features": ["VIRTIO_BLK_F_FLUSH: Flush command supported"], "unknown-dev-features": 1099511627776}, "host-features": {"transports": ["VIRTIO_RING_F_EVENT_IDX: Used & avail. event fields enabled", "VIRTIO_F_VERSION_1: Device compliant for v1 spec (legacy)"], "dev-features": ["VHOST_USER_F_PROTOCOL_FEATURES: Vhost-user protocol features negotiation supported", "VIRTIO_BLK_F_FLUSH: Flush command supported"], "unknown-dev-features": 1099511627776}}"#
+        let reply = try JSONDecoder().decode(QMPVirtioStatusReply.self, from: Data(text.utf8))
+        let ringReset = FeatureBits(bit: 40)
+        #expect(reply.guestFeatures.bits(device: .block) == [.version1, FeatureBits(bit: 9), ringReset])
+        #expect(reply.hostFeatures?.bits(device: .block) == [.version1, .eventIndex, FeatureBits(bit: 9), ringReset])
+        // In a transcript too (`vqscope inspect --qmp`).
+        let file = TemporaryFile(text: #"{"execute": "x-query-virtio-status", "arguments": {"path": "/b"}}"# + "\n" + #"{"return": "# + text + "}\n")
+        defer { file.remove() }
+        #expect(try QMPVirtioSnapshot.read(path: file.path).first?.features == [.version1, FeatureBits(bit: 9), ringReset])
+    }
+
     @Test("one reply per file in a directory, matched by device name; unset queues are left out")
     func directoryOfReplies() throws {
         let first = TemporaryFile(text: Self.status, name: "a-status.json")

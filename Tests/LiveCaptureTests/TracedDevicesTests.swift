@@ -150,6 +150,35 @@ struct TracedDevicesTests {
         #expect(rings.watched.isEmpty && rings.traceOwned.isEmpty)
     }
 
+    @Test("FEAT-ACCEPT-SUBSET: features the driver wrote that QMP says the device does not offer are a defect line, once an initialization (at its first queue); none within the offer")
+    func unofferedFeatures() throws {
+        let ram = try GuestRAM()
+        let offered: FeatureBits = [.version1, .eventIndex]
+        var rings = Self.rings(
+            ram,
+            following: TracedDevices(pciByName: [
+                "virtio-rng": TracedDevice(label: "virtio-rng@/r", type: .entropy, blockCapacity: nil, queueCount: 2, offered: offered)
+            ]))
+        // VIRTIO_F_RING_PACKED (34) accepted without being offered; both queues enabled.
+        let accepted = Self.version1 | 1 << 29 | 1 << 34
+        rings.apply(Self.setUp("virtio-rng", features: accepted, queue: 0))
+        rings.apply(Self.setUp("virtio-rng", features: accepted, queue: 1, base: 0x10000))
+        var defects = try ram.lines("defect")
+        #expect(defects.count == 1 && defects.first?["queue"] as? Int == 0)
+        let message = (defects.first?["defects"] as? [[String: Any]])?.first?["message"] as? String
+        #expect(message?.hasPrefix("the driver accepted VIRTIO_F_RING_PACKED, which the device does not offer") == true)
+        // The sampler watches the queue with the features QEMU kept.
+        #expect(rings.watched.first?.features == offered)
+        // A reset, then the same: said again; then a driver within the offer: nothing more.
+        rings.apply([Self.write("virtio-rng", .deviceStatus, 0)])
+        rings.apply(Self.setUp("virtio-rng", features: accepted, queue: 0))
+        rings.apply([Self.write("virtio-rng", .deviceStatus, 0)])
+        rings.apply(Self.setUp("virtio-rng", features: offered.rawValue, queue: 0))
+        defects = try ram.lines("defect")
+        #expect(defects.count == 2)
+        #expect(try ram.replay().rules == ["FEAT-ACCEPT-SUBSET", "FEAT-ACCEPT-SUBSET"])
+    }
+
     @Test("a network device with VIRTIO_NET_F_CTRL_VQ and no MQ: queue 2 is its control queue")
     func netControlQueue() throws {
         let ram = try GuestRAM()

@@ -1,12 +1,25 @@
+import VirtioModel
+
 /// The parts of QEMU's `x-query-virtio-status` reply vqscope reads (QEMU 7.2 and later).
 public struct QMPVirtioStatusReply: Decodable, Sendable {
     public struct Features: Decodable, Sendable {
         /// Feature names with QEMU's explanation: `VIRTIO_F_VERSION_1: Device compliant …`.
         public var transports: [String]
         public var devFeatures: [String]?
+        /// The bits QEMU has no name for, as a mask (7.2 names no VIRTIO_F_RING_RESET).
+        public var unknownDevFeatures: UInt64?
         enum CodingKeys: String, CodingKey {
             case transports
             case devFeatures = "dev-features"
+            case unknownDevFeatures = "unknown-dev-features"
+        }
+
+        /// The names without QEMU's explanations, transport ones first.
+        public var names: [String] { (self.transports + (self.devFeatures ?? [])).map(QMPVirtioStatusReply.featureName) }
+
+        /// The features as bits for a device of `type`: the named ones and the unnamed mask.
+        public func bits(device type: DeviceType?) -> FeatureBits {
+            FeatureBits(names: self.names, device: type).union(FeatureBits(rawValue: self.unknownDevFeatures ?? 0))
         }
     }
 
@@ -32,15 +45,6 @@ public struct QMPVirtioStatusReply: Decodable, Sendable {
     /// DRIVER_OK is among the status bits.
     public var driverOK: Bool { self.status?.statuses.contains { $0.hasPrefix("VIRTIO_CONFIG_S_DRIVER_OK") } ?? false }
 
-    /// The negotiated feature names without QEMU's explanations, transport ones first.
-    public var featureNames: [String] {
-        (self.guestFeatures.transports + (self.guestFeatures.devFeatures ?? [])).map(Self.featureName)
-    }
-
-    /// The feature names the device offers, when the reply has them.
-    public var deviceFeatureNames: [String]? {
-        self.hostFeatures.map { ($0.transports + ($0.devFeatures ?? [])).map(Self.featureName) }
-    }
 
     /// `VIRTIO_F_VERSION_1: Device compliant for v1 spec (legacy)` → `VIRTIO_F_VERSION_1`.
     public static func featureName(_ described: String) -> String {

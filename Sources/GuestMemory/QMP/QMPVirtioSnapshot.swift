@@ -40,6 +40,8 @@ public struct QMPVirtioDevice: Sendable, Equatable {
     /// The negotiated device feature names (`guest-features.dev-features`), e.g.
     /// `VIRTIO_NET_F_MRG_RXBUF`. Nil when no status reply was given.
     public var deviceFeatures: [String]?
+    /// The negotiated bits QEMU has no name for (`guest-features.unknown-dev-features`).
+    public var unnamedFeatures: UInt64 = 0
 
     /// The device type QEMU's name implies (`virtio-net`, `virtio-serial`, …).
     public var deviceType: DeviceType? { DeviceType(qemuName: self.name) }
@@ -48,6 +50,7 @@ public struct QMPVirtioDevice: Sendable, Equatable {
     public var features: FeatureBits? {
         guard let transports = self.transportFeatures else { return nil }
         return FeatureBits(names: transports + (self.deviceFeatures ?? []), device: self.deviceType)
+            .union(FeatureBits(rawValue: self.unnamedFeatures))
     }
     /// The queues with rings set up (`vring-desc` and `vring-num` non-zero), by index.
     public var queues: [QMPVirtioQueue]
@@ -176,6 +179,7 @@ public enum QMPVirtioSnapshot {
                 guard let slot = self.device(name: status.name, path: self.pendingPath) else { return false }
                 self.devices[slot].transportFeatures = status.guestFeatures.transports.map(QMPVirtioStatusReply.featureName)
                 self.devices[slot].deviceFeatures = (status.guestFeatures.devFeatures ?? []).map(QMPVirtioStatusReply.featureName)
+                self.devices[slot].unnamedFeatures = status.guestFeatures.unknownDevFeatures ?? 0
                 self.lastStatusName = status.name
             case .queue(let queue):
                 let path =
