@@ -65,6 +65,7 @@ public enum RuleCatalog {
         ConsoleTransmitReadable.self,
         InputEventQueueWritable.self,
         InFlightAtEnd.self,
+        ConsoleMultiportQueues.self,
     ]
 
     /// Rules on a split queue's layout and rings in a dump (`vqscope inspect`).
