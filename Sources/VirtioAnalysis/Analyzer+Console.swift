@@ -33,7 +33,7 @@ extension Analyzer {
         guard event == ConsoleControl.Event.consolePort.rawValue, value == 1, let device = self.consoleControlDevice else { return }
         let due = self.devices[device].consoleControl.portOpenDue
         guard due[port] == nil, due.count < ConsoleControl.maximumKept else { return }
-        self.devices[device].consoleControl.portOpenDue[port] = ConsoleControl.Place(line: record.line, timestamp: record.timestamp)
+        self.devices[device].consoleControl.portOpenDue[port] = TracePlace(record)
     }
 
     /// The device was reset, or the trace ended: the ports it named consoles and the driver

@@ -443,12 +443,12 @@ public struct Analyzer {
         self.apply(change, to: device)
         if new.rawValue == 0, old.rawValue != 0 { self.closeConsoleControl(of: device) }
         if origin == .driver, new.contains(.driverOK), !old.contains(.driverOK) {
-            self.devices[device].consoleControl.driverOK = ConsoleControl.Place(line: record.line, timestamp: record.timestamp)
+            self.devices[device].consoleControl.driverOK = TracePlace(record)
         }
         // The features are settled at FEATURES_OK; a legacy device has none, and takes them as they are at DRIVER_OK.
         let settles: DeviceStatus = self.devices[device].isLegacy ? .driverOK : .featuresOK
         if origin == .driver, new.contains(settles), !old.contains(settles) {
-            self.devices[device].noteAcceptedFeatures(line: record.line, timestamp: record.timestamp)
+            self.devices[device].noteAcceptedFeatures(at: TracePlace(record))
         }
     }
 

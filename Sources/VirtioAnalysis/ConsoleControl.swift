@@ -11,31 +11,24 @@ import VirtioModel
 /// element QEMU took just before (`virtqueue_pop`); the device's CONSOLE_PORT answers the
 /// driver's PORT_READY, so it is the device whose message QEMU was handling.
 struct ConsoleControl: Sendable {
-    /// Where a message, or a status write, was.
-    struct Place: Sendable, Equatable {
-        var line: Int
-        var timestamp: Timestamp?
-    }
-
     /// The control message events of §5.3.6.2 used here.
     enum Event: UInt16 {
         case deviceReady = 0
-        case portReady = 3
         case consolePort = 4
         case portOpen = 6
     }
 
     /// The driver set DRIVER_OK in this initialization (where), and whether it has sent
     /// DEVICE_READY since.
-    var driverOK: Place?
+    var driverOK: TracePlace?
     var deviceReadySent = false
     /// Earlier initializations that reached DRIVER_OK with no DEVICE_READY: where, and the
     /// features the driver had accepted (whether MULTIPORT was among them is judged when the
     /// trace ends, once the device's type is known). At most ``maximumKept``.
-    var unreadyInitializations: [(place: Place, features: FeatureBits?)] = []
+    var unreadyInitializations: [(place: TracePlace, features: FeatureBits?)] = []
     /// Ports the device named a console (CONSOLE_PORT) and the driver has not opened
     /// (PORT_OPEN), by port id: where each was named. At most ``maximumKept``.
-    var portOpenDue: [UInt32: Place] = [:]
+    var portOpenDue: [UInt32: TracePlace] = [:]
     /// The driver's message whose port QEMU traces next.
     var pendingMessage: (event: UInt16, value: UInt16)?
 
@@ -44,7 +37,7 @@ struct ConsoleControl: Sendable {
     /// The device was reset (a status write of 0) after accepting `features`: this
     /// initialization is kept if it owes DEVICE_READY, and the ports it owes a PORT_OPEN are
     /// returned.
-    mutating func reset(features: FeatureBits?) -> [UInt32: Place] {
+    mutating func reset(features: FeatureBits?) -> [UInt32: TracePlace] {
         if let place = self.driverOK, !self.deviceReadySent, self.unreadyInitializations.count < Self.maximumKept {
             self.unreadyInitializations.append((place, features))
         }

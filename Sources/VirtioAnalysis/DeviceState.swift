@@ -169,16 +169,15 @@ public struct DeviceState: Sendable {
 
     public struct AcceptedFeatures: Sendable, Equatable {
         public var features: FeatureBits
-        public var line: Int
-        public var timestamp: Timestamp?
+        public var place: TracePlace
     }
 
-    /// The driver accepted the features written so far, at `line`.
-    mutating func noteAcceptedFeatures(line: Int, timestamp: Timestamp?) {
+    /// The driver accepted the features written so far, at `place`.
+    mutating func noteAcceptedFeatures(at place: TracePlace) {
         guard let features = self.driverFeatures, self.acceptedFeatureSets.count < Self.maximumAcceptedSets,
             !self.acceptedFeatureSets.contains(where: { $0.features == features })
         else { return }
-        self.acceptedFeatureSets.append(AcceptedFeatures(features: features, line: line, timestamp: timestamp))
+        self.acceptedFeatureSets.append(AcceptedFeatures(features: features, place: place))
     }
 
     /// The driver features written so far in the current initialization.

@@ -111,6 +111,20 @@ protocol RegisterRule: Rule, Sendable {
     static func check(_ write: RegisterWrite, device: DeviceContext) -> String?
 }
 
+/// Where in the trace something happened: its line and, when the trace has them, its time.
+public struct TracePlace: Sendable, Equatable {
+    public var line: Int
+    public var timestamp: Timestamp?
+
+    public init(line: Int, timestamp: Timestamp?) {
+        self.line = line
+        self.timestamp = timestamp
+    }
+
+    /// Where `record` is.
+    init(_ record: TraceRecord) { self.init(line: record.line, timestamp: record.timestamp) }
+}
+
 /// A virtio-mmio register read attributed to a device (`virtio_mmio_read`: the offset only,
 /// not the value read).
 public struct RegisterRead: Sendable {

@@ -15,10 +15,8 @@ struct ConsoleDeviceReady: DeviceSummaryRule {
 
     static func check(device: DeviceState) -> [SummaryFinding] {
         guard device.type == .console else { return [] }
-        let control = device.consoleControl
-        var unready = control.unreadyInitializations
-        if let place = control.driverOK, !control.deviceReadySent { unready.append((place, device.negotiatedFeatures)) }
-        return unready.compactMap { initialization in
+        // The trace's end closed the last initialization as a reset does (``Analyzer/closeConsoleControl(of:)``).
+        return device.consoleControl.unreadyInitializations.compactMap { initialization in
             guard let features = initialization.features, features.contains(.consoleMultiport) else { return nil }
             return SummaryFinding(
                 message: "DRIVER_OK set with VIRTIO_CONSOLE_F_MULTIPORT negotiated, and no VIRTIO_CONSOLE_DEVICE_READY followed "

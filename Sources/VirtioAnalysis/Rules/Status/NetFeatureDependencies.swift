@@ -23,7 +23,7 @@ struct NetFeatureDependencies: DeviceSummaryRule {
             let broken = unmet.map { "\(name($0.feature)) without \($0.missing.map(name).joined(separator: " or "))" }
             return SummaryFinding(
                 message: "the driver accepted \(broken.joined(separator: ", ")) (features 0x\(String(accepted.features.rawValue, radix: 16)))",
-                line: accepted.line, timestamp: accepted.timestamp)
+                line: accepted.place.line, timestamp: accepted.place.timestamp)
         }
     }
 }
