@@ -53,6 +53,7 @@ public enum RuleCatalog {
 
     static let deviceSummaryRules: [any DeviceSummaryRule.Type] = [
         NetFeatureDependencies.self,
+        FeatureReservedBits.self,
         ConsoleDeviceReady.self,
     ]
 
@@ -91,11 +92,16 @@ public enum RuleCatalog {
         BlockDataSectors.self,
         BlockCapacity.self,
         BlockTypeGated.self,
+        BlockFlush.self,
+        BlockFlushData.self,
         NetHeaderInBuffers.self,
         NetReceiveBufferSize.self,
         NetReceiveBufferAdvised.self,
         NetTransmitFlags.self,
         NetTransmitGSOGated.self,
+        NetTransmitGSOChecksum.self,
+        NetTransmitChecksumRange.self,
+        NetTransmitNumBuffers.self,
         UsedLengthBound.self,
         NetReceiveBufferCount.self,
     ]

@@ -163,9 +163,25 @@ struct InspectorTests {
         (request("net", index: 1, features: ["VIRTIO_F_VERSION_1"], descriptors: single(length: 74, write: false), header: [1, 0]), ["NET-TX-FLAGS"]),
         (request("net", index: 1, descriptors: single(length: 74, write: false), header: [4, 0]), ["NET-TX-FLAGS"]),  // RSC_INFO, features unknown
         (request("net", index: 1, descriptors: single(length: 74, write: false), header: [1, 0]), []),  // features unknown
-        (request("net", index: 1, features: ["VIRTIO_F_VERSION_1", "VIRTIO_NET_F_CSUM", "VIRTIO_NET_F_HOST_TSO6"], descriptors: single(length: 74, write: false), header: [1, 4]), []),
-        (request("net", index: 1, features: ["VIRTIO_F_VERSION_1", "VIRTIO_NET_F_CSUM", "VIRTIO_NET_F_HOST_TSO6"], descriptors: single(length: 74, write: false), header: [1, 0x84]), ["NET-TX-GSO-GATED"]),  // ECN
-        (request("net", index: 1, features: ["VIRTIO_F_VERSION_1", "VIRTIO_NET_F_CSUM"], descriptors: single(length: 74, write: false), header: [1, 5]), ["NET-TX-GSO-GATED"]),  // UDP_L4
+        (request("net", index: 1, features: ["VIRTIO_F_VERSION_1", "VIRTIO_NET_F_CSUM", "VIRTIO_NET_F_HOST_TSO6"], descriptors: single(length: 74, write: false), header: [1, 4, 0, 0, 0xa8, 5]), []),
+        (request("net", index: 1, features: ["VIRTIO_F_VERSION_1", "VIRTIO_NET_F_CSUM", "VIRTIO_NET_F_HOST_TSO6"], descriptors: single(length: 74, write: false), header: [1, 0x84, 0, 0, 0xa8, 5]), ["NET-TX-GSO-GATED"]),  // ECN
+        (request("net", index: 1, features: ["VIRTIO_F_VERSION_1", "VIRTIO_NET_F_CSUM"], descriptors: single(length: 74, write: false), header: [1, 5, 0, 0, 0xa8, 5]), ["NET-TX-GSO-GATED"]),  // UDP_L4
+        // segmentation needs NEEDS_CSUM and gso_size, features known or not
+        (request("net", index: 1, descriptors: single(length: 74, write: false), header: [1, 4]), ["NET-TX-GSO-CSUM"]),
+        (request("net", index: 1, descriptors: single(length: 74, write: false), header: [0, 0x80, 0, 0, 0xa8, 5]), ["NET-TX-GSO-CSUM"]),  // the ECN bit alone
+        // the checksum's 2 bytes end within the 62-byte packet (74 less the 12-byte header)
+        (request("net", index: 1, features: ["VIRTIO_F_VERSION_1", "VIRTIO_NET_F_CSUM"], descriptors: single(length: 74, write: false), header: [1, 0, 0, 0, 0, 0, 44, 0, 16, 0]), []),
+        (request("net", index: 1, features: ["VIRTIO_F_VERSION_1", "VIRTIO_NET_F_CSUM"], descriptors: single(length: 74, write: false), header: [1, 0, 0, 0, 0, 0, 45, 0, 16, 0]), ["NET-TX-CSUM-RANGE"]),
+        (request("net", index: 1, features: [], descriptors: single(length: 74, write: false), header: [1, 0, 0, 0, 0, 0, 45, 0, 16, 0]), ["NET-TX-FLAGS"]),  // legacy 10-byte header: 64 bytes hold it
+        (request("net", index: 1, descriptors: single(length: 74, write: false), header: [1, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]), []),  // features unknown: no packet length
+        // num_buffers, where the header has it
+        (request("net", index: 1, features: ["VIRTIO_F_VERSION_1"], descriptors: single(length: 74, write: false), header: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]), ["NET-TX-NUMBUF-ZERO"]),
+        (request("net", index: 1, features: ["VIRTIO_NET_F_MRG_RXBUF"], descriptors: single(length: 74, write: false), header: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), ["NET-TX-NUMBUF-ZERO"]),
+        (request("net", index: 1, features: [], descriptors: single(length: 74, write: false), header: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]), []),  // legacy: bytes 10-11 are the packet's
+        // FLUSH: sector 0, no data
+        (request("blk", features: ["VIRTIO_F_VERSION_1", "VIRTIO_BLK_F_FLUSH"], descriptors: block(data: 0, dataWritable: false), header: [4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), ["BLK-FLUSH"]),
+        (request("blk", descriptors: block(data: 512, dataWritable: true), header: [4, 0, 0, 0]), ["BLK-FLUSH-DATA"]),
+        (request("blk", descriptors: block(data: 8, dataWritable: false), header: [4, 0, 0, 0]), ["BLK-FLUSH-DATA"]),
     ])
     func requestContents(layout: String, rules: [String]) throws {
         #expect(try Self.rules(layout) == rules)
