@@ -11,11 +11,7 @@ enum RequestDescription {
         case (.block, _): return Self.block(chain, memory: queue.memory)
         case (.network, .transmit): return Self.netTransmit(chain, queue: queue)
         case (.network, .receive): return "net RX buffer \(chain.writableBytes) bytes"
-        case (.network, .control):
-            guard let bytes = OwnedBuffers.readablePrefix(of: chain, count: 2, memory: queue.memory), bytes.count == 2 else {
-                return nil
-            }
-            return "net CTRL class \(bytes[0]) command \(bytes[1])"
+        case (.network, .control): return NetControlInChain(chain, memory: queue.memory).map { "net CTRL \($0.command.name)" }
         case (.entropy, _): return "rng buffer \(chain.writableBytes) bytes"
         case (.console, _):
             return queue.index % 2 == 0 ? "console RX buffer \(chain.writableBytes) bytes" : "console TX \(chain.readableBytes) bytes"

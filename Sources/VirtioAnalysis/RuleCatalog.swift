@@ -102,6 +102,8 @@ public enum RuleCatalog {
         NetTransmitGSOChecksum.self,
         NetTransmitChecksumRange.self,
         NetTransmitNumBuffers.self,
+        NetControlGated.self,
+        NetControlMacTable.self,
         UsedLengthBound.self,
         NetReceiveBufferCount.self,
     ]

@@ -104,3 +104,59 @@ public struct NetHeader: Sendable, Equatable {
         [7, 8, 10].contains { features.contains(bit: $0) } ? 65_562 : 1_526
     }
 }
+
+/// The start of a virtio-net control queue request: `u8 class; u8 command;`, then the
+/// command's data (device-readable) and the `u8 ack` the device writes.
+/// Spec: virtio v1.2 §5.1.6.5.
+public struct NetControlCommand: Sendable, Equatable {
+    public var commandClass: UInt8
+    public var command: UInt8
+
+    public init(commandClass: UInt8, command: UInt8) {
+        self.commandClass = commandClass
+        self.command = command
+    }
+
+    /// VIRTIO_NET_CTRL_RX, _MAC, _MQ and _GUEST_OFFLOADS.
+    public static let receiveClass: UInt8 = 0
+    public static let macClass: UInt8 = 1
+    public static let multiqueueClass: UInt8 = 4
+    public static let guestOffloadsClass: UInt8 = 5
+
+    /// VIRTIO_NET_CTRL_MAC_TABLE_SET (class MAC), VIRTIO_NET_CTRL_MQ_RSS_CONFIG (class MQ),
+    /// VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET (class GUEST_OFFLOADS).
+    public static let macTableSet = NetControlCommand(commandClass: 1, command: 0)
+    public static let rssConfig = NetControlCommand(commandClass: 4, command: 1)
+    public static let guestOffloadsSet = NetControlCommand(commandClass: 5, command: 0)
+
+    /// The spec's name, `RX_PROMISC`, `MAC_TABLE_SET`, …; `class 7 command 0` for others.
+    public var name: String {
+        let names: [UInt8: [String]] = [
+            0: ["RX_PROMISC", "RX_ALLMULTI", "RX_ALLUNI", "RX_NOMULTI", "RX_NOUNI", "RX_NOBCAST"],
+            1: ["MAC_TABLE_SET", "MAC_ADDR_SET"], 2: ["VLAN_ADD", "VLAN_DEL"], 3: ["ANNOUNCE_ACK"],
+            4: ["MQ_VQ_PAIRS_SET", "MQ_RSS_CONFIG", "MQ_HASH_CONFIG"], 5: ["GUEST_OFFLOADS_SET"],
+        ]
+        guard let list = names[self.commandClass], Int(self.command) < list.count else {
+            return "class \(self.commandClass) command \(self.command)"
+        }
+        return list[Int(self.command)]
+    }
+
+    /// The feature bit the driver must have negotiated to send the command, nil where the spec
+    /// names none: RX_PROMISC and RX_ALLMULTI need CTRL_RX (18), the other RX commands
+    /// CTRL_RX_EXTRA (20) (§5.1.6.5.1.2); every MAC class command CTRL_RX (§5.1.6.5.2.2);
+    /// MQ_RSS_CONFIG RSS (60) (§5.1.6.5.7.2).
+    public var requiredFeature: Int? {
+        switch (self.commandClass, self.command) {
+        case (Self.receiveClass, 0...1): return 18
+        case (Self.receiveClass, 2...5): return 20
+        case (Self.macClass, _): return 18
+        case (Self.multiqueueClass, 1): return 60
+        default: return nil
+        }
+    }
+
+    /// The offloads GUEST_OFFLOADS_SET turns on, each the bit of its feature: GUEST_CSUM,
+    /// GUEST_TSO4, GUEST_TSO6, GUEST_ECN, GUEST_UFO, GUEST_USO4, GUEST_USO6 (§5.1.6.5.8.1).
+    public static let guestOffloads = FeatureBits(rawValue: [1, 7, 8, 9, 10, 54, 55].reduce(0) { $0 | 1 << UInt64($1) })
+}

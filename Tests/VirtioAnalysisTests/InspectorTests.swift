@@ -104,11 +104,13 @@ struct InspectorTests {
 
     /// One owned chain on queue `index` of a `device`, with `features` and `bytes` at 0x40008000.
     static func request(
-        _ device: String, index: Int = 0, features: [String]? = nil, descriptors: String, header: [UInt8] = []
+        _ device: String, index: Int = 0, features: [String]? = nil, descriptors: String, header: [UInt8] = [],
+        netControlQueue: Int? = nil
     ) -> String {
         let featureList = features.map { "[" + $0.map { "\"\($0)\"" }.joined(separator: ", ") + "]" } ?? "null"
+        let control = netControlQueue.map { #""netControlQueue": \#($0), "# } ?? ""
         return """
-            {"base": "0x40000000", "size": 65536, "device": "\(device)", "features": \(featureList),
+            {"base": "0x40000000", "size": 65536, "device": "\(device)", \(control)"features": \(featureList),
              "queue": {"desc": "0x40001000", "avail": "0x40002000", "used": "0x40003000", "size": 8, "index": \(index)},
              "descriptors": \(descriptors), "avail": {"idx": 1, "ring": [0]}, "used": {"idx": 0},
              "bytes": [{"addr": "0x40008000", "values": \(header)}]}
@@ -119,6 +121,17 @@ struct InspectorTests {
     /// followed by `data` and a 1-byte status (a block request).
     static func single(length: Int, write: Bool) -> String {
         #"[{"index": 0, "addr": "0x40008000", "len": \#(length), "flags": [\#(write ? #""write""# : "")]}]"#
+    }
+
+    /// The features of a net device with a control queue.
+    static let control = ["VIRTIO_F_VERSION_1", "VIRTIO_NET_F_CTRL_VQ"]
+
+    /// A control request: `readable` bytes at 0x40008000 (class, command, data), then the ack.
+    static func control(readable: Int) -> String {
+        """
+        [{"index": 0, "addr": "0x40008000", "len": \(readable), "flags": ["next"], "next": 1},
+         {"index": 1, "addr": "0x4000a000", "len": 1, "flags": ["write"]}]
+        """
     }
 
     static func block(data: Int, dataWritable: Bool) -> String {
@@ -182,6 +195,13 @@ struct InspectorTests {
         (request("blk", features: ["VIRTIO_F_VERSION_1", "VIRTIO_BLK_F_FLUSH"], descriptors: block(data: 0, dataWritable: false), header: [4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), ["BLK-FLUSH"]),
         (request("blk", descriptors: block(data: 512, dataWritable: true), header: [4, 0, 0, 0]), ["BLK-FLUSH-DATA"]),
         (request("blk", descriptors: block(data: 8, dataWritable: false), header: [4, 0, 0, 0]), ["BLK-FLUSH-DATA"]),
+        // net control requests on queue 2: class, command and data in one descriptor
+        (request("net", index: 2, features: control + ["VIRTIO_NET_F_CTRL_RX"], descriptors: control(readable: 12), header: [1, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0], netControlQueue: 2), ["NET-CTRL-MAC-TABLE"]),  // 2^32-1 addresses announced
+        (request("net", index: 2, features: control + ["VIRTIO_NET_F_CTRL_RX"], descriptors: control(readable: 16), header: [1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x33, 0x33, 0, 0, 0, 1], netControlQueue: 2), []),
+        (request("net", index: 2, features: control + ["VIRTIO_NET_F_CTRL_RX"], descriptors: control(readable: 3), header: [0, 5, 1], netControlQueue: 2), ["NET-CTRL-GATED"]),  // NOBCAST needs CTRL_RX_EXTRA
+        (request("net", index: 2, features: control, descriptors: control(readable: 4), header: [2, 0, 5, 0], netControlQueue: 2), []),  // VLAN_ADD: no driver requirement stated
+        (request("net", index: 2, features: control, descriptors: control(readable: 2), header: [4, 1], netControlQueue: 2), ["NET-CTRL-GATED"]),  // MQ_RSS_CONFIG without RSS
+        (request("net", index: 2, features: control, descriptors: control(readable: 10), header: [5, 0, 0, 0, 0, 0, 0, 0, 0, 0x80], netControlQueue: 2), []),  // bit 63 is no offload
     ])
     func requestContents(layout: String, rules: [String]) throws {
         #expect(try Self.rules(layout) == rules)
