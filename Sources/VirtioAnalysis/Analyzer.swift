@@ -305,11 +305,14 @@ public struct Analyzer {
             self.devices[device].decideType(.block, by: .traceEvent(Self.eventName(record.event)))
             self.lookBehind.device = device
 
-        case .rng(let event, let vdev, _):
+        case .rng(let event, let vdev, let bytes):
             guard let device = self.device(vdev) else { return }
             self.devices[device].decideType(.entropy, by: .traceEvent(event.rawValue))
             if event == .popped, let (queue, _) = self.lastPop { self.attach(queue, to: device, index: nil) }
             self.lookBehind.device = device
+            if event == .pushed, let message = EntropyFillNonZero.check(bytes: bytes) {
+                self.emit(EntropyFillNonZero.info, message, record: record, device: device)
+            }
 
         case .serialHandleControl, .serialOther:
             // The device handles a control message or flushes port data right after popping it.

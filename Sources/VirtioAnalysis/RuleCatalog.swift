@@ -133,6 +133,7 @@ public enum RuleCatalog {
     static let deviceEventRules: [RuleInfo] = [
         BlockStatusValue.info,
         ConsolePortOpen.info,
+        EntropyFillNonZero.info,
     ]
 
     /// All rules, each once, in catalogue order.
