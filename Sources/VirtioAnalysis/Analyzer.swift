@@ -91,6 +91,13 @@ public struct Analyzer {
     /// `.commonConfigStatus`; read only when one of them is set.
     var lookBehindName = ""
     var lastPop: (queue: Int, elem: HostPointer)?
+    /// MMIO-NOTIFY-QUEUE: the last QueueNotify write, until its thread's next event; whether
+    /// the trace has shown a `virtio_queue_notify`; the drops seen before it; whether a device
+    /// set DEVICE_NEEDS_RESET itself (it then ignores notifications).
+    var unmatchedNotify: UnmatchedNotify?
+    var sawQueueNotifyEvent = false
+    var earlyDroppedNotifies: [UnmatchedNotify] = []
+    var deviceSetNeedsReset = false
     /// The device whose console control message QEMU handled last (``ConsoleControl``).
     var consoleControlDevice: Int?
     var qemuNames: [String: (DeviceType?, Bool)] = [:]
@@ -151,6 +158,7 @@ public struct Analyzer {
         self.currentLine = record.line
         let previous = self.lookBehind
         self.lookBehind = LookBehind()
+        if let pending = self.unmatchedNotify, pending.thread == record.thread { self.followNotify(pending, to: record) }
 
         switch record.event {
         case .setStatus(let vdev, let value):
@@ -169,6 +177,7 @@ public struct Analyzer {
             self.lookBehind.device = device
 
         case .queueNotify(let vdev, let index, let vq):
+            if !self.sawQueueNotifyEvent { self.notifyEventSeen() }
             guard let device = self.device(vdev), let queue = self.queue(vq) else { return }
             self.attach(queue, to: device, index: index >= 0 ? Int(index) : nil)
             if previous.notifyWrite, case .write(let last) = self.pendingWrites.last, last.register == .queueNotify {
@@ -217,6 +226,9 @@ public struct Analyzer {
                     value: value, line: record.line, timestamp: record.timestamp))
             self.lookBehind.statusWrite = offset == MMIORegister.status.rawValue
             self.lookBehind.notifyWrite = offset == MMIORegister.queueNotify.rawValue
+            if self.lookBehind.notifyWrite {
+                self.unmatchedNotify = UnmatchedNotify(value: value, place: TracePlace(record), thread: record.thread)
+            }
             self.lookBehind.registerWrite = true
 
         case .mmioSettingIRQ:
@@ -427,6 +439,7 @@ public struct Analyzer {
         let origin: StatusOrigin
         if new.contains(.deviceNeedsReset), !old.contains(.deviceNeedsReset) {
             origin = .device
+            self.deviceSetNeedsReset = true
         } else if busMasterOffBy != nil, new == old.subtracting(.driverOK) {
             origin = .qemuBusMasterOff
         } else if self.devices[device].statusSeen, new == old, !byRegisterWrite {

@@ -129,11 +129,13 @@ public enum RuleCatalog {
         FeatureAcceptSubset.info,
     ]
 
-    /// Rules on device-specific trace events, checked where the model handles the event.
+    /// Rules on particular trace events (a device's own, a QueueNotify write and what follows
+    /// it), checked where the model handles the event.
     static let deviceEventRules: [RuleInfo] = [
         BlockStatusValue.info,
         ConsolePortOpen.info,
         EntropyFillNonZero.info,
+        NotifyNamesQueue.info,
     ]
 
     /// All rules, each once, in catalogue order.

@@ -276,4 +276,24 @@ struct ModelTests {
         #expect(queue.negativeIntervals == 1)
         #expect(report.input.virtioEvents == 4)
     }
+
+    @Test("MMIO-NOTIFY-QUEUE: a QueueNotify write is matched with the next event of its own thread; drops before any virtio_queue_notify are held, and dropped with the trace when it has none")
+    func droppedNotifications() throws {
+        let write = { (thread: Int, value: String) in "\(thread)@1700000000.000010:virtio_mmio_write_offset virtio_mmio_write offset 0x50 value \(value)" }
+        let taken = { (thread: Int) in "\(thread)@1700000000.000020:virtio_queue_notify vdev 0xa n 0 vq 0x10" }
+        let other = { (thread: Int) in "\(thread)@1700000000.000030:virtio_set_status vdev 0xb val 0" }
+        func rules(_ lines: [String]) throws -> [Int?] {
+            try analyze(text: lines.joined(separator: "\n") + "\n").findings.filter { $0.rule.id == "MMIO-NOTIFY-QUEUE" }.map(\.location.line)
+        }
+        // Another thread's event between the write and its virtio_queue_notify: taken, not dropped.
+        #expect(try rules([write(1, "0x0"), other(2), taken(1)]) == [])
+        // The writing thread's next event is not the notify: dropped.
+        #expect(try rules([taken(1), write(1, "0x3"), other(1)]) == [2])
+        // A drop before the first virtio_queue_notify is reported once the trace shows one …
+        #expect(try rules([write(1, "0x3"), other(1), write(1, "0x0"), taken(1)]) == [1])
+        // … and not at all in a trace without the event (only virtio_mmio_* enabled).
+        #expect(try rules([write(1, "0x0"), other(1), write(1, "0x0"), other(1)]) == [])
+        // A device that set DEVICE_NEEDS_RESET itself drops notifications: not judged after it.
+        #expect(try rules([taken(1), "1@1700000000.000040:virtio_set_status vdev 0xa val 64", write(1, "0x0"), other(1)]) == [])
+    }
 }
