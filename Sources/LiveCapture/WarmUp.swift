@@ -69,7 +69,8 @@ enum WarmUp {
         func put<T: FixedWidthInteger>(_ value: T, at address: Int) {
             guest.storeBytes(of: value.littleEndian, toByteOffset: address, as: T.self)
         }
-        let features: FeatureBits = [.version1, .eventIndex, .indirectDescriptors, .netControlQueue]
+        // CTRL_RX (18): the control request (zeroed) is RX_PROMISC, which needs it.
+        let features: FeatureBits = [.version1, .eventIndex, .indirectDescriptors, .netControlQueue, FeatureBits(bit: 18)]
         for kind in Self.kinds {
             for packed in [false, true] {
                 memset(guest, 0, 0x8000)
