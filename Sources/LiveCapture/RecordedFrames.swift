@@ -64,6 +64,8 @@ enum RingRecordReader {
         var last: Int64?
         /// Awaiting lines: the wait was followed through used.flags (no EVENT_IDX).
         var flags: Bool?
+        /// Suspended lines: avail.idx went back, from this (what had been read) to `avail`.
+        var availBefore: Int?
     }
 
     /// The longest line the recorder writes is a frame of 64 KiB in hex with its descriptors;

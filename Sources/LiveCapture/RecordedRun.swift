@@ -137,7 +137,7 @@ public enum RecordedRun {
     static func event(_ record: RingRecordReader.Line, whole: Bool = false) -> RingEvent? {
         guard let device = record.device else { return nil }
         switch record.kind {
-        case "reset": return .reset(device: device, queue: record.queue)
+        case "reset": return .reset(device: device, queue: record.queue, time: record.t ?? 0)
         case "queue":
             guard let queue = record.queue, let size = record.size, size > 0, size <= 32768 else { return nil }
             return .queue(device: device, type: record.type.flatMap(DeviceType.init(name:)), queue: queue, size: UInt16(size),
@@ -165,7 +165,10 @@ public enum RecordedRun {
             return .touched(device: device, queue: queue, head: UInt16(truncatingIfNeeded: head), change: Self.change(from: offered, to: now))
         case "suspended":
             guard let queue = record.queue else { return nil }
-            return .suspended(device: device, queue: queue)
+            let wentBack = record.availBefore.flatMap { from in
+                record.avail.map { AvailWentBack(from: UInt16(truncatingIfNeeded: from), to: UInt16(truncatingIfNeeded: $0), time: record.t ?? 0) }
+            }
+            return .suspended(device: device, queue: queue, availWentBack: wentBack)
         case "awaiting":
             guard let queue = record.queue, let kind = record.notification.flatMap(AwaitedNotification.Kind.init(rawValue:)),
                 let index = record.index, let reached = record.reached, let from = record.from, let seen = record.seen,

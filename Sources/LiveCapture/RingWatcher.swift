@@ -238,6 +238,14 @@ struct WatchedQueue {
             self.followUsedFlag(before: askedBefore, ring: avail, used: used, memory: memory, time: time, writer: writer)
         }
         self.checkRingFlags(memory: memory, writer: writer)
+        // SPLIT-AVAIL-IDX-NO-DECREASE: avail.idx behind what was read already, by no more than a
+        // ring (further back reads as a jump, below). The driver may have reset the device and
+        // set the queue up again before the trace told the sampler: the replay asks the
+        // recording's reset lines.
+        let back = Int(self.nextAvail &- avail)
+        if self.availSeen > 0, back > 0, back <= Int(size) {
+            return self.suspend("avail.idx went back", writer: writer, availWentBack: (from: self.nextAvail, to: avail))
+        }
         // SPLIT-AVAIL-IDX-WINDOW: used.idx read again after avail.idx can only make the count of
         // exposed chains smaller than it was when avail.idx was read, so a count above the size
         // is sure. The device may have gone past the avail.idx read meanwhile (the driver made
@@ -290,13 +298,19 @@ struct WatchedQueue {
         self.usedLost = true
     }
 
-    mutating func suspend(_ why: String, writer: RingRecordWriter) {
+    /// Stops reading the queue; `availWentBack`: avail.idx was found behind what had been read
+    /// (`availBefore`, then `avail`, in the `suspended` line).
+    mutating func suspend(_ why: String, writer: RingRecordWriter, availWentBack: (from: UInt16, to: UInt16)? = nil) {
         self.suspended = true
         // The rings no longer make sense: a wait going on is not judged.
         self.availEvent = EventIndexWatch()
         self.usedEvent = EventIndexWatch()
         var line = RecordLine("suspended", location: self.location)
         line.field("why", string: why)
+        if let availWentBack {
+            line.field("availBefore", availWentBack.from)
+            line.field("avail", availWentBack.to)
+        }
         writer.write(line)
     }
 

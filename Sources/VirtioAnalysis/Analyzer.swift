@@ -219,7 +219,14 @@ public struct Analyzer {
 
         case .mmioWrite(let offset, let value):
             self.sawRegisterWrites = true
-            if offset == MMIORegister.interruptACK.rawValue { return }  // not checked; would only be misattributed
+            if offset == MMIORegister.interruptACK.rawValue {
+                // Judged by its value alone: held for a device it would only be misattributed
+                // (an interrupt handler writes it, with no status write after to name the device).
+                if let message = InterruptAckBits.check(value: value) {
+                    self.emit(InterruptAckBits.info, message, line: record.line, time: record.timestamp)
+                }
+                return
+            }
             self.holdRegisterWrite(
                 RegisterWrite(
                     register: offset < MMIORegister.configOffset ? MMIORegister(rawValue: offset) : nil, offset: offset,

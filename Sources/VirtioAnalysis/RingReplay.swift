@@ -34,16 +34,31 @@ public enum RingEvent: Sendable {
     case missed(device: String, queue: Int, count: Int, completionsLost: Bool = false)
     /// The rings stopped making sense (the driver reset the device and reused the memory,
     /// most likely): nothing more was recorded for the queue until it was set up again.
-    case suspended(device: String, queue: Int)
+    /// `availWentBack`: it stopped because avail.idx went back.
+    case suspended(device: String, queue: Int, availWentBack: AvailWentBack? = nil)
     /// The device left DRIVER_OK, or the driver reset one queue (`queue`, VIRTIO_F_RING_RESET):
-    /// those queues are no longer watched.
-    case reset(device: String, queue: Int? = nil)
+    /// those queues are no longer watched. `time`: when the recorder learned it.
+    case reset(device: String, queue: Int? = nil, time: Int64 = 0)
     /// With EVENT_IDX, entries added while the other side's event index asked for a
     /// notification, and how long it kept asking (``AwaitedNotification``).
     case awaiting(AwaitedNotification)
     /// What the recorder found wrong in a queue's rings outside any chain (a packed ring's
     /// event suppression structures).
     case defects(device: String, queue: Int, [ChainDefectFinding])
+}
+
+/// avail.idx found behind the entries already read (`from`, the next index the recorder
+/// expected), at `time` (the recorder's clock, nanoseconds).
+public struct AvailWentBack: Sendable, Equatable {
+    public var from: UInt16
+    public var to: UInt16
+    public var time: Int64
+
+    public init(from: UInt16, to: UInt16, time: Int64) {
+        self.from = from
+        self.to = to
+        self.time = time
+    }
 }
 
 /// A defect of a walked chain, as the rule it breaks and what to say.
@@ -197,6 +212,19 @@ public struct RingReplay {
     var watches = 0
     /// The waits to judge against the trace, at most ``maximumWaits``.
     var waits: [AwaitedNotification] = []
+    /// avail.idx found going back, each judged at the end unless a reset of its device (or
+    /// queue) came within ``resetLag`` after it: the trace tells the recorder of a reset a
+    /// little after the driver made it, and the driver may set the queue up anew meanwhile.
+    struct PendingWentBack {
+        var device: String
+        var queue: Int
+        var line: Int
+        var change: AvailWentBack
+    }
+    var wentBack: [PendingWentBack] = []
+    static let resetLag: Int64 = 1_000_000_000
+    static let maximumWentBack = 4096
+
     /// Offers held over all queues, and whether a limit below was reached (said once).
     var outstandingTotal = 0
     var limitReached = false
@@ -305,9 +333,12 @@ public struct RingReplay {
                 self.queues[Self.key(device, queue)]?.packed == true
                 ? (PackedDriverNoRewrite.info, "the list with Buffer ID") : (CleanupNoTouchExposed.info, "the chain at head")
             self.add(rule, "\(what) \(head) changed while the device owned it: \(change)", line: line, device: device, queue: queue)
-        case .suspended(let device, let queue):
+        case .suspended(let device, let queue, let wentBack):
             self.queues[Self.key(device, queue)]?.uncertain = true
             self.queues[Self.key(device, queue)]?.report.suspended = true
+            if let wentBack, self.wentBack.count < Self.maximumWentBack {
+                self.wentBack.append(PendingWentBack(device: device, queue: queue, line: line, change: wentBack))
+            }
         case .missed(let device, let queue, let count, let completionsLost):
             let key = Self.key(device, queue)
             if completionsLost, let state = self.queues[key] {
@@ -335,10 +366,15 @@ public struct RingReplay {
             self.queues[key]?.report.awaitedNotifications += 1
         case .defects(let device, let queue, let defects):
             self.add(defects, line: line, device: device, queue: queue)
-        case .reset(let device, let queue):
+        case .reset(let device, let queue, let time):
             for (key, state) in self.queues where state.report.device == device && (queue == nil || state.report.queue == queue) {
                 self.queues[key] = nil
                 self.close(state)
+            }
+            // A reset the recorder learned of soon after avail.idx went back explains it.
+            self.wentBack.removeAll {
+                let (after, overflow) = time.subtractingReportingOverflow($0.change.time)
+                return $0.device == device && (queue == nil || $0.queue == queue) && !overflow && (0...Self.resetLag).contains(after)
             }
         }
     }
@@ -388,6 +424,14 @@ public struct RingReplay {
         for key in self.order {
             if let state = self.queues.removeValue(forKey: key) { self.close(state) }
         }
+        for pending in self.wentBack {
+            self.add(
+                AvailIndexNoDecrease.info,
+                "avail.idx went back from \(pending.change.from) to \(pending.change.to), and no reset of the device followed "
+                    + "within \(Self.resetLag / 1_000_000_000) s",
+                line: pending.line, device: pending.device, queue: pending.queue)
+        }
+        self.wentBack = []
         return (self.finished, self.sink, self.waits)
     }
 }

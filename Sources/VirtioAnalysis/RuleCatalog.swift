@@ -106,6 +106,7 @@ public enum RuleCatalog {
         NetControlMacTable.self,
         UsedLengthBound.self,
         NetReceiveBufferCount.self,
+        NetReceiveHeaderGated.self,
     ]
 
     /// Rules on packed queues in a dump (`vqscope inspect`).
@@ -127,6 +128,7 @@ public enum RuleCatalog {
         PackedDriverNotify.info,
         PackedDeviceNotify.info,
         FeatureAcceptSubset.info,
+        AvailIndexNoDecrease.info,
     ]
 
     /// Rules on particular trace events (a device's own, a QueueNotify write and what follows
@@ -136,6 +138,7 @@ public enum RuleCatalog {
         ConsolePortOpen.info,
         EntropyFillNonZero.info,
         NotifyNamesQueue.info,
+        InterruptAckBits.info,
     ]
 
     /// All rules, each once, in catalogue order.

@@ -82,6 +82,19 @@ public struct NetHeader: Sendable, Equatable {
         }
     }
 
+    /// The feature bits of which a received GSO type needs one (§5.1.6.4.1), nil for GSO_NONE
+    /// and for values the spec does not define: TCPV4 GUEST_TSO4, UDP GUEST_UFO, TCPV6
+    /// GUEST_TSO6, UDP_L4 GUEST_USO4 or GUEST_USO6.
+    public static func receiveFeatures(gsoType: UInt8) -> (name: String, bits: [Int])? {
+        switch gsoType & ~Self.gsoECN {
+        case 1: return ("TCPV4", [7])
+        case 3: return ("UDP", [10])
+        case 4: return ("TCPV6", [8])
+        case 5: return ("UDP_L4", [54, 55])
+        default: return nil
+        }
+    }
+
     /// The header a driver and device use with these negotiated features: 12 bytes with
     /// VERSION_1 or MRG_RXBUF (the `num_buffers` field), 10 without (legacy), 20 with
     /// HASH_REPORT (the hash fields).

@@ -323,6 +323,34 @@ struct RingWatcherTests {
         #expect(result.rules.first == "SPLIT-AVAIL-IDX-WINDOW" && result.rules.filter { $0 == "SPLIT-AVAIL-IDX-WINDOW" }.count == 1)
     }
 
+    @Test("split: avail.idx going back is recorded with where it was and where it went, and is SPLIT-AVAIL-IDX-NO-DECREASE unless a reset follows within a second; an index found far ahead at the first scan is a jump")
+    func availWentBack() throws {
+        let ram = try GuestRAM()
+        var queue = Self.fullEntropyRing(ram)
+        ram.put(UInt16(5), at: 0x2002)
+        queue.scan(memory: ram.memory, writer: ram.writer)
+        let suspended = try ram.lines("suspended")
+        #expect(suspended.count == 1 && suspended.first?["availBefore"] as? Int == 8 && suspended.first?["avail"] as? Int == 5)
+        #expect(try ram.replay().rules == ["SPLIT-AVAIL-IDX-NO-DECREASE"])
+        // The trace told the recorder of the device's reset right after: a queue set up again.
+        ram.writer.write(RecordLine("reset", location: queue.location))
+        #expect(try ram.replay().rules == [])
+
+        // A queue watched from index 0 whose avail.idx is already 65533, used.idx 65530 (the
+        // recorder attached late): no entry was read, so it has not gone back; it jumped.
+        let late = try GuestRAM()
+        late.splitDescriptor(0, address: 0x8000, length: 64, flags: 2)
+        late.put(UInt16(65533), at: 0x2002)
+        late.put(UInt16(65530), at: 0x3002)
+        var watch = WatchedQueue(
+            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
+        late.writer.write(watch.queueLine)
+        watch.scan(memory: late.memory, writer: late.writer)
+        let jumped = try late.lines("suspended")
+        #expect(jumped.count == 1 && jumped.first?["availBefore"] == nil && jumped.first?["why"] as? String == "an index jumped by more than two rings")
+        #expect(try late.replay().rules == [])
+    }
+
     static let packedRing = QueueAddresses(descriptorArea: 0x4000, driverArea: 0x5000, deviceArea: 0x5100, size: 8)
 
     /// A packed queue whose buffers are device-writable (an entropy device's), or, for
