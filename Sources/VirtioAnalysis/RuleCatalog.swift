@@ -88,6 +88,7 @@ public enum RuleCatalog {
         ConsoleReceiveWritable.self,
         ConsoleTransmitReadable.self,
         InputEventQueueWritable.self,
+        InputStatusQueueBuffers.self,
         BlockFrame.self,
         BlockDataSectors.self,
         BlockCapacity.self,

@@ -70,6 +70,27 @@ public struct NetHeader: Sendable, Equatable {
         self.checksumOffset = try cursor.read()
     }
 
+    /// The GSO type's name without the ECN bit (`TCPV4`, `UDP`, `TCPV6`, `UDP_L4`), or its
+    /// value in hex where the spec defines none.
+    public var gsoTypeName: String {
+        switch self.gsoType & ~Self.gsoECN {
+        case 1: return "TCPV4"
+        case 3: return "UDP"
+        case 4: return "TCPV6"
+        case 5: return "UDP_L4"
+        default: return "0x\(String(self.gsoType, radix: 16))"
+        }
+    }
+
+    /// What a header asking for segmentation (`gso_type` other than GSO_NONE) lacks of what
+    /// goes with it, for the driver's (§5.1.6.2.1) and the device's (§5.1.6.4.1) alike:
+    /// VIRTIO_NET_HDR_F_NEEDS_CSUM and a `gso_size`. Empty for GSO_NONE.
+    public var segmentationLacks: [String] {
+        guard self.gsoType != 0 else { return [] }
+        return (self.flags & Self.needsChecksum == 0 ? ["VIRTIO_NET_HDR_F_NEEDS_CSUM"] : [])
+            + (self.gsoSize == 0 ? ["a gso_size"] : [])
+    }
+
     /// The feature bit a transmitted GSO type needs (§5.1.6.2.1), nil for GSO_NONE and for
     /// values the spec does not define.
     public static func transmitFeature(gsoType: UInt8) -> (name: String, bit: Int)? {
@@ -85,12 +106,12 @@ public struct NetHeader: Sendable, Equatable {
     /// The feature bits of which a received GSO type needs one (§5.1.6.4.1), nil for GSO_NONE
     /// and for values the spec does not define: TCPV4 GUEST_TSO4, UDP GUEST_UFO, TCPV6
     /// GUEST_TSO6, UDP_L4 GUEST_USO4 or GUEST_USO6.
-    public static func receiveFeatures(gsoType: UInt8) -> (name: String, bits: [Int])? {
+    public static func receiveFeatures(gsoType: UInt8) -> [Int]? {
         switch gsoType & ~Self.gsoECN {
-        case 1: return ("TCPV4", [7])
-        case 3: return ("UDP", [10])
-        case 4: return ("TCPV6", [8])
-        case 5: return ("UDP_L4", [54, 55])
+        case 1: return [7]
+        case 3: return [10]
+        case 4: return [8]
+        case 5: return [54, 55]
         default: return nil
         }
     }

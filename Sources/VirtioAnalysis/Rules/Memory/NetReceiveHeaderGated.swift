@@ -36,14 +36,11 @@ struct NetReceiveHeaderGated: SnapshotRule {
             } else if header.flags & NetHeader.rscInfo != 0, !features.contains(bit: 61) {
                 problems.append("RSC_INFO without \(name(61))")
             }
-            if header.gsoType != 0 {
-                let type = NetHeader.receiveFeatures(gsoType: header.gsoType)
-                if let type, !type.bits.contains(where: features.contains(bit:)) {
-                    problems.append("gso_type \(type.name) without \(type.bits.map(name).joined(separator: " or "))")
-                }
-                let typeName = type?.name ?? "0x\(String(header.gsoType, radix: 16))"
-                if header.flags & NetHeader.needsChecksum == 0 { problems.append("gso_type \(typeName) without NEEDS_CSUM") }
-                if header.gsoSize == 0 { problems.append("gso_type \(typeName) without a gso_size") }
+            if let bits = NetHeader.receiveFeatures(gsoType: header.gsoType), !bits.contains(where: features.contains(bit:)) {
+                problems.append("gso_type \(header.gsoTypeName) without \(bits.map(name).joined(separator: " or "))")
+            }
+            if !header.segmentationLacks.isEmpty {
+                problems.append("gso_type \(header.gsoTypeName) without \(header.segmentationLacks.joined(separator: " or "))")
             }
             guard !problems.isEmpty else { return nil }
             return "used element \(packet.firstIndex): \(problems.joined(separator: ", "))"

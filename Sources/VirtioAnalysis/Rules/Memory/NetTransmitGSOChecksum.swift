@@ -16,13 +16,10 @@ struct NetTransmitGSOChecksum: SnapshotRule {
     static func check(_ queue: QueueSnapshotContext) -> [String] {
         guard queue.deviceType == .network, queue.role == .transmit else { return [] }
         return queue.wholeChains.compactMap { chain in
-            guard let header = NetHeaderInBuffers.header(of: chain, memory: queue.memory), header.gsoType != 0 else { return nil }
-            var missing: [String] = []
-            if header.flags & NetHeader.needsChecksum == 0 { missing.append("VIRTIO_NET_HDR_F_NEEDS_CSUM") }
-            if header.gsoSize == 0 { missing.append("a gso_size") }
-            guard !missing.isEmpty else { return nil }
-            let type = NetHeader.transmitFeature(gsoType: header.gsoType)?.name ?? "0x\(String(header.gsoType, radix: 16))"
-            return "chain at head \(chain.head): gso_type \(type) without " + missing.joined(separator: " or ")
+            guard let header = NetHeaderInBuffers.header(of: chain, memory: queue.memory), !header.segmentationLacks.isEmpty
+            else { return nil }
+            return "chain at head \(chain.head): gso_type \(header.gsoTypeName) without "
+                + header.segmentationLacks.joined(separator: " or ")
         }
     }
 }
