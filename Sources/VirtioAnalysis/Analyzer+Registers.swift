@@ -67,14 +67,20 @@ extension Analyzer {
                         if let message = rule.check(write, device: before) { broken.append((rule.info, message, write.line, write.timestamp)) }
                     }
                     state.pointee.apply(write)
+                    state.pointee.configReads.otherAccess()
                 case .read(let read):
                     let before = DeviceState.context(of: state)
                     for rule in RuleCatalog.registerReadRules {
                         if let message = rule.check(read, device: before) { broken.append((rule.info, message, read.line, read.timestamp)) }
                     }
+                    state.pointee.configReads.otherAccess()
                 case .confirmsVersion(let version):
                     state.pointee.mmioVersion = version
                     state.pointee.mmioVersionConfirmed = true
+                case .configRead(let offset, let place):
+                    state.pointee.configReads.configRead(offset, at: place)
+                case .generationRead:
+                    state.pointee.configReads.generationRead()
                 }
             }
         }

@@ -8,6 +8,10 @@ enum PendingRegisterAccess: Sendable {
     case read(RegisterRead)
     /// QEMU's refusal of a write showed which interface the device has.
     case confirmsVersion(MMIOVersion)
+    /// A read of the device-specific configuration (`offset` from its start), and a
+    /// ConfigGeneration read (``ConfigReadRuns``).
+    case configRead(offset: UInt64, place: TracePlace)
+    case generationRead
 }
 
 /// Limits and user input for an analysis. Every limit bounds memory against hostile traces.
@@ -242,7 +246,11 @@ public struct Analyzer {
             if let device = previous.device { self.devices[device].setTransport(.mmio) }
 
         case .mmioRead(let offset):
-            if let register = RuleCatalog.readRegisters[offset] {
+            if offset >= MMIORegister.configOffset {
+                self.hold(.configRead(offset: offset - MMIORegister.configOffset, place: TracePlace(record)))
+            } else if offset == MMIORegister.configGeneration.rawValue {
+                self.hold(.generationRead)
+            } else if let register = RuleCatalog.readRegisters[offset] {
                 self.hold(.read(RegisterRead(register: register, line: record.line, timestamp: record.timestamp)))
             }
 

@@ -165,6 +165,9 @@ public struct DeviceState: Sendable {
     /// write that set FEATURES_OK, or a legacy device's DRIVER_OK): at most
     /// ``maximumAcceptedSets``, the first ones.
     public internal(set) var acceptedFeatureSets: [AcceptedFeatures] = []
+    /// The virtio-mmio configuration reads in runs, and those a ConfigGeneration read did not
+    /// bracket (CFG-GENERATION-LOOP).
+    var configReads = ConfigReadRuns()
     static let maximumAcceptedSets = 16
 
     public struct AcceptedFeatures: Sendable, Equatable {

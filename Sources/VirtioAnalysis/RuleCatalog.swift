@@ -54,6 +54,7 @@ public enum RuleCatalog {
     static let deviceSummaryRules: [any DeviceSummaryRule.Type] = [
         NetFeatureDependencies.self,
         FeatureReservedBits.self,
+        ConfigGenerationLoop.self,
         ConsoleDeviceReady.self,
     ]
 
