@@ -34,6 +34,8 @@ struct Rings {
     /// Devices whose driver was found accepting features they do not offer since their last
     /// reset (FEAT-ACCEPT-SUBSET, said once an initialization).
     var unofferedReported: Set<String> = []
+    /// Devices whose offer was judged (FEAT-OFFER-DEPS, once a run: QMP's offer does not change).
+    var offersJudged: Set<String> = []
 
     struct RetiredQueue {
         let device: String

@@ -162,11 +162,20 @@ extension Rings {
         _ index: Int, as setup: CommonConfig.QueueSetup, features written: FeatureBits, of transport: TraceTail.Transport
     ) {
         guard let device = self.traced[transport], index < device.queueCount, !self.traceRefused.contains(device.label) else { return }
-        // Once an initialization, at its first queue: the features are settled by then.
+        // Once an initialization, at its first queue: the features are settled by then. The
+        // offer itself, once a run.
+        let location = "\"device\": \(JSONWriter.quoted(device.label)), \"queue\": \(index)"
         if let offered = device.offered, let defect = ChainDefectFinding.unoffered(accepted: written, offered: offered, type: device.type),
             self.unofferedReported.insert(device.label).inserted
         {
-            var line = RecordLine("defect", location: "\"device\": \(JSONWriter.quoted(device.label)), \"queue\": \(index)")
+            var line = RecordLine("defect", location: location)
+            line.defects([defect])
+            self.writer.write(line)
+        }
+        if let offered = device.offered, let type = device.type, self.offersJudged.insert(device.label).inserted,
+            let defect = ChainDefectFinding.offerDependencies(offered: offered, type: type)
+        {
+            var line = RecordLine("defect", location: location)
             line.defects([defect])
             self.writer.write(line)
         }

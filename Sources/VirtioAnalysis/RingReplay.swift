@@ -121,6 +121,14 @@ extension ChainDefectFinding {
             rule: FeatureAcceptSubset.info.id, message: FeatureAcceptSubset.message(accepted: accepted, offered: offered, type: type))
     }
 
+    /// The device offers a feature without one it requires (FEAT-OFFER-DEPS); nil when its
+    /// offer holds together.
+    public static func offerDependencies(offered: FeatureBits, type: DeviceType) -> ChainDefectFinding? {
+        FeatureOfferDependencies.message(offered: offered, type: type).map {
+            ChainDefectFinding(rule: FeatureOfferDependencies.info.id, message: $0)
+        }
+    }
+
     /// A split ring's available and used `flags` as a recording reads them, those given
     /// (SPLIT-AVAIL-FLAGS-VALUE, SPLIT-USED-FLAGS-VALUE).
     public static func ringFlags(avail: AvailFlags?, used: UsedFlags?, eventIndex: Bool) -> [ChainDefectFinding] {

@@ -130,6 +130,7 @@ public enum RuleCatalog {
         PackedDriverNotify.info,
         PackedDeviceNotify.info,
         FeatureAcceptSubset.info,
+        FeatureOfferDependencies.info,
         AvailIndexNoDecrease.info,
     ]
 

@@ -179,6 +179,28 @@ struct TracedDevicesTests {
         #expect(try ram.replay().rules == ["FEAT-ACCEPT-SUBSET", "FEAT-ACCEPT-SUBSET"])
     }
 
+    @Test("FEAT-OFFER-DEPS: a network device offering MQ and CTRL_RX without CTRL_VQ is said once a run, at its first queue; an offer that holds together, not")
+    func offerDependencies() throws {
+        let ram = try GuestRAM()
+        let offered: FeatureBits = [.version1, .netMultiqueue, FeatureBits(bit: 18)]
+        var rings = Self.rings(
+            ram,
+            following: TracedDevices(pciByName: [
+                "virtio-net": TracedDevice(label: "virtio-net@/n", type: .network, blockCapacity: nil, queueCount: 3, offered: offered),
+                "virtio-rng": TracedDevice(label: "virtio-rng@/r", type: .entropy, blockCapacity: nil, queueCount: 1, offered: [.version1]),
+            ]))
+        rings.apply(Self.setUp("virtio-net", features: Self.version1, queue: 0))
+        rings.apply(Self.setUp("virtio-net", features: Self.version1, queue: 1, base: 0x10000))
+        rings.apply([Self.write("virtio-net", .deviceStatus, 0)])
+        rings.apply(Self.setUp("virtio-net", features: Self.version1, queue: 0))
+        rings.apply(Self.setUp("virtio-rng", features: Self.version1, queue: 0, base: 0x20000))
+        let defects = try ram.lines("defect")
+        #expect(defects.count == 1 && defects.first?["device"] as? String == "virtio-net@/n" && defects.first?["queue"] as? Int == 0)
+        let message = (defects.first?["defects"] as? [[String: Any]])?.first?["message"] as? String
+        #expect(message == "the device offers VIRTIO_NET_F_CTRL_RX without VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_MQ without VIRTIO_NET_F_CTRL_VQ (offered 0x100440000)")
+        #expect(try ram.replay().rules == ["FEAT-OFFER-DEPS"])
+    }
+
     @Test("a network device with VIRTIO_NET_F_CTRL_VQ and no MQ: queue 2 is its control queue")
     func netControlQueue() throws {
         let ram = try GuestRAM()
