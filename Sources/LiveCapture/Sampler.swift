@@ -34,7 +34,8 @@ struct Rings {
     /// Devices whose driver was found accepting features they do not offer since their last
     /// reset (FEAT-ACCEPT-SUBSET, said once an initialization).
     var unofferedReported: Set<String> = []
-    /// Devices whose offer was judged (FEAT-OFFER-DEPS, once a run: QMP's offer does not change).
+    /// Devices whose offer was judged (FEAT-OFFER-DEPS, BLK-WCE-NEEDS-FLUSH; once a run: QMP's
+    /// offer does not change).
     var offersJudged: Set<String> = []
 
     struct RetiredQueue {

@@ -172,12 +172,13 @@ extension Rings {
             line.defects([defect])
             self.writer.write(line)
         }
-        if let offered = device.offered, let type = device.type, self.offersJudged.insert(device.label).inserted,
-            let defect = ChainDefectFinding.offerDependencies(offered: offered, type: type)
-        {
-            var line = RecordLine("defect", location: location)
-            line.defects([defect])
-            self.writer.write(line)
+        if let offered = device.offered, let type = device.type, self.offersJudged.insert(device.label).inserted {
+            let defects = ChainDefectFinding.offerDefects(offered: offered, type: type)
+            if !defects.isEmpty {
+                var line = RecordLine("defect", location: location)
+                line.defects(defects)
+                self.writer.write(line)
+            }
         }
         let features = device.offered.map { written.intersection($0) } ?? written
         // With VIRTIO_NET_F_MQ or _RSS the control queue's index is in the configuration space (§5.1.2).

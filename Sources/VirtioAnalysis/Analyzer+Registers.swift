@@ -79,6 +79,11 @@ extension Analyzer {
                     state.pointee.mmioVersionConfirmed = true
                 case .configRead(let offset, let place):
                     state.pointee.configReads.configRead(offset, at: place)
+                    if offset == BlockWritebackTiming.writebackOffset, !state.pointee.status.contains(.featuresOK),
+                        state.pointee.writebackReadBeforeFeaturesOK == nil
+                    {
+                        state.pointee.writebackReadBeforeFeaturesOK = place
+                    }
                 case .generationRead:
                     state.pointee.configReads.generationRead()
                 }

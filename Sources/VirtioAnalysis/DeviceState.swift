@@ -168,6 +168,9 @@ public struct DeviceState: Sendable {
     /// The virtio-mmio configuration reads in runs, and those a ConfigGeneration read did not
     /// bracket (CFG-GENERATION-LOOP).
     var configReads = ConfigReadRuns()
+    /// The first virtio-mmio read of configuration byte 32 (a block device's `writeback`)
+    /// while FEATURES_OK was not set (BLK-WRITEBACK-TIMING, judged once the type is known).
+    var writebackReadBeforeFeaturesOK: TracePlace?
     static let maximumAcceptedSets = 16
 
     public struct AcceptedFeatures: Sendable, Equatable {

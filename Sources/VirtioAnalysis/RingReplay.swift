@@ -121,12 +121,13 @@ extension ChainDefectFinding {
             rule: FeatureAcceptSubset.info.id, message: FeatureAcceptSubset.message(accepted: accepted, offered: offered, type: type))
     }
 
-    /// The device offers a feature without one it requires (FEAT-OFFER-DEPS); nil when its
-    /// offer holds together.
-    public static func offerDependencies(offered: FeatureBits, type: DeviceType) -> ChainDefectFinding? {
-        FeatureOfferDependencies.message(offered: offered, type: type).map {
-            ChainDefectFinding(rule: FeatureOfferDependencies.info.id, message: $0)
-        }
+    /// What a device's offer breaks: a feature without one it requires (FEAT-OFFER-DEPS), a
+    /// block device's CONFIG_WCE without FLUSH (BLK-WCE-NEEDS-FLUSH). Empty when it holds.
+    public static func offerDefects(offered: FeatureBits, type: DeviceType) -> [ChainDefectFinding] {
+        [
+            FeatureOfferDependencies.message(offered: offered, type: type).map { (FeatureOfferDependencies.info.id, $0) },
+            BlockWCENeedsFlush.message(offered: offered, type: type).map { (BlockWCENeedsFlush.info.id, $0) },
+        ].compactMap { $0.map { ChainDefectFinding(rule: $0.0, message: $0.1) } }
     }
 
     /// A split ring's available and used `flags` as a recording reads them, those given

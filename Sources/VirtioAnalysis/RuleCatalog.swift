@@ -55,6 +55,7 @@ public enum RuleCatalog {
         NetFeatureDependencies.self,
         FeatureReservedBits.self,
         ConfigGenerationLoop.self,
+        BlockWritebackTiming.self,
         ConsoleDeviceReady.self,
     ]
 
@@ -131,6 +132,7 @@ public enum RuleCatalog {
         PackedDeviceNotify.info,
         FeatureAcceptSubset.info,
         FeatureOfferDependencies.info,
+        BlockWCENeedsFlush.info,
         AvailIndexNoDecrease.info,
     ]
 

@@ -179,7 +179,7 @@ struct TracedDevicesTests {
         #expect(try ram.replay().rules == ["FEAT-ACCEPT-SUBSET", "FEAT-ACCEPT-SUBSET"])
     }
 
-    @Test("FEAT-OFFER-DEPS: a network device offering MQ and CTRL_RX without CTRL_VQ is said once a run, at its first queue; an offer that holds together, not")
+    @Test("FEAT-OFFER-DEPS and BLK-WCE-NEEDS-FLUSH: a network device offering MQ and CTRL_RX without CTRL_VQ, a disk offering CONFIG_WCE without FLUSH, each said once a run, at its first queue; offers that hold together, not")
     func offerDependencies() throws {
         let ram = try GuestRAM()
         let offered: FeatureBits = [.version1, .netMultiqueue, FeatureBits(bit: 18)]
@@ -188,17 +188,27 @@ struct TracedDevicesTests {
             following: TracedDevices(pciByName: [
                 "virtio-net": TracedDevice(label: "virtio-net@/n", type: .network, blockCapacity: nil, queueCount: 3, offered: offered),
                 "virtio-rng": TracedDevice(label: "virtio-rng@/r", type: .entropy, blockCapacity: nil, queueCount: 1, offered: [.version1]),
+                // CONFIG_WCE (11) with FLUSH (9): holds; the second disk offers it without.
+                "virtio-blk": TracedDevice(
+                    label: "virtio-blk@/b", type: .block, blockCapacity: nil, queueCount: 1, offered: [.version1, FeatureBits(bit: 9), FeatureBits(bit: 11)]),
+                "virtio-blk-1": TracedDevice(
+                    label: "virtio-blk@/c", type: .block, blockCapacity: nil, queueCount: 1, offered: [.version1, FeatureBits(bit: 11)]),
             ]))
         rings.apply(Self.setUp("virtio-net", features: Self.version1, queue: 0))
         rings.apply(Self.setUp("virtio-net", features: Self.version1, queue: 1, base: 0x10000))
         rings.apply([Self.write("virtio-net", .deviceStatus, 0)])
         rings.apply(Self.setUp("virtio-net", features: Self.version1, queue: 0))
         rings.apply(Self.setUp("virtio-rng", features: Self.version1, queue: 0, base: 0x20000))
+        rings.apply(Self.setUp("virtio-blk", features: Self.version1, queue: 0, base: 0x30000))
+        rings.apply(Self.setUp("virtio-blk-1", features: Self.version1, queue: 0, base: 0x40000))
         let defects = try ram.lines("defect")
-        #expect(defects.count == 1 && defects.first?["device"] as? String == "virtio-net@/n" && defects.first?["queue"] as? Int == 0)
-        let message = (defects.first?["defects"] as? [[String: Any]])?.first?["message"] as? String
-        #expect(message == "the device offers VIRTIO_NET_F_CTRL_RX without VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_MQ without VIRTIO_NET_F_CTRL_VQ (offered 0x100440000)")
-        #expect(try ram.replay().rules == ["FEAT-OFFER-DEPS"])
+        #expect(defects.map { $0["device"] as? String } == ["virtio-net@/n", "virtio-blk@/c"] && defects.first?["queue"] as? Int == 0)
+        let messages = defects.map { ($0["defects"] as? [[String: Any]])?.first?["message"] as? String }
+        #expect(messages == [
+            "the device offers VIRTIO_NET_F_CTRL_RX without VIRTIO_NET_F_CTRL_VQ, VIRTIO_NET_F_MQ without VIRTIO_NET_F_CTRL_VQ (offered 0x100440000)",
+            "the device offers VIRTIO_BLK_F_CONFIG_WCE without VIRTIO_BLK_F_FLUSH (offered 0x100000800)",
+        ])
+        #expect(try ram.replay().rules == ["FEAT-OFFER-DEPS", "BLK-WCE-NEEDS-FLUSH"])
     }
 
     @Test("a network device with VIRTIO_NET_F_CTRL_VQ and no MQ: queue 2 is its control queue")
