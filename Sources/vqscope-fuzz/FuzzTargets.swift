@@ -130,7 +130,8 @@ enum FuzzTarget: String, CaseIterable {
 /// 29 queue index u8   30 last-avail u16   32 features u64   40 capacity u64   48…63 unused
 /// ```
 /// flags: bit 0 EVENT_IDX, 1 INDIRECT negotiated, 2 packed, 3 features known, 4 last-avail
-/// known, 5 capacity known. device: 1 net, 2 blk, 3 console, 4 entropy, 18 input (virtio IDs).
+/// known, 5 capacity known, 6 the queue is a net device's control queue. device: 1 net, 2 blk,
+/// 3 console, 4 entropy, 18 input (virtio IDs).
 struct RingsInput {
     static let headerSize = 64
     var target: QueueTarget
@@ -150,6 +151,7 @@ struct RingsInput {
             features: flags & 8 != 0 ? FeatureBits(rawValue: little(32, 8)) : nil)
         options.packed = flags & 4 != 0
         options.blockCapacity = flags & 32 != 0 ? little(40, 8) : nil
+        options.netControlQueue = flags & 64 != 0 ? Int(little(29, 1)) : nil
         self.target = QueueTarget(
             addresses: addresses, queue: Int(little(29, 1)), options: options,
             lastAvailIndex: flags & 16 != 0 ? UInt16(little(30, 2)) : nil)

@@ -86,6 +86,7 @@ def rings_seeds():
                 put(number(value), 1, number(run["addr"]) + i)
         flags = (1 if layout.get("eventIdx") else 0) | (2 if layout.get("indirect") else 0) | (4 if packed else 0)
         flags |= (16 if "lastAvailIdx" in layout else 0) | (32 if "capacity" in layout else 0)
+        flags |= 64 if "netControlQueue" in layout else 0
         header = struct.pack("<QQQHHBBHQQ", number(queue["desc"]) - base, number(queue["avail"]) - base,
                              number(queue["used"]) - base, number(queue["size"]), flags,
                              types.get(layout.get("device"), 0), number(queue.get("index", 0)),
