@@ -151,16 +151,14 @@ public struct NetControlCommand: Sendable, Equatable {
         self.command = command
     }
 
-    /// VIRTIO_NET_CTRL_RX, _MAC, _MQ and _GUEST_OFFLOADS.
+    /// VIRTIO_NET_CTRL_RX, _MAC and _MQ.
     public static let receiveClass: UInt8 = 0
     public static let macClass: UInt8 = 1
     public static let multiqueueClass: UInt8 = 4
-    public static let guestOffloadsClass: UInt8 = 5
 
-    /// VIRTIO_NET_CTRL_MAC_TABLE_SET (class MAC), VIRTIO_NET_CTRL_MQ_RSS_CONFIG (class MQ),
-    /// VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET (class GUEST_OFFLOADS).
+    /// VIRTIO_NET_CTRL_MAC_TABLE_SET (class MAC) and VIRTIO_NET_CTRL_GUEST_OFFLOADS_SET (class
+    /// GUEST_OFFLOADS, 5).
     public static let macTableSet = NetControlCommand(commandClass: 1, command: 0)
-    public static let rssConfig = NetControlCommand(commandClass: 4, command: 1)
     public static let guestOffloadsSet = NetControlCommand(commandClass: 5, command: 0)
 
     /// The spec's name, `RX_PROMISC`, `MAC_TABLE_SET`, …; `class 7 command 0` for others.

@@ -25,8 +25,9 @@ struct NetControlGated: SnapshotRule {
             if let bit = command.requiredFeature, !features.contains(bit: bit) {
                 return "chain at head \(request.chain.head): \(command.name) without \(name(bit))"
             }
-            guard command == .guestOffloadsSet, let data = request.data(count: 8), data.count == 8 else { return nil }
-            let offloads = data.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
+            guard command == .guestOffloadsSet, let data = request.data(count: 8),
+                let offloads = try? ByteCursor(data).peek(UInt64.self, at: 0)
+            else { return nil }
             let unnegotiated = offloads & NetControlCommand.guestOffloads.rawValue & ~features.rawValue
             guard unnegotiated != 0 else { return nil }
             let bits = (0..<64).filter { unnegotiated & (1 << UInt64($0)) != 0 }

@@ -27,11 +27,9 @@ struct NetControlMacTable: SnapshotRule {
     static func problem(in request: NetControlInChain) -> String? {
         let length = request.dataLength
         guard let data = request.data(count: Int(min(length, UInt64(Self.readLimit)))) else { return nil }
-        func count(at offset: UInt64) -> UInt64? {
-            guard offset + 4 <= UInt64(data.count) else { return nil }
-            let at = Int(offset)
-            return (0..<4).reduce(UInt64(0)) { $0 | UInt64(data[at + $1]) << (8 * UInt64($1)) }
-        }
+        let cursor = ByteCursor(data)
+        // An offset is at most 4 + 6 × (2^32 − 1): it fits an Int.
+        func count(at offset: UInt64) -> UInt64? { (try? cursor.peek(UInt32.self, at: Int(offset))).map(UInt64.init) }
         guard let unicast = count(at: 0) else { return "has \(length) data bytes, too few for the unicast table's count" }
         let multicastAt = 4 + 6 * unicast
         guard multicastAt + 4 <= length else {
