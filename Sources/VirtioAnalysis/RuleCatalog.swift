@@ -97,6 +97,7 @@ public enum RuleCatalog {
         BlockTypeGated.self,
         BlockFlush.self,
         BlockFlushData.self,
+        BlockGetIDLength.self,
         BlockSegments.self,
         NetHeaderInBuffers.self,
         NetReceiveBufferSize.self,

@@ -195,6 +195,10 @@ struct InspectorTests {
         (request("blk", features: ["VIRTIO_F_VERSION_1", "VIRTIO_BLK_F_FLUSH"], descriptors: block(data: 0, dataWritable: false), header: [4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), ["BLK-FLUSH"]),
         (request("blk", descriptors: block(data: 512, dataWritable: true), header: [4, 0, 0, 0]), ["BLK-FLUSH-DATA"]),
         (request("blk", descriptors: block(data: 8, dataWritable: false), header: [4, 0, 0, 0]), ["BLK-FLUSH-DATA"]),
+        // GET_ID: exactly 20 device-writable data bytes
+        (request("blk", descriptors: block(data: 20, dataWritable: true), header: [8, 0, 0, 0]), []),
+        (request("blk", descriptors: block(data: 512, dataWritable: true), header: [8, 0, 0, 0]), ["BLK-GET_ID-LEN"]),
+        (request("blk", descriptors: block(data: 20, dataWritable: false), header: [8, 0, 0, 0]), ["BLK-GET_ID-LEN"]),
         // net control requests on queue 2: class, command and data in one descriptor
         (request("net", index: 2, features: control + ["VIRTIO_NET_F_CTRL_RX"], descriptors: control(readable: 12), header: [1, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0], netControlQueue: 2), ["NET-CTRL-MAC-TABLE"]),  // 2^32-1 addresses announced
         (request("net", index: 2, features: control + ["VIRTIO_NET_F_CTRL_RX"], descriptors: control(readable: 16), header: [1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0x33, 0x33, 0, 0, 0, 1], netControlQueue: 2), []),

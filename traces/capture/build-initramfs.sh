@@ -83,6 +83,10 @@ dd if=/dev/vda of=/dev/null bs=4096 count=64 iflag=direct || dd if=/dev/vda of=/
 echo "init: blk write"
 echo "vqscope capture $(uname -r)" | dd of=/dev/vda bs=512 seek=2048 conv=sync,fsync
 dd if=/dev/vda bs=512 skip=2048 count=1 iflag=direct 2>/dev/null | hexdump -C | head -n 2
+# "vqscope.serial" on the kernel command line: read the disk's serial (a GET_ID request).
+if grep -q vqscope.serial /proc/cmdline; then
+  echo "init: blk serial $(cat /sys/block/vda/serial)"
+fi
 echo "init: rng read"
 dd if=/dev/hwrng bs=16 count=8 2>/dev/null | hexdump -C | head -n 2
 echo "init: console write"
