@@ -23,6 +23,8 @@ struct WatchedQueue {
     let location: String
     /// A block device's capacity in 512-byte sectors (QMP `query-block`), for BLK-CAPACITY.
     var blockCapacity: UInt64?
+    /// A network device's `mtu` (QMP `qom-get` of `host_mtu`), for NET-TX-MTU.
+    var netMTU: UInt16?
     /// Where the queue's addresses came from.
     var source = Source.qmp
     enum Source: String {
@@ -169,7 +171,8 @@ struct WatchedQueue {
             + "\"used\": \(self.addresses.deviceArea), \"size\": \(self.addresses.size), \"features\": \(self.features.rawValue), "
             + "\"role\": \(JSONWriter.quoted(self.role.rawValue)), \"packed\": \(self.isPacked), "
             + "\"source\": \"\(self.source.rawValue)\""
-            + (self.blockCapacity.map { ", \"capacity\": \($0)" } ?? "") + "}"
+            + (self.blockCapacity.map { ", \"capacity\": \($0)" } ?? "")
+            + (self.netMTU.map { ", \"mtu\": \($0)" } ?? "") + "}"
     }
 
     /// The same queue set up again at `addresses`, watched from index 0 (counts carried on).
@@ -517,7 +520,7 @@ extension WatchedQueue {
     func requestDefects(of chain: DescriptorChain, memory: GuestMemoryMap) -> [ChainDefectFinding] {
         chain.requestDefectFindings(
             queue: self.index, addresses: self.addresses, type: self.type, role: self.role, features: self.features,
-            blockCapacity: self.blockCapacity, memory: memory)
+            blockCapacity: self.blockCapacity, netMTU: self.netMTU, memory: memory)
     }
 
     /// A net transmit chain's device-readable bytes (virtio_net_hdr and frame, at most a

@@ -395,6 +395,7 @@ struct Session {
                 label: Self.label(of: device), type: type, blockCapacity: capacity,
                 queueCount: min(max(status.numVqs ?? 0, 0), CommonConfig.maximumQueues),
                 offered: status.hostFeatures?.bits(device: type))
+            followed.netMTU = try Self.netMTU(of: device, type: type, client: client)
             if let base = try Self.mmioBase(of: device, client: client) {
                 traced.mmio[base] = followed
             } else {
@@ -443,6 +444,18 @@ struct Session {
             if let size = reply.vringNumDefault, size > 0, size <= UInt64(UInt16.max) { sizes[index] = UInt16(size) }
         }
         return sizes
+    }
+
+    /// A network device's `mtu` (§5.1.4), for NET-TX-MTU: QEMU's `host_mtu` property, set when
+    /// QEMU offers VIRTIO_NET_F_MTU; nil for other devices, 0 (not set) or a QEMU that does not
+    /// say.
+    private static func netMTU(
+        of device: QMPConnection.DeviceEntry, type: DeviceType?, client: QMPConnection
+    ) throws(QMPError) -> UInt16? {
+        guard type == .network, let mtu = try Self.property("host_mtu", of: device.path, as: UInt64.self, client: client),
+            mtu > 0, mtu <= UInt64(UInt16.max)
+        else { return nil }
+        return UInt16(mtu)
     }
 
     /// A property of a QOM object; nil for an error reply (a QEMU whose objects do not say; a
@@ -518,6 +531,7 @@ struct Session {
         // A disk's size, for BLK-CAPACITY (asked in the transcript too: `inspect --qmp` reads it).
         let blocks = type == .block ? try? client.query("query-block", as: [QMPVirtioSnapshot.BlockEntry].self) : nil
         let capacity = blocks.flatMap { QMPVirtioSnapshot.blockCapacity(of: device.path, imageSizes: QMPVirtioSnapshot.imageSizes($0)) }
+        let mtu = try Self.netMTU(of: device, type: type, client: client)
         var watched: [WatchedQueue] = []
         for (index, addresses, queue) in queues {
             let start =
@@ -528,6 +542,7 @@ struct Session {
                 device: label, type: type, index: index, addresses: addresses, features: features, netControlQueue: control,
                 packedStart: start)
             queue.blockCapacity = capacity
+            queue.netMTU = mtu
             watched.append(queue)
         }
         return watched

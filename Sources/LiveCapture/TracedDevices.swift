@@ -30,6 +30,8 @@ struct TracedDevice {
     /// The features the device offers (QMP's `host-features`): QEMU keeps only those of the
     /// driver's, and so does the sampler.
     let offered: FeatureBits?
+    /// A network device's `mtu` (QEMU's `host_mtu`), for NET-TX-MTU.
+    var netMTU: UInt16? = nil
     /// Each queue's size while the driver writes none (QMP's `vring-num-default`, by index; a
     /// reset gives it back): SeaBIOS writes no `queue_size`. Asked of virtio-pci devices only
     /// (virtio-mmio has no default: QueueNum must be written).
@@ -199,6 +201,7 @@ extension Rings {
         var queue = WatchedQueue(
             device: device.label, type: device.type, index: index, addresses: addresses, features: features, netControlQueue: control)
         queue.blockCapacity = device.blockCapacity
+        queue.netMTU = device.netMTU
         queue.source = .trace
         self.watch([queue])
     }

@@ -124,6 +124,8 @@ public enum Inspector {
         /// A block device's capacity in 512-byte sectors (its configuration's `capacity`,
         /// §5.2.4), when known: QMP `query-block`, or `--capacity`.
         public var blockCapacity: UInt64?
+        /// A network device's `mtu` (§5.1.4), when known: `--mtu`.
+        public var netMTU: UInt16?
 
         public init(
             eventIndex: Bool = false, indirectNegotiated: Bool? = nil, deviceType: DeviceType? = nil,
@@ -146,6 +148,7 @@ public enum Inspector {
             self.features = features ?? fallback.features
             self.packed = features.map { $0.contains(.ringPacked) } ?? fallback.packed
             self.blockCapacity = fallback.blockCapacity
+            self.netMTU = fallback.netMTU
             // The control queue is queue 2N, the last one (§5.1.2), when CTRL_VQ was negotiated.
             if self.deviceType == .network, let features = self.features, features.contains(.netControlQueue) {
                 self.netControlQueue = queueIndices.max()
@@ -311,7 +314,7 @@ public enum Inspector {
             addresses: addresses, chains: inspection.chains, repeatedHeads: repeatedHeads,
             ringsMapped: mapped, memory: memory, index: target.queue, deviceType: options.deviceType,
             role: QueueRole.of(index: target.queue, type: options.deviceType, netControlQueue: options.netControlQueue),
-            features: options.features, blockCapacity: options.blockCapacity)
+            features: options.features, blockCapacity: options.blockCapacity, netMTU: options.netMTU)
         context.completed = inspection.completed
         context.usedIndex = inspection.usedIndex
         context.availFlags = snapshot?.avail.flags
@@ -387,7 +390,7 @@ public enum Inspector {
             addresses: addresses, chains: inspection.chains, repeatedHeads: [], ringsMapped: mapped, memory: memory,
             index: target.queue, deviceType: options.deviceType,
             role: QueueRole.of(index: target.queue, type: options.deviceType, netControlQueue: options.netControlQueue),
-            features: options.features, blockCapacity: options.blockCapacity)
+            features: options.features, blockCapacity: options.blockCapacity, netMTU: options.netMTU)
         inspection.features = options.features
         inspection.role = context.role
         Self.checkRequests(&inspection, in: context, emit: emit)

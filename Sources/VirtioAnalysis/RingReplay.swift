@@ -88,15 +88,15 @@ extension DescriptorChain {
     /// applied to this one chain as it was made available (`vqscope record`), with the queue it
     /// was made available on: what it breaks, as rule ID and message. Nothing for a chain whose
     /// walk found defects (their own rules say what is wrong), nothing that needs completions
-    /// (judged by the replay), and BLK-CAPACITY only with the device's capacity.
+    /// (judged by the replay), BLK-CAPACITY only with the device's capacity and NET-TX-MTU only with its mtu.
     public func requestDefectFindings(
         queue: Int, addresses: QueueAddresses, type: DeviceType?, role: QueueRole, features: FeatureBits, blockCapacity: UInt64?,
-        memory: GuestMemoryMap
+        netMTU: UInt16?, memory: GuestMemoryMap
     ) -> [ChainDefectFinding] {
         guard self.defects.isEmpty, type != nil else { return [] }
         let context = QueueSnapshotContext(
             addresses: addresses, chains: [self], repeatedHeads: [], ringsMapped: true, memory: memory, index: queue,
-            deviceType: type, role: role, features: features, blockCapacity: blockCapacity)
+            deviceType: type, role: role, features: features, blockCapacity: blockCapacity, netMTU: netMTU)
         return RuleCatalog.requestRules.flatMap { rule in
             rule.check(context).map { ChainDefectFinding(rule: rule.info.id, message: $0) }
         }

@@ -106,6 +106,7 @@ public enum RuleCatalog {
         NetTransmitGSOGated.self,
         NetTransmitGSOChecksum.self,
         NetTransmitChecksumRange.self,
+        NetTransmitMTU.self,
         NetTransmitNumBuffers.self,
         NetControlGated.self,
         NetControlMacTable.self,

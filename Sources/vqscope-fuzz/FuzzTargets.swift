@@ -127,10 +127,10 @@ enum FuzzTarget: String, CaseIterable {
 ///
 /// ```
 /// 0  desc u64   8 avail u64   16 used u64   24 size u16   26 flags u16   28 device u8
-/// 29 queue index u8   30 last-avail u16   32 features u64   40 capacity u64   48…63 unused
+/// 29 queue index u8   30 last-avail u16   32 features u64   40 capacity u64   48 mtu u16   50…63 unused
 /// ```
 /// flags: bit 0 EVENT_IDX, 1 INDIRECT negotiated, 2 packed, 3 features known, 4 last-avail
-/// known, 5 capacity known, 6 the queue is a net device's control queue. device: 1 net, 2 blk,
+/// known, 5 capacity known, 6 the queue is a net device's control queue, 7 mtu known. device: 1 net, 2 blk,
 /// 3 console, 4 entropy, 18 input (virtio IDs).
 struct RingsInput {
     static let headerSize = 64
@@ -152,6 +152,7 @@ struct RingsInput {
         options.packed = flags & 4 != 0
         options.blockCapacity = flags & 32 != 0 ? little(40, 8) : nil
         options.netControlQueue = flags & 64 != 0 ? Int(little(29, 1)) : nil
+        options.netMTU = flags & 128 != 0 ? UInt16(little(48, 2)) : nil
         self.target = QueueTarget(
             addresses: addresses, queue: Int(little(29, 1)), options: options,
             lastAvailIndex: flags & 16 != 0 ? UInt16(little(30, 2)) : nil)

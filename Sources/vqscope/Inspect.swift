@@ -238,6 +238,9 @@ struct DumpLocation: ParsableArguments {
     @Option(help: "The --queue block device's capacity in 512-byte sectors (its configuration's capacity): enables BLK-CAPACITY.")
     var capacity: UInt64?
 
+    @Option(help: "The --queue network device's mtu (its configuration's mtu, with VIRTIO_NET_F_MTU): enables NET-TX-MTU.")
+    var mtu: UInt16?
+
     @Flag(
         name: .customLong("event-idx"),
         help: "VIRTIO_F_EVENT_IDX was negotiated (the rings carry used_event and avail_event); QMP's features win.")
@@ -272,6 +275,7 @@ struct DumpLocation: ParsableArguments {
         var flags = Inspector.Options(
             eventIndex: self.eventIndex, indirectNegotiated: self.indirect.map { $0 == .yes }, deviceType: self.device?.type)
         flags.blockCapacity = self.capacity
+        flags.netMTU = self.mtu
         guard let list = self.features else { return flags }
         return Inspector.Options(
             features: list.bits(for: self.device?.type), deviceType: self.device?.type,

@@ -690,6 +690,27 @@ struct RingWatcherTests {
         #expect(try ram.replay().rules == ["BLK-CAPACITY"])
     }
 
+    @Test("split: with the device's mtu (QMP qom-get of host_mtu), a frame past mtu + 14 bytes is NET-TX-MTU as it is made available")
+    func transmitMTUOverTime() throws {
+        let ram = try GuestRAM()
+        // Two transmit chains of one descriptor: a 12-byte header (zeros: gso_type NONE) and
+        // a 1414-byte frame, then a 1415-byte one.
+        ram.splitDescriptor(0, address: 0x8000, length: 12 + 1414, flags: 0)
+        ram.splitDescriptor(1, address: 0x9000, length: 12 + 1415, flags: 0)
+        var queue = WatchedQueue(
+            device: "virtio-net@/t", type: .network, index: 1, addresses: Self.split, features: [.version1, .netMTU],
+            netControlQueue: nil)
+        queue.netMTU = 1400
+        ram.writer.write(queue.queueLine)
+        #expect(try ram.lines("queue").first?["mtu"] as? Int == 1400)
+        ram.splitAvail(0, head: 0)
+        ram.splitAvail(1, head: 1)
+        queue.scan(memory: ram.memory, writer: ram.writer)
+        let offers = try ram.lines("avail")
+        #expect(offers.map { ($0["defects"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String } } == [[], ["NET-TX-MTU"]])
+        #expect(try ram.replay().rules == ["NET-TX-MTU"])
+    }
+
     @Test("split: a block request's status byte is recorded as the driver finds it at the completion, not judged (the trace is the device's word)", arguments: [UInt8(0), 7])
     func blockStatusOverTime(status: UInt8) throws {
         let ram = try GuestRAM()

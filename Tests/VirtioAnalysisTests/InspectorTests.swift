@@ -105,12 +105,13 @@ struct InspectorTests {
     /// One owned chain on queue `index` of a `device`, with `features` and `bytes` at 0x40008000.
     static func request(
         _ device: String, index: Int = 0, features: [String]? = nil, descriptors: String, header: [UInt8] = [],
-        netControlQueue: Int? = nil
+        netControlQueue: Int? = nil, mtu: Int? = nil
     ) -> String {
         let featureList = features.map { "[" + $0.map { "\"\($0)\"" }.joined(separator: ", ") + "]" } ?? "null"
         let control = netControlQueue.map { #""netControlQueue": \#($0), "# } ?? ""
+        let mtu = mtu.map { #""mtu": \#($0), "# } ?? ""
         return """
-            {"base": "0x40000000", "size": 65536, "device": "\(device)", \(control)"features": \(featureList),
+            {"base": "0x40000000", "size": 65536, "device": "\(device)", \(control)\(mtu)"features": \(featureList),
              "queue": {"desc": "0x40001000", "avail": "0x40002000", "used": "0x40003000", "size": 8, "index": \(index)},
              "descriptors": \(descriptors), "avail": {"idx": 1, "ring": [0]}, "used": {"idx": 0},
              "bytes": [{"addr": "0x40008000", "values": \(header)}]}
@@ -122,6 +123,11 @@ struct InspectorTests {
     static func single(length: Int, write: Bool) -> String {
         #"[{"index": 0, "addr": "0x40008000", "len": \#(length), "flags": [\#(write ? #""write""# : "")]}]"#
     }
+
+    /// The features of a net device that negotiated VIRTIO_NET_F_MTU.
+    static let mtu = ["VIRTIO_F_VERSION_1", "VIRTIO_NET_F_MTU"]
+    /// A 12-byte virtio_net_hdr, then an Ethernet header with an 802.1Q tag (TPID 0x8100).
+    static let vlan = [UInt8](repeating: 0, count: 24) + [0x81, 0x00]
 
     /// The features of a net device with a control queue.
     static let control = ["VIRTIO_F_VERSION_1", "VIRTIO_NET_F_CTRL_VQ"]
@@ -191,6 +197,16 @@ struct InspectorTests {
         (request("net", index: 1, features: ["VIRTIO_F_VERSION_1"], descriptors: single(length: 74, write: false), header: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]), ["NET-TX-NUMBUF-ZERO"]),
         (request("net", index: 1, features: ["VIRTIO_NET_F_MRG_RXBUF"], descriptors: single(length: 74, write: false), header: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), ["NET-TX-NUMBUF-ZERO"]),
         (request("net", index: 1, features: [], descriptors: single(length: 74, write: false), header: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]), []),  // legacy: bytes 10-11 are the packet's
+        // mtu 1400 negotiated: 1400 bytes after the Ethernet header (14, 18 with an 802.1Q tag)
+        (request("net", index: 1, features: mtu, descriptors: single(length: 12 + 1414, write: false), mtu: 1400), []),
+        (request("net", index: 1, features: mtu, descriptors: single(length: 12 + 1415, write: false), mtu: 1400), ["NET-TX-MTU"]),
+        (request("net", index: 1, features: mtu, descriptors: single(length: 12 + 1418, write: false), header: vlan, mtu: 1400), []),
+        (request("net", index: 1, features: mtu, descriptors: single(length: 12 + 1419, write: false), header: vlan, mtu: 1400), ["NET-TX-MTU"]),
+        (request("net", index: 1, features: ["VIRTIO_F_VERSION_1"], descriptors: single(length: 12 + 1415, write: false), mtu: 1400), []),  // not negotiated
+        (request("net", index: 1, features: mtu, descriptors: single(length: 12 + 1415, write: false)), []),  // mtu not known
+        // TCPV4 segmentation (NEEDS_CSUM, gso_size 1360): the device cuts it to size
+        (request("net", index: 1, features: mtu + ["VIRTIO_NET_F_CSUM", "VIRTIO_NET_F_HOST_TSO4"], descriptors: single(length: 12 + 2014, write: false),
+                 header: [1, 1, 54, 0, 0x50, 5, 34, 0, 16, 0, 0, 0], mtu: 1400), []),
         // FLUSH: sector 0, no data
         (request("blk", features: ["VIRTIO_F_VERSION_1", "VIRTIO_BLK_F_FLUSH"], descriptors: block(data: 0, dataWritable: false), header: [4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), ["BLK-FLUSH"]),
         (request("blk", descriptors: block(data: 512, dataWritable: true), header: [4, 0, 0, 0]), ["BLK-FLUSH-DATA"]),

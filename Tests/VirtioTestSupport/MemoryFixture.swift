@@ -136,6 +136,10 @@ public struct MemoryFixture {
             netControlQueue: (root["netControlQueue"] as? Int))
         options.packed = packed
         options.blockCapacity = try root["capacity"].map { try number($0) }
+        options.netMTU = try root["mtu"].map {
+            guard let mtu = UInt16(exactly: try number($0)) else { throw LayoutError(description: "mtu \($0) is not 16 bits") }
+            return mtu
+        }
         self.options = options
     }
 

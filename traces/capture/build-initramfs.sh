@@ -78,6 +78,10 @@ ip link set lo up
 ip link set eth0 up
 udhcpc -i eth0 -n -q -t 5 -T 2 -s /etc/udhcpc/default.script || echo "init: udhcpc failed"
 ping -c 5 -W 2 10.0.2.2 || echo "init: ping failed"
+# "vqscope.mtu": one echo request of exactly the interface's MTU (an IPv4 packet of that size).
+if grep -q vqscope.mtu /proc/cmdline; then
+  ping -c 1 -W 2 -s $(( $(cat /sys/class/net/eth0/mtu) - 28 )) 10.0.2.2 || echo "init: mtu ping failed"
+fi
 echo "init: blk read"
 dd if=/dev/vda of=/dev/null bs=4096 count=64 iflag=direct || dd if=/dev/vda of=/dev/null bs=4096 count=64
 echo "init: blk write"

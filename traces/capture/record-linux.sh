@@ -2,7 +2,8 @@
 # record-linux.sh VQSCOPE OUTDIR: the Linux 6.1 guest of capture-linux-pci.sh (q35, modern
 # virtio-pci net, blk, rng, console), with a second disk (two devices QEMU names virtio-blk:
 # the recorder and analyze must tell them apart; Linux reads its partition table) and the first
-# disk's serial (a GET_ID request: kernel argument vqscope.serial), run twice
+# disk's serial (a GET_ID request: kernel argument vqscope.serial), and a NIC offering
+# VIRTIO_NET_F_MTU (host_mtu=1400) pinged with one packet of exactly that size (vqscope.mtu), run twice
 # under TCG, one guest at a time: once plainly and
 # once under `vqscope record -o OUTDIR/run`, both with QEMU's filter-dump on the netdev
 # (OUTDIR/plain.pcap, OUTDIR/netdev.pcap). Writes OUTDIR/timing.json with each run's wall
@@ -19,9 +20,9 @@ bash "$CAPTURE_DIR/build-initramfs.sh" "$WORK"
 RING=${PACKED:+,packed=on}
 guest() {  # guest PCAP: sets ARGS to the QEMU command line, filter-dump writing PCAP
   ARGS=(qemu-system-x86_64 -M q35 -accel tcg -m 256M -smp 1 -nodefaults -display none -no-reboot
-    -kernel vmlinuz -initrd initramfs.cpio.gz -append "console=ttyS0 panic=-1 quiet vqscope.serial"
+    -kernel vmlinuz -initrd initramfs.cpio.gz -append "console=ttyS0 panic=-1 quiet vqscope.serial vqscope.mtu"
     -serial file:console.log -netdev user,id=n0,restrict=on
-    -device virtio-net-pci,netdev=n0,id=net0,mac=52:54:00:12:34:56,disable-legacy=on,disable-modern=off$RING
+    -device virtio-net-pci,netdev=n0,id=net0,mac=52:54:00:12:34:56,host_mtu=1400,disable-legacy=on,disable-modern=off$RING
     -object "filter-dump,id=fd0,netdev=n0,file=$1"
     -drive file=disk.img,if=none,id=d0,format=raw
     -device virtio-blk-pci,drive=d0,id=blk0,serial=vqscope-disk0,disable-legacy=on,disable-modern=off$RING

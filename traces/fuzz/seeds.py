@@ -86,11 +86,12 @@ def rings_seeds():
                 put(number(value), 1, number(run["addr"]) + i)
         flags = (1 if layout.get("eventIdx") else 0) | (2 if layout.get("indirect") else 0) | (4 if packed else 0)
         flags |= (16 if "lastAvailIdx" in layout else 0) | (32 if "capacity" in layout else 0)
-        flags |= 64 if "netControlQueue" in layout else 0
-        header = struct.pack("<QQQHHBBHQQ", number(queue["desc"]) - base, number(queue["avail"]) - base,
+        flags |= (64 if "netControlQueue" in layout else 0) | (128 if "mtu" in layout else 0)
+        header = struct.pack("<QQQHHBBHQQH", number(queue["desc"]) - base, number(queue["avail"]) - base,
                              number(queue["used"]) - base, number(queue["size"]), flags,
                              types.get(layout.get("device"), 0), number(queue.get("index", 0)),
-                             number(layout.get("lastAvailIdx", 0)), 0, number(layout.get("capacity", 0)))
+                             number(layout.get("lastAvailIdx", 0)), 0, number(layout.get("capacity", 0)),
+                             number(layout.get("mtu", 0)))
         name = os.path.basename(os.path.dirname(path)) + "-" + os.path.basename(path)[:-5]
         yield name, header.ljust(64, b"\0") + bytes(image)
 

@@ -25,6 +25,9 @@ public struct QueueSnapshotContext: Sendable {
     /// A block device's capacity in 512-byte sectors, when known (QMP `query-block`, or
     /// `--capacity`).
     public var blockCapacity: UInt64?
+    /// A network device's `mtu` (§5.1.4), when known (QMP `qom-get` of QEMU's `host_mtu`, or
+    /// `--mtu`).
+    public var netMTU: UInt16? = nil
     /// Split queues: the completed chains that still describe their requests, oldest first
     /// (``CompletedChains``); `usedIndex` is the used ring's `idx`, and
     /// `allCompletionsInRing` says the first of them is the queue's first completion.
