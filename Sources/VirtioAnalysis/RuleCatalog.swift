@@ -84,6 +84,7 @@ public enum RuleCatalog {
 
     /// Rules on the requests in flight in a dump, split chains and packed lists alike.
     static let requestRules: [any SnapshotRule.Type] = [
+        InOrderNext.self,
         EntropyWritableOnly.self,
         NetReceiveWritableOnly.self,
         NetTransmitReadableOnly.self,

@@ -27,6 +27,8 @@ public struct FeatureBits: OptionSet, Sendable, Hashable {
     public static let version1 = FeatureBits(bit: 32)
     /// The corresponding spec constant is `VIRTIO_F_RING_PACKED` (34).
     public static let ringPacked = FeatureBits(bit: 34)
+    /// The corresponding spec constant is `VIRTIO_F_IN_ORDER` (35).
+    public static let inOrder = FeatureBits(bit: 35)
     /// The corresponding spec constant is `VIRTIO_NET_F_MTU` (3).
     public static let netMTU = FeatureBits(bit: 3)
     /// The corresponding spec constant is `VIRTIO_NET_F_MRG_RXBUF` (15).

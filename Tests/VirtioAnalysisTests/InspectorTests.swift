@@ -124,6 +124,14 @@ struct InspectorTests {
         #"[{"index": 0, "addr": "0x40008000", "len": \#(length), "flags": [\#(write ? #""write""# : "")]}]"#
     }
 
+    /// Two device-writable descriptors: 0, linking to `next`.
+    static func writablePair(next: Int) -> String {
+        """
+        [{"index": 0, "addr": "0x40008000", "len": 32, "flags": ["next", "write"], "next": \(next)},
+         {"index": \(next), "addr": "0x40009000", "len": 32, "flags": ["write"]}]
+        """
+    }
+
     /// The features of a net device that negotiated VIRTIO_NET_F_MTU.
     static let mtu = ["VIRTIO_F_VERSION_1", "VIRTIO_NET_F_MTU"]
     /// A 12-byte virtio_net_hdr, then an Ethernet header with an 802.1Q tag (TPID 0x8100).
@@ -207,6 +215,11 @@ struct InspectorTests {
         // TCPV4 segmentation (NEEDS_CSUM, gso_size 1360): the device cuts it to size
         (request("net", index: 1, features: mtu + ["VIRTIO_NET_F_CSUM", "VIRTIO_NET_F_HOST_TSO4"], descriptors: single(length: 12 + 2014, write: false),
                  header: [1, 1, 54, 0, 0x50, 5, 34, 0, 16, 0, 0, 0], mtu: 1400), []),
+        // IN_ORDER: descriptor x links to x + 1
+        (request("rng", features: ["VIRTIO_F_VERSION_1", "VIRTIO_F_IN_ORDER"], descriptors: writablePair(next: 1)), []),
+        (request("rng", features: ["VIRTIO_F_VERSION_1", "VIRTIO_F_IN_ORDER"], descriptors: writablePair(next: 3)), ["SPLIT-IN_ORDER-NEXT"]),
+        (request("rng", features: ["VIRTIO_F_VERSION_1"], descriptors: writablePair(next: 3)), []),  // not negotiated
+        (request("rng", descriptors: writablePair(next: 3)), []),  // features unknown
         // FLUSH: sector 0, no data
         (request("blk", features: ["VIRTIO_F_VERSION_1", "VIRTIO_BLK_F_FLUSH"], descriptors: block(data: 0, dataWritable: false), header: [4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), ["BLK-FLUSH"]),
         (request("blk", descriptors: block(data: 512, dataWritable: true), header: [4, 0, 0, 0]), ["BLK-FLUSH-DATA"]),
