@@ -73,6 +73,7 @@ extension Analyzer {
                     for rule in RuleCatalog.registerReadRules {
                         if let message = rule.check(read, device: before) { broken.append((rule.info, message, read.line, read.timestamp)) }
                     }
+                    state.pointee.apply(read)
                     state.pointee.configReads.otherAccess()
                 case .confirmsVersion(let version):
                     state.pointee.mmioVersion = version

@@ -11,6 +11,7 @@ extension DeviceState {
         func updateQueue(_ change: (inout MMIOQueueSetup) -> Void) { self.mmioQueues.update(select, change) }
         func markModern() { if self.mmioVersion == nil { self.mmioVersion = .modern } }
         func markLegacy() { if !self.mmioVersionConfirmed { self.mmioVersion = .legacy } }
+        if self.featuresOKUnread != nil, InitRereadFeaturesOK.setsUp(write) { self.featuresOKUnread = nil }
         switch write.register {
         case .deviceFeaturesSel: self.featureSelectsWritten.device = true
         case .driverFeaturesSel:
@@ -29,6 +30,13 @@ extension DeviceState {
         case .queueSel:
             self.queueSelect = value32
             self.selectedQueueReady = self.mmioQueues[value32]?.ready ?? false
+        case .status:
+            let written = DeviceStatus(rawValue: UInt8(truncatingIfNeeded: write.value))
+            if written.rawValue == 0 || written.contains(.failed) {
+                self.featuresOKUnread = nil
+            } else if written.contains(.featuresOK), !self.status.contains(.featuresOK), self.mmioVersion != .legacy {
+                self.featuresOKUnread = TracePlace(line: write.line, timestamp: write.timestamp)
+            }
         case .queueNum: updateQueue { $0.size = value32 }
         case .queueReady:
             markModern()
@@ -46,6 +54,14 @@ extension DeviceState {
                 self.configWriteDuringNegotiation = write
             }
         }
+    }
+}
+
+extension DeviceState {
+    /// Updates the virtio-mmio register model with one attributed read that a rule needs: a
+    /// Status read is the re-read §3.1.1 asks for after FEATURES_OK.
+    mutating func apply(_ read: RegisterRead) {
+        if read.register == .status { self.featuresOKUnread = nil }
     }
 }
 

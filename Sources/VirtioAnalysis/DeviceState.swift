@@ -131,6 +131,9 @@ public struct DeviceState: Sendable {
     /// The first virtio-mmio device-specific configuration write made while the status had
     /// DRIVER and not FEATURES_OK, since the last reset (INIT-NO-CONFIG-WRITE-DURING-NEG).
     var configWriteDuringNegotiation: RegisterWrite?
+    /// Where a virtio-mmio Status write set FEATURES_OK, until the driver reads Status back,
+    /// takes a step of device setup, or resets the device (INIT-REREAD-FEATURES_OK).
+    var featuresOKUnread: TracePlace?
     var queueSelect: UInt32 = 0
     /// QueueReady of the queue QueueSel selects, kept up to date by the writes that change it
     /// (every register write asks for it).
@@ -201,6 +204,7 @@ public struct DeviceState: Sendable {
             driverFeaturesSelect: device.pointee.driverFeaturesSelect,
             featureSelectsWritten: device.pointee.featureSelectsWritten,
             configWriteDuringNegotiation: device.pointee.configWriteDuringNegotiation,
+            featuresOKUnread: device.pointee.featuresOKUnread,
             queueSelect: pci ? UInt32(device.pointee.commonConfig.selectedQueue) : device.pointee.queueSelect,
             selectedQueueReady: pci ? device.pointee.commonConfig.selectedQueueEnabled : device.pointee.selectedQueueReady)
     }
@@ -217,6 +221,7 @@ public struct DeviceState: Sendable {
             self.driverFeatureWords = FeatureWords()
             self.featureSelectsWritten = FeatureSelects()
             self.configWriteDuringNegotiation = nil
+            self.featuresOKUnread = nil
             self.ioeventfdSweepBelow = nil
             self.mmioQueues.clearReady()
             self.selectedQueueReady = false
@@ -292,6 +297,8 @@ public struct DeviceContext: Sendable {
     /// The first device-specific configuration write (virtio-mmio) made during feature
     /// negotiation (DRIVER set, FEATURES_OK not yet) since the last reset.
     public var configWriteDuringNegotiation: RegisterWrite?
+    /// Where a virtio-mmio Status write set FEATURES_OK, while no Status read has followed.
+    public var featuresOKUnread: TracePlace?
     /// The selected queue: QueueSel (virtio-mmio) or `queue_select` (virtio-pci).
     public var queueSelect: UInt32
     /// The selected queue is in use: its QueueReady (virtio-mmio) is set, or the driver

@@ -34,10 +34,12 @@ public enum RuleCatalog {
         QueueLockedWhileReady.self,
         NoFeatureAfterFeaturesOK.self,
         FeatureSelectFirst.self,
+        InitRereadFeaturesOK.self,
     ]
 
     static let registerReadRules: [any RegisterReadRule.Type] = [
         FeatureSelectFirst.self,
+        InitRereadFeaturesOK.self,
     ]
 
     /// The registers whose reads ``registerReadRules`` look at, by offset.

@@ -34,8 +34,11 @@ struct ModelTests {
 
     @Test("a status change without a Status register write on virtio-mmio is QEMU's, not the driver's")
     func mmioQEMUStatus() throws {
+        // Each write as Linux makes it: Status read, then written (the read after FEATURES_OK
+        // is INIT-REREAD-FEATURES_OK's).
         let writes = [1, 3, 11, 15].map {
-            "virtio_mmio_write_offset virtio_mmio_write offset 0x70 value 0x\(String($0, radix: 16))\n"
+            "virtio_mmio_read virtio_mmio_read offset 0x70\n"
+                + "virtio_mmio_write_offset virtio_mmio_write offset 0x70 value 0x\(String($0, radix: 16))\n"
                 + "virtio_set_status vdev 0xa val \($0)\n"
         }
         let report = try analyze(text: writes.joined() + "virtio_set_status vdev 0xa val 11\n")

@@ -241,6 +241,7 @@ struct RingReplayTests {
             write(0x24, 1)
             write(0x20, 1)  // VIRTIO_F_VERSION_1
             status(11)
+            line("virtio_mmio_read virtio_mmio_read offset 0x70")  // FEATURES_OK read back
             for (offset, value) in [(0x30, 0), (0x38, 8), (0x80, desc), (0x84, 0), (0x90, desc + 0x1000), (0x94, 0), (0xa0, desc + 0x2000), (0xa4, 0), (0x44, 1)] {
                 write(offset, value)
             }
