@@ -36,7 +36,7 @@ public struct QEMUCommand: Sendable, Equatable {
     public let memory: UInt64
 
     /// The trace events recording enables (written to the run directory's `events.txt`).
-    public static let traceEvents = ["virtio_*", "virtqueue_*", "pci_cfg_write", "memory_region_ops_write"]
+    public static let traceEvents = ["virtio_*", "virtqueue_*", "pci_cfg_write", "memory_region_ops_write", "memory_region_ops_read"]
 
     /// Reads the machine type and RAM size; refuses what would conflict with the shared RAM.
     public init(arguments: [String]) throws(RecordError) {

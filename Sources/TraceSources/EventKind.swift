@@ -30,12 +30,12 @@ enum EventKind: Equatable {
     case serialOther(SerialEventName)
     case netOther(NetEventName)
     case inputQueueFull
-    case pciConfigWrite, memoryRegionWrite
+    case pciConfigWrite, memoryRegionWrite, memoryRegionRead
 
-    /// The two events with a string argument (the others are `u64`s only).
+    /// The events with a string argument (the others are `u64`s only).
     var carriesString: Bool {
         switch self {
-        case .pciConfigWrite, .memoryRegionWrite: return true
+        case .pciConfigWrite, .memoryRegionWrite, .memoryRegionRead: return true
         default: return false
         }
     }
@@ -70,6 +70,7 @@ enum EventKind: Equatable {
             ("virtio_input_queue_full", .inputQueueFull),
             ("pci_cfg_write", .pciConfigWrite),
             ("memory_region_ops_write", .memoryRegionWrite),
+            ("memory_region_ops_read", .memoryRegionRead),
         ]
         table += [("virtio_blk_data_plane_start", .blkDataPlane(started: true))]
         table += [("virtio_blk_data_plane_stop", .blkDataPlane(started: false))]

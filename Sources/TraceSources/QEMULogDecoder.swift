@@ -202,13 +202,14 @@ public final class QEMULogDecoder {
                 return .malformed("pci_cfg_write: expected bus, slot, function, offset and value")
             }
             event = .pciConfigWrite(device: string, offset: UInt32(numbers[3]), value: UInt32(numbers[4]))
-        case .memoryRegionWrite:
+        case .memoryRegionWrite, .memoryRegionRead:
             // (int cpu_index, void *mr, uint64_t addr, uint64_t value, unsigned size, const char *name)
             guard let string, string.utf8.starts(with: Bytes.virtio) else { return .otherEvent }
             guard numbers.count >= 5, numbers[4] <= 8 else {
-                return .malformed("memory_region_ops_write: expected cpu, mr, addr, value and a size of 1–8")
+                return .malformed("memory_region_ops_\(kind == .memoryRegionRead ? "read" : "write"): expected cpu, mr, addr, value and a size of 1–8")
             }
-            event = .memoryRegionWrite(region: string, address: numbers[2], value: numbers[3], size: UInt32(numbers[4]))
+            event = Self.memoryRegionAccess(
+                kind, region: string, address: numbers[2], value: numbers[3], size: UInt32(numbers[4]))
         default:
             let count = min(numbers.count, Self.maximumNumbers)
             for index in 0..<count { self.numbers[index] = numbers[index] }
@@ -244,7 +245,7 @@ public final class QEMULogDecoder {
     private func decodeArguments(_ kind: EventKind, _ args: UnsafeBufferPointer<UInt8>) throws(ArgumentError) -> TraceEvent? {
         switch kind {
         case .pciConfigWrite: return try self.decodePCIConfigWrite(args)
-        case .memoryRegionWrite: return try self.decodeMemoryRegionWrite(args)
+        case .memoryRegionWrite, .memoryRegionRead: return try self.decodeMemoryRegionAccess(kind, args)
         default: return try self.decodeNumbers(kind, TextArguments(args: args))
         }
     }
@@ -370,7 +371,7 @@ public final class QEMULogDecoder {
             return .netOther(name: name.rawValue)
         case .inputQueueFull:
             return .inputQueueFull
-        case .pciConfigWrite, .memoryRegionWrite:
+        case .pciConfigWrite, .memoryRegionWrite, .memoryRegionRead:
             // They carry a string: decodeArguments and decodeRecord take them apart.
             return nil
         }
@@ -394,8 +395,11 @@ public final class QEMULogDecoder {
         return .pciConfigWrite(device: device, offset: UInt32(offset), value: UInt32(value))
     }
 
-    /// `memory_region_ops_write` prints `"cpu %d mr %p addr 0x%x value 0x%x size %u name '%s'"`.
-    private func decodeMemoryRegionWrite(_ args: UnsafeBufferPointer<UInt8>) throws(ArgumentError) -> TraceEvent? {
+    /// `memory_region_ops_write` and `memory_region_ops_read` print `"cpu %d mr %p addr 0x%x
+    /// value 0x%x size %u name '%s'"`.
+    private func decodeMemoryRegionAccess(
+        _ kind: EventKind, _ args: UnsafeBufferPointer<UInt8>
+    ) throws(ArgumentError) -> TraceEvent? {
         // The region name is last: `name '…'`. Only virtio regions are of interest.
         guard let last = args.lastIndex(of: 0x27), last > 0, let first = args[..<last].lastIndex(of: 0x27),
             first >= 5, Bytes.equal(UnsafeBufferPointer(rebasing: args[(first - 5)..<first]), Self.nameMarker)
@@ -410,8 +414,17 @@ public final class QEMULogDecoder {
             throw .noRegionArguments
         }
         guard self.numbers[4] <= 8 else { throw .accessSize(self.numbers[4]) }
-        return .memoryRegionWrite(
-                region: region, address: self.numbers[2], value: self.numbers[3], size: UInt32(self.numbers[4]))
+        return Self.memoryRegionAccess(
+            kind, region: region, address: self.numbers[2], value: self.numbers[3], size: UInt32(self.numbers[4]))
+    }
+
+    /// The event of a guest access to a memory region, read or write as `kind` says.
+    private static func memoryRegionAccess(
+        _ kind: EventKind, region: String, address: UInt64, value: UInt64, size: UInt32
+    ) -> TraceEvent {
+        kind == .memoryRegionRead
+            ? .memoryRegionRead(region: region, address: address, value: value, size: size)
+            : .memoryRegionWrite(region: region, address: address, value: value, size: size)
     }
 
     private static let nameMarker: [UInt8] = Array("name ".utf8)

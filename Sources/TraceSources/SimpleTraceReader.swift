@@ -339,8 +339,8 @@ struct SimpleTraceReader {
         }
     }
 
-    /// `pci_cfg_write` (a string, then five `u64`s) and `memory_region_ops_write` (five
-    /// `u64`s, then a string). Most devices are not virtio ones: for those nothing is made.
+    /// `pci_cfg_write` (a string, then five `u64`s) and `memory_region_ops_write` and `_read`
+    /// (five `u64`s, then a string). Most devices are not virtio ones: for those nothing is made.
     private mutating func decodeWithString(
         _ kind: EventKind, arguments: UnsafeRawBufferPointer, time: Timestamp, pid: UInt32
     ) -> LineOutcome {

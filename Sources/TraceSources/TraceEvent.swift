@@ -50,6 +50,8 @@ public enum TraceEvent: Sendable, Equatable {
     // hw/pci/pci.c and softmmu/memory.c, when they name a virtio device
     case pciConfigWrite(device: String, offset: UInt32, value: UInt32)
     case memoryRegionWrite(region: String, address: UInt64, value: UInt64, size: UInt32)
+    /// A guest read and the value the region returned (`memory_region_ops_read`).
+    case memoryRegionRead(region: String, address: UInt64, value: UInt64, size: UInt32)
     /// A message QEMU printed about a virtio problem (`virtio_error`, guest errors), with the
     /// line's text (at most 240 bytes of it).
     case qemuMessage(QEMUMessage, text: String)

@@ -76,7 +76,7 @@ public enum TraceItem: Sendable, Equatable {
             .blkReadWriteComplete, .blkHandleRead, .blkHandleWrite, .blkSubmitMultiRequest, .blkOther, .blkDataPlane, .rng,
             .serialSendControl, .serialHandleControl, .serialOther, .inputQueueFull:
             return false
-        case .netOther, .pciConfigWrite, .memoryRegionWrite, .qemuMessage:
+        case .netOther, .pciConfigWrite, .memoryRegionWrite, .memoryRegionRead, .qemuMessage:
             return true
         }
     }

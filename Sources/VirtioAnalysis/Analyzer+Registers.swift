@@ -101,7 +101,8 @@ extension Analyzer {
     /// Runs the common configuration rules on `write`, against the device as it was before it;
     /// the IDs of the rules it broke.
     mutating func checkCommonConfig(_ write: CommonConfigWrite, device: Int, record: TraceRecord) -> [String] {
-        let context = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
+        var context = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
+        context.regionReadsTraced = self.sawRegionReads
         var broken: [String] = []
         for rule in RuleCatalog.commonConfigRules {
             guard let message = rule.check(write, device: context) else { continue }

@@ -55,6 +55,10 @@ public struct Analyzer {
     /// ``RuleCatalog/queueRuleTable``, kept here.
     let queueRules = RuleCatalog.queueRuleTable
     var sawRegisterWrites = false
+    /// The trace has `memory_region_ops_read` on a virtio region: reads of a virtio-pci common
+    /// configuration structure, with their values, can be seen (RESET-WAIT-ZERO,
+    /// INIT-REREAD-FEATURES_OK on virtio-pci).
+    var sawRegionReads = false
 
     /// virtio-mmio writes not yet tied to a device. QEMU's trace does not say which device a
     /// write went to; the `virtio_set_status` that follows a Status write names it, and the
@@ -168,6 +172,7 @@ public struct Analyzer {
         case .setStatus(let vdev, let value):
             guard let device = self.device(vdev) else { return }
             if previous.statusWrite { self.attributePendingWrites(to: device) }
+            let before = self.devices[device].status
             if previous.commonConfigStatus {
                 self.devices[device].setTransport(.pci)
                 if self.commonConfigDevices[previous.commonConfigBase] != nil || self.commonConfigDevices.count < self.options.maximumDevices {
@@ -178,6 +183,9 @@ public struct Analyzer {
                 device, DeviceStatus(rawValue: value), record: record, byRegisterWrite: previous.statusWrite || previous.commonConfigStatus,
                 busMasterOffBy: previous.busMasterOff ? self.lookBehindName : nil)
             if previous.busMasterOff || previous.commonConfigStatus { self.decideTypeFromQEMUName(self.lookBehindName, device: device) }
+            if previous.commonConfigStatus {
+                self.devices[device].noteCommonConfigStatus(DeviceStatus(rawValue: value), before: before, at: TracePlace(record))
+            }
             self.lookBehind.device = device
 
         case .queueNotify(let vdev, let index, let vq):
@@ -314,6 +322,14 @@ public struct Analyzer {
                 self.devices[device].applyCommonConfig(offset: offset, value: value)
             }
 
+        case .memoryRegionRead(let region, let address, let value, _):
+            self.sawRegionReads = true
+            guard region.hasPrefix(CommonConfig.qemuRegionPrefix) else { return }
+            let offset = CommonConfig.offset(ofTraced: address)
+            if offset == CommonConfig.Field.deviceStatus.rawValue, let device = self.commonConfigDevices[address - offset] {
+                self.devices[device].readStatus(DeviceStatus(rawValue: UInt8(truncatingIfNeeded: value)))
+            }
+
         case .blkRequestComplete(let vdev, let request, _), .blkReadWriteComplete(let vdev, let request, _),
             .blkHandleRead(let vdev, let request, _, _), .blkHandleWrite(let vdev, let request, _, _):
             guard let device = self.device(vdev) else { return }
@@ -365,6 +381,11 @@ public struct Analyzer {
                 self.queues[queue].detach(elem)
                 self.inFlightTotal += self.queues[queue].inFlightCount - before
             }
+
+        case .blkDataPlane(started: false, _) where previous.commonConfigStatus:
+            // QEMU stops a disk's data plane inside a device_status write, before the
+            // `virtio_set_status` that names the device: the write still goes with it.
+            self.lookBehind = previous
 
         case .mmioGuestPage, .netOther, .inputQueueFull, .blkDataPlane, .allocElement, .mmioRead,
             .setStatus, .queueNotify, .pop, .fill, .flush, .notify, .notifyIrqfd, .mmioWrite, .mmioSettingIRQ:

@@ -63,6 +63,28 @@ extension DeviceState {
     mutating func apply(_ read: RegisterRead) {
         if read.register == .status { self.featuresOKUnread = nil }
     }
+
+    /// A virtio-pci `device_status` write, as the `virtio_set_status` after it shows it: a reset
+    /// waits for a read of 0 (RESET-WAIT-ZERO), FEATURES_OK for a read of the status
+    /// (INIT-REREAD-FEATURES_OK); DRIVER_OK or FAILED ends that wait.
+    mutating func noteCommonConfigStatus(_ new: DeviceStatus, before: DeviceStatus, at place: TracePlace) {
+        guard new.rawValue != 0 else {
+            self.resetUnconfirmed = place
+            return
+        }
+        self.resetUnconfirmed = nil
+        if new.contains(.driverOK) || new.contains(.failed) {
+            self.featuresOKUnread = nil
+        } else if new.contains(.featuresOK), !before.contains(.featuresOK) {
+            self.featuresOKUnread = place
+        }
+    }
+
+    /// A read of a virtio-pci `device_status` and the value it returned.
+    mutating func readStatus(_ value: DeviceStatus) {
+        self.featuresOKUnread = nil
+        if value.rawValue == 0 { self.resetUnconfirmed = nil }
+    }
 }
 
 extension DeviceState {
@@ -73,6 +95,9 @@ extension DeviceState {
     mutating func applyCommonConfig(offset: UInt64, value: UInt64) {
         self.setTransport(.pci)
         let value32 = UInt32(truncatingIfNeeded: value)
+        if let field = CommonConfig.Field(rawValue: offset), InitRereadFeaturesOK.setsUp(field, value: value) {
+            self.featuresOKUnread = nil
+        }
         switch CommonConfig.Field(rawValue: offset) {
         case .driverFeatureSelect: self.driverFeaturesSelect = value32
         case .driverFeature: self.writeDriverFeatures(value32)

@@ -131,9 +131,13 @@ public struct DeviceState: Sendable {
     /// The first virtio-mmio device-specific configuration write made while the status had
     /// DRIVER and not FEATURES_OK, since the last reset (INIT-NO-CONFIG-WRITE-DURING-NEG).
     var configWriteDuringNegotiation: RegisterWrite?
-    /// Where a virtio-mmio Status write set FEATURES_OK, until the driver reads Status back,
-    /// takes a step of device setup, or resets the device (INIT-REREAD-FEATURES_OK).
+    /// Where a Status write (virtio-mmio) or `device_status` write (virtio-pci) set
+    /// FEATURES_OK, until the driver reads it back, takes a step of device setup, or resets
+    /// the device (INIT-REREAD-FEATURES_OK).
     var featuresOKUnread: TracePlace?
+    /// Where the driver reset a virtio-pci device by writing 0 to `device_status`, until a
+    /// read of it returns 0 or the driver writes it again (RESET-WAIT-ZERO).
+    var resetUnconfirmed: TracePlace?
     var queueSelect: UInt32 = 0
     /// QueueReady of the queue QueueSel selects, kept up to date by the writes that change it
     /// (every register write asks for it).
@@ -205,6 +209,7 @@ public struct DeviceState: Sendable {
             featureSelectsWritten: device.pointee.featureSelectsWritten,
             configWriteDuringNegotiation: device.pointee.configWriteDuringNegotiation,
             featuresOKUnread: device.pointee.featuresOKUnread,
+            resetUnconfirmed: device.pointee.resetUnconfirmed,
             queueSelect: pci ? UInt32(device.pointee.commonConfig.selectedQueue) : device.pointee.queueSelect,
             selectedQueueReady: pci ? device.pointee.commonConfig.selectedQueueEnabled : device.pointee.selectedQueueReady)
     }
@@ -297,8 +302,14 @@ public struct DeviceContext: Sendable {
     /// The first device-specific configuration write (virtio-mmio) made during feature
     /// negotiation (DRIVER set, FEATURES_OK not yet) since the last reset.
     public var configWriteDuringNegotiation: RegisterWrite?
-    /// Where a virtio-mmio Status write set FEATURES_OK, while no Status read has followed.
+    /// Where the driver set FEATURES_OK, while no read of the status has followed.
     public var featuresOKUnread: TracePlace?
+    /// Where the driver wrote 0 to a virtio-pci `device_status`, while no read of it has
+    /// returned 0.
+    public var resetUnconfirmed: TracePlace?
+    /// The trace has `memory_region_ops_read` of virtio regions (set by the analyzer for the
+    /// virtio-pci rules that need reads; virtio-mmio's reads are always traced).
+    public var regionReadsTraced = false
     /// The selected queue: QueueSel (virtio-mmio) or `queue_select` (virtio-pci).
     public var queueSelect: UInt32
     /// The selected queue is in use: its QueueReady (virtio-mmio) is set, or the driver

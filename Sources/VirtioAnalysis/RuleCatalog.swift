@@ -51,6 +51,8 @@ public enum RuleCatalog {
         QueueSizeValue.self,
         EnableLast.self,
         NoFeatureAfterFeaturesOK.self,
+        InitRereadFeaturesOK.self,
+        ResetWaitZero.self,
     ]
 
     static let deviceSummaryRules: [any DeviceSummaryRule.Type] = [

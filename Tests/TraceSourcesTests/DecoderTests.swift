@@ -116,6 +116,8 @@ struct EventDecodingTests {
         ("pci_cfg_write virtio-net-pci 00:01.0 @0x4 <- 0x103", .pciConfigWrite(device: "virtio-net-pci", offset: 4, value: 0x103)),
         ("memory_region_ops_write cpu 0 mr 0x5 addr 0x14 value 0xb size 1 name 'virtio-pci-common-virtio-net'",
          .memoryRegionWrite(region: "virtio-pci-common-virtio-net", address: 0x14, value: 0xb, size: 1)),
+        ("memory_region_ops_read cpu 0 mr 0x5 addr 0xfebf4014 value 0x0 size 1 name 'virtio-pci-common-virtio-blk'",
+         .memoryRegionRead(region: "virtio-pci-common-virtio-blk", address: 0xfebf4014, value: 0, size: 1)),
         ("virtio_set_status vdev (nil) val 0", .setStatus(vdev: 0, value: 0)),
     ]
 
@@ -127,6 +129,7 @@ struct EventDecodingTests {
     @Test("events of other subsystems are counted and skipped", arguments: [
         "pci_cfg_write mch 00:00.0 @0x90 <- 0x33333330", "kvm_run_exit cpu_index 0, reason 2",
         "memory_region_ops_write cpu 0 mr 0x5 addr 0x3f8 value 0x41 size 1 name 'serial'", "vhost_commit started 1 changed 0",
+        "memory_region_ops_read cpu 0 mr 0x5 addr 0x3fd value 0x60 size 1 name 'serial'",
     ])
     func otherEvents(line: String) throws {
         let file = TemporaryFile(text: line + "\n")

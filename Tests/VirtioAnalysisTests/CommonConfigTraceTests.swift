@@ -169,4 +169,46 @@ struct CommonConfigTraceTests {
         #expect(both.findings.first?.location.line == probe.count + 1)
         #expect(both.findings.first?.message == "queue_enable written as 0 for queue 0 (a driver writes only 1 there)")
     }
+
+    /// A read of `value` at `offset` of the structure, traced as QEMU traces it (`region`: the
+    /// common configuration's, or another virtio-pci structure's).
+    static func read(_ bar: UInt64, _ offset: UInt64, _ value: UInt64, region: String = "common") -> String {
+        "memory_region_ops_read cpu 0 mr 0x5 addr 0x\(String(bar + offset, radix: 16)) value 0x\(String(value, radix: 16)) "
+            + "size 1 name 'virtio-pci-\(region)-virtio-blk'"
+    }
+
+    /// Linux's probe with its reads (§4.1.4.3.2, §3.1.1): the reset, then `device_status` read
+    /// until 0; FEATURES_OK, then `device_status` read back. `resetRead` and `featuresRead`
+    /// replace those reads (nil: left out).
+    static func probeWithReads(_ bar: UInt64, resetRead: String??, featuresRead: String??) -> [String] {
+        let probe = Self.probe(bar, "0xa", low: 0x44, rings: 0x10_0000)
+        // probe: 3 status pairs (0, 1, 3), 4 feature writes, the FEATURES_OK pair, the queue.
+        var lines = Array(probe[0...1]) + [resetRead ?? Self.read(bar, 0x14, 0)].compactMap { $0 } + Array(probe[2...9])
+        lines += Array(probe[10...11]) + [featuresRead ?? Self.read(bar, 0x14, 0xB)].compactMap { $0 }
+        return lines + Array(probe[12...])
+    }
+
+    @Test("RESET-WAIT-ZERO and INIT-REREAD-FEATURES_OK on virtio-pci, with memory_region_ops_read in the trace: Linux's reads are clean; SeaBIOS's reset (an ISR read, no device_status read) and a read not yet 0 break the first, no read after FEATURES_OK the second")
+    func resetAndFeaturesReads() throws {
+        let bar: UInt64 = 0xFEBF_4000
+        func rules(_ lines: [String]) throws -> [(String, Int)] {
+            try analyze(text: lines.joined(separator: "\n") + "\n").findings.map { ($0.rule.id, $0.location.line ?? 0) }
+        }
+        #expect(try rules(Self.probeWithReads(bar, resetRead: nil, featuresRead: nil)).isEmpty)
+        // SeaBIOS: the ISR read flushes the write; the status write after it (line 4) is the finding.
+        let seaBIOS = try rules(Self.probeWithReads(bar, resetRead: .some(Self.read(bar, 0, 0, region: "isr")), featuresRead: nil))
+        #expect(seaBIOS.map(\.0) == ["RESET-WAIT-ZERO"] && seaBIOS.map(\.1) == [4])
+        let notYet = try rules(Self.probeWithReads(bar, resetRead: .some(Self.read(bar, 0x14, 0x3)), featuresRead: nil))
+        #expect(notYet.map(\.0) == ["RESET-WAIT-ZERO"])
+        // No read after FEATURES_OK (lines 12-13): queue_select, the next write, is the finding.
+        let unread = try rules(Self.probeWithReads(bar, resetRead: nil, featuresRead: .some(nil)))
+        #expect(unread.map(\.0) == ["INIT-REREAD-FEATURES_OK"] && unread.map(\.1) == [14])
+        // A disk's data plane stops between the reset write and its virtio_set_status: the write still names the device.
+        var dataPlane = Self.probeWithReads(bar, resetRead: .some(Self.read(bar, 0, 0, region: "isr")), featuresRead: nil)
+        dataPlane.insert("virtio_blk_data_plane_stop dataplane 0x55d0c0009000", at: 1)
+        let stopped = try rules(dataPlane)
+        #expect(stopped.map(\.0) == ["RESET-WAIT-ZERO"] && stopped.map(\.1) == [5])
+        // Without memory_region_ops_read no read can be seen: neither rule judges.
+        #expect(try rules(Self.probe(bar, "0xa", low: 0x44, rings: 0x10_0000)).isEmpty)
+    }
 }

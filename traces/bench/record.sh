@@ -32,7 +32,7 @@ for kind in split packed; do
     for run in $(seq "$runs"); do
         dir="$out/$kind-$run"
         PACKED=$([ "$kind" = packed ] && echo 1 || true) bash traces/capture/record-linux.sh "$vqscope" "$dir" >"$dir.log" 2>&1
-        python3 traces/capture/check_record.py "$vqscope" "$dir" >"$dir.check" 2>&1 || true
+        python3 traces/capture/check_record.py "$vqscope" "$dir" --expect RESET-WAIT-ZERO=2 >"$dir.check" 2>&1 || true
         rm -f "$dir/run/guest-ram"
     done
 done

@@ -12,7 +12,7 @@ import VirtioModel
 /// accept new feature bits after this step. Re-read device status to ensure the FEATURES_OK
 /// bit is still set: otherwise, the device does not support our subset of features and the
 /// device is unusable. Perform device-specific setup, …"
-struct InitRereadFeaturesOK: RegisterRule, RegisterReadRule {
+struct InitRereadFeaturesOK: RegisterRule, RegisterReadRule, CommonConfigRule {
     static let info = RuleInfo(
         id: "INIT-REREAD-FEATURES_OK", severity: .error, section: "3.1.1",
         summary: "after setting FEATURES_OK the driver reads Status back before setting the device up",
@@ -30,12 +30,38 @@ struct InitRereadFeaturesOK: RegisterRule, RegisterReadRule {
             write.register == .status
             ? "set DRIVER_OK"
             : "wrote \(write.register?.name ?? "configuration offset 0x\(String(write.offset &- MMIORegister.configOffset, radix: 16))")"
-        return "\(step) without reading Status since FEATURES_OK was set (line \(set.line)): "
+        return Self.message(step: step, status: "Status", set: set)
+    }
+
+    /// virtio-pci: judged only where the trace has `memory_region_ops_read`, without which no
+    /// read of `device_status` can be seen.
+    static func check(_ write: CommonConfigWrite, device: DeviceContext) -> String? {
+        guard device.regionReadsTraced, let set = device.featuresOKUnread, let field = write.field,
+            Self.setsUp(field, value: write.value)
+        else { return nil }
+        return Self.message(step: field == .deviceStatus ? "set DRIVER_OK" : "wrote \(field.name)", status: "device_status", set: set)
+    }
+
+    private static func message(step: String, status: String, set: TracePlace) -> String {
+        "\(step) without reading \(status) since FEATURES_OK was set (line \(set.line)): "
             + "only that read shows whether the device accepted the features"
     }
 
-    /// The write is a step of device setup (§3.1.1 steps 7 and 8), which must wait for the
-    /// re-read of Status.
+    /// The virtio-pci write is a step of device setup (§3.1.1 steps 7 and 8).
+    static func setsUp(_ field: CommonConfig.Field, value: UInt64) -> Bool {
+        switch field {
+        case .queueSelect, .queueSize, .queueEnable, .queueDescLow, .queueDescHigh, .queueDriverLow, .queueDriverHigh,
+            .queueDeviceLow, .queueDeviceHigh, .queueReset:
+            return true
+        case .deviceStatus:
+            return value & UInt64(DeviceStatus.driverOK.rawValue) != 0
+        default:
+            return false
+        }
+    }
+
+    /// The virtio-mmio write is a step of device setup (§3.1.1 steps 7 and 8), which must wait
+    /// for the re-read of Status.
     static func setsUp(_ write: RegisterWrite) -> Bool {
         switch write.register {
         case .queueSel, .queueNum, .queueReady, .queueDescLow, .queueDescHigh, .queueDriverLow, .queueDriverHigh,
