@@ -26,13 +26,20 @@ struct SimpleTraceTests {
             self.bytes += Array(name.utf8)
         }
 
-        /// An event record; `length` overrides the record's length field.
-        mutating func event(_ id: UInt64, at time: UInt64, _ arguments: [UInt64], string: String? = nil, length: UInt32? = nil) {
+        /// An event record; `length` overrides the record's length field. The string comes
+        /// first (`pci_cfg_write`), or after the numbers with `stringLast` (`memory_region_ops_*`).
+        mutating func event(
+            _ id: UInt64, at time: UInt64, _ arguments: [UInt64], string: String? = nil, stringLast: Bool = false, length: UInt32? = nil
+        ) {
             var payload: [UInt8] = []
+            var text: [UInt8] = []
             if let string {
-                payload += (0..<4).map { UInt8(truncatingIfNeeded: UInt32(string.utf8.count) >> (8 * $0)) } + Array(string.utf8)
+                let count = UInt32(string.utf8.count)
+                text = (0..<4).map { UInt8(truncatingIfNeeded: count >> (8 * UInt32($0))) } + Array(string.utf8)
             }
+            if !stringLast { payload += text }
             for argument in arguments { payload += (0..<8).map { UInt8(truncatingIfNeeded: argument >> (8 * $0)) } }
+            if stringLast { payload += text }
             self.u64(1)
             self.u64(id)
             self.u64(time)
@@ -70,6 +77,26 @@ struct SimpleTraceTests {
             Issue.record("no problem for the status value"); return
         }
         #expect(reason.contains("does not fit in 8 bits") && problem.line == 8)
+    }
+
+    @Test("memory_region_ops_read and _write records (five numbers, then the region's name) decode as the log's lines; other regions are other events")
+    func memoryRegionAccesses() throws {
+        var trace = Builder()
+        trace.mapping(4, "memory_region_ops_read")
+        trace.mapping(5, "memory_region_ops_write")
+        trace.event(4, at: 1_000, [0, 0x5, 0xFEBF_4014, 0, 1], string: "virtio-pci-common-virtio-blk", stringLast: true)
+        trace.event(5, at: 2_000, [0, 0x5, 0xFEBF_4014, 3, 1], string: "virtio-pci-common-virtio-blk", stringLast: true)
+        trace.event(4, at: 3_000, [0, 0x6, 0x3FD, 0x60, 1], string: "serial", stringLast: true)
+        let (items, statistics) = try Self.read(trace)
+        #expect(statistics.virtioEvents == 2 && statistics.otherEvents == 1)
+        let events = items.compactMap { item -> TraceEvent? in
+            guard case .record(let record) = item else { return nil }
+            return record.event
+        }
+        #expect(events == [
+            .memoryRegionRead(region: "virtio-pci-common-virtio-blk", address: 0xFEBF_4014, value: 0, size: 1),
+            .memoryRegionWrite(region: "virtio-pci-common-virtio-blk", address: 0xFEBF_4014, value: 3, size: 1),
+        ])
     }
 
     @Test("event ids past the lookup table decode like small ones, numbers and strings alike")
