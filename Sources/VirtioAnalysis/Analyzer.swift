@@ -326,8 +326,17 @@ public struct Analyzer {
             self.sawRegionReads = true
             guard region.hasPrefix(CommonConfig.qemuRegionPrefix) else { return }
             let offset = CommonConfig.offset(ofTraced: address)
-            if offset == CommonConfig.Field.deviceStatus.rawValue, let device = self.commonConfigDevices[address - offset] {
+            guard let device = self.commonConfigDevices[address - offset] else { return }
+            switch CommonConfig.Field(rawValue: offset) {
+            case .deviceStatus?:
                 self.devices[device].readStatus(DeviceStatus(rawValue: UInt8(truncatingIfNeeded: value)))
+            case .queueEnable?:
+                let context = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
+                if let message = DeviceResetPresentsZero.check(queueEnable: value, device: context) {
+                    self.emit(DeviceResetPresentsZero.info, message, record: record, device: device)
+                }
+            default:
+                break
             }
 
         case .blkRequestComplete(let vdev, let request, _), .blkReadWriteComplete(let vdev, let request, _),

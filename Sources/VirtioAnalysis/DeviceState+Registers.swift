@@ -70,6 +70,7 @@ extension DeviceState {
     mutating func noteCommonConfigStatus(_ new: DeviceStatus, before: DeviceStatus, at place: TracePlace) {
         guard new.rawValue != 0 else {
             self.resetUnconfirmed = place
+            self.resetThroughCommonConfig = true
             return
         }
         self.resetUnconfirmed = nil

@@ -138,6 +138,10 @@ public struct DeviceState: Sendable {
     /// Where the driver reset a virtio-pci device by writing 0 to `device_status`, until a
     /// read of it returns 0 or the driver writes it again (RESET-WAIT-ZERO).
     var resetUnconfirmed: TracePlace?
+    /// The trace has shown the driver reset the device through its virtio-pci common
+    /// configuration structure: what the device presents since is judged
+    /// (PCI-DEV-RESET-PRESENT0).
+    var resetThroughCommonConfig = false
     var queueSelect: UInt32 = 0
     /// QueueReady of the queue QueueSel selects, kept up to date by the writes that change it
     /// (every register write asks for it).
@@ -210,6 +214,7 @@ public struct DeviceState: Sendable {
             configWriteDuringNegotiation: device.pointee.configWriteDuringNegotiation,
             featuresOKUnread: device.pointee.featuresOKUnread,
             resetUnconfirmed: device.pointee.resetUnconfirmed,
+            resetThroughCommonConfig: device.pointee.resetThroughCommonConfig,
             queueSelect: pci ? UInt32(device.pointee.commonConfig.selectedQueue) : device.pointee.queueSelect,
             selectedQueueReady: pci ? device.pointee.commonConfig.selectedQueueEnabled : device.pointee.selectedQueueReady)
     }
@@ -307,6 +312,8 @@ public struct DeviceContext: Sendable {
     /// Where the driver wrote 0 to a virtio-pci `device_status`, while no read of it has
     /// returned 0.
     public var resetUnconfirmed: TracePlace?
+    /// The trace has shown the driver reset the device through its common configuration.
+    public var resetThroughCommonConfig: Bool
     /// The trace has `memory_region_ops_read` of virtio regions (set by the analyzer for the
     /// virtio-pci rules that need reads; virtio-mmio's reads are always traced).
     public var regionReadsTraced = false

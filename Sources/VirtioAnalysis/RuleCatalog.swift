@@ -152,6 +152,7 @@ public enum RuleCatalog {
         EntropyFillNonZero.info,
         NotifyNamesQueue.info,
         InterruptAckBits.info,
+        DeviceResetPresentsZero.info,
     ]
 
     /// All rules, each once, in catalogue order.

@@ -211,4 +211,24 @@ struct CommonConfigTraceTests {
         // Without memory_region_ops_read no read can be seen: neither rule judges.
         #expect(try rules(Self.probe(bar, "0xa", low: 0x44, rings: 0x10_0000)).isEmpty)
     }
+
+    @Test("PCI-DEV-RESET-PRESENT0: queue_enable read as 1 before the driver enabled the queue is judged only after a reset the trace showed; read after the enable, 1 is right")
+    func queueEnableAfterReset() throws {
+        let bar: UInt64 = 0xFEBF_4000
+        let enableRead = Self.read(bar, 0x1C, 1)
+        func rules(_ lines: [String]) throws -> [String] {
+            try analyze(text: lines.joined(separator: "\n") + "\n").findings.map(\.rule.id)
+        }
+        let probe = Self.probeWithReads(bar, resetRead: nil, featuresRead: nil)
+        // Right after queue_select (index 14), before the queue's set-up: the device kept the bit.
+        var early = probe
+        early.insert(enableRead, at: 15)
+        #expect(try rules(early) == ["PCI-DEV-RESET-PRESENT0"])
+        // Right after queue_enable = 1 (index 22): the bit is the driver's.
+        var late = probe
+        late.insert(enableRead, at: 23)
+        #expect(try rules(late).isEmpty)
+        // No reset in the trace (it began mid-run): what the device presents is not judged.
+        #expect(try rules(Array(probe[3...]) + [Self.write(bar, 0x16, 1), enableRead]).isEmpty)
+    }
 }
