@@ -111,4 +111,18 @@ extension Analyzer {
         }
         return broken
     }
+
+    /// A read of a device configuration structure at `structure` (the region's address): the
+    /// device is the one whose common configuration is ``CommonConfig/qemuDeviceRegionOffset``
+    /// below it in the BAR, as QEMU lays the structures out.
+    mutating func configSpaceRead(_ read: ConfigSpaceRead, structure: UInt64, record: TraceRecord) {
+        guard structure >= CommonConfig.qemuDeviceRegionOffset,
+            let device = self.commonConfigDevices[structure - CommonConfig.qemuDeviceRegionOffset]
+        else { return }
+        let context = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
+        for rule in RuleCatalog.configReadRules {
+            if let message = rule.check(read, device: context) { self.emit(rule.info, message, record: record, device: device) }
+        }
+        self.devices[device].noteConfigRead(read)
+    }
 }

@@ -322,12 +322,17 @@ public struct Analyzer {
                 self.devices[device].applyCommonConfig(offset: offset, value: value)
             }
 
-        case .memoryRegionRead(let region, let address, let value, _):
+        case .memoryRegionRead(let region, let address, let value, let size):
             self.sawRegionReads = true
-            guard region.hasPrefix(CommonConfig.qemuRegionPrefix) else { return }
             let offset = CommonConfig.offset(ofTraced: address)
-            guard let device = self.commonConfigDevices[address - offset] else { return }
+            if region.hasPrefix(CommonConfig.qemuDeviceRegionPrefix) {
+                self.configSpaceRead(ConfigSpaceRead(offset: offset, size: UInt64(size), value: value), structure: address - offset, record: record)
+                return
+            }
+            guard region.hasPrefix(CommonConfig.qemuRegionPrefix), let device = self.commonConfigDevices[address - offset] else { return }
             switch CommonConfig.Field(rawValue: offset) {
+            case .deviceFeature?:
+                self.devices[device].readOfferedFeatures(value)
             case .deviceStatus?:
                 self.devices[device].readStatus(DeviceStatus(rawValue: UInt8(truncatingIfNeeded: value)))
             case .queueEnable?:

@@ -81,6 +81,22 @@ extension DeviceState {
         }
     }
 
+    /// A read of a virtio-pci `device_feature` and the word of the offer it returned.
+    mutating func readOfferedFeatures(_ value: UInt64) {
+        if self.deviceFeatureSelect < 2 {
+            self.offeredFeatureWords[Int(self.deviceFeatureSelect)] = UInt32(truncatingIfNeeded: value)
+        }
+    }
+
+    /// A read of the device's configuration space, once its rules judged it: a network
+    /// device's first whole `mtu` is kept.
+    mutating func noteConfigRead(_ read: ConfigSpaceRead) {
+        guard self.type == .network, self.firstMTU == nil, let field = read.field(in: .net), field.name == "mtu",
+            read.isWhole(field), let gate = field.gatingFeature, self.offeredFeatureWords.contains(bit: gate) == true
+        else { return }
+        self.firstMTU = UInt16(truncatingIfNeeded: read.value)
+    }
+
     /// A read of a virtio-pci `device_status` and the value it returned.
     mutating func readStatus(_ value: DeviceStatus) {
         self.featuresOKUnread = nil
@@ -100,6 +116,7 @@ extension DeviceState {
             self.featuresOKUnread = nil
         }
         switch CommonConfig.Field(rawValue: offset) {
+        case .deviceFeatureSelect: self.deviceFeatureSelect = value32
         case .driverFeatureSelect: self.driverFeaturesSelect = value32
         case .driverFeature: self.writeDriverFeatures(value32)
         default: break

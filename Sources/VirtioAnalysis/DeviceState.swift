@@ -142,6 +142,15 @@ public struct DeviceState: Sendable {
     /// configuration structure: what the device presents since is judged
     /// (PCI-DEV-RESET-PRESENT0).
     var resetThroughCommonConfig = false
+    /// virtio-pci `device_feature_select` as the driver last wrote it.
+    var deviceFeatureSelect: UInt32 = 0
+    /// The words of the features the device offers, as the driver read them from virtio-pci
+    /// `device_feature` (`memory_region_ops_read`); kept across resets (a device's offer is
+    /// its own).
+    var offeredFeatureWords = FeatureWords()
+    /// The `mtu` a network device presented at the first whole read of it (NET-CFG-VALUES:
+    /// it never changes).
+    var firstMTU: UInt16?
     var queueSelect: UInt32 = 0
     /// QueueReady of the queue QueueSel selects, kept up to date by the writes that change it
     /// (every register write asks for it).
@@ -215,6 +224,8 @@ public struct DeviceState: Sendable {
             featuresOKUnread: device.pointee.featuresOKUnread,
             resetUnconfirmed: device.pointee.resetUnconfirmed,
             resetThroughCommonConfig: device.pointee.resetThroughCommonConfig,
+            type: device.pointee.type, offeredFeatureWords: device.pointee.offeredFeatureWords,
+            firstMTU: device.pointee.firstMTU,
             queueSelect: pci ? UInt32(device.pointee.commonConfig.selectedQueue) : device.pointee.queueSelect,
             selectedQueueReady: pci ? device.pointee.commonConfig.selectedQueueEnabled : device.pointee.selectedQueueReady)
     }
@@ -277,6 +288,12 @@ public struct FeatureWords: Sendable, Equatable {
         }
     }
 
+    /// Whether feature `bit` is set; nil when its word is not known.
+    public func contains(bit: Int) -> Bool? {
+        guard bit >= 0, bit < 64, let word = self[bit / 32] else { return nil }
+        return word & (1 << UInt32(bit % 32)) != 0
+    }
+
     /// The features, once word 0 was written (an unwritten word 1 counts as 0).
     public var features: FeatureBits? {
         guard let low = self.low else { return nil }
@@ -314,6 +331,15 @@ public struct DeviceContext: Sendable {
     public var resetUnconfirmed: TracePlace?
     /// The trace has shown the driver reset the device through its common configuration.
     public var resetThroughCommonConfig: Bool
+    /// The device's type, when known.
+    public var type: DeviceType?
+    /// The features the device offers, in the words the driver read (virtio-pci).
+    public var offeredFeatureWords: FeatureWords
+    /// A network device's `mtu` at its first whole read.
+    public var firstMTU: UInt16?
+
+    /// Whether the device offers feature `bit`; nil when the driver never read its word.
+    public func offers(bit: Int) -> Bool? { self.offeredFeatureWords.contains(bit: bit) }
     /// The trace has `memory_region_ops_read` of virtio regions (set by the analyzer for the
     /// virtio-pci rules that need reads; virtio-mmio's reads are always traced).
     public var regionReadsTraced = false

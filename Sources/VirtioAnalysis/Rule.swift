@@ -154,6 +154,31 @@ public struct CommonConfigWrite: Sendable {
     public var field: CommonConfig.Field? { CommonConfig.Field(rawValue: self.offset) }
 }
 
+/// A read of a device's configuration space and the value it returned, as QEMU traces it
+/// (`memory_region_ops_read` on a `virtio-pci-device-…` region). Spec: virtio v1.2 §2.5, §4.1.4.6.
+public struct ConfigSpaceRead: Sendable {
+    /// The offset in the device-specific configuration.
+    public var offset: UInt64
+    /// The access size in bytes, as traced (1 to 8).
+    public var size: UInt64
+    public var value: UInt64
+
+    /// The field of `layout` the read starts in; nil past the fields vqscope knows.
+    public func field(in layout: ConfigLayout) -> ConfigField? {
+        self.offset <= UInt64(Int.max) ? layout.field(at: Int(self.offset)) : nil
+    }
+
+    /// The read covers `field` exactly: its value is the field's.
+    public func isWhole(_ field: ConfigField) -> Bool {
+        self.offset == UInt64(field.offset) && self.size == UInt64(field.size)
+    }
+}
+
+/// Checks reads of a device's configuration space. `device` is the state before the read.
+protocol ConfigReadRule: Rule, Sendable {
+    static func check(_ read: ConfigSpaceRead, device: DeviceContext) -> String?
+}
+
 /// Checks writes to a virtio-pci common configuration structure. `device` is the state before the write.
 protocol CommonConfigRule: Rule, Sendable {
     static func check(_ write: CommonConfigWrite, device: DeviceContext) -> String?

@@ -55,6 +55,12 @@ public enum RuleCatalog {
         ResetWaitZero.self,
     ]
 
+    /// Rules on reads of a device's configuration space with their values (virtio-pci).
+    static let configReadRules: [any ConfigReadRule.Type] = [
+        ConfigFeatureGatedAccess.self,
+        NetConfigValues.self,
+    ]
+
     static let deviceSummaryRules: [any DeviceSummaryRule.Type] = [
         NetFeatureDependencies.self,
         FeatureReservedBits.self,
@@ -159,7 +165,7 @@ public enum RuleCatalog {
     public static let all: [RuleInfo] = {
         let declared: [RuleInfo] =
             statusRules.map { $0.info } + queueRules.map { $0.info } + registerRules.map { $0.info }
-            + commonConfigRules.map { $0.info }
+            + commonConfigRules.map { $0.info } + configReadRules.map { $0.info }
             + summaryRules.map { $0.info } + deviceSummaryRules.map { $0.info } + snapshotRules.map { $0.info } + requestRules.map { $0.info }
             + packedRules.map { $0.info } + OwnedChains.infos + PackedLists.infos + recordingRules + deviceEventRules
             + QEMUReported.infos

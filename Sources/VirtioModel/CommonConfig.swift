@@ -125,6 +125,13 @@ public struct CommonConfig: Sendable, Equatable {
     /// The offset in the structure of a write QEMU traced at `address`.
     public static func offset(ofTraced address: UInt64) -> UInt64 { address % Self.qemuRegionSize }
 
+    /// QEMU's name for a device's configuration structure (its device-specific
+    /// configuration, §4.1.4.6) is this and the device's name (`virtio-pci-device-virtio-net`);
+    /// its region, of ``qemuRegionSize`` bytes too, is at this offset of the same BAR as the
+    /// common configuration's (`virtio_pci_modern_regions_init`).
+    public static let qemuDeviceRegionPrefix = "virtio-pci-device-"
+    public static let qemuDeviceRegionOffset: UInt64 = 0x2000
+
     public private(set) var driverFeatures = FeatureBits(rawValue: 0)
     private var driverFeatureSelect: UInt32 = 0
     private var queueSelect = 0
