@@ -231,4 +231,20 @@ struct CommonConfigTraceTests {
         // No reset in the trace (it began mid-run): what the device presents is not judged.
         #expect(try rules(Array(probe[3...]) + [Self.write(bar, 0x16, 1), enableRead]).isEmpty)
     }
+
+    @Test("CFG-FEATURE-GATED-ACCESS: a disk's blk_size read is judged against the offer the driver read from device_feature; without that read it is not judged")
+    func gatedConfigRead() throws {
+        let bar: UInt64 = 0xFEBF_4000
+        // blk_size (offset 20, 4 bytes) exists with VIRTIO_BLK_F_BLK_SIZE (bit 6).
+        let blockSize = "memory_region_ops_read cpu 0 mr 0x6 addr 0x\(String(bar + 0x2000 + 20, radix: 16)) value 0x200 size 4 "
+            + "name 'virtio-pci-device-virtio-blk'"
+        func rules(offer: UInt64?) throws -> [String] {
+            var lines = Self.status(bar, "0xa", 0) + [Self.read(bar, 0x14, 0)] + Self.status(bar, "0xa", 1) + Self.status(bar, "0xa", 3)
+            if let offer { lines += [Self.write(bar, 0x00, 0), Self.read(bar, 0x04, offer)] }
+            return try analyze(text: (lines + [blockSize]).joined(separator: "\n") + "\n").findings.map(\.rule.id)
+        }
+        #expect(try rules(offer: 0x44) == [])  // SEG_MAX and BLK_SIZE offered
+        #expect(try rules(offer: 0x04) == ["CFG-FEATURE-GATED-ACCESS"])
+        #expect(try rules(offer: nil) == [])
+    }
 }
