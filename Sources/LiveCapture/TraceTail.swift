@@ -32,10 +32,6 @@ final class TraceTail {
         case mmio(UInt64)
     }
 
-    /// QEMU's virtio-mmio register blocks are 0x200 bytes, at addresses aligned to that
-    /// (`VIRTIO_MMIO_SIZE`; arm `virt` and `microvm` place them 0x200 apart).
-    static let mmioRegion = "virtio-mmio"
-    static let mmioRegionSize: UInt64 = 0x200
     /// At most this much is read per call, so a busy trace costs bounded time per call: the
     /// sampler polls between its rounds, and QEMU may write a trace line for each byte the
     /// guest writes to its serial port. 16 KiB a poll, a poll every 100 µs, follows 160 MB/s.
@@ -113,8 +109,8 @@ final class TraceTail {
                 TransportWrite(
                     transport: .pci(name: String(region.dropFirst(CommonConfig.qemuRegionPrefix.count)), address: address - offset),
                     offset: offset, value: value, size: size))
-        case .memoryRegionWrite(let region, let address, let value, let size) where region == Self.mmioRegion:
-            let offset = address % Self.mmioRegionSize
+        case .memoryRegionWrite(let region, let address, let value, let size) where region == MMIORegister.qemuRegionName:
+            let offset = MMIORegister.offset(ofTraced: address)
             writes.append(TransportWrite(transport: .mmio(address - offset), offset: offset, value: value, size: size))
         default:
             break

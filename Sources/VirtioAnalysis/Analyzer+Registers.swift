@@ -112,6 +112,17 @@ extension Analyzer {
         return broken
     }
 
+    /// A virtio-mmio register read with its value: what the device presents. The block's
+    /// device is not known (no status write names it yet when the driver probes the block).
+    mutating func mmioRegisterRead(offset: UInt64, value: UInt64, record: TraceRecord) {
+        if let message = MMIOMagicVersion.check(offset: offset, value: value) {
+            self.emit(MMIOMagicVersion.info, message, line: record.line, time: record.timestamp)
+        }
+        if offset == MMIORegister.interruptStatus.rawValue, let message = MMIOInterruptStatusBits.check(value: value) {
+            self.emit(MMIOInterruptStatusBits.info, message, line: record.line, time: record.timestamp)
+        }
+    }
+
     /// A read of a device configuration structure at `structure` (the region's address): the
     /// device is the one whose common configuration is ``CommonConfig/qemuDeviceRegionOffset``
     /// below it in the BAR, as QEMU lays the structures out.

@@ -324,6 +324,10 @@ public struct Analyzer {
 
         case .memoryRegionRead(let region, let address, let value, let size):
             self.sawRegionReads = true
+            if region == MMIORegister.qemuRegionName {
+                self.mmioRegisterRead(offset: MMIORegister.offset(ofTraced: address), value: value, record: record)
+                return
+            }
             let offset = CommonConfig.offset(ofTraced: address)
             if region.hasPrefix(CommonConfig.qemuDeviceRegionPrefix) {
                 self.configSpaceRead(ConfigSpaceRead(offset: offset, size: UInt64(size), value: value), structure: address - offset, record: record)

@@ -159,6 +159,8 @@ public enum RuleCatalog {
         NotifyNamesQueue.info,
         InterruptAckBits.info,
         DeviceResetPresentsZero.info,
+        MMIOMagicVersion.info,
+        MMIOInterruptStatusBits.info,
     ]
 
     /// All rules, each once, in catalogue order.

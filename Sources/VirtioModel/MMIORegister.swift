@@ -51,6 +51,16 @@ public enum MMIORegister: UInt64, Sendable, CaseIterable {
     /// Device-specific configuration space starts here.
     public static let configOffset: UInt64 = 0x100
 
+    /// QEMU's name for a virtio-mmio register block's memory region, as its
+    /// `memory_region_ops_*` trace lines show it.
+    public static let qemuRegionName = "virtio-mmio"
+    /// QEMU's register blocks are 0x200 bytes, at addresses aligned to that
+    /// (`VIRTIO_MMIO_SIZE`; arm `virt` and `microvm` place them 0x200 apart).
+    public static let qemuRegionSize: UInt64 = 0x200
+
+    /// The register offset of an access QEMU traced at `address` (absolute).
+    public static func offset(ofTraced address: UInt64) -> UInt64 { address % Self.qemuRegionSize }
+
     public enum Access: Sendable { case read, write, readWrite }
 
     /// The direction the driver may access the register in (Version 2 table; legacy notes in §4.2.4).
