@@ -319,7 +319,7 @@ public struct Analyzer {
                 self.lookBehind.commonConfigBase = base
                 self.lookBehindName = String(region.dropFirst(CommonConfig.qemuRegionPrefix.count))
             } else if let device = self.commonConfigDevices[base] {
-                self.devices[device].applyCommonConfig(offset: offset, value: value)
+                self.devices[device].applyCommonConfig(offset: offset, value: value, at: TracePlace(record))
             }
 
         case .memoryRegionRead(let region, let address, let value, let size):
@@ -337,6 +337,8 @@ public struct Analyzer {
             switch CommonConfig.Field(rawValue: offset) {
             case .deviceFeature?:
                 self.devices[device].readOfferedFeatures(value)
+            case let field? where field == .configMSIXVector || field == .queueMSIXVector:
+                self.devices[device].readVector(field)
             case .deviceStatus?:
                 self.devices[device].readStatus(DeviceStatus(rawValue: UInt8(truncatingIfNeeded: value)))
             case .queueEnable?:

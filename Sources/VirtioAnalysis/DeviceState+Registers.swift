@@ -68,6 +68,7 @@ extension DeviceState {
     /// waits for a read of 0 (RESET-WAIT-ZERO), FEATURES_OK for a read of the status
     /// (INIT-REREAD-FEATURES_OK); DRIVER_OK or FAILED ends that wait.
     mutating func noteCommonConfigStatus(_ new: DeviceStatus, before: DeviceStatus, at place: TracePlace) {
+        self.msixVectorsUnverified = []
         guard new.rawValue != 0 else {
             self.resetUnconfirmed = place
             self.resetThroughCommonConfig = true
@@ -79,6 +80,22 @@ extension DeviceState {
         } else if new.contains(.featuresOK), !before.contains(.featuresOK) {
             self.featuresOKUnread = place
         }
+    }
+
+    /// A write of a virtio-pci field: a vector mapping waits for its read-back, which another
+    /// write may end first (PCI-MSIX-RANGE).
+    mutating func noteVectorWrite(_ field: CommonConfig.Field, value: UInt64, at place: TracePlace) {
+        self.msixVectorsUnverified.removeAll { MSIXVectorReadBack.ends($0, by: field) }
+        if field == .configMSIXVector || field == .queueMSIXVector, value != MSIXVectorReadBack.noVector {
+            self.msixVectorsUnverified.append(
+                MSIXVectorReadBack.Pending(field: field, queue: self.commonConfig.selectedQueue, value: value, place: place))
+        }
+    }
+
+    /// A read of a virtio-pci vector field: the read-back of a mapping of it.
+    mutating func readVector(_ field: CommonConfig.Field) {
+        let queue = self.commonConfig.selectedQueue
+        self.msixVectorsUnverified.removeAll { $0.field == field && (field == .configMSIXVector || $0.queue == queue) }
     }
 
     /// A read of a virtio-pci `device_feature` and the word of the offer it returned.
@@ -109,11 +126,12 @@ extension DeviceState {
     /// structure (§4.1.4.3): the driver features (kept as virtio-mmio's DriverFeatures words
     /// are, so FEATURES_OK settles the negotiated features the same way) and each queue's set-up,
     /// kept in ``pciQueues`` once the driver enables it (§4.1.5.1.3).
-    mutating func applyCommonConfig(offset: UInt64, value: UInt64) {
+    mutating func applyCommonConfig(offset: UInt64, value: UInt64, at place: TracePlace) {
         self.setTransport(.pci)
         let value32 = UInt32(truncatingIfNeeded: value)
-        if let field = CommonConfig.Field(rawValue: offset), InitRereadFeaturesOK.setsUp(field, value: value) {
-            self.featuresOKUnread = nil
+        if let field = CommonConfig.Field(rawValue: offset) {
+            if InitRereadFeaturesOK.setsUp(field, value: value) { self.featuresOKUnread = nil }
+            self.noteVectorWrite(field, value: value, at: place)
         }
         switch CommonConfig.Field(rawValue: offset) {
         case .deviceFeatureSelect: self.deviceFeatureSelect = value32

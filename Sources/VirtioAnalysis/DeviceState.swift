@@ -144,6 +144,9 @@ public struct DeviceState: Sendable {
     var resetThroughCommonConfig = false
     /// virtio-pci `device_feature_select` as the driver last wrote it.
     var deviceFeatureSelect: UInt32 = 0
+    /// The virtio-pci MSI-X vector mappings the driver has not read back yet, at most one of
+    /// each field (PCI-MSIX-RANGE).
+    var msixVectorsUnverified: [MSIXVectorReadBack.Pending] = []
     /// The words of the features the device offers, as the driver read them from virtio-pci
     /// `device_feature` (`memory_region_ops_read`); kept across resets (a device's offer is
     /// its own).
@@ -224,7 +227,8 @@ public struct DeviceState: Sendable {
             featuresOKUnread: device.pointee.featuresOKUnread,
             resetUnconfirmed: device.pointee.resetUnconfirmed,
             resetThroughCommonConfig: device.pointee.resetThroughCommonConfig,
-            type: device.pointee.type, offeredFeatureWords: device.pointee.offeredFeatureWords,
+            type: device.pointee.type, msixVectorsUnverified: device.pointee.msixVectorsUnverified,
+            offeredFeatureWords: device.pointee.offeredFeatureWords,
             firstMTU: device.pointee.firstMTU,
             queueSelect: pci ? UInt32(device.pointee.commonConfig.selectedQueue) : device.pointee.queueSelect,
             selectedQueueReady: pci ? device.pointee.commonConfig.selectedQueueEnabled : device.pointee.selectedQueueReady)
@@ -243,6 +247,7 @@ public struct DeviceState: Sendable {
             self.featureSelectsWritten = FeatureSelects()
             self.configWriteDuringNegotiation = nil
             self.featuresOKUnread = nil
+            self.msixVectorsUnverified = []
             self.ioeventfdSweepBelow = nil
             self.mmioQueues.clearReady()
             self.selectedQueueReady = false
@@ -333,6 +338,8 @@ public struct DeviceContext: Sendable {
     public var resetThroughCommonConfig: Bool
     /// The device's type, when known.
     public var type: DeviceType?
+    /// The virtio-pci MSI-X vector mappings not read back yet.
+    var msixVectorsUnverified: [MSIXVectorReadBack.Pending]
     /// The features the device offers, in the words the driver read (virtio-pci).
     public var offeredFeatureWords: FeatureWords
     /// A network device's `mtu` at its first whole read.

@@ -53,6 +53,7 @@ public enum RuleCatalog {
         NoFeatureAfterFeaturesOK.self,
         InitRereadFeaturesOK.self,
         ResetWaitZero.self,
+        MSIXVectorReadBack.self,
     ]
 
     /// Rules on reads of a device's configuration space with their values (virtio-pci).
