@@ -16,8 +16,7 @@ struct BlockFlushData: SnapshotRule {
         guard queue.deviceType == .block else { return [] }
         return queue.wholeChains.compactMap { chain in
             guard let request = BlockRequestInChain(chain, memory: queue.memory), request.type == .flush else { return nil }
-            let readable = chain.readableBytes > 16 ? chain.readableBytes - 16 : 0
-            let writable = chain.writableBytes > 1 ? chain.writableBytes - 1 : 0
+            let (readable, writable) = (request.readableData, request.writableData)
             guard readable > 0 || writable > 0 else { return nil }
             return "chain at head \(chain.head): FLUSH request with \(readable) device-readable byte(s) after its header "
                 + "and \(writable) device-writable byte(s) before its status"

@@ -19,8 +19,7 @@ struct BlockGetIDLength: SnapshotRule {
         guard queue.deviceType == .block else { return [] }
         return queue.wholeChains.compactMap { chain in
             guard let request = BlockRequestInChain(chain, memory: queue.memory), request.type == .getID else { return nil }
-            let readable = chain.readableBytes > 16 ? chain.readableBytes - 16 : 0
-            let writable = chain.writableBytes > 1 ? chain.writableBytes - 1 : 0
+            let (readable, writable) = (request.readableData, request.writableData)
             guard readable != 0 || writable != Self.idBytes else { return nil }
             return "chain at head \(chain.head): GET_ID request with \(writable) device-writable data byte(s)"
                 + (readable > 0 ? " and \(readable) device-readable byte(s) after its header" : "")
