@@ -56,8 +56,9 @@ public struct Analyzer {
     let queueRules = RuleCatalog.queueRuleTable
     var sawRegisterWrites = false
     /// The trace has `memory_region_ops_read` on a virtio region: reads of a virtio-pci common
-    /// configuration structure, with their values, can be seen (RESET-WAIT-ZERO,
-    /// INIT-REREAD-FEATURES_OK on virtio-pci).
+    /// configuration structure, with their values, can be seen, so the rules that want a read
+    /// before a write (RESET-WAIT-ZERO, PCI-MSIX-RANGE, INIT-REREAD-FEATURES_OK on virtio-pci)
+    /// judge its absence.
     var sawRegionReads = false
 
     /// virtio-mmio writes not yet tied to a device. QEMU's trace does not say which device a
