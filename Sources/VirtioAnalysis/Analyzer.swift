@@ -337,7 +337,11 @@ public struct Analyzer {
             guard region.hasPrefix(CommonConfig.qemuRegionPrefix), let device = self.commonConfigDevices[address - offset] else { return }
             switch CommonConfig.Field(rawValue: offset) {
             case .deviceFeature?:
-                self.devices[device].readOfferedFeatures(value)
+                let word = UInt32(truncatingIfNeeded: value)
+                if let message = FeatureVersion1Offer.check(word: word, select: self.devices[device].deviceFeatureSelect) {
+                    self.emit(FeatureVersion1Offer.info, message, record: record, device: device)
+                }
+                self.devices[device].readOfferedFeatures(word)
             case let field? where field == .configMSIXVector || field == .queueMSIXVector:
                 self.devices[device].readVector(field)
             case .deviceStatus?:

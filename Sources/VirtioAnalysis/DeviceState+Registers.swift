@@ -99,10 +99,8 @@ extension DeviceState {
     }
 
     /// A read of a virtio-pci `device_feature` and the word of the offer it returned.
-    mutating func readOfferedFeatures(_ value: UInt64) {
-        if self.deviceFeatureSelect < 2 {
-            self.offeredFeatureWords[Int(self.deviceFeatureSelect)] = UInt32(truncatingIfNeeded: value)
-        }
+    mutating func readOfferedFeatures(_ word: UInt32) {
+        if self.deviceFeatureSelect < 2 { self.offeredFeatureWords[Int(self.deviceFeatureSelect)] = word }
     }
 
     /// A read of the device's configuration space, once its rules judged it: a network

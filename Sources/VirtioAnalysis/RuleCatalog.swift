@@ -162,6 +162,7 @@ public enum RuleCatalog {
         DeviceResetPresentsZero.info,
         MMIOMagicVersion.info,
         MMIOInterruptStatusBits.info,
+        FeatureVersion1Offer.info,
     ]
 
     /// All rules, each once, in catalogue order.
