@@ -28,6 +28,22 @@ struct CatalogueTests {
         for rule in RuleCatalog.all { #expect(index.contains(rule.id), "\(rule.id)") }
     }
 
+    @Test("the rules the index lists as not checked are none of the rules vqscope checks")
+    func notChecked() throws {
+        let index = try #require(Fixtures.text("docs/rules/README.md"))
+        let heading = "## Catalogue rules not checked"
+        let lines = index.split(separator: "\n", omittingEmptySubsequences: false)
+        let start = try #require(lines.firstIndex { $0 == heading })
+        // The first cell of each table row after the heading, the header rows left out.
+        let listed = lines[start...].compactMap { line -> String? in
+            guard line.hasPrefix("| "), let cell = line.dropFirst(2).split(separator: " ").first else { return nil }
+            let id = String(cell)
+            return id.contains("-") && id.uppercased() == id ? id : nil
+        }
+        #expect(listed.count == 42)
+        for id in listed { #expect(RuleCatalog.rule(id: id) == nil, "\(id) is checked") }
+    }
+
     @Test("every QEMU message maps to a catalogued rule", arguments: QEMUMessage.allCases)
     func messageMapping(message: QEMUMessage) throws {
         let report = try analyze(text: "2026-01-02T03:04:05.000001Z qemu-system-x86_64: prefix \(message.pattern) suffix\n")
