@@ -196,6 +196,9 @@ public struct Analyzer {
             if previous.notifyWrite, case .write(let last) = self.pendingWrites.last, last.register == .queueNotify {
                 self.pendingWrites.removeLast()
                 self.devices[device].setTransport(.mmio)
+                // The QueueNotify write names its device, as a Status write does: the accesses
+                // held before it (a queue stopped after DRIVER_OK, say) are that device's.
+                if !self.pendingWrites.isEmpty { self.attributePendingWrites(to: device) }
             }
             if previous.pciNotifyWrite { self.devices[device].setTransport(.pci) }
             if let below = self.devices[device].ioeventfdSweepBelow, index >= 0, index < below {
@@ -596,7 +599,9 @@ public struct Analyzer {
             context.deviceStatus = self.devices[device].status
             context.legacy = self.devices[device].mmioVersion == .legacy
             if case .pop = activity, let index, !self.devices[device].mmioQueues.isEmpty {
-                context.size = self.devices[device].mmioQueues[UInt32(truncatingIfNeeded: index)]?.size
+                let setup = self.devices[device].mmioQueues[UInt32(truncatingIfNeeded: index)]
+                context.size = setup?.size
+                if self.devices[device].mmioVersion == .modern { context.mmioReady = setup?.ready ?? false }
             }
         }
         for rule in rules {

@@ -84,6 +84,9 @@ public struct QueueContext: Sendable {
     public var legacy: Bool
     /// The queue size, when the virtio-mmio QueueNum write showed it.
     public var size: UInt32?
+    /// For a pop on a Version 2 virtio-mmio device: whether the driver set the queue's
+    /// QueueReady since the last reset; nil elsewhere.
+    public var mmioReady: Bool? = nil
 }
 
 /// Checks each queue event of the kinds it names.

@@ -17,6 +17,7 @@ public enum RuleCatalog {
     static let queueRules: [any QueueRule.Type] = [
         InitNoKickBeforeDriverOK.self,
         StatusNoUseBeforeDriverOK.self,
+        MMIODeviceNoAccessUnready.self,
         ResetQuiesce.self,
         UsedIDOwned.self,
         NoDoubleComplete.self,
