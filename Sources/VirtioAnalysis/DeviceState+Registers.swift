@@ -12,6 +12,8 @@ extension DeviceState {
         func markModern() { if self.mmioVersion == nil { self.mmioVersion = .modern } }
         func markLegacy() { if !self.mmioVersionConfirmed { self.mmioVersion = .legacy } }
         if self.featuresOKUnread != nil, InitRereadFeaturesOK.setsUp(write) { self.featuresOKUnread = nil }
+        // Any write ends the wait for the read-back of a stopped queue (reported by MMIO-QUEUE-STOP).
+        self.queueStopUnread = nil
         switch write.register {
         case .deviceFeaturesSel: self.featureSelectsWritten.device = true
         case .driverFeaturesSel:
@@ -40,6 +42,9 @@ extension DeviceState {
         case .queueNum: updateQueue { $0.size = value32 }
         case .queueReady:
             markModern()
+            if value32 & 1 == 0, self.mmioQueues[select]?.ready == true {
+                self.queueStopUnread = MMIOQueueStop.Pending(queue: select, place: TracePlace(line: write.line, timestamp: write.timestamp))
+            }
             updateQueue { $0.ready = value32 & 1 != 0 }
             self.selectedQueueReady = self.mmioQueues[select]?.ready ?? false
         case .queueDescLow: markModern(); updateQueue { $0.descriptorArea.replaceHalf(value32, high: false) }
@@ -61,7 +66,11 @@ extension DeviceState {
     /// Updates the virtio-mmio register model with one attributed read that a rule needs: a
     /// Status read is the re-read §3.1.1 asks for after FEATURES_OK.
     mutating func apply(_ read: RegisterRead) {
-        if read.register == .status { self.featuresOKUnread = nil }
+        switch read.register {
+        case .status: self.featuresOKUnread = nil
+        case .queueReady: self.queueStopUnread = nil
+        default: break
+        }
     }
 
     /// A virtio-pci `device_status` write, as the `virtio_set_status` after it shows it: a reset

@@ -138,6 +138,9 @@ public struct DeviceState: Sendable {
     /// Where the driver reset a virtio-pci device by writing 0 to `device_status`, until a
     /// read of it returns 0 or the driver writes it again (RESET-WAIT-ZERO).
     var resetUnconfirmed: TracePlace?
+    /// A virtio-mmio queue stopped by a QueueReady write of 0, until QueueReady is read
+    /// (MMIO-QUEUE-STOP).
+    var queueStopUnread: MMIOQueueStop.Pending?
     /// The trace has shown the driver reset the device through its virtio-pci common
     /// configuration structure: what the device presents since is judged
     /// (PCI-DEV-RESET-PRESENT0).
@@ -227,6 +230,7 @@ public struct DeviceState: Sendable {
             featuresOKUnread: device.pointee.featuresOKUnread,
             resetUnconfirmed: device.pointee.resetUnconfirmed,
             resetThroughCommonConfig: device.pointee.resetThroughCommonConfig,
+            queueStopUnread: device.pointee.queueStopUnread,
             type: device.pointee.type, msixVectorsUnverified: device.pointee.msixVectorsUnverified,
             offeredFeatureWords: device.pointee.offeredFeatureWords,
             firstMTU: device.pointee.firstMTU,
@@ -248,6 +252,7 @@ public struct DeviceState: Sendable {
             self.configWriteDuringNegotiation = nil
             self.featuresOKUnread = nil
             self.msixVectorsUnverified = []
+            self.queueStopUnread = nil
             self.ioeventfdSweepBelow = nil
             self.mmioQueues.clearReady()
             self.selectedQueueReady = false
@@ -336,6 +341,8 @@ public struct DeviceContext: Sendable {
     public var resetUnconfirmed: TracePlace?
     /// The trace has shown the driver reset the device through its common configuration.
     public var resetThroughCommonConfig: Bool
+    /// A virtio-mmio queue stopped and not read back yet.
+    var queueStopUnread: MMIOQueueStop.Pending?
     /// The device's type, when known.
     public var type: DeviceType?
     /// The virtio-pci MSI-X vector mappings not read back yet.

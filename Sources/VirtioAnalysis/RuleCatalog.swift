@@ -36,11 +36,13 @@ public enum RuleCatalog {
         NoFeatureAfterFeaturesOK.self,
         FeatureSelectFirst.self,
         InitRereadFeaturesOK.self,
+        MMIOQueueStop.self,
     ]
 
     static let registerReadRules: [any RegisterReadRule.Type] = [
         FeatureSelectFirst.self,
         InitRereadFeaturesOK.self,
+        MMIOQueueStop.self,
     ]
 
     /// The registers whose reads ``registerReadRules`` look at, by offset.
