@@ -348,7 +348,7 @@ public struct Analyzer {
             case let field? where field == .configMSIXVector || field == .queueMSIXVector:
                 self.devices[device].readVector(field)
             case .deviceStatus?:
-                self.devices[device].readStatus(DeviceStatus(rawValue: UInt8(truncatingIfNeeded: value)))
+                self.devices[device].readStatus(DeviceStatus(rawValue: UInt8(truncatingIfNeeded: value)), at: TracePlace(record))
             case .queueEnable?:
                 let context = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
                 if let message = DeviceResetPresentsZero.check(queueEnable: value, device: context) {

@@ -85,7 +85,7 @@ extension DeviceState {
         }
         self.resetUnconfirmed = nil
         if new.contains(.driverOK) || new.contains(.failed) {
-            self.featuresOKUnread = nil
+            (self.featuresOKUnread, self.featuresRefused) = (nil, nil)
         } else if new.contains(.featuresOK), !before.contains(.featuresOK) {
             self.featuresOKUnread = place
         }
@@ -121,8 +121,10 @@ extension DeviceState {
         self.firstMTU = UInt16(truncatingIfNeeded: read.value)
     }
 
-    /// A read of a virtio-pci `device_status` and the value it returned.
-    mutating func readStatus(_ value: DeviceStatus) {
+    /// A read of a virtio-pci `device_status` and the value it returned, at `place`: the
+    /// re-read after FEATURES_OK shows whether the device took the features.
+    mutating func readStatus(_ value: DeviceStatus, at place: TracePlace) {
+        if self.featuresOKUnread != nil, !value.contains(.featuresOK) { self.featuresRefused = place }
         self.featuresOKUnread = nil
         if value.rawValue == 0 { self.resetUnconfirmed = nil }
     }
@@ -137,7 +139,7 @@ extension DeviceState {
         self.setTransport(.pci)
         let value32 = UInt32(truncatingIfNeeded: value)
         if let field = CommonConfig.Field(rawValue: offset) {
-            if InitRereadFeaturesOK.setsUp(field, value: value) { self.featuresOKUnread = nil }
+            if InitRereadFeaturesOK.setsUp(field, value: value) { (self.featuresOKUnread, self.featuresRefused) = (nil, nil) }
             self.noteVectorWrite(field, value: value, at: place)
         }
         switch CommonConfig.Field(rawValue: offset) {

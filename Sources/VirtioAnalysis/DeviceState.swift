@@ -141,6 +141,10 @@ public struct DeviceState: Sendable {
     /// A virtio-mmio queue stopped by a QueueReady write of 0, until QueueReady is read
     /// (MMIO-QUEUE-STOP).
     var queueStopUnread: MMIOQueueStop.Pending?
+    /// Where the driver read a virtio-pci `device_status` without FEATURES_OK right after
+    /// setting it: the device refused the features (INIT-REREAD-FEATURES_OK), until a reset,
+    /// FAILED or the next step of setup.
+    var featuresRefused: TracePlace?
     /// The trace has shown the driver reset the device through its virtio-pci common
     /// configuration structure: what the device presents since is judged
     /// (PCI-DEV-RESET-PRESENT0).
@@ -230,7 +234,7 @@ public struct DeviceState: Sendable {
             featuresOKUnread: device.pointee.featuresOKUnread,
             resetUnconfirmed: device.pointee.resetUnconfirmed,
             resetThroughCommonConfig: device.pointee.resetThroughCommonConfig,
-            queueStopUnread: device.pointee.queueStopUnread,
+            queueStopUnread: device.pointee.queueStopUnread, featuresRefused: device.pointee.featuresRefused,
             type: device.pointee.type, msixVectorsUnverified: device.pointee.msixVectorsUnverified,
             offeredFeatureWords: device.pointee.offeredFeatureWords,
             firstMTU: device.pointee.firstMTU,
@@ -253,6 +257,7 @@ public struct DeviceState: Sendable {
             self.featuresOKUnread = nil
             self.msixVectorsUnverified = []
             self.queueStopUnread = nil
+            self.featuresRefused = nil
             self.ioeventfdSweepBelow = nil
             self.mmioQueues.clearReady()
             self.selectedQueueReady = false
@@ -343,6 +348,8 @@ public struct DeviceContext: Sendable {
     public var resetThroughCommonConfig: Bool
     /// A virtio-mmio queue stopped and not read back yet.
     var queueStopUnread: MMIOQueueStop.Pending?
+    /// Where a `device_status` read showed the device refused FEATURES_OK.
+    public var featuresRefused: TracePlace?
     /// The device's type, when known.
     public var type: DeviceType?
     /// The virtio-pci MSI-X vector mappings not read back yet.

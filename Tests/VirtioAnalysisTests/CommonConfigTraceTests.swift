@@ -208,6 +208,9 @@ struct CommonConfigTraceTests {
         dataPlane.insert("virtio_blk_data_plane_stop dataplane 0x55d0c0009000", at: 1)
         let stopped = try rules(dataPlane)
         #expect(stopped.map(\.0) == ["RESET-WAIT-ZERO"] && stopped.map(\.1) == [5])
+        // The read after FEATURES_OK shows it refused (0x3): queue_select, the next write, goes on regardless.
+        let refused = try rules(Self.probeWithReads(bar, resetRead: nil, featuresRead: .some(Self.read(bar, 0x14, 0x3))))
+        #expect(refused.map(\.0) == ["INIT-REREAD-FEATURES_OK"] && refused.map(\.1) == [15])
         // Without memory_region_ops_read no read can be seen: neither rule judges.
         #expect(try rules(Self.probe(bar, "0xa", low: 0x44, rings: 0x10_0000)).isEmpty)
     }

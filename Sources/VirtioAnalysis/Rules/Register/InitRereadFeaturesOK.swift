@@ -1,12 +1,15 @@
 import VirtioModel
 
-/// After setting FEATURES_OK the driver reads Status back before it goes on: the device
-/// leaves the bit clear when it does not accept the features, and only the read tells. On
-/// virtio-mmio version 2, once a Status write sets FEATURES_OK, the driver's first step of
-/// device setup — a queue register write (QueueSel to QueueDeviceHigh, QueueReady, QueueReset),
-/// a configuration space write, or a Status write setting DRIVER_OK — before any Status read
-/// breaks the rule. A reset or FAILED ends the wait. QEMU traces the read's offset, not its
-/// value, so what the driver does when the bit is gone is not judged.
+/// After setting FEATURES_OK the driver reads the status back before it goes on: the device
+/// leaves the bit clear when it does not accept the features, and only the read tells. Once a
+/// status write sets FEATURES_OK, the driver's first step of device setup — on virtio-mmio
+/// version 2 a queue register write (QueueSel to QueueDeviceHigh, QueueReady, QueueReset), a
+/// configuration space write, or a Status write setting DRIVER_OK; on virtio-pci the same
+/// through the common configuration — before any read of the status breaks the rule. On
+/// virtio-pci, where the read's value is traced, a step of setup after a read without
+/// FEATURES_OK breaks it too: the device refused the features and is unusable. A reset or
+/// FAILED ends the wait. QEMU traces a virtio-mmio read's offset, not its value, so there what
+/// the driver does when the bit is gone is not judged.
 ///
 /// Spec: virtio v1.2 §3.1.1, steps 5–7: "Set the FEATURES_OK status bit. The driver MUST NOT
 /// accept new feature bits after this step. Re-read device status to ensure the FEATURES_OK
@@ -36,10 +39,14 @@ struct InitRereadFeaturesOK: RegisterRule, RegisterReadRule, CommonConfigRule {
     /// virtio-pci: judged only where the trace has `memory_region_ops_read`, without which no
     /// read of `device_status` can be seen.
     static func check(_ write: CommonConfigWrite, device: DeviceContext) -> String? {
-        guard device.regionReadsTraced, let set = device.featuresOKUnread, let field = write.field,
-            Self.setsUp(field, value: write.value)
-        else { return nil }
-        return Self.message(step: field == .deviceStatus ? "set DRIVER_OK" : "wrote \(field.name)", status: "device_status", set: set)
+        guard device.regionReadsTraced, let field = write.field, Self.setsUp(field, value: write.value) else { return nil }
+        let step = field == .deviceStatus ? "set DRIVER_OK" : "wrote \(field.name)"
+        if let refused = device.featuresRefused {
+            return "\(step) after the device refused the features (device_status read without FEATURES_OK at line \(refused.line)): "
+                + "the device is unusable until a reset"
+        }
+        guard let set = device.featuresOKUnread else { return nil }
+        return Self.message(step: step, status: "device_status", set: set)
     }
 
     private static func message(step: String, status: String, set: TracePlace) -> String {
