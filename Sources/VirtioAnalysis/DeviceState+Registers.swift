@@ -115,8 +115,8 @@ extension DeviceState {
     /// A read of the device's configuration space, once its rules judged it: a network
     /// device's first whole `mtu` is kept.
     mutating func noteConfigRead(_ read: ConfigSpaceRead) {
-        guard self.type == .network, self.firstMTU == nil, let field = read.field(in: .net), field.name == "mtu",
-            read.isWhole(field), let gate = field.gatingFeature, self.offeredFeatureWords.contains(bit: gate) == true
+        guard self.firstMTU == nil,
+            NetConfigValues.presentedField(read, type: self.type, offered: self.offeredFeatureWords)?.name == "mtu"
         else { return }
         self.firstMTU = UInt16(truncatingIfNeeded: read.value)
     }

@@ -20,9 +20,7 @@ struct NetConfigValues: ConfigReadRule {
         evidence: "virtio-pci device configuration and device_feature reads (memory_region_ops_read)")
 
     static func check(_ read: ConfigSpaceRead, device: DeviceContext) -> String? {
-        guard device.type == .network, let field = read.field(in: .net), read.isWhole(field),
-            let gate = field.gatingFeature, device.offers(bit: gate) == true
-        else { return nil }
+        guard let field = Self.presentedField(read, type: device.type, offered: device.offeredFeatureWords) else { return nil }
         let value = read.value
         switch field.name {
         case "max_virtqueue_pairs" where value < 1 || value > 0x8000:
@@ -39,5 +37,14 @@ struct NetConfigValues: ConfigReadRule {
         default:
             return nil
         }
+    }
+
+    /// The network configuration field `read` covers exactly, when the device's offer (as the
+    /// driver read it) has the field's feature: the value read is the field's, and valid.
+    static func presentedField(_ read: ConfigSpaceRead, type: DeviceType?, offered: FeatureWords) -> ConfigField? {
+        guard type == .network, let field = read.field(in: .net), read.isWhole(field), let gate = field.gatingFeature,
+            offered.contains(bit: gate) == true
+        else { return nil }
+        return field
     }
 }
