@@ -96,6 +96,7 @@ public enum RecordedRun {
         var qemu: QEMU?
         var exitStatus: Int?
         var samplerGaps: RecorderReport.SamplerGaps?
+        var pauses: RecorderReport.Pauses?
         var queues: [Queue]?
     }
 
@@ -118,7 +119,7 @@ public enum RecordedRun {
         return RecorderReport(
             qemuVersion: manifest.qemu?.version, exitStatus: manifest.exitStatus, missed: sum(\.missed),
             late: manifest.queues?.contains { $0.late != nil } == true ? sum(\.late) : nil,
-            samplerGaps: manifest.samplerGaps)
+            samplerGaps: manifest.samplerGaps, pauses: manifest.pauses)
     }
 
     /// The first descriptor that differs, as `[address, length, flags]` before and after.

@@ -61,6 +61,9 @@ public enum Recorder {
             throw error
         }
         recordedProcess = pid
+        // Only where the sampler has a processor of its own: sharing QEMU's, it would stall
+        // whenever QEMU runs.
+        let stallGuard = others == nil ? nil : try? StallGuard(heartbeat: sampler.heartbeat, process: pid)
         signal(SIGINT) { number in if recordedProcess > 0 { kill(recordedProcess, number) } }
         signal(SIGTERM) { number in if recordedProcess > 0 { kill(recordedProcess, number) } }
         var session = Session(command: command, ramPath: ram, sampler: sampler)
@@ -70,11 +73,7 @@ public enum Recorder {
         var lastStatusPoll = 0.0
         var statusEvents = 0
         while true {
-            var raw: Int32 = 0
-            if waitpid(pid, &raw, WNOHANG) == pid {
-                status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
-                break
-            }
+            if Self.hasExited(pid) { break }
             let now = QMPConnection.now()
             usleep(2_000)
             // A status write in the trace: QMP is asked now, not at the next poll.
@@ -94,6 +93,10 @@ public enum Recorder {
                 if (try? session.pollDevices(client)) == nil { connection = nil }
             }
         }
+        // The guard stops before QEMU is reaped, so that it never signals a process ID reused.
+        let pauses = stallGuard?.stop()
+        var raw: Int32 = 0
+        if waitpid(pid, &raw, 0) == pid { status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f) }
         // The last scan, after QEMU's exit, sees what it wrote last.
         let rings = sampler.stop()
         recordedProcess = 0
@@ -104,10 +107,16 @@ public enum Recorder {
         let summary = rings.summary(exitStatus: status)
         try Self.writeManifest(
             directory: directory, command: command, arguments: arguments, qemuVersion: qemuVersion, started: started,
-            summary: summary, rings: rings, processors: (sampler.ownProcessor, others))
+            summary: summary, rings: rings, processors: (sampler.ownProcessor, others), pauses: pauses)
         // The RAM file is as large as the guest's memory: not kept.
         unlink(ram)
         return summary
+    }
+
+    /// Whether `pid` has exited, without reaping it (waitid(2) with WNOWAIT).
+    static func hasExited(_ pid: pid_t) -> Bool {
+        var info = siginfo_t()
+        return waitid(P_PID, id_t(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_signo == SIGCHLD
     }
 
     struct Version: Decodable {
@@ -128,7 +137,7 @@ public enum Recorder {
 
     static func writeManifest(
         directory: String, command: QEMUCommand, arguments: [String], qemuVersion: String, started: Int64,
-        summary: Summary, rings: Rings, processors: (sampler: Int?, others: ProcessorSet?)
+        summary: Summary, rings: Rings, processors: (sampler: Int?, others: ProcessorSet?), pauses: StallGuard.Pauses?
     ) throws(RecordError) {
         guard let file = fopen(directory + "/run.json", "w") else { throw .io("\(directory)/run.json: cannot create") }
         defer { fclose(file) }
@@ -151,6 +160,7 @@ public enum Recorder {
               "clock": "rings.jsonl times (t) are CLOCK_REALTIME nanoseconds, the clock of the trace's -msg timestamp=on lines",
               "processors": {"sampler": \(processors.sampler.map(String.init) ?? "null"), "qemu": \(processors.others.map { "[" + $0.members.map(String.init).joined(separator: ", ") + "]" } ?? "null")},
               "samplerGaps": {"overMicroseconds": \(Int(RoundGaps.threshold * 1e6)), "count": \(rings.gaps.count), "longestMicroseconds": \(Int(rings.gaps.longest * 1e6)), "waitingMicroseconds": \(rings.gaps.waitingMicroseconds.map(String.init) ?? "null"), "stealMicroseconds": \(rings.gaps.stealMicroseconds.map(String.init) ?? "null")},
+              "pauses": \(pauses.map(\.manifestEntry) ?? "null"),
               "peakResidentKiB": \(ProcFile.peakResidentKiB().map(String.init) ?? "null"),
               "started": \(started),
               "ended": \(RingRecordWriter.now()),

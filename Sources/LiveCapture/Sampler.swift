@@ -200,6 +200,8 @@ final class Sampler: @unchecked Sendable {
     /// The processor the thread keeps to (``ProcessorSet``), if any, and whether the kernel agreed.
     private let processor: Int?
     private let placed = Atomic<Bool>(false)
+    /// Beats at each round, for the ``StallGuard``.
+    let heartbeat = Heartbeat()
 
     init(writer: RingRecordWriter, trace: TraceTail? = nil, processor: Int? = nil) throws(RecordError) {
         self.rings = Rings(writer: writer)
@@ -258,6 +260,7 @@ final class Sampler: @unchecked Sendable {
         var lastTracePoll = 0.0
         var lastRound = QMPConnection.now()
         while self.running {
+            self.heartbeat.beat()
             let round = QMPConnection.now()
             self.rings.gaps.round(after: round - lastRound)
             lastRound = round

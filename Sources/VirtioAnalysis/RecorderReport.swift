@@ -20,6 +20,28 @@ public struct RecorderReport: Sendable, Equatable {
         }
     }
 
+    /// How often the recorder stopped QEMU while the sampler's rounds stalled past
+    /// `afterMicroseconds`, so that the guest did nothing the sampler could miss: `cutShort` of
+    /// them ended by the recorder's limit, not by the sampler's return; in all, the longest, and
+    /// the longest stall before one.
+    public struct Pauses: Sendable, Equatable, Decodable {
+        public var afterMicroseconds: Int
+        public var count: Int
+        public var cutShort: Int
+        public var totalMicroseconds: Int
+        public var longestMicroseconds: Int
+        public var longestStallMicroseconds: Int
+
+        public init(
+            afterMicroseconds: Int, count: Int, cutShort: Int, totalMicroseconds: Int, longestMicroseconds: Int,
+            longestStallMicroseconds: Int
+        ) {
+            (self.afterMicroseconds, self.count, self.cutShort) = (afterMicroseconds, count, cutShort)
+            (self.totalMicroseconds, self.longestMicroseconds, self.longestStallMicroseconds) =
+                (totalMicroseconds, longestMicroseconds, longestStallMicroseconds)
+        }
+    }
+
     public var qemuVersion: String?
     public var exitStatus: Int?
     /// Over all queues: entries overwritten or stale before the recorder read them, and chains
@@ -28,8 +50,12 @@ public struct RecorderReport: Sendable, Equatable {
     public var late: Int?
     /// Nil for a recording made before vqscope counted them.
     public var samplerGaps: SamplerGaps?
+    /// Nil where the sampler had no processor of its own (QEMU is then not paused), and for a
+    /// recording made before vqscope paused QEMU.
+    public var pauses: Pauses?
 
-    public init(qemuVersion: String?, exitStatus: Int?, missed: Int, late: Int?, samplerGaps: SamplerGaps?) {
+    public init(qemuVersion: String?, exitStatus: Int?, missed: Int, late: Int?, samplerGaps: SamplerGaps?, pauses: Pauses? = nil) {
         (self.qemuVersion, self.exitStatus, self.missed, self.late, self.samplerGaps) = (qemuVersion, exitStatus, missed, late, samplerGaps)
+        self.pauses = pauses
     }
 }

@@ -217,6 +217,18 @@ public enum JSONReporter {
         } else {
             json.string("samplerGaps", nil)
         }
+        if let pauses = recorder.pauses {
+            json.beginObject("pauses")
+            json.number("afterMicroseconds", pauses.afterMicroseconds)
+            json.number("count", pauses.count)
+            json.number("cutShort", pauses.cutShort)
+            json.number("totalMicroseconds", pauses.totalMicroseconds)
+            json.number("longestMicroseconds", pauses.longestMicroseconds)
+            json.number("longestStallMicroseconds", pauses.longestStallMicroseconds)
+            json.endObject()
+        } else {
+            json.string("pauses", nil)
+        }
         json.endObject()
     }
 

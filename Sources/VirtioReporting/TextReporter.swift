@@ -109,12 +109,12 @@ public enum TextReporter {
         parts.append(
             "\(Format.grouped(recorder.missed)) entries missed, "
                 + (recorder.late.map { "\(Format.grouped($0)) chains read only once completed" } ?? "chains read late not counted"))
+        // A manifest's count of microseconds, told as a duration (a hostile one clamped).
+        func duration(_ microseconds: Int) -> String {
+            let nanoseconds = Int64(clamping: max(microseconds, 0)).multipliedReportingOverflow(by: 1_000)
+            return Format.duration(nanoseconds.overflow ? .max : nanoseconds.partialValue)
+        }
         if let gaps = recorder.samplerGaps {
-            // A manifest's count of microseconds, told as a duration (a hostile one clamped).
-            func duration(_ microseconds: Int) -> String {
-                let nanoseconds = Int64(clamping: max(microseconds, 0)).multipliedReportingOverflow(by: 1_000)
-                return Format.duration(nanoseconds.overflow ? .max : nanoseconds.partialValue)
-            }
             parts.append(
                 "the sampler began \(Format.grouped(gaps.count)) rounds more than \(gaps.overMicroseconds) µs after the one before "
                     + "(the longest gap \(duration(gaps.longestMicroseconds)))")
@@ -122,6 +122,13 @@ public enum TextReporter {
                 parts.append("it waited \(duration(waiting)) in all while other tasks had its processor")
             }
             if let steal = gaps.stealMicroseconds { parts.append("the hypervisor took \(duration(steal)) of that processor") }
+        }
+        if let pauses = recorder.pauses {
+            parts.append(
+                "QEMU was paused \(Format.grouped(pauses.count)) times while the sampler stalled over "
+                    + "\(duration(pauses.afterMicroseconds)) (\(duration(pauses.totalMicroseconds)) in all, the longest "
+                    + "\(duration(pauses.longestMicroseconds)), the longest stall before one \(duration(pauses.longestStallMicroseconds))"
+                    + (pauses.cutShort > 0 ? ", \(Format.grouped(pauses.cutShort)) ended by the limit" : "") + ")")
         }
         return "Recorder (run.json): " + parts.joined(separator: "; ") + "\n"
     }

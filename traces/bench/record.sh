@@ -13,7 +13,9 @@
 # the frames check_record.py found against QEMU's filter-dump, and the chains it read only
 # once the device had used them (`late`: recorded, not judged; not counted as missed), and
 # per run the sampler's longest gap with the time it waited while other tasks had its
-# processor and the time the hypervisor took (run.json `samplerGaps`).
+# processor and the time the hypervisor took (run.json `samplerGaps`), and how often the
+# stall guard paused QEMU meanwhile, for how long, and the longest stall before a pause
+# (run.json `pauses`).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -41,7 +43,7 @@ python3 - "$out" "$runs" <<'PY'
 import json, os, re, statistics, sys
 out, runs = sys.argv[1], int(sys.argv[2])
 for kind in ("split", "packed"):
-    plain, recorded, wall_plain, wall_recorded, shares, frames, totals, lost, rss = [], [], [], [], [], [], [], [], []
+    plain, recorded, wall_plain, wall_recorded, shares, frames, totals, lost, rss, paused = [], [], [], [], [], [], [], [], [], []
     for run in range(1, runs + 1):
         base = os.path.join(out, f"{kind}-{run}")
         timing = json.load(open(os.path.join(base, "timing.json")))
@@ -56,6 +58,9 @@ for kind in ("split", "packed"):
         gaps = manifest.get("samplerGaps") or {}
         lost.append("/".join("?" if gaps.get(key) is None else f"{gaps[key] / 1000:.0f}"
                              for key in ("longestMicroseconds", "waitingMicroseconds", "stealMicroseconds")))
+        pauses = manifest.get("pauses")
+        paused.append("-" if pauses is None else f"{pauses['count']}/{pauses['totalMicroseconds'] / 1000:.0f}/"
+                      f"{pauses['longestMicroseconds'] / 1000:.0f}/{pauses['longestStallMicroseconds'] / 1000:.1f}")
         found = re.search(r"(\d+) frames of filter-dump's (\d+)", open(base + ".check").read())
         frames.append(f"{found.group(1)}/{found.group(2)}" if found else "?")
     up_plain, up_recorded = statistics.median(plain), statistics.median(recorded)
@@ -68,4 +73,6 @@ for kind in ("split", "packed"):
           + ", ".join(f"{m} of {a + u + m}" for a, u, m, _ in totals) + "); chains read only once completed "
           + ", ".join(str(late) for *_, late in totals) + f"; frames found {', '.join(frames)}")
     print(f"{kind}: sampler's longest gap / time waiting while other tasks had its processor / steal, ms: {', '.join(lost)}")
+    print(f"{kind}: QEMU paused while the sampler stalled, pauses / total ms / longest ms / longest stall before one ms: "
+          f"{', '.join(paused)}")
 PY

@@ -161,7 +161,12 @@ def main():
     problems = []
     if len(allowed) >= 2 and (sampler not in allowed or not qemu or sampler in qemu or not set(qemu) <= allowed):
         problems.append(f"sampler on {sampler}, QEMU on {qemu}, of the processors {sorted(allowed)}")
-    count(verdict("record processors", problems, f"sampler on processor {sampler}, QEMU on {qemu}"))
+    # With a processor of its own, the stall guard watched the sampler from QEMU's.
+    pauses = manifest.get("pauses")
+    if sampler is not None and pauses is None:
+        problems.append("the sampler had a processor of its own, but run.json has no pauses: no stall guard ran")
+    count(verdict("record processors", problems, f"sampler on processor {sampler}, QEMU on {qemu}"
+                  + (", the stall guard on QEMU's" if pauses is not None else "")))
     gaps = manifest.get("samplerGaps")
     if gaps is not None:
         lost = "".join(f", {what} {gaps[key] / 1000:.1f} ms" for key, what in
@@ -171,6 +176,11 @@ def main():
             print(f"info record peak RSS: {manifest['peakResidentKiB'] / 1024:.0f} MiB (the recorder's own, VmHWM)")
         print(f"info record sampler: {gaps['count']} rounds began more than {gaps['overMicroseconds']} µs after the one "
               f"before (the longest gap {gaps['longestMicroseconds']} µs){lost}")
+    if pauses is not None:
+        print(f"info record pauses: QEMU paused {pauses['count']} times while the sampler stalled over "
+              f"{pauses['afterMicroseconds']} µs, {pauses['totalMicroseconds'] / 1000:.1f} ms in all (the longest "
+              f"{pauses['longestMicroseconds']} µs, the longest stall before one {pauses['longestStallMicroseconds']} µs, "
+              f"{pauses['cutShort']} ended by the limit)")
 
     # 4. Overhead (reported, not judged: TCG timings on a shared 2-core machine vary).
     timing = json.load(open(os.path.join(outdir, "timing.json")))

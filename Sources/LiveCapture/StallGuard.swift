@@ -1,0 +1,138 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The sampler's rounds, counted for the ``StallGuard`` watching them from another processor.
+final class Heartbeat: Sendable {
+    private let rounds = Atomic<Int>(0)
+
+    /// A round of scans begins.
+    func beat() { self.rounds.add(1, ordering: .relaxed) }
+
+    var count: Int { self.rounds.load(ordering: .relaxed) }
+}
+
+/// Stops QEMU (SIGSTOP) while the sampler's rounds stall, and lets it go on (SIGCONT) at the
+/// sampler's next round (docs/record.md, "Pauses").
+///
+/// The sampler has a processor of its own, but the hypervisor or another task of the machine
+/// can still take it for 10–40 ms, while QEMU's vCPU runs on in the other: a disk request or a
+/// packet sent in that time is made available, used and its descriptors reused before the
+/// sampler looks, and is missed. Nothing inside the machine keeps the processor the sampler's
+/// (docs/record.md measured nice −20 and SCHED_FIFO), so this thread, on QEMU's processors,
+/// looks every ``interval``, and after ``threshold`` without a round stops the guest instead:
+/// what the guest cannot do, the sampler cannot miss. A pause ends at the sampler's next round,
+/// or after ``longestPause`` (a sampler that does not come back does not freeze the guest;
+/// the guard then waits for a round before it pauses again).
+final class StallGuard: @unchecked Sendable {
+    /// How long the guard slept between looks, how long the rounds stall before QEMU is
+    /// stopped, and the longest it is kept stopped, in seconds.
+    struct Timing {
+        var interval = 0.000_5
+        var threshold = 0.001
+        var longestPause = 0.25
+        /// How often a paused guard looks for the sampler's next round.
+        var pausedInterval = 0.000_05
+    }
+
+    /// What the guard did: run.json `pauses`.
+    struct Pauses: Equatable {
+        /// How long the rounds stalled before a pause (``Timing/threshold``), in seconds.
+        var after: Double
+        var count = 0
+        /// Pauses ended by ``Timing/longestPause``, not by a round.
+        var cutShort = 0
+        var totalSeconds = 0.0
+        var longestSeconds = 0.0
+        /// The longest from the sampler's last round the guard saw to QEMU's stop: how long
+        /// the guest may have run unwatched before a pause (at least ``Timing/threshold``;
+        /// more where the guard's own processor was taken too).
+        var longestStallSeconds = 0.0
+
+        /// run.json's `pauses`, with the stall that starts one.
+        var manifestEntry: String {
+            "{\"afterMicroseconds\": \(Int((self.after * 1e6).rounded())), \"count\": \(self.count), \"cutShort\": \(self.cutShort), "
+                + "\"totalMicroseconds\": \(Int(self.totalSeconds * 1e6)), \"longestMicroseconds\": \(Int(self.longestSeconds * 1e6)), "
+                + "\"longestStallMicroseconds\": \(Int(self.longestStallSeconds * 1e6))}"
+        }
+    }
+
+    private let heartbeat: Heartbeat
+    private let process: pid_t
+    private let timing: Timing
+    private let running = Atomic<Bool>(true)
+    private var thread = pthread_t()
+    /// The guard thread's alone until ``stop()`` has joined it.
+    private var pauses: Pauses
+
+    /// Starts watching `heartbeat` for `process`, on the calling thread's processors.
+    init(heartbeat: Heartbeat, process: pid_t, timing: Timing = Timing()) throws(RecordError) {
+        (self.heartbeat, self.process, self.timing) = (heartbeat, process, timing)
+        self.pauses = Pauses(after: timing.threshold)
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let started = pthread_create(&self.thread, nil, { context in
+            Unmanaged<StallGuard>.fromOpaque(context!).takeRetainedValue().loop()
+            return nil
+        }, context)
+        guard started == 0 else {
+            Unmanaged<StallGuard>.fromOpaque(context).release()
+            throw .cannotStart("the stall guard thread: \(String(cString: strerror(started)))")
+        }
+    }
+
+    /// Stops the guard, with QEMU going on if it was paused, and says what it did. Call it
+    /// before the process is reaped: a reaped process's ID can be another's.
+    func stop() -> Pauses {
+        if self.running.exchange(false, ordering: .acquiringAndReleasing) { pthread_join(self.thread, nil) }
+        return self.pauses
+    }
+
+    private func loop() {
+        var seen = self.heartbeat.count
+        var lastRound = QMPConnection.now()
+        // After a pause cut short, none until the sampler has had a round.
+        var armed = true
+        while self.running.load(ordering: .acquiring) {
+            Self.sleep(self.timing.interval)
+            let now = QMPConnection.now()
+            let count = self.heartbeat.count
+            if count != seen {
+                (seen, lastRound, armed) = (count, now, true)
+            } else if armed, now - lastRound >= self.timing.threshold {
+                armed = self.pause(waitingFor: seen, stalledSince: lastRound)
+                (seen, lastRound) = (self.heartbeat.count, QMPConnection.now())
+            }
+        }
+    }
+
+    /// Keeps QEMU stopped until the sampler's round count moves from `seen`; false if
+    /// ``Timing/longestPause`` ended it first, or stopping QEMU failed (it has exited).
+    private func pause(waitingFor seen: Int, stalledSince lastRound: Double) -> Bool {
+        guard kill(self.process, SIGSTOP) == 0 else { return false }
+        let start = QMPConnection.now()
+        self.pauses.longestStallSeconds = max(self.pauses.longestStallSeconds, start - lastRound)
+        var resumed = false
+        while self.running.load(ordering: .acquiring), QMPConnection.now() - start < self.timing.longestPause {
+            if self.heartbeat.count != seen {
+                resumed = true
+                break
+            }
+            Self.sleep(self.timing.pausedInterval)
+        }
+        kill(self.process, SIGCONT)
+        let length = QMPConnection.now() - start
+        self.pauses.count += 1
+        self.pauses.totalSeconds += length
+        self.pauses.longestSeconds = max(self.pauses.longestSeconds, length)
+        if !resumed, self.running.load(ordering: .relaxed) { self.pauses.cutShort += 1 }
+        return resumed || !self.running.load(ordering: .relaxed)
+    }
+
+    private static func sleep(_ seconds: Double) {
+        let nanoseconds = Int(seconds * 1e9)
+        var time = timespec(tv_sec: nanoseconds / 1_000_000_000, tv_nsec: nanoseconds % 1_000_000_000)
+        nanosleep(&time, nil)
+    }
+}
