@@ -25,7 +25,8 @@ final class Heartbeat: Sendable {
 /// looks every ``interval``, and after ``threshold`` without a round stops the guest instead:
 /// what the guest cannot do, the sampler cannot miss. A pause ends at the sampler's next round,
 /// or after ``longestPause`` (a sampler that does not come back does not freeze the guest;
-/// the guard then waits for a round before it pauses again).
+/// the guard then waits for a round before it pauses again). The guard is armed by the
+/// sampler's first round.
 final class StallGuard: @unchecked Sendable {
     /// How long the guard slept between looks, how long the rounds stall before QEMU is
     /// stopped, and the longest it is kept stopped, in seconds.
@@ -92,8 +93,9 @@ final class StallGuard: @unchecked Sendable {
     private func loop() {
         var seen = self.heartbeat.count
         var lastRound = QMPConnection.now()
-        // After a pause cut short, none until the sampler has had a round.
-        var armed = true
+        // Not before the sampler's first round (its warm-up, while QEMU starts, is no stall),
+        // nor after a pause cut short until it has had another.
+        var armed = false
         while self.running.load(ordering: .acquiring) {
             Self.sleep(self.timing.interval)
             let now = QMPConnection.now()

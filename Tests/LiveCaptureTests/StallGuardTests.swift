@@ -41,13 +41,21 @@ struct StallGuardTests {
         return false
     }
 
+    /// A guard on `pid`, armed by a first round.
+    static func armed(_ heartbeat: Heartbeat, _ pid: pid_t, _ timing: StallGuard.Timing) throws -> StallGuard {
+        let guarding = try StallGuard(heartbeat: heartbeat, process: pid, timing: timing)
+        usleep(UInt32(timing.interval * 3e6))
+        heartbeat.beat()
+        return guarding
+    }
+
     @Test("rounds that stall past the threshold stop the process; the next round lets it go on: one pause, not cut short, the stall before it at least the threshold")
     func pauseAndResume() throws {
         let pid = try Self.child()
         defer { Self.finish(pid) }
         let heartbeat = Heartbeat()
         let timing = StallGuard.Timing(interval: 0.001, threshold: 0.05, longestPause: 10, pausedInterval: 0.001)
-        let guarding = try StallGuard(heartbeat: heartbeat, process: pid, timing: timing)
+        let guarding = try Self.armed(heartbeat, pid, timing)
         #expect(Self.wait(pid, stopped: true))
         heartbeat.beat()
         #expect(Self.wait(pid, stopped: false))
@@ -81,7 +89,7 @@ struct StallGuardTests {
         let pid = try Self.child()
         defer { Self.finish(pid) }
         let timing = StallGuard.Timing(interval: 0.001, threshold: 0.005, longestPause: 0.05, pausedInterval: 0.001)
-        let guarding = try StallGuard(heartbeat: Heartbeat(), process: pid, timing: timing)
+        let guarding = try Self.armed(Heartbeat(), pid, timing)
         #expect(Self.wait(pid, stopped: true))
         #expect(Self.wait(pid, stopped: false))
         usleep(200_000)
@@ -97,12 +105,26 @@ struct StallGuardTests {
         let pid = try Self.child()
         defer { Self.finish(pid) }
         let timing = StallGuard.Timing(interval: 0.001, threshold: 0.005, longestPause: 10, pausedInterval: 0.001)
-        let guarding = try StallGuard(heartbeat: Heartbeat(), process: pid, timing: timing)
+        let guarding = try Self.armed(Heartbeat(), pid, timing)
         #expect(Self.wait(pid, stopped: true))
         let pauses = guarding.stop()
         #expect(Self.wait(pid, stopped: false))
         #expect(pauses.count == 1)
         #expect(pauses.cutShort == 0)
+    }
+
+    @Test("before the sampler's first round (its warm-up) the process is not stopped, however long that takes")
+    func notBeforeFirstRound() throws {
+        let pid = try Self.child()
+        defer { Self.finish(pid) }
+        let heartbeat = Heartbeat()
+        let timing = StallGuard.Timing(interval: 0.001, threshold: 0.005, longestPause: 10, pausedInterval: 0.001)
+        let guarding = try StallGuard(heartbeat: heartbeat, process: pid, timing: timing)
+        usleep(100_000)
+        #expect(Self.state(pid) == "S")
+        heartbeat.beat()
+        #expect(Self.wait(pid, stopped: true))
+        #expect(guarding.stop().count == 1)
     }
 
     @Test("an exited child is seen without being reaped: waitpid still collects its status")
