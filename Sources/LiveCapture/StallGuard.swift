@@ -91,10 +91,10 @@ final class StallGuard: @unchecked Sendable {
     }
 
     private func loop() {
-        var seen = self.heartbeat.count
+        // Armed by the sampler's first round, whenever the guard starts (its warm-up, while
+        // QEMU starts, is no stall), and after a pause cut short by its next.
+        var seen = 0
         var lastRound = QMPConnection.now()
-        // Not before the sampler's first round (its warm-up, while QEMU starts, is no stall),
-        // nor after a pause cut short until it has had another.
         var armed = false
         while self.running.load(ordering: .acquiring) {
             Self.sleep(self.timing.interval)

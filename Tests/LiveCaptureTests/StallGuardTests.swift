@@ -41,10 +41,9 @@ struct StallGuardTests {
         return false
     }
 
-    /// A guard on `pid`, armed by a first round.
+    /// A guard on `pid`, armed by a first round (before or after its thread starts).
     static func armed(_ heartbeat: Heartbeat, _ pid: pid_t, _ timing: StallGuard.Timing) throws -> StallGuard {
         let guarding = try StallGuard(heartbeat: heartbeat, process: pid, timing: timing)
-        usleep(UInt32(timing.interval * 3e6))
         heartbeat.beat()
         return guarding
     }
@@ -54,7 +53,8 @@ struct StallGuardTests {
         let pid = try Self.child()
         defer { Self.finish(pid) }
         let heartbeat = Heartbeat()
-        let timing = StallGuard.Timing(interval: 0.001, threshold: 0.05, longestPause: 10, pausedInterval: 0.001)
+        // A threshold long enough that no second pause comes before the guard is stopped.
+        let timing = StallGuard.Timing(interval: 0.001, threshold: 0.5, longestPause: 10, pausedInterval: 0.001)
         let guarding = try Self.armed(heartbeat, pid, timing)
         #expect(Self.wait(pid, stopped: true))
         heartbeat.beat()
@@ -62,7 +62,7 @@ struct StallGuardTests {
         let pauses = guarding.stop()
         #expect(pauses.count == 1)
         #expect(pauses.cutShort == 0)
-        #expect(pauses.longestStallSeconds >= 0.05)
+        #expect(pauses.longestStallSeconds >= 0.5)
         #expect(pauses.longestSeconds > 0 && pauses.longestSeconds < 10)
         #expect(pauses.totalSeconds == pauses.longestSeconds)
     }
@@ -72,23 +72,24 @@ struct StallGuardTests {
         let pid = try Self.child()
         defer { Self.finish(pid) }
         let heartbeat = Heartbeat()
-        let timing = StallGuard.Timing(interval: 0.001, threshold: 0.1, longestPause: 10, pausedInterval: 0.001)
+        let timing = StallGuard.Timing(interval: 0.001, threshold: 0.2, longestPause: 10, pausedInterval: 0.001)
         let guarding = try StallGuard(heartbeat: heartbeat, process: pid, timing: timing)
         var stopped = 0
-        for _ in 0..<200 {
+        // Three times the threshold: a guard that missed the rounds would have paused.
+        for _ in 0..<600 {
             heartbeat.beat()
             if Self.state(pid) == "T" { stopped += 1 }
             usleep(1000)
         }
         #expect(stopped == 0)
-        #expect(guarding.stop() == StallGuard.Pauses(after: 0.1))
+        #expect(guarding.stop() == StallGuard.Pauses(after: 0.2))
     }
 
     @Test("a sampler that never comes back: the pause is cut short after the longest pause, and none follows until a round")
     func cutShort() throws {
         let pid = try Self.child()
         defer { Self.finish(pid) }
-        let timing = StallGuard.Timing(interval: 0.001, threshold: 0.005, longestPause: 0.05, pausedInterval: 0.001)
+        let timing = StallGuard.Timing(interval: 0.001, threshold: 0.005, longestPause: 0.3, pausedInterval: 0.001)
         let guarding = try Self.armed(Heartbeat(), pid, timing)
         #expect(Self.wait(pid, stopped: true))
         #expect(Self.wait(pid, stopped: false))
@@ -97,7 +98,7 @@ struct StallGuardTests {
         let pauses = guarding.stop()
         #expect(pauses.count == 1)
         #expect(pauses.cutShort == 1)
-        #expect(pauses.longestSeconds >= 0.05)
+        #expect(pauses.longestSeconds >= 0.3)
     }
 
     @Test("stopping the guard during a pause lets the process go on; the pause is not counted cut short")
