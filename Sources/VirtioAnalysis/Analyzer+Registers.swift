@@ -66,6 +66,13 @@ extension Analyzer {
                     for rule in rules {
                         if let message = rule.check(write, device: before) { broken.append((rule.info, message, write.line, write.timestamp)) }
                     }
+                    if write.offset >= MMIORegister.configOffset {
+                        let config = ConfigSpaceWrite(offset: write.offset - MMIORegister.configOffset, size: write.size, value: write.value)
+                        for rule in RuleCatalog.configWriteRules {
+                            if let message = rule.check(config, device: before) { broken.append((rule.info, message, write.line, write.timestamp)) }
+                        }
+                        state.pointee.noteConfigWrite(config)
+                    }
                     state.pointee.apply(write)
                     state.pointee.configReads.otherAccess()
                 case .read(let read):
@@ -79,6 +86,12 @@ extension Analyzer {
                     state.pointee.mmioVersion = version
                     state.pointee.mmioVersionConfirmed = true
                 case .configRead(let offset, let place):
+                    let read = ConfigSpaceRead(offset: offset, size: nil, value: nil)
+                    let before = DeviceState.context(of: state)
+                    for rule in RuleCatalog.configReadRules {
+                        if let message = rule.check(read, device: before) { broken.append((rule.info, message, place.line, place.timestamp)) }
+                    }
+                    state.pointee.noteConfigRead(read)
                     state.pointee.configReads.configRead(offset, at: place)
                     if offset == BlockWritebackTiming.writebackOffset, !state.pointee.status.contains(.featuresOK),
                         state.pointee.writebackReadBeforeFeaturesOK == nil
@@ -135,5 +148,18 @@ extension Analyzer {
             if let message = rule.check(read, device: context) { self.emit(rule.info, message, record: record, device: device) }
         }
         self.devices[device].noteConfigRead(read)
+    }
+
+    /// A write to a device configuration structure at `structure`, its device found as for
+    /// ``configSpaceRead(_:structure:record:)``.
+    mutating func configSpaceWrite(_ write: ConfigSpaceWrite, structure: UInt64, record: TraceRecord) {
+        guard structure >= CommonConfig.qemuDeviceRegionOffset,
+            let device = self.commonConfigDevices[structure - CommonConfig.qemuDeviceRegionOffset]
+        else { return }
+        let context = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
+        for rule in RuleCatalog.configWriteRules {
+            if let message = rule.check(write, device: context) { self.emit(rule.info, message, record: record, device: device) }
+        }
+        self.devices[device].noteConfigWrite(write)
     }
 }

@@ -92,6 +92,9 @@ public struct Analyzer {
         /// A virtio-pci `queue_enable` write other than 1, already reported: QEMU's
         /// "wrong value for queue_enable" next is the same fault.
         var queueEnableValueReported = false
+        /// The size of a write to the `virtio-mmio` region (`memory_region_ops_write`): the
+        /// `virtio_mmio_write_offset` next is that write; 0 for none.
+        var mmioWriteSize: UInt8 = 0
     }
 
     /// Plain values only, so that passing it on costs no reference counting per event.
@@ -246,7 +249,8 @@ public struct Analyzer {
             self.holdRegisterWrite(
                 RegisterWrite(
                     register: offset < MMIORegister.configOffset ? MMIORegister(rawValue: offset) : nil, offset: offset,
-                    value: value, line: record.line, timestamp: record.timestamp))
+                    value: value, size: previous.mmioWriteSize == 0 ? nil : UInt64(previous.mmioWriteSize),
+                    line: record.line, timestamp: record.timestamp))
             self.lookBehind.statusWrite = offset == MMIORegister.status.rawValue
             self.lookBehind.notifyWrite = offset == MMIORegister.queueNotify.rawValue
             if self.lookBehind.notifyWrite {
@@ -307,10 +311,18 @@ public struct Analyzer {
             }
 
         case .memoryRegionWrite(let region, let address, let value, let size):
-            guard region.hasPrefix(CommonConfig.qemuRegionPrefix) else { return }
+            if region == MMIORegister.qemuRegionName {
+                self.lookBehind.mmioWriteSize = UInt8(truncatingIfNeeded: min(size, 8))
+                return
+            }
             // QEMU traces the absolute address: the structure's offset is its low bits, the rest
             // is where the structure is (no underflow: the offset is the remainder).
             let offset = CommonConfig.offset(ofTraced: address)
+            if region.hasPrefix(CommonConfig.qemuDeviceRegionPrefix) {
+                self.configSpaceWrite(ConfigSpaceWrite(offset: offset, size: UInt64(size), value: value), structure: address - offset, record: record)
+                return
+            }
+            guard region.hasPrefix(CommonConfig.qemuRegionPrefix) else { return }
             let base = address - offset
             if let device = self.commonConfigDevices[base] {
                 let write = CommonConfigWrite(offset: offset, size: UInt64(size), value: value)

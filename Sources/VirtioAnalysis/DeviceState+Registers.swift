@@ -115,10 +115,17 @@ extension DeviceState {
     /// A read of the device's configuration space, once its rules judged it: a network
     /// device's first whole `mtu` is kept.
     mutating func noteConfigRead(_ read: ConfigSpaceRead) {
+        if self.type == .input { self.inputSelection.read(read) }
         guard self.firstMTU == nil,
-            NetConfigValues.presentedField(read, type: self.type, offered: self.offeredFeatureWords)?.name == "mtu"
+            NetConfigValues.presentedField(read, type: self.type, offered: self.offeredFeatureWords)?.name == "mtu",
+            let value = read.value
         else { return }
-        self.firstMTU = UInt16(truncatingIfNeeded: read.value)
+        self.firstMTU = UInt16(truncatingIfNeeded: value)
+    }
+
+    /// A write to the device's configuration space, once its rules judged it.
+    mutating func noteConfigWrite(_ write: ConfigSpaceWrite) {
+        if self.type == .input { self.inputSelection.write(write) }
     }
 
     /// A read of a virtio-pci `device_status` and the value it returned, at `place`: the

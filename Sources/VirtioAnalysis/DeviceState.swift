@@ -161,6 +161,8 @@ public struct DeviceState: Sendable {
     /// The `mtu` a network device presented at the first whole read of it (NET-CFG-VALUES:
     /// it never changes).
     var firstMTU: UInt16?
+    /// An input device's configuration selection (INPUT-CFG-WRITES, INPUT-CFG-UNSUPPORTED).
+    var inputSelection = InputSelection()
     var queueSelect: UInt32 = 0
     /// QueueReady of the queue QueueSel selects, kept up to date by the writes that change it
     /// (every register write asks for it).
@@ -237,7 +239,7 @@ public struct DeviceState: Sendable {
             queueStopUnread: device.pointee.queueStopUnread, featuresRefused: device.pointee.featuresRefused,
             type: device.pointee.type, msixVectorsUnverified: device.pointee.msixVectorsUnverified,
             offeredFeatureWords: device.pointee.offeredFeatureWords,
-            firstMTU: device.pointee.firstMTU,
+            firstMTU: device.pointee.firstMTU, inputSelection: device.pointee.inputSelection,
             queueSelect: pci ? UInt32(device.pointee.commonConfig.selectedQueue) : device.pointee.queueSelect,
             selectedQueueReady: pci ? device.pointee.commonConfig.selectedQueueEnabled : device.pointee.selectedQueueReady)
     }
@@ -258,6 +260,7 @@ public struct DeviceState: Sendable {
             self.msixVectorsUnverified = []
             self.queueStopUnread = nil
             self.featuresRefused = nil
+            self.inputSelection = InputSelection()
             self.ioeventfdSweepBelow = nil
             self.mmioQueues.clearReady()
             self.selectedQueueReady = false
@@ -358,6 +361,8 @@ public struct DeviceContext: Sendable {
     public var offeredFeatureWords: FeatureWords
     /// A network device's `mtu` at its first whole read.
     public var firstMTU: UInt16?
+    /// An input device's configuration selection, as its driver wrote it.
+    public var inputSelection: InputSelection
 
     /// Whether the device offers feature `bit`; nil when the driver never read its word.
     public func offers(bit: Int) -> Bool? { self.offeredFeatureWords.contains(bit: bit) }

@@ -103,6 +103,9 @@ public struct RegisterWrite: Sendable {
     public var register: MMIORegister?
     public var offset: UInt64
     public var value: UInt64
+    /// The access size in bytes, from the `memory_region_ops_write` QEMU traces just before
+    /// (nil where the trace has none).
+    public var size: UInt64? = nil
     /// QueueNumMax as QEMU reported it with the write (`virtio_mmio_queue_write`).
     public var queueNumMax: Int32?
     public var line: Int
@@ -158,13 +161,16 @@ public struct CommonConfigWrite: Sendable {
 }
 
 /// A read of a device's configuration space and the value it returned, as QEMU traces it
-/// (`memory_region_ops_read` on a `virtio-pci-device-…` region). Spec: virtio v1.2 §2.5, §4.1.4.6.
+/// (`memory_region_ops_read` on a `virtio-pci-device-…` region; on virtio-mmio,
+/// `virtio_mmio_read` at offset 0x100 and above, without its size and value). Spec: virtio
+/// v1.2 §2.5, §4.1.4.6, §4.2.2.
 public struct ConfigSpaceRead: Sendable {
     /// The offset in the device-specific configuration.
     public var offset: UInt64
-    /// The access size in bytes, as traced (1 to 8).
-    public var size: UInt64
-    public var value: UInt64
+    /// The access size in bytes, as traced (1 to 8); nil where the trace does not say.
+    public var size: UInt64?
+    /// Nil where the trace does not say.
+    public var value: UInt64?
 
     /// The field of `layout` the read starts in; nil past the fields vqscope knows.
     public func field(in layout: ConfigLayout) -> ConfigField? {
@@ -180,6 +186,31 @@ public struct ConfigSpaceRead: Sendable {
 /// Checks reads of a device's configuration space. `device` is the state before the read.
 protocol ConfigReadRule: Rule, Sendable {
     static func check(_ read: ConfigSpaceRead, device: DeviceContext) -> String?
+}
+
+/// A write to a device's configuration space: `memory_region_ops_write` on a
+/// `virtio-pci-device-…` region, or a virtio-mmio register write at offset 0x100 and above.
+/// Spec: virtio v1.2 §2.5, §4.1.4.6, §4.2.2.
+public struct ConfigSpaceWrite: Sendable {
+    /// The offset in the device-specific configuration.
+    public var offset: UInt64
+    /// The access size in bytes, as traced; nil where the trace does not say.
+    public var size: UInt64?
+    public var value: UInt64
+
+    /// The bytes the write covers, in configuration offsets: `size` bytes, or where the trace
+    /// does not say, as many as the value needs (at least one). Clamped at 8 bytes and at
+    /// the end of the 64-bit offsets.
+    public var bytes: ClosedRange<UInt64> {
+        let count = self.size.map { min(max($0, 1), 8) } ?? UInt64(max(1, (64 - self.value.leadingZeroBitCount + 7) / 8))
+        let (last, overflow) = self.offset.addingReportingOverflow(count - 1)
+        return self.offset...(overflow ? .max : last)
+    }
+}
+
+/// Checks writes to a device's configuration space. `device` is the state before the write.
+protocol ConfigWriteRule: Rule, Sendable {
+    static func check(_ write: ConfigSpaceWrite, device: DeviceContext) -> String?
 }
 
 /// Checks writes to a virtio-pci common configuration structure. `device` is the state before the write.

@@ -63,6 +63,13 @@ public enum RuleCatalog {
     static let configReadRules: [any ConfigReadRule.Type] = [
         ConfigFeatureGatedAccess.self,
         NetConfigValues.self,
+        InputConfigWrites.self,
+        InputConfigUnsupported.self,
+    ]
+
+    /// Rules on writes to a device's configuration space (virtio-pci and virtio-mmio).
+    static let configWriteRules: [any ConfigWriteRule.Type] = [
+        InputConfigWrites.self,
     ]
 
     static let deviceSummaryRules: [any DeviceSummaryRule.Type] = [
@@ -172,7 +179,7 @@ public enum RuleCatalog {
     public static let all: [RuleInfo] = {
         let declared: [RuleInfo] =
             statusRules.map { $0.info } + queueRules.map { $0.info } + registerRules.map { $0.info }
-            + commonConfigRules.map { $0.info } + configReadRules.map { $0.info }
+            + commonConfigRules.map { $0.info } + configReadRules.map { $0.info } + configWriteRules.map { $0.info }
             + summaryRules.map { $0.info } + deviceSummaryRules.map { $0.info } + snapshotRules.map { $0.info } + requestRules.map { $0.info }
             + packedRules.map { $0.info } + OwnedChains.infos + PackedLists.infos + recordingRules + deviceEventRules
             + QEMUReported.infos

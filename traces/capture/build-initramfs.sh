@@ -19,7 +19,7 @@ BUSYBOX=/bin/busybox
 
 # Load order matters: dependencies first (see modules.dep).
 MODULES=(virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
-         virtio_mmio failover net_failover virtio_net virtio_blk virtio_console virtio-rng)
+         virtio_mmio failover net_failover virtio_net virtio_blk virtio_console virtio-rng virtio_input)
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

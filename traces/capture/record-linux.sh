@@ -3,7 +3,8 @@
 # virtio-pci net, blk, rng, console), with a second disk (two devices QEMU names virtio-blk:
 # the recorder and analyze must tell them apart; Linux reads its partition table) and the first
 # disk's serial (a GET_ID request: kernel argument vqscope.serial), and a NIC offering
-# VIRTIO_NET_F_MTU (host_mtu=1400) pinged with one packet of exactly that size (vqscope.mtu), run twice
+# VIRTIO_NET_F_MTU (host_mtu=1400) pinged with one packet of exactly that size (vqscope.mtu), and
+# a virtio keyboard (Linux's virtio_input selects and reads its configuration), run twice
 # under TCG, one guest at a time: once plainly and
 # once under `vqscope record -o OUTDIR/run`, both with QEMU's filter-dump on the netdev
 # (OUTDIR/plain.pcap, OUTDIR/netdev.pcap). Writes OUTDIR/timing.json with each run's wall
@@ -31,7 +32,8 @@ guest() {  # guest PCAP: sets ARGS to the QEMU command line, filter-dump writing
     -object rng-random,id=rng0,filename=/dev/urandom
     -device virtio-rng-pci,rng=rng0,id=rng,disable-legacy=on,disable-modern=off$RING
     -device virtio-serial-pci,id=ser0,disable-legacy=on,disable-modern=off$RING
-    -chardev file,id=c0,path=hvc0.out -device virtconsole,chardev=c0,id=vcon0)
+    -chardev file,id=c0,path=hvc0.out -device virtconsole,chardev=c0,id=vcon0
+    -device virtio-keyboard-pci,id=kbd0,disable-legacy=on,disable-modern=off$RING)
 }
 run() {  # run NAME PREFIX...: one guest, its wall time and the guest's uptime at power-off
   local name=$1; shift

@@ -20,8 +20,9 @@ struct NetConfigValues: ConfigReadRule {
         evidence: "virtio-pci device configuration and device_feature reads (memory_region_ops_read)")
 
     static func check(_ read: ConfigSpaceRead, device: DeviceContext) -> String? {
-        guard let field = Self.presentedField(read, type: device.type, offered: device.offeredFeatureWords) else { return nil }
-        let value = read.value
+        guard let field = Self.presentedField(read, type: device.type, offered: device.offeredFeatureWords),
+            let value = read.value
+        else { return nil }
         switch field.name {
         case "max_virtqueue_pairs" where value < 1 || value > 0x8000:
             return "max_virtqueue_pairs read as \(value): it is 1 to 0x8000 with VIRTIO_NET_F_MQ offered"

@@ -1,0 +1,90 @@
+import Testing
+@testable import VirtioAnalysis
+import VirtioModel
+import VirtioTestSupport
+
+/// The input device's configuration selection (INPUT-CFG-WRITES, INPUT-CFG-UNSUPPORTED) on
+/// virtio-mmio, whose register writes are held until a status write names their device, and
+/// the selections the spec defines. (virtio-pci: `traces/rules/INPUT-CFG-*`.)
+struct InputConfigTraceTests {
+    static let vdev: UInt64 = 0x55d0_c000_7000
+
+    /// A virtio-mmio input device set up to FEATURES_OK, then `config`, then DRIVER_OK.
+    static func trace(_ config: [String]) -> String {
+        var events: [String] = []
+        for status in [0, 1, 3] {
+            events += ["virtio_mmio_write_offset virtio_mmio_write offset 0x70 value 0x\(String(status, radix: 16))",
+                       "virtio_set_status vdev 0x\(String(Self.vdev, radix: 16)) val \(status)"]
+        }
+        events += ["virtio_mmio_write_offset virtio_mmio_write offset 0x24 value 0x1",
+                   "virtio_mmio_write_offset virtio_mmio_write offset 0x20 value 0x1",
+                   "virtio_mmio_write_offset virtio_mmio_write offset 0x24 value 0x0",
+                   "virtio_mmio_write_offset virtio_mmio_write offset 0x20 value 0x0",
+                   "virtio_mmio_write_offset virtio_mmio_write offset 0x70 value 0xb",
+                   "virtio_set_status vdev 0x\(String(Self.vdev, radix: 16)) val 11",
+                   "virtio_mmio_read virtio_mmio_read offset 0x70"]
+        events += config
+        events += ["virtio_mmio_write_offset virtio_mmio_write offset 0x70 value 0xf",
+                   "virtio_set_status vdev 0x\(String(Self.vdev, radix: 16)) val 15"]
+        return events.enumerated().map { traceLine(($0.offset + 1) * 10, $0.element) }.joined(separator: "\n") + "\n"
+    }
+
+    /// A config write at `offset` (0 is select), with QEMU's `memory_region_ops_write` before it when `size` is given.
+    static func write(_ offset: UInt64, _ value: UInt64, size: Int? = nil) -> [String] {
+        let register = "virtio_mmio_write_offset virtio_mmio_write offset 0x\(String(0x100 + offset, radix: 16)) value 0x\(String(value, radix: 16))"
+        guard let size else { return [register] }
+        return ["memory_region_ops_write cpu 0 mr 0x5 addr 0x\(String(0xa00_0100 + offset, radix: 16)) value 0x\(String(value, radix: 16)) "
+                + "size \(size) name 'virtio-mmio'", register]
+    }
+
+    static func read(_ offset: UInt64) -> String { "virtio_mmio_read virtio_mmio_read offset 0x\(String(0x100 + offset, radix: 16))" }
+
+    static func findings(_ config: [String], input: Bool = true) throws -> [String] {
+        var options = AnalysisOptions()
+        if input { options.deviceTypes[Self.vdev] = .input }
+        return try analyze(text: Self.trace(config), options: options).findings
+            .filter { $0.rule.id.hasPrefix("INPUT-") }.map { "\($0.rule.id):\($0.location.line ?? 0)" }
+    }
+
+    @Test("virtio-mmio, a device given as input: a read after select alone, a write to size, and a 4-byte write at select (its size from memory_region_ops_write) are reported at their own lines once DRIVER_OK names the device")
+    func mmioHeldAccesses() throws {
+        // Lines 14 on: the configuration accesses; select alone at 21, read at 22; size written at 23; 4 bytes at 25.
+        let config = Self.write(0, 0x01, size: 1) + Self.write(1, 0x00, size: 1) + [Self.read(2), Self.read(8)]
+            + Self.write(0, 0x02, size: 1) + [Self.read(2)]
+            + Self.write(2, 0x05) + Self.write(0, 0x0111, size: 4) + [Self.read(2)]
+        #expect(try Self.findings(config) == ["INPUT-CFG-WRITES:22", "INPUT-CFG-WRITES:23", "INPUT-CFG-WRITES:25"])
+        // Both fields each time, subsel first once: nothing.
+        let clean = Self.write(0, 0x01, size: 1) + Self.write(1, 0x00, size: 1) + [Self.read(2)]
+            + Self.write(1, 0x01) + Self.write(0, 0x11) + [Self.read(2), Self.read(8)]
+        #expect(try Self.findings(clean) == [])
+        // A 1-byte write at select (QEMU's size says so) followed by a read: subsel was not written.
+        #expect(try Self.findings(Self.write(0, 0x0111, size: 1) + [Self.read(2)]) == ["INPUT-CFG-WRITES:16"])
+    }
+
+    @Test("virtio-mmio without --device: the trace does not say the device is an input device while it is set up, so nothing is judged")
+    func mmioTypeUnknown() throws {
+        #expect(try Self.findings(Self.write(2, 0x05) + Self.write(0, 0x01) + [Self.read(2)], input: false) == [])
+    }
+
+    @Test("the selections the spec defines no data for: UNSET, values it does not list, a non-zero subsel for the four whose subsel is zero; EV_BITS and ABS_INFO are the device's")
+    func undefinedSelections() {
+        #expect(InputConfigSelect.isUndefined(select: 0x00, subsel: 0))
+        #expect(InputConfigSelect.isUndefined(select: 0x04, subsel: 0))
+        #expect(InputConfigSelect.isUndefined(select: 0xff, subsel: 0))
+        for select in [InputConfigSelect.idName, .idSerial, .idDevids, .propBits] {
+            #expect(!InputConfigSelect.isUndefined(select: select.rawValue, subsel: 0))
+            #expect(InputConfigSelect.isUndefined(select: select.rawValue, subsel: 1))
+        }
+        #expect(!InputConfigSelect.isUndefined(select: 0x11, subsel: 0xff))
+        #expect(!InputConfigSelect.isUndefined(select: 0x12, subsel: 0x40))
+    }
+
+    @Test("hostile offsets and sizes: the bytes a write covers stay within 64 bits and 8 bytes, and no trap")
+    func hostileBytes() {
+        #expect(ConfigSpaceWrite(offset: .max, size: 8, value: 1).bytes == UInt64.max...UInt64.max)
+        #expect(ConfigSpaceWrite(offset: 0, size: 1 << 40, value: 0).bytes == 0...7)
+        #expect(ConfigSpaceWrite(offset: 1, size: 0, value: 0).bytes == 1...1)
+        #expect(ConfigSpaceWrite(offset: 0, size: nil, value: 0x0111).bytes == 0...1)
+        #expect(ConfigSpaceWrite(offset: 0, size: nil, value: .max).bytes == 0...7)
+    }
+}
