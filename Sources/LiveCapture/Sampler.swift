@@ -208,15 +208,7 @@ final class Sampler: @unchecked Sendable {
         self.trace = trace
         self.processor = processor
         pthread_mutex_init(self.callers, nil)
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let started = pthread_create(&self.thread, nil, { context in
-            Unmanaged<Sampler>.fromOpaque(context!).takeRetainedValue().loop()
-            return nil
-        }, context)
-        guard started == 0 else {
-            Unmanaged<Sampler>.fromOpaque(context).release()
-            throw .cannotStart("the sampler thread: \(String(cString: strerror(started)))")
-        }
+        self.thread = try ThreadStart.start("the sampler thread") { self.loop() }
     }
 
     deinit {

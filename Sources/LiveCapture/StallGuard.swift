@@ -72,15 +72,7 @@ final class StallGuard: @unchecked Sendable {
     init(heartbeat: Heartbeat, process: pid_t, timing: Timing = Timing()) throws(RecordError) {
         (self.heartbeat, self.process, self.timing) = (heartbeat, process, timing)
         self.pauses = Pauses(after: timing.threshold)
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let started = pthread_create(&self.thread, nil, { context in
-            Unmanaged<StallGuard>.fromOpaque(context!).takeRetainedValue().loop()
-            return nil
-        }, context)
-        guard started == 0 else {
-            Unmanaged<StallGuard>.fromOpaque(context).release()
-            throw .cannotStart("the stall guard thread: \(String(cString: strerror(started)))")
-        }
+        self.thread = try ThreadStart.start("the stall guard thread") { self.loop() }
     }
 
     /// Stops the guard, with QEMU going on if it was paused, and says what it did. Call it

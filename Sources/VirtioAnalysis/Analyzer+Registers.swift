@@ -136,13 +136,17 @@ extension Analyzer {
         }
     }
 
-    /// A read of a device configuration structure at `structure` (the region's address): the
-    /// device is the one whose common configuration is ``CommonConfig/qemuDeviceRegionOffset``
-    /// below it in the BAR, as QEMU lays the structures out.
+    /// The device whose configuration structure is at `structure` (the region's address): the
+    /// one whose common configuration is ``CommonConfig/qemuDeviceRegionOffset`` below it in
+    /// the BAR, as QEMU lays the structures out.
+    private func configStructureDevice(_ structure: UInt64) -> Int? {
+        guard structure >= CommonConfig.qemuDeviceRegionOffset else { return nil }
+        return self.commonConfigDevices[structure - CommonConfig.qemuDeviceRegionOffset]
+    }
+
+    /// A read of a device configuration structure at `structure`.
     mutating func configSpaceRead(_ read: ConfigSpaceRead, structure: UInt64, record: TraceRecord) {
-        guard structure >= CommonConfig.qemuDeviceRegionOffset,
-            let device = self.commonConfigDevices[structure - CommonConfig.qemuDeviceRegionOffset]
-        else { return }
+        guard let device = self.configStructureDevice(structure) else { return }
         let context = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
         for rule in RuleCatalog.configReadRules {
             if let message = rule.check(read, device: context) { self.emit(rule.info, message, record: record, device: device) }
@@ -150,12 +154,9 @@ extension Analyzer {
         self.devices[device].noteConfigRead(read)
     }
 
-    /// A write to a device configuration structure at `structure`, its device found as for
-    /// ``configSpaceRead(_:structure:record:)``.
+    /// A write to a device configuration structure at `structure`.
     mutating func configSpaceWrite(_ write: ConfigSpaceWrite, structure: UInt64, record: TraceRecord) {
-        guard structure >= CommonConfig.qemuDeviceRegionOffset,
-            let device = self.commonConfigDevices[structure - CommonConfig.qemuDeviceRegionOffset]
-        else { return }
+        guard let device = self.configStructureDevice(structure) else { return }
         let context = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
         for rule in RuleCatalog.configWriteRules {
             if let message = rule.check(write, device: context) { self.emit(rule.info, message, record: record, device: device) }
