@@ -15,6 +15,7 @@ public enum QueueDiscovery {
                 features: device.features, deviceType: device.deviceType, queueIndices: device.queues.map(\.index),
                 fallback: flags.ringFlags)
             negotiated.blockCapacity = device.blockCapacity
+            negotiated.netMTU = device.netMTU
             found.targets += device.queues.map {
                 QueueTarget(
                     addresses: $0.addresses, device: device.label, queue: $0.index, options: negotiated, qemuInUse: $0.inUse,

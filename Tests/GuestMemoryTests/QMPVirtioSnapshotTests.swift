@@ -56,6 +56,27 @@ struct QMPVirtioSnapshotTests {
         #expect(try QMPVirtioSnapshot.read(path: file.path).first?.features == [.version1, FeatureBits(bit: 9), ringReset])
     }
 
+    @Test("a transcript's qom-get of host_mtu is the network device's mtu: another property, 0, past 16 bits or another device's type say none")
+    func hostMTU() throws {
+        func mtu(_ property: String, _ value: String, device: String = "virtio-net") throws -> UInt16? {
+            let status = Self.status.replacingOccurrences(of: "virtio-net", with: device)
+            let text = [
+                #"{"execute": "x-query-virtio-status", "arguments": {"path": "/n"}}"#, status,
+                #"{"execute": "qom-get", "arguments": {"path": "/n", "property": "\#(property)"}}"#, #"{"return": \#(value)}"#,
+            ].joined(separator: "\n")
+            let file = TemporaryFile(text: text, name: "qmp.jsonl")
+            defer { file.remove() }
+            return try QMPVirtioSnapshot.read(path: file.path).first?.netMTU
+        }
+        #expect(try mtu("host_mtu", "1400") == 1400)
+        #expect(try mtu("host_mtu", "65535") == 65535)
+        #expect(try mtu("addr", "1400") == nil)
+        #expect(try mtu("host_mtu", "0") == nil)
+        #expect(try mtu("host_mtu", "65536") == nil)
+        #expect(try mtu("host_mtu", "-1") == nil)
+        #expect(try mtu("host_mtu", "1400", device: "virtio-blk") == nil)
+    }
+
     @Test("one reply per file in a directory, matched by device name; unset queues are left out")
     func directoryOfReplies() throws {
         let first = TemporaryFile(text: Self.status, name: "a-status.json")

@@ -95,6 +95,37 @@ struct InspectCLITests {
         #expect(Inspect.execute(dump: file.path, base: fixture.base, qmp: "/nonexistent.json", queues: [], format: .text, failOn: .error).code == 66)
     }
 
+    @Test("--qmp: a network device's mtu from the transcript's qom-get of host_mtu (as `record` asks it) enables NET-TX-MTU")
+    func qmpHostMTU() throws {
+        let (fixture, file) = try Self.image("NET-TX-MTU", "violates.handwritten.json")
+        defer { file.remove() }
+        let q = fixture.queue
+        let path = "/machine/peripheral/net0/virtio-backend"
+        func transcript(mtu: Int?) -> String {
+            var lines = [
+                #"{"execute": "x-query-virtio-status", "arguments": {"path": "\#(path)"}}"#,
+                #"{"return": {"name": "virtio-net", "num-vqs": 2, "guest-features": {"transports": ["VIRTIO_F_VERSION_1: Device compliant for v1 spec (legacy)"], "dev-features": ["VIRTIO_NET_F_MTU: Device MTU supported"]}}}"#,
+                #"{"execute": "x-query-virtio-queue-status", "arguments": {"path": "\#(path)", "queue": 1}}"#,
+                #"{"return": {"name": "virtio-net", "queue-index": 1, "vring-num": \#(q.size), "vring-desc": \#(q.descriptorArea), "vring-avail": \#(q.driverArea), "vring-used": \#(q.deviceArea), "used-idx": 0, "inuse": 0}}"#,
+            ]
+            if let mtu {
+                lines += [#"{"execute": "qom-get", "arguments": {"path": "\#(path)", "property": "host_mtu"}}"#, #"{"return": \#(mtu)}"#]
+            }
+            return lines.joined(separator: "\n")
+        }
+        func rules(mtu: Int?) throws -> [String] {
+            let qmp = TemporaryFile(text: transcript(mtu: mtu), name: "qmp.jsonl")
+            defer { qmp.remove() }
+            let result = Inspect.execute(dump: file.path, base: fixture.base, qmp: qmp.path, queues: [], format: .json, failOn: .error)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any])
+            return try #require(object["findings"] as? [[String: Any]]).compactMap { $0["rule"] as? String }
+        }
+        // The fixture's second frame is 1415 bytes: one over an mtu of 1400 with its Ethernet header.
+        #expect(try rules(mtu: 1400) == ["NET-TX-MTU"])
+        #expect(try rules(mtu: 1401) == [])
+        #expect(try rules(mtu: nil) == [])
+    }
+
     @Test("--trace: the rings the driver programmed through virtio-mmio, found in the dump")
     func trace() throws {
         // The queue MMIO-QUEUE-LOCKED's clean trace sets up: 128 entries at 0x1000/0x2000/0x3000.

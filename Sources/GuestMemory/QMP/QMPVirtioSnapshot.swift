@@ -57,6 +57,9 @@ public struct QMPVirtioDevice: Sendable, Equatable {
     /// A block device's capacity in 512-byte sectors: the `virtual-size` of the image
     /// `query-block` shows inserted at the device, when the transcript has that reply.
     public var blockCapacity: UInt64?
+    /// A network device's `mtu` (§5.1.4): QEMU's `host_mtu` property as a `qom-get` of the
+    /// device's path answered it (the recorder asks), when set (not 0) and within 16 bits.
+    public var netMTU: UInt16?
 
     /// VIRTIO_F_EVENT_IDX (§6), when the features are known.
     public var eventIndex: Bool? { self.features.map { $0.contains(.eventIndex) } }
@@ -119,7 +122,12 @@ public enum QMPVirtioSnapshot {
             sorted.queues.sort { $0.index < $1.index }
             // query-block names the device by the QOM path of its virtio backend or of the
             // transport device that holds it.
-            if let path = device.path { sorted.blockCapacity = Self.blockCapacity(of: path, imageSizes: builder.imageSizes) }
+            if let path = device.path {
+                sorted.blockCapacity = Self.blockCapacity(of: path, imageSizes: builder.imageSizes)
+                if device.deviceType == .network, let mtu = builder.hostMTUs[path], mtu > 0, mtu <= UInt64(UInt16.max) {
+                    sorted.netMTU = UInt16(mtu)
+                }
+            }
             return sorted
         }
     }
@@ -154,23 +162,32 @@ public enum QMPVirtioSnapshot {
         var lastByName: [String: Int] = [:]
         /// Devices of each name without a path yet.
         var pathlessByName: [String: Int] = [:]
-        /// The `path` argument of the last command, which the next reply answers.
+        /// The `path` argument of the last command, which the next reply answers, and its
+        /// `property` for a `qom-get`.
         var pendingPath: String?
+        var pendingProperty: String?
         var lastStatusName: String?
         var totalQueues = 0
         /// `query-block`'s image sizes in bytes, by the `qdev` path of the device they are
         /// inserted in.
         var imageSizes: [String: UInt64] = [:]
+        /// `qom-get` replies for `host_mtu`, by the path asked; at most one per device.
+        var hostMTUs: [String: UInt64] = [:]
 
         /// False when a limit is passed.
         mutating func add(_ message: QMPMessage) -> Bool {
-            if message.execute != nil {
+            if let command = message.execute {
                 self.pendingPath = message.arguments?.path
+                self.pendingProperty = command == "qom-get" ? message.arguments?.property : nil
                 return true
             }
             guard let reply = message.reply else { return true }
-            defer { self.pendingPath = nil }
+            defer { (self.pendingPath, self.pendingProperty) = (nil, nil) }
             switch reply {
+            case .number(let value):
+                guard self.pendingProperty == "host_mtu", let path = self.pendingPath else { return true }
+                guard self.hostMTUs[path] != nil || self.hostMTUs.count < QMPVirtioSnapshot.maximumDevices else { return false }
+                self.hostMTUs[path] = value
             case .blocks(let list):
                 self.imageSizes.merge(QMPVirtioSnapshot.imageSizes(Array(list.prefix(QMPVirtioSnapshot.maximumDevices)))) { $1 }
             case .devices(let list):
@@ -232,6 +249,7 @@ public enum QMPVirtioSnapshot {
 private struct QMPMessage: Decodable {
     struct Arguments: Decodable {
         var path: String?
+        var property: String?
     }
 
     struct DeviceEntry: Decodable {
@@ -240,6 +258,8 @@ private struct QMPMessage: Decodable {
     }
 
     enum Reply {
+        /// A number (`qom-get` of an integer property).
+        case number(UInt64)
         case blocks([QMPVirtioSnapshot.BlockEntry])
         case devices([DeviceEntry])
         case status(QMPVirtioStatusReply)
@@ -260,7 +280,9 @@ private struct QMPMessage: Decodable {
         self.execute = try container.decodeIfPresent(String.self, forKey: .execute)
         self.arguments = try? container.decodeIfPresent(Arguments.self, forKey: .arguments)
         // A reply vqscope does not read (another command's) is skipped, not an error.
-        if let list = try? container.decode([DeviceEntry].self, forKey: .reply) {
+        if let number = try? container.decode(UInt64.self, forKey: .reply) {
+            self.reply = .number(number)
+        } else if let list = try? container.decode([DeviceEntry].self, forKey: .reply) {
             self.reply = .devices(list)
         } else if self.execute == nil, let list = try? container.decode([QMPVirtioSnapshot.BlockEntry].self, forKey: .reply),
             list.contains(where: { $0.qdev != nil })
