@@ -136,6 +136,23 @@ extension Analyzer {
         }
     }
 
+    /// An access to a virtio-mmio register block at absolute `address` (`read`: the value a
+    /// read returned; nil for a write), for MMIO-PROBE-ORDER. Blocks past the device limit
+    /// are counted, not followed.
+    mutating func mmioBlockAccess(address: UInt64, read value: UInt64?, record: TraceRecord) {
+        // No underflow: the offset is the remainder.
+        let offset = MMIORegister.offset(ofTraced: address)
+        let block = address - offset
+        guard self.mmioProbes[block] != nil || self.mmioProbes.count < self.options.maximumDevices else {
+            return self.ignoreEvent()
+        }
+        if let message = MMIOProbeOrder.access(offset: offset, read: value, probe: &self.mmioProbes[block, default: MMIOProbeOrder.Probe()]) {
+            self.emit(
+                MMIOProbeOrder.info, message + " (register block at 0x\(String(block, radix: 16)))", line: record.line,
+                time: record.timestamp)
+        }
+    }
+
     /// The device whose configuration structure is at `structure` (the region's address): the
     /// one whose common configuration is ``CommonConfig/qemuDeviceRegionOffset`` below it in
     /// the BAR, as QEMU lays the structures out.

@@ -60,6 +60,9 @@ public struct Analyzer {
     /// before a write (RESET-WAIT-ZERO, PCI-MSIX-RANGE, INIT-REREAD-FEATURES_OK on virtio-pci)
     /// judge its absence.
     var sawRegionReads = false
+    /// Each virtio-mmio register block's probe by its address (MMIO-PROBE-ORDER), for at most
+    /// ``AnalysisOptions/maximumDevices`` blocks.
+    var mmioProbes: [UInt64: MMIOProbeOrder.Probe] = [:]
 
     /// virtio-mmio writes not yet tied to a device. QEMU's trace does not say which device a
     /// write went to; the `virtio_set_status` that follows a Status write names it, and the
@@ -313,6 +316,7 @@ public struct Analyzer {
         case .memoryRegionWrite(let region, let address, let value, let size):
             if region == MMIORegister.qemuRegionName {
                 self.lookBehind.mmioWriteSize = UInt8(truncatingIfNeeded: min(size, 8))
+                self.mmioBlockAccess(address: address, read: nil, record: record)
                 return
             }
             // QEMU traces the absolute address: the structure's offset is its low bits, the rest
@@ -342,6 +346,7 @@ public struct Analyzer {
             self.sawRegionReads = true
             if region == MMIORegister.qemuRegionName {
                 self.mmioRegisterRead(offset: MMIORegister.offset(ofTraced: address), value: value, record: record)
+                self.mmioBlockAccess(address: address, read: value, record: record)
                 return
             }
             let offset = CommonConfig.offset(ofTraced: address)

@@ -172,6 +172,7 @@ public enum RuleCatalog {
         DeviceResetPresentsZero.info,
         MMIOMagicVersion.info,
         MMIOInterruptStatusBits.info,
+        MMIOProbeOrder.info,
         FeatureVersion1Offer.info,
     ]
 
