@@ -365,7 +365,15 @@ public struct Analyzer {
             case let field? where field == .configMSIXVector || field == .queueMSIXVector:
                 self.devices[device].readVector(field)
             case .deviceStatus?:
-                self.devices[device].readStatus(DeviceStatus(rawValue: UInt8(truncatingIfNeeded: value)), at: TracePlace(record))
+                let status = DeviceStatus(rawValue: UInt8(truncatingIfNeeded: value))
+                let context = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
+                if let message = FeaturesOKReject.check(statusRead: status, device: context) {
+                    self.emit(FeaturesOKReject.info, message, record: record, device: device)
+                }
+                if let message = RenegotiateStable.check(statusRead: status, device: context) {
+                    self.emit(RenegotiateStable.info, message, record: record, device: device)
+                }
+                self.devices[device].readStatus(status, at: TracePlace(record))
             case .queueEnable?:
                 let context = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
                 if let message = DeviceResetPresentsZero.check(queueEnable: value, device: context) {

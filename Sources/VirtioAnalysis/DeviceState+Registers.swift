@@ -132,6 +132,12 @@ extension DeviceState {
     /// re-read after FEATURES_OK shows whether the device took the features.
     mutating func readStatus(_ value: DeviceStatus, at place: TracePlace) {
         if self.featuresOKUnread != nil, !value.contains(.featuresOK) { self.featuresRefused = place }
+        // The set FEATURES_OK was written with, remembered where it was written.
+        if let setAt = self.featuresOKUnread, value.contains(.featuresOK), let features = self.featureWordsAtFeaturesOK?.features,
+            self.featureSetsTaken.count < Self.maximumAcceptedSets, !self.featureSetsTaken.contains(where: { $0.features == features })
+        {
+            self.featureSetsTaken.append(AcceptedFeatures(features: features, place: setAt))
+        }
         self.featuresOKUnread = nil
         if value.rawValue == 0 { self.resetUnconfirmed = nil }
     }

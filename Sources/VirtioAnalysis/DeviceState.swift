@@ -197,6 +197,10 @@ public struct DeviceState: Sendable {
     /// write that set FEATURES_OK, or a legacy device's DRIVER_OK): at most
     /// ``maximumAcceptedSets``, the first ones.
     public internal(set) var acceptedFeatureSets: [AcceptedFeatures] = []
+    /// Each different set of features the device took (virtio-pci: the read-back after
+    /// FEATURES_OK had the bit), where its driver set FEATURES_OK: kept across resets, at most
+    /// ``maximumAcceptedSets`` (FEAT-RENEGOTIATE-STABLE).
+    var featureSetsTaken: [AcceptedFeatures] = []
     /// The virtio-mmio configuration reads in runs, and those a ConfigGeneration read did not
     /// bracket (CFG-GENERATION-LOOP).
     var configReads = ConfigReadRuns()
@@ -237,6 +241,7 @@ public struct DeviceState: Sendable {
             resetUnconfirmed: device.pointee.resetUnconfirmed,
             resetThroughCommonConfig: device.pointee.resetThroughCommonConfig,
             queueStopUnread: device.pointee.queueStopUnread, featuresRefused: device.pointee.featuresRefused,
+            featureSetsTaken: device.pointee.featureSetsTaken,
             type: device.pointee.type, msixVectorsUnverified: device.pointee.msixVectorsUnverified,
             offeredFeatureWords: device.pointee.offeredFeatureWords,
             firstMTU: device.pointee.firstMTU, inputSelection: device.pointee.inputSelection,
@@ -353,6 +358,8 @@ public struct DeviceContext: Sendable {
     var queueStopUnread: MMIOQueueStop.Pending?
     /// Where a `device_status` read showed the device refused FEATURES_OK.
     public var featuresRefused: TracePlace?
+    /// The sets of features the device took, across resets (FEAT-RENEGOTIATE-STABLE).
+    public var featureSetsTaken: [DeviceState.AcceptedFeatures]
     /// The device's type, when known.
     public var type: DeviceType?
     /// The virtio-pci MSI-X vector mappings not read back yet.

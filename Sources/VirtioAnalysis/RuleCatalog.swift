@@ -173,6 +173,8 @@ public enum RuleCatalog {
         MMIOMagicVersion.info,
         MMIOInterruptStatusBits.info,
         MMIOProbeOrder.info,
+        FeaturesOKReject.info,
+        RenegotiateStable.info,
         FeatureVersion1Offer.info,
     ]
 
