@@ -153,6 +153,15 @@ extension Analyzer {
         }
     }
 
+    /// A Status write to the register block at `block` named `device`: the DeviceID its
+    /// driver's probe read there says what the device is.
+    mutating func identifyMMIODevice(_ device: Int, block: UInt64) {
+        guard let id = self.mmioProbes[block]?.deviceID, id != 0, id <= UInt64(UInt32.max),
+            let type = DeviceType(rawValue: UInt32(id))
+        else { return }
+        self.devices[device].decideType(type, by: .mmioDeviceID(block: block))
+    }
+
     /// The device whose configuration structure is at `structure` (the region's address): the
     /// one whose common configuration is ``CommonConfig/qemuDeviceRegionOffset`` below it in
     /// the BAR, as QEMU lays the structures out.

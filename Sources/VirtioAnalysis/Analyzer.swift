@@ -98,6 +98,9 @@ public struct Analyzer {
         /// The size of a write to the `virtio-mmio` region (`memory_region_ops_write`): the
         /// `virtio_mmio_write_offset` next is that write; 0 for none.
         var mmioWriteSize: UInt8 = 0
+        /// The register block that write was to, and, for a Status write, the block it named.
+        var mmioWriteBlock: UInt64?
+        var statusWriteBlock: UInt64?
     }
 
     /// Plain values only, so that passing it on costs no reference counting per event.
@@ -178,7 +181,11 @@ public struct Analyzer {
         switch record.event {
         case .setStatus(let vdev, let value):
             guard let device = self.device(vdev) else { return }
-            if previous.statusWrite { self.attributePendingWrites(to: device) }
+            if previous.statusWrite {
+                // Typed first, so that the held writes are judged knowing what the device is.
+                if let block = previous.statusWriteBlock { self.identifyMMIODevice(device, block: block) }
+                self.attributePendingWrites(to: device)
+            }
             let before = self.devices[device].status
             if previous.commonConfigStatus {
                 self.devices[device].setTransport(.pci)
@@ -255,6 +262,7 @@ public struct Analyzer {
                     value: value, size: previous.mmioWriteSize == 0 ? nil : UInt64(previous.mmioWriteSize),
                     line: record.line, timestamp: record.timestamp))
             self.lookBehind.statusWrite = offset == MMIORegister.status.rawValue
+            if self.lookBehind.statusWrite { self.lookBehind.statusWriteBlock = previous.mmioWriteBlock }
             self.lookBehind.notifyWrite = offset == MMIORegister.queueNotify.rawValue
             if self.lookBehind.notifyWrite {
                 self.unmatchedNotify = UnmatchedNotify(value: value, place: TracePlace(record), thread: record.thread)
@@ -316,6 +324,8 @@ public struct Analyzer {
         case .memoryRegionWrite(let region, let address, let value, let size):
             if region == MMIORegister.qemuRegionName {
                 self.lookBehind.mmioWriteSize = UInt8(truncatingIfNeeded: min(size, 8))
+                // No underflow: the offset is the remainder.
+                self.lookBehind.mmioWriteBlock = address - MMIORegister.offset(ofTraced: address)
                 self.mmioBlockAccess(address: address, read: nil, record: record)
                 return
             }

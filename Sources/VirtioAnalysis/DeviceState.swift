@@ -16,13 +16,16 @@ public enum TypeSource: Sendable, Equatable, CustomStringConvertible {
     case traceEvent(String)
     /// QEMU named the PCI function or memory region (`virtio-net-pci`, `virtio-pci-common-virtio-net`).
     case qemuName(String)
+    /// The device's virtio-mmio DeviceID register, read by its driver's probe of the register
+    /// block at this address (`memory_region_ops_read`), which its status writes then name.
+    case mmioDeviceID(block: UInt64)
     /// Inferred from the queues' shapes at the end of the trace.
     case queueShape(String)
 
     var strength: Int {
         switch self {
         case .user: return 4
-        case .traceEvent: return 3
+        case .traceEvent, .mmioDeviceID: return 3
         case .qemuName: return 2
         case .queueShape: return 1
         }
@@ -33,6 +36,7 @@ public enum TypeSource: Sendable, Equatable, CustomStringConvertible {
         case .user: return "given with --device"
         case .traceEvent(let name): return "trace event \(name) names this device"
         case .qemuName(let name): return "QEMU names it \(name)"
+        case .mmioDeviceID(let block): return "its DeviceID, read from the virtio-mmio register block at 0x\(String(block, radix: 16))"
         case .queueShape(let why): return "queue shapes: \(why)"
         }
     }

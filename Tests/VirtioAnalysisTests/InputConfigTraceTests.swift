@@ -9,10 +9,20 @@ import VirtioTestSupport
 struct InputConfigTraceTests {
     static let vdev: UInt64 = 0x55d0_c000_7000
 
-    /// A virtio-mmio input device set up to FEATURES_OK, then `config`, then DRIVER_OK.
-    static func trace(_ config: [String]) -> String {
+    /// A virtio-mmio input device set up to FEATURES_OK, then `config`, then DRIVER_OK. With
+    /// `probed`, the trace has `memory_region_ops_*` too: the driver's probe of the register
+    /// block at 0xa000000 (DeviceID 18, input), and each Status write's address.
+    static func trace(_ config: [String], probed: Bool = false) -> String {
         var events: [String] = []
+        if probed {
+            events += [(0x0, 0x7472_6976), (0x4, 2), (0x8, 18)].map {
+                "memory_region_ops_read cpu 0 mr 0x5 addr 0x\(String(0xa00_0000 + $0.0, radix: 16)) value 0x\(String($0.1, radix: 16)) size 4 name 'virtio-mmio'"
+            }
+        }
         for status in [0, 1, 3] {
+            if probed {
+                events.append("memory_region_ops_write cpu 0 mr 0x5 addr 0xa000070 value 0x\(String(status, radix: 16)) size 4 name 'virtio-mmio'")
+            }
             events += ["virtio_mmio_write_offset virtio_mmio_write offset 0x70 value 0x\(String(status, radix: 16))",
                        "virtio_set_status vdev 0x\(String(Self.vdev, radix: 16)) val \(status)"]
         }
@@ -61,9 +71,16 @@ struct InputConfigTraceTests {
         #expect(try Self.findings(Self.write(0, 0x0111, size: 1) + [Self.read(2)]) == ["INPUT-CFG-WRITES:16"])
     }
 
-    @Test("virtio-mmio without --device: the trace does not say the device is an input device while it is set up, so nothing is judged")
-    func mmioTypeUnknown() throws {
-        #expect(try Self.findings(Self.write(2, 0x05) + Self.write(0, 0x01) + [Self.read(2)], input: false) == [])
+    @Test("virtio-mmio without --device: nothing is judged unless the trace has the driver's probe of the register block, whose DeviceID (18) the status writes' addresses tie to the device")
+    func mmioTypeFromProbe() throws {
+        let config = Self.write(2, 0x05) + Self.write(0, 0x01) + [Self.read(2)]
+        #expect(try Self.findings(config, input: false) == [])
+        let report = try analyze(text: Self.trace(config, probed: true))
+        // Lines 1-3 the probe, 4-12 the three status writes with their addresses, 13-19 to FEATURES_OK's
+        // read-back; then size written (line 20) and read after select alone (line 22).
+        #expect(report.findings.filter { $0.rule.id.hasPrefix("INPUT-") }.map { $0.location.line ?? 0 } == [20, 22])
+        #expect(report.devices.first?.type == .input)
+        #expect(report.devices.first?.typeDecidedBy == "its DeviceID, read from the virtio-mmio register block at 0xa000000")
     }
 
     @Test("the selections the spec defines no data for: UNSET, values it does not list, a non-zero subsel for the four whose subsel is zero; EV_BITS and ABS_INFO are the device's")

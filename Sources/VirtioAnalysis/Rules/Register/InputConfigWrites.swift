@@ -4,8 +4,8 @@ import VirtioModel
 /// (in either order) before it reads `size` or the data, and writes no other configuration
 /// byte. Judged on virtio-pci where the trace has `memory_region_ops_write` and
 /// `memory_region_ops_read`, and on virtio-mmio from its register writes and reads at 0x100
-/// and above, where `--device` says the device is an input device (the trace names an MMIO
-/// device's type only once it has been used).
+/// and above, once the device is known to be an input device: its DeviceID read by the
+/// driver's probe (with `memory_region_ops_*` in the trace), or `--device`.
 ///
 /// Spec: virtio v1.2 §5.8.5.1 (1.1: §5.8.5.1) "A driver MUST set both select and subsel when
 /// querying device configuration, in any order. A driver MUST NOT write to configuration
@@ -16,7 +16,7 @@ struct InputConfigWrites: ConfigWriteRule, ConfigReadRule {
         summary: "an input driver writes both select and subsel before it reads the data, and no other configuration byte",
         party: .driver,
         evidence: "input device configuration writes and reads (memory_region_ops_write/read on virtio-pci; on virtio-mmio, "
-            + "register writes and reads at 0x100 and above of a device given as input with --device)")
+            + "register writes and reads at 0x100 and above of a device known to be an input device: its probed DeviceID, or --device)")
 
     static func check(_ write: ConfigSpaceWrite, device: DeviceContext) -> String? {
         guard device.type == .input, write.bytes.upperBound >= InputConfigSelect.sizeOffset else { return nil }
