@@ -114,7 +114,7 @@ extension Analyzer {
     /// Runs the common configuration rules on `write`, against the device as it was before it;
     /// the IDs of the rules it broke.
     mutating func checkCommonConfig(_ write: CommonConfigWrite, device: Int, record: TraceRecord) -> [String] {
-        var context = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
+        var context = self.context(of: device)
         context.regionReadsTraced = self.sawRegionReads
         var broken: [String] = []
         for rule in RuleCatalog.commonConfigRules {
@@ -173,7 +173,7 @@ extension Analyzer {
     /// A read of a device configuration structure at `structure`.
     mutating func configSpaceRead(_ read: ConfigSpaceRead, structure: UInt64, record: TraceRecord) {
         guard let device = self.configStructureDevice(structure) else { return }
-        let context = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
+        let context = self.context(of: device)
         for rule in RuleCatalog.configReadRules {
             if let message = rule.check(read, device: context) { self.emit(rule.info, message, record: record, device: device) }
         }
@@ -183,7 +183,7 @@ extension Analyzer {
     /// A write to a device configuration structure at `structure`.
     mutating func configSpaceWrite(_ write: ConfigSpaceWrite, structure: UInt64, record: TraceRecord) {
         guard let device = self.configStructureDevice(structure) else { return }
-        let context = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
+        let context = self.context(of: device)
         for rule in RuleCatalog.configWriteRules {
             if let message = rule.check(write, device: context) { self.emit(rule.info, message, record: record, device: device) }
         }

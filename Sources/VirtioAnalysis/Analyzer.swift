@@ -376,7 +376,7 @@ public struct Analyzer {
                 self.devices[device].readVector(field)
             case .deviceStatus?:
                 let status = DeviceStatus(rawValue: UInt8(truncatingIfNeeded: value))
-                let context = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
+                let context = self.context(of: device)
                 if let message = FeaturesOKReject.check(statusRead: status, device: context) {
                     self.emit(FeaturesOKReject.info, message, record: record, device: device)
                 }
@@ -385,7 +385,7 @@ public struct Analyzer {
                 }
                 self.devices[device].readStatus(status, at: TracePlace(record))
             case .queueEnable?:
-                let context = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
+                let context = self.context(of: device)
                 if let message = DeviceResetPresentsZero.check(queueEnable: value, device: context) {
                     self.emit(DeviceResetPresentsZero.info, message, record: record, device: device)
                 }
@@ -487,6 +487,11 @@ public struct Analyzer {
     }
 
     /// An event past the model's limits: counted, and reported once at the end.
+    /// What the rules may know of device `device` (an index into `devices`), read in place.
+    func context(of device: Int) -> DeviceContext {
+        self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
+    }
+
     mutating func ignoreEvent() {
         self.ignoredEvents += 1
         if self.firstIgnoredLine == nil { self.firstIgnoredLine = self.currentLine }
@@ -533,7 +538,7 @@ public struct Analyzer {
     mutating func setStatus(
         _ device: Int, _ new: DeviceStatus, record: TraceRecord, byRegisterWrite: Bool, busMasterOffBy: String?
     ) {
-        let state = self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
+        let state = self.context(of: device)
         let old = state.status
         let origin: StatusOrigin
         if new.contains(.deviceNeedsReset), !old.contains(.deviceNeedsReset) {
