@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bash ./install-deps.sh
 for s in capture-linux-pci.sh "capture-linux-mmio.sh modern" "capture-linux-mmio.sh legacy" \
-         capture-seabios-blk.sh capture-uboot-arm64.sh; do
+         capture-seabios-blk.sh capture-ipxe-pci.sh capture-uboot-arm64.sh; do
   echo "=== $s"
   start=$(date +%s)
   bash ./$s

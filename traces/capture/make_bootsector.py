@@ -1,5 +1,9 @@
 #!/usr/bin/env python3
-"""make_bootsector.py OUT: write a 512-byte x86 real-mode boot sector.
+"""make_bootsector.py OUT [--nbp]: write a 512-byte x86 real-mode boot sector.
+
+With --nbp it is a PXE network boot program instead (iPXE loads it at 0000:7C00 over TFTP
+and jumps there, as SeaBIOS does a boot sector): no disk access, only the message and the
+exit.
 
 The code (hand-assembled below) uses BIOS int 13h on the boot drive
 (DL as passed by SeaBIOS) to read 16 sectors (LBA 1..16, CHS 0/0/2) to
@@ -10,9 +14,10 @@ So SeaBIOS drives the virtio-blk device for both reads and a write.
 import sys
 
 MSG = b"vqscope: boot sector ran, int13 read/write done\r\n\0"
+NBP_MSG = b"vqscope: network boot program ran\r\n\0"
 
 
-def build():
+def build(nbp=False):
     code = bytearray()
     code += bytes([0x31, 0xC0])             # xor ax,ax
     code += bytes([0x8E, 0xD8])             # mov ds,ax
@@ -30,9 +35,10 @@ def build():
         c += bytes([0xCD, 0x13])              # int 13h
         return c
 
-    code += int13(0x02, 16, 2)   # read 16 sectors starting at LBA 1
-    code += int13(0x03, 1, 4)    # write 1 sector at LBA 3
-    code += int13(0x02, 1, 4)    # read it back
+    if not nbp:
+        code += int13(0x02, 16, 2)   # read 16 sectors starting at LBA 1
+        code += int13(0x03, 1, 4)    # write 1 sector at LBA 3
+        code += int13(0x02, 1, 4)    # read it back
     mov_si_at = len(code)
     code += bytes([0xBE, 0x00, 0x00])       # mov si,msg (patched)
     loop = len(code)
@@ -50,11 +56,11 @@ def build():
     msg_addr = 0x7C00 + len(code)
     code[mov_si_at + 1] = msg_addr & 0xFF
     code[mov_si_at + 2] = msg_addr >> 8
-    code += MSG
+    code += NBP_MSG if nbp else MSG
     assert len(code) <= 510, len(code)
     return bytes(code) + bytes(510 - len(code)) + b"\x55\xAA"
 
 
 if __name__ == "__main__":
     with open(sys.argv[1], "wb") as f:
-        f.write(build())
+        f.write(build(nbp="--nbp" in sys.argv[2:]))
