@@ -157,19 +157,6 @@ public struct DescriptorChain: Sendable {
         return out
     }
 
-    /// The guest-physical span from the lowest device-writable buffer to the end of the
-    /// highest; nil when the chain has none, or one runs past the end of the address space.
-    public var writableSpan: Range<UInt64>? {
-        var span: Range<UInt64>?
-        for element in self.elements where element.descriptor.flags.contains(.write) && element.descriptor.length > 0 {
-            let start = element.descriptor.address
-            let (end, overflow) = start.addingReportingOverflow(UInt64(element.descriptor.length))
-            guard !overflow else { return nil }
-            span = span.map { min($0.lowerBound, start)..<max($0.upperBound, end) } ?? start..<end
-        }
-        return span
-    }
-
     /// Appends a data descriptor, with a defect when its buffer is not wholly in the dump.
     mutating func appendBuffer(_ element: Element, memory: GuestMemoryMap) {
         self.append(element)

@@ -31,12 +31,53 @@ extension WatchedQueue {
     /// rings read again), counted as missed, when its memory may have been offered to the
     /// device again meanwhile: it is in one of `offers` or of `since.newer`, the device used a
     /// chain not read, or `since` is not known.
+    ///
+    /// A copy whose only bytes in such a chain are its virtio-net header is kept unmarked, with
+    /// `headerShared`: iPXE gives all its receive buffers one header buffer, so every frame's
+    /// header is in the other offers while the frame itself is not. Its frame bytes are the
+    /// device's for this frame; its header may be a later frame's. With MRG_RXBUF, whose header
+    /// says how many buffers the frame takes, such a copy is marked as any other.
     mutating func recordReceived(_ data: [UInt8], of chain: DescriptorChain, since: RingsSince?, in line: inout RecordLine) {
         line.field("data", hex: data)
-        if let span = chain.writableSpan, let since, !since.usedUnread, !self.offered(span, newer: since.newer) { return }
+        if let since, !since.usedUnread {
+            switch self.offeredAgain(chain, copied: data.count, newer: since.newer) {
+            case .none:
+                return
+            case .header where !self.features.contains(.netMergeableRxBuffers):
+                line.field("headerShared", true)
+                return
+            case .header, .frame:
+                break
+            }
+        }
         self.missed += 1
         line.field("refilled", true)
         line.field("copied", RingRecordWriter.now())
+    }
+
+    /// Which of the copied bytes are in a buffer the device may write again.
+    enum OfferedAgain { case none, header, frame }
+
+    /// Whether the first `count` bytes of `chain`'s device-writable buffers (those copied) are
+    /// in a device-writable buffer of one of `offers` or `newer`: none of them, only virtio-net
+    /// header bytes, or frame bytes too (or a buffer past the end of the address space).
+    private func offeredAgain(_ chain: DescriptorChain, copied count: Int, newer: [DescriptorChain]) -> OfferedAgain {
+        let header = NetHeader.size(features: self.features)
+        var position = 0
+        var found = OfferedAgain.none
+        for element in chain.elements where element.descriptor.flags.contains(.write) && element.descriptor.length > 0 {
+            guard position < count else { break }
+            let length = min(Int(element.descriptor.length), count - position)
+            let start = element.descriptor.address
+            let (end, overflow) = start.addingReportingOverflow(UInt64(length))
+            guard !overflow else { return .frame }
+            if self.offered(start..<end, newer: newer) {
+                guard position + length <= header else { return .frame }
+                found = .header
+            }
+            position += length
+        }
+        return found
     }
 
     /// Whether a device-writable buffer of one of `offers` or `newer` overlaps `span`.

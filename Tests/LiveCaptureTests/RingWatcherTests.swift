@@ -507,6 +507,37 @@ struct RingWatcherTests {
         #expect(try ram.lines("missed").first?["used"] as? Int == 1)
     }
 
+    @Test("a receive buffer sharing its header buffer with the other offers (iPXE): the copy is kept with headerShared, not missed; its frame bytes in another offer, or with MRG_RXBUF, it is marked refilled")
+    func sharedReceiveHeader() throws {
+        func record(features: FeatureBits, secondData: UInt64) throws -> [String: Any] {
+            let ram = try GuestRAM()
+            // Heads 0 and 2: a 12-byte header at 0x8000 for both, then 1518 bytes of frame each.
+            ram.splitDescriptor(0, address: 0x8000, length: 12, flags: 3, next: 1)
+            ram.splitDescriptor(1, address: 0x9000, length: 1518, flags: 2)
+            ram.splitDescriptor(2, address: 0x8000, length: 12, flags: 3, next: 3)
+            ram.splitDescriptor(3, address: secondData, length: 1518, flags: 2)
+            var queue = WatchedQueue(
+                device: "virtio-net@/t", type: .network, index: 0, addresses: Self.split, features: features, netControlQueue: nil)
+            ram.splitAvail(0, head: 0)
+            ram.splitAvail(1, head: 2)
+            queue.scan(memory: ram.memory, writer: ram.writer)
+            for (offset, byte) in [UInt8](repeating: 0xAB, count: 60).enumerated() { ram.put(byte, at: 0x9000 + offset) }
+            ram.splitUsed(0, id: 0, length: 72)
+            queue.scan(memory: ram.memory, writer: ram.writer)
+            #expect(queue.missed == (try ram.lines("used").first?["refilled"] == nil ? 0 : 1))
+            return try #require(try ram.lines("used").first)
+        }
+        let shared = try record(features: [.version1], secondData: 0xA000)
+        #expect(shared["headerShared"] as? Bool == true && shared["refilled"] == nil)
+        #expect((shared["data"] as? String)?.hasSuffix(String(repeating: "ab", count: 60)) == true)
+        // The frame's own buffer in the other offer too: marked.
+        let frame = try record(features: [.version1], secondData: 0x9000)
+        #expect(frame["refilled"] as? Bool == true && frame["headerShared"] == nil)
+        // With MRG_RXBUF the header says how many buffers the frame takes: marked.
+        let merged = try record(features: [.version1, .netMergeableRxBuffers], secondData: 0xA000)
+        #expect(merged["refilled"] as? Bool == true && merged["headerShared"] == nil)
+    }
+
     /// avail_event, after the used ring of 8 at 0x3000; used_event, after the available ring at 0x2000.
     static let availEvent = 0x3000 + 4 + 8 * 8
     static let usedEvent = 0x2000 + 4 + 2 * 8
