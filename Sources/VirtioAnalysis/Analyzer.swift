@@ -95,10 +95,10 @@ public struct Analyzer {
         /// A virtio-pci `queue_enable` write other than 1, already reported: QEMU's
         /// "wrong value for queue_enable" next is the same fault.
         var queueEnableValueReported = false
-        /// The size of a write to the `virtio-mmio` region (`memory_region_ops_write`): the
-        /// `virtio_mmio_write_offset` next is that write; 0 for none.
-        var mmioWriteSize: UInt8 = 0
-        /// The register block that write was to, and, for a Status write, the block it named.
+        /// A write to the `virtio-mmio` region (`memory_region_ops_write`), whose
+        /// `virtio_mmio_write_offset` comes next: its size and the register block it was to;
+        /// for a Status write, the block it named.
+        var mmioWriteSize: UInt8?
         var mmioWriteBlock: UInt64?
         var statusWriteBlock: UInt64?
     }
@@ -259,7 +259,7 @@ public struct Analyzer {
             self.holdRegisterWrite(
                 RegisterWrite(
                     register: offset < MMIORegister.configOffset ? MMIORegister(rawValue: offset) : nil, offset: offset,
-                    value: value, size: previous.mmioWriteSize == 0 ? nil : UInt64(previous.mmioWriteSize),
+                    value: value, size: previous.mmioWriteSize.map(UInt64.init),
                     line: record.line, timestamp: record.timestamp))
             self.lookBehind.statusWrite = offset == MMIORegister.status.rawValue
             if self.lookBehind.statusWrite { self.lookBehind.statusWriteBlock = previous.mmioWriteBlock }
@@ -486,12 +486,12 @@ public struct Analyzer {
         return slot
     }
 
-    /// An event past the model's limits: counted, and reported once at the end.
     /// What the rules may know of device `device` (an index into `devices`), read in place.
     func context(of device: Int) -> DeviceContext {
         self.devices.withUnsafeBufferPointer { DeviceState.context(of: $0.baseAddress! + device) }
     }
 
+    /// An event past the model's limits: counted, and reported once at the end.
     mutating func ignoreEvent() {
         self.ignoredEvents += 1
         if self.firstIgnoredLine == nil { self.firstIgnoredLine = self.currentLine }
