@@ -140,9 +140,7 @@ extension Analyzer {
     /// read returned; nil for a write), for MMIO-PROBE-ORDER. Blocks past the device limit
     /// are counted, not followed.
     mutating func mmioBlockAccess(address: UInt64, read value: UInt64?, record: TraceRecord) {
-        // No underflow: the offset is the remainder.
-        let offset = MMIORegister.offset(ofTraced: address)
-        let block = address - offset
+        let (offset, block) = (MMIORegister.offset(ofTraced: address), MMIORegister.block(ofTraced: address))
         guard self.mmioProbes[block] != nil || self.mmioProbes.count < self.options.maximumDevices else {
             return self.ignoreEvent()
         }

@@ -324,8 +324,7 @@ public struct Analyzer {
         case .memoryRegionWrite(let region, let address, let value, let size):
             if region == MMIORegister.qemuRegionName {
                 self.lookBehind.mmioWriteSize = UInt8(truncatingIfNeeded: min(size, 8))
-                // No underflow: the offset is the remainder.
-                self.lookBehind.mmioWriteBlock = address - MMIORegister.offset(ofTraced: address)
+                self.lookBehind.mmioWriteBlock = MMIORegister.block(ofTraced: address)
                 self.mmioBlockAccess(address: address, read: nil, record: record)
                 return
             }

@@ -61,6 +61,10 @@ public enum MMIORegister: UInt64, Sendable, CaseIterable {
     /// The register offset of an access QEMU traced at `address` (absolute).
     public static func offset(ofTraced address: UInt64) -> UInt64 { address % Self.qemuRegionSize }
 
+    /// The register block an access QEMU traced at `address` (absolute) was to: its base
+    /// (no underflow: the offset is the remainder).
+    public static func block(ofTraced address: UInt64) -> UInt64 { address - Self.offset(ofTraced: address) }
+
     public enum Access: Sendable { case read, write, readWrite }
 
     /// The direction the driver may access the register in (Version 2 table; legacy notes in §4.2.4).
