@@ -159,7 +159,7 @@ public enum Recorder {
               "ramRegions": [\(regions.joined(separator: ", "))],
               "clock": "rings.jsonl times (t) are CLOCK_REALTIME nanoseconds, the clock of the trace's -msg timestamp=on lines",
               "processors": {"sampler": \(processors.sampler.map(String.init) ?? "null"), "qemu": \(processors.others.map { "[" + $0.members.map(String.init).joined(separator: ", ") + "]" } ?? "null")},
-              "samplerGaps": {"overMicroseconds": \(Int(RoundGaps.threshold * 1e6)), "count": \(rings.gaps.count), "longestMicroseconds": \(Int(rings.gaps.longest * 1e6)), "waitingMicroseconds": \(rings.gaps.waitingMicroseconds.map(String.init) ?? "null"), "stealMicroseconds": \(rings.gaps.stealMicroseconds.map(String.init) ?? "null")},
+              "samplerGaps": \(rings.gaps.manifestEntry),
               "pauses": \(pauses.map(\.manifestEntry) ?? "null"),
               "peakResidentKiB": \(ProcFile.peakResidentKiB().map(String.init) ?? "null"),
               "started": \(started),

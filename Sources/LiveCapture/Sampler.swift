@@ -157,8 +157,13 @@ struct Rings {
 struct RoundGaps: Equatable {
     /// Seconds.
     static let threshold = 0.000_1
+    /// The lengths the gaps are counted from in ``lengths``, in microseconds, ascending: the
+    /// first is ``threshold``; at 1 ms and over the ``StallGuard`` stops QEMU.
+    static let lengthBounds = [100, 200, 500, 1_000]
     var count = 0
     var longest = 0.0
+    /// How many gaps were at least each of ``lengthBounds`` long and shorter than the next.
+    var lengths = [Int](repeating: 0, count: RoundGaps.lengthBounds.count)
     /// Over the rounds, in microseconds: how long the sampler waited while another task had its
     /// processor, and how long the hypervisor ran something else there (``ProcessorTime``);
     /// nil until the sampler stops, or where the kernel does not say.
@@ -170,6 +175,17 @@ struct RoundGaps: Equatable {
         guard interval > Self.threshold else { return }
         self.count += 1
         self.longest = max(self.longest, interval)
+        let microseconds = interval * 1e6
+        if let bucket = Self.lengthBounds.lastIndex(where: { Double($0) <= microseconds }) { self.lengths[bucket] += 1 }
+    }
+
+    /// run.json's `samplerGaps`.
+    var manifestEntry: String {
+        let lengths = zip(Self.lengthBounds, self.lengths).map { "{\"fromMicroseconds\": \($0), \"count\": \($1)}" }
+        return "{\"overMicroseconds\": \(Int(Self.threshold * 1e6)), \"count\": \(self.count), \"longestMicroseconds\": \(Int(self.longest * 1e6)), "
+            + "\"lengths\": [\(lengths.joined(separator: ", "))], "
+            + "\"waitingMicroseconds\": \(self.waitingMicroseconds.map(String.init) ?? "null"), "
+            + "\"stealMicroseconds\": \(self.stealMicroseconds.map(String.init) ?? "null")}"
     }
 }
 

@@ -17,11 +17,12 @@ final class Heartbeat: Sendable {
 /// Stops QEMU (SIGSTOP) while the sampler's rounds stall, and lets it go on (SIGCONT) at the
 /// sampler's next round (docs/record.md, "Pauses").
 ///
-/// The sampler has a processor of its own, but the hypervisor or another task of the machine
-/// can still take it for 10–40 ms, while QEMU's vCPU runs on in the other: a disk request or a
-/// packet sent in that time is made available, used and its descriptors reused before the
-/// sampler looks, and is missed. Nothing inside the machine keeps the processor the sampler's
-/// (docs/record.md measured nice −20 and SCHED_FIFO), so this thread, on QEMU's processors,
+/// The sampler has a processor of its own, but the hypervisor can still take it for 10–40 ms
+/// (and, where the sampler is not real-time, another task of the machine for a few), while
+/// QEMU's vCPU runs on in the other: a disk request or a packet sent in that time is made
+/// available, used and its descriptors reused before the sampler looks, and is missed.
+/// Nothing inside the machine keeps the processor the sampler's, so this thread, on QEMU's
+/// processors and real-time where the kernel allows (``enterRealTime()``),
 /// looks every ``interval``, and after ``threshold`` without a round stops the guest instead:
 /// what the guest cannot do, the sampler cannot miss. A pause ends at the sampler's next round,
 /// or after ``longestPause`` (a sampler that does not come back does not freeze the guest;
@@ -42,6 +43,8 @@ final class StallGuard: @unchecked Sendable {
     struct Pauses: Equatable {
         /// How long the rounds stalled before a pause (``Timing/threshold``), in seconds.
         var after: Double
+        /// Whether the guard ran under SCHED_FIFO.
+        var realTime = false
         var count = 0
         /// Pauses ended by ``Timing/longestPause``, not by a round.
         var cutShort = 0
@@ -54,7 +57,7 @@ final class StallGuard: @unchecked Sendable {
 
         /// run.json's `pauses`, with the stall that starts one.
         var manifestEntry: String {
-            "{\"afterMicroseconds\": \(Int((self.after * 1e6).rounded())), \"count\": \(self.count), \"cutShort\": \(self.cutShort), "
+            "{\"afterMicroseconds\": \(Int((self.after * 1e6).rounded())), \"realTime\": \(self.realTime), \"count\": \(self.count), \"cutShort\": \(self.cutShort), "
                 + "\"totalMicroseconds\": \(Int(self.totalSeconds * 1e6)), \"longestMicroseconds\": \(Int(self.longestSeconds * 1e6)), "
                 + "\"longestStallMicroseconds\": \(Int(self.longestStallSeconds * 1e6))}"
         }
@@ -83,6 +86,7 @@ final class StallGuard: @unchecked Sendable {
     }
 
     private func loop() {
+        self.pauses.realTime = Self.enterRealTime()
         // Armed by the sampler's first round, whenever the guard starts (its warm-up, while
         // QEMU starts, is no stall), and after a pause cut short by its next.
         var seen = 0
@@ -122,6 +126,19 @@ final class StallGuard: @unchecked Sendable {
         self.pauses.longestSeconds = max(self.pauses.longestSeconds, length)
         if !resumed, self.running.load(ordering: .relaxed) { self.pauses.cutShort += 1 }
         return resumed || !self.running.load(ordering: .relaxed)
+    }
+
+    /// Puts the calling thread in SCHED_FIFO (sched(7)) at priority 1, the lowest; false where
+    /// the kernel refuses (a user without CAP_SYS_NICE and with RLIMIT_RTPRIO 0), the thread
+    /// then left as it was. An ordinary task on QEMU's processors (a build, a test run) would
+    /// otherwise delay the guard by as much as it delays the sampler, 8 ms and more, while the
+    /// guest runs on unwatched. The guard sleeps between its looks: it takes little of the
+    /// processor and is never throttled. (The sampler stays ordinary: docs/record.md, "Real-time
+    /// scheduling".)
+    private static func enterRealTime() -> Bool {
+        var parameters = sched_param()
+        parameters.sched_priority = 1
+        return pthread_setschedparam(pthread_self(), SCHED_FIFO, &parameters) == 0
     }
 
     private static func sleep(_ seconds: Double) {

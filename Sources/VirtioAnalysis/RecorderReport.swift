@@ -5,17 +5,32 @@ public struct RecorderReport: Sendable, Equatable {
     /// before, and the longest such gap: no queue was looked at meanwhile, so a chain made
     /// available and used within one is missed.
     public struct SamplerGaps: Sendable, Equatable, Decodable {
+        /// How many of the gaps were at least `fromMicroseconds` long, and shorter than the next
+        /// entry's.
+        public struct Length: Sendable, Equatable, Decodable {
+            public var fromMicroseconds: Int
+            public var count: Int
+
+            public init(fromMicroseconds: Int, count: Int) { (self.fromMicroseconds, self.count) = (fromMicroseconds, count) }
+        }
+
         public var overMicroseconds: Int
         public var count: Int
         public var longestMicroseconds: Int
+        /// Nil from a recorder before they were counted.
+        public var lengths: [Length]?
         /// Over the run: how long the sampler waited while another task of the machine had its
         /// processor, and how long the hypervisor ran something else on that processor (steal).
         /// Nil where the kernel does not say, and from a recorder before they were counted.
         public var waitingMicroseconds: Int?
         public var stealMicroseconds: Int?
 
-        public init(overMicroseconds: Int, count: Int, longestMicroseconds: Int, waitingMicroseconds: Int? = nil, stealMicroseconds: Int? = nil) {
+        public init(
+            overMicroseconds: Int, count: Int, longestMicroseconds: Int, lengths: [Length]? = nil, waitingMicroseconds: Int? = nil,
+            stealMicroseconds: Int? = nil
+        ) {
             (self.overMicroseconds, self.count, self.longestMicroseconds) = (overMicroseconds, count, longestMicroseconds)
+            self.lengths = lengths
             (self.waitingMicroseconds, self.stealMicroseconds) = (waitingMicroseconds, stealMicroseconds)
         }
     }
@@ -26,6 +41,8 @@ public struct RecorderReport: Sendable, Equatable {
     /// the longest stall before one.
     public struct Pauses: Sendable, Equatable, Decodable {
         public var afterMicroseconds: Int
+        /// Whether the guard that paused QEMU ran under SCHED_FIFO; nil from a recorder before it could.
+        public var realTime: Bool?
         public var count: Int
         public var cutShort: Int
         public var totalMicroseconds: Int
@@ -33,10 +50,10 @@ public struct RecorderReport: Sendable, Equatable {
         public var longestStallMicroseconds: Int
 
         public init(
-            afterMicroseconds: Int, count: Int, cutShort: Int, totalMicroseconds: Int, longestMicroseconds: Int,
+            afterMicroseconds: Int, realTime: Bool? = nil, count: Int, cutShort: Int, totalMicroseconds: Int, longestMicroseconds: Int,
             longestStallMicroseconds: Int
         ) {
-            (self.afterMicroseconds, self.count, self.cutShort) = (afterMicroseconds, count, cutShort)
+            (self.afterMicroseconds, self.realTime, self.count, self.cutShort) = (afterMicroseconds, realTime, count, cutShort)
             (self.totalMicroseconds, self.longestMicroseconds, self.longestStallMicroseconds) =
                 (totalMicroseconds, longestMicroseconds, longestStallMicroseconds)
         }

@@ -211,6 +211,18 @@ public enum JSONReporter {
             json.number("overMicroseconds", gaps.overMicroseconds)
             json.number("count", gaps.count)
             json.number("longestMicroseconds", gaps.longestMicroseconds)
+            if let lengths = gaps.lengths {
+                json.beginArray("lengths")
+                for length in lengths {
+                    json.beginObject()
+                    json.number("fromMicroseconds", length.fromMicroseconds)
+                    json.number("count", length.count)
+                    json.endObject()
+                }
+                json.endArray()
+            } else {
+                json.string("lengths", nil)
+            }
             if let waiting = gaps.waitingMicroseconds { json.number("waitingMicroseconds", waiting) } else { json.string("waitingMicroseconds", nil) }
             if let steal = gaps.stealMicroseconds { json.number("stealMicroseconds", steal) } else { json.string("stealMicroseconds", nil) }
             json.endObject()
@@ -220,6 +232,7 @@ public enum JSONReporter {
         if let pauses = recorder.pauses {
             json.beginObject("pauses")
             json.number("afterMicroseconds", pauses.afterMicroseconds)
+            if let realTime = pauses.realTime { json.bool("realTime", realTime) } else { json.string("realTime", nil) }
             json.number("count", pauses.count)
             json.number("cutShort", pauses.cutShort)
             json.number("totalMicroseconds", pauses.totalMicroseconds)

@@ -117,7 +117,14 @@ public enum TextReporter {
         if let gaps = recorder.samplerGaps {
             parts.append(
                 "the sampler began \(Format.grouped(gaps.count)) rounds more than \(gaps.overMicroseconds) µs after the one before "
-                    + "(the longest gap \(duration(gaps.longestMicroseconds)))")
+                    + "(the longest gap \(duration(gaps.longestMicroseconds))"
+                    + (gaps.lengths.map { lengths in
+                        "; by length in µs: "
+                            + lengths.indices.map { index in
+                                "\(Format.grouped(lengths[index].count)) of \(lengths[index].fromMicroseconds)"
+                                    + (index + 1 < lengths.count ? "–\(lengths[index + 1].fromMicroseconds)" : " and over")
+                            }.joined(separator: ", ")
+                    } ?? "") + ")")
             if let waiting = gaps.waitingMicroseconds {
                 parts.append("it waited \(duration(waiting)) in all while other tasks had its processor")
             }
@@ -128,7 +135,8 @@ public enum TextReporter {
                 "QEMU was paused \(Format.grouped(pauses.count)) times while the sampler stalled over "
                     + "\(duration(pauses.afterMicroseconds)) (\(duration(pauses.totalMicroseconds)) in all, the longest "
                     + "\(duration(pauses.longestMicroseconds)), the longest stall before one \(duration(pauses.longestStallMicroseconds))"
-                    + (pauses.cutShort > 0 ? ", \(Format.grouped(pauses.cutShort)) ended by the limit" : "") + ")")
+                    + (pauses.cutShort > 0 ? ", \(Format.grouped(pauses.cutShort)) ended by the limit" : "")
+                    + (pauses.realTime == true ? "; the guard that paused it ran under SCHED_FIFO" : "") + ")")
         }
         return "Recorder (run.json): " + parts.joined(separator: "; ") + "\n"
     }

@@ -45,13 +45,17 @@ struct RecordedRunTests {
         #expect(
             try account(#"{"schema": "vqscope.run", "version": 1, "qemu": {"version": "7.2.22"}, "exitStatus": 0, "#
                 + #""samplerGaps": {"overMicroseconds": 100, "count": 32, "longestMicroseconds": 5873, "waitingMicroseconds": 433862, "#
-                + #""stealMicroseconds": null}, "pauses": {"afterMicroseconds": 1000, "count": 3, "cutShort": 1, "totalMicroseconds": 12500, "#
+                + #""lengths": [{"fromMicroseconds": 100, "count": 30}, {"fromMicroseconds": 1000, "count": 2}], "#
+                + #""stealMicroseconds": null}, "pauses": {"afterMicroseconds": 1000, "realTime": true, "count": 3, "cutShort": 1, "totalMicroseconds": 12500, "#
                 + #""longestMicroseconds": 8250, "longestStallMicroseconds": 1500}, "queues": \#(queues)}"#)
                 == RecorderReport(
                     qemuVersion: "7.2.22", exitStatus: 0, missed: 5, late: 1,
-                    samplerGaps: .init(overMicroseconds: 100, count: 32, longestMicroseconds: 5873, waitingMicroseconds: 433862),
+                    samplerGaps: .init(
+                        overMicroseconds: 100, count: 32, longestMicroseconds: 5873,
+                        lengths: [.init(fromMicroseconds: 100, count: 30), .init(fromMicroseconds: 1000, count: 2)],
+                        waitingMicroseconds: 433862),
                     pauses: .init(
-                        afterMicroseconds: 1000, count: 3, cutShort: 1, totalMicroseconds: 12500, longestMicroseconds: 8250,
+                        afterMicroseconds: 1000, realTime: true, count: 3, cutShort: 1, totalMicroseconds: 12500, longestMicroseconds: 8250,
                         longestStallMicroseconds: 1500)))
         // Before late entries and sampler gaps were counted.
         #expect(

@@ -42,10 +42,15 @@ struct SamplerRequestTests {
         #expect(gaps.longest >= 0.002)
     }
 
-    @Test("round gaps: only intervals over the threshold count; the longest is kept")
+    @Test("round gaps: only intervals over the threshold count, by length; the longest is kept")
     func roundGapCounting() {
         var gaps = RoundGaps()
-        for interval in [0.000_01, RoundGaps.threshold, 0.000_3, 0.002, 0.000_5] { gaps.round(after: interval) }
-        #expect(gaps == RoundGaps(count: 3, longest: 0.002))
+        for interval in [0.000_01, RoundGaps.threshold, 0.000_3, 0.002, 0.000_5, 0.000_15, 0.000_199, 0.001] { gaps.round(after: interval) }
+        #expect(gaps == RoundGaps(count: 6, longest: 0.002, lengths: [2, 1, 1, 2]))
+        #expect(
+            gaps.manifestEntry
+                == #"{"overMicroseconds": 100, "count": 6, "longestMicroseconds": 2000, "lengths": [{"fromMicroseconds": 100, "count": 2}, "#
+                + #"{"fromMicroseconds": 200, "count": 1}, {"fromMicroseconds": 500, "count": 1}, {"fromMicroseconds": 1000, "count": 2}], "#
+                + #""waitingMicroseconds": null, "stealMicroseconds": null}"#)
     }
 }

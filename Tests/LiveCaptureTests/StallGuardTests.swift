@@ -82,7 +82,29 @@ struct StallGuardTests {
             usleep(1000)
         }
         #expect(stopped == 0)
-        #expect(guarding.stop() == StallGuard.Pauses(after: 0.2))
+        let pauses = guarding.stop()
+        #expect(pauses == StallGuard.Pauses(after: 0.2, realTime: pauses.realTime))
+        // Real-time exactly where this process may make a thread real-time.
+        #expect(pauses.realTime == Self.mayUseFIFO())
+    }
+
+    /// Whether a new thread of this process is allowed SCHED_FIFO (sched(7)).
+    private static func mayUseFIFO() -> Bool {
+        let attributes = UnsafeMutablePointer<pthread_attr_t>.allocate(capacity: 1)
+        pthread_attr_init(attributes)
+        defer {
+            pthread_attr_destroy(attributes)
+            attributes.deallocate()
+        }
+        var parameters = sched_param()
+        parameters.sched_priority = 1
+        pthread_attr_setinheritsched(attributes, Int32(PTHREAD_EXPLICIT_SCHED))
+        pthread_attr_setschedpolicy(attributes, SCHED_FIFO)
+        pthread_attr_setschedparam(attributes, &parameters)
+        var thread = pthread_t()
+        guard pthread_create(&thread, attributes, { _ in nil }, nil) == 0 else { return false }
+        pthread_join(thread, nil)
+        return true
     }
 
     @Test("a sampler that never comes back: the pause is cut short after the longest pause, and none follows until a round")
@@ -147,10 +169,11 @@ struct StallGuardTests {
 
     @Test("run.json's pauses: the threshold and the counts, in whole microseconds")
     func manifestEntry() {
-        let pauses = StallGuard.Pauses(after: 0.001, count: 3, cutShort: 1, totalSeconds: 0.5, longestSeconds: 0.25, longestStallSeconds: 0.125)
+        let pauses = StallGuard.Pauses(
+            after: 0.001, realTime: true, count: 3, cutShort: 1, totalSeconds: 0.5, longestSeconds: 0.25, longestStallSeconds: 0.125)
         #expect(
             pauses.manifestEntry
-                == "{\"afterMicroseconds\": 1000, \"count\": 3, \"cutShort\": 1, \"totalMicroseconds\": 500000, \"longestMicroseconds\": 250000, \"longestStallMicroseconds\": 125000}"
+                == "{\"afterMicroseconds\": 1000, \"realTime\": true, \"count\": 3, \"cutShort\": 1, \"totalMicroseconds\": 500000, \"longestMicroseconds\": 250000, \"longestStallMicroseconds\": 125000}"
         )
     }
 }

@@ -187,27 +187,34 @@ struct CLITests {
         defer { try? FileManager.default.removeItem(atPath: run.path) }
         try (#"{"schema": "vqscope.run", "version": 1, "qemu": {"version": "7.2.22"}, "exitStatus": 0, "#
             + #""samplerGaps": {"overMicroseconds": 100, "count": 32, "longestMicroseconds": 5873, "waitingMicroseconds": 433862, "#
-            + #""stealMicroseconds": 20000}, "pauses": {"afterMicroseconds": 1000, "count": 3, "cutShort": 0, "totalMicroseconds": 12500, "#
+            + #""lengths": [{"fromMicroseconds": 100, "count": 25}, {"fromMicroseconds": 200, "count": 4}, {"fromMicroseconds": 500, "count": 0}, "#
+            + #"{"fromMicroseconds": 1000, "count": 3}], "#
+            + #""stealMicroseconds": 20000}, "pauses": {"afterMicroseconds": 1000, "realTime": true, "count": 3, "cutShort": 0, "totalMicroseconds": 12500, "#
             + #""longestMicroseconds": 8250, "longestStallMicroseconds": 1500}, "queues": [{"missed": 2, "late": 1}]}"#)
             .write(toFile: run.path + "/run.json", atomically: false, encoding: .utf8)
         let text = Analyze.execute(trace: run.path, format: .text, failOn: .error)
         // Each recorded queue with the trace's device it is joined with (the only network device on both sides).
         #expect(text.output.contains("\n  virtio-net@/n  net@0x55d0c0003000  0 "))
-        #expect(text.output.contains(
+        let account: String =
             "Recorder (run.json): QEMU 7.2.22 exited with 0; 2 entries missed, 1 chains read only once completed; "
-                + "the sampler began 32 rounds more than 100 µs after the one before (the longest gap 5.87 ms); "
+                + "the sampler began 32 rounds more than 100 µs after the one before (the longest gap 5.87 ms; "
+                + "by length in µs: 25 of 100–200, 4 of 200–500, 0 of 500–1000, 3 of 1000 and over); "
                 + "it waited 433.86 ms in all while other tasks had its processor; the hypervisor took 20.00 ms of that processor; "
                 + "QEMU was paused 3 times while the sampler stalled over 1.00 ms (12.50 ms in all, the longest 8.25 ms, "
-                + "the longest stall before one 1.50 ms)\n"))
+                + "the longest stall before one 1.50 ms; the guard that paused it ran under SCHED_FIFO)\n"
+        #expect(text.output.contains(account))
         let json = Analyze.execute(trace: run.path, format: .json, failOn: .error)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
         let recorder = try #require((object["recording"] as? [String: Any])?["recorder"] as? [String: Any])
         #expect(recorder["missed"] as? Int == 2 && recorder["late"] as? Int == 1 && recorder["qemuVersion"] as? String == "7.2.22")
         let gaps = try #require(recorder["samplerGaps"] as? [String: Any])
         #expect(gaps["longestMicroseconds"] as? Int == 5873 && gaps["waitingMicroseconds"] as? Int == 433862 && gaps["stealMicroseconds"] as? Int == 20000)
+        let lengths = try #require(gaps["lengths"] as? [[String: Int]])
+        #expect(lengths.map { $0["fromMicroseconds"] } == [100, 200, 500, 1000] && lengths.map { $0["count"] } == [25, 4, 0, 3])
         let pauses = try #require(recorder["pauses"] as? [String: Any])
         #expect(pauses["count"] as? Int == 3 && pauses["cutShort"] as? Int == 0 && pauses["totalMicroseconds"] as? Int == 12500)
         #expect(pauses["afterMicroseconds"] as? Int == 1000 && pauses["longestStallMicroseconds"] as? Int == 1500)
+        #expect(pauses["realTime"] as? Bool == true)
         try FileManager.default.removeItem(atPath: run.path + "/run.json")
         #expect(Analyze.execute(trace: run.path, format: .text, failOn: .error).output.contains("Recorder: no readable run.json"))
     }

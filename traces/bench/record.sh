@@ -13,7 +13,7 @@
 # the frames check_record.py found against QEMU's filter-dump, and the chains it read only
 # once the device had used them (`late`: recorded, not judged; not counted as missed), and
 # per run the sampler's longest gap with the time it waited while other tasks had its
-# processor and the time the hypervisor took (run.json `samplerGaps`), and how often the
+# processor and the time the hypervisor took, and its gaps by length (run.json `samplerGaps`), and how often the
 # stall guard paused QEMU meanwhile, for how long, and the longest stall before a pause
 # (run.json `pauses`).
 set -euo pipefail
@@ -57,7 +57,8 @@ for kind in ("split", "packed"):
         rss.append(manifest.get("peakResidentKiB"))
         gaps = manifest.get("samplerGaps") or {}
         lost.append("/".join("?" if gaps.get(key) is None else f"{gaps[key] / 1000:.0f}"
-                             for key in ("longestMicroseconds", "waitingMicroseconds", "stealMicroseconds")))
+                             for key in ("longestMicroseconds", "waitingMicroseconds", "stealMicroseconds"))
+                    + " (" + "/".join(str(length["count"]) for length in gaps.get("lengths") or []) + ")")
         pauses = manifest.get("pauses")
         paused.append("-" if pauses is None else f"{pauses['count']}/{pauses['totalMicroseconds'] / 1000:.0f}/"
                       f"{pauses['longestMicroseconds'] / 1000:.0f}/{pauses['longestStallMicroseconds'] / 1000:.1f}")
@@ -72,7 +73,8 @@ for kind in ("split", "packed"):
     print(f"{kind}: missed {statistics.median(shares) * 100:.2f} % of transitions (median; "
           + ", ".join(f"{m} of {a + u + m}" for a, u, m, _ in totals) + "); chains read only once completed "
           + ", ".join(str(late) for *_, late in totals) + f"; frames found {', '.join(frames)}")
-    print(f"{kind}: sampler's longest gap / time waiting while other tasks had its processor / steal, ms: {', '.join(lost)}")
+    print(f"{kind}: sampler's longest gap / time waiting while other tasks had its processor / steal, ms "
+          f"(gaps of 100-200 / 200-500 / 500-1000 / 1000+ µs): {', '.join(lost)}")
     print(f"{kind}: QEMU paused while the sampler stalled, pauses / total ms / longest ms / longest stall before one ms: "
           f"{', '.join(paused)}")
 PY

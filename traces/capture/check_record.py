@@ -169,7 +169,15 @@ def main():
     if sampler is not None and pauses is None:
         problems.append("the sampler had a processor of its own, but run.json has no pauses: no stall guard ran")
     count(verdict("record processors", problems, f"sampler on processor {sampler}, QEMU on {qemu}"
-                  + (", the stall guard on QEMU's" if pauses is not None else "")))
+                  + (", the stall guard on QEMU's" + (" (SCHED_FIFO)" if pauses.get("realTime") else "")
+                     if pauses is not None else "")))
+    def gap_lengths(gaps):
+        """The gaps counted by length: '; 100–200 µs: 12, ...', or nothing from an older recorder."""
+        lengths = gaps.get("lengths") or []
+        bounds = [length["fromMicroseconds"] for length in lengths] + [None]
+        return "".join(f"; {low}{'–' + str(high) if high else '+'} µs: {length['count']}"
+                       for length, low, high in zip(lengths, bounds, bounds[1:]))
+
     gaps = manifest.get("samplerGaps")
     if gaps is not None:
         lost = "".join(f", {what} {gaps[key] / 1000:.1f} ms" for key, what in
@@ -178,7 +186,7 @@ def main():
         if manifest.get("peakResidentKiB") is not None:
             print(f"info record peak RSS: {manifest['peakResidentKiB'] / 1024:.0f} MiB (the recorder's own, VmHWM)")
         print(f"info record sampler: {gaps['count']} rounds began more than {gaps['overMicroseconds']} µs after the one "
-              f"before (the longest gap {gaps['longestMicroseconds']} µs){lost}")
+              f"before (the longest gap {gaps['longestMicroseconds']} µs{gap_lengths(gaps)}){lost}")
     if pauses is not None:
         print(f"info record pauses: QEMU paused {pauses['count']} times while the sampler stalled over "
               f"{pauses['afterMicroseconds']} µs, {pauses['totalMicroseconds'] / 1000:.1f} ms in all (the longest "
