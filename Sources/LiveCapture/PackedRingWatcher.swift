@@ -51,7 +51,7 @@ extension WatchedQueue {
             flags.isUsed(deviceWrapCounter: cursors.usedWrap) || flags.isAvailable(driverWrapCounter: !cursors.usedWrap),
             let descriptor = PackedQueueSnapshot.descriptor(at: cursors.usedSlot, ring: self.addresses, memory: memory)
         {
-            if taken == Self.packedEntriesPerScan {
+            if taken == Self.entriesPerScan {
                 limited = true
                 break
             }
@@ -150,7 +150,7 @@ extension WatchedQueue {
                 at: cursors.availSlot, wrapCounter: cursors.availWrap, ring: self.addresses, memory: memory,
                 indirectNegotiated: self.features.contains(.indirectDescriptors))
         {
-            if taken == Self.packedEntriesPerScan {
+            if taken == Self.entriesPerScan {
                 limited = true
                 break
             }
@@ -244,14 +244,6 @@ extension WatchedQueue {
             self.followEventIndex(.available, before: availEventBefore, ring: position, memory: memory, time: time, writer: writer)
         }
     }
-
-    /// How many used descriptors, and how many lists, one scan of a packed queue reads at most;
-    /// the rest wait for the next round. A burst on one queue would otherwise keep the sampler
-    /// from every other for its whole length: Linux offers its 256 receive buffers at once and
-    /// sends its net control commands right after, and QEMU used three of them while the
-    /// sampler recorded those buffers (1.4 ms), one within 3 µs of its notification. A packed
-    /// ring's lists are lost once the device has used them, so no queue may wait behind another.
-    static let packedEntriesPerScan = 1
 
     /// How long a list whose first descriptor is available before the rest of it is waited for
     /// (``PackedCursors/partialList``), in seconds.

@@ -294,13 +294,18 @@ final class Sampler: @unchecked Sendable {
         self.requested.store(false, ordering: .releasing)
     }
 
-    /// Stops the thread; the rings after one last scan, the waits going on recorded.
+    /// At most this many scans after the thread has stopped: two full rings of the largest size.
+    static let finalScans = 2 * 32768 + 1
+
+    /// Stops the thread; the rings after the last scans, the waits going on recorded.
     func stop() -> Rings {
         if !self.joined {
             self.withRings { _ in self.running = false }
             pthread_join(self.thread, nil)
             self.joined = true
-            _ = self.rings.scanAll()
+            // Scans until one records nothing: each reads a few entries of each queue
+            // (``WatchedQueue/entriesPerScan``), and QEMU's last rounds may have left more.
+            for _ in 0..<Self.finalScans where !self.rings.scanAll() { break }
             for index in self.rings.watched.indices { self.rings.watched[index].endWaits(writer: self.rings.writer) }
         }
         return self.rings

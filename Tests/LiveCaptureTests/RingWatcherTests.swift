@@ -105,8 +105,8 @@ struct RingWatcherTests {
         }
     }
 
-    /// Scans `queue` until a scan records nothing, as the sampler's rounds would: a packed
-    /// queue reads one list and one used descriptor a scan (``WatchedQueue/packedEntriesPerScan``).
+    /// Scans `queue` until a scan records nothing, as the sampler's rounds would: a scan reads
+    /// one entry of each side of a ring (``WatchedQueue/entriesPerScan``).
     static func drain(_ queue: inout WatchedQueue, _ ram: GuestRAM) {
         for _ in 0..<64 {
             let lines = ram.writer.lines
@@ -715,7 +715,7 @@ struct RingWatcherTests {
         #expect(try ram.lines("queue").first?["capacity"] as? Int == 8)
         ram.splitAvail(0, head: 0)
         ram.splitAvail(1, head: 3)
-        queue.scan(memory: ram.memory, writer: ram.writer)
+        Self.drain(&queue, ram)
         let offers = try ram.lines("avail")
         #expect(offers.map { ($0["defects"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String } } == [[], ["BLK-CAPACITY"]])
         #expect(try ram.replay().rules == ["BLK-CAPACITY"])
@@ -736,7 +736,7 @@ struct RingWatcherTests {
         #expect(try ram.lines("queue").first?["mtu"] as? Int == 1400)
         ram.splitAvail(0, head: 0)
         ram.splitAvail(1, head: 1)
-        queue.scan(memory: ram.memory, writer: ram.writer)
+        Self.drain(&queue, ram)
         let offers = try ram.lines("avail")
         #expect(offers.map { ($0["defects"] as? [[String: Any]] ?? []).compactMap { $0["rule"] as? String } } == [[], ["NET-TX-MTU"]])
         #expect(try ram.replay().rules == ["NET-TX-MTU"])
@@ -795,7 +795,7 @@ struct RingWatcherTests {
         ram.splitAvail(1, head: 0)
         ram.splitUsed(1, id: 0, length: 513)
         var block = WatchedQueue(device: "virtio-blk@/t", type: .block, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
-        block.scan(memory: ram.memory, writer: ram.writer)
+        Self.drain(&block, ram)
         let offers = try ram.lines("avail").filter { $0["device"] as? String == "virtio-blk@/t" }
         #expect(offers.map { $0["stale"] as? Bool ?? false } == [true, false] && offers.last?["late"] as? Bool == true)
         // Counted apart: the stale offer as missed, the late one as late.
