@@ -328,6 +328,32 @@ struct Session {
     /// A device's name in the recording: QEMU's name for it and its QOM path.
     static func label(of device: QMPConnection.DeviceEntry) -> String { "\(device.name)@\(device.path)" }
 
+    /// run.json's `devices`: each virtio device QMP listed, in its order, with what the
+    /// recorder learnt of it — its type, transport (a virtio-mmio register block's address; a
+    /// virtio-pci common configuration structure's, once the recorder needed and found it),
+    /// queue count and offered features (QMP's `host-features`, a hexadecimal string: 64 bits
+    /// do not fit a JSON number everywhere); nil where QMP never listed them.
+    var manifestDevices: [String]? {
+        guard let devices = self.devices else { return nil }
+        var known: [String: (device: TracedDevice, transport: String)] = [:]
+        for (address, device) in self.traced.mmio { known[device.label] = (device, "{\"kind\": \"virtio-mmio\", \"address\": \(address)}") }
+        for device in self.traced.pciByName.values { known[device.label] = (device, "{\"kind\": \"virtio-pci\", \"commonConfig\": null}") }
+        for (transport, device) in self.traced.pciPlaced {
+            guard case .pci(_, let address) = transport else { continue }
+            known[device.label] = (device, "{\"kind\": \"virtio-pci\", \"commonConfig\": \(address)}")
+        }
+        for entry in self.unplaced { known[entry.followed.label] = (entry.followed, "{\"kind\": \"virtio-pci\", \"commonConfig\": null}") }
+        return devices.map { device in
+            let label = Self.label(of: device)
+            let entry = known[label]
+            let type = DeviceType(qemuName: device.name)
+            return "{\"label\": \(JSONWriter.quoted(label)), \"name\": \(JSONWriter.quoted(device.name)), \"path\": \(JSONWriter.quoted(device.path)), "
+                + "\"type\": \(type.map { JSONWriter.quoted($0.shortName) } ?? "null"), \"transport\": \(entry?.transport ?? "null"), "
+                + "\"queues\": \(entry.map { String($0.device.queueCount) } ?? "null"), "
+                + "\"offeredFeatures\": \(entry?.device.offered.map { JSONWriter.quoted("0x" + String($0.rawValue, radix: 16)) } ?? "null")}"
+        }
+    }
+
     /// The arguments of `x-query-virtio-status` (and, with `queue`, `x-query-virtio-queue-status`) for `device`.
     static func arguments(_ device: QMPConnection.DeviceEntry, queue: Int? = nil) -> String {
         "{\"path\": \(JSONWriter.quoted(device.path))" + (queue.map { ", \"queue\": \($0)" } ?? "") + "}"

@@ -159,6 +159,30 @@ struct SessionTests {
         }
     }
 
+    @Test("run.json devices: each device QMP listed, in its order, with its type, transport, queue count and offered features")
+    func manifestDevices() throws {
+        try Self.connected(rngDriverOK: false) { _, _, _, session in
+            let entries = try #require(session.manifestDevices)
+            let devices = try entries.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+            #expect(devices.compactMap { $0["label"] as? String } == ["virtio-blk@/p/blk0", "virtio-blk@/p/blk1", "virtio-net@/p/net0", "virtio-rng@/p/rng0"])
+            #expect(devices.compactMap { $0["type"] as? String } == ["block", "block", "net", "entropy"])
+            let transports = devices.map { $0["transport"] as? [String: Any] ?? [:] }
+            #expect(transports.compactMap { $0["kind"] as? String } == ["virtio-pci", "virtio-pci", "virtio-mmio", "virtio-pci"])
+            // The first disk placed at 0xfebf4000, the second's BAR not yet; the network device's register block.
+            #expect(transports[0]["commonConfig"] as? UInt64 == 0xfebf_4000 && transports[1]["commonConfig"] is NSNull)
+            #expect(transports[2]["address"] as? UInt64 == 0xa00_0600)
+            #expect(devices.compactMap { $0["queues"] as? Int } == [2, 2, 2, 1])
+            // VERSION_1 (bit 32), and EVENT_IDX (bit 29) for the entropy device.
+            #expect(devices.compactMap { $0["offeredFeatures"] as? String } == ["0x100000000", "0x100000000", "0x100000000", "0x120000000"])
+        }
+        // Before QMP listed them: none.
+        let ram = try RingWatcherTests.GuestRAM()
+        let sampler = try Sampler(writer: ram.writer)
+        defer { _ = sampler.stop() }
+        let session = Session(command: try QEMUCommand(arguments: ["qemu-system-x86_64", "-M", "q35"]), ramPath: ram.directory + "/none", sampler: sampler)
+        #expect(session.manifestDevices == nil)
+    }
+
     @Test("a device the trace followed: at DRIVER_OK QMP only logs its status (no queue asked), and QMP finding it out of DRIVER_OK without a reset in the trace retires its queues")
     func handOver() throws {
         try Self.connected(rngDriverOK: true) { server, client, sampler, session in

@@ -171,6 +171,21 @@ def main():
     count(verdict("record processors", problems, f"sampler on processor {sampler}, QEMU on {qemu}"
                   + (", the stall guard on QEMU's" + (" (SCHED_FIFO)" if pauses.get("realTime") else "")
                      if pauses is not None else "")))
+
+    # 4. The devices: every one QMP listed, with its transport; every watched queue's among them.
+    devices = manifest.get("devices") or []
+    problems = []
+    if not devices:
+        problems.append("run.json lists no devices")
+    unknown = sorted({queue["device"] for queue in manifest["queues"]} - {device["label"] for device in devices})
+    if unknown:
+        problems.append(f"queues of devices run.json does not list: {', '.join(unknown)}")
+    untold = [device["label"] for device in devices if device.get("transport") is None or device.get("queues") is None]
+    if untold:
+        problems.append(f"devices without their transport or queue count: {', '.join(untold)}")
+    count(verdict("record devices", problems, f"{len(devices)} in run.json: " + ", ".join(
+        f"{device['type'] or device['name']} on {(device['transport'] or {}).get('kind')} ({device['queues']} queues)"
+        for device in devices)))
     def gap_lengths(gaps):
         """The gaps counted by length: '; 100–200 µs: 12, ...', or nothing from an older recorder."""
         lengths = gaps.get("lengths") or []
