@@ -305,7 +305,8 @@ final class Sampler: @unchecked Sendable {
             self.joined = true
             // Scans until one records nothing: each reads a few entries of each queue
             // (``WatchedQueue/entriesPerScan``), and QEMU's last rounds may have left more.
-            for _ in 0..<Self.finalScans where !self.rings.scanAll() { break }
+            var scans = 0
+            while scans < Self.finalScans, self.rings.scanAll() { scans += 1 }
             for index in self.rings.watched.indices { self.rings.watched[index].endWaits(writer: self.rings.writer) }
         }
         return self.rings
