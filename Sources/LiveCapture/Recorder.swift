@@ -107,8 +107,8 @@ public enum Recorder {
         let summary = rings.summary(exitStatus: status)
         try Self.writeManifest(
             directory: directory, command: command, arguments: arguments, qemuVersion: qemuVersion, started: started,
-            summary: summary, rings: rings, devices: session.manifestDevices, processors: (sampler.ownProcessor, others),
-            pauses: pauses)
+            summary: summary, rings: rings, devices: session.manifestDevices, traceClock: sampler.traceReadLag,
+            processors: (sampler.ownProcessor, others), pauses: pauses)
         // The RAM file is as large as the guest's memory: not kept.
         unlink(ram)
         return summary
@@ -138,7 +138,7 @@ public enum Recorder {
 
     static func writeManifest(
         directory: String, command: QEMUCommand, arguments: [String], qemuVersion: String, started: Int64,
-        summary: Summary, rings: Rings, devices: [String]?, processors: (sampler: Int?, others: ProcessorSet?), pauses: StallGuard.Pauses?
+        summary: Summary, rings: Rings, devices: [String]?, traceClock: TraceTail.ReadLag?, processors: (sampler: Int?, others: ProcessorSet?), pauses: StallGuard.Pauses?
     ) throws(RecordError) {
         guard let file = fopen(directory + "/run.json", "w") else { throw .io("\(directory)/run.json: cannot create") }
         defer { fclose(file) }
@@ -160,6 +160,7 @@ public enum Recorder {
               "ramRegions": [\(regions.joined(separator: ", "))],
               "devices": \(devices.map { "[" + $0.joined(separator: ",\n    ") + "]" } ?? "null"),
               "clock": "rings.jsonl times (t) are CLOCK_REALTIME nanoseconds, the clock of the trace's -msg timestamp=on lines",
+              "traceClock": \(traceClock?.manifestEntry ?? "null"),
               "processors": {"sampler": \(processors.sampler.map(String.init) ?? "null"), "qemu": \(processors.others.map { "[" + $0.members.map(String.init).joined(separator: ", ") + "]" } ?? "null")},
               "samplerGaps": \(rings.gaps.manifestEntry),
               "pauses": \(pauses.map(\.manifestEntry) ?? "null"),

@@ -254,6 +254,10 @@ final class Sampler: @unchecked Sendable {
     /// `virtio_set_status` events in the trace so far.
     var statusEventCount: Int { self.statusEvents.load(ordering: .relaxed) }
 
+    /// How late the trace's lines were read (``TraceTail/ReadLag``); nil until the thread has
+    /// stopped, or without a trace.
+    var traceReadLag: TraceTail.ReadLag? { self.joined ? self.trace?.readLag : nil }
+
     /// The processor the sampler has to itself, once its thread is running there.
     var ownProcessor: Int? { self.placed.load(ordering: .relaxed) ? self.processor : nil }
 

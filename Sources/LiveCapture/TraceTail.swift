@@ -22,6 +22,33 @@ final class TraceTail {
         var size: UInt32
     }
 
+    /// How long after its own timestamp each timestamped event line was read: the recorder's
+    /// clock (CLOCK_REALTIME, as in `rings.jsonl`) against the trace's (`-msg timestamp=on`),
+    /// run.json `traceClock`. A line is read after it was written, so on one clock no lag is
+    /// negative; the smallest is how closely the two agree, at most, and the largest how far
+    /// behind QEMU the tail fell.
+    struct ReadLag: Equatable {
+        var lines = 0
+        /// Nanoseconds; nil before a timestamped line.
+        var minimum: Int64?
+        var maximum: Int64?
+
+        /// A line stamped `timestamp` was read by `now` (nanoseconds since the epoch).
+        mutating func line(stamped timestamp: Int64, readBy now: Int64) {
+            let (lag, overflow) = now.subtractingReportingOverflow(timestamp)
+            guard !overflow else { return }
+            self.lines += 1
+            self.minimum = min(self.minimum ?? lag, lag)
+            self.maximum = max(self.maximum ?? lag, lag)
+        }
+
+        /// run.json's `traceClock`.
+        var manifestEntry: String {
+            "{\"lines\": \(self.lines), \"lagMinimumMicroseconds\": \(self.minimum.map { String($0 / 1_000) } ?? "null"), "
+                + "\"lagMaximumMicroseconds\": \(self.maximum.map { String($0 / 1_000) } ?? "null")}"
+        }
+    }
+
     /// Which device's registers a write went to, as the trace names it.
     enum Transport: Hashable {
         /// A virtio-pci device's common configuration structure: QEMU's name for the device
@@ -50,6 +77,9 @@ final class TraceTail {
     private let decoder = QEMULogDecoder()
     /// `virtio_set_status` events seen so far.
     private(set) var statusEvents = 0
+    private(set) var readLag = ReadLag()
+    /// When the bytes being split into lines had been read (``take(_:into:)``).
+    private var readBy: Int64 = 0
 
     init(path: String) { self.path = path }
 
@@ -66,6 +96,7 @@ final class TraceTail {
         while total < Self.readLimit {
             let count = self.buffer.withUnsafeMutableBytes { pread(self.descriptor, $0.baseAddress, $0.count, self.offset) }
             guard count > 0 else { break }
+            self.readBy = RingRecordWriter.now()
             self.offset += off_t(count)
             total += count
             self.take(self.buffer[0..<count], into: &writes)
@@ -100,6 +131,7 @@ final class TraceTail {
     private func decode(_ line: ArraySlice<UInt8>, into writes: inout [TransportWrite]) {
         let outcome = line.withUnsafeBufferPointer { self.decoder.decode($0, number: self.lineNumber + 1) }
         guard case .event(let record) = outcome else { return }
+        if let timestamp = record.timestamp { self.readLag.line(stamped: timestamp.nanoseconds, readBy: self.readBy) }
         switch record.event {
         case .setStatus:
             self.statusEvents += 1

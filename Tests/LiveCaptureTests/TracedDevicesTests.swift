@@ -391,6 +391,31 @@ struct TracedDevicesTests {
         #expect(tail.poll() == [.init(transport: .pci(name: "virtio-net", address: 0xfebf_4000), offset: 0x1C, value: 1, size: 4)])
     }
 
+    @Test("run.json traceClock: each timestamped event line's lag from its stamp to its read, the smallest and the largest; a line stamped ahead of the recorder's clock gives a negative lag")
+    func readLag() throws {
+        let ram = try GuestRAM()
+        let path = ram.directory + "/trace.log"
+        let tail = TraceTail(path: path)
+        let now = RingRecordWriter.now() / 1_000
+        let stamp = { (microseconds: Int64) in "9722@\(microseconds / 1_000_000).\(String(format: "%06lld", microseconds % 1_000_000))" }
+        // Two events 5 ms and 1 ms old; a line of another region (not an event of interest) is not counted.
+        try (stamp(now - 5_000) + ":virtio_set_status vdev 0x55616e2a7830 val 3\n"
+            + stamp(now - 3_000) + ":memory_region_ops_write cpu 0 mr 0x1 addr 0xfebc2000 value 0x0 size 4 name 'msix-table'\n"
+            + stamp(now - 1_000) + ":virtio_set_status vdev 0x55616e2a7830 val 7\n").write(toFile: path, atomically: false, encoding: .utf8)
+        _ = tail.poll()
+        let lag = tail.readLag
+        #expect(lag.lines == 2 && lag.maximum.map { $0 - (lag.minimum ?? 0) } == 4_000_000)
+        #expect(lag.minimum.map { $0 >= 1_000_000 && $0 < 1_000_000_000 } == true)
+        #expect(lag.manifestEntry.hasPrefix(#"{"lines": 2, "lagMinimumMicroseconds": "#))
+        // A trace clock ten seconds ahead.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        handle.seekToEndOfFile()
+        handle.write(Data((stamp(now + 10_000_000) + ":virtio_set_status vdev 0x55616e2a7830 val 0\n").utf8))
+        try handle.close()
+        _ = tail.poll()
+        #expect(tail.readLag.lines == 3 && tail.readLag.minimum.map { $0 < -9_000_000_000 } == true)
+    }
+
     @Test("a line longer than any trace event is skipped whole; the next line is read")
     func longLine() throws {
         let ram = try GuestRAM()

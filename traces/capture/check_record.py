@@ -172,7 +172,18 @@ def main():
                   + (", the stall guard on QEMU's" + (" (SCHED_FIFO)" if pauses.get("realTime") else "")
                      if pauses is not None else "")))
 
-    # 4. The devices: every one QMP listed, with its transport; every watched queue's among them.
+    # 4. The clocks: the trace's lines read after their own timestamps, on the recorder's clock.
+    clock = manifest.get("traceClock") or {}
+    problems = []
+    if not clock.get("lines"):
+        problems.append("run.json has no timestamped trace lines read (traceClock)")
+    elif clock["lagMinimumMicroseconds"] < 0:
+        problems.append(f"a trace line was read {-clock['lagMinimumMicroseconds']} µs before its own timestamp: "
+                        "the trace's clock is not the recorder's")
+    count(verdict("record clock", problems, f"{clock.get('lines')} trace lines read {clock.get('lagMinimumMicroseconds')}–"
+                  f"{clock.get('lagMaximumMicroseconds')} µs after their timestamps, on the recorder's clock"))
+
+    # 5. The devices: every one QMP listed, with its transport; every watched queue's among them.
     devices = manifest.get("devices") or []
     problems = []
     if not devices:
