@@ -97,6 +97,7 @@ public enum RecordedRun {
         var exitStatus: Int?
         var samplerGaps: RecorderReport.SamplerGaps?
         var pauses: RecorderReport.Pauses?
+        var traceClock: RecorderReport.TraceClock?
         var queues: [Queue]?
     }
 
@@ -119,7 +120,7 @@ public enum RecordedRun {
         return RecorderReport(
             qemuVersion: manifest.qemu?.version, exitStatus: manifest.exitStatus, missed: sum(\.missed),
             late: manifest.queues?.contains { $0.late != nil } == true ? sum(\.late) : nil,
-            samplerGaps: manifest.samplerGaps, pauses: manifest.pauses)
+            samplerGaps: manifest.samplerGaps, pauses: manifest.pauses, traceClock: manifest.traceClock)
     }
 
     /// The first descriptor that differs, as `[address, length, flags]` before and after.

@@ -59,6 +59,19 @@ public struct RecorderReport: Sendable, Equatable {
         }
     }
 
+    /// How long after their own timestamps the recorder read the trace's timestamped lines,
+    /// on its clock (run.json `traceClock`): a negative lag would mean the trace's clock is not
+    /// the recorder's, and times joined across the two would be off by as much.
+    public struct TraceClock: Sendable, Equatable, Decodable {
+        public var lines: Int
+        public var lagMinimumMicroseconds: Int?
+        public var lagMaximumMicroseconds: Int?
+
+        public init(lines: Int, lagMinimumMicroseconds: Int?, lagMaximumMicroseconds: Int?) {
+            (self.lines, self.lagMinimumMicroseconds, self.lagMaximumMicroseconds) = (lines, lagMinimumMicroseconds, lagMaximumMicroseconds)
+        }
+    }
+
     public var qemuVersion: String?
     public var exitStatus: Int?
     /// Over all queues: entries overwritten or stale before the recorder read them, and chains
@@ -70,9 +83,14 @@ public struct RecorderReport: Sendable, Equatable {
     /// Nil where the sampler had no processor of its own (QEMU is then not paused), and for a
     /// recording made before vqscope paused QEMU.
     public var pauses: Pauses?
+    /// Nil for a recording made before vqscope measured it, or without a trace read.
+    public var traceClock: TraceClock?
 
-    public init(qemuVersion: String?, exitStatus: Int?, missed: Int, late: Int?, samplerGaps: SamplerGaps?, pauses: Pauses? = nil) {
+    public init(
+        qemuVersion: String?, exitStatus: Int?, missed: Int, late: Int?, samplerGaps: SamplerGaps?, pauses: Pauses? = nil,
+        traceClock: TraceClock? = nil
+    ) {
         (self.qemuVersion, self.exitStatus, self.missed, self.late, self.samplerGaps) = (qemuVersion, exitStatus, missed, late, samplerGaps)
-        self.pauses = pauses
+        (self.pauses, self.traceClock) = (pauses, traceClock)
     }
 }

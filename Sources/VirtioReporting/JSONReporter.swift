@@ -242,6 +242,15 @@ public enum JSONReporter {
         } else {
             json.string("pauses", nil)
         }
+        if let clock = recorder.traceClock {
+            json.beginObject("traceClock")
+            json.number("lines", clock.lines)
+            json.number("lagMinimumMicroseconds", clock.lagMinimumMicroseconds)
+            json.number("lagMaximumMicroseconds", clock.lagMaximumMicroseconds)
+            json.endObject()
+        } else {
+            json.string("traceClock", nil)
+        }
         json.endObject()
     }
 

@@ -138,6 +138,14 @@ public enum TextReporter {
                     + (pauses.cutShort > 0 ? ", \(Format.grouped(pauses.cutShort)) ended by the limit" : "")
                     + (pauses.realTime == true ? "; the guard that paused it ran under SCHED_FIFO" : "") + ")")
         }
+        if let clock = recorder.traceClock, let least = clock.lagMinimumMicroseconds, let most = clock.lagMaximumMicroseconds {
+            parts.append(
+                least < 0
+                    ? "a trace line was read \(duration(Int(clamping: least.magnitude))) before its own timestamp: the trace's clock is not the recorder's, "
+                        + "and times joined across them are off"
+                    : "the trace's \(Format.grouped(clock.lines)) timestamped lines were read \(duration(least))–\(duration(most)) "
+                        + "after their timestamps, on the recorder's clock")
+        }
         return "Recorder (run.json): " + parts.joined(separator: "; ") + "\n"
     }
 

@@ -47,7 +47,8 @@ struct RecordedRunTests {
                 + #""samplerGaps": {"overMicroseconds": 100, "count": 32, "longestMicroseconds": 5873, "waitingMicroseconds": 433862, "#
                 + #""lengths": [{"fromMicroseconds": 100, "count": 30}, {"fromMicroseconds": 1000, "count": 2}], "#
                 + #""stealMicroseconds": null}, "pauses": {"afterMicroseconds": 1000, "realTime": true, "count": 3, "cutShort": 1, "totalMicroseconds": 12500, "#
-                + #""longestMicroseconds": 8250, "longestStallMicroseconds": 1500}, "queues": \#(queues)}"#)
+                + #""longestMicroseconds": 8250, "longestStallMicroseconds": 1500}, "#
+                + #""traceClock": {"lines": 3468, "lagMinimumMicroseconds": 2, "lagMaximumMicroseconds": 1151}, "queues": \#(queues)}"#)
                 == RecorderReport(
                     qemuVersion: "7.2.22", exitStatus: 0, missed: 5, late: 1,
                     samplerGaps: .init(
@@ -56,7 +57,8 @@ struct RecordedRunTests {
                         waitingMicroseconds: 433862),
                     pauses: .init(
                         afterMicroseconds: 1000, realTime: true, count: 3, cutShort: 1, totalMicroseconds: 12500, longestMicroseconds: 8250,
-                        longestStallMicroseconds: 1500)))
+                        longestStallMicroseconds: 1500),
+                    traceClock: .init(lines: 3468, lagMinimumMicroseconds: 2, lagMaximumMicroseconds: 1151)))
         // Before late entries and sampler gaps were counted.
         #expect(
             try account(#"{"schema": "vqscope.run", "version": 1, "exitStatus": 1, "queues": [{"missed": 4}]}"#)

@@ -190,7 +190,8 @@ struct CLITests {
             + #""lengths": [{"fromMicroseconds": 100, "count": 25}, {"fromMicroseconds": 200, "count": 4}, {"fromMicroseconds": 500, "count": 0}, "#
             + #"{"fromMicroseconds": 1000, "count": 3}], "#
             + #""stealMicroseconds": 20000}, "pauses": {"afterMicroseconds": 1000, "realTime": true, "count": 3, "cutShort": 0, "totalMicroseconds": 12500, "#
-            + #""longestMicroseconds": 8250, "longestStallMicroseconds": 1500}, "queues": [{"missed": 2, "late": 1}]}"#)
+            + #""longestMicroseconds": 8250, "longestStallMicroseconds": 1500}, "#
+            + #""traceClock": {"lines": 3468, "lagMinimumMicroseconds": 2, "lagMaximumMicroseconds": 1151}, "queues": [{"missed": 2, "late": 1}]}"#)
             .write(toFile: run.path + "/run.json", atomically: false, encoding: .utf8)
         let text = Analyze.execute(trace: run.path, format: .text, failOn: .error)
         // Each recorded queue with the trace's device it is joined with (the only network device on both sides).
@@ -201,7 +202,8 @@ struct CLITests {
                 + "by length in µs: 25 of 100–200, 4 of 200–500, 0 of 500–1000, 3 of 1000 and over); "
                 + "it waited 433.86 ms in all while other tasks had its processor; the hypervisor took 20.00 ms of that processor; "
                 + "QEMU was paused 3 times while the sampler stalled over 1.00 ms (12.50 ms in all, the longest 8.25 ms, "
-                + "the longest stall before one 1.50 ms; the guard that paused it ran under SCHED_FIFO)\n"
+                + "the longest stall before one 1.50 ms; the guard that paused it ran under SCHED_FIFO); "
+                + "the trace's 3,468 timestamped lines were read 2.0 µs–1.15 ms after their timestamps, on the recorder's clock\n"
         #expect(text.output.contains(account))
         let json = Analyze.execute(trace: run.path, format: .json, failOn: .error)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
@@ -215,6 +217,16 @@ struct CLITests {
         #expect(pauses["count"] as? Int == 3 && pauses["cutShort"] as? Int == 0 && pauses["totalMicroseconds"] as? Int == 12500)
         #expect(pauses["afterMicroseconds"] as? Int == 1000 && pauses["longestStallMicroseconds"] as? Int == 1500)
         #expect(pauses["realTime"] as? Bool == true)
+        let clock = try #require(recorder["traceClock"] as? [String: Any])
+        #expect(clock["lines"] as? Int == 3468 && clock["lagMinimumMicroseconds"] as? Int == 2 && clock["lagMaximumMicroseconds"] as? Int == 1151)
+        // A trace whose clock ran ahead of the recorder's; a hostile lag does not trap.
+        for (least, told) in [(-2_500, "2.50 ms"), (Int.min, "")] {
+            try (#"{"schema": "vqscope.run", "version": 1, "exitStatus": 0, "traceClock": {"lines": 3, "#
+                + #""lagMinimumMicroseconds": \#(least), "lagMaximumMicroseconds": 40}, "queues": []}"#)
+                .write(toFile: run.path + "/run.json", atomically: false, encoding: .utf8)
+            let output = Analyze.execute(trace: run.path, format: .text, failOn: .error).output
+            #expect(output.contains("a trace line was read \(told)") && output.contains("before its own timestamp: the trace's clock is not the recorder's"))
+        }
         try FileManager.default.removeItem(atPath: run.path + "/run.json")
         #expect(Analyze.execute(trace: run.path, format: .text, failOn: .error).output.contains("Recorder: no readable run.json"))
     }
