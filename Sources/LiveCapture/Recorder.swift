@@ -33,7 +33,17 @@ public enum Recorder {
     static let statusInterval = 0.05
     static let followedStatusInterval = 0.5
 
-    public static func run(command: QEMUCommand, directory: String) throws(RecordError) -> Summary {
+    /// The stall guard's default, and the stalls it may be set to pause after (`record
+    /// --pause-after`), in microseconds: below 100 µs it would look so often that it took QEMU's
+    /// processor; past 100 ms it would not guard.
+    public static let defaultPauseAfterMicroseconds = 1_000
+    public static let pauseAfterRange = 100...100_000
+
+    /// Records a run of `command` into `directory`; `pauseAfter`: the stall, in seconds, after
+    /// which QEMU is paused (``StallGuard``), nil for never.
+    public static func run(
+        command: QEMUCommand, directory: String, pauseAfter: Double? = Double(Recorder.defaultPauseAfterMicroseconds) / 1e6
+    ) throws(RecordError) -> Summary {
         guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
             throw .io("\(directory): cannot create: \(String(cString: strerror(errno)))")
         }
@@ -61,9 +71,11 @@ public enum Recorder {
             throw error
         }
         recordedProcess = pid
-        // Only where the sampler has a processor of its own: sharing QEMU's, it would stall
-        // whenever QEMU runs.
-        let stallGuard = others == nil ? nil : try? StallGuard(heartbeat: sampler.heartbeat, process: pid)
+        // Only where the sampler has a processor of its own (sharing QEMU's, it would stall
+        // whenever QEMU runs), and unless the user said never.
+        let stallGuard = others == nil ? nil : pauseAfter.flatMap {
+            try? StallGuard(heartbeat: sampler.heartbeat, process: pid, timing: StallGuard.Timing(pausingAfter: $0))
+        }
         signal(SIGINT) { number in if recordedProcess > 0 { kill(recordedProcess, number) } }
         signal(SIGTERM) { number in if recordedProcess > 0 { kill(recordedProcess, number) } }
         var session = Session(command: command, ramPath: ram, sampler: sampler)
@@ -108,7 +120,7 @@ public enum Recorder {
         try Self.writeManifest(
             directory: directory, command: command, arguments: arguments, qemuVersion: qemuVersion, started: started,
             summary: summary, rings: rings, devices: session.manifestDevices, traceClock: sampler.traceReadLag,
-            processors: (sampler.ownProcessor, others), pauses: pauses)
+            processors: (sampler.ownProcessor, others), pauseAfter: pauseAfter, pauses: pauses)
         // The RAM file is as large as the guest's memory: not kept.
         unlink(ram)
         return summary
@@ -138,7 +150,7 @@ public enum Recorder {
 
     static func writeManifest(
         directory: String, command: QEMUCommand, arguments: [String], qemuVersion: String, started: Int64,
-        summary: Summary, rings: Rings, devices: [String]?, traceClock: TraceTail.ReadLag?, processors: (sampler: Int?, others: ProcessorSet?), pauses: StallGuard.Pauses?
+        summary: Summary, rings: Rings, devices: [String]?, traceClock: TraceTail.ReadLag?, processors: (sampler: Int?, others: ProcessorSet?), pauseAfter: Double?, pauses: StallGuard.Pauses?
     ) throws(RecordError) {
         guard let file = fopen(directory + "/run.json", "w") else { throw .io("\(directory)/run.json: cannot create") }
         defer { fclose(file) }
@@ -163,6 +175,7 @@ public enum Recorder {
               "traceClock": \(traceClock?.manifestEntry ?? "null"),
               "processors": {"sampler": \(processors.sampler.map(String.init) ?? "null"), "qemu": \(processors.others.map { "[" + $0.members.map(String.init).joined(separator: ", ") + "]" } ?? "null")},
               "samplerGaps": \(rings.gaps.manifestEntry),
+              "pauseAfterMicroseconds": \(pauseAfter.map { Int(($0 * 1e6).rounded()) } ?? 0),
               "pauses": \(pauses.map(\.manifestEntry) ?? "null"),
               "peakResidentKiB": \(ProcFile.peakResidentKiB().map(String.init) ?? "null"),
               "started": \(started),

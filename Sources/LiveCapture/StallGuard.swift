@@ -31,12 +31,23 @@ final class Heartbeat: Sendable {
 final class StallGuard: @unchecked Sendable {
     /// How long the guard slept between looks, how long the rounds stall before QEMU is
     /// stopped, and the longest it is kept stopped, in seconds.
-    struct Timing {
+    struct Timing: Equatable {
         var interval = 0.000_5
         var threshold = 0.001
         var longestPause = 0.25
         /// How often a paused guard looks for the sampler's next round.
         var pausedInterval = 0.000_05
+
+        /// Pausing after `threshold` seconds: looking every 500 µs, or twice within the threshold
+        /// where that is shorter.
+        init(pausingAfter threshold: Double) {
+            self.threshold = threshold
+            self.interval = min(0.000_5, threshold / 2)
+        }
+
+        init(interval: Double = 0.000_5, threshold: Double = 0.001, longestPause: Double = 0.25, pausedInterval: Double = 0.000_05) {
+            (self.interval, self.threshold, self.longestPause, self.pausedInterval) = (interval, threshold, longestPause, pausedInterval)
+        }
     }
 
     /// What the guard did: run.json `pauses`.

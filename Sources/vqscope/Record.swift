@@ -23,11 +23,23 @@ struct Record: ParsableCommand {
     @Option(name: [.customShort("o"), .customLong("output")], help: "The run directory (created if missing).")
     var output: String
 
+    @Option(
+        help: ArgumentHelp(
+            "Pause QEMU while the sampler has begun no round for this many microseconds (the stall guard; 0: never).",
+            discussion: "Lower misses less on a busy host and costs the guest more time: on the development machine "
+                + "300 missed nothing where 1000 missed a few entries in some runs, at two to three times the overhead. "
+                + "See docs/record.md."))
+    var pauseAfter: Int = Recorder.defaultPauseAfterMicroseconds
+
     @Argument(parsing: .postTerminator, help: "The QEMU command line, after --.")
     var qemu: [String] = []
 
     func validate() throws {
         guard !self.qemu.isEmpty else { throw ValidationError("give the QEMU command line after --") }
+        guard self.pauseAfter == 0 || Recorder.pauseAfterRange.contains(self.pauseAfter) else {
+            throw ValidationError(
+                "--pause-after takes 0 or \(Recorder.pauseAfterRange.lowerBound)–\(Recorder.pauseAfterRange.upperBound) microseconds")
+        }
         do {
             _ = try QEMUCommand(arguments: self.qemu)
         } catch {
@@ -43,7 +55,8 @@ struct Record: ParsableCommand {
             throw ValidationError("\(error)")
         }
         do {
-            let summary = try Recorder.run(command: command, directory: self.output)
+            let summary = try Recorder.run(
+                command: command, directory: self.output, pauseAfter: self.pauseAfter == 0 ? nil : Double(self.pauseAfter) / 1e6)
             Analyze.printError(
                 "vqscope record: \(summary.queues) queue(s) watched, \(summary.availEntries) chains made available and "
                     + "\(summary.usedEntries) used elements recorded, \(summary.missed) missed, \(summary.late) read late"

@@ -167,6 +167,15 @@ struct StallGuardTests {
         #expect((status >> 8) & 0xff == 7)
     }
 
+    @Test("record --pause-after: the guard pauses after the stall given, looking every 500 µs, or twice within a shorter one")
+    func pausingAfter() {
+        let short = StallGuard.Timing(pausingAfter: 0.000_3)
+        #expect(short.threshold == 0.000_3 && abs(short.interval - 0.000_15) < 1e-12)
+        let long = StallGuard.Timing(pausingAfter: 0.01)
+        #expect(long.threshold == 0.01 && long.interval == 0.000_5 && long.longestPause == 0.25)
+        #expect(StallGuard.Timing(pausingAfter: Double(Recorder.defaultPauseAfterMicroseconds) / 1e6) == StallGuard.Timing())
+    }
+
     @Test("run.json's pauses: the threshold and the counts, in whole microseconds")
     func manifestEntry() {
         let pauses = StallGuard.Pauses(

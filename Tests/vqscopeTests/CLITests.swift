@@ -60,6 +60,10 @@ struct CLITests {
         ["analyze", "trace.log", "--qmp", "qmp.json"], ["analyze", "trace.log", "--base", "0x0"],
         ["analyze"], ["analyze", "x.log", "--fail-on", "fatal"], ["analyze", "x.log", "--format", "xml"],
         ["analyze", "x.log", "--device", "net"], ["analyze", "x.log", "--device", "0x12=nic"], ["analyze", "a.log", "b.log"],
+        ["record", "-o", "run", "--pause-after", "50", "--", "qemu-system-x86_64", "-M", "q35"],
+        ["record", "-o", "run", "--pause-after", "-1", "--", "qemu-system-x86_64", "-M", "q35"],
+        ["record", "-o", "run", "--pause-after", "100001", "--", "qemu-system-x86_64", "-M", "q35"],
+        ["record", "-o", "run", "--pause-after", "1ms", "--", "qemu-system-x86_64", "-M", "q35"],
     ])
     func usage(arguments: [String]) {
         do {

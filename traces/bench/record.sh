@@ -15,7 +15,7 @@
 # per run the sampler's longest gap with the time it waited while other tasks had its
 # processor and the time the hypervisor took, and its gaps by length (run.json `samplerGaps`), and how often the
 # stall guard paused QEMU meanwhile, for how long, and the longest stall before a pause
-# (run.json `pauses`).
+# (run.json `pauses`). RECORD_OPTIONS (e.g. "--pause-after 300") goes to `vqscope record`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)

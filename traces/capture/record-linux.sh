@@ -11,6 +11,7 @@
 # time and the guest's own uptime at power-off, for the recorder's overhead.
 # check_record.py then holds the recording to the trace and to filter-dump.
 # PACKED=1: every virtio device with packed=on (packed virtqueues, §2.8) instead of split ones.
+# RECORD_OPTIONS: more options for `vqscope record` (e.g. "--pause-after 300").
 VQSCOPE=$(realpath "${1:?usage: record-linux.sh VQSCOPE OUTDIR}")
 OUTDIR=${2:?usage: record-linux.sh VQSCOPE OUTDIR}
 source "$(dirname "$0")/common.sh"
@@ -54,7 +55,8 @@ run() {  # run NAME PREFIX...: one guest, its wall time and the guest's uptime a
   echo "{"
   run plain
   echo ","
-  run netdev "$VQSCOPE" record -o "$OUTDIR/run" --
+  # shellcheck disable=SC2086  # RECORD_OPTIONS is split into words on purpose
+  run netdev "$VQSCOPE" record -o "$OUTDIR/run" ${RECORD_OPTIONS:-} --
   echo "}"
 } > "$OUTDIR/timing.json"
 cat "$OUTDIR/timing.json"
