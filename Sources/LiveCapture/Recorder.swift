@@ -74,7 +74,7 @@ public enum Recorder {
         // Only where the sampler has a processor of its own (sharing QEMU's, it would stall
         // whenever QEMU runs), and unless the user said never.
         let stallGuard = others == nil ? nil : pauseAfter.flatMap {
-            try? StallGuard(heartbeat: sampler.heartbeat, process: pid, timing: StallGuard.Timing(pausingAfter: $0))
+            try? StallGuard(heartbeat: sampler.heartbeat, process: pid, timing: StallGuard.Timing(threshold: $0))
         }
         signal(SIGINT) { number in if recordedProcess > 0 { kill(recordedProcess, number) } }
         signal(SIGTERM) { number in if recordedProcess > 0 { kill(recordedProcess, number) } }

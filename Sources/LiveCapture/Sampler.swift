@@ -272,8 +272,8 @@ final class Sampler: @unchecked Sendable {
         var lastTracePoll = 0.0
         var lastRound = QMPConnection.now()
         while self.running {
-            self.heartbeat.beat()
             let round = QMPConnection.now()
+            self.heartbeat.beat(at: round)
             self.rings.gaps.round(after: round - lastRound)
             lastRound = round
             var changed = self.rings.scanAll()

@@ -4,14 +4,20 @@ import Synchronization
 import Glibc
 #endif
 
-/// The sampler's rounds, counted for the ``StallGuard`` watching them from another processor.
+/// When the sampler's last round began, for the ``StallGuard`` watching it from another
+/// processor.
 final class Heartbeat: Sendable {
-    private let rounds = Atomic<Int>(0)
+    /// The bits of the time; 0 before the first round.
+    private let last = Atomic<UInt64>(0)
 
-    /// A round of scans begins.
-    func beat() { self.rounds.add(1, ordering: .relaxed) }
+    /// A round of scans begins at `time`, seconds on CLOCK_MONOTONIC (``QMPConnection/now()``).
+    func beat(at time: Double = QMPConnection.now()) { self.last.store(time.bitPattern, ordering: .relaxed) }
 
-    var count: Int { self.rounds.load(ordering: .relaxed) }
+    /// When the last round began; nil before the first.
+    var lastRound: Double? {
+        let bits = self.last.load(ordering: .relaxed)
+        return bits == 0 ? nil : Double(bitPattern: bits)
+    }
 }
 
 /// Stops QEMU (SIGSTOP) while the sampler's rounds stall, and lets it go on (SIGCONT) at the
@@ -22,32 +28,22 @@ final class Heartbeat: Sendable {
 /// QEMU's vCPU runs on in the other: a disk request or a packet sent in that time is made
 /// available, used and its descriptors reused before the sampler looks, and is missed.
 /// Nothing inside the machine keeps the processor the sampler's, so this thread, on QEMU's
-/// processors and real-time where the kernel allows (``enterRealTime()``),
-/// looks every ``interval``, and after ``threshold`` without a round stops the guest instead:
-/// what the guest cannot do, the sampler cannot miss. A pause ends at the sampler's next round,
+/// processors and real-time where the kernel allows (``enterRealTime()``), looks again when
+/// the sampler's last round will be ``Timing/threshold`` old, and if no round has begun since,
+/// stops the guest instead: what the guest cannot do, the sampler cannot miss. Each look takes
+/// QEMU's processor for a moment, so it looks no more often than that: about once a
+/// millisecond while the rounds go on. A pause ends at the sampler's next round,
 /// or after ``longestPause`` (a sampler that does not come back does not freeze the guest;
 /// the guard then waits for a round before it pauses again). The guard is armed by the
 /// sampler's first round.
 final class StallGuard: @unchecked Sendable {
-    /// How long the guard slept between looks, how long the rounds stall before QEMU is
-    /// stopped, and the longest it is kept stopped, in seconds.
+    /// How long the rounds stall before QEMU is stopped, and the longest it is kept stopped,
+    /// in seconds.
     struct Timing: Equatable {
-        var interval = 0.000_5
         var threshold = 0.001
         var longestPause = 0.25
         /// How often a paused guard looks for the sampler's next round.
         var pausedInterval = 0.000_05
-
-        /// Pausing after `threshold` seconds: looking every 500 µs, or twice within the threshold
-        /// where that is shorter.
-        init(pausingAfter threshold: Double) {
-            self.threshold = threshold
-            self.interval = min(0.000_5, threshold / 2)
-        }
-
-        init(interval: Double = 0.000_5, threshold: Double = 0.001, longestPause: Double = 0.25, pausedInterval: Double = 0.000_05) {
-            (self.interval, self.threshold, self.longestPause, self.pausedInterval) = (interval, threshold, longestPause, pausedInterval)
-        }
     }
 
     /// What the guard did: run.json `pauses`.
@@ -61,16 +57,19 @@ final class StallGuard: @unchecked Sendable {
         var cutShort = 0
         var totalSeconds = 0.0
         var longestSeconds = 0.0
-        /// The longest from the sampler's last round the guard saw to QEMU's stop: how long
+        /// The longest from the start of the sampler's last round to QEMU's stop: how long
         /// the guest may have run unwatched before a pause (at least ``Timing/threshold``;
         /// more where the guard's own processor was taken too).
         var longestStallSeconds = 0.0
+        /// How often the guard woke to look at the sampler's last round (each look takes QEMU's
+        /// processor for a moment).
+        var looks = 0
 
         /// run.json's `pauses`, with the stall that starts one.
         var manifestEntry: String {
             "{\"afterMicroseconds\": \(Int((self.after * 1e6).rounded())), \"realTime\": \(self.realTime), \"count\": \(self.count), \"cutShort\": \(self.cutShort), "
                 + "\"totalMicroseconds\": \(Int(self.totalSeconds * 1e6)), \"longestMicroseconds\": \(Int(self.longestSeconds * 1e6)), "
-                + "\"longestStallMicroseconds\": \(Int(self.longestStallSeconds * 1e6))}"
+                + "\"longestStallMicroseconds\": \(Int(self.longestStallSeconds * 1e6)), \"looks\": \(self.looks)}"
         }
     }
 
@@ -99,32 +98,36 @@ final class StallGuard: @unchecked Sendable {
     private func loop() {
         self.pauses.realTime = Self.enterRealTime()
         // Armed by the sampler's first round, whenever the guard starts (its warm-up, while
-        // QEMU starts, is no stall), and after a pause cut short by its next.
-        var seen = 0
-        var lastRound = QMPConnection.now()
-        var armed = false
+        // QEMU starts, is no stall); after a pause cut short, by the round after the one it
+        // waited beyond. It sleeps until the last round is `threshold` old: while rounds go on,
+        // one look per threshold, and a stall is found when it is that long, not later.
+        var waitedBeyond: Double?
         while self.running.load(ordering: .acquiring) {
-            Self.sleep(self.timing.interval)
             let now = QMPConnection.now()
-            let count = self.heartbeat.count
-            if count != seen {
-                (seen, lastRound, armed) = (count, now, true)
-            } else if armed, now - lastRound >= self.timing.threshold {
-                armed = self.pause(waitingFor: seen, stalledSince: lastRound)
-                (seen, lastRound) = (self.heartbeat.count, QMPConnection.now())
+            guard let last = self.heartbeat.lastRound, last != waitedBeyond else {
+                Self.sleep(self.timing.threshold)
+                self.pauses.looks += 1
+                continue
+            }
+            let stalled = now - last
+            if stalled >= self.timing.threshold {
+                if !self.pause(after: last) { waitedBeyond = last }
+            } else {
+                Self.sleep(self.timing.threshold - stalled)
+                self.pauses.looks += 1
             }
         }
     }
 
-    /// Keeps QEMU stopped until the sampler's round count moves from `seen`; false if
+    /// Keeps QEMU stopped until a round after the one begun at `last`; false if
     /// ``Timing/longestPause`` ended it first, or stopping QEMU failed (it has exited).
-    private func pause(waitingFor seen: Int, stalledSince lastRound: Double) -> Bool {
+    private func pause(after last: Double) -> Bool {
         guard kill(self.process, SIGSTOP) == 0 else { return false }
         let start = QMPConnection.now()
-        self.pauses.longestStallSeconds = max(self.pauses.longestStallSeconds, start - lastRound)
+        self.pauses.longestStallSeconds = max(self.pauses.longestStallSeconds, start - last)
         var resumed = false
         while self.running.load(ordering: .acquiring), QMPConnection.now() - start < self.timing.longestPause {
-            if self.heartbeat.count != seen {
+            if self.heartbeat.lastRound != last {
                 resumed = true
                 break
             }

@@ -217,7 +217,8 @@ def main():
         print(f"info record pauses: QEMU paused {pauses['count']} times while the sampler stalled over "
               f"{pauses['afterMicroseconds']} µs, {pauses['totalMicroseconds'] / 1000:.1f} ms in all (the longest "
               f"{pauses['longestMicroseconds']} µs, the longest stall before one {pauses['longestStallMicroseconds']} µs, "
-              f"{pauses['cutShort']} ended by the limit)")
+              f"{pauses['cutShort']} ended by the limit" + (f"; the guard looked {pauses['looks']} times" if "looks" in pauses else "")
+              + ")")
 
     # 4. Overhead (reported, not judged: TCG timings on a shared 2-core machine vary).
     timing = json.load(open(os.path.join(outdir, "timing.json")))
