@@ -155,11 +155,11 @@ struct Rings {
 /// page fault, a long request, its own work on a burst). A list made available and used in
 /// such a gap is missed; run.json gives their count and the longest beside what was missed.
 struct RoundGaps: Equatable {
-    /// Seconds.
-    static let threshold = 0.000_1
     /// The lengths the gaps are counted from in ``lengths``, in microseconds, ascending: the
-    /// first is ``threshold``; at 1 ms and over the ``StallGuard`` stops QEMU.
+    /// first is ``threshold``; at 1 ms and over the ``StallGuard`` stops QEMU by default.
     static let lengthBounds = [100, 200, 500, 1_000]
+    /// Seconds: the shortest gap counted.
+    static let threshold = Double(RoundGaps.lengthBounds[0]) / 1e6
     var count = 0
     var longest = 0.0
     /// How many gaps were at least each of ``lengthBounds`` long and shorter than the next.

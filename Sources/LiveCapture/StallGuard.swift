@@ -103,13 +103,13 @@ final class StallGuard: @unchecked Sendable {
         // one look per threshold, and a stall is found when it is that long, not later.
         var waitedBeyond: Double?
         while self.running.load(ordering: .acquiring) {
-            let now = QMPConnection.now()
             guard let last = self.heartbeat.lastRound, last != waitedBeyond else {
                 Self.sleep(self.timing.threshold)
                 self.pauses.looks += 1
                 continue
             }
-            let stalled = now - last
+            // Read after the round's time: a round begun meanwhile makes no stall negative.
+            let stalled = QMPConnection.now() - last
             if stalled >= self.timing.threshold {
                 if !self.pause(after: last) { waitedBeyond = last }
             } else {
