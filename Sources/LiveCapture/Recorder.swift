@@ -7,7 +7,7 @@ import VirtioModel
 import Glibc
 #endif
 
-/// The QEMU process being recorded, for the signal handlers that pass SIGINT and SIGTERM on.
+/// The QEMU process being recorded, for the signal handlers that pass signals on (``Recorder/forwardedSignals``).
 nonisolated(unsafe) private var recordedProcess: pid_t = 0
 
 /// `vqscope record`: starts QEMU with the user's command line plus shared guest RAM, a QMP
@@ -38,6 +38,10 @@ public enum Recorder {
     /// processor; past 100 ms it would not guard.
     public static let defaultPauseAfterMicroseconds = 1_000
     public static let pauseAfterRange = 100...100_000
+
+    /// The signals passed on to QEMU while it runs (QEMU shuts down on each), the recorder
+    /// waiting for it to exit and writing run.json as usual.
+    static let forwardedSignals = [SIGINT, SIGTERM, SIGHUP]
 
     /// Records a run of `command` into `directory`; `pauseAfter`: the stall, in seconds, after
     /// which QEMU is paused (``StallGuard``), nil for never.
@@ -76,8 +80,9 @@ public enum Recorder {
         let stallGuard = others == nil ? nil : pauseAfter.flatMap {
             try? StallGuard(heartbeat: sampler.heartbeat, process: pid, timing: StallGuard.Timing(threshold: $0))
         }
-        signal(SIGINT) { number in if recordedProcess > 0 { kill(recordedProcess, number) } }
-        signal(SIGTERM) { number in if recordedProcess > 0 { kill(recordedProcess, number) } }
+        for number in Self.forwardedSignals {
+            signal(number) { number in if recordedProcess > 0 { kill(recordedProcess, number) } }
+        }
         var session = Session(command: command, ramPath: ram, sampler: sampler)
         var status: Int32 = 0
         var qemuVersion = "?"
@@ -112,8 +117,7 @@ public enum Recorder {
         // The last scan, after QEMU's exit, sees what it wrote last.
         let rings = sampler.stop()
         recordedProcess = 0
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
+        for number in Self.forwardedSignals { signal(number, SIG_DFL) }
         writer.flush()
         unlink(socket)
         let summary = rings.summary(exitStatus: status)
@@ -121,7 +125,7 @@ public enum Recorder {
             directory: directory, command: command, arguments: arguments, qemuVersion: qemuVersion, started: started,
             summary: summary, rings: rings, devices: session.manifestDevices, traceClock: sampler.traceReadLag,
             processors: (sampler.ownProcessor, others), pauseAfter: pauseAfter, pauses: pauses)
-        // The RAM file is as large as the guest's memory: not kept.
+        // The RAM file is as large as the guest's memory: not kept (gone already once mapped).
         unlink(ram)
         return summary
     }
@@ -138,14 +142,36 @@ public enum Recorder {
     }
 
     /// Starts QEMU with the terminal's standard input and output (the guest's console passes
-    /// through).
+    /// through). Where util-linux's setpriv(1) is installed, through it, with SIGKILL as QEMU's
+    /// parent-death signal (prctl(2) `PR_SET_PDEATHSIG`): a recorder that dies without passing a
+    /// signal on (SIGKILL, a crash) takes QEMU with it instead of leaving it running unrecorded,
+    /// or stopped for good if the ``StallGuard`` had paused it (a stopped process handles no
+    /// other signal).
     static func spawn(_ arguments: [String]) throws(RecordError) -> pid_t {
+        guard let program = Self.executable(arguments[0]) else {
+            throw .cannotStart("\(arguments[0]): no such executable\(arguments[0].contains("/") ? "" : " on the PATH")")
+        }
+        let launcher = Self.executable("setpriv").map { [$0, "--pdeathsig", "KILL", "--"] } ?? []
         var pid: pid_t = 0
-        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        let started = launcher + [program] + arguments.dropFirst()
+        var argv: [UnsafeMutablePointer<CChar>?] = started.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
-        let result = posix_spawnp(&pid, arguments[0], nil, nil, &argv, environ)
-        guard result == 0 else { throw .cannotStart("\(arguments[0]): \(String(cString: strerror(result)))") }
+        let result = posix_spawn(&pid, started[0], nil, nil, &argv, environ)
+        guard result == 0 else { throw .cannotStart("\(program): \(String(cString: strerror(result)))") }
         return pid
+    }
+
+    /// The executable file `name` names: itself where it has a slash, else the first in a
+    /// directory of `PATH` (as execvp(3) looks; `/bin:/usr/bin` without one).
+    static func executable(_ name: String, path: String? = getenv("PATH").map { String(cString: $0) }) -> String? {
+        func runnable(_ candidate: String) -> Bool {
+            var status = stat()
+            return stat(candidate, &status) == 0 && (status.st_mode & S_IFMT) == S_IFREG && access(candidate, X_OK) == 0
+        }
+        guard !name.isEmpty else { return nil }
+        if name.contains("/") { return runnable(name) ? name : nil }
+        let directories = (path ?? "/bin:/usr/bin").split(separator: ":", omittingEmptySubsequences: false)
+        return directories.lazy.map { ($0.isEmpty ? "." : String($0)) + "/" + name }.first(where: runnable)
     }
 
     static func writeManifest(

@@ -378,6 +378,9 @@ struct Session {
         {
             self.mapped = true
             self.sampler.withRings { $0.memory = memory }
+            // The mapping keeps the file: out of the directory now, it cannot outlive a
+            // recorder killed outright (it is as large as the guest's memory).
+            unlink(self.ramPath)
         }
         if self.devices == nil {
             let devices = try client.query("x-query-virtio", as: [QMPConnection.DeviceEntry].self)

@@ -211,4 +211,24 @@ struct SessionTests {
             #expect(sampler.withRings { ($0.traced.pciByName["virtio-rng"]?.queueCount, $0.ready.contains("virtio-rng@/p/rng0")) } == (0, true))
         }
     }
+
+    @Test("the RAM file: mapped at the first poll, then out of the directory (a recorder killed outright leaves none), its mapping still the sampler's")
+    func ramFileMapped() throws {
+        let ram = try RingWatcherTests.GuestRAM()
+        let server = try FakeQMP(directory: ram.directory, reply: Self.machine(rngDriverOK: false))
+        let sampler = try Sampler(writer: ram.writer)
+        defer { _ = sampler.stop() }
+        let command = try QEMUCommand(arguments: ["qemu-system-x86_64", "-M", "q35", "-m", "2M"])
+        let path = ram.directory + "/guest-ram-2M"
+        let descriptor = open(path, O_RDWR | O_CREAT, 0o600)
+        defer { close(descriptor) }
+        #expect(ftruncate(descriptor, 2 << 20) == 0)
+        // What the guest wrote, through QEMU's mapping.
+        #expect(pwrite(descriptor, [0x5A], 1, 0x1234) == 1)
+        var session = Session(command: command, ramPath: path, sampler: sampler)
+        #expect(!session.mapped && access(path, F_OK) == 0)
+        try session.pollDevices(try QMPConnection(path: server.path, transcript: nil, wait: 1))
+        #expect(session.mapped && access(path, F_OK) != 0 && errno == ENOENT)
+        #expect(sampler.withRings { $0.memory?.value(UInt8.self, at: 0x1234) } == 0x5A)
+    }
 }

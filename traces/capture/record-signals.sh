@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# record-signals.sh VQSCOPE: how `vqscope record` ends on a signal. SIGHUP (as SIGINT and
+# SIGTERM) is passed on to QEMU, which shuts down, and run.json is written. Killed outright
+# (SIGKILL, which it cannot pass on), it takes QEMU with it, once while QEMU runs and once
+# while it is stopped as the stall guard stops it (SIGSTOP); the guest's RAM file is out of
+# the run directory by then. The guest: q35 with no disk (SeaBIOS finds nothing to boot and
+# waits), one at a time, under `timeout`.
+VQSCOPE=$(realpath "${1:?usage: record-signals.sh VQSCOPE}")
+source "$(dirname "$0")/common.sh"
+
+# From /proc, not procps (not in every Debian installation).
+alive() {  # alive PID: a process that has not exited (a zombie has)
+  local state
+  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+child() {  # child PID: its first child process
+  cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep -m1 .
+}
+
+attempt() {  # attempt hangup|running|stopped
+  local run=$WORK/$1 recorder qemu waited=0
+  # In a subshell that outlives the kill, its report of the kill ("Killed") silenced.
+  (timeout 60 "$VQSCOPE" record -o "$run" -- \
+    qemu-system-x86_64 -M q35 -accel tcg -m 64M -nodefaults -display none </dev/null >"$WORK/$1.out" 2>&1 || true) 2>/dev/null &
+  local shell=$!
+  # QMP's first answers: the recorder has mapped the RAM file (and taken it out of the directory).
+  until grep -qs '"x-query-virtio"' "$run/qmp.jsonl"; do
+    waited=$((waited + 1))
+    [ "$waited" -le 300 ] || { echo "record-signals ($1): QMP never answered" >&2; cat "$WORK/$1.out" >&2; exit 1; }
+    sleep 0.1
+  done
+  recorder=$(child "$(child "$shell")")
+  qemu=$(child "$recorder")
+  if [ -e "$run/guest-ram" ]; then
+    echo "record-signals ($1): $run/guest-ram is still in the run directory after QMP answered" >&2
+    kill -9 "$qemu" "$recorder"; exit 1
+  fi
+  if [ "$1" = hangup ]; then
+    kill -HUP "$recorder"
+    wait "$shell"
+    if alive "$qemu" || ! grep -q '"exitStatus"' "$run/run.json"; then
+      echo "record-signals (hangup): QEMU still runs, or no run.json" >&2; cat "$WORK/$1.out" >&2
+      kill -9 "$qemu" 2>/dev/null; exit 1
+    fi
+    echo "record-signals (hangup): passed on, QEMU shut down, run.json written"
+    return
+  fi
+  [ "$1" = running ] || kill -STOP "$qemu"
+  kill -9 "$recorder"
+  waited=0
+  while alive "$qemu" && [ "$waited" -lt 100 ]; do sleep 0.1; waited=$((waited + 1)); done
+  if alive "$qemu"; then
+    echo "record-signals ($1): QEMU ($qemu) outlived the recorder by 10 s" >&2
+    kill -9 "$qemu"; exit 1
+  fi
+  wait "$shell"
+  echo "record-signals ($1): QEMU gone $((waited * 100)) ms or less after the recorder, no RAM file left"
+}
+attempt hangup
+attempt running
+attempt stopped
