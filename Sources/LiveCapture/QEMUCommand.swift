@@ -1,3 +1,4 @@
+import Foundation
 import GuestMemory
 
 /// What `vqscope record` refuses in a QEMU command line, and why.
@@ -48,7 +49,8 @@ public struct QEMUCommand: Sendable, Equatable {
         var memory: UInt64 = 128 << 20  // QEMU's default
         var index = 1
         while index < arguments.count {
-            let option = arguments[index]
+            // QEMU takes `--machine` as `-machine`.
+            let option = arguments[index].hasPrefix("--") ? String(arguments[index].dropFirst()) : arguments[index]
             let value = index + 1 < arguments.count ? arguments[index + 1] : ""
             switch option {
             case "-M", "-machine":
@@ -78,13 +80,16 @@ public struct QEMUCommand: Sendable, Equatable {
                 index += 2
             case "-mem-path", "-mem-prealloc", "-numa":
                 throw .unsupportedCommand("\(option) conflicts with the shared RAM file vqscope record gives the guest")
+            case "-daemonize":
+                throw .unsupportedCommand("-daemonize: QEMU would leave vqscope record at once and run on unwatched; record runs it in the foreground")
             case "-object":
-                if value.hasPrefix("memory-backend") {
-                    throw .unsupportedCommand("-object \(value.prefix(30))…: a memory backend is already given")
+                let type = Self.objectType(value)
+                if type?.hasPrefix("memory-backend") == true {
+                    throw .unsupportedCommand("-object \(type ?? ""): a memory backend is already given")
                 }
                 // KVM's confidential guests (AMD SEV, Intel TDX): RAM the host reads is ciphertext.
-                if ["sev-guest", "sev-snp-guest", "tdx-guest"].contains(where: { value.hasPrefix($0) }) {
-                    throw .unsupportedCommand("-object \(value.prefix(30))…: the guest's memory is encrypted, its rings cannot be read")
+                if let type, ["sev-guest", "sev-snp-guest", "tdx-guest"].contains(type) {
+                    throw .unsupportedCommand("-object \(type): the guest's memory is encrypted, its rings cannot be read")
                 }
                 index += 2
             default:
@@ -106,14 +111,45 @@ public struct QEMUCommand: Sendable, Equatable {
         return Machine(rawValue: name)
     }
 
-    /// `256M`, `1G`, `512` (MiB), `1073741824B`.
+    /// An `-object` option's type: its first key-value part without a key, or `qom-type=`; in
+    /// the JSON form (`{"qom-type": …}`), that member. Nil where it names none.
+    static func objectType(_ value: String) -> String? {
+        struct Object: Decodable {
+            let type: String
+            enum CodingKeys: String, CodingKey { case type = "qom-type" }
+        }
+        if value.hasPrefix("{") { return try? JSONDecoder().decode(Object.self, from: Data(value.utf8)).type }
+        for (position, part) in value.split(separator: ",", omittingEmptySubsequences: false).enumerated() {
+            if part.hasPrefix("qom-type=") { return String(part.dropFirst("qom-type=".count)) }
+            if position == 0, !part.contains("="), !part.isEmpty { return String(part) }
+        }
+        return nil
+    }
+
+    /// `-m`'s size as QEMU 7.2 reads it: a decimal number of MiB, or one with a suffix B, K, M,
+    /// G, T, P or E in either case, a fraction allowed with a suffix other than B (`1.5G`);
+    /// rounded up to 8 KiB as QEMU rounds the RAM it gives the guest (`-m 100k` is 104 KiB).
+    /// Nil for zero, past 64 bits, or what QEMU refuses.
     static func bytes(_ text: String) -> UInt64? {
+        let units: [Character: UInt64] = ["b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50, "e": 1 << 60]
         guard let last = text.last else { return nil }
-        let units: [Character: UInt64] = ["K": 1 << 10, "k": 1 << 10, "M": 1 << 20, "m": 1 << 20, "G": 1 << 30, "g": 1 << 30, "T": 1 << 40, "B": 1]
-        let (digits, unit) = last.isNumber ? (text, UInt64(1 << 20)) : (String(text.dropLast()), units[last] ?? 0)
-        guard unit > 0, let number = UInt64(digits) else { return nil }
-        let (bytes, overflow) = number.multipliedReportingOverflow(by: unit)
-        return overflow || bytes == 0 ? nil : bytes
+        let suffix = units[Character(last.lowercased())]
+        let number = suffix == nil ? Substring(text) : text.dropLast()
+        let parts = number.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        let decimal: (Substring) -> Bool = { !$0.isEmpty && $0.allSatisfy { $0 >= "0" && $0 <= "9" } }
+        guard decimal(parts[0]), let whole = UInt64(parts[0]) else { return nil }
+        let unit = suffix ?? 1 << 20
+        var fraction: UInt64 = 0
+        if parts.count == 2 {
+            // QEMU multiplies the fraction as a double and truncates.
+            guard suffix != nil, unit > 1, decimal(parts[1]), let value = Double("0." + parts[1]) else { return nil }
+            fraction = UInt64(value * Double(unit))
+        }
+        let (scaled, overflow) = whole.multipliedReportingOverflow(by: unit)
+        let (sum, carry) = scaled.addingReportingOverflow(fraction)
+        let (rounded, past) = sum.addingReportingOverflow(8191)
+        guard !overflow, !carry, !past, sum > 0 else { return nil }
+        return rounded & ~8191
     }
 
     /// The command line QEMU is started with.

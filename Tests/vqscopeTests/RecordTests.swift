@@ -40,6 +40,35 @@ struct RecordTests {
         ] {
             #expect(throws: RecordError.self) { _ = try QEMUCommand(arguments: refused) }
         }
+        // QEMU takes --option as -option: the machine read, the memory backend refused.
+        #expect(try QEMUCommand(arguments: ["qemu-system-x86_64", "--machine", "q35", "--m", "64M"]).memory == 64 << 20)
+        #expect(throws: RecordError.unsupportedCommand("-object memory-backend-ram: a memory backend is already given")) {
+            _ = try QEMUCommand(arguments: ["qemu-system-x86_64", "-M", "q35", "--object", "memory-backend-ram,id=m,size=1G"])
+        }
+        #expect(throws: RecordError.unsupportedCommand("-object memory-backend-memfd: a memory backend is already given")) {
+            _ = try QEMUCommand(arguments: ["qemu-system-x86_64", "-M", "q35", "-object", #"{"qom-type": "memory-backend-memfd", "id": "m", "size": 1073741824}"#])
+        }
+        #expect(throws: RecordError.unsupportedCommand("-object sev-guest: the guest's memory is encrypted, its rings cannot be read")) {
+            _ = try QEMUCommand(arguments: ["qemu-system-x86_64", "-M", "q35", "-object", "id=s,qom-type=sev-guest,cbitpos=47"])
+        }
+        #expect(throws: RecordError.unsupportedCommand(
+            "-daemonize: QEMU would leave vqscope record at once and run on unwatched; record runs it in the foreground")) {
+            _ = try QEMUCommand(arguments: ["qemu-system-x86_64", "-M", "q35", "-display", "none", "-daemonize"])
+        }
+        // Other objects, whatever their properties say.
+        #expect(try QEMUCommand(arguments: [
+            "qemu-system-x86_64", "-M", "q35", "-object", "rng-random,id=r,filename=/dev/urandom",
+            "-object", "filter-dump,id=f,netdev=n0,file=memory-backend.pcap",
+        ]).machine == .q35)
+        // -m as QEMU 7.2 reads it (each value's base-memory from QMP query-memory-size-summary):
+        // rounded up to 8 KiB, a fraction with a unit, either case; what it refuses, refused.
+        func memory(_ size: String) -> UInt64? { try? QEMUCommand(arguments: ["qemu-system-x86_64", "-M", "q35", "-m", size]).memory }
+        #expect(memory("100.3M") == 105_177_088 && memory("1000000B") == 1_007_616)
+        #expect(memory("100k") == 106_496 && memory("2g") == 2 << 30 && memory("1.5G") == 1_610_612_736)
+        #expect(memory("512") == 512 << 20 && memory("64m") == 64 << 20)
+        for unreadable in ["1.5", "64MB", "64MiB", "0x10M", "0", "1.5B", "20E", "", "M", ".5G", "1.G", "-1M", "1e3M"] {
+            #expect(memory(unreadable) == nil, "\(unreadable)")
+        }
         #expect(throws: (any Error).self) {
             var parsed = try VQScope.parseAsRoot(["record", "-o", "/tmp/run"])
             try parsed.validate()
