@@ -59,6 +59,9 @@ public struct QEMUCommand: Sendable, Equatable {
                     if text.hasPrefix("memory-backend=") {
                         throw .unsupportedCommand("-machine memory-backend is already set; vqscope record sets its own")
                     }
+                    if text.hasPrefix("max-ram-below-4g=") {
+                        throw .unsupportedCommand("-machine max-ram-below-4g moves RAM from where vqscope record looks for it")
+                    }
                     if text.hasPrefix("confidential-guest-support=") || text.hasPrefix("memory-encryption=") {
                         throw .unsupportedCommand("\(text.prefix(40)): the guest's memory is encrypted, its rings cannot be read")
                     }

@@ -34,6 +34,7 @@ struct RecordTests {
             ["qemu-system-x86_64", "-m", "256M"],
             ["qemu-system-x86_64", "-M", "isapc"],
             ["qemu-system-x86_64", "-M", "q35", "-m", "1G,slots=2,maxmem=4G"],
+            ["qemu-system-x86_64", "-M", "pc,max-ram-below-4g=1G", "-m", "2G"],
             ["sh", "-c", "true"],
             ["qemu-system-x86_64", "-M", "q35,confidential-guest-support=sev0", "-object", "sev-guest,id=sev0,cbitpos=47"],
             ["qemu-system-x86_64", "-M", "q35", "-accel", "kvm", "-object", "tdx-guest,id=tdx0"],
