@@ -74,16 +74,24 @@ enum RingRecordReader {
     /// Lines that could not be read are counted; this many are named.
     static let namedProblems = 20
 
-    /// Calls `body` with each decoded line and its number; returns the lines that could not be
-    /// decoded (the first ``namedProblems`` by number, then how many more).
-    static func forEach(path: String, _ body: (Line, Int) -> Void) throws(RecordError) -> [String] {
+    /// What reading a `rings.jsonl` found besides its records.
+    struct Reading {
+        /// The lines that could not be decoded (the first ``namedProblems`` by number, then how many more).
+        var problems: [String] = []
+        /// The number of the last line when the file ends inside it and it does not decode: a
+        /// recorder killed outright stops mid-line. Not read, and not a problem.
+        var cutOffLine: Int?
+    }
+
+    /// Calls `body` with each decoded line and its number.
+    static func forEach(path: String, _ body: (Line, Int) -> Void) throws(RecordError) -> Reading {
         var reader: LineReader
         do {
             reader = LineReader(input: try InputFile(path: path), maximumLineLength: Self.maximumLineLength)
         } catch {
             throw .io("\(path): \(error)")
         }
-        var problems: [String] = []
+        var reading = Reading()
         var unnamed = 0
         let decoder = JSONDecoder()
         while true {
@@ -97,8 +105,10 @@ enum RingRecordReader {
             let record = slice.overlong || slice.bytes.isEmpty ? nil : try? decoder.decode(Line.self, from: Data(slice.bytes))
             guard let record else {
                 if slice.bytes.isEmpty, !slice.overlong { continue }
-                if problems.count < Self.namedProblems {
-                    problems.append("\(path):\(slice.number): \(slice.overlong ? "a line over 1 MiB" : "not a ring record")")
+                if slice.unterminated, !slice.overlong {
+                    reading.cutOffLine = slice.number
+                } else if reading.problems.count < Self.namedProblems {
+                    reading.problems.append("\(path):\(slice.number): \(slice.overlong ? "a line over 1 MiB" : "not a ring record")")
                 } else {
                     unnamed += 1
                 }
@@ -106,8 +116,8 @@ enum RingRecordReader {
             }
             body(record, slice.number)
         }
-        if unnamed > 0 { problems.append("\(path): \(unnamed) more lines that are not ring records") }
-        return problems
+        if unnamed > 0 { reading.problems.append("\(path): \(unnamed) more lines that are not ring records") }
+        return reading
     }
 }
 
@@ -142,7 +152,7 @@ public enum RecordedFrames {
     /// `whole` (``RecordedRun/wholeCopies(directory:analysis:)``).
     public static func read(
         path: String, whole: Set<Int> = [], _ body: (NetFrame, Int64) -> Void
-    ) throws(RecordError) -> [String] {
+    ) throws(RecordError) -> (problems: [String], cutOffLine: Int?) {
         var queues: [QueueKey: QueueInfo] = [:]
         var pending: [QueueKey: Pending] = [:]
         var problems: [String] = []
@@ -151,7 +161,7 @@ public enum RecordedFrames {
         func note(_ problem: String) {
             if problems.count < RingRecordReader.namedProblems { problems.append(problem) } else { unnamed += 1 }
         }
-        let unreadable = try RingRecordReader.forEach(path: path) { record, number in
+        let reading = try RingRecordReader.forEach(path: path) { record, number in
             guard let device = record.device, let queue = record.queue else {
                 if record.kind == "reset", let device = record.device { pending = pending.filter { $0.key.device != device } }
                 return
@@ -227,7 +237,7 @@ public enum RecordedFrames {
             default: return
             }
         }
-        return unreadable + problems + (unnamed > 0 ? ["\(path): \(unnamed) more frames skipped"] : [])
+        return (reading.problems + problems + (unnamed > 0 ? ["\(path): \(unnamed) more frames skipped"] : []), reading.cutOffLine)
     }
 
     /// Net queues followed at once (a run has a handful; a hostile file could name millions).

@@ -15,20 +15,20 @@ public enum RecordedRun {
 
     public static func trace(in directory: String) -> String { directory + "/trace.log" }
 
-    /// The ring transitions replayed: the queues, findings and waits for a notification, and
-    /// the lines that could not be read. A received frame copied while its buffer was offered
+    /// The ring transitions replayed: the queues, findings and waits for a notification, the
+    /// lines that could not be read, and the last one if the file ends inside it. A received frame copied while its buffer was offered
     /// again counts as missed unless its line is one of `whole`.
     public static func replay(
         directory: String, whole: Set<Int> = []
-    ) throws(RecordError) -> (queues: [RecordedQueueReport], findings: FindingSink, waits: [AwaitedNotification], problems: [String]) {
+    ) throws(RecordError) -> (queues: [RecordedQueueReport], findings: FindingSink, waits: [AwaitedNotification], problems: [String], cutOffLine: Int?) {
         let path = directory + "/rings.jsonl"
         var replay = RingReplay(file: path)
-        let problems = try RingRecordReader.forEach(path: path) { record, line in
+        let reading = try RingRecordReader.forEach(path: path) { record, line in
             guard let event = Self.event(record, whole: whole.contains(line)) else { return }
             replay.consume(event, line: line)
         }
         let (queues, sink, waits) = replay.finish()
-        return (queues, sink, waits, problems)
+        return (queues, sink, waits, reading.problems, reading.cutOffLine)
     }
 
     /// The lines of the received frames copied while their buffer was offered again that the
@@ -78,6 +78,7 @@ public enum RecordedRun {
             throw .io("\(error)")
         }
         report.recorder = Self.recorderReport(directory: directory)
+        report.recordingCutOffLine = replay.cutOffLine
         return replay.problems
     }
 

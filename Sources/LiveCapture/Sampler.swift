@@ -211,6 +211,9 @@ final class Sampler: @unchecked Sendable {
     private let trace: TraceTail?
     /// Seconds, on CLOCK_MONOTONIC (``QMPConnection/now()``): a step of the wall clock does not stop the polls.
     static let tracePollInterval = 0.000_1
+    /// Seconds: `rings.jsonl` is written out at least this often, in a round that found nothing
+    /// new, so that a recorder killed outright leaves what it saw until a second before.
+    static let flushInterval = 1.0
     /// `virtio_set_status` events the trace has shown, for the QMP side.
     private let statusEvents = Atomic<Int>(0)
     /// The processor the thread keeps to (``ProcessorSet``), if any, and whether the kernel agreed.
@@ -271,6 +274,7 @@ final class Sampler: @unchecked Sendable {
         }
         var lastTracePoll = 0.0
         var lastRound = QMPConnection.now()
+        var lastFlush = lastRound
         while self.running {
             let round = QMPConnection.now()
             self.heartbeat.beat(at: round)
@@ -287,7 +291,13 @@ final class Sampler: @unchecked Sendable {
                 self.statusEvents.store(trace.statusEvents, ordering: .relaxed)
             }
             if self.requested.load(ordering: .acquiring) { self.answer() }
-            if !changed { sched_yield() }
+            if !changed {
+                if round - lastFlush >= Self.flushInterval {
+                    self.rings.writer.flush()
+                    lastFlush = round
+                }
+                sched_yield()
+            }
         }
     }
 

@@ -117,6 +117,9 @@ public struct AnalysisReport: Sendable {
     public var recordedQueues: [RecordedQueueReport] = []
     /// The recorder's own account of the run (`run.json`); nil when it wrote none readable.
     public var recorder: RecorderReport?
+    /// The recording's last line, when the file ends inside it (a recorder killed outright):
+    /// not read.
+    public var recordingCutOffLine: Int?
 
     /// Adds the findings of a recording's replay, and its queues; the waits for a notification
     /// the replay found are judged against `trace`, this report's trace (SPLIT-DRV-MUST-NOTIFY,

@@ -194,6 +194,7 @@ public enum JSONReporter {
             json.endObject()
         }
         json.endArray()
+        json.number("cutOffLine", report.recordingCutOffLine)
         Self.recorder(report.recorder, into: &json)
         json.endObject()
     }

@@ -99,7 +99,9 @@ public enum TextReporter {
         }
         return "\nRecorded rings (\(file); IN THE TRACE: the trace's device it is joined with; "
             + "MISSED: stale or overwritten before the recorder read them, or read only once completed)\n"
-            + table.render() + "\n" + Self.recorder(report.recorder)
+            + table.render() + "\n"
+            + (report.recordingCutOffLine.map { "The recording ends inside its line \($0) (the recorder did not end normally): not read\n" } ?? "")
+            + Self.recorder(report.recorder)
     }
 
     /// The recorder's own account of the run (`run.json`), in one line.

@@ -169,12 +169,13 @@ struct Pcap: ParsableCommand {
         }
         var counts: [NetFrame.Direction: Int] = [:]
         let problems: [String]
+        let cutOffLine: Int?
         do {
             // Frames copied while their buffer was offered again: those the run's trace shows whole.
             let whole = try RecordedRun.wholeCopies(directory: run) {
                 try? Analyze.analyze(trace: RecordedRun.trace(in: run), options: AnalysisOptions()).get()
             }
-            problems = try RecordedFrames.read(path: run + "/rings.jsonl", whole: whole) { frame, time in
+            (problems, cutOffLine) = try RecordedFrames.read(path: run + "/rings.jsonl", whole: whole) { frame, time in
                 writer.write(frame.bytes, at: PcapTimestamp(nanoseconds: time))
                 counts[frame.direction, default: 0] += 1
                 if let side { fputs(FrameReporter.line(frame, number: writer.framesWritten, time: .ring), side) }
@@ -188,6 +189,7 @@ struct Pcap: ParsableCommand {
         guard failures.isEmpty else { return ("", failures.joined(separator: "\n"), Exit.missingInput) }
         let text = "vqscope: \(writer.framesWritten) frame(s) to \(output): \(counts[.transmit] ?? 0) transmitted, "
             + "\(counts[.receive] ?? 0) received, recorded in \(run)\n"
+            + (cutOffLine.map { "vqscope: \(run)/rings.jsonl ends inside line \($0) (the recorder did not end normally): not read\n" } ?? "")
         return (text, problems.prefix(20).joined(separator: "\n"), problems.isEmpty ? Exit.clean : Exit.undecodable)
     }
 

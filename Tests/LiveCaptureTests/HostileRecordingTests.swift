@@ -56,7 +56,7 @@ struct HostileRecordingTests {
         var frames = 0
         let problems = try RecordedFrames.read(path: directory + "/rings.jsonl") { _, _ in frames += 1 }
         #expect(frames == 0)
-        #expect(problems.first?.hasSuffix("a received packet of more than 64 KiB (num_buffers 65492 to go)") == true)
+        #expect(problems.problems.first?.hasSuffix("a received packet of more than 64 KiB (num_buffers 65492 to go)") == true)
     }
 
     @Test("missed counts near Int.max or negative: saturated, no trap")

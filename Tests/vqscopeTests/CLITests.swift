@@ -247,4 +247,36 @@ struct CLITests {
         try FileManager.default.removeItem(atPath: run.path + "/trace.log")
         #expect(Pcap.execute(run: run.path, output: output, vnetHeader: nil).output.hasPrefix("vqscope: 0 frame(s)"))
     }
+
+    @Test("a recording cut off inside its last line (a recorder killed outright): that line not read, its number said by analyze (text and JSON) and pcap, the exit code unchanged; a bad line before the end still undecodable (65)")
+    func cutOffRecording() throws {
+        let run = try RefilledRunFixture.directory(copied: [200, 2100, 2500])
+        defer { try? FileManager.default.removeItem(atPath: run.path) }
+        let path = run.path + "/rings.jsonl"
+        let whole = try String(contentsOfFile: path, encoding: .utf8)
+        let count = whole.split(separator: "\n").count
+        // Ended normally: nothing said, null in JSON.
+        let ended = Analyze.execute(trace: run.path, format: .text, failOn: .error)
+        #expect(ended.diagnostics.isEmpty && !ended.output.contains("ends inside"))
+        let clean = Analyze.execute(trace: run.path, format: .json, failOn: .error)
+        let cleanObject = try #require(try JSONSerialization.jsonObject(with: Data(clean.output.utf8)) as? [String: Any])
+        #expect((cleanObject["recording"] as? [String: Any])?["cutOffLine"] is NSNull)
+        try (whole + #"{"kind": "used", "t": 17000000"#).write(toFile: path, atomically: false, encoding: .utf8)
+        let text = Analyze.execute(trace: run.path, format: .text, failOn: .error)
+        // The fixture's findings decide the code, as without the cut-off line.
+        #expect(text.code == ended.code && text.diagnostics.isEmpty)
+        #expect(text.output.contains("The recording ends inside its line \(count + 1) (the recorder did not end normally): not read\n"))
+        let json = Analyze.execute(trace: run.path, format: .json, failOn: .error)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+        #expect((object["recording"] as? [String: Any])?["cutOffLine"] as? Int == count + 1)
+        let output = run.path + "/frames.pcap"
+        let pcap = Pcap.execute(run: run.path, output: output, vnetHeader: nil)
+        #expect(pcap.code == 0 && pcap.output.hasPrefix("vqscope: 2 frame(s)"))
+        #expect(pcap.output.hasSuffix("vqscope: \(run.path)/rings.jsonl ends inside line \(count + 1) (the recorder did not end normally): not read\n"))
+        // The same bytes with a newline after them are a line that is not a ring record.
+        try (whole + #"{"kind": "used", "t": 17000000"# + "\n").write(toFile: path, atomically: false, encoding: .utf8)
+        let broken = Analyze.execute(trace: run.path, format: .text, failOn: .error)
+        #expect(broken.code == 65 && broken.diagnostics == "vqscope: \(path):\(count + 1): not a ring record")
+    }
 }
+

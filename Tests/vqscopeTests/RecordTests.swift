@@ -95,7 +95,7 @@ struct RecordTests {
         defer { file.remove() }
         var frames: [(NetFrame, Int64)] = []
         let problems = try RecordedFrames.read(path: file.path) { frames.append(($0, $1)) }
-        #expect(problems.isEmpty)
+        #expect(problems.problems.isEmpty && problems.cutOffLine == nil)
         #expect(frames.map(\.0.direction) == [.transmit, .receive])
         #expect(frames.first?.0.bytes.count == 42 && frames.first?.1 == 2_000_000_000)
         #expect(frames.last?.0.bytes == [0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff] && frames.last?.0.bufferCount == 2)
@@ -104,6 +104,6 @@ struct RecordTests {
         let broken = TemporaryFile(text: Self.recording + "\nnot json\n", name: "rings.jsonl")
         defer { broken.remove() }
         let complaints = try RecordedFrames.read(path: broken.path) { _, _ in }
-        #expect(complaints.count == 1 && complaints.first?.hasSuffix(":9: not a ring record") == true)
+        #expect(complaints.problems.count == 1 && complaints.problems.first?.hasSuffix(":9: not a ring record") == true)
     }
 }
