@@ -56,6 +56,10 @@ public enum Recorder {
         let events = directory + "/events.txt"
         unlink(socket)
         unlink(ram)
+        // A recording already in the directory is replaced whole: the QMP transcript is
+        // appended to (QMP may be reconnected within a run), and run.json written only at the
+        // end, so a run killed outright would otherwise leave the last one's beside its own.
+        for earlier in ["run.json", "qmp.jsonl", "trace.log"] { unlink(directory + "/" + earlier) }
         guard let eventsFile = fopen(events, "w") else { throw .io("\(events): cannot create") }
         fputs(QEMUCommand.traceEvents.joined(separator: "\n") + "\n", eventsFile)
         fclose(eventsFile)

@@ -3,8 +3,9 @@
 # SIGTERM) is passed on to QEMU, which shuts down, and run.json is written. Killed outright
 # (SIGKILL, which it cannot pass on), it takes QEMU with it, once while QEMU runs and once
 # while it is stopped as the stall guard stops it (SIGSTOP); the guest's RAM file is out of
-# the run directory by then. The guest: q35 with no disk (SeaBIOS finds nothing to boot and
-# waits), one at a time, under `timeout`.
+# the run directory by then. All three record into one directory: each replaces the one before
+# whole (no run.json, and one QMP greeting in qmp.jsonl, after a killed one). The guest: q35
+# with no disk (SeaBIOS finds nothing to boot and waits), one at a time, under `timeout`.
 VQSCOPE=$(realpath "${1:?usage: record-signals.sh VQSCOPE}")
 source "$(dirname "$0")/common.sh"
 
@@ -19,15 +20,18 @@ child() {  # child PID: its first child process
 }
 
 attempt() {  # attempt hangup|running|stopped
-  local run=$WORK/$1 recorder qemu waited=0
+  local run=$WORK/run recorder qemu waited=0
+  # Marks the last run's transcript, which this run must replace.
+  [ ! -e "$run/qmp.jsonl" ] || echo '{"before": true}' >> "$run/qmp.jsonl"
   # In a subshell that outlives the kill, its report of the kill ("Killed") silenced.
   (timeout 60 "$VQSCOPE" record -o "$run" -- \
     qemu-system-x86_64 -M q35 -accel tcg -m 64M -nodefaults -display none </dev/null >"$WORK/$1.out" 2>&1 || true) 2>/dev/null &
   local shell=$!
-  # QMP's first answers: the recorder has mapped the RAM file (and taken it out of the directory).
-  until grep -qs '"x-query-virtio"' "$run/qmp.jsonl"; do
+  # QMP's first answers, in this run's transcript: the recorder has mapped the RAM file (and
+  # taken it out of the directory).
+  until grep -qs '"x-query-virtio"' "$run/qmp.jsonl" && ! grep -qs '"before"' "$run/qmp.jsonl"; do
     waited=$((waited + 1))
-    [ "$waited" -le 300 ] || { echo "record-signals ($1): QMP never answered" >&2; cat "$WORK/$1.out" >&2; exit 1; }
+    [ "$waited" -le 300 ] || { echo "record-signals ($1): no QMP transcript of this run in 30 s" >&2; cat "$WORK/$1.out" >&2; exit 1; }
     sleep 0.1
   done
   recorder=$(child "$(child "$shell")")
@@ -55,7 +59,10 @@ attempt() {  # attempt hangup|running|stopped
     kill -9 "$qemu"; exit 1
   fi
   wait "$shell"
-  echo "record-signals ($1): QEMU gone $((waited * 100)) ms or less after the recorder, no RAM file left"
+  if [ -e "$run/run.json" ] || [ "$(grep -c '"QMP"' "$run/qmp.jsonl")" != 1 ]; then
+    echo "record-signals ($1): the recording before this one left its run.json or QMP transcript" >&2; exit 1
+  fi
+  echo "record-signals ($1): QEMU gone $((waited * 100)) ms or less after the recorder, no RAM file left, nothing of the run before"
 }
 attempt hangup
 attempt running
