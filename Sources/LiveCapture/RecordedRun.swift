@@ -16,8 +16,9 @@ public enum RecordedRun {
     public static func trace(in directory: String) -> String { directory + "/trace.log" }
 
     /// The ring transitions replayed: the queues, findings and waits for a notification, the
-    /// lines that could not be read, and the last one if the file ends inside it. A received frame copied while its buffer was offered
-    /// again counts as missed unless its line is one of `whole`.
+    /// lines that could not be read, and the last one if the file ends inside it. A received
+    /// frame copied while its buffer was offered again counts as missed unless its line is one
+    /// of `whole`.
     public static func replay(
         directory: String, whole: Set<Int> = []
     ) throws(RecordError) -> (queues: [RecordedQueueReport], findings: FindingSink, waits: [AwaitedNotification], problems: [String], cutOffLine: Int?) {
