@@ -155,14 +155,16 @@ public struct QEMUCommand: Sendable, Equatable {
         return rounded & ~8191
     }
 
-    /// The command line QEMU is started with.
+    /// The command line QEMU is started with. Paths inside an option's `key=value` list have
+    /// their commas doubled, as QEMU reads a literal comma there.
     public func recordingArguments(ramFile: String, qmpSocket: String, eventsFile: String, traceFile: String) -> [String] {
-        self.arguments + [
-            "-object", "memory-backend-file,id=vqscope-ram,size=\(self.memory),mem-path=\(ramFile),share=on",
+        func listed(_ path: String) -> String { path.replacingOccurrences(of: ",", with: ",,") }
+        return self.arguments + [
+            "-object", "memory-backend-file,id=vqscope-ram,size=\(self.memory),mem-path=\(listed(ramFile)),share=on",
             "-machine", "memory-backend=vqscope-ram",
-            "-qmp", "unix:\(qmpSocket),server=on,wait=off",
+            "-qmp", "unix:\(listed(qmpSocket)),server=on,wait=off",
             "-msg", "timestamp=on",
-            "-trace", "events=\(eventsFile)",
+            "-trace", "events=\(listed(eventsFile))",
             "-D", traceFile,
         ]
     }

@@ -51,7 +51,8 @@ public enum Recorder {
         guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
             throw .io("\(directory): cannot create: \(String(cString: strerror(errno)))")
         }
-        let ram = directory + "/guest-ram"
+        RAMFile.removeAbandoned()
+        let ram = RAMFile.path(directory: directory, memory: command.memory)
         let socket = directory + "/qmp.sock"
         let events = directory + "/events.txt"
         unlink(socket)
@@ -59,7 +60,7 @@ public enum Recorder {
         // A recording already in the directory is replaced whole: the QMP transcript is
         // appended to (QMP may be reconnected within a run), and run.json written only at the
         // end, so a run killed outright would otherwise leave the last one's beside its own.
-        for earlier in ["run.json", "qmp.jsonl", "trace.log"] { unlink(directory + "/" + earlier) }
+        for earlier in ["run.json", "qmp.jsonl", "trace.log", "guest-ram"] { unlink(directory + "/" + earlier) }
         guard let eventsFile = fopen(events, "w") else { throw .io("\(events): cannot create") }
         fputs(QEMUCommand.traceEvents.joined(separator: "\n") + "\n", eventsFile)
         fclose(eventsFile)

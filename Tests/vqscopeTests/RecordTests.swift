@@ -27,6 +27,10 @@ struct RecordTests {
         #expect(recorded.starts(with: q35.arguments))
         #expect(recorded.contains("memory-backend-file,id=vqscope-ram,size=268435456,mem-path=/r/ram,share=on"))
         #expect(recorded.contains("memory-backend=vqscope-ram") && recorded.contains("unix:/r/q,server=on,wait=off"))
+        // A comma in a path is doubled where QEMU reads a key=value list, not in -D's plain path.
+        let commas = q35.recordingArguments(ramFile: "/a,b/ram", qmpSocket: "/a,b/q", eventsFile: "/a,b/e", traceFile: "/a,b/t")
+        #expect(commas.contains("memory-backend-file,id=vqscope-ram,size=268435456,mem-path=/a,,b/ram,share=on"))
+        #expect(commas.contains("unix:/a,,b/q,server=on,wait=off") && commas.contains("events=/a,,b/e") && commas.suffix(2) == ["-D", "/a,b/t"])
         for refused in [
             ["qemu-system-x86_64", "-M", "q35,memory-backend=mem"],
             ["qemu-system-x86_64", "-M", "q35", "-object", "memory-backend-ram,id=m,size=1G"],

@@ -35,7 +35,6 @@ for kind in split packed; do
         dir="$out/$kind-$run"
         PACKED=$([ "$kind" = packed ] && echo 1 || true) bash traces/capture/record-linux.sh "$vqscope" "$dir" >"$dir.log" 2>&1
         python3 traces/capture/check_record.py "$vqscope" "$dir" --expect RESET-WAIT-ZERO=2 >"$dir.check" 2>&1 || true
-        rm -f "$dir/run/guest-ram"
     done
 done
 

@@ -3,7 +3,7 @@
 # SIGTERM) is passed on to QEMU, which shuts down, and run.json is written. Killed outright
 # (SIGKILL, which it cannot pass on), it takes QEMU with it, once while QEMU runs and once
 # while it is stopped as the stall guard stops it (SIGSTOP); the guest's RAM file is out of
-# the run directory by then. All three record into one directory: each replaces the one before
+# its directory by then. All three record into one directory: each replaces the one before
 # whole (no run.json, and one QMP greeting in qmp.jsonl, after a killed one). The guest: q35
 # with no disk (SeaBIOS finds nothing to boot and waits), one at a time, under `timeout`.
 VQSCOPE=$(realpath "${1:?usage: record-signals.sh VQSCOPE}")
@@ -36,8 +36,9 @@ attempt() {  # attempt hangup|running|stopped
   done
   recorder=$(child "$(child "$shell")")
   qemu=$(child "$recorder")
-  if [ -e "$run/guest-ram" ]; then
-    echo "record-signals ($1): $run/guest-ram is still in the run directory after QMP answered" >&2
+  # The RAM file: in /dev/shm named after the recorder, or in the run directory.
+  if [ -e "$run/guest-ram" ] || [ -e "/dev/shm/vqscope-ram-$recorder" ]; then
+    echo "record-signals ($1): the RAM file is still in its directory after QMP answered" >&2
     kill -9 "$qemu" "$recorder"; exit 1
   fi
   if [ "$1" = hangup ]; then
