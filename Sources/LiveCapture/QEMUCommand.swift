@@ -35,6 +35,8 @@ public struct QEMUCommand: Sendable, Equatable {
     public let machine: Machine
     /// Guest RAM in bytes (`-m`).
     public let memory: UInt64
+    /// The log items of the command line's last `-d` (QEMU keeps the last), if any.
+    let logItems: String?
 
     /// The trace events recording enables (written to the run directory's `events.txt`).
     public static let traceEvents = ["virtio_*", "virtqueue_*", "pci_cfg_write", "memory_region_ops_write", "memory_region_ops_read"]
@@ -47,6 +49,7 @@ public struct QEMUCommand: Sendable, Equatable {
         }
         var machine: Machine?
         var memory: UInt64 = 128 << 20  // QEMU's default
+        var logItems: String?
         var index = 1
         while index < arguments.count {
             // QEMU takes `--machine` as `-machine`.
@@ -81,6 +84,9 @@ public struct QEMUCommand: Sendable, Equatable {
                 }
                 memory = bytes
                 index += 2
+            case "-d":
+                logItems = value
+                index += 2
             case "-mem-path", "-mem-prealloc", "-numa":
                 throw .unsupportedCommand("\(option) conflicts with the shared RAM file vqscope record gives the guest")
             case "-daemonize":
@@ -105,6 +111,7 @@ public struct QEMUCommand: Sendable, Equatable {
         self.arguments = arguments
         self.machine = machine
         self.memory = memory
+        self.logItems = logItems
     }
 
     static func machine(named name: String) -> Machine? {
@@ -156,7 +163,10 @@ public struct QEMUCommand: Sendable, Equatable {
     }
 
     /// The command line QEMU is started with. Paths inside an option's `key=value` list have
-    /// their commas doubled, as QEMU reads a literal comma there.
+    /// their commas doubled, as QEMU reads a literal comma there. `-d guest_errors`, added to
+    /// the user's own `-d` items, puts QEMU's complaints about register misuse (virtio-mmio's
+    /// among them, `docs/trace-formats.md`) in the trace, in order with its events, as the
+    /// capture scripts do.
     public func recordingArguments(ramFile: String, qmpSocket: String, eventsFile: String, traceFile: String) -> [String] {
         func listed(_ path: String) -> String { path.replacingOccurrences(of: ",", with: ",,") }
         return self.arguments + [
@@ -165,6 +175,7 @@ public struct QEMUCommand: Sendable, Equatable {
             "-qmp", "unix:\(listed(qmpSocket)),server=on,wait=off",
             "-msg", "timestamp=on",
             "-trace", "events=\(listed(eventsFile))",
+            "-d", self.logItems.map { $0 + ",guest_errors" } ?? "guest_errors",
             "-D", traceFile,
         ]
     }

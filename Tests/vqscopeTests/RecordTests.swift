@@ -31,6 +31,11 @@ struct RecordTests {
         let commas = q35.recordingArguments(ramFile: "/a,b/ram", qmpSocket: "/a,b/q", eventsFile: "/a,b/e", traceFile: "/a,b/t")
         #expect(commas.contains("memory-backend-file,id=vqscope-ram,size=268435456,mem-path=/a,,b/ram,share=on"))
         #expect(commas.contains("unix:/a,,b/q,server=on,wait=off") && commas.contains("events=/a,,b/e") && commas.suffix(2) == ["-D", "/a,b/t"])
+        // QEMU's guest errors in the trace; the user's own -d items kept (QEMU takes the last -d).
+        #expect(recorded.suffix(4) == ["-d", "guest_errors", "-D", "/r/t"])
+        let logged = try QEMUCommand(arguments: ["qemu-system-x86_64", "-d", "unimp", "-M", "q35", "-d", "int,cpu_reset"])
+        #expect(logged.recordingArguments(ramFile: "/r/ram", qmpSocket: "/r/q", eventsFile: "/r/e", traceFile: "/r/t").suffix(4)
+            == ["-d", "int,cpu_reset,guest_errors", "-D", "/r/t"])
         for refused in [
             ["qemu-system-x86_64", "-M", "q35,memory-backend=mem"],
             ["qemu-system-x86_64", "-M", "q35", "-object", "memory-backend-ram,id=m,size=1G"],
