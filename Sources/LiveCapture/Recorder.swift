@@ -60,7 +60,7 @@ public enum Recorder {
         // A recording already in the directory is replaced whole: the QMP transcript is
         // appended to (QMP may be reconnected within a run), and run.json written only at the
         // end, so a run killed outright would otherwise leave the last one's beside its own.
-        for earlier in ["run.json", "qmp.jsonl", "trace.log", "guest-ram"] { unlink(directory + "/" + earlier) }
+        for earlier in ["run.json", "qmp.jsonl", "trace.log", "guest-ram", StandardErrorTee.fileName] { unlink(directory + "/" + earlier) }
         guard let eventsFile = fopen(events, "w") else { throw .io("\(events): cannot create") }
         fputs(QEMUCommand.traceEvents.joined(separator: "\n") + "\n", eventsFile)
         fclose(eventsFile)
@@ -72,10 +72,27 @@ public enum Recorder {
         let sampler = try Sampler(writer: writer, trace: TraceTail(path: directory + "/trace.log"), processor: placement?.sampler)
         let others = placement.flatMap { $0.others.apply() ? $0.others : nil }
         let started = RingRecordWriter.now()
+        var standardError: [Int32] = [-1, -1]
+        guard pipe(&standardError) == 0 else {
+            _ = sampler.stop()
+            throw .io("a pipe for QEMU's standard error: \(String(cString: strerror(errno)))")
+        }
+        // Both ends closed on exec; QEMU gets the writing end as its standard error (a copy).
+        for end in standardError { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        let tee: StandardErrorTee
         let pid: pid_t
         do {
-            pid = try Self.spawn(arguments)
+            tee = try StandardErrorTee(input: standardError[0], path: directory + "/" + StandardErrorTee.fileName)
         } catch {
+            close(standardError[1])
+            _ = sampler.stop()
+            throw error
+        }
+        do {
+            defer { close(standardError[1]) }
+            pid = try Self.spawn(arguments, standardError: standardError[1])
+        } catch {
+            tee.finish(within: 1)
             _ = sampler.stop()
             throw error
         }
@@ -119,6 +136,7 @@ public enum Recorder {
         let pauses = stallGuard?.stop()
         var raw: Int32 = 0
         if waitpid(pid, &raw, 0) == pid { status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f) }
+        tee.finish(within: 1)
         // The last scan, after QEMU's exit, sees what it wrote last.
         let rings = sampler.stop()
         recordedProcess = 0
@@ -147,12 +165,12 @@ public enum Recorder {
     }
 
     /// Starts QEMU with the terminal's standard input and output (the guest's console passes
-    /// through). Where util-linux's setpriv(1) is installed, through it, with SIGKILL as QEMU's
+    /// through), and its standard error on `standardError` if given (``StandardErrorTee``). Where util-linux's setpriv(1) is installed, through it, with SIGKILL as QEMU's
     /// parent-death signal (prctl(2) `PR_SET_PDEATHSIG`): a recorder that dies without passing a
     /// signal on (SIGKILL, a crash) takes QEMU with it instead of leaving it running unrecorded,
     /// or stopped for good if the ``StallGuard`` had paused it (a stopped process handles no
     /// other signal).
-    static func spawn(_ arguments: [String]) throws(RecordError) -> pid_t {
+    static func spawn(_ arguments: [String], standardError: Int32? = nil) throws(RecordError) -> pid_t {
         guard let program = Self.executable(arguments[0]) else {
             throw .cannotStart("\(arguments[0]): no such executable\(arguments[0].contains("/") ? "" : " on the PATH")")
         }
@@ -161,7 +179,11 @@ public enum Recorder {
         let started = launcher + [program] + arguments.dropFirst()
         var argv: [UnsafeMutablePointer<CChar>?] = started.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
-        let result = posix_spawn(&pid, started[0], nil, nil, &argv, environ)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if let standardError { posix_spawn_file_actions_adddup2(&actions, standardError, STDERR_FILENO) }
+        let result = posix_spawn(&pid, started[0], &actions, nil, &argv, environ)
         guard result == 0 else { throw .cannotStart("\(program): \(String(cString: strerror(result)))") }
         return pid
     }

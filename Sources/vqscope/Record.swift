@@ -9,7 +9,8 @@ struct Record: ParsableCommand {
             vqscope record -o RUN_DIR -- qemu-system-x86_64 -M q35 -m 256M …  starts QEMU with your \
             command line plus guest RAM in a shared file, a QMP socket, -msg timestamp=on and the \
             virtio trace events into RUN_DIR, replacing a recording already there. The guest's \
-            console passes through; SIGINT, SIGTERM and SIGHUP go to QEMU; recording ends when \
+            console passes through, QEMU's standard error too (and is kept in \
+            RUN_DIR/qemu-stderr.log); SIGINT, SIGTERM and SIGHUP go to QEMU; recording ends when \
             QEMU exits (and a recorder killed outright takes QEMU with it). Every queue, split or packed, is \
             watched from its start: found in the trace when the driver enables it, else through \
             QMP at DRIVER_OK, and again after each reset. Each chain made available and each used \
