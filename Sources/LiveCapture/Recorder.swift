@@ -165,7 +165,8 @@ public enum Recorder {
     }
 
     /// Starts QEMU with the terminal's standard input and output (the guest's console passes
-    /// through), and its standard error on `standardError` if given (``StandardErrorTee``). Where util-linux's setpriv(1) is installed, through it, with SIGKILL as QEMU's
+    /// through), and its standard error on `standardError` if given (``StandardErrorTee``).
+    /// Where util-linux's setpriv(1) is installed, through it, with SIGKILL as QEMU's
     /// parent-death signal (prctl(2) `PR_SET_PDEATHSIG`): a recorder that dies without passing a
     /// signal on (SIGKILL, a crash) takes QEMU with it instead of leaving it running unrecorded,
     /// or stopped for good if the ``StallGuard`` had paused it (a stopped process handles no
