@@ -4,9 +4,9 @@ import Glibc
 
 /// Where `record` puts the guest's RAM (QEMU's shared `memory-backend-file`): in `/dev/shm`, a
 /// tmpfs, where it has room for all of it, else in the run directory. On a disk's file system
-/// the kernel writes the guest's dirty pages back to the disk, its flusher threads share the
-/// sampler's processor, and a full disk stops the guest (SIGBUS); on tmpfs the file is memory
-/// only. The file leaves its directory once the recorder has mapped it
+/// the guest's pages are the file system's: the first write to each is prepared for the disk,
+/// dirty ones are written back to it, and a full disk stops the guest (SIGBUS); on tmpfs the
+/// file is memory only (docs/record.md has the overhead each costs). The file leaves its directory once the recorder has mapped it
 /// (``Session/pollDevices(_:)``).
 enum RAMFile {
     /// `/dev/shm`'s files are named after the recorder's process ID.
