@@ -22,14 +22,21 @@ struct StandardErrorTeeTests {
         }
     }
 
-    @Test("every byte to the file and to the terminal, in order, across chunks, until QEMU's end of the pipe closes")
-    func copies() throws {
+    /// A tee copying from a pipe standing for QEMU's standard error to one standing for the
+    /// terminal and to `qemu-stderr.log` in a directory of its own (the caller removes it).
+    static func started() throws -> (directory: String, qemu: (read: Int32, write: Int32), terminal: (read: Int32, write: Int32), tee: StandardErrorTee) {
         let directory = NSTemporaryDirectory() + "vqscope-tee-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
         let qemu = Self.pipeEnds()
         let terminal = Self.pipeEnds()
         let tee = try StandardErrorTee(input: qemu.read, path: directory + "/qemu-stderr.log", output: terminal.write)
+        return (directory, qemu, terminal, tee)
+    }
+
+    @Test("every byte to the file and to the terminal, in order, across chunks, until QEMU's end of the pipe closes")
+    func copies() throws {
+        let (directory, qemu, terminal, tee) = try Self.started()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
         // The terminal read meanwhile, as a terminal is: a full pipe would hold the copy up.
         final class Shown: @unchecked Sendable {
             var bytes: [UInt8] = []
@@ -59,12 +66,8 @@ struct StandardErrorTeeTests {
 
     @Test("a pipe some other process holds open: what came is kept, and the copy stops at the time given")
     func heldOpen() throws {
-        let directory = NSTemporaryDirectory() + "vqscope-tee-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let (directory, qemu, terminal, tee) = try Self.started()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let qemu = Self.pipeEnds()
-        let terminal = Self.pipeEnds()
-        let tee = try StandardErrorTee(input: qemu.read, path: directory + "/qemu-stderr.log", output: terminal.write)
         let line = Array("qemu-system-x86_64: terminating on signal 15\n".utf8)
         #expect(line.withUnsafeBytes { write(qemu.write, $0.baseAddress, $0.count) } == line.count)
         // Read by the copy before the deadline is set: the file has the line.
