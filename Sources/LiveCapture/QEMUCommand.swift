@@ -93,8 +93,8 @@ public struct QEMUCommand: Sendable, Equatable {
                 throw .unsupportedCommand("-daemonize: QEMU would leave vqscope record at once and run on unwatched; record runs it in the foreground")
             case "-object":
                 let type = Self.objectType(value)
-                if type?.hasPrefix("memory-backend") == true {
-                    throw .unsupportedCommand("-object \(type ?? ""): a memory backend is already given")
+                if let type, type.hasPrefix("memory-backend") {
+                    throw .unsupportedCommand("-object \(type): a memory backend is already given")
                 }
                 // KVM's confidential guests (AMD SEV, Intel TDX): RAM the host reads is ciphertext.
                 if let type, ["sev-guest", "sev-snp-guest", "tdx-guest"].contains(type) {

@@ -71,8 +71,10 @@ struct StandardErrorTeeTests {
         let line = Array("qemu-system-x86_64: terminating on signal 15\n".utf8)
         #expect(line.withUnsafeBytes { write(qemu.write, $0.baseAddress, $0.count) } == line.count)
         // Read by the copy before the deadline is set: the file has the line.
-        for _ in 0..<500 where (try? Data(contentsOf: URL(fileURLWithPath: directory + "/qemu-stderr.log")))?.count != line.count {
+        var waited = 0
+        while waited < 500, (try? Data(contentsOf: URL(fileURLWithPath: directory + "/qemu-stderr.log")))?.count != line.count {
             usleep(10_000)
+            waited += 1
         }
         tee.finish(within: 0.1)
         close(qemu.write)
