@@ -163,11 +163,12 @@ public struct QEMUCommand: Sendable, Equatable {
     }
 
     /// The command line QEMU is started with. Paths inside an option's `key=value` list have
-    /// their commas doubled, as QEMU reads a literal comma there. `-d guest_errors`, added to
-    /// the user's own `-d` items, puts QEMU's complaints about register misuse (virtio-mmio's
-    /// among them, `docs/trace-formats.md`) in the trace, in order with its events, as the
-    /// capture scripts do.
-    public func recordingArguments(ramFile: String, qmpSocket: String, eventsFile: String, traceFile: String) -> [String] {
+    /// their commas doubled, as QEMU reads a literal comma there. The log goes to QEMU's
+    /// standard error (`-D /dev/stderr`, in place of a `-D` of the user's), so that the trace
+    /// and QEMU's messages come in one stream, in order (``TraceTail``). `-d guest_errors`,
+    /// added to the user's own `-d` items, puts QEMU's complaints about register misuse
+    /// (virtio-mmio's among them, `docs/trace-formats.md`) there too, as the capture scripts do.
+    public func recordingArguments(ramFile: String, qmpSocket: String, eventsFile: String) -> [String] {
         func listed(_ path: String) -> String { path.replacingOccurrences(of: ",", with: ",,") }
         return self.arguments + [
             "-object", "memory-backend-file,id=vqscope-ram,size=\(self.memory),mem-path=\(listed(ramFile)),share=on",
@@ -176,7 +177,7 @@ public struct QEMUCommand: Sendable, Equatable {
             "-msg", "timestamp=on",
             "-trace", "events=\(listed(eventsFile))",
             "-d", self.logItems.map { $0 + ",guest_errors" } ?? "guest_errors",
-            "-D", traceFile,
+            "-D", "/dev/stderr",
         ]
     }
 

@@ -15,14 +15,6 @@ public enum RecordedRun {
 
     public static func trace(in directory: String) -> String { directory + "/trace.log" }
 
-    /// QEMU's standard error as the recorder kept it (``StandardErrorTee``), unless QEMU
-    /// printed nothing there (or the recorder was older than that).
-    public static func standardError(in directory: String) -> String? {
-        let path = directory + "/" + StandardErrorTee.fileName
-        var status = stat()
-        return stat(path, &status) == 0 && status.st_size > 0 ? path : nil
-    }
-
     /// The ring transitions replayed: the queues, findings and waits for a notification, the
     /// lines that could not be read, and the last one if the file ends inside it. A received
     /// frame copied while its buffer was offered again counts as missed unless its line is one

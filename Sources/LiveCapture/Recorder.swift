@@ -23,6 +23,8 @@ public enum Recorder {
         public var missed: Int
         /// Chains read only once completed (``WatchedQueue/late``).
         public var late: Int
+        /// Why `trace.log` is incomplete (``TraceTail/writeFailure``), if it is.
+        public var traceWriteFailure: String?
     }
 
     /// How often QMP is asked for the devices' status (DRIVER_OK, resets) while the rings
@@ -60,39 +62,47 @@ public enum Recorder {
         // A recording already in the directory is replaced whole: the QMP transcript is
         // appended to (QMP may be reconnected within a run), and run.json written only at the
         // end, so a run killed outright would otherwise leave the last one's beside its own.
-        for earlier in ["run.json", "qmp.jsonl", "trace.log", "guest-ram", StandardErrorTee.fileName] { unlink(directory + "/" + earlier) }
+        for earlier in ["run.json", "qmp.jsonl", "trace.log", "guest-ram"] { unlink(directory + "/" + earlier) }
         guard let eventsFile = fopen(events, "w") else { throw .io("\(events): cannot create") }
         fputs(QEMUCommand.traceEvents.joined(separator: "\n") + "\n", eventsFile)
         fclose(eventsFile)
-        let arguments = command.recordingArguments(
-            ramFile: ram, qmpSocket: socket, eventsFile: events, traceFile: directory + "/trace.log")
+        let arguments = command.recordingArguments(ramFile: ram, qmpSocket: socket, eventsFile: events)
         let writer = try RingRecordWriter(path: directory + "/rings.jsonl")
-        // The sampler gets a processor of its own; this thread, and QEMU started from it, the others.
-        let placement = ProcessorSet.samplerPlacement(allowed: ProcessorSet.current())
-        let sampler = try Sampler(writer: writer, trace: TraceTail(path: directory + "/trace.log"), processor: placement?.sampler)
-        let others = placement.flatMap { $0.others.apply() ? $0.others : nil }
-        let started = RingRecordWriter.now()
+        // QEMU's standard error, its trace among it (``TraceTail``): both ends closed on exec,
+        // QEMU getting a copy of the writing end.
         var standardError: [Int32] = [-1, -1]
         guard pipe(&standardError) == 0 else {
-            _ = sampler.stop()
             throw .io("a pipe for QEMU's standard error: \(String(cString: strerror(errno)))")
         }
-        // Both ends closed on exec; QEMU gets the writing end as its standard error (a copy).
         for end in standardError { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-        let tee: StandardErrorTee
-        let pid: pid_t
+        let messages = QEMUMessages()
+        let trace: TraceTail
         do {
-            tee = try StandardErrorTee(input: standardError[0], path: directory + "/" + StandardErrorTee.fileName)
+            trace = try TraceTail(input: standardError[0], path: directory + "/trace.log", messages: messages)
         } catch {
             close(standardError[1])
-            _ = sampler.stop()
             throw error
         }
+        // The sampler gets a processor of its own; this thread, and QEMU started from it, the others.
+        let placement = ProcessorSet.samplerPlacement(allowed: ProcessorSet.current())
+        let sampler: Sampler
+        do {
+            sampler = try Sampler(writer: writer, trace: trace, processor: placement?.sampler)
+        } catch {
+            close(standardError[1])
+            throw error
+        }
+        let others = placement.flatMap { $0.others.apply() ? $0.others : nil }
+        let started = RingRecordWriter.now()
+        // QEMU's messages are shown on this process's standard error: one closed (its reader
+        // gone) makes each write fail, rather than end the recording.
+        let pipeDisposition = signal(SIGPIPE, SIG_IGN)
+        defer { signal(SIGPIPE, pipeDisposition) }
+        let pid: pid_t
         do {
             defer { close(standardError[1]) }
             pid = try Self.spawn(arguments, standardError: standardError[1])
         } catch {
-            tee.finish(within: 1)
             _ = sampler.stop()
             throw error
         }
@@ -115,6 +125,7 @@ public enum Recorder {
             if Self.hasExited(pid) { break }
             let now = QMPConnection.now()
             usleep(2_000)
+            Self.show(messages.take())
             // A status write in the trace: QMP is asked now, not at the next poll.
             if sampler.statusEventCount != statusEvents {
                 statusEvents = sampler.statusEventCount
@@ -136,14 +147,15 @@ public enum Recorder {
         let pauses = stallGuard?.stop()
         var raw: Int32 = 0
         if waitpid(pid, &raw, 0) == pid { status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f) }
-        tee.finish(within: 1)
         // The last scan, after QEMU's exit, sees what it wrote last.
         let rings = sampler.stop()
+        Self.show(messages.take())
         recordedProcess = 0
         for number in Self.forwardedSignals { signal(number, SIG_DFL) }
         writer.flush()
         unlink(socket)
-        let summary = rings.summary(exitStatus: status)
+        var summary = rings.summary(exitStatus: status)
+        summary.traceWriteFailure = sampler.traceWriteFailure
         try Self.writeManifest(
             directory: directory, command: command, arguments: arguments, qemuVersion: qemuVersion, started: started,
             summary: summary, rings: rings, devices: session.manifestDevices, traceClock: sampler.traceReadLag,
@@ -151,6 +163,22 @@ public enum Recorder {
         // The RAM file is as large as the guest's memory: not kept (gone already once mapped).
         unlink(ram)
         return summary
+    }
+
+    /// QEMU's messages (``QEMUMessages``) on this process's standard error, and a line for
+    /// those not kept; a failed write drops them (all are in `trace.log`).
+    static func show(_ waiting: (bytes: [UInt8], dropped: Int)) {
+        var bytes = waiting.bytes
+        if waiting.dropped > 0 {
+            bytes += Array("vqscope: \(waiting.dropped) more line(s) of QEMU's not shown here; all are in trace.log\n".utf8)
+        }
+        var written = 0
+        while written < bytes.count {
+            let step = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress! + written, bytes.count - written) }
+            if step < 0, errno == EINTR { continue }
+            guard step > 0 else { return }
+            written += step
+        }
     }
 
     /// Whether `pid` has exited, without reaping it (waitid(2) with WNOWAIT).
@@ -165,7 +193,8 @@ public enum Recorder {
     }
 
     /// Starts QEMU with the terminal's standard input and output (the guest's console passes
-    /// through), and its standard error on `standardError` if given (``StandardErrorTee``).
+    /// through), and its standard error on `standardError` if given (``TraceTail``); SIGPIPE
+    /// as the default has it, whatever the recorder does with it.
     /// Where util-linux's setpriv(1) is installed, through it, with SIGKILL as QEMU's
     /// parent-death signal (prctl(2) `PR_SET_PDEATHSIG`): a recorder that dies without passing a
     /// signal on (SIGKILL, a crash) takes QEMU with it instead of leaving it running unrecorded,
@@ -184,7 +213,15 @@ public enum Recorder {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         if let standardError { posix_spawn_file_actions_adddup2(&actions, standardError, STDERR_FILENO) }
-        let result = posix_spawn(&pid, started[0], &actions, nil, &argv, environ)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGPIPE)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF))
+        let result = posix_spawn(&pid, started[0], &actions, &attributes, &argv, environ)
         guard result == 0 else { throw .cannotStart("\(program): \(String(cString: strerror(result)))") }
         return pid
     }

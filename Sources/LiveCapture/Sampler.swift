@@ -207,7 +207,8 @@ final class Sampler: @unchecked Sendable {
     /// sampler before it clears `requested`.
     private var request: ((inout Rings) -> Void)?
     private let requested = Atomic<Bool>(false)
-    /// The trace, followed between scans (``TraceTail``), at most every ``tracePollInterval``.
+    /// QEMU's standard error, the trace among it, followed between scans (``TraceTail``), at
+    /// most every ``tracePollInterval``.
     private let trace: TraceTail?
     /// Seconds, on CLOCK_MONOTONIC (``QMPConnection/now()``): a step of the wall clock does not stop the polls.
     static let tracePollInterval = 0.000_1
@@ -260,6 +261,10 @@ final class Sampler: @unchecked Sendable {
     /// How late the trace's lines were read (``TraceTail/ReadLag``); nil until the thread has
     /// stopped, or without a trace.
     var traceReadLag: TraceTail.ReadLag? { self.joined ? self.trace?.readLag : nil }
+
+    /// Why `trace.log` could not be written in full (``TraceTail/writeFailure``); nil until the
+    /// thread has stopped.
+    var traceWriteFailure: String? { self.joined ? self.trace?.writeFailure : nil }
 
     /// The processor the sampler has to itself, once its thread is running there.
     var ownProcessor: Int? { self.placed.load(ordering: .relaxed) ? self.processor : nil }
@@ -317,6 +322,8 @@ final class Sampler: @unchecked Sendable {
             self.withRings { _ in self.running = false }
             pthread_join(self.thread, nil)
             self.joined = true
+            // What QEMU wrote last: the trace's end in trace.log, a queue enabled at the end watched.
+            if let writes = self.trace?.drain(), !writes.isEmpty { self.rings.apply(writes) }
             // Scans until one records nothing: each reads a few entries of each queue
             // (``WatchedQueue/entriesPerScan``), and QEMU's last rounds may have left more.
             var scans = 0

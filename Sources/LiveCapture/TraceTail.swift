@@ -1,3 +1,4 @@
+import Synchronization
 import TraceSources
 import VirtioModel
 
@@ -5,12 +6,18 @@ import VirtioModel
 import Glibc
 #endif
 
-/// Follows the trace QEMU writes during a recording, line by line as it grows, for the two
-/// things the recorder acts on at once: a driver's writes to its device's transport
-/// (`memory_region_ops_write` on a virtio-pci common configuration structure or a virtio-mmio
-/// register block: ring addresses the moment a queue is enabled, resets the moment they
-/// happen), and `virtio_set_status` events (QMP is asked about the devices now, not at the
-/// next poll). Lines are decoded by the same ``QEMULogDecoder`` as `vqscope analyze` uses.
+/// Follows what QEMU writes on its standard error during a recording. QEMU is started with
+/// `-D /dev/stderr` (``QEMUCommand/recordingArguments(ramFile:qmpSocket:eventsFile:)``), so its
+/// trace lines, its `-d guest_errors` complaints and its `error_report` messages
+/// (`virtio_error`'s: "Desc next is …", a malformed request's) come down one pipe in the order
+/// QEMU wrote them. The tail copies every byte to `RUN/trace.log`, where `analyze` finds each
+/// message right after the event it follows (a message after a `virtqueue_pop` detaches that
+/// element), hands the lines that are not trace events to ``QEMUMessages`` to be shown, and
+/// decodes the two things the recorder acts on at once: a driver's writes to its device's
+/// transport (`memory_region_ops_write` on a virtio-pci common configuration structure or a
+/// virtio-mmio register block: ring addresses the moment a queue is enabled, resets the moment
+/// they happen), and `virtio_set_status` events (QMP is asked about the devices now, not at
+/// the next poll). Lines are decoded by the same ``QEMULogDecoder`` as `vqscope analyze` uses.
 final class TraceTail {
     /// One write to a device's transport registers.
     struct TransportWrite: Equatable {
@@ -65,43 +72,105 @@ final class TraceTail {
     static let readLimit = 1 << 14
     /// A line longer than this is not QEMU's (a trace event's arguments are short): it is skipped.
     static let longestLine = 1 << 16
+    /// The pipe's capacity asked for (fcntl(2) `F_SETPIPE_SZ`; Linux lets any process have
+    /// 1 MiB): QEMU waits in its write only once the sampler has fallen this far behind.
+    static let pipeCapacity: Int32 = 1 << 20
+    /// fcntl(2)'s `F_SETPIPE_SZ` (`<linux/fcntl.h>`; Glibc's module leaves it out).
+    private static let setPipeSize: Int32 = 1024 + 7
 
+    /// The pipe's reading end, not blocking; -1 once it has ended (QEMU and all its children
+    /// closed it).
+    private var input: Int32
+    /// `RUN/trace.log`.
+    private let output: Int32
     private let path: String
-    private var descriptor: Int32 = -1
-    private var offset: off_t = 0
     private var lineNumber = 0
     /// The start of a line not yet complete.
     private var carry: [UInt8] = []
     private var skippingLongLine = false
     private var buffer = [UInt8](repeating: 0, count: TraceTail.readLimit)
     private let decoder = QEMULogDecoder()
+    private let messages: QEMUMessages
     /// `virtio_set_status` events seen so far.
     private(set) var statusEvents = 0
     private(set) var readLag = ReadLag()
+    /// Why `trace.log` could not be written in full (the first failure; what came after it was
+    /// still read, and its messages shown, so that QEMU never waits on the pipe).
+    private(set) var writeFailure: String?
     /// When the bytes being split into lines had been read (``take(_:into:)``).
     private var readBy: Int64 = 0
+    private var bytesRead = 0
 
-    init(path: String) { self.path = path }
+    /// Follows the pipe whose reading end `input` is (and closes it), copying it to `path`.
+    init(input: Int32, path: String, messages: QEMUMessages) throws(RecordError) {
+        let output = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard output >= 0 else {
+            close(input)
+            throw .io("\(path): cannot create: \(String(cString: strerror(errno)))")
+        }
+        _ = fcntl(input, F_SETFL, fcntl(input, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(input, Self.setPipeSize, Self.pipeCapacity)
+        (self.input, self.output, self.path, self.messages) = (input, output, path, messages)
+    }
 
-    deinit { if self.descriptor >= 0 { close(self.descriptor) } }
+    deinit {
+        if self.input >= 0 { close(self.input) }
+        close(self.output)
+    }
 
     /// The transport writes in the lines completed since the last call.
     func poll() -> [TransportWrite] {
-        if self.descriptor < 0 {
-            self.descriptor = open(self.path, O_RDONLY)
-            if self.descriptor < 0 { return [] }
-        }
         var writes: [TransportWrite] = []
         var total = 0
-        while total < Self.readLimit {
-            let count = self.buffer.withUnsafeMutableBytes { pread(self.descriptor, $0.baseAddress, $0.count, self.offset) }
-            guard count > 0 else { break }
+        while total < Self.readLimit, self.input >= 0 {
+            let count = self.buffer.withUnsafeMutableBytes { read(self.input, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else {
+                // The end: nothing can come any more. Otherwise (EAGAIN) nothing has yet.
+                if count == 0 || errno != EAGAIN {
+                    close(self.input)
+                    self.input = -1
+                }
+                break
+            }
             self.readBy = RingRecordWriter.now()
-            self.offset += off_t(count)
             total += count
+            self.bytesRead += count
+            self.copy(count)
             self.take(self.buffer[0..<count], into: &writes)
         }
         return writes
+    }
+
+    /// Once QEMU has exited: what is left in the pipe (at most its capacity, four times over,
+    /// should a process QEMU started go on writing there), and a last line without its newline.
+    func drain() -> [TransportWrite] {
+        var writes: [TransportWrite] = []
+        for _ in 0..<(4 * Int(Self.pipeCapacity) / Self.readLimit) {
+            let before = self.bytesRead
+            writes += self.poll()
+            if self.bytesRead == before { break }
+        }
+        if self.input < 0, !self.carry.isEmpty, !self.skippingLongLine {
+            self.decode(self.carry[...], into: &writes)
+            self.carry.removeAll()
+        }
+        return writes
+    }
+
+    /// Writes the buffer's first `count` bytes to `trace.log`.
+    private func copy(_ count: Int) {
+        guard self.writeFailure == nil else { return }
+        var written = 0
+        while written < count {
+            let step = self.buffer.withUnsafeBytes { write(self.output, $0.baseAddress! + written, count - written) }
+            if step < 0, errno == EINTR { continue }
+            guard step > 0 else {
+                self.writeFailure = "\(self.path): cannot write: \(String(cString: strerror(step < 0 ? errno : ENOSPC)))"
+                return
+            }
+            written += step
+        }
     }
 
     /// Splits `bytes` into lines, the first continuing the carried one.
@@ -130,9 +199,14 @@ final class TraceTail {
 
     private func decode(_ line: ArraySlice<UInt8>, into writes: inout [TransportWrite]) {
         let outcome = line.withUnsafeBufferPointer { self.decoder.decode($0, number: self.lineNumber + 1) }
-        guard case .event(let record) = outcome else { return }
+        guard case .event(let record) = outcome else {
+            if outcome == .nonEvent { self.messages.append(line) }
+            return
+        }
         if let timestamp = record.timestamp { self.readLag.line(stamped: timestamp.nanoseconds, readBy: self.readBy) }
         switch record.event {
+        case .qemuMessage:
+            self.messages.append(line)
         case .setStatus:
             self.statusEvents += 1
         case .memoryRegionWrite(let region, let address, let value, let size) where region.hasPrefix(CommonConfig.qemuRegionPrefix):
@@ -146,6 +220,36 @@ final class TraceTail {
             writes.append(TransportWrite(transport: .mmio(address - offset), offset: offset, value: value, size: size))
         default:
             break
+        }
+    }
+}
+
+/// QEMU's lines that are not trace events — its messages — waiting to be shown on the
+/// recorder's standard error by a thread that may wait for the terminal: the sampler, which
+/// finds them (``TraceTail``), must not. All of them are in `trace.log`; past ``limit`` bytes
+/// waiting, lines are counted rather than kept (a guest can make QEMU complain at every
+/// access).
+final class QEMUMessages: Sendable {
+    static let limit = 1 << 20
+    private let waiting = Mutex<(bytes: [UInt8], dropped: Int)>(([], 0))
+
+    /// A line, without its newline.
+    func append(_ line: ArraySlice<UInt8>) {
+        self.waiting.withLock { state in
+            guard state.bytes.count + line.count + 1 <= Self.limit else {
+                state.dropped += 1
+                return
+            }
+            state.bytes += line
+            state.bytes.append(0x0A)
+        }
+    }
+
+    /// The lines waiting, and how many were not kept since the last call.
+    func take() -> (bytes: [UInt8], dropped: Int) {
+        self.waiting.withLock { state in
+            defer { state = ([], 0) }
+            return state
         }
     }
 }

@@ -121,15 +121,6 @@ public struct AnalysisReport: Sendable {
     /// not read.
     public var recordingCutOffLine: Int?
 
-    /// Adds the findings of QEMU's own messages, analysed as a trace of their own: a recording
-    /// keeps QEMU's standard error apart from its trace (`docs/record.md`).
-    public mutating func join(messages: AnalysisReport) {
-        self.findings += messages.findings
-        for (rule, count) in messages.findingCounts { self.findingCounts[rule, default: 0] += count }
-        self.totalFindings += messages.totalFindings
-        self.omittedFindings += messages.omittedFindings
-    }
-
     /// Adds the findings of a recording's replay, and its queues; the waits for a notification
     /// the replay found are judged against `trace`, this report's trace (SPLIT-DRV-MUST-NOTIFY,
     /// SPLIT-DEV-MUST-NOTIFY).

@@ -141,13 +141,6 @@ struct Analyze: ParsableCommand {
             } catch {
                 return .failure(CommandFailure(message: "vqscope: \(error)", code: Exit.missingInput))
             }
-            // QEMU's messages (`virtio_error`'s), kept apart from the trace.
-            if let messages = RecordedRun.standardError(in: run) {
-                switch Self.analyze(trace: messages, options: options) {
-                case .success(let analysis): report.join(messages: analysis)
-                case .failure(let failure): return .failure(failure)
-                }
-            }
         }
         guard let input else { return .success((report, nil, [])) }
         switch input.inspect(with: report) {

@@ -9,8 +9,8 @@ struct Record: ParsableCommand {
             vqscope record -o RUN_DIR -- qemu-system-x86_64 -M q35 -m 256M …  starts QEMU with your \
             command line plus guest RAM in a shared file, a QMP socket, -msg timestamp=on and the \
             virtio trace events into RUN_DIR, replacing a recording already there. The guest's \
-            console passes through, QEMU's standard error too (and is kept in \
-            RUN_DIR/qemu-stderr.log); SIGINT, SIGTERM and SIGHUP go to QEMU; recording ends when \
+            console passes through. QEMU's standard error, its trace among it, is kept in \
+            RUN_DIR/trace.log, and what is not trace (QEMU's messages) shown; SIGINT, SIGTERM and SIGHUP go to QEMU; recording ends when \
             QEMU exits (and a recorder killed outright takes QEMU with it). Every queue, split or packed, is \
             watched from its start: found in the trace when the driver enables it, else through \
             QMP at DRIVER_OK, and again after each reset. Each chain made available and each used \
@@ -63,6 +63,7 @@ struct Record: ParsableCommand {
                 "vqscope record: \(summary.queues) queue(s) watched, \(summary.availEntries) chains made available and "
                     + "\(summary.usedEntries) used elements recorded, \(summary.missed) missed, \(summary.late) read late"
                     + "; QEMU exited with \(summary.exitStatus); \(self.output)/rings.jsonl")
+            if let failure = summary.traceWriteFailure { Analyze.printError("vqscope: the trace is incomplete: \(failure)") }
             if summary.exitStatus != 0 { throw ExitCode(summary.exitStatus) }
         } catch let error as RecordError {
             Analyze.printError("vqscope: \(error)")

@@ -278,28 +278,5 @@ struct CLITests {
         let broken = Analyze.execute(trace: run.path, format: .text, failOn: .error)
         #expect(broken.code == 65 && broken.diagnostics == "vqscope: \(path):\(count + 1): not a ring record")
     }
-
-    @Test("QEMU's standard error kept by the recorder: its messages are findings of their own file and line, beside the trace's; an empty one adds none")
-    func standardErrorMessages() throws {
-        let run = try RefilledRunFixture.directory(copied: [200])
-        defer { try? FileManager.default.removeItem(atPath: run.path) }
-        let before = Analyze.execute(trace: run.path, format: .json, failOn: .never)
-        let counted = try #require(try JSONSerialization.jsonObject(with: Data(before.output.utf8)) as? [String: Any])
-        let findings = try #require(counted["findings"] as? [[String: Any]])
-        let path = run.path + "/qemu-stderr.log"
-        try "".write(toFile: path, atomically: false, encoding: .utf8)
-        #expect(Analyze.execute(trace: run.path, format: .json, failOn: .never).output == before.output)
-        try ("2026-11-28T02:10:38.105426Z qemu-system-x86_64: terminating on signal 15 from pid 7\n"
-            + "2026-11-28T02:10:39.000001Z qemu-system-x86_64: Desc next is 300\n").write(toFile: path, atomically: false, encoding: .utf8)
-        let after = Analyze.execute(trace: run.path, format: .json, failOn: .error)
-        #expect(after.code == 1)
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(after.output.utf8)) as? [String: Any])
-        let all = try #require(object["findings"] as? [[String: Any]])
-        #expect(all.count == findings.count + 1)
-        let added = try #require(all.first { $0["rule"] as? String == "SPLIT-NEXT-IN-RANGE" })
-        let location = try #require(added["location"] as? [String: Any])
-        #expect(location["file"] as? String == path && location["line"] as? Int == 2)
-        #expect(location["timestamp"] as? String == "2026-11-28T02:10:39.000001Z")
-    }
 }
 

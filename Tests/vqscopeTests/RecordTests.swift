@@ -23,19 +23,20 @@ struct RecordTests {
         ])
         let arm = try QEMUCommand(arguments: ["qemu-system-aarch64", "-M", "virt", "-m", "512"])
         #expect(arm.ramRegions == [.init(guestAddress: 0x4000_0000, length: 512 << 20, fileOffset: 0)])
-        let recorded = q35.recordingArguments(ramFile: "/r/ram", qmpSocket: "/r/q", eventsFile: "/r/e", traceFile: "/r/t")
+        let recorded = q35.recordingArguments(ramFile: "/r/ram", qmpSocket: "/r/q", eventsFile: "/r/e")
         #expect(recorded.starts(with: q35.arguments))
         #expect(recorded.contains("memory-backend-file,id=vqscope-ram,size=268435456,mem-path=/r/ram,share=on"))
         #expect(recorded.contains("memory-backend=vqscope-ram") && recorded.contains("unix:/r/q,server=on,wait=off"))
-        // A comma in a path is doubled where QEMU reads a key=value list, not in -D's plain path.
-        let commas = q35.recordingArguments(ramFile: "/a,b/ram", qmpSocket: "/a,b/q", eventsFile: "/a,b/e", traceFile: "/a,b/t")
+        // A comma in a path is doubled where QEMU reads a key=value list.
+        let commas = q35.recordingArguments(ramFile: "/a,b/ram", qmpSocket: "/a,b/q", eventsFile: "/a,b/e")
         #expect(commas.contains("memory-backend-file,id=vqscope-ram,size=268435456,mem-path=/a,,b/ram,share=on"))
-        #expect(commas.contains("unix:/a,,b/q,server=on,wait=off") && commas.contains("events=/a,,b/e") && commas.suffix(2) == ["-D", "/a,b/t"])
-        // QEMU's guest errors in the trace; the user's own -d items kept (QEMU takes the last -d).
-        #expect(recorded.suffix(4) == ["-d", "guest_errors", "-D", "/r/t"])
-        let logged = try QEMUCommand(arguments: ["qemu-system-x86_64", "-d", "unimp", "-M", "q35", "-d", "int,cpu_reset"])
-        #expect(logged.recordingArguments(ramFile: "/r/ram", qmpSocket: "/r/q", eventsFile: "/r/e", traceFile: "/r/t").suffix(4)
-            == ["-d", "int,cpu_reset,guest_errors", "-D", "/r/t"])
+        #expect(commas.contains("unix:/a,,b/q,server=on,wait=off") && commas.contains("events=/a,,b/e"))
+        // QEMU's guest errors with the trace, both on its standard error, after a -D of the
+        // user's (QEMU takes the last -d and -D); the user's own -d items kept.
+        #expect(recorded.suffix(4) == ["-d", "guest_errors", "-D", "/dev/stderr"])
+        let logged = try QEMUCommand(arguments: ["qemu-system-x86_64", "-d", "unimp", "-M", "q35", "-d", "int,cpu_reset", "-D", "/tmp/q.log"])
+        #expect(logged.recordingArguments(ramFile: "/r/ram", qmpSocket: "/r/q", eventsFile: "/r/e").suffix(4)
+            == ["-d", "int,cpu_reset,guest_errors", "-D", "/dev/stderr"])
         for refused in [
             ["qemu-system-x86_64", "-M", "q35,memory-backend=mem"],
             ["qemu-system-x86_64", "-M", "q35", "-object", "memory-backend-ram,id=m,size=1G"],

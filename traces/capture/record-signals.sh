@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # record-signals.sh VQSCOPE: how `vqscope record` ends on a signal. SIGHUP (as SIGINT and
 # SIGTERM) is passed on to QEMU, which shuts down saying so on its standard error (shown, and
-# kept in qemu-stderr.log), and run.json is written. Killed outright
+# kept in trace.log after QEMU's last trace line; the trace lines themselves are not shown), and
+# run.json is written. Killed outright
 # (SIGKILL, which it cannot pass on), it takes QEMU with it, once while QEMU runs and once
 # while it is stopped as the stall guard stops it (SIGSTOP); the guest's RAM file is out of
 # its directory by then. All three record into one directory: each replaces the one before
@@ -49,11 +50,15 @@ attempt() {  # attempt hangup|running|stopped
       echo "record-signals (hangup): QEMU still runs, or no run.json" >&2; cat "$WORK/$1.out" >&2
       kill -9 "$qemu" 2>/dev/null; exit 1
     fi
-    # QEMU says why it stopped on its standard error: shown, and kept in the run directory.
-    if ! grep -q "terminating on signal 1 " "$run/qemu-stderr.log" || ! grep -q "terminating on signal 1 " "$WORK/$1.out"; then
-      echo "record-signals (hangup): QEMU's message not both shown and kept in qemu-stderr.log" >&2; exit 1
+    # QEMU says why it stopped on its standard error: shown, and kept in the trace after its
+    # last event; the trace's events (SeaBIOS's port writes among them) are kept, not shown.
+    if ! tail -n 1 "$run/trace.log" | grep -q "terminating on signal 1 " || ! grep -q "terminating on signal 1 " "$WORK/$1.out"; then
+      echo "record-signals (hangup): QEMU's message not both shown and kept at the end of trace.log" >&2; exit 1
     fi
-    echo "record-signals (hangup): passed on, QEMU shut down, its message shown and kept, run.json written"
+    if ! grep -q ":memory_region_ops_write " "$run/trace.log" || grep -q ":memory_region_ops_write " "$WORK/$1.out"; then
+      echo "record-signals (hangup): the trace's events not kept in trace.log, or shown" >&2; exit 1
+    fi
+    echo "record-signals (hangup): passed on, QEMU shut down, its message shown and kept at the trace's end, its events only kept, run.json written"
     return
   fi
   [ "$1" = running ] || kill -STOP "$qemu"

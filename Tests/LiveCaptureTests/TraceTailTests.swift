@@ -1,0 +1,154 @@
+import Foundation
+import Testing
+
+@testable import LiveCapture
+
+/// QEMU's standard error followed during a recording (``TraceTail``): copied whole to
+/// `trace.log`, its messages handed over to be shown (``QEMUMessages``), the transport writes
+/// and status events decoded as they come, through a pipe standing in for QEMU's.
+struct TraceTailTests {
+    /// A tail reading a pipe, writing `trace.log` in a directory of its own.
+    final class Piped {
+        let directory: String
+        private(set) var writer: Int32
+        let messages = QEMUMessages()
+        let tail: TraceTail
+
+        init(output: String? = nil) throws {
+            self.directory = NSTemporaryDirectory() + "vqscope-tail-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: self.directory, withIntermediateDirectories: true)
+            var ends: [Int32] = [-1, -1]
+            #expect(pipe(&ends) == 0)
+            self.writer = ends[1]
+            self.tail = try TraceTail(input: ends[0], path: output ?? self.directory + "/trace.log", messages: self.messages)
+        }
+
+        deinit {
+            self.end()
+            try? FileManager.default.removeItem(atPath: self.directory)
+        }
+
+        /// QEMU, and every process it started, closed the pipe.
+        func end() {
+            if self.writer >= 0 { close(self.writer) }
+            self.writer = -1
+        }
+
+        /// QEMU writes `text`.
+        func write(_ text: String) {
+            let bytes = Array(text.utf8)
+            var written = 0
+            while written < bytes.count {
+                let step = bytes.withUnsafeBytes { Glibc.write(self.writer, $0.baseAddress! + written, bytes.count - written) }
+                #expect(step > 0)
+                guard step > 0 else { return }
+                written += step
+            }
+        }
+
+        var trace: String { (try? String(contentsOfFile: self.directory + "/trace.log", encoding: .utf8)) ?? "" }
+        var shown: String { String(decoding: self.messages.take().bytes, as: UTF8.self) }
+    }
+
+    /// One `memory_region_ops_write` line of the log backend.
+    static func line(_ address: UInt64, _ value: UInt64, region: String) -> String {
+        "9722@1795724092.792597:memory_region_ops_write cpu 0 mr 0x55616e29ffa0 addr 0x\(String(address, radix: 16)) "
+            + "value 0x\(String(value, radix: 16)) size 4 name '\(region)'\n"
+    }
+
+    @Test("the stream is followed line by line as it comes: virtio-pci common configuration and virtio-mmio writes at their offset, other regions skipped, a line cut short read once complete; all of it in trace.log, only QEMU's messages shown")
+    func followsTrace() throws {
+        let piped = try Piped()
+        #expect(piped.tail.poll().isEmpty)  // nothing written yet
+        let message = "2026-11-28T02:10:39.000001Z qemu-system-x86_64: virtio: Desc next is 300\n"
+        let first = Self.line(0xfebf_8020, 0x2c86000, region: "virtio-pci-common-virtio-rng")
+            + Self.line(0xfebc_2000, 0xfee01004, region: "msix-table")
+            + "9722@1795724092.791309:virtio_set_status vdev 0x55616e2a7830 val 3\n"
+            + message
+            + Self.line(0x0a00_3e40, 0x10, region: "virtio-mmio")
+        let second = Self.line(0xfebf_401c, 1, region: "virtio-pci-common-virtio-net")
+        piped.write(first + second.prefix(40))
+        #expect(piped.tail.poll() == [
+            .init(transport: .pci(name: "virtio-rng", address: 0xfebf_8000), offset: 0x20, value: 0x2c86000, size: 4),
+            .init(transport: .mmio(0x0a00_3e00), offset: 0x40, value: 0x10, size: 4),
+        ])
+        #expect(piped.tail.statusEvents == 1)
+        #expect(piped.shown == message)
+        let farewell = "2026-11-28T02:10:40.000002Z qemu-system-x86_64: terminating on signal 1\n"
+        piped.write(String(second.dropFirst(40)) + farewell)
+        #expect(piped.tail.poll() == [.init(transport: .pci(name: "virtio-net", address: 0xfebf_4000), offset: 0x1C, value: 1, size: 4)])
+        #expect(piped.shown == farewell)
+        #expect(piped.trace == first + second + farewell)
+        #expect(piped.tail.writeFailure == nil)
+    }
+
+    @Test("once QEMU has exited, what is left is read to the pipe's end, a last line without its newline too")
+    func drain() throws {
+        let piped = try Piped()
+        let lines = (0..<2_000).map { Self.line(0x0a00_3e00 + UInt64($0 % 2) * 4, UInt64($0), region: "virtio-mmio") }.joined()
+        let last = "qemu-system-x86_64: -netdev user,id=n: warning: cut short"
+        piped.write(lines + last)
+        piped.end()
+        // More than a poll reads (readLimit), the last line without a newline shown.
+        #expect(lines.utf8.count > TraceTail.readLimit)
+        let writes = piped.tail.drain()
+        #expect(writes.count == 2_000 && writes.last?.value == 1_999 && writes.last?.offset == 4)
+        #expect(piped.shown == last + "\n")
+        #expect(piped.trace == lines + last)
+        #expect(piped.tail.drain().isEmpty)
+    }
+
+    @Test("run.json traceClock: each timestamped event line's lag from its stamp to its read, the smallest and the largest; a line stamped ahead of the recorder's clock gives a negative lag")
+    func readLag() throws {
+        let piped = try Piped()
+        let now = RingRecordWriter.now() / 1_000
+        let stamp = { (microseconds: Int64) in "9722@\(microseconds / 1_000_000).\(String(format: "%06lld", microseconds % 1_000_000))" }
+        // Two events 5 ms and 1 ms old; a line of another region (not an event of interest) is not counted.
+        piped.write(stamp(now - 5_000) + ":virtio_set_status vdev 0x55616e2a7830 val 3\n"
+            + stamp(now - 3_000) + ":memory_region_ops_write cpu 0 mr 0x1 addr 0xfebc2000 value 0x0 size 4 name 'msix-table'\n"
+            + stamp(now - 1_000) + ":virtio_set_status vdev 0x55616e2a7830 val 7\n")
+        _ = piped.tail.poll()
+        let lag = piped.tail.readLag
+        #expect(lag.lines == 2 && lag.maximum.map { $0 - (lag.minimum ?? 0) } == 4_000_000)
+        #expect(lag.minimum.map { $0 >= 1_000_000 && $0 < 1_000_000_000 } == true)
+        #expect(lag.manifestEntry.hasPrefix(#"{"lines": 2, "lagMinimumMicroseconds": "#))
+        // A trace clock ten seconds ahead.
+        piped.write(stamp(now + 10_000_000) + ":virtio_set_status vdev 0x55616e2a7830 val 0\n")
+        _ = piped.tail.poll()
+        #expect(piped.tail.readLag.lines == 3 && piped.tail.readLag.minimum.map { $0 < -9_000_000_000 } == true)
+    }
+
+    @Test("a line longer than any trace event is skipped whole, not shown; the next line is read")
+    func longLine() throws {
+        let piped = try Piped()
+        let text = String(repeating: "x", count: TraceTail.longestLine * 2) + "\n" + Self.line(0x14, 0, region: "virtio-pci-common-virtio-blk")
+        piped.write(text)
+        var writes: [TraceTail.TransportWrite] = []
+        // Each poll reads at most readLimit bytes.
+        for _ in 0...(text.utf8.count / TraceTail.readLimit) { writes += piped.tail.poll() }
+        #expect(writes == [.init(transport: .pci(name: "virtio-blk", address: 0), offset: 0x14, value: 0, size: 4)])
+        #expect(piped.shown.isEmpty && piped.trace == text)
+    }
+
+    @Test("trace.log that cannot be written (a full disk): the failure kept, the stream still followed and its messages shown, so that QEMU never waits")
+    func writeFailure() throws {
+        let piped = try Piped(output: "/dev/full")
+        let message = "qemu-system-x86_64: virtio: Looped descriptor\n"
+        piped.write(Self.line(0x0a00_3e44, 1, region: "virtio-mmio") + message)
+        #expect(piped.tail.poll() == [.init(transport: .mmio(0x0a00_3e00), offset: 0x44, value: 1, size: 4)])
+        #expect(piped.tail.writeFailure == "/dev/full: cannot write: No space left on device")
+        #expect(piped.shown == message)
+    }
+
+    @Test("QEMU's messages wait to be shown up to a limit; past it, lines are counted and not kept")
+    func messagesBounded() {
+        let messages = QEMUMessages()
+        let line = Array(repeating: UInt8(ascii: "m"), count: 1_023)
+        for _ in 0..<(QEMUMessages.limit / 1_024 + 10) { messages.append(line[...]) }
+        let waiting = messages.take()
+        #expect(waiting.bytes.count == QEMUMessages.limit && waiting.dropped == 10)
+        #expect(waiting.bytes.last == 0x0A)
+        messages.append(line[...])
+        #expect(messages.take() == (bytes: line + [0x0A], dropped: 0))
+    }
+}
