@@ -66,6 +66,8 @@ enum RingRecordReader {
         var flags: Bool?
         /// Suspended lines: avail.idx went back, from this (what had been read) to `avail`.
         var availBefore: Int?
+        /// Suspended lines: used.idx went back, from this (what had been read) to `used`.
+        var usedBefore: Int?
     }
 
     /// The longest line the recorder writes is a frame of 64 KiB in hex with its descriptors;

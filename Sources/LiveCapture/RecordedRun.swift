@@ -138,6 +138,18 @@ public enum RecordedRun {
 
     /// The replay's event for a line; `whole`: the line's frame, copied while its buffer was
     /// offered again, is known whole.
+    /// A `suspended` line's index found where it cannot be: `availBefore` and `avail`, avail.idx
+    /// went back; `usedBefore` and `used`, used.idx went back; `used` and `avail` alone, used.idx
+    /// past avail.idx.
+    static func fault(_ record: RingRecordReader.Line) -> IndexFault? {
+        let index = { (value: Int) in UInt16(truncatingIfNeeded: value) }
+        let time = record.t ?? 0
+        if let from = record.availBefore, let to = record.avail { return IndexFault(.availWentBack, from: index(from), to: index(to), time: time) }
+        if let from = record.usedBefore, let to = record.used { return IndexFault(.usedWentBack, from: index(from), to: index(to), time: time) }
+        if let avail = record.avail, let used = record.used { return IndexFault(.usedPassedAvail, from: index(avail), to: index(used), time: time) }
+        return nil
+    }
+
     static func event(_ record: RingRecordReader.Line, whole: Bool = false) -> RingEvent? {
         guard let device = record.device else { return nil }
         switch record.kind {
@@ -169,10 +181,7 @@ public enum RecordedRun {
             return .touched(device: device, queue: queue, head: UInt16(truncatingIfNeeded: head), change: Self.change(from: offered, to: now))
         case "suspended":
             guard let queue = record.queue else { return nil }
-            let wentBack = record.availBefore.flatMap { from in
-                record.avail.map { AvailWentBack(from: UInt16(truncatingIfNeeded: from), to: UInt16(truncatingIfNeeded: $0), time: record.t ?? 0) }
-            }
-            return .suspended(device: device, queue: queue, availWentBack: wentBack)
+            return .suspended(device: device, queue: queue, fault: Self.fault(record))
         case "awaiting":
             guard let queue = record.queue, let kind = record.notification.flatMap(AwaitedNotification.Kind.init(rawValue:)),
                 let index = record.index, let reached = record.reached, let from = record.from, let seen = record.seen,

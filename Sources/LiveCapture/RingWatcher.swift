@@ -247,7 +247,19 @@ struct WatchedQueue {
         // recording's reset lines.
         let back = Int(self.nextAvail &- avail)
         if self.availSeen > 0, back > 0, back <= Int(size) {
-            return self.suspend("avail.idx went back", writer: writer, availWentBack: (from: self.nextAvail, to: avail))
+            return self.suspend("avail.idx went back", writer: writer, fault: (.availWentBack, from: self.nextAvail, to: avail))
+        }
+        // SPLIT-USED-IDX-WINDOW: used.idx behind the elements read already, or past avail.idx
+        // (read after it, so the device cannot have used more than that). The replay judges
+        // both as it judges avail.idx going back: a driver setting the queue up again after a
+        // reset may zero one ring before the trace told the sampler of the reset.
+        let usedBack = Int(self.nextUsed &- used)
+        if self.usedSeen > 0, usedBack > 0, usedBack <= Int(size) {
+            return self.suspend("used.idx went back", writer: writer, fault: (.usedWentBack, from: self.nextUsed, to: used))
+        }
+        let usedAhead = Int(used &- avail)
+        if usedAhead > 0, usedAhead <= Int(size) {
+            return self.suspend("used.idx went past avail.idx", writer: writer, fault: (.usedPassedAvail, from: avail, to: used))
         }
         // SPLIT-AVAIL-IDX-WINDOW: used.idx read again after avail.idx can only make the count of
         // exposed chains smaller than it was when avail.idx was read, so a count above the size
@@ -315,18 +327,27 @@ struct WatchedQueue {
         self.usedLost = true
     }
 
-    /// Stops reading the queue; `availWentBack`: avail.idx was found behind what had been read
-    /// (`availBefore`, then `avail`, in the `suspended` line).
-    mutating func suspend(_ why: String, writer: RingRecordWriter, availWentBack: (from: UInt16, to: UInt16)? = nil) {
+    /// Stops reading the queue; `fault`: an index was found where it cannot be (``IndexFault``):
+    /// in the `suspended` line, avail.idx going back as `availBefore` and `avail`, used.idx going
+    /// back as `usedBefore` and `used`, used.idx past avail.idx as `avail` and `used`.
+    mutating func suspend(
+        _ why: String, writer: RingRecordWriter, fault: (kind: IndexFault.Kind, from: UInt16, to: UInt16)? = nil
+    ) {
         self.suspended = true
         // The rings no longer make sense: a wait going on is not judged.
         self.availEvent = EventIndexWatch()
         self.usedEvent = EventIndexWatch()
         var line = RecordLine("suspended", location: self.location)
         line.field("why", string: why)
-        if let availWentBack {
-            line.field("availBefore", availWentBack.from)
-            line.field("avail", availWentBack.to)
+        if let fault {
+            let (before, found): (StaticString, StaticString) =
+                switch fault.kind {
+                case .availWentBack: ("availBefore", "avail")
+                case .usedWentBack: ("usedBefore", "used")
+                case .usedPassedAvail: ("avail", "used")
+                }
+            line.field(before, fault.from)
+            line.field(found, fault.to)
         }
         writer.write(line)
     }

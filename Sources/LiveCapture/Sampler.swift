@@ -1,6 +1,7 @@
 import VirtioReporting
 import GuestMemory
 import Synchronization
+import VirtioAnalysis
 import VirtioModel
 
 #if canImport(Glibc)
@@ -81,9 +82,19 @@ struct Rings {
                 guard self.watched[slot].addresses != queue.addresses || self.watched[slot].suspended else { continue }
                 self.retire(queue.device, queue: queue.index)
             }
-            self.writer.write(queue.queueLine)
+            self.start(queue)
             self.watched.append(queue)
         }
+    }
+
+    /// Records that `queue` is watched from now, and what is wrong with its layout.
+    private func start(_ queue: WatchedQueue) {
+        self.writer.write(queue.queueLine)
+        let defects = ChainDefectFinding.layoutDefects(queue.addresses, packed: queue.isPacked)
+        guard !defects.isEmpty else { return }
+        var line = RecordLine("defect", location: queue.location)
+        line.defects(defects)
+        self.writer.write(line)
     }
 
     /// The watched queues of `label` whose rings stopped making sense: their index and addresses.
@@ -96,7 +107,7 @@ struct Rings {
         guard let slot = self.watched.firstIndex(where: { $0.device == label && $0.index == index && $0.suspended }) else { return }
         var fresh = self.watched[slot].restarted(at: addresses, packedStart: packedStart)
         fresh.suspended = false
-        self.writer.write(fresh.queueLine)
+        self.start(fresh)
         self.watched[slot] = fresh
     }
 

@@ -34,8 +34,8 @@ public enum RingEvent: Sendable {
     case missed(device: String, queue: Int, count: Int, completionsLost: Bool = false)
     /// The rings stopped making sense (the driver reset the device and reused the memory,
     /// most likely): nothing more was recorded for the queue until it was set up again.
-    /// `availWentBack`: it stopped because avail.idx went back.
-    case suspended(device: String, queue: Int, availWentBack: AvailWentBack? = nil)
+    /// `fault`: it stopped because an index was found where it cannot be.
+    case suspended(device: String, queue: Int, fault: IndexFault? = nil)
     /// The device left DRIVER_OK, or the driver reset one queue (`queue`, VIRTIO_F_RING_RESET):
     /// those queues are no longer watched. `time`: when the recorder learned it.
     case reset(device: String, queue: Int? = nil, time: Int64 = 0)
@@ -47,17 +47,45 @@ public enum RingEvent: Sendable {
     case defects(device: String, queue: Int, [ChainDefectFinding])
 }
 
-/// avail.idx found behind the entries already read (`from`, the next index the recorder
-/// expected), at `time` (the recorder's clock, nanoseconds).
-public struct AvailWentBack: Sendable, Equatable {
+/// A split ring's index found where it cannot be, at `time` (the recorder's clock,
+/// nanoseconds), which made the recorder stop reading the queue.
+public struct IndexFault: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// avail.idx behind the entries already read: `from` is the next index the recorder
+        /// expected, `to` the one found (SPLIT-AVAIL-IDX-NO-DECREASE).
+        case availWentBack
+        /// used.idx behind the elements already read: `from` and `to` likewise
+        /// (SPLIT-USED-IDX-WINDOW).
+        case usedWentBack
+        /// used.idx, read first, past avail.idx read after it: the device used more chains
+        /// than had been made available. `from` is avail.idx, `to` used.idx (SPLIT-USED-IDX-WINDOW).
+        case usedPassedAvail
+    }
+
+    public var kind: Kind
     public var from: UInt16
     public var to: UInt16
     public var time: Int64
 
-    public init(from: UInt16, to: UInt16, time: Int64) {
-        self.from = from
-        self.to = to
-        self.time = time
+    public init(_ kind: Kind, from: UInt16, to: UInt16, time: Int64) {
+        (self.kind, self.from, self.to, self.time) = (kind, from, to, time)
+    }
+
+    /// The rule it breaks, and what to say, once no reset within `resetLag` explained it.
+    func finding(resetLag seconds: Int64) -> (RuleInfo, String) {
+        let unexplained = ", and no reset of the device followed within \(seconds) s"
+        switch self.kind {
+        case .availWentBack:
+            return (AvailIndexNoDecrease.info, "avail.idx went back from \(self.from) to \(self.to)" + unexplained)
+        case .usedWentBack:
+            return (UsedIndexWindow.info, "used.idx went back from \(self.from) to \(self.to)" + unexplained)
+        case .usedPassedAvail:
+            return (
+                UsedIndexWindow.info,
+                "used.idx \(self.to) is \(self.to &- self.from) past avail.idx \(self.from) read after it: the device "
+                    + "returned more chains than were made available" + unexplained
+            )
+        }
     }
 }
 
@@ -119,6 +147,18 @@ extension ChainDefectFinding {
         guard accepted.rawValue & ~offered.rawValue != 0 else { return nil }
         return ChainDefectFinding(
             rule: FeatureAcceptSubset.info.id, message: FeatureAcceptSubset.message(accepted: accepted, offered: offered, type: type))
+    }
+
+    /// A queue's layout as a recording finds it when it starts watching the queue: its parts'
+    /// alignment (SPLIT-ALIGN, PACKED-ALIGN) and a split ring's used ring clear of the driver's
+    /// parts (SPLIT-NO-OVERLAP). Empty when it holds. (A split queue's size is judged from
+    /// the trace's `queue_size` writes on virtio-pci, PCI-QSIZE.)
+    public static func layoutDefects(_ addresses: QueueAddresses, packed: Bool) -> [ChainDefectFinding] {
+        let found: [(RuleInfo, [String])] =
+            packed
+            ? [(PackedAlignment.info, PackedAlignment.judge(addresses))]
+            : [(RingAlignment.info, RingAlignment.judge(addresses)), (RingsDoNotOverlap.info, RingsDoNotOverlap.judge(addresses))]
+        return found.flatMap { rule, messages in messages.map { ChainDefectFinding(rule: rule.id, message: $0) } }
     }
 
     /// What a device's offer breaks: a feature without one it requires (FEAT-OFFER-DEPS), a
@@ -221,18 +261,19 @@ public struct RingReplay {
     var watches = 0
     /// The waits to judge against the trace, at most ``maximumWaits``.
     var waits: [AwaitedNotification] = []
-    /// avail.idx found going back, each judged at the end unless a reset of its device (or
-    /// queue) came within ``resetLag`` after it: the trace tells the recorder of a reset a
-    /// little after the driver made it, and the driver may set the queue up anew meanwhile.
-    struct PendingWentBack {
+    /// Indices found where they cannot be, each judged at the end unless a reset of its device
+    /// (or queue) came within ``resetLag`` after it: the trace tells the recorder of a reset a
+    /// little after the driver made it, and the driver may set the queue up anew meanwhile
+    /// (zeroing one ring before the other).
+    struct PendingFault {
         var device: String
         var queue: Int
         var line: Int
-        var change: AvailWentBack
+        var fault: IndexFault
     }
-    var wentBack: [PendingWentBack] = []
+    var faults: [PendingFault] = []
     static let resetLag: Int64 = 1_000_000_000
-    static let maximumWentBack = 4096
+    static let maximumFaults = 4096
 
     /// Offers held over all queues, and whether a limit below was reached (said once).
     var outstandingTotal = 0
@@ -342,11 +383,11 @@ public struct RingReplay {
                 self.queues[Self.key(device, queue)]?.packed == true
                 ? (PackedDriverNoRewrite.info, "the list with Buffer ID") : (CleanupNoTouchExposed.info, "the chain at head")
             self.add(rule, "\(what) \(head) changed while the device owned it: \(change)", line: line, device: device, queue: queue)
-        case .suspended(let device, let queue, let wentBack):
+        case .suspended(let device, let queue, let fault):
             self.queues[Self.key(device, queue)]?.uncertain = true
             self.queues[Self.key(device, queue)]?.report.suspended = true
-            if let wentBack, self.wentBack.count < Self.maximumWentBack {
-                self.wentBack.append(PendingWentBack(device: device, queue: queue, line: line, change: wentBack))
+            if let fault, self.faults.count < Self.maximumFaults {
+                self.faults.append(PendingFault(device: device, queue: queue, line: line, fault: fault))
             }
         case .missed(let device, let queue, let count, let completionsLost):
             let key = Self.key(device, queue)
@@ -380,9 +421,9 @@ public struct RingReplay {
                 self.queues[key] = nil
                 self.close(state)
             }
-            // A reset the recorder learned of soon after avail.idx went back explains it.
-            self.wentBack.removeAll {
-                let (after, overflow) = time.subtractingReportingOverflow($0.change.time)
+            // A reset the recorder learned of soon after an index went wrong explains it.
+            self.faults.removeAll {
+                let (after, overflow) = time.subtractingReportingOverflow($0.fault.time)
                 return $0.device == device && (queue == nil || $0.queue == queue) && !overflow && (0...Self.resetLag).contains(after)
             }
         }
@@ -433,14 +474,11 @@ public struct RingReplay {
         for key in self.order {
             if let state = self.queues.removeValue(forKey: key) { self.close(state) }
         }
-        for pending in self.wentBack {
-            self.add(
-                AvailIndexNoDecrease.info,
-                "avail.idx went back from \(pending.change.from) to \(pending.change.to), and no reset of the device followed "
-                    + "within \(Self.resetLag / 1_000_000_000) s",
-                line: pending.line, device: pending.device, queue: pending.queue)
+        for pending in self.faults {
+            let (rule, message) = pending.fault.finding(resetLag: Self.resetLag / 1_000_000_000)
+            self.add(rule, message, line: pending.line, device: pending.device, queue: pending.queue)
         }
-        self.wentBack = []
+        self.faults = []
         return (self.finished, self.sink, self.waits)
     }
 }

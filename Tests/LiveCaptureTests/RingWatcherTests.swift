@@ -351,6 +351,60 @@ struct RingWatcherTests {
         #expect(try late.replay().rules == [])
     }
 
+    @Test("split: used.idx going back, or found past avail.idx read after it, is recorded with both indices and is SPLIT-USED-IDX-WINDOW unless a reset follows within a second; used.idx catching up with avail.idx is neither")
+    func usedIndexWindow() throws {
+        let ram = try GuestRAM()
+        var queue = Self.fullEntropyRing(ram)
+        for index in 0..<3 { ram.splitUsed(index, id: UInt32(index), length: 64) }
+        Self.drain(&queue, ram)
+        #expect(try ram.lines("used").count == 3 && ram.lines("suspended").isEmpty)
+        ram.put(UInt16(1), at: 0x3002)
+        queue.scan(memory: ram.memory, writer: ram.writer)
+        let back = try ram.lines("suspended")
+        #expect(back.count == 1 && back.first?["usedBefore"] as? Int == 3 && back.first?["used"] as? Int == 1)
+        #expect(back.first?["why"] as? String == "used.idx went back")
+        #expect(try ram.replay().rules == ["SPLIT-USED-IDX-WINDOW"])
+        ram.writer.write(RecordLine("reset", location: queue.location))
+        #expect(try ram.replay().rules == [])
+
+        // All eight used (avail.idx 8, used.idx 8): a full catch-up, no finding. Then a ninth
+        // used element while avail.idx is still 8: the device returned a chain never made available.
+        let ahead = try GuestRAM()
+        var full = Self.fullEntropyRing(ahead)
+        for index in 0..<8 { ahead.splitUsed(index, id: UInt32(index), length: 64) }
+        Self.drain(&full, ahead)
+        #expect(try ahead.lines("used").count == 8 && ahead.lines("suspended").isEmpty && ahead.replay().rules == [])
+        ahead.splitUsed(8, id: 0, length: 64)
+        full.scan(memory: ahead.memory, writer: ahead.writer)
+        let passed = try ahead.lines("suspended")
+        #expect(passed.count == 1 && passed.first?["avail"] as? Int == 8 && passed.first?["used"] as? Int == 9)
+        #expect(passed.first?["usedBefore"] == nil && passed.first?["availBefore"] == nil)
+        // The device's fault, not the driver's: no SPLIT-AVAIL-IDX-WINDOW.
+        #expect(try ahead.lines("window").isEmpty && ahead.replay().rules == ["SPLIT-USED-IDX-WINDOW"])
+    }
+
+    @Test("a queue's layout judged when its watch starts: a split ring's parts misaligned or its used ring over the available ring (SPLIT-ALIGN, SPLIT-NO-OVERLAP), a packed ring's event suppression structure misaligned (PACKED-ALIGN); aligned rings apart, nothing")
+    func layoutAtWatchStart() throws {
+        let ram = try GuestRAM()
+        var rings = Rings(writer: ram.writer)
+        let queue = { (index: Int, addresses: QueueAddresses, features: FeatureBits) in
+            WatchedQueue(device: "virtio-rng@/t", type: .entropy, index: index, addresses: addresses, features: features, netControlQueue: nil)
+        }
+        rings.watch([
+            queue(0, Self.split, [.version1]),
+            queue(1, QueueAddresses(descriptorArea: 0x1008, driverArea: 0x2001, deviceArea: 0x2010, size: 8), [.version1]),
+            queue(2, Self.packedRing, [.version1, .ringPacked]),
+            queue(3, QueueAddresses(descriptorArea: 0x4000, driverArea: 0x5002, deviceArea: 0x5100, size: 8), [.version1, .ringPacked]),
+        ])
+        let defects = try ram.lines("defect")
+        #expect(defects.map { $0["queue"] as? Int } == [1, 3])
+        let findings = try ram.replay().rules
+        #expect(findings == ["SPLIT-ALIGN", "SPLIT-ALIGN", "SPLIT-NO-OVERLAP", "PACKED-ALIGN"])
+        let messages = defects.compactMap { ($0["defects"] as? [[String: Any]])?.compactMap { $0["message"] as? String } }
+        #expect(messages.first?.first == "descriptor table at 0x1008 is not 16-byte aligned")
+        #expect(messages.last == ["driver event suppression at 0x5002 is not 4-byte aligned"])
+    }
+
     static let packedRing = QueueAddresses(descriptorArea: 0x4000, driverArea: 0x5000, deviceArea: 0x5100, size: 8)
 
     /// A packed queue whose buffers are device-writable (an entropy device's), or, for
