@@ -64,6 +64,9 @@ struct CLITests {
         ["record", "-o", "run", "--pause-after", "-1", "--", "qemu-system-x86_64", "-M", "q35"],
         ["record", "-o", "run", "--pause-after", "100001", "--", "qemu-system-x86_64", "-M", "q35"],
         ["record", "-o", "run", "--pause-after", "1ms", "--", "qemu-system-x86_64", "-M", "q35"],
+        ["record", "-o", "run", "--", "qemu-system-x86_64", "-M", "q35", "-object", "memory-backend-ram,id=m,size=1G"],
+        ["record", "-o", "run", "--", "qemu-system-x86_64", "-M", "q35", "-object", "sev-guest,id=s,cbitpos=47"],
+        ["record", "-o", "run", "--", "qemu-system-x86_64", "-m", "1G"],
     ])
     func usage(arguments: [String]) {
         do {
