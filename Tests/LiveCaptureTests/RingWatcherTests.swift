@@ -405,6 +405,48 @@ struct RingWatcherTests {
         #expect(messages.last == ["driver event suppression at 0x5002 is not 4-byte aligned"])
     }
 
+    @Test("split: chains the driver got wrong in guest memory are walked as offered, recorded with their defects, and reported by analyze at their avail lines; a well-formed indirect chain beside them, nothing")
+    func chainDefectsFromMemory() throws {
+        let ram = try GuestRAM()
+        // 0 → 1: device-writable, then device-readable.
+        ram.splitDescriptor(0, address: 0x8000, length: 64, flags: 3, next: 1)
+        ram.splitDescriptor(1, address: 0x8100, length: 64, flags: 0)
+        // 2: INDIRECT and NEXT at once.
+        ram.splitDescriptor(2, address: 0x9000, length: 32, flags: 5, next: 3)
+        // 3: an indirect table whose second entry is INDIRECT itself.
+        ram.splitDescriptor(3, address: 0x9100, length: 32, flags: 4)
+        for (entry, flags) in [(0, UInt16(3)), (1, UInt16(4))] {
+            ram.put(UInt64(0x8200 + 64 * entry), at: 0x9100 + 16 * entry)
+            ram.put(UInt32(64), at: 0x9108 + 16 * entry)
+            ram.put(flags, at: 0x910C + 16 * entry)
+            ram.put(UInt16(1), at: 0x910E + 16 * entry)
+        }
+        // 4: an indirect table of 20 bytes.
+        ram.splitDescriptor(4, address: 0x9200, length: 20, flags: 4)
+        // 5 → 5: a loop.
+        ram.splitDescriptor(5, address: 0x8300, length: 64, flags: 3, next: 5)
+        // 6: a well-formed indirect table of two writable entries.
+        ram.splitDescriptor(6, address: 0x9300, length: 32, flags: 4)
+        for entry in 0..<2 {
+            ram.put(UInt64(0x8400 + 64 * entry), at: 0x9300 + 16 * entry)
+            ram.put(UInt32(64), at: 0x9308 + 16 * entry)
+            ram.put(UInt16(entry == 0 ? 3 : 2), at: 0x930C + 16 * entry)
+            ram.put(UInt16(1), at: 0x930E + 16 * entry)
+        }
+        var queue = WatchedQueue(
+            device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.split, features: [.version1, .indirectDescriptors],
+            netControlQueue: nil)
+        ram.writer.write(queue.queueLine)
+        for (index, head) in [0, 2, 3, 4, 5, 6].enumerated() { ram.splitAvail(index, head: UInt16(head)) }
+        Self.drain(&queue, ram)
+        let offers = try ram.lines("avail")
+        #expect(offers.compactMap { $0["head"] as? Int } == [0, 2, 3, 4, 5, 6])
+        #expect((offers.last?["defects"] as? [Any])?.isEmpty == true && offers.last?["writable"] as? Int == 128)
+        #expect(offers.dropLast().allSatisfy { ($0["defects"] as? [Any])?.count == 1 })
+        let rules = try ram.replay().rules
+        #expect(rules == ["SPLIT-CHAIN-RW-ORDER", "SPLIT-INDIRECT-NOT-NEXT", "SPLIT-INDIRECT-NO-NEST", "SPLIT-INDIRECT-LEN", "SPLIT-CHAIN-NO-LOOP"])
+    }
+
     static let packedRing = QueueAddresses(descriptorArea: 0x4000, driverArea: 0x5000, deviceArea: 0x5100, size: 8)
 
     /// A packed queue whose buffers are device-writable (an entropy device's), or, for
