@@ -9,7 +9,9 @@ ICMP among them where filter-dump has them (all of them but as many as the recor
 missing on net queues);
 `vqscope analyze RUN` (the trace and the replayed rings) raises no error but the ones
 --expect names, as many times as it says; with two processors or more, the sampler ran on one
-of its own and QEMU on the others (run.json). Prints the recorder's overhead from timing.json
+of its own and QEMU on the others; run.json names QEMU's version as the program says it, the
+machine, RAM size and RAM regions the command line gives, and the command line recorded as the
+user's plus the recorder's. Prints the recorder's overhead from timing.json
 (the guest's uptime at power-off and the wall time, with and without recording) when the
 run had a plain twin."""
 import collections
@@ -183,7 +185,38 @@ def main():
     count(verdict("record clock", problems, f"{clock.get('lines')} trace lines read {clock.get('lagMinimumMicroseconds')}–"
                   f"{clock.get('lagMaximumMicroseconds')} µs after their timestamps, on the recorder's clock"))
 
-    # 5. The devices: every one QMP listed, with its transport; every watched queue's among them.
+    # 5. The manifest's account of the run: QEMU's version as the program says it, the machine
+    # and RAM size the command line gives, the RAM file's regions covering the RAM from where
+    # the machine puts it, and the command line recorded as the user's plus the recorder's.
+    problems = []
+    arguments = manifest["qemu"]["arguments"]
+    said = subprocess.run([arguments[0], "--version"], capture_output=True, text=True).stdout.split()
+    version = said[said.index("version") + 1] if "version" in said else None
+    if manifest["qemu"]["version"] != version:
+        problems.append(f"QEMU version {manifest['qemu']['version']}, but {arguments[0]} --version says {version}")
+    machine = arguments[arguments.index("-M") + 1].split(",")[0] if "-M" in arguments else None
+    if manifest["machine"] != machine:
+        problems.append(f"machine {manifest['machine']}, the command line's -M {machine}")
+    size = arguments[arguments.index("-m") + 1] if "-m" in arguments else None
+    if size is None or not size[:-1].isdigit() or size[-1] not in "MG" or \
+            manifest["memory"] != int(size[:-1]) << (20 if size[-1] == "M" else 30):
+        problems.append(f"memory {manifest['memory']} bytes, the command line's -m {size}")
+    regions = manifest["ramRegions"]
+    start = 0x40000000 if machine == "virt" else 0
+    if not regions or regions[0]["guestAddress"] != start or regions[0]["fileOffset"] != 0 or \
+            sum(region["length"] for region in regions) != manifest["memory"]:
+        problems.append(f"RAM regions {regions} do not cover {manifest['memory']} bytes from 0x{start:x}")
+    recorded = manifest["recordedArguments"]
+    backend = f"memory-backend-file,id=vqscope-ram,size={manifest['memory']},"
+    if recorded[:len(arguments)] != arguments or not any(a.startswith(backend) and a.endswith(",share=on") for a in recorded) \
+            or "timestamp=on" not in recorded or "memory-backend=vqscope-ram" not in recorded:
+        problems.append("the recorded command line is not the user's followed by the shared RAM file, "
+                        "the machine's memory backend and -msg timestamp=on")
+    count(verdict("record manifest", problems, f"QEMU {version}, {machine} with {manifest['memory'] >> 20} MiB in "
+                  f"{len(regions)} RAM region(s) from 0x{start:x}, the command line the user's plus "
+                  f"{len(recorded) - len(arguments)} arguments"))
+
+    # 6. The devices: every one QMP listed, with its transport; every watched queue's among them.
     devices = manifest.get("devices") or []
     problems = []
     if not devices:
