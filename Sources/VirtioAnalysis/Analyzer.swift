@@ -433,8 +433,12 @@ public struct Analyzer {
             self.consoleDeviceMessage(port: port, event: event, value: value, record: record)
 
         case .qemuMessage(let message, let text):
+            // Right after a `virtqueue_pop`, QEMU speaks of that element: its device and queue.
+            let popped = previous.pop ? self.lastPop.map { self.queues[$0.queue] } : nil
             if !(message == .queueEnableValue && previous.queueEnableValueReported) {
-                self.emit(QEMUReported.rule(for: message), "QEMU reported: \(text)", line: record.line, time: record.timestamp)
+                self.emit(
+                    QEMUReported.rule(for: message), "QEMU reported: \(text)", line: record.line, time: record.timestamp,
+                    device: popped?.device, queue: popped?.index)
             }
             if previous.registerWrite { self.registerWriteRejected(message) }
             // A device that finds a request malformed detaches the element it just popped (not traced).

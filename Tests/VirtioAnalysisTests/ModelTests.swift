@@ -226,6 +226,9 @@ struct ModelTests {
         #expect(report.findings.map(\.rule.id).sorted() == ["BLK-FRAME", "BLK-FRAME", "QUEUE-INFLIGHT-AT-END"])
         let queue = try #require(report.devices.first?.queues.first)
         #expect(queue.inFlightAtEnd == 1)
+        // QEMU's message is about the element popped: found at its line, with its device and queue.
+        let reported = try #require(report.findings.first { $0.message.hasPrefix("QEMU reported:") })
+        #expect(reported.location.line == 4 && reported.location.device == "block@0xa" && reported.location.queue == 0)
     }
 
     @Test("QEMU's refusal of a legacy register write keeps a modern device modern")
