@@ -159,6 +159,7 @@ public enum Recorder {
         try Self.writeManifest(
             directory: directory, command: command, arguments: arguments, qemuVersion: qemuVersion, started: started,
             summary: summary, rings: rings, devices: session.manifestDevices, traceClock: sampler.traceReadLag,
+            traceLinesDropped: sampler.traceLinesDropped,
             processors: (sampler.ownProcessor, others), pauseAfter: pauseAfter, pauses: pauses)
         // The RAM file is as large as the guest's memory: not kept (gone already once mapped).
         unlink(ram)
@@ -241,7 +242,7 @@ public enum Recorder {
 
     static func writeManifest(
         directory: String, command: QEMUCommand, arguments: [String], qemuVersion: String, started: Int64,
-        summary: Summary, rings: Rings, devices: [String]?, traceClock: TraceTail.ReadLag?, processors: (sampler: Int?, others: ProcessorSet?), pauseAfter: Double?, pauses: StallGuard.Pauses?
+        summary: Summary, rings: Rings, devices: [String]?, traceClock: TraceTail.ReadLag?, traceLinesDropped: Int?, processors: (sampler: Int?, others: ProcessorSet?), pauseAfter: Double?, pauses: StallGuard.Pauses?
     ) throws(RecordError) {
         guard let file = fopen(directory + "/run.json", "w") else { throw .io("\(directory)/run.json: cannot create") }
         defer { fclose(file) }
@@ -264,6 +265,7 @@ public enum Recorder {
               "devices": \(devices.map { "[" + $0.joined(separator: ",\n    ") + "]" } ?? "null"),
               "clock": "rings.jsonl times (t) are CLOCK_REALTIME nanoseconds, the clock of the trace's -msg timestamp=on lines",
               "traceClock": \(traceClock?.manifestEntry ?? "null"),
+              "traceLinesDropped": \(traceLinesDropped.map(String.init) ?? "null"),
               "processors": {"sampler": \(processors.sampler.map(String.init) ?? "null"), "qemu": \(processors.others.map { "[" + $0.members.map(String.init).joined(separator: ", ") + "]" } ?? "null")},
               "samplerGaps": \(rings.gaps.manifestEntry),
               "pauseAfterMicroseconds": \(pauseAfter.map { Int(($0 * 1e6).rounded()) } ?? 0),

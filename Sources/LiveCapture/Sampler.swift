@@ -273,6 +273,10 @@ final class Sampler: @unchecked Sendable {
     /// stopped, or without a trace.
     var traceReadLag: TraceTail.ReadLag? { self.joined ? self.trace?.readLag : nil }
 
+    /// The lines of QEMU's that `trace.log` does not keep (``TraceTail/droppedLines``); nil
+    /// until the thread has stopped, or without a trace.
+    var traceLinesDropped: Int? { self.joined ? self.trace?.droppedLines : nil }
+
     /// Why `trace.log` could not be written in full (``TraceTail/writeFailure``); nil until the
     /// thread has stopped.
     var traceWriteFailure: String? { self.joined ? self.trace?.writeFailure : nil }

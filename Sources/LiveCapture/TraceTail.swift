@@ -82,9 +82,18 @@ final class TraceTail {
     /// closed it).
     private var input: Int32
     /// `RUN/trace.log`.
-    private let output: Int32
+    private let descriptor: Int32
+    /// The lines kept from what was just read, written out once it is split.
+    private var output: [UInt8] = []
+    /// The lines `trace.log` has so far; the next line's number there is one more.
+    private var kept = 0
+    /// Lines of QEMU's that `trace.log` does not keep: `memory_region_ops_read` and `_write`
+    /// of regions other than virtio's. Recording enables them for virtio's (the driver's
+    /// register writes, `device_status` reads); QEMU has no way to trace one region alone,
+    /// and the rest — serial ports, timers, interrupt controllers — were 97 % of a Linux
+    /// boot's lines and 99.9 % of U-Boot's.
+    private(set) var droppedLines = 0
     private let path: String
-    private var lineNumber = 0
     /// The start of a line not yet complete.
     private var carry: [UInt8] = []
     private var skippingLongLine = false
@@ -110,12 +119,12 @@ final class TraceTail {
         }
         _ = fcntl(input, F_SETFL, fcntl(input, F_GETFL) | O_NONBLOCK)
         _ = fcntl(input, Self.setPipeSize, Self.pipeCapacity)
-        (self.input, self.output, self.path, self.messages) = (input, output, path, messages)
+        (self.input, self.descriptor, self.path, self.messages) = (input, output, path, messages)
     }
 
     deinit {
         if self.input >= 0 { close(self.input) }
-        close(self.output)
+        close(self.descriptor)
     }
 
     /// The transport writes in the lines completed since the last call.
@@ -136,8 +145,8 @@ final class TraceTail {
             self.readBy = RingRecordWriter.now()
             total += count
             self.bytesRead += count
-            self.copy(count)
             self.take(self.buffer[0..<count], into: &writes)
+            self.writeOut()
         }
         return writes
     }
@@ -152,18 +161,20 @@ final class TraceTail {
             if self.bytesRead == before { break }
         }
         if self.input < 0, !self.carry.isEmpty, !self.skippingLongLine {
-            self.decode(self.carry[...], into: &writes)
+            if self.decode(self.carry[...], into: &writes) { self.output += self.carry }
             self.carry.removeAll()
+            self.writeOut()
         }
         return writes
     }
 
-    /// Writes the buffer's first `count` bytes to `trace.log`.
-    private func copy(_ count: Int) {
+    /// Writes the lines kept since the last call to `trace.log`.
+    private func writeOut() {
+        defer { self.output.removeAll(keepingCapacity: true) }
         guard self.writeFailure == nil else { return }
         var written = 0
-        while written < count {
-            let step = self.buffer.withUnsafeBytes { write(self.output, $0.baseAddress! + written, count - written) }
+        while written < self.output.count {
+            let step = self.output.withUnsafeBytes { write(self.descriptor, $0.baseAddress! + written, $0.count - written) }
             if step < 0, errno == EINTR { continue }
             guard step > 0 else {
                 self.writeFailure = "\(self.path): cannot write: \(String(cString: strerror(step < 0 ? errno : ENOSPC)))"
@@ -173,36 +184,52 @@ final class TraceTail {
         }
     }
 
-    /// Splits `bytes` into lines, the first continuing the carried one.
+    /// Splits `bytes` into lines, the first continuing the carried one; the lines kept go to
+    /// ``output``. A line too long to be QEMU's is passed through to it unread, as it comes.
     func take(_ bytes: ArraySlice<UInt8>, into writes: inout [TransportWrite]) {
         var start = bytes.startIndex
         while let newline = bytes[start...].firstIndex(of: 0x0A) {
             if self.skippingLongLine {
                 self.skippingLongLine = false
+                self.output += bytes[start...newline]
             } else if self.carry.isEmpty {
-                self.decode(bytes[start..<newline], into: &writes)
+                if self.decode(bytes[start..<newline], into: &writes) { self.output += bytes[start...newline] }
             } else {
                 self.carry += bytes[start..<newline]
-                self.decode(self.carry[...], into: &writes)
+                if self.decode(self.carry[...], into: &writes) {
+                    self.output += self.carry
+                    self.output.append(0x0A)
+                }
             }
             self.carry.removeAll(keepingCapacity: true)
-            self.lineNumber += 1
             start = newline + 1
         }
-        guard !self.skippingLongLine else { return }
+        if self.skippingLongLine {
+            self.output += bytes[start...]
+            return
+        }
         self.carry += bytes[start...]
         if self.carry.count > Self.longestLine {
+            self.output += self.carry
             self.carry.removeAll(keepingCapacity: true)
             self.skippingLongLine = true
         }
     }
 
-    private func decode(_ line: ArraySlice<UInt8>, into writes: inout [TransportWrite]) {
-        let outcome = line.withUnsafeBufferPointer { self.decoder.decode($0, number: self.lineNumber + 1) }
+    /// Decodes one line; whether `trace.log` keeps it: all but an access to a memory region
+    /// other than virtio's (``droppedLines``).
+    private func decode(_ line: ArraySlice<UInt8>, into writes: inout [TransportWrite]) -> Bool {
+        let outcome = line.withUnsafeBufferPointer { self.decoder.decode($0, number: self.kept + 1) }
         guard case .event(let record) = outcome else {
             if outcome == .nonEvent { self.messages.append(line) }
-            return
+            if outcome == .otherEvent, line.withUnsafeBufferPointer(QEMULogDecoder.isRegionAccess) {
+                self.droppedLines += 1
+                return false
+            }
+            self.kept += 1
+            return true
         }
+        defer { self.kept += 1 }
         if let timestamp = record.timestamp { self.readLag.line(stamped: timestamp.nanoseconds, readBy: self.readBy) }
         switch record.event {
         case .qemuMessage:
@@ -221,6 +248,7 @@ final class TraceTail {
         default:
             break
         }
+        return true
     }
 }
 

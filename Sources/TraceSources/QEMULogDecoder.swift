@@ -428,6 +428,13 @@ public final class QEMULogDecoder {
     }
 
     private static let nameMarker: [UInt8] = Array("name ".utf8)
+    private static let regionAccess: [UInt8] = Array("memory_region_ops_".utf8)
+
+    /// Whether `line`, a trace event line, is a `memory_region_ops_read` or `_write`: with
+    /// ``LineOutcome/otherEvent``, an access to a region other than virtio's.
+    public static func isRegionAccess(_ line: UnsafeBufferPointer<UInt8>) -> Bool {
+        Bytes.contains(line, Self.regionAccess)
+    }
 
     // MARK: - Byte-level scanning
 
