@@ -70,7 +70,8 @@ final class TraceTail {
     /// sampler polls between its rounds, and QEMU may write a trace line for each byte the
     /// guest writes to its serial port. 16 KiB a poll, a poll every 100 µs, follows 160 MB/s.
     static let readLimit = 1 << 14
-    /// A line longer than this is not QEMU's (a trace event's arguments are short): it is skipped.
+    /// A line longer than this is not QEMU's (a trace event's arguments are short): it is not
+    /// decoded, and goes to `trace.log` as it comes, unheld.
     static let longestLine = 1 << 16
     /// The pipe's capacity asked for (fcntl(2) `F_SETPIPE_SZ`; Linux lets any process have
     /// 1 MiB): QEMU waits in its write only once the sampler has fallen this far behind.
@@ -86,7 +87,7 @@ final class TraceTail {
     /// The lines kept from what was just read, written out once it is split.
     private var output: [UInt8] = []
     /// The lines `trace.log` has so far; the next line's number there is one more.
-    private var kept = 0
+    private(set) var keptLines = 0
     /// Lines of QEMU's that `trace.log` does not keep: `memory_region_ops_read` and `_write`
     /// of regions other than virtio's. Recording enables them for virtio's (the driver's
     /// register writes, `device_status` reads); QEMU has no way to trace one region alone,
@@ -108,9 +109,10 @@ final class TraceTail {
     private(set) var writeFailure: String?
     /// When the bytes being split into lines had been read (``take(_:into:)``).
     private var readBy: Int64 = 0
+    /// Bytes read from the pipe so far.
     private var bytesRead = 0
 
-    /// Follows the pipe whose reading end `input` is (and closes it), copying it to `path`.
+    /// Follows the pipe whose reading end `input` is (and closes it), its lines kept in `path`.
     init(input: Int32, path: String, messages: QEMUMessages) throws(RecordError) {
         let output = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard output >= 0 else {
@@ -192,6 +194,7 @@ final class TraceTail {
             if self.skippingLongLine {
                 self.skippingLongLine = false
                 self.output += bytes[start...newline]
+                self.keptLines += 1
             } else if self.carry.isEmpty {
                 if self.decode(bytes[start..<newline], into: &writes) { self.output += bytes[start...newline] }
             } else {
@@ -219,17 +222,17 @@ final class TraceTail {
     /// Decodes one line; whether `trace.log` keeps it: all but an access to a memory region
     /// other than virtio's (``droppedLines``).
     private func decode(_ line: ArraySlice<UInt8>, into writes: inout [TransportWrite]) -> Bool {
-        let outcome = line.withUnsafeBufferPointer { self.decoder.decode($0, number: self.kept + 1) }
+        let outcome = line.withUnsafeBufferPointer { self.decoder.decode($0, number: self.keptLines + 1) }
         guard case .event(let record) = outcome else {
             if outcome == .nonEvent { self.messages.append(line) }
             if outcome == .otherEvent, line.withUnsafeBufferPointer(QEMULogDecoder.isRegionAccess) {
                 self.droppedLines += 1
                 return false
             }
-            self.kept += 1
+            self.keptLines += 1
             return true
         }
-        defer { self.kept += 1 }
+        defer { self.keptLines += 1 }
         if let timestamp = record.timestamp { self.readLag.line(stamped: timestamp.nanoseconds, readBy: self.readBy) }
         switch record.event {
         case .qemuMessage:

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TraceSources
 
 @testable import LiveCapture
 
@@ -35,8 +36,9 @@ struct TraceTailTests {
         }
 
         /// QEMU writes `text`.
-        func write(_ text: String) {
-            let bytes = Array(text.utf8)
+        func write(_ text: String) { self.write(bytes: Array(text.utf8)) }
+
+        func write(bytes: [UInt8]) {
             var written = 0
             while written < bytes.count {
                 let step = bytes.withUnsafeBytes { Glibc.write(self.writer, $0.baseAddress! + written, bytes.count - written) }
@@ -47,6 +49,11 @@ struct TraceTailTests {
         }
 
         var trace: String { (try? String(contentsOfFile: self.directory + "/trace.log", encoding: .utf8)) ?? "" }
+
+        /// What the decoder makes of `line` (with its newline).
+        func classify(_ line: String) -> LineOutcome {
+            Array(line.utf8.dropLast()).withUnsafeBufferPointer { QEMULogDecoder().decode($0, number: 1) }
+        }
         var shown: String { String(decoding: self.messages.take().bytes, as: UTF8.self) }
     }
 
@@ -129,8 +136,11 @@ struct TraceTailTests {
         // Each poll reads at most readLimit bytes.
         for _ in 0...(text.utf8.count / TraceTail.readLimit) { writes += piped.tail.poll() }
         #expect(writes == [.init(transport: .pci(name: "virtio-blk", address: 0), offset: 0x14, value: 0, size: 4)])
-        // Passed through to trace.log as it came, not shown.
+        // Passed through to trace.log as it came, not shown; counted as a line: the next is line 2.
         #expect(piped.shown.isEmpty && piped.trace == text)
+        piped.write("qemu-system-x86_64: virtio: Looped descriptor\n")
+        _ = piped.tail.poll()
+        #expect(piped.tail.keptLines == 3)
     }
 
     @Test("trace.log that cannot be written (a full disk): the failure kept, the stream still followed and its messages shown, so that QEMU never waits")
@@ -141,6 +151,55 @@ struct TraceTailTests {
         #expect(piped.tail.poll() == [.init(transport: .mmio(0x0a00_3e00), offset: 0x44, value: 1, size: 4)])
         #expect(piped.tail.writeFailure == "/dev/full: cannot write: No space left on device")
         #expect(piped.shown == message)
+    }
+
+    @Test("any stream, cut anywhere: trace.log is the stream without other regions' accesses, line for line, and only the lines that are no trace event are shown", arguments: [1, 7, 4_093, 40_000])
+    func anyCut(seed: UInt64) throws {
+        var state = seed
+        func next(_ bound: Int) -> Int {  // SplitMix64
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Int((z ^ (z >> 31)) % UInt64(bound))
+        }
+        let piped = try Piped()
+        var stream = "", kept = "", shown = "", dropped = 0
+        for index in 0..<1_500 {
+            let line: String
+            switch next(6) {
+            case 0: line = Self.line(0x0a00_3e00 + UInt64(4 * next(32)), UInt64(index), region: "virtio-mmio")
+            case 1:
+                line = Self.line(0x3f8, UInt64(next(256)), region: "serial")
+                dropped += 1
+            case 2:
+                line = "qemu-system-x86_64: virtio: Desc next is \(index)\n"
+                shown += line
+            case 3: line = "9722@1795724092.79\(next(10_000)):virtio_queue_notify vdev 0x1 n 0 vq 0x2\n"
+            case 4:
+                // Bytes of any value but a newline, sometimes longer than any line of QEMU's.
+                // Past the limit by more than a read: never decoded, however the stream is cut.
+                let length = next(16) == 0 ? TraceTail.longestLine + TraceTail.readLimit + next(3_000) : next(200)
+                let bytes = (0..<length).map { _ in UInt8(next(255) + 1) }.map { $0 == 0x0A ? 0x20 : $0 }
+                line = String(decoding: bytes, as: UTF8.self) + "\n"
+                if length < 200, piped.classify(line) == .nonEvent { shown += line }
+            default: line = "9722@1795724092.79\(next(10_000)):virtqueue_pop vq 0x2 elem 0x3 in_num 1 out_num 0\n"
+            }
+            stream += line
+            if !(line.contains("name 'serial'")) { kept += line }
+        }
+        var bytes = Array(stream.utf8)[...]
+        while !bytes.isEmpty {
+            let cut = min(bytes.count, 1 + next(9_000))
+            piped.write(bytes: Array(bytes.prefix(cut)))
+            bytes = bytes.dropFirst(cut)
+            _ = piped.tail.poll()
+        }
+        piped.end()
+        _ = piped.tail.drain()
+        #expect(piped.trace == kept)
+        #expect(piped.tail.droppedLines == dropped && piped.tail.keptLines == 1_500 - dropped)
+        #expect(piped.shown == shown)
     }
 
     @Test("QEMU's messages wait to be shown up to a limit; past it, lines are counted and not kept")
