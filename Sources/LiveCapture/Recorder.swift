@@ -94,8 +94,8 @@ public enum Recorder {
         }
         let others = placement.flatMap { $0.others.apply() ? $0.others : nil }
         let started = RingRecordWriter.now()
-        // QEMU's messages are shown on this process's standard error: one closed (its reader
-        // gone) makes each write fail, rather than end the recording.
+        // QEMU's messages are shown on this process's standard error: should its reader go
+        // away, each write there fails (EPIPE) instead of SIGPIPE ending the recording.
         let pipeDisposition = signal(SIGPIPE, SIG_IGN)
         defer { signal(SIGPIPE, pipeDisposition) }
         let pid: pid_t

@@ -1,6 +1,10 @@
 import ArgumentParser
 import LiveCapture
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "record",
@@ -56,6 +60,9 @@ struct Record: ParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
+        // The exit status is QEMU's: a standard error whose reader has gone (`2>&1 | head`)
+        // fails the summary's write (EPIPE) rather than ending vqscope with SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         do {
             let summary = try Recorder.run(
                 command: command, directory: self.output, pauseAfter: self.pauseAfter == 0 ? nil : Double(self.pauseAfter) / 1e6)

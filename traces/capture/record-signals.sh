@@ -7,8 +7,10 @@
 # (SIGKILL, which it cannot pass on), it takes QEMU with it, once while QEMU runs and once
 # while it is stopped as the stall guard stops it (SIGSTOP); the guest's RAM file is out of
 # its directory by then. All three record into one directory: each replaces the one before
-# whole (no run.json, and one QMP greeting in qmp.jsonl, after a killed one). The guest: q35
-# with no disk (SeaBIOS finds nothing to boot and waits), one at a time, under `timeout`.
+# whole (no run.json, and one QMP greeting in qmp.jsonl, after a killed one). Last, SIGHUP
+# with record's standard error a pipe no one reads: QEMU's message cannot be shown, and the
+# recording still ends as usual. The guest: q35 with no disk (SeaBIOS finds nothing to boot
+# and waits), one at a time, under `timeout`.
 VQSCOPE=$(realpath "${1:?usage: record-signals.sh VQSCOPE}")
 source "$(dirname "$0")/common.sh"
 
@@ -18,8 +20,11 @@ alive() {  # alive PID: a process that has not exited (a zombie has)
   state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
   [ -n "$state" ] && [ "$state" != Z ]
 }
-child() {  # child PID: its first child process
-  cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | grep -m1 .
+child() {  # child PID [NAME]: its first child process (running NAME, where given)
+  local pid
+  for pid in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+    if [ -z "${2:-}" ] || tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q "$2"; then echo "$pid"; return; fi
+  done
 }
 
 attempt() {  # attempt hangup|running|stopped
@@ -81,6 +86,29 @@ attempt() {  # attempt hangup|running|stopped
   fi
   echo "record-signals ($1): QEMU gone $((waited * 100)) ms or less after the recorder, no RAM file left, nothing of the run before"
 }
+# record's standard error a pipe whose reader has gone: QEMU's message on SIGHUP cannot be
+# shown there, and that must not end the recording (SIGPIPE) before run.json is written.
+closed_reader() {
+  local run=$WORK/closed waited=0 recorder status
+  timeout 60 "$VQSCOPE" record -o "$run" -- \
+    qemu-system-x86_64 -M q35 -accel tcg -m 64M -nodefaults -display none </dev/null >/dev/null 2> >(exec true) &
+  local shell=$!
+  until grep -qs '"x-query-virtio"' "$run/qmp.jsonl"; do
+    waited=$((waited + 1))
+    [ "$waited" -le 300 ] || { echo "record-signals (closed): no QMP transcript in 30 s" >&2; exit 1; }
+    sleep 0.1
+  done
+  # timeout's children: the recorder, and the reader that has gone (bash starts it there).
+  recorder=$(child "$shell" "vqscope")
+  kill -HUP "$recorder"
+  status=0
+  wait "$shell" || status=$?
+  if [ "$status" != 0 ] || ! grep -q '"exitStatus": 0' "$run/run.json" || ! tail -n 1 "$run/trace.log" | grep -q "terminating on signal 1 "; then
+    echo "record-signals (closed): record exited with $status, or without run.json or QEMU's message in trace.log" >&2; exit 1
+  fi
+  echo "record-signals (closed): with no one reading its standard error, record kept QEMU's message in trace.log, wrote run.json and exited with QEMU's status"
+}
 attempt hangup
 attempt running
 attempt stopped
+closed_reader
