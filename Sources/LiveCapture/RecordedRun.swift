@@ -136,8 +136,6 @@ public enum RecordedRun {
         return "its descriptor table entries differ"
     }
 
-    /// The replay's event for a line; `whole`: the line's frame, copied while its buffer was
-    /// offered again, is known whole.
     /// A `suspended` line's index found where it cannot be: `availBefore` and `avail`, avail.idx
     /// went back; `usedBefore` and `used`, used.idx went back; `used` and `avail` alone, used.idx
     /// past avail.idx.
@@ -150,6 +148,8 @@ public enum RecordedRun {
         return nil
     }
 
+    /// The replay's event for a line; `whole`: the line's frame, copied while its buffer was
+    /// offered again, is known whole.
     static func event(_ record: RingRecordReader.Line, whole: Bool = false) -> RingEvent? {
         guard let device = record.device else { return nil }
         switch record.kind {

@@ -95,7 +95,8 @@ public enum Recorder {
         let others = placement.flatMap { $0.others.apply() ? $0.others : nil }
         let started = RingRecordWriter.now()
         // QEMU's messages are shown on this process's standard error: should its reader go
-        // away, each write there fails (EPIPE) instead of SIGPIPE ending the recording.
+        // away, each write there fails (EPIPE) instead of SIGPIPE ending the recording. (The
+        // `record` command ignores SIGPIPE throughout; this covers other callers, tests among them.)
         let pipeDisposition = signal(SIGPIPE, SIG_IGN)
         defer { signal(SIGPIPE, pipeDisposition) }
         let pid: pid_t
@@ -116,6 +117,7 @@ public enum Recorder {
             signal(number) { number in if recordedProcess > 0 { kill(recordedProcess, number) } }
         }
         var session = Session(command: command, ramPath: ram, sampler: sampler)
+        var outlet = MessageOutlet()
         var status: Int32 = 0
         var qemuVersion = "?"
         var connection: QMPConnection?
@@ -125,7 +127,7 @@ public enum Recorder {
             if Self.hasExited(pid) { break }
             let now = QMPConnection.now()
             usleep(2_000)
-            Self.show(messages.take())
+            outlet.pass(messages.take())
             // A status write in the trace: QMP is asked now, not at the next poll.
             if sampler.statusEventCount != statusEvents {
                 statusEvents = sampler.statusEventCount
@@ -149,36 +151,69 @@ public enum Recorder {
         if waitpid(pid, &raw, 0) == pid { status = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f) }
         // The last scan, after QEMU's exit, sees what it wrote last.
         let rings = sampler.stop()
-        Self.show(messages.take())
         recordedProcess = 0
         for number in Self.forwardedSignals { signal(number, SIG_DFL) }
         writer.flush()
         unlink(socket)
         var summary = rings.summary(exitStatus: status)
-        summary.traceWriteFailure = sampler.traceWriteFailure
+        let account = sampler.traceAccount
+        summary.traceWriteFailure = account?.writeFailure
         try Self.writeManifest(
             directory: directory, command: command, arguments: arguments, qemuVersion: qemuVersion, started: started,
-            summary: summary, rings: rings, devices: session.manifestDevices, traceClock: sampler.traceReadLag,
-            traceLinesDropped: sampler.traceLinesDropped,
+            summary: summary, rings: rings, devices: session.manifestDevices, trace: account,
             processors: (sampler.ownProcessor, others), pauseAfter: pauseAfter, pauses: pauses)
         // The RAM file is as large as the guest's memory: not kept (gone already once mapped).
         unlink(ram)
+        // QEMU's last messages, once all is written: a second for the standard error to take them.
+        outlet.pass(messages.take(), patience: 1)
         return summary
     }
 
-    /// QEMU's messages (``QEMUMessages``) on this process's standard error, and a line for
-    /// those not kept; a failed write drops them (all are in `trace.log`).
-    static func show(_ waiting: (bytes: [UInt8], dropped: Int)) {
-        var bytes = waiting.bytes
-        if waiting.dropped > 0 {
-            bytes += Array("vqscope: \(waiting.dropped) more line(s) of QEMU's not shown here; all are in trace.log\n".utf8)
-        }
-        var written = 0
-        while written < bytes.count {
-            let step = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress! + written, bytes.count - written) }
-            if step < 0, errno == EINTR { continue }
-            guard step > 0 else { return }
-            written += step
+    /// QEMU's messages (``QEMUMessages``) on their way to this process's standard error,
+    /// written as far as it takes them without waiting: a terminal paused (Ctrl-S) or a reader
+    /// that stopped reading must not hold up this thread, which follows QEMU and QMP. What waits
+    /// here beyond ``QEMUMessages/limit`` is counted, not kept (all of it is in `trace.log`), and
+    /// said in a line when the standard error takes output again; a reader gone drops it all.
+    struct MessageOutlet {
+        private var pending: [UInt8] = []
+        private var dropped = 0
+
+        /// Adds `waiting` and writes what the standard error takes; with `patience`, waits for
+        /// it up to that many seconds (the last call, once QEMU has exited). Lines that find no
+        /// room are counted, and a line saying how many takes their place once there is room
+        /// for it (later lines are counted with them until then, so the order holds).
+        mutating func pass(_ waiting: (bytes: [UInt8], dropped: Int), patience: Double = 0, to output: Int32 = STDERR_FILENO) {
+            if self.dropped == 0, self.pending.count + waiting.bytes.count <= QEMUMessages.limit {
+                self.pending += waiting.bytes
+            } else {
+                self.dropped += waiting.bytes.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+            }
+            self.dropped += waiting.dropped
+            if self.dropped > 0 {
+                let note = Array("vqscope: \(self.dropped) line(s) of QEMU's not shown here; all are in trace.log\n".utf8)
+                if self.pending.count + note.count <= QEMUMessages.limit {
+                    self.pending += note
+                    self.dropped = 0
+                }
+            }
+            guard !self.pending.isEmpty else { return }
+            let deadline = QMPConnection.now() + patience
+            var written = 0
+            defer { self.pending.removeFirst(written) }
+            while written < self.pending.count {
+                var ready = pollfd(fd: output, events: Int16(POLLOUT), revents: 0)
+                let wait = Int32(max(0, (deadline - QMPConnection.now()) * 1000))
+                guard poll(&ready, 1, wait) > 0 else { return }
+                // The reader has gone: nothing waiting will be shown.
+                guard ready.revents & Int16(POLLERR | POLLHUP) == 0 else { return (written, self.dropped) = (self.pending.count, 0) }
+                // Up to PIPE_BUF at a time: a pipe ready for output takes that much without waiting.
+                let step = self.pending.withUnsafeBytes {
+                    write(output, $0.baseAddress! + written, min($0.count - written, Int(PIPE_BUF)))
+                }
+                if step < 0, errno == EINTR || errno == EAGAIN { continue }
+                guard step > 0 else { return (written, self.dropped) = (self.pending.count, 0) }
+                written += step
+            }
         }
     }
 
@@ -242,7 +277,7 @@ public enum Recorder {
 
     static func writeManifest(
         directory: String, command: QEMUCommand, arguments: [String], qemuVersion: String, started: Int64,
-        summary: Summary, rings: Rings, devices: [String]?, traceClock: TraceTail.ReadLag?, traceLinesDropped: Int?, processors: (sampler: Int?, others: ProcessorSet?), pauseAfter: Double?, pauses: StallGuard.Pauses?
+        summary: Summary, rings: Rings, devices: [String]?, trace: TraceTail.Account?, processors: (sampler: Int?, others: ProcessorSet?), pauseAfter: Double?, pauses: StallGuard.Pauses?
     ) throws(RecordError) {
         guard let file = fopen(directory + "/run.json", "w") else { throw .io("\(directory)/run.json: cannot create") }
         defer { fclose(file) }
@@ -264,8 +299,9 @@ public enum Recorder {
               "ramRegions": [\(regions.joined(separator: ", "))],
               "devices": \(devices.map { "[" + $0.joined(separator: ",\n    ") + "]" } ?? "null"),
               "clock": "rings.jsonl times (t) are CLOCK_REALTIME nanoseconds, the clock of the trace's -msg timestamp=on lines",
-              "traceClock": \(traceClock?.manifestEntry ?? "null"),
-              "traceLinesDropped": \(traceLinesDropped.map(String.init) ?? "null"),
+              "traceClock": \(trace?.readLag.manifestEntry ?? "null"),
+              "traceLinesDropped": \(trace.map { String($0.droppedLines) } ?? "null"),
+              "tracePipeBytes": \(trace.map { String($0.pipeBytes) } ?? "null"),
               "processors": {"sampler": \(processors.sampler.map(String.init) ?? "null"), "qemu": \(processors.others.map { "[" + $0.members.map(String.init).joined(separator: ", ") + "]" } ?? "null")},
               "samplerGaps": \(rings.gaps.manifestEntry),
               "pauseAfterMicroseconds": \(pauseAfter.map { Int(($0 * 1e6).rounded()) } ?? 0),

@@ -269,17 +269,9 @@ final class Sampler: @unchecked Sendable {
     /// `virtio_set_status` events in the trace so far.
     var statusEventCount: Int { self.statusEvents.load(ordering: .relaxed) }
 
-    /// How late the trace's lines were read (``TraceTail/ReadLag``); nil until the thread has
-    /// stopped, or without a trace.
-    var traceReadLag: TraceTail.ReadLag? { self.joined ? self.trace?.readLag : nil }
-
-    /// The lines of QEMU's that `trace.log` does not keep (``TraceTail/droppedLines``); nil
-    /// until the thread has stopped, or without a trace.
-    var traceLinesDropped: Int? { self.joined ? self.trace?.droppedLines : nil }
-
-    /// Why `trace.log` could not be written in full (``TraceTail/writeFailure``); nil until the
-    /// thread has stopped.
-    var traceWriteFailure: String? { self.joined ? self.trace?.writeFailure : nil }
+    /// What the trace's tail did (``TraceTail/Account``); nil until the thread has stopped, or
+    /// without a trace.
+    var traceAccount: TraceTail.Account? { self.joined ? self.trace?.account : nil }
 
     /// The processor the sampler has to itself, once its thread is running there.
     var ownProcessor: Int? { self.placed.load(ordering: .relaxed) ? self.processor : nil }

@@ -10,7 +10,8 @@ import Glibc
 /// `-D /dev/stderr` (``QEMUCommand/recordingArguments(ramFile:qmpSocket:eventsFile:)``), so its
 /// trace lines, its `-d guest_errors` complaints and its `error_report` messages
 /// (`virtio_error`'s: "Desc next is …", a malformed request's) come down one pipe in the order
-/// QEMU wrote them. The tail copies every byte to `RUN/trace.log`, where `analyze` finds each
+/// QEMU wrote them. The tail copies the lines to `RUN/trace.log` (all but accesses to memory
+/// regions other than virtio's, ``droppedLines``), where `analyze` finds each
 /// message right after the event it follows (a message after a `virtqueue_pop` detaches that
 /// element), hands the lines that are not trace events to ``QEMUMessages`` to be shown, and
 /// decodes the two things the recorder acts on at once: a driver's writes to its device's
@@ -76,8 +77,11 @@ final class TraceTail {
     /// The pipe's capacity asked for (fcntl(2) `F_SETPIPE_SZ`; Linux lets any process have
     /// 1 MiB): QEMU waits in its write only once the sampler has fallen this far behind.
     static let pipeCapacity: Int32 = 1 << 20
-    /// fcntl(2)'s `F_SETPIPE_SZ` (`<linux/fcntl.h>`; Glibc's module leaves it out).
+    /// fcntl(2)'s `F_SETPIPE_SZ` and `F_GETPIPE_SZ` (`<linux/fcntl.h>`; Glibc's module leaves them out).
     private static let setPipeSize: Int32 = 1024 + 7
+    private static let getPipeSize: Int32 = 1024 + 8
+    /// The pipe's capacity as the kernel gave it (run.json `tracePipeBytes`).
+    let pipeBytes: Int
 
     /// The pipe's reading end, not blocking; -1 once it has ended (QEMU and all its children
     /// closed it).
@@ -120,7 +124,9 @@ final class TraceTail {
             throw .io("\(path): cannot create: \(String(cString: strerror(errno)))")
         }
         _ = fcntl(input, F_SETFL, fcntl(input, F_GETFL) | O_NONBLOCK)
+        // The kernel may give less (a user past `pipe-user-pages-soft`): what it gave is kept.
         _ = fcntl(input, Self.setPipeSize, Self.pipeCapacity)
+        self.pipeBytes = Int(max(fcntl(input, Self.getPipeSize), 0))
         (self.input, self.descriptor, self.path, self.messages) = (input, output, path, messages)
     }
 
@@ -154,7 +160,8 @@ final class TraceTail {
     }
 
     /// Once QEMU has exited: what is left in the pipe (at most its capacity, four times over,
-    /// should a process QEMU started go on writing there), and a last line without its newline.
+    /// should a process QEMU started go on writing there), and a last line without its
+    /// newline — QEMU will write no more of it, whoever still holds the pipe.
     func drain() -> [TransportWrite] {
         var writes: [TransportWrite] = []
         for _ in 0..<(4 * Int(Self.pipeCapacity) / Self.readLimit) {
@@ -162,7 +169,10 @@ final class TraceTail {
             writes += self.poll()
             if self.bytesRead == before { break }
         }
-        if self.input < 0, !self.carry.isEmpty, !self.skippingLongLine {
+        if self.skippingLongLine {
+            self.skippingLongLine = false
+            self.keptLines += 1
+        } else if !self.carry.isEmpty {
             if self.decode(self.carry[...], into: &writes) { self.output += self.carry }
             self.carry.removeAll()
             self.writeOut()
@@ -252,6 +262,20 @@ final class TraceTail {
             break
         }
         return true
+    }
+}
+
+extension TraceTail {
+    /// What the tail did, for run.json and `record`'s last words.
+    struct Account {
+        var readLag: ReadLag
+        var droppedLines: Int
+        var writeFailure: String?
+        var pipeBytes: Int
+    }
+
+    var account: Account {
+        Account(readLag: self.readLag, droppedLines: self.droppedLines, writeFailure: self.writeFailure, pipeBytes: self.pipeBytes)
     }
 }
 

@@ -381,6 +381,21 @@ struct RingWatcherTests {
         #expect(passed.first?["usedBefore"] == nil && passed.first?["availBefore"] == nil)
         // The device's fault, not the driver's: no SPLIT-AVAIL-IDX-WINDOW.
         #expect(try ahead.lines("window").isEmpty && ahead.replay().rules == ["SPLIT-USED-IDX-WINDOW"])
+
+        // used.idx far past avail.idx (by more than the size, less than half the index space):
+        // the device's as well. Found so at the first read, the ring was not set up from zero:
+        // suspended, no fault.
+        for (seen, rules) in [(true, ["SPLIT-USED-IDX-WINDOW"]), (false, [String]())] {
+            let far = try GuestRAM()
+            var watch = seen ? Self.fullEntropyRing(far) : WatchedQueue(
+                device: "virtio-rng@/t", type: .entropy, index: 0, addresses: Self.split, features: [.version1], netControlQueue: nil)
+            if !seen { far.writer.write(watch.queueLine) }
+            far.put(UInt16(seen ? 8 : 0) &+ 100, at: 0x3002)
+            watch.scan(memory: far.memory, writer: far.writer)
+            let line = try far.lines("suspended")
+            #expect(line.count == 1 && (line.first?["used"] as? Int == (seen ? 108 : nil)), "\(line)")
+            #expect(try far.lines("window").isEmpty && far.replay().rules == rules)
+        }
     }
 
     @Test("a queue's layout judged when its watch starts: a split ring's parts misaligned or its used ring over the available ring (SPLIT-ALIGN, SPLIT-NO-OVERLAP), a packed ring's event suppression structure misaligned (PACKED-ALIGN); aligned rings apart, nothing")

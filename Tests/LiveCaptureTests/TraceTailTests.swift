@@ -96,6 +96,8 @@ struct TraceTailTests {
         let piped = try Piped()
         let lines = (0..<2_000).map { Self.line(0x0a00_3e00 + UInt64($0 % 2) * 4, UInt64($0), region: "virtio-mmio") }.joined()
         let last = "qemu-system-x86_64: -netdev user,id=n: warning: cut short"
+        // Written whole before any read: the pipe must hold it (a smaller one would hang, not fail).
+        try #require(piped.tail.pipeBytes >= (lines + last).utf8.count)
         piped.write(lines + last)
         piped.end()
         // More than a poll reads (readLimit), the last line without a newline shown.
@@ -127,10 +129,11 @@ struct TraceTailTests {
         #expect(piped.tail.readLag.lines == 3 && piped.tail.readLag.minimum.map { $0 < -9_000_000_000 } == true)
     }
 
-    @Test("a line longer than any trace event is skipped whole, not shown; the next line is read")
+    @Test("a line longer than any trace event is passed through undecoded, not shown, and counted as a line; the next line is read")
     func longLine() throws {
         let piped = try Piped()
         let text = String(repeating: "x", count: TraceTail.longestLine * 2) + "\n" + Self.line(0x14, 0, region: "virtio-pci-common-virtio-blk")
+        try #require(piped.tail.pipeBytes >= text.utf8.count)
         piped.write(text)
         var writes: [TraceTail.TransportWrite] = []
         // Each poll reads at most readLimit bytes.

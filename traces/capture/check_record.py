@@ -194,12 +194,18 @@ def main():
     version = said[said.index("version") + 1] if "version" in said else None
     if manifest["qemu"]["version"] != version:
         problems.append(f"QEMU version {manifest['qemu']['version']}, but {arguments[0]} --version says {version}")
-    machine = arguments[arguments.index("-M") + 1].split(",")[0] if "-M" in arguments else None
+    def option(*names):  # the last value given to any of names (QEMU takes the last)
+        values = [arguments[i + 1] for i, a in enumerate(arguments[:-1]) if a.lstrip("-") in names]
+        return values[-1] if values else None
+    machine = (option("M", "machine") or "").split(",")[0].removeprefix("type=") or None
     if manifest["machine"] != machine:
         problems.append(f"machine {manifest['machine']}, the command line's -M {machine}")
-    size = arguments[arguments.index("-m") + 1] if "-m" in arguments else None
-    if size is None or not size[:-1].isdigit() or size[-1] not in "MG" or \
-            manifest["memory"] != int(size[:-1]) << (20 if size[-1] == "M" else 30):
+    size = next((part.removeprefix("size=") for part in (option("m") or "").split(",")
+                 if part.startswith("size=") or "=" not in part), None)
+    units = {"M": 20, "G": 30}
+    expected = None if not size else int(size) << 20 if size.isdigit() else \
+        int(size[:-1]) << units[size[-1].upper()] if size[:-1].isdigit() and size[-1].upper() in units else None
+    if expected is None or manifest["memory"] != expected:
         problems.append(f"memory {manifest['memory']} bytes, the command line's -m {size}")
     regions = manifest["ramRegions"]
     start = 0x40000000 if machine == "virt" else 0
