@@ -210,7 +210,9 @@ public enum Recorder {
                 let step = self.pending.withUnsafeBytes {
                     write(output, $0.baseAddress! + written, min($0.count - written, Int(PIPE_BUF)))
                 }
-                if step < 0, errno == EINTR || errno == EAGAIN { continue }
+                if step < 0, errno == EINTR { continue }
+                // A standard error someone made non-blocking, full after all: the rest waits.
+                if step < 0, errno == EAGAIN { return }
                 guard step > 0 else { return (written, self.dropped) = (self.pending.count, 0) }
                 written += step
             }
