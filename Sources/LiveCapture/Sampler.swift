@@ -301,6 +301,8 @@ final class Sampler: @unchecked Sendable {
                     changed = true
                 }
                 self.statusEvents.store(trace.statusEvents, ordering: .relaxed)
+                // More waiting: the next round polls again, after its scans, not 100 µs on.
+                if trace.mayHaveMore { lastTracePoll = 0 }
             }
             if self.requested.load(ordering: .acquiring) { self.answer() }
             if !changed {

@@ -135,9 +135,14 @@ struct TraceTailTests {
         let text = String(repeating: "x", count: TraceTail.longestLine * 2) + "\n" + Self.line(0x14, 0, region: "virtio-pci-common-virtio-blk")
         try #require(piped.tail.pipeBytes >= text.utf8.count)
         piped.write(text)
-        var writes: [TraceTail.TransportWrite] = []
-        // Each poll reads at most readLimit bytes.
-        for _ in 0...(text.utf8.count / TraceTail.readLimit) { writes += piped.tail.poll() }
+        // Each poll reads at most readLimit bytes, and says when more may wait.
+        var writes = piped.tail.poll()
+        var polls = 1
+        while piped.tail.mayHaveMore {
+            writes += piped.tail.poll()
+            polls += 1
+        }
+        #expect(polls == text.utf8.count / TraceTail.readLimit + 1)
         #expect(writes == [.init(transport: .pci(name: "virtio-blk", address: 0), offset: 0x14, value: 0, size: 4)])
         // Passed through to trace.log as it came, not shown; counted as a line: the next is line 2.
         #expect(piped.shown.isEmpty && piped.trace == text)
@@ -196,7 +201,8 @@ struct TraceTailTests {
             let cut = min(bytes.count, 1 + next(9_000))
             piped.write(bytes: Array(bytes.prefix(cut)))
             bytes = bytes.dropFirst(cut)
-            _ = piped.tail.poll()
+            // Polled as the sampler does: at once again while more waits.
+            repeat { _ = piped.tail.poll() } while piped.tail.mayHaveMore
         }
         piped.end()
         _ = piped.tail.drain()
