@@ -69,8 +69,8 @@ final class TraceTail {
 
     /// At most this much is read per call, so that a busy trace holds the rings up for little
     /// time: the sampler polls between its rounds of scans, and QEMU may write a trace line
-    /// for each byte the guest writes to its serial port. Decoding 16 KiB a poll took 20 to
-    /// 320 µs, over 40 µs some 150 times a Linux boot — long enough for QEMU to take a packed
+    /// for each byte the guest writes to its serial port. Decoding 16 KiB a poll took up to
+    /// 320 µs, over 40 µs 160 times in a packed Linux boot — long enough for QEMU to take a packed
     /// disk request and use it unseen (47 µs from notification to used in one CI run). With
     /// 2 KiB a poll, and the next round's poll at once while more waits (``mayHaveMore``), a
     /// burst is followed at the pace of the rounds.

@@ -434,15 +434,16 @@ public struct Analyzer {
 
         case .qemuMessage(let message, let text):
             // Right after a `virtqueue_pop`, QEMU speaks of that element: its device and queue.
-            let popped = previous.pop ? self.lastPop.map { self.queues[$0.queue] } : nil
+            let popped = previous.pop ? self.lastPop : nil
             if !(message == .queueEnableValue && previous.queueEnableValueReported) {
+                let queue = popped.map { self.queues[$0.queue] }
                 self.emit(
                     QEMUReported.rule(for: message), "QEMU reported: \(text)", line: record.line, time: record.timestamp,
-                    device: popped?.device, queue: popped?.index)
+                    device: queue?.device, queue: queue?.index)
             }
             if previous.registerWrite { self.registerWriteRejected(message) }
             // A device that finds a request malformed detaches the element it just popped (not traced).
-            if previous.pop, let (queue, elem) = self.lastPop {
+            if let (queue, elem) = popped {
                 let before = self.queues[queue].inFlightCount
                 self.queues[queue].detach(elem)
                 self.inFlightTotal += self.queues[queue].inFlightCount - before
