@@ -197,11 +197,9 @@ public enum RecordedRun {
             return .defects(device: device, queue: queue, defects.map { ChainDefectFinding(rule: $0.rule, message: $0.message) })
         case "missed":
             guard let queue = record.queue else { return nil }
-            // Counts from the file: negative ones ignored, the sum saturating.
-            let (count, overflow) = max(record.avail ?? 0, 0).addingReportingOverflow(max(record.used ?? 0, 0))
             return .missed(
-                device: device, queue: queue, count: overflow ? Int.max : count,
-                completionsLost: record.used ?? 0 > 0 && record.beforeAttach != true)
+                device: device, queue: queue, offers: record.avail ?? 0, completions: record.used ?? 0,
+                beforeAttach: record.beforeAttach == true)
         default: return nil
         }
     }

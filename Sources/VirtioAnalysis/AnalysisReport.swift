@@ -115,6 +115,8 @@ public struct AnalysisReport: Sendable {
     /// A recorded run's rings (`vqscope analyze RUN_DIR`): the recording file and its queues.
     public var recording: String?
     public var recordedQueues: [RecordedQueueReport] = []
+    /// The recording's used elements against the trace's fills (RECORD-TRACE-MISMATCH).
+    public var recordingAgainstTrace = RecordingTraceAccount()
     /// The recorder's own account of the run (`run.json`); nil when it wrote none readable.
     public var recorder: RecorderReport?
     /// The recording's last line, when the file ends inside it (a recorder killed outright):
@@ -135,6 +137,9 @@ public struct AnalysisReport: Sendable {
         for finding in try NotificationWaits.findings(waits, recorded: &queues, join: join, analysis: self, trace: trace, file: file) {
             findings.add(finding)
         }
+        let (account, mismatches) = RecordTraceMismatch.account(queues, analysis: self, file: file)
+        for finding in mismatches { findings.add(finding) }
+        self.recordingAgainstTrace = account
         self.recording = file
         self.recordedQueues = queues
         self.findings += findings.kept

@@ -27,11 +27,12 @@ public enum RingEvent: Sendable {
     /// The driver exposed more chains than the ring has entries: `avail.idx − used.idx`
     /// above the size, read in that order (SPLIT-AVAIL-IDX-WINDOW).
     case window(device: String, queue: Int, availIndex: UInt16, usedIndex: UInt16, size: UInt16)
-    /// Entries overwritten before the recorder read them.
-    /// `completionsLost`: used entries were among them (the used ring lapped the recorder), so
-    /// which offers are still owned is no longer known: the recorder forgot them, and so does
-    /// the replay.
-    case missed(device: String, queue: Int, count: Int, completionsLost: Bool = false)
+    /// Entries the recorder counted but could not read: `offers` made available and
+    /// `completions` used before it read them. Completions lost while the queue was watched (the
+    /// used ring lapped the recorder) leave unknown which offers are still owned: the recorder
+    /// forgot them, and so does the replay. `beforeAttach`: the completions were made before the
+    /// watch began (a packed ring found with used descriptors already written), owning nothing.
+    case missed(device: String, queue: Int, offers: Int, completions: Int, beforeAttach: Bool = false)
     /// The rings stopped making sense (the driver reset the device and reused the memory,
     /// most likely): nothing more was recorded for the queue until it was set up again.
     /// `fault`: it stopped because an index was found where it cannot be.
@@ -210,6 +211,11 @@ public struct RecordedQueueReport: Sendable {
     /// Stale and overwritten entries, seen too late to read, and received frames whose
     /// buffer was offered again before their bytes were copied.
     public var missed = 0
+    /// Of those, used elements the recorder counted but did not read (``RingEvent/missed``):
+    /// with `usedEntries`, what the trace's fills of the queue must come to (RECORD-TRACE-MISMATCH).
+    public var missedCompletions = 0
+    /// The recording's line that began this watch.
+    public var line = 0
     /// The recorder stopped reading the queue (its rings stopped making sense).
     public var suspended = false
     /// Time from a chain made available to its used element, as the recorder saw them.
@@ -291,6 +297,12 @@ public struct RingReplay {
 
     static func key(_ device: String, _ queue: Int) -> String { "\(device)#\(queue)" }
 
+    /// `a + b`, or `Int.max` past it.
+    static func saturating(_ a: Int, _ b: Int) -> Int {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? .max : sum
+    }
+
     public mutating func consume(_ event: RingEvent, line: Int) {
         switch event {
         case .queue(let device, let type, let queue, let size, let packed, let descriptorArea):
@@ -305,6 +317,7 @@ public struct RingReplay {
             }
             var report = RecordedQueueReport(device: device, type: type, queue: queue)
             report.descriptorArea = descriptorArea
+            report.line = line
             report.watch = self.watches
             self.watches += 1
             self.queues[key] = QueueState(report: report, size: size, packed: packed)
@@ -389,17 +402,20 @@ public struct RingReplay {
             if let fault, self.faults.count < Self.maximumFaults {
                 self.faults.append(PendingFault(device: device, queue: queue, line: line, fault: fault))
             }
-        case .missed(let device, let queue, let count, let completionsLost):
+        case .missed(let device, let queue, let offers, let completions, let beforeAttach):
             let key = Self.key(device, queue)
-            if completionsLost, let state = self.queues[key] {
+            if completions > 0, !beforeAttach, let state = self.queues[key] {
                 self.outstandingTotal -= state.outstandingCount
                 self.queues[key]?.outstanding = [:]
                 self.queues[key]?.outstandingCount = 0
                 self.queues[key]?.returned = []
             }
-            if let missed = self.queues[key]?.report.missed {
-                let (sum, overflow) = missed.addingReportingOverflow(max(count, 0))
-                self.queues[key]?.report.missed = overflow ? Int.max : sum
+            if var report = self.queues[key]?.report {
+                // Counts from the file: negative ones ignored, the sums saturating.
+                let (offers, completions) = (max(offers, 0), max(completions, 0))
+                report.missed = Self.saturating(Self.saturating(report.missed, offers), completions)
+                report.missedCompletions = Self.saturating(report.missedCompletions, completions)
+                self.queues[key]?.report = report
             }
             self.queues[key]?.uncertain = true
         case .awaiting(var wait):

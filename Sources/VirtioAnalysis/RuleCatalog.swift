@@ -186,7 +186,7 @@ public enum RuleCatalog {
             + summaryRules.map { $0.info } + deviceSummaryRules.map { $0.info } + snapshotRules.map { $0.info } + requestRules.map { $0.info }
             + packedRules.map { $0.info } + OwnedChains.infos + PackedLists.infos + recordingRules + deviceEventRules
             + QEMUReported.infos
-            + InputRules.infos + [DumpTraceMismatch.info, NetFrames.skipped]
+            + InputRules.infos + [DumpTraceMismatch.info, RecordTraceMismatch.info, NetFrames.skipped]
         var seen = Set<String>()
         return declared.filter { seen.insert($0.id).inserted }
     }()

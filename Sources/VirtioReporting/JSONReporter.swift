@@ -188,12 +188,22 @@ public enum JSONReporter {
             json.number("availEntries", queue.availEntries)
             json.number("usedEntries", queue.usedEntries)
             json.number("missed", queue.missed)
+            json.number("missedCompletions", queue.missedCompletions)
+            json.number("line", queue.line)
             json.number("awaitedNotifications", queue.awaitedNotifications)
             json.number("unjudgedWaits", queue.unjudgedWaits)
             if let latency = queue.availToUsed { Self.latency(latency, key: "availToUsed", into: &json) } else { json.string("availToUsed", nil) }
             json.endObject()
         }
         json.endArray()
+        let account = report.recordingAgainstTrace
+        json.beginObject("againstTrace")
+        json.number("queues", account.queues)
+        json.number("mismatched", account.mismatched)
+        json.number("usedEntries", account.usedEntries)
+        json.number("missedCompletions", account.missedCompletions)
+        json.number("fills", account.fills)
+        json.endObject()
         json.number("cutOffLine", report.recordingCutOffLine)
         Self.recorder(report.recorder, into: &json)
         json.endObject()

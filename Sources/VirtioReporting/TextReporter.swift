@@ -99,9 +99,21 @@ public enum TextReporter {
         }
         return "\nRecorded rings (\(file); IN THE TRACE: the trace's device it is joined with; "
             + "MISSED: stale or overwritten before the recorder read them, or read only once completed)\n"
-            + table.render() + "\n"
+            + table.render() + "\n" + Self.againstTrace(report.recordingAgainstTrace)
             + (report.recordingCutOffLine.map { "The recording ends inside its line \($0) (the recorder did not end normally): not read\n" } ?? "")
             + Self.recorder(report.recorder)
+    }
+
+    /// The recording's used elements against the trace's fills (RECORD-TRACE-MISMATCH), in one line.
+    static func againstTrace(_ account: RecordingTraceAccount) -> String {
+        guard account.queues > 0 else { return "Against the trace: no recorded device is joined with one of the trace's\n" }
+        let sums =
+            "\(Format.grouped(account.usedEntries)) recorded + \(Format.grouped(account.missedCompletions)) counted as missed, "
+            + "\(Format.grouped(account.fills)) fills in the trace"
+        return account.mismatched == 0
+            ? "Against the trace: on all \(account.queues) queues compared, the used elements recorded plus those counted as missed are the trace's fills (\(sums))\n"
+            : "Against the trace: on \(account.mismatched) of \(account.queues) queues compared, the used elements recorded plus those counted as missed "
+                + "differ from the trace's fills (RECORD-TRACE-MISMATCH; in all \(sums))\n"
     }
 
     /// The recorder's own account of the run (`run.json`), in one line.

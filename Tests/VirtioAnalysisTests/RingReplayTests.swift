@@ -58,7 +58,7 @@ struct RingReplayTests {
         let result = Self.replay([
             .queue(device: Self.device, type: .block, queue: 0, size: 8, packed: false),
             Self.avail(0, at: 1, writable: nil), Self.used(0, at: 2, length: 100_000),  // stale: length not judged
-            .missed(device: Self.device, queue: 0, count: 3), Self.used(5, at: 3),  // may be a missed offer
+            .missed(device: Self.device, queue: 0, offers: 3, completions: 0), Self.used(5, at: 3),  // may be a missed offer
             .reset(device: Self.device),
             .queue(device: Self.device, type: .block, queue: 0, size: 8, packed: false),
             .suspended(device: Self.device, queue: 0), Self.used(6, at: 4),
@@ -292,5 +292,61 @@ struct RingReplayTests {
         let untimed = text.split(separator: "\n").map { $0.split(separator: ":", maxSplits: 1).last.map(String.init) ?? "" }
         let (plain, _) = try Self.joined(events, trace: untimed.joined(separator: "\n") + "\n")
         #expect(plain.findings.isEmpty && plain.recordedQueues.first?.unjudgedWaits == 3)
+    }
+
+    /// An entropy device's trace in which the device takes and fills `count` requests on queue 0.
+    static func filledTrace(_ count: Int) -> String {
+        Self.entropyTrace(notifications: ["1700000000.000100"])
+            + (0..<count).map { request in
+                ["virtqueue_pop vq 0x7f0000002000 elem 0x55d0c000\(4000 + request) in_num 1 out_num 0",
+                 "virtqueue_fill vq 0x7f0000002000 elem 0x55d0c000\(4000 + request) len 16 idx 0",
+                 "virtqueue_flush vq 0x7f0000002000 count 1"].map { "100@1700000000.\(200_000 + request):\($0)\n" }.joined()
+            }.joined()
+    }
+
+    @Test("RECORD-TRACE-MISMATCH: used elements recorded, with those counted as missed (in a watch or before it) and over every watch, against the trace's fills")
+    func againstTraceFills() throws {
+        let (base, rng) = (Self.base, Self.rng)
+        func used(_ id: UInt32) -> RingEvent { .used(device: rng, queue: 0, time: base + Int64(id), id: id, length: 16) }
+        func avail(_ head: UInt16) -> RingEvent {
+            .avail(device: rng, queue: 0, time: base + Int64(head), head: head, writableBytes: 16, defects: [])
+        }
+        // Three fills: two read and one counted as missed, during the watch or before it; two watches summed.
+        let counted: [[RingEvent]] = [
+            [Self.rngQueue, avail(0), avail(1), used(0), .missed(device: rng, queue: 0, offers: 0, completions: 1), used(2)],
+            [Self.rngQueue, .missed(device: rng, queue: 0, offers: 0, completions: 1, beforeAttach: true), avail(1), used(1), avail(2), used(2)],
+            [Self.rngQueue, avail(0), used(0), .reset(device: rng), Self.rngQueue, avail(0), used(0), avail(1), used(1)],
+        ]
+        for events in counted {
+            let (report, _) = try Self.joined(events, trace: Self.filledTrace(3))
+            #expect(report.findings.map(\.rule.id) == [])
+            let account = report.recordingAgainstTrace
+            #expect(account.queues == 1 && account.mismatched == 0 && account.fills == 3)
+            #expect(account.usedEntries + account.missedCompletions == 3 && account.missedCompletions == (events.count == 6 ? 1 : 0))
+        }
+        // An offer missed is not a completion: one short. And one more used element than the trace's fills.
+        for (events, gap) in [
+            ([Self.rngQueue, avail(0), used(0), .missed(device: rng, queue: 0, offers: 1, completions: 0), used(1)],
+             "1 completion(s) the recording neither shows nor counts as missed"),
+            ([Self.rngQueue, avail(0), used(0), avail(1), used(1), avail(2), used(2), avail(3), used(3)],
+             "1 more than the trace shows (events missing from the trace?)"),
+        ] {
+            let (report, _) = try Self.joined(events, trace: Self.filledTrace(3))
+            #expect(report.findings.map(\.rule.id) == ["RECORD-TRACE-MISMATCH"])
+            #expect(report.findings.first?.message.hasSuffix(gap) == true && report.findings.first?.location.line == 1)
+            #expect(report.findings.first?.location.device == rng && report.recordingAgainstTrace.mismatched == 1)
+        }
+        // The recorder watched only queue 1; the trace fills queue 0.
+        let other = RingEvent.queue(device: rng, type: .entropy, queue: 1, size: 8, packed: false)
+        let (unwatched, _) = try Self.joined([other], trace: Self.filledTrace(2))
+        #expect(unwatched.findings.map(\.message) == [
+            "the recording never watched queue 0, but the trace shows 2 fill(s) on entropy@0x55d0c0001000 queue 0: "
+                + "2 completion(s) the recording neither shows nor counts as missed"
+        ])
+        #expect(unwatched.findings.first?.location.line == nil && unwatched.recordingAgainstTrace.queues == 2)
+        // A recorded device of another type is joined with nothing: not compared.
+        let block = RingEvent.queue(device: "virtio-blk@/b", type: .block, queue: 0, size: 8, packed: false)
+        let (unjoined, _) = try Self.joined([block], trace: Self.filledTrace(2))
+        #expect(unjoined.findings.isEmpty && unjoined.recordingAgainstTrace.queues == 0)
     }
 }

@@ -126,6 +126,8 @@ struct RuleTraceTests {
             // The recording's waits for a notification were judged against the trace.
             #expect(report.recordedQueues.map(\.awaitedNotifications).reduce(0, +) > 0)
             #expect(report.recordedQueues.map(\.unjudgedWaits).reduce(0, +) == 0)
+            // Its used elements were held to the trace's fills (RECORD-TRACE-MISMATCH).
+            #expect(report.recordingAgainstTrace.queues > 0 && report.recordingAgainstTrace.fills > 0)
             return
         }
         if expected.rings {

@@ -212,8 +212,13 @@ struct CLITests {
                 + "the longest stall before one 1.50 ms; the guard that paused it ran under SCHED_FIFO); "
                 + "the trace's 3,468 timestamped lines were read 2.0 µs–1.15 ms after their timestamps, on the recorder's clock\n"
         #expect(text.output.contains(account))
+        // The fixture records one of the three frames its trace shows received, and not the transmitted one.
+        #expect(text.output.contains("\nAgainst the trace: on 2 of 2 queues compared, the used elements recorded plus those counted as missed "
+            + "differ from the trace's fills (RECORD-TRACE-MISMATCH; in all 1 recorded + 0 counted as missed, 4 fills in the trace)\n"))
         let json = Analyze.execute(trace: run.path, format: .json, failOn: .error)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+        let against = try #require((object["recording"] as? [String: Any])?["againstTrace"] as? [String: Int])
+        #expect(against == ["queues": 2, "mismatched": 2, "usedEntries": 1, "missedCompletions": 0, "fills": 4])
         let recorder = try #require((object["recording"] as? [String: Any])?["recorder"] as? [String: Any])
         #expect(recorder["missed"] as? Int == 2 && recorder["late"] as? Int == 1 && recorder["qemuVersion"] as? String == "7.2.22")
         let gaps = try #require(recorder["samplerGaps"] as? [String: Any])

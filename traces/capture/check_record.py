@@ -3,7 +3,8 @@
 record-linux.sh, record-uboot.sh or record-ipxe.sh to what
 QEMU itself saw. Every recorded device must be joined with one of the trace's, and the
 recording's used elements per queue, with those it counted as missed, must equal the trace's
-virtqueue_fill count for that device and queue (a completion lost without being counted fails); `vqscope pcap RUN` must give the frames
+virtqueue_fill count for that device and queue (a completion lost without being counted fails), and
+analyze's own account of them (RECORD-TRACE-MISMATCH) must be this one; `vqscope pcap RUN` must give the frames
 QEMU's filter-dump saw on the netdev, byte for byte, both directions, the guest's DHCP, ARP and
 ICMP among them where filter-dump has them (all of them but as many as the recorder reported
 missing on net queues);
@@ -115,6 +116,13 @@ def main():
         problems.append(f"errors {dict(errors)}, expected {dict(expected)}")
     if sum(q["usedEntries"] for q in replayed.get("queues", [])) != sum(used.values()):
         problems.append("analyze RUN did not replay every used element")
+    # analyze's own account (RECORD-TRACE-MISMATCH) must be this one.
+    against = replayed.get("againstTrace") or {}
+    counted = sum(missed_used.values()) + sum(before_attach.values())
+    if (against.get("mismatched"), against.get("usedEntries"), against.get("missedCompletions")) != (0, sum(used.values()), counted) \
+            or against.get("fills") != against.get("usedEntries", 0) + against.get("missedCompletions", 0):
+        problems.append(f"analyze RUN's account against the trace {against}, here {sum(used.values())} used "
+                        f"+ {counted} counted as missed")
     # SPLIT-DRV-MUST-NOTIFY: every device is joined with the trace's, so every wait is judged.
     waits = sum(q["awaitedNotifications"] for q in replayed.get("queues", []))
     unjudged = sum(q["unjudgedWaits"] for q in replayed.get("queues", []))
