@@ -100,6 +100,7 @@ public enum RecordedRun {
         var samplerGaps: RecorderReport.SamplerGaps?
         var pauses: RecorderReport.Pauses?
         var traceClock: RecorderReport.TraceClock?
+        var traceLinesDropped: Int?
         var queues: [Queue]?
     }
 
@@ -122,7 +123,8 @@ public enum RecordedRun {
         return RecorderReport(
             qemuVersion: manifest.qemu?.version, exitStatus: manifest.exitStatus, missed: sum(\.missed),
             late: manifest.queues?.contains { $0.late != nil } == true ? sum(\.late) : nil,
-            samplerGaps: manifest.samplerGaps, pauses: manifest.pauses, traceClock: manifest.traceClock)
+            samplerGaps: manifest.samplerGaps, pauses: manifest.pauses, traceClock: manifest.traceClock,
+            traceLinesDropped: manifest.traceLinesDropped.map { max($0, 0) })
     }
 
     /// The first descriptor that differs, as `[address, length, flags]` before and after.

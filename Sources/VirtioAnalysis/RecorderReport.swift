@@ -85,12 +85,16 @@ public struct RecorderReport: Sendable, Equatable {
     public var pauses: Pauses?
     /// Nil for a recording made before vqscope measured it, or without a trace read.
     public var traceClock: TraceClock?
+    /// QEMU's trace lines of accesses to memory regions other than virtio's, not kept in
+    /// `trace.log` (run.json `traceLinesDropped`); nil from a recorder that kept them all, or
+    /// without a trace read.
+    public var traceLinesDropped: Int?
 
     public init(
         qemuVersion: String?, exitStatus: Int?, missed: Int, late: Int?, samplerGaps: SamplerGaps?, pauses: Pauses? = nil,
-        traceClock: TraceClock? = nil
+        traceClock: TraceClock? = nil, traceLinesDropped: Int? = nil
     ) {
         (self.qemuVersion, self.exitStatus, self.missed, self.late, self.samplerGaps) = (qemuVersion, exitStatus, missed, late, samplerGaps)
-        (self.pauses, self.traceClock) = (pauses, traceClock)
+        (self.pauses, self.traceClock, self.traceLinesDropped) = (pauses, traceClock, traceLinesDropped)
     }
 }

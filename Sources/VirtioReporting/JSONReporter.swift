@@ -262,6 +262,7 @@ public enum JSONReporter {
         } else {
             json.string("traceClock", nil)
         }
+        json.number("traceLinesDropped", recorder.traceLinesDropped)
         json.endObject()
     }
 

@@ -160,6 +160,9 @@ public enum TextReporter {
                     : "the trace's \(Format.grouped(clock.lines)) timestamped lines were read \(duration(least))–\(duration(most)) "
                         + "after their timestamps, on the recorder's clock")
         }
+        if let dropped = recorder.traceLinesDropped {
+            parts.append("\(Format.grouped(dropped)) trace lines of accesses to other memory regions were not kept")
+        }
         return "Recorder (run.json): " + parts.joined(separator: "; ") + "\n"
     }
 

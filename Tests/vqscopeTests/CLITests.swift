@@ -198,7 +198,8 @@ struct CLITests {
             + #"{"fromMicroseconds": 1000, "count": 3}], "#
             + #""stealMicroseconds": 20000}, "pauses": {"afterMicroseconds": 1000, "realTime": true, "count": 3, "cutShort": 0, "totalMicroseconds": 12500, "#
             + #""longestMicroseconds": 8250, "longestStallMicroseconds": 1500}, "#
-            + #""traceClock": {"lines": 3468, "lagMinimumMicroseconds": 2, "lagMaximumMicroseconds": 1151}, "queues": [{"missed": 2, "late": 1}]}"#)
+            + #""traceClock": {"lines": 3468, "lagMinimumMicroseconds": 2, "lagMaximumMicroseconds": 1151}, "traceLinesDropped": 122661, "#
+            + #""queues": [{"missed": 2, "late": 1}]}"#)
             .write(toFile: run.path + "/run.json", atomically: false, encoding: .utf8)
         let text = Analyze.execute(trace: run.path, format: .text, failOn: .error)
         // Each recorded queue with the trace's device it is joined with (the only network device on both sides).
@@ -210,7 +211,8 @@ struct CLITests {
                 + "it waited 433.86 ms in all while other tasks had its processor; the hypervisor took 20.00 ms of that processor; "
                 + "QEMU was paused 3 times while the sampler stalled over 1.00 ms (12.50 ms in all, the longest 8.25 ms, "
                 + "the longest stall before one 1.50 ms; the guard that paused it ran under SCHED_FIFO); "
-                + "the trace's 3,468 timestamped lines were read 2.0 µs–1.15 ms after their timestamps, on the recorder's clock\n"
+                + "the trace's 3,468 timestamped lines were read 2.0 µs–1.15 ms after their timestamps, on the recorder's clock; "
+                + "122,661 trace lines of accesses to other memory regions were not kept\n"
         #expect(text.output.contains(account))
         // The fixture records one of the three frames its trace shows received, and not the transmitted one.
         #expect(text.output.contains("\nAgainst the trace: on 2 of 2 queues compared, the used elements recorded plus those counted as missed "
@@ -231,6 +233,7 @@ struct CLITests {
         #expect(pauses["realTime"] as? Bool == true)
         let clock = try #require(recorder["traceClock"] as? [String: Any])
         #expect(clock["lines"] as? Int == 3468 && clock["lagMinimumMicroseconds"] as? Int == 2 && clock["lagMaximumMicroseconds"] as? Int == 1151)
+        #expect(recorder["traceLinesDropped"] as? Int == 122_661)
         // A trace whose clock ran ahead of the recorder's; a hostile lag does not trap.
         for (least, told) in [(-2_500, "2.50 ms"), (Int.min, "")] {
             try (#"{"schema": "vqscope.run", "version": 1, "exitStatus": 0, "traceClock": {"lines": 3, "#
