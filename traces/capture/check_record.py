@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""check_record.py VQSCOPE OUTDIR [--expect RULE=N ...]: holds a `vqscope record` run of
+"""check_record.py VQSCOPE OUTDIR [--above-4g] [--expect RULE=N ...]: holds a `vqscope record` run of
 record-linux.sh, record-uboot.sh or record-ipxe.sh to what
 QEMU itself saw. Every recorded device must be joined with one of the trace's, and the
 recording's used elements per queue, with those it counted as missed, must equal the trace's
@@ -12,7 +12,8 @@ missing on net queues);
 --expect names, as many times as it says; with two processors or more, the sampler ran on one
 of its own and QEMU on the others; run.json names QEMU's version as the program says it, the
 machine, RAM size and RAM regions the command line gives, and the command line recorded as the
-user's plus the recorder's. Prints the recorder's overhead from timing.json
+user's plus the recorder's; every watched queue's rings lie in those regions (with --above-4g,
+some at 4 GiB and above). Prints the recorder's overhead from timing.json
 (the guest's uptime at power-off and the wall time, with and without recording) when the
 run had a plain twin."""
 import collections
@@ -29,6 +30,8 @@ def main():
     vqscope, outdir = sys.argv[1:3]
     expected = collections.Counter()
     arguments = sys.argv[3:]
+    above_4g = "--above-4g" in arguments
+    arguments = [argument for argument in arguments if argument != "--above-4g"]
     while arguments[:1] == ["--expect"] and len(arguments) >= 2:
         rule, _, times = arguments[1].partition("=")
         expected[rule] += int(times or 1)
@@ -229,6 +232,21 @@ def main():
     count(verdict("record manifest", problems, f"QEMU {version}, {machine} with {manifest['memory'] >> 20} MiB in "
                   f"{len(regions)} RAM region(s) from 0x{start:x}, the command line the user's plus "
                   f"{len(recorded) - len(arguments)} arguments"))
+
+    # 5b. Where the driver put its rings: every area of every watched queue in one of those
+    # regions; with --above-4g, some at 4 GiB and above (the layout's second region mapped).
+    problems = []
+    areas = [(record["device"], record["queue"], name, record[name]) for record in map(json.loads, open(os.path.join(run, "rings.jsonl")))
+             if record["kind"] == "queue" for name in ("desc", "avail", "used") if record.get(name) is not None]
+    outside = [f"{device} queue {queue} {name} 0x{address:x}" for device, queue, name, address in areas
+               if not any(region["guestAddress"] <= address < region["guestAddress"] + region["length"] for region in regions)]
+    if outside:
+        problems.append(f"ring areas outside the RAM regions: {', '.join(outside[:5])}")
+    high = sum(address >= 1 << 32 for *_, address in areas)
+    if above_4g and not high:
+        problems.append("no ring area at 4 GiB or above (--above-4g)")
+    count(verdict("record ring areas", problems, f"{len(areas)} areas of {len(areas) // 3} watches in the RAM regions, "
+                  f"{high} of them at 4 GiB and above"))
 
     # 6. The devices: every one QMP listed, with its transport; every watched queue's among them.
     devices = manifest.get("devices") or []

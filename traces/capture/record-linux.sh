@@ -12,6 +12,7 @@
 # check_record.py then holds the recording to the trace and to filter-dump.
 # PACKED=1: every virtio device with packed=on (packed virtqueues, §2.8) instead of split ones.
 # RECORD_OPTIONS: more options for `vqscope record` (e.g. "--pause-after 300").
+# MEMORY: the guest's RAM (default 256M); 3G puts 1 GiB of it above 4 GiB (q35 keeps 2 GiB below).
 VQSCOPE=$(realpath "${1:?usage: record-linux.sh VQSCOPE OUTDIR}")
 OUTDIR=${2:?usage: record-linux.sh VQSCOPE OUTDIR}
 source "$(dirname "$0")/common.sh"
@@ -21,7 +22,7 @@ bash "$CAPTURE_DIR/build-initramfs.sh" "$WORK"
 
 RING=${PACKED:+,packed=on}
 guest() {  # guest PCAP: sets ARGS to the QEMU command line, filter-dump writing PCAP
-  ARGS=(qemu-system-x86_64 -M q35 -accel tcg -m 256M -smp 1 -nodefaults -display none -no-reboot
+  ARGS=(qemu-system-x86_64 -M q35 -accel tcg -m "${MEMORY:-256M}" -smp 1 -nodefaults -display none -no-reboot
     -kernel vmlinuz -initrd initramfs.cpio.gz -append "console=ttyS0 panic=-1 quiet vqscope.serial vqscope.mtu"
     -serial file:console.log -netdev user,id=n0,restrict=on
     -device virtio-net-pci,netdev=n0,id=net0,mac=52:54:00:12:34:56,host_mtu=1400,disable-legacy=on,disable-modern=off$RING
