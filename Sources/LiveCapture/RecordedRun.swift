@@ -71,15 +71,15 @@ public enum RecordedRun {
     /// `rings.jsonl` that could not be read.
     public static func join(directory: String, into report: inout AnalysisReport) throws(RecordError) -> [String] {
         let replay = try Self.replay(directory: directory, whole: try Self.wholeCopies(directory: directory, analysis: { report }))
+        report.recorder = Self.recorderReport(directory: directory)
+        report.recordingCutOffLine = replay.cutOffLine
         do {
             try report.join(
                 recording: directory + "/rings.jsonl", queues: replay.queues, findings: replay.findings, waits: replay.waits,
-                trace: Self.trace(in: directory))
+                trace: Self.trace(in: directory), endedNormally: report.recorder != nil && replay.cutOffLine == nil)
         } catch {
             throw .io("\(error)")
         }
-        report.recorder = Self.recorderReport(directory: directory)
-        report.recordingCutOffLine = replay.cutOffLine
         return replay.problems
     }
 

@@ -38,6 +38,10 @@ public struct QueueReport: Sendable {
     public var qemuNotifies: Int
     public var pops: Int
     public var fills: Int
+    /// Of those, fills of requests a reset of the device was draining.
+    public var drainedFills: Int
+    /// QEMU's messages about elements just popped from the queue (``QueueState/qemuErrors``).
+    public var qemuErrors: Int
     public var flushes: Int
     public var flushedElements: UInt64
     /// Elements flushed since the device's last reset: the used index QEMU keeps, modulo 2^16.
@@ -125,10 +129,11 @@ public struct AnalysisReport: Sendable {
 
     /// Adds the findings of a recording's replay, and its queues; the waits for a notification
     /// the replay found are judged against `trace`, this report's trace (SPLIT-DRV-MUST-NOTIFY,
-    /// SPLIT-DEV-MUST-NOTIFY).
+    /// SPLIT-DEV-MUST-NOTIFY), and its completions against the trace's fills
+    /// (RECORD-TRACE-MISMATCH; `endedNormally`: the recorder wrote `run.json` and every line whole).
     public mutating func join(
         recording file: String, queues: [RecordedQueueReport], findings: FindingSink, waits: [AwaitedNotification] = [],
-        trace: String
+        trace: String, endedNormally: Bool
     ) throws(InputError) {
         var queues = queues
         var findings = findings
@@ -137,7 +142,9 @@ public struct AnalysisReport: Sendable {
         for finding in try NotificationWaits.findings(waits, recorded: &queues, join: join, analysis: self, trace: trace, file: file) {
             findings.add(finding)
         }
-        let (account, mismatches) = RecordTraceMismatch.account(queues, analysis: self, file: file)
+        let (account, mismatches) = RecordTraceMismatch.account(
+            queues, analysis: self, file: file, endedNormally: endedNormally,
+            limited: findings.countsByRule[InputRules.modelLimits.id, default: 0] > 0)
         for finding in mismatches { findings.add(finding) }
         self.recordingAgainstTrace = account
         self.recording = file

@@ -139,7 +139,7 @@ extension Analyzer {
                 return QueueReport(
                     index: queue.index, vq: queue.vq, role: self.role(of: queue, netControlQueue: control),
                     kicks: queue.kicks, qemuNotifies: queue.qemuNotifies, pops: queue.pops, fills: queue.fills,
-                    flushes: queue.flushes, flushedElements: queue.flushedElements,
+                    drainedFills: queue.drainedFills, qemuErrors: queue.qemuErrors, flushes: queue.flushes, flushedElements: queue.flushedElements,
                     flushedSinceReset: queue.flushedSinceReset, recentFills: queue.recentFills,
                     fillsAwaitingFlush: queue.fillsAwaitingFlush, interrupts: queue.interrupts,
                     bytesUsed: queue.bytesUsed, maxInFlight: queue.maxInFlight, inFlightAtEnd: queue.inFlightCount,

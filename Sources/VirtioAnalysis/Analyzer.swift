@@ -444,6 +444,7 @@ public struct Analyzer {
             if previous.registerWrite { self.registerWriteRejected(message) }
             // A device that finds a request malformed detaches the element it just popped (not traced).
             if let (queue, elem) = popped {
+                self.queues[queue].qemuErrors += 1
                 let before = self.queues[queue].inFlightCount
                 self.queues[queue].detach(elem)
                 self.inFlightTotal += self.queues[queue].inFlightCount - before

@@ -443,6 +443,11 @@ public struct QueueState: Sendable {
     public internal(set) var qemuNotifies = 0
     public internal(set) var pops = 0
     public internal(set) var fills = 0
+    /// Fills of requests a reset was draining (in flight at the device's status-0 write).
+    public internal(set) var drainedFills = 0
+    /// QEMU's messages right after a pop of this queue (`virtio_error`: the device is broken
+    /// from then on, and QEMU may trace fills it does not write).
+    public internal(set) var qemuErrors = 0
     public internal(set) var flushes = 0
     public internal(set) var flushedElements: UInt64 = 0
     /// Elements flushed since the device's last reset (QEMU then restarts the used index at 0).
@@ -528,6 +533,7 @@ public struct QueueState: Sendable {
         self.recentFills.append(RecentFill(length: length, time: time, shape: request?.shape))
         if let request {
             outcome = .completed(drained: request.draining)
+            if request.draining { self.drainedFills += 1 }
             if let start = request.popTime, let now = time?.nanoseconds { self.sample(.popToFill, Timestamp.interval(from: start, to: now)) }
             self.recentlyCompleted.insert(elem)
             self.lastFillDrained = request.draining

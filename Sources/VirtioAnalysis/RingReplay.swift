@@ -211,9 +211,13 @@ public struct RecordedQueueReport: Sendable {
     /// Stale and overwritten entries, seen too late to read, and received frames whose
     /// buffer was offered again before their bytes were copied.
     public var missed = 0
-    /// Of those, used elements the recorder counted but did not read (``RingEvent/missed``):
-    /// with `usedEntries`, what the trace's fills of the queue must come to (RECORD-TRACE-MISMATCH).
+    /// Of those, used elements the recorder counted but did not read while it watched the
+    /// queue (``RingEvent/missed``): with `usedEntries`, what the trace's fills of the queue
+    /// come to (RECORD-TRACE-MISMATCH).
     public var missedCompletions = 0
+    /// Completions made before the watch began (a packed ring found with used descriptors
+    /// written): counted by the slots they took, so not exactly the fills they were.
+    public var completionsBeforeWatch = 0
     /// The recording's line that began this watch.
     public var line = 0
     /// The recorder stopped reading the queue (its rings stopped making sense).
@@ -414,7 +418,11 @@ public struct RingReplay {
                 // Counts from the file: negative ones ignored, the sums saturating.
                 let (offers, completions) = (max(offers, 0), max(completions, 0))
                 report.missed = Self.saturating(Self.saturating(report.missed, offers), completions)
-                report.missedCompletions = Self.saturating(report.missedCompletions, completions)
+                if beforeAttach {
+                    report.completionsBeforeWatch = Self.saturating(report.completionsBeforeWatch, completions)
+                } else {
+                    report.missedCompletions = Self.saturating(report.missedCompletions, completions)
+                }
                 self.queues[key]?.report = report
             }
             self.queues[key]?.uncertain = true

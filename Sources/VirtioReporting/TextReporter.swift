@@ -106,14 +106,18 @@ public enum TextReporter {
 
     /// The recording's used elements against the trace's fills (RECORD-TRACE-MISMATCH), in one line.
     static func againstTrace(_ account: RecordingTraceAccount) -> String {
-        guard account.queues > 0 else { return "Against the trace: no recorded device is joined with one of the trace's\n" }
+        let left = account.notCompared > 0 ? "; \(Format.grouped(account.notCompared)) queue(s) not compared (docs/rules/RECORD-TRACE-MISMATCH.md)" : ""
+        guard account.queues > 0 else {
+            return account.notCompared > 0
+                ? "Against the trace: no queue compared\(left)\n" : "Against the trace: no recorded device is joined with one of the trace's\n"
+        }
         let sums =
             "\(Format.grouped(account.usedEntries)) recorded + \(Format.grouped(account.missedCompletions)) counted as missed, "
             + "\(Format.grouped(account.fills)) fills in the trace"
         return account.mismatched == 0
-            ? "Against the trace: on all \(account.queues) queues compared, the used elements recorded plus those counted as missed are the trace's fills (\(sums))\n"
+            ? "Against the trace: on all \(account.queues) queues compared, the used elements recorded plus those counted as missed are the trace's fills (\(sums))\(left)\n"
             : "Against the trace: on \(account.mismatched) of \(account.queues) queues compared, the used elements recorded plus those counted as missed "
-                + "differ from the trace's fills (RECORD-TRACE-MISMATCH; in all \(sums))\n"
+                + "differ from the trace's fills (RECORD-TRACE-MISMATCH; in all \(sums))\(left)\n"
     }
 
     /// The recorder's own account of the run (`run.json`), in one line.

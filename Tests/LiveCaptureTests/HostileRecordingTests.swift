@@ -71,6 +71,19 @@ struct HostileRecordingTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let replay = try RecordedRun.replay(directory: directory)
         #expect(replay.problems.isEmpty && replay.queues.first?.missed == Int.max)
+        // The file's `avail` counts offers, `used` completions — lost in the watch, or (`beforeAttach`)
+        // made before it — each kept apart, saturating.
+        let counts = try Self.directory([
+            Self.queue("blk"), Self.queue("net", type: "net"),
+            #"{"kind": "missed", "t": 1, "device": "blk", "queue": 0, "avail": 3, "used": 2}"#,
+            #"{"kind": "missed", "t": 2, "device": "blk", "queue": 0, "used": 9223372036854775807}"#,
+            #"{"kind": "missed", "t": 3, "device": "net", "queue": 0, "used": 4, "beforeAttach": true}"#,
+            #"{"kind": "missed", "t": 4, "device": "net", "queue": 0, "avail": 1, "used": -7}"#,
+        ])
+        defer { try? FileManager.default.removeItem(atPath: counts) }
+        let queues = try RecordedRun.replay(directory: counts).queues
+        #expect(queues.map(\.device) == ["blk", "net"] && queues.map(\.missed) == [Int.max, 5])
+        #expect(queues.map(\.missedCompletions) == [Int.max, 0] && queues.map(\.completionsBeforeWatch) == [0, 4])
     }
 
     @Test("waits for a notification: times at the ends of Int64, indices past 16 bits, 70,000 of them — bounded, no trap")

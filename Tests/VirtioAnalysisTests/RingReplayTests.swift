@@ -115,14 +115,16 @@ struct RingReplayTests {
     static let second: Int64 = 1_000_000_000
 
     /// `events` replayed, and joined with the analysis of a trace of `text`, as `analyze RUN_DIR` does.
-    static func joined(_ events: [RingEvent], trace text: String) throws -> (report: AnalysisReport, waits: [AwaitedNotification]) {
+    static func joined(
+        _ events: [RingEvent], trace text: String, endedNormally: Bool = true
+    ) throws -> (report: AnalysisReport, waits: [AwaitedNotification]) {
         var replay = RingReplay(file: "rings.jsonl")
         for (line, event) in events.enumerated() { replay.consume(event, line: line + 1) }
         let (queues, sink, waits) = replay.finish()
         let trace = TemporaryFile(text: text)
         defer { trace.remove() }
         var report = try analyze(trace.path)
-        try report.join(recording: "rings.jsonl", queues: queues, findings: sink, waits: waits, trace: trace.path)
+        try report.join(recording: "rings.jsonl", queues: queues, findings: sink, waits: waits, trace: trace.path, endedNormally: endedNormally)
         return (report, waits)
     }
 
@@ -294,59 +296,106 @@ struct RingReplayTests {
         #expect(plain.findings.isEmpty && plain.recordedQueues.first?.unjudgedWaits == 3)
     }
 
-    /// An entropy device's trace in which the device takes and fills `count` requests on queue 0.
-    static func filledTrace(_ count: Int) -> String {
+    /// An entropy device's trace in which the device takes and fills `count` requests on queue 0;
+    /// `reset`: the last one is still in flight at a reset (status 0), which drains it;
+    /// `message`: QEMU's message right after the last pop (a `virtio_error`).
+    static func filledTrace(_ count: Int, reset: Bool = false, message: String? = nil) -> String {
         Self.entropyTrace(notifications: ["1700000000.000100"])
             + (0..<count).map { request in
-                ["virtqueue_pop vq 0x7f0000002000 elem 0x55d0c000\(4000 + request) in_num 1 out_num 0",
-                 "virtqueue_fill vq 0x7f0000002000 elem 0x55d0c000\(4000 + request) len 16 idx 0",
-                 "virtqueue_flush vq 0x7f0000002000 count 1"].map { "100@1700000000.\(200_000 + request):\($0)\n" }.joined()
+                let elem = "elem 0x55d0c000\(4000 + request)"
+                let last = request == count - 1
+                let pop = "100@1700000000.\(200_000 + request):virtqueue_pop vq 0x7f0000002000 \(elem) in_num 1 out_num 0\n"
+                return pop + (last ? message.map { $0 + "\n" } ?? "" : "")
+                    + ((last && reset ? ["virtio_set_status vdev 0x55d0c0001000 val 0"] : [])
+                        + ["virtqueue_fill vq 0x7f0000002000 \(elem) len 16 idx 0", "virtqueue_flush vq 0x7f0000002000 count 1"])
+                    .map { "100@1700000000.\(200_000 + request):\($0)\n" }.joined()
             }.joined()
     }
 
-    @Test("RECORD-TRACE-MISMATCH: used elements recorded, with those counted as missed (in a watch or before it) and over every watch, against the trace's fills")
+    @Test("RECORD-TRACE-MISMATCH: used elements recorded, with those counted as missed and over every watch, against the trace's fills; queues whose counts cannot be held to them left out")
     func againstTraceFills() throws {
         let (base, rng) = (Self.base, Self.rng)
         func used(_ id: UInt32) -> RingEvent { .used(device: rng, queue: 0, time: base + Int64(id), id: id, length: 16) }
         func avail(_ head: UInt16) -> RingEvent {
             .avail(device: rng, queue: 0, time: base + Int64(head), head: head, writableBytes: 16, defects: [])
         }
-        // Three fills: two read and one counted as missed, during the watch or before it; two watches summed.
-        let counted: [[RingEvent]] = [
-            [Self.rngQueue, avail(0), avail(1), used(0), .missed(device: rng, queue: 0, offers: 0, completions: 1), used(2)],
-            [Self.rngQueue, .missed(device: rng, queue: 0, offers: 0, completions: 1, beforeAttach: true), avail(1), used(1), avail(2), used(2)],
-            [Self.rngQueue, avail(0), used(0), .reset(device: rng), Self.rngQueue, avail(0), used(0), avail(1), used(1)],
-        ]
-        for events in counted {
-            let (report, _) = try Self.joined(events, trace: Self.filledTrace(3))
+        let lapped = RingEvent.missed(device: rng, queue: 0, offers: 0, completions: 1)
+        // Three fills: two read and one counted as missed (the used ring lapped the recorder); all
+        // three read over two watches; two read, the third drained by a reset the recorder left at.
+        for (events, trace, recorded, missed) in [
+            ([Self.rngQueue, avail(0), avail(1), used(0), lapped, used(2)], Self.filledTrace(3), 2, 1),
+            ([Self.rngQueue, avail(0), used(0), .reset(device: rng), Self.rngQueue, avail(0), used(0), avail(1), used(1)], Self.filledTrace(3), 3, 0),
+            ([Self.rngQueue, avail(0), used(0), avail(1), used(1), avail(2), .reset(device: rng)], Self.filledTrace(3, reset: true), 2, 0),
+        ] {
+            let (report, _) = try Self.joined(events, trace: trace)
             #expect(report.findings.map(\.rule.id) == [])
-            let account = report.recordingAgainstTrace
-            #expect(account.queues == 1 && account.mismatched == 0 && account.fills == 3)
-            #expect(account.usedEntries + account.missedCompletions == 3 && account.missedCompletions == (events.count == 6 ? 1 : 0))
+            #expect(report.recordingAgainstTrace == RecordingTraceAccount(queues: 1, usedEntries: recorded, missedCompletions: missed, fills: 3))
         }
-        // An offer missed is not a completion: one short. And one more used element than the trace's fills.
-        for (events, gap) in [
-            ([Self.rngQueue, avail(0), used(0), .missed(device: rng, queue: 0, offers: 1, completions: 0), used(1)],
+        // An offer missed is not a completion: one short (also of the fills a reset did not drain).
+        // One more used element than the trace's fills.
+        for (events, trace, gap) in [
+            ([Self.rngQueue, avail(0), used(0), .missed(device: rng, queue: 0, offers: 1, completions: 0), used(1)], Self.filledTrace(3),
              "1 completion(s) the recording neither shows nor counts as missed"),
-            ([Self.rngQueue, avail(0), used(0), avail(1), used(1), avail(2), used(2), avail(3), used(3)],
+            ([Self.rngQueue, avail(0), used(0)], Self.filledTrace(3, reset: true),
+             "1 completion(s) the recording neither shows nor counts as missed"),
+            ([Self.rngQueue, avail(0), used(0), avail(1), used(1), avail(2), used(2), avail(3), used(3)], Self.filledTrace(3),
              "1 more than the trace shows (events missing from the trace?)"),
         ] {
-            let (report, _) = try Self.joined(events, trace: Self.filledTrace(3))
+            let (report, _) = try Self.joined(events, trace: trace)
             #expect(report.findings.map(\.rule.id) == ["RECORD-TRACE-MISMATCH"])
             #expect(report.findings.first?.message.hasSuffix(gap) == true && report.findings.first?.location.line == 1)
             #expect(report.findings.first?.location.device == rng && report.recordingAgainstTrace.mismatched == 1)
         }
-        // The recorder watched only queue 1; the trace fills queue 0.
-        let other = RingEvent.queue(device: rng, type: .entropy, queue: 1, size: 8, packed: false)
-        let (unwatched, _) = try Self.joined([other], trace: Self.filledTrace(2))
+        // A recording that did not end normally: its shortfall is not reported, an excess is.
+        let (early, _) = try Self.joined([Self.rngQueue, avail(0), used(0)], trace: Self.filledTrace(3), endedNormally: false)
+        #expect(early.findings.isEmpty && early.recordingAgainstTrace == RecordingTraceAccount(notCompared: 1))
+        let excess = [Self.rngQueue] + (0..<4).flatMap { [avail(UInt16($0)), used(UInt32($0))] }
+        let (earlyExcess, _) = try Self.joined(excess, trace: Self.filledTrace(3), endedNormally: false)
+        #expect(earlyExcess.findings.map(\.rule.id) == ["RECORD-TRACE-MISMATCH"])
+        // Left out: a watch suspended, completions found before the watch began (counted by slot),
+        // a device QEMU reported an error of (it traces fills it may not write).
+        for (events, trace) in [
+            ([Self.rngQueue, avail(0), used(0), .suspended(device: rng, queue: 0)], Self.filledTrace(3)),
+            ([Self.rngQueue, .missed(device: rng, queue: 0, offers: 0, completions: 2, beforeAttach: true), avail(2), used(2)], Self.filledTrace(4)),
+            ([Self.rngQueue, avail(0), used(0)], Self.filledTrace(3, message: "2026-01-01T00:00:00.000000Z qemu-system-x86_64: Desc next is 9")),
+        ] {
+            let (report, _) = try Self.joined(events, trace: trace)
+            #expect(!report.findings.contains { $0.rule.id == "RECORD-TRACE-MISMATCH" })
+            #expect(report.recordingAgainstTrace == RecordingTraceAccount(notCompared: 1))
+        }
+        // The recorder read a completion on queue 1, of which the trace shows nothing (a vhost
+        // queue): left out; queue 2, which neither shows used: compared, none against none; the
+        // trace fills queue 0, which the recorder never watched: compared as none recorded.
+        let vhost: [RingEvent] = [
+            .queue(device: rng, type: .entropy, queue: 1, size: 8, packed: false),
+            .avail(device: rng, queue: 1, time: base, head: 0, writableBytes: 16, defects: []),
+            .used(device: rng, queue: 1, time: base + 1, id: 0, length: 16),
+            .queue(device: rng, type: .entropy, queue: 2, size: 8, packed: false),
+        ]
+        let (unwatched, _) = try Self.joined(vhost, trace: Self.filledTrace(2))
         #expect(unwatched.findings.map(\.message) == [
             "the recording never watched queue 0, but the trace shows 2 fill(s) on entropy@0x55d0c0001000 queue 0: "
                 + "2 completion(s) the recording neither shows nor counts as missed"
         ])
-        #expect(unwatched.findings.first?.location.line == nil && unwatched.recordingAgainstTrace.queues == 2)
-        // A recorded device of another type is joined with nothing: not compared.
+        #expect(unwatched.findings.first?.location.line == nil)
+        #expect(unwatched.recordingAgainstTrace == RecordingTraceAccount(queues: 2, mismatched: 1, fills: 2, notCompared: 1))
+        // A recorded device of another type is joined with nothing: not counted at all.
         let block = RingEvent.queue(device: "virtio-blk@/b", type: .block, queue: 0, size: 8, packed: false)
         let (unjoined, _) = try Self.joined([block], trace: Self.filledTrace(2))
-        #expect(unjoined.findings.isEmpty && unjoined.recordingAgainstTrace.queues == 0)
+        #expect(unjoined.findings.isEmpty && unjoined.recordingAgainstTrace == RecordingTraceAccount())
+    }
+
+    @Test("missed completions: made before the watch began they leave the offers owned (an over-long length still judged); lost in a lap they do not")
+    func missedCompletionsAndOffers() {
+        func events(beforeAttach: Bool) -> [RingEvent] {
+            [
+                .queue(device: Self.device, type: .block, queue: 0, size: 8, packed: false), Self.avail(0, at: 1),
+                .missed(device: Self.device, queue: 0, offers: 0, completions: 1, beforeAttach: beforeAttach), Self.used(0, at: 2, length: 600),
+            ]
+        }
+        let before = Self.replay(events(beforeAttach: true))
+        #expect(before.rules == ["SPLIT-USED-LEN-BOUND"] && before.queues.map(\.completionsBeforeWatch) == [1])
+        let lapped = Self.replay(events(beforeAttach: false))
+        #expect(lapped.rules.isEmpty && lapped.queues.map(\.missedCompletions) == [1] && lapped.queues.map(\.missed) == [1])
     }
 }

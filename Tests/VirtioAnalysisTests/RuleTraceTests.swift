@@ -126,8 +126,10 @@ struct RuleTraceTests {
             // The recording's waits for a notification were judged against the trace.
             #expect(report.recordedQueues.map(\.awaitedNotifications).reduce(0, +) > 0)
             #expect(report.recordedQueues.map(\.unjudgedWaits).reduce(0, +) == 0)
-            // Its used elements were held to the trace's fills (RECORD-TRACE-MISMATCH).
-            #expect(report.recordingAgainstTrace.queues > 0 && report.recordingAgainstTrace.fills > 0)
+            // Its used elements were held to the trace's fills, and were all of them (RECORD-TRACE-MISMATCH).
+            let account = report.recordingAgainstTrace
+            #expect(account.queues > 0 && account.mismatched == 0 && account.notCompared == 0)
+            #expect(account.fills > 0 && account.usedEntries + account.missedCompletions == account.fills)
             return
         }
         if expected.rings {

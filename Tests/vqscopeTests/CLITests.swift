@@ -220,7 +220,7 @@ struct CLITests {
         let json = Analyze.execute(trace: run.path, format: .json, failOn: .error)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
         let against = try #require((object["recording"] as? [String: Any])?["againstTrace"] as? [String: Int])
-        #expect(against == ["queues": 2, "mismatched": 2, "usedEntries": 1, "missedCompletions": 0, "fills": 4])
+        #expect(against == ["queues": 2, "mismatched": 2, "usedEntries": 1, "missedCompletions": 0, "fills": 4, "notCompared": 0])
         let recorder = try #require((object["recording"] as? [String: Any])?["recorder"] as? [String: Any])
         #expect(recorder["missed"] as? Int == 2 && recorder["late"] as? Int == 1 && recorder["qemuVersion"] as? String == "7.2.22")
         let gaps = try #require(recorder["samplerGaps"] as? [String: Any])
