@@ -87,6 +87,11 @@ public struct QEMUCommand: Sendable, Equatable {
             case "-d":
                 logItems = value
                 index += 2
+            case "-trace":
+                if value.split(separator: ",").contains(where: { $0.hasPrefix("file=") }) {
+                    throw .unsupportedCommand("-trace file= moves QEMU's log from its standard error, where vqscope record reads the trace")
+                }
+                index += 2
             case "-mem-path", "-mem-prealloc", "-numa":
                 throw .unsupportedCommand("\(option) conflicts with the shared RAM file vqscope record gives the guest")
             case "-daemonize":
@@ -163,21 +168,32 @@ public struct QEMUCommand: Sendable, Equatable {
     }
 
     /// The command line QEMU is started with. Paths inside an option's `key=value` list have
-    /// their commas doubled, as QEMU reads a literal comma there. The log goes to QEMU's
-    /// standard error (`-D /dev/stderr`, in place of a `-D` of the user's), so that the trace
-    /// and QEMU's messages come in one stream, in order (``TraceTail``). `-d guest_errors`,
-    /// added to the user's own `-d` items, puts QEMU's complaints about register misuse
-    /// (virtio-mmio's among them, `docs/trace-formats.md`) there too, as the capture scripts do.
+    /// their commas doubled, as QEMU reads a literal comma there. The log stays on QEMU's
+    /// standard error (a `-D` of the user's is left out), so that the trace and QEMU's messages
+    /// come in one stream, in order, down the pipe the recorder gives it — its own open file,
+    /// which a `-D /dev/stderr` would open anew, without the pipe's packet mode
+    /// (``TraceTail/lockstep``). `-d guest_errors`, added to the user's own `-d` items, puts
+    /// QEMU's complaints about register misuse (virtio-mmio's among them,
+    /// `docs/trace-formats.md`) there too, as the capture scripts do.
     public func recordingArguments(ramFile: String, qmpSocket: String, eventsFile: String) -> [String] {
         func listed(_ path: String) -> String { path.replacingOccurrences(of: ",", with: ",,") }
-        return self.arguments + [
+        var kept: [String] = []
+        var index = 0
+        while index < self.arguments.count {
+            if index > 0, ["-D", "--D"].contains(self.arguments[index]) {
+                index += 2
+                continue
+            }
+            kept.append(self.arguments[index])
+            index += 1
+        }
+        return kept + [
             "-object", "memory-backend-file,id=vqscope-ram,size=\(self.memory),mem-path=\(listed(ramFile)),share=on",
             "-machine", "memory-backend=vqscope-ram",
             "-qmp", "unix:\(listed(qmpSocket)),server=on,wait=off",
             "-msg", "timestamp=on",
             "-trace", "events=\(listed(eventsFile))",
             "-d", self.logItems.map { $0 + ",guest_errors" } ?? "guest_errors",
-            "-D", "/dev/stderr",
         ]
     }
 

@@ -46,9 +46,11 @@ public enum Recorder {
     static let forwardedSignals = [SIGINT, SIGTERM, SIGHUP]
 
     /// Records a run of `command` into `directory`; `pauseAfter`: the stall, in seconds, after
-    /// which QEMU is paused (``StallGuard``), nil for never.
+    /// which QEMU is paused (``StallGuard``), nil for never; `lockstep`: whether QEMU's trace
+    /// writes wait for the sampler line by line (``TraceTail/lockstep``).
     public static func run(
-        command: QEMUCommand, directory: String, pauseAfter: Double? = Double(Recorder.defaultPauseAfterMicroseconds) / 1e6
+        command: QEMUCommand, directory: String, pauseAfter: Double? = Double(Recorder.defaultPauseAfterMicroseconds) / 1e6,
+        lockstep: Bool = true
     ) throws(RecordError) -> Summary {
         guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
             throw .io("\(directory): cannot create: \(String(cString: strerror(errno)))")
@@ -70,17 +72,13 @@ public enum Recorder {
         let writer = try RingRecordWriter(path: directory + "/rings.jsonl")
         // QEMU's standard error, its trace among it (``TraceTail``): both ends closed on exec,
         // QEMU getting a copy of the writing end.
-        var standardError: [Int32] = [-1, -1]
-        guard pipe(&standardError) == 0 else {
-            throw .io("a pipe for QEMU's standard error: \(String(cString: strerror(errno)))")
-        }
-        for end in standardError { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        let standardError = try TraceTail.makePipe(packets: lockstep)
         let messages = QEMUMessages()
         let trace: TraceTail
         do {
-            trace = try TraceTail(input: standardError[0], path: directory + "/trace.log", messages: messages)
+            trace = try TraceTail(input: standardError.read, path: directory + "/trace.log", messages: messages)
         } catch {
-            close(standardError[1])
+            close(standardError.write)
             throw error
         }
         // The sampler gets a processor of its own; this thread, and QEMU started from it, the others.
@@ -89,7 +87,7 @@ public enum Recorder {
         do {
             sampler = try Sampler(writer: writer, trace: trace, processor: placement?.sampler)
         } catch {
-            close(standardError[1])
+            close(standardError.write)
             throw error
         }
         let others = placement.flatMap { $0.others.apply() ? $0.others : nil }
@@ -101,8 +99,8 @@ public enum Recorder {
         defer { signal(SIGPIPE, pipeDisposition) }
         let pid: pid_t
         do {
-            defer { close(standardError[1]) }
-            pid = try Self.spawn(arguments, standardError: standardError[1])
+            defer { close(standardError.write) }
+            pid = try Self.spawn(arguments, standardError: standardError.write)
         } catch {
             _ = sampler.stop()
             throw error
@@ -304,6 +302,7 @@ public enum Recorder {
               "traceClock": \(trace?.readLag.manifestEntry ?? "null"),
               "traceLinesDropped": \(trace.map { String($0.droppedLines) } ?? "null"),
               "tracePipeBytes": \(trace.map { String($0.pipeBytes) } ?? "null"),
+              "traceLockstep": \(trace.map { String($0.lockstep) } ?? "null"),
               "processors": {"sampler": \(processors.sampler.map(String.init) ?? "null"), "qemu": \(processors.others.map { "[" + $0.members.map(String.init).joined(separator: ", ") + "]" } ?? "null")},
               "samplerGaps": \(rings.gaps.manifestEntry),
               "pauseAfterMicroseconds": \(pauseAfter.map { Int(($0 * 1e6).rounded()) } ?? 0),

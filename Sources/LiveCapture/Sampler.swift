@@ -223,6 +223,10 @@ final class Sampler: @unchecked Sendable {
     private let trace: TraceTail?
     /// Seconds, on CLOCK_MONOTONIC (``QMPConnection/now()``): a step of the wall clock does not stop the polls.
     static let tracePollInterval = 0.000_1
+    /// Seconds: in ``TraceTail/lockstep`` the trace is read after a round that found nothing
+    /// new, and after rounds that all found something for at most this long (a guest that
+    /// makes entries available without end must not stop QEMU for good).
+    static let lockstepPatience = 0.001
     /// Seconds: `rings.jsonl` is written out at least this often, in a round that found nothing
     /// new, so that a recorder killed outright leaves what it saw until a second before.
     static let flushInterval = 1.0
@@ -293,7 +297,13 @@ final class Sampler: @unchecked Sendable {
             self.rings.gaps.round(after: round - lastRound)
             lastRound = round
             var changed = self.rings.scanAll()
-            if let trace = self.trace, QMPConnection.now() - lastTracePoll >= Self.tracePollInterval {
+            // In lockstep QEMU waits for each read: one line, once the scans have caught up.
+            var qemuWaits = false
+            if let trace = self.trace,
+                trace.lockstep
+                    ? !changed || QMPConnection.now() - lastTracePoll >= Self.lockstepPatience
+                    : QMPConnection.now() - lastTracePoll >= Self.tracePollInterval
+            {
                 lastTracePoll = QMPConnection.now()
                 let writes = trace.poll()
                 if !writes.isEmpty {
@@ -303,6 +313,7 @@ final class Sampler: @unchecked Sendable {
                 self.statusEvents.store(trace.statusEvents, ordering: .relaxed)
                 // More waiting: the next round polls again, after its scans, not 100 µs on.
                 if trace.mayHaveMore { lastTracePoll = 0 }
+                qemuWaits = trace.lockstep && trace.lastPollRead
             }
             if self.requested.load(ordering: .acquiring) { self.answer() }
             if !changed {
@@ -310,7 +321,8 @@ final class Sampler: @unchecked Sendable {
                     self.rings.writer.flush()
                     lastFlush = round
                 }
-                sched_yield()
+                // Not while QEMU is writing its trace: its next line waits for this thread.
+                if !qemuWaits { sched_yield() }
             }
         }
     }

@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// Follows what QEMU writes on its standard error during a recording. QEMU is started with
-/// `-D /dev/stderr` (``QEMUCommand/recordingArguments(ramFile:qmpSocket:eventsFile:)``), so its
+/// no `-D` (``QEMUCommand/recordingArguments(ramFile:qmpSocket:eventsFile:)``), so its
 /// trace lines, its `-d guest_errors` complaints and its `error_report` messages
 /// (`virtio_error`'s: "Desc next is …", a malformed request's) come down one pipe in the order
 /// QEMU wrote them. The tail copies the lines to `RUN/trace.log` (all but accesses to memory
@@ -19,6 +19,14 @@ import Glibc
 /// virtio-mmio register block: ring addresses the moment a queue is enabled, resets the moment
 /// they happen), and `virtio_set_status` events (QMP is asked about the devices now, not at
 /// the next poll). Lines are decoded by the same ``QEMULogDecoder`` as `vqscope analyze` uses.
+///
+/// Where the kernel has packet pipes (pipe(7), `O_DIRECT`), the pipe holds one of QEMU's
+/// writes at a time (``lockstep``): QEMU writes each trace line with one write(2), and waits in
+/// its next until the sampler has read this one. The sampler reads a line only after a round
+/// of scans that found nothing new, so whatever QEMU did before a line it wrote, a scan that
+/// ran to its end has seen before QEMU writes the line after next. Between a driver's offer
+/// and the device's used element QEMU writes at least three lines (`virtio_queue_notify`,
+/// `virtqueue_pop`, `virtqueue_fill`): every chain is read before the device can complete it.
 final class TraceTail {
     /// One write to a device's transport registers.
     struct TransportWrite: Equatable {
@@ -84,8 +92,40 @@ final class TraceTail {
     /// fcntl(2)'s `F_SETPIPE_SZ` and `F_GETPIPE_SZ` (`<linux/fcntl.h>`; Glibc's module leaves them out).
     private static let setPipeSize: Int32 = 1024 + 7
     private static let getPipeSize: Int32 = 1024 + 8
+    /// open(2)'s `O_DIRECT`, which on a pipe is packet mode (Glibc's module leaves it out; its
+    /// value depends on the architecture). Nil where it is not known: no lockstep there.
+    static let packetMode: Int32? = {
+        #if arch(x86_64)
+        return 0o40000
+        #elseif arch(arm64)
+        return 0o200000
+        #else
+        return nil
+        #endif
+    }()
+    /// The size of one packet slot, a page: a packet pipe of this capacity holds one write.
+    private static let pageBytes = Int(sysconf(Int32(_SC_PAGESIZE)))
     /// The pipe's capacity as the kernel gave it (run.json `tracePipeBytes`).
     let pipeBytes: Int
+    /// Whether QEMU's every write waits until the sampler has read the one before (a packet
+    /// pipe of one slot; run.json `traceLockstep`). Otherwise QEMU waits only once the pipe's
+    /// ``pipeCapacity`` is full.
+    let lockstep: Bool
+
+    /// A pipe for QEMU's standard error, both ends closed on exec; with `packets`, in packet
+    /// mode where the kernel has it (``lockstep``; the reading end is marked too, so that the
+    /// tail knows).
+    static func makePipe(packets: Bool = true) throws(RecordError) -> (read: Int32, write: Int32) {
+        var ends: [Int32] = [-1, -1]
+        guard pipe(&ends) == 0 else {
+            throw .io("a pipe for QEMU's standard error: \(String(cString: strerror(errno)))")
+        }
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        if packets, let packetMode = Self.packetMode, fcntl(ends[1], F_SETFL, fcntl(ends[1], F_GETFL) | packetMode) == 0 {
+            _ = fcntl(ends[0], F_SETFL, fcntl(ends[0], F_GETFL) | packetMode)
+        }
+        return (ends[0], ends[1])
+    }
 
     /// The pipe's reading end, not blocking; -1 once it has ended (QEMU and all its children
     /// closed it).
@@ -106,7 +146,9 @@ final class TraceTail {
     /// The start of a line not yet complete.
     private var carry: [UInt8] = []
     private var skippingLongLine = false
-    private var buffer = [UInt8](repeating: 0, count: TraceTail.readLimit)
+    /// A read's room: ``readLimit``, or in ``lockstep`` a page, the largest packet (a read
+    /// takes one packet, and drops what does not fit).
+    private var buffer: [UInt8]
     private let decoder = QEMULogDecoder()
     private let messages: QEMUMessages
     /// `virtio_set_status` events seen so far.
@@ -127,10 +169,14 @@ final class TraceTail {
             close(input)
             throw .io("\(path): cannot create: \(String(cString: strerror(errno)))")
         }
-        _ = fcntl(input, F_SETFL, fcntl(input, F_GETFL) | O_NONBLOCK)
+        let flags = fcntl(input, F_GETFL)
+        _ = fcntl(input, F_SETFL, flags | O_NONBLOCK)
+        let packets = Self.packetMode.map { flags >= 0 && flags & $0 != 0 } ?? false
         // The kernel may give less (a user past `pipe-user-pages-soft`): what it gave is kept.
-        _ = fcntl(input, Self.setPipeSize, Self.pipeCapacity)
+        _ = fcntl(input, Self.setPipeSize, packets ? Int32(Self.pageBytes) : Self.pipeCapacity)
         self.pipeBytes = Int(max(fcntl(input, Self.getPipeSize), 0))
+        self.lockstep = packets && self.pipeBytes == Self.pageBytes
+        self.buffer = [UInt8](repeating: 0, count: packets ? max(Self.pageBytes, Self.readLimit) : Self.readLimit)
         (self.input, self.descriptor, self.path, self.messages) = (input, output, path, messages)
     }
 
@@ -141,12 +187,14 @@ final class TraceTail {
 
     /// Whether the last poll read as much as it may: more may be waiting in the pipe.
     private(set) var mayHaveMore = false
+    /// Whether the last poll read anything.
+    private(set) var lastPollRead = false
 
-    /// The transport writes in the lines completed since the last call (one read, at most
-    /// ``readLimit`` bytes).
+    /// The transport writes in the lines completed since the last call (one read: at most
+    /// ``readLimit`` bytes, or one packet).
     func poll() -> [TransportWrite] {
         var writes: [TransportWrite] = []
-        self.mayHaveMore = false
+        (self.mayHaveMore, self.lastPollRead) = (false, false)
         while self.input >= 0 {
             let count = self.buffer.withUnsafeMutableBytes { read(self.input, $0.baseAddress, $0.count) }
             if count < 0, errno == EINTR { continue }
@@ -159,8 +207,9 @@ final class TraceTail {
                 break
             }
             self.readBy = RingRecordWriter.now()
+            self.lastPollRead = true
             self.bytesRead += count
-            self.mayHaveMore = count == Self.readLimit
+            self.mayHaveMore = count == self.buffer.count
             self.take(self.buffer[0..<count], into: &writes)
             self.writeOut()
             break
@@ -168,12 +217,13 @@ final class TraceTail {
         return writes
     }
 
-    /// Once QEMU has exited: what is left in the pipe (at most its capacity, four times over,
+    /// Once QEMU has exited: what is left in the pipe (at most four times ``pipeCapacity``,
     /// should a process QEMU started go on writing there), and a last line without its
     /// newline — QEMU will write no more of it, whoever still holds the pipe.
     func drain() -> [TransportWrite] {
         var writes: [TransportWrite] = []
-        for _ in 0..<(4 * Int(Self.pipeCapacity) / Self.readLimit) {
+        let start = self.bytesRead
+        while self.bytesRead - start < 4 * Int(Self.pipeCapacity) {
             let before = self.bytesRead
             writes += self.poll()
             if self.bytesRead == before { break }
@@ -281,10 +331,13 @@ extension TraceTail {
         var droppedLines: Int
         var writeFailure: String?
         var pipeBytes: Int
+        var lockstep: Bool
     }
 
     var account: Account {
-        Account(readLag: self.readLag, droppedLines: self.droppedLines, writeFailure: self.writeFailure, pipeBytes: self.pipeBytes)
+        Account(
+            readLag: self.readLag, droppedLines: self.droppedLines, writeFailure: self.writeFailure, pipeBytes: self.pipeBytes,
+            lockstep: self.lockstep)
     }
 }
 

@@ -21,7 +21,8 @@ struct Record: ParsableCommand {
             element is recorded in RUN_DIR/rings.jsonl, net frames with their bytes; what could \
             not be read is counted as missed, and a chain read only once the device had used it \
             as read late (recorded, not judged). The sampler busy-polls on a processor of its own \
-            (the last one allowed) and QEMU runs on the others. Then: vqscope analyze RUN_DIR, \
+            (the last one allowed) and QEMU runs on the others; QEMU waits at each trace line until \
+            the sampler has read the one before (--no-lockstep: it writes ahead). Then: vqscope analyze RUN_DIR, \
             vqscope pcap RUN_DIR -o frames.pcap. See docs/record.md.
             """
     )
@@ -36,6 +37,16 @@ struct Record: ParsableCommand {
                 + "development machine Linux boots took 12-25 % longer recorded at 300, 5-14 % at 1000 in the same hour. "
                 + "See docs/record.md."))
     var pauseAfter: Int = Recorder.defaultPauseAfterMicroseconds
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: ArgumentHelp(
+            "QEMU writes each trace line only once the sampler has read the one before (the default).",
+            discussion: "So every chain is read before the device can use it. --no-lockstep lets QEMU write ahead "
+                + "into a 1 MiB pipe: on a host where other busy tasks share the sampler's processor the guest "
+                + "runs faster, and entries made available and used while the sampler is off its processor are missed. "
+                + "See docs/record.md."))
+    var lockstep = true
 
     @Argument(parsing: .postTerminator, help: "The QEMU command line, after --.")
     var qemu: [String] = []
@@ -65,7 +76,8 @@ struct Record: ParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         do {
             let summary = try Recorder.run(
-                command: command, directory: self.output, pauseAfter: self.pauseAfter == 0 ? nil : Double(self.pauseAfter) / 1e6)
+                command: command, directory: self.output, pauseAfter: self.pauseAfter == 0 ? nil : Double(self.pauseAfter) / 1e6,
+                lockstep: self.lockstep)
             Analyze.printError(
                 "vqscope record: \(summary.queues) queue(s) watched, \(summary.availEntries) chains made available and "
                     + "\(summary.usedEntries) used elements recorded, \(summary.missed) missed, \(summary.late) read late"

@@ -129,6 +129,58 @@ struct TraceTailTests {
         #expect(piped.tail.readLag.lines == 3 && piped.tail.readLag.minimum.map { $0 < -9_000_000_000 } == true)
     }
 
+    @Test("lockstep: the recorder's pipe holds one of QEMU's writes at a time, a write waits until the one before is read, and a line written in pieces is read whole")
+    func lockstep() throws {
+        let ends = try TraceTail.makePipe()
+        let directory = NSTemporaryDirectory() + "vqscope-lockstep-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let messages = QEMUMessages()
+        let tail = try TraceTail(input: ends.read, path: directory + "/trace.log", messages: messages)
+        defer { close(ends.write) }
+        #expect(tail.lockstep && tail.pipeBytes == Int(sysconf(Int32(_SC_PAGESIZE))))
+        #expect(tail.account.lockstep)
+        // QEMU's end made non-blocking here, so that "would wait" shows as EAGAIN.
+        _ = fcntl(ends.write, F_SETFL, fcntl(ends.write, F_GETFL) | O_NONBLOCK)
+        func write(_ text: String) -> Bool {
+            text.utf8.withContiguousStorageIfAvailable { Glibc.write(ends.write, $0.baseAddress, $0.count) == $0.count } ?? false
+        }
+        let lines = (0..<3).map { Self.line(0x0a00_3e30, UInt64($0), region: "virtio-mmio") }
+        #expect(write(lines[0]))
+        #expect(!write(lines[1]) && errno == EAGAIN)  // one write in the pipe: the next waits
+        #expect(tail.poll() == [.init(transport: .mmio(0x0a00_3e00), offset: 0x30, value: 0, size: 4)])
+        #expect(write(lines[1]))
+        #expect(!write(lines[2]))
+        #expect(tail.poll().map(\.value) == [1])
+        // A message QEMU writes in pieces (error_report: its program name, then its text).
+        #expect(write("qemu-system-aarch64: "))
+        #expect(tail.poll().isEmpty && messages.take().bytes.isEmpty)
+        #expect(write("virtio: Looped descriptor\n"))
+        #expect(tail.poll().isEmpty)
+        #expect(String(decoding: messages.take().bytes, as: UTF8.self) == "qemu-system-aarch64: virtio: Looped descriptor\n")
+        // A write longer than a page goes in a packet at a time, each read whole.
+        let long = String(repeating: "y", count: 6_000) + "\n"
+        var left = Array(long.utf8)[...]
+        var packets = 0
+        while !left.isEmpty, packets < 10 {
+            let step = left.withUnsafeBytes { Glibc.write(ends.write, $0.baseAddress, $0.count) }
+            #expect(step > 0 && step <= tail.pipeBytes)
+            guard step > 0 else { break }
+            left = left.dropFirst(step)
+            packets += 1
+            _ = tail.poll()
+        }
+        #expect(packets == 2 && tail.keptLines == 4)
+        #expect(String(decoding: messages.take().bytes, as: UTF8.self) == long)
+        let trace = try String(contentsOfFile: directory + "/trace.log", encoding: .utf8)
+        #expect(trace == lines[0] + lines[1] + "qemu-system-aarch64: virtio: Looped descriptor\n" + long)
+        // `record --no-lockstep`: a plain pipe, which QEMU fills up to its capacity.
+        let plain = try TraceTail.makePipe(packets: false)
+        defer { close(plain.write) }
+        let buffered = try TraceTail(input: plain.read, path: "/dev/null", messages: messages)
+        #expect(!buffered.lockstep && buffered.pipeBytes == Int(TraceTail.pipeCapacity))
+    }
+
     @Test("a line longer than any trace event is passed through undecoded, not shown, and counted as a line; the next line is read")
     func longLine() throws {
         let piped = try Piped()

@@ -33,10 +33,14 @@ struct RecordTests {
         #expect(commas.contains("unix:/a,,b/q,server=on,wait=off") && commas.contains("events=/a,,b/e"))
         // QEMU's guest errors with the trace, both on its standard error, after a -D of the
         // user's (QEMU takes the last -d and -D); the user's own -d items kept.
-        #expect(recorded.suffix(4) == ["-d", "guest_errors", "-D", "/dev/stderr"])
-        let logged = try QEMUCommand(arguments: ["qemu-system-x86_64", "-d", "unimp", "-M", "q35", "-d", "int,cpu_reset", "-D", "/tmp/q.log"])
-        #expect(logged.recordingArguments(ramFile: "/r/ram", qmpSocket: "/r/q", eventsFile: "/r/e").suffix(4)
-            == ["-d", "int,cpu_reset,guest_errors", "-D", "/dev/stderr"])
+        #expect(recorded.suffix(2) == ["-d", "guest_errors"] && !recorded.contains("-D"))
+        // The user's -D left out: the log stays on QEMU's standard error, the recorder's packet pipe.
+        let logged = try QEMUCommand(arguments: ["qemu-system-x86_64", "-d", "unimp", "-M", "q35", "-D", "/tmp/q.log", "-d", "int,cpu_reset", "--D", "/tmp/r.log"])
+        let loggedArguments = logged.recordingArguments(ramFile: "/r/ram", qmpSocket: "/r/q", eventsFile: "/r/e")
+        #expect(loggedArguments.prefix(6) == ["qemu-system-x86_64", "-d", "unimp", "-M", "q35", "-d"])
+        #expect(loggedArguments.suffix(2) == ["-d", "int,cpu_reset,guest_errors"])
+        #expect(!loggedArguments.contains("-D") && !loggedArguments.contains("--D") && !loggedArguments.contains("/tmp/q.log"))
+        #expect(logged.arguments.contains("/tmp/q.log"))  // run.json keeps the user's command line as given
         let refusals: [([String], String)] = [
             (["qemu-system-x86_64", "-M", "q35,memory-backend=mem"], "-machine memory-backend is already set; vqscope record sets its own"),
             (["qemu-system-x86_64", "-M", "q35", "-object", "memory-backend-ram,id=m,size=1G"], "-object memory-backend-ram: a memory backend is already given"),
@@ -49,6 +53,8 @@ struct RecordTests {
             (["qemu-system-x86_64", "-M", "q35,confidential-guest-support=sev0", "-object", "sev-guest,id=sev0,cbitpos=47"],
                 "confidential-guest-support=sev0: the guest's memory is encrypted, its rings cannot be read"),
             (["qemu-system-x86_64", "-M", "q35", "-accel", "kvm", "-object", "tdx-guest,id=tdx0"], "-object tdx-guest: the guest's memory is encrypted, its rings cannot be read"),
+            (["qemu-system-x86_64", "-M", "q35", "-trace", "events=e.txt,file=t.log"],
+                "-trace file= moves QEMU's log from its standard error, where vqscope record reads the trace"),
         ]
         for (refused, reason) in refusals {
             #expect(throws: RecordError.unsupportedCommand(reason)) { _ = try QEMUCommand(arguments: refused) }
@@ -90,6 +96,10 @@ struct RecordTests {
             var parsed = try VQScope.parseAsRoot(["record", "-o", "/tmp/run"])
             try parsed.validate()
         }
+        // Lockstep unless --no-lockstep.
+        let command = ["--", "qemu-system-x86_64", "-M", "q35"]
+        #expect(try (VQScope.parseAsRoot(["record", "-o", "r"] + command) as? Record)?.lockstep == true)
+        #expect(try (VQScope.parseAsRoot(["record", "-o", "r", "--no-lockstep"] + command) as? Record)?.lockstep == false)
     }
 
     /// A recording: a net device with VERSION_1 and MRG_RXBUF, a transmitted ARP request, a

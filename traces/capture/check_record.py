@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""check_record.py VQSCOPE OUTDIR [--above-4g] [--expect RULE=N ...]: holds a `vqscope record` run of
+"""check_record.py VQSCOPE OUTDIR [--above-4g] [--no-lockstep] [--expect RULE=N ...]: holds a `vqscope record` run of
 record-linux.sh, record-uboot.sh or record-ipxe.sh to what
 QEMU itself saw. Every recorded device must be joined with one of the trace's, and the
 recording's used elements per queue, with those it counted as missed, must equal the trace's
@@ -13,7 +13,8 @@ missing on net queues);
 of its own and QEMU on the others; run.json names QEMU's version as the program says it, the
 machine, RAM size and RAM regions the command line gives, and the command line recorded as the
 user's plus the recorder's; every watched queue's rings lie in those regions (with --above-4g,
-some at 4 GiB and above). Prints the recorder's overhead from timing.json
+some at 4 GiB and above); QEMU's trace came in lockstep with the sampler (not, with --no-lockstep,
+for a run recorded with it). Prints the recorder's overhead from timing.json
 (the guest's uptime at power-off and the wall time, with and without recording) when the
 run had a plain twin."""
 import collections
@@ -30,8 +31,8 @@ def main():
     vqscope, outdir = sys.argv[1:3]
     expected = collections.Counter()
     arguments = sys.argv[3:]
-    above_4g = "--above-4g" in arguments
-    arguments = [argument for argument in arguments if argument != "--above-4g"]
+    above_4g, lockstep = "--above-4g" in arguments, "--no-lockstep" not in arguments
+    arguments = [argument for argument in arguments if argument not in ("--above-4g", "--no-lockstep")]
     while arguments[:1] == ["--expect"] and len(arguments) >= 2:
         rule, _, times = arguments[1].partition("=")
         expected[rule] += int(times or 1)
@@ -189,16 +190,22 @@ def main():
                   + (", the stall guard on QEMU's" + (" (SCHED_FIFO)" if pauses.get("realTime") else "")
                      if pauses is not None else "")))
 
-    # 4. The clocks: the trace's lines read after their own timestamps, on the recorder's clock.
+    # 4. The clocks: the trace's lines read after their own timestamps, on the recorder's clock;
+    # and read in lockstep (record's default): QEMU's next line waited for the sampler's read.
     clock = manifest.get("traceClock") or {}
     problems = []
+    if manifest.get("traceLockstep") is not lockstep:
+        problems.append(f"the trace was {'not ' if lockstep else ''}read in lockstep (traceLockstep "
+                        f"{manifest.get('traceLockstep')}, a pipe of {manifest.get('tracePipeBytes')} bytes)")
     if not clock.get("lines"):
         problems.append("run.json has no timestamped trace lines read (traceClock)")
     elif clock["lagMinimumMicroseconds"] < 0:
         problems.append(f"a trace line was read {-clock['lagMinimumMicroseconds']} µs before its own timestamp: "
                         "the trace's clock is not the recorder's")
     count(verdict("record clock", problems, f"{clock.get('lines')} trace lines read {clock.get('lagMinimumMicroseconds')}–"
-                  f"{clock.get('lagMaximumMicroseconds')} µs after their timestamps, on the recorder's clock"))
+                  f"{clock.get('lagMaximumMicroseconds')} µs after their timestamps, on the recorder's clock, "
+                  + (f"in lockstep through a {manifest.get('tracePipeBytes')}-byte packet pipe" if lockstep
+                     else f"through a {manifest.get('tracePipeBytes')}-byte pipe (--no-lockstep)")))
 
     # 5. The manifest's account of the run: QEMU's version as the program says it, the machine
     # and RAM size the command line gives, the RAM file's regions covering the RAM from where
