@@ -112,16 +112,19 @@ final class TraceTail {
     /// ``pipeCapacity`` is full.
     let lockstep: Bool
 
-    /// A pipe for QEMU's standard error, both ends closed on exec; with `packets`, in packet
-    /// mode where the kernel has it (``lockstep``; the reading end is marked too, so that the
-    /// tail knows).
+    /// A pipe for QEMU's standard error, both ends closed on exec; with `packets`, a packet
+    /// pipe of one slot where the kernel makes one (``lockstep``; the reading end is marked
+    /// too, so that the tail knows). A packet pipe of more slots would hold one line a slot,
+    /// and is not made.
     static func makePipe(packets: Bool = true) throws(RecordError) -> (read: Int32, write: Int32) {
         var ends: [Int32] = [-1, -1]
         guard pipe(&ends) == 0 else {
             throw .io("a pipe for QEMU's standard error: \(String(cString: strerror(errno)))")
         }
         for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-        if packets, let packetMode = Self.packetMode, fcntl(ends[1], F_SETFL, fcntl(ends[1], F_GETFL) | packetMode) == 0 {
+        if packets, let packetMode = Self.packetMode, fcntl(ends[0], Self.setPipeSize, Int32(Self.pageBytes)) == Self.pageBytes,
+            fcntl(ends[1], F_SETFL, fcntl(ends[1], F_GETFL) | packetMode) == 0
+        {
             _ = fcntl(ends[0], F_SETFL, fcntl(ends[0], F_GETFL) | packetMode)
         }
         return (ends[0], ends[1])
@@ -172,8 +175,9 @@ final class TraceTail {
         let flags = fcntl(input, F_GETFL)
         _ = fcntl(input, F_SETFL, flags | O_NONBLOCK)
         let packets = Self.packetMode.map { flags >= 0 && flags & $0 != 0 } ?? false
-        // The kernel may give less (a user past `pipe-user-pages-soft`): what it gave is kept.
-        _ = fcntl(input, Self.setPipeSize, packets ? Int32(Self.pageBytes) : Self.pipeCapacity)
+        // A packet pipe has its one slot (``makePipe(packets:)``). Otherwise the kernel may give
+        // less than asked (a user past `pipe-user-pages-soft`): what it gave is kept.
+        if !packets { _ = fcntl(input, Self.setPipeSize, Self.pipeCapacity) }
         self.pipeBytes = Int(max(fcntl(input, Self.getPipeSize), 0))
         self.lockstep = packets && self.pipeBytes == Self.pageBytes
         self.buffer = [UInt8](repeating: 0, count: packets ? max(Self.pageBytes, Self.readLimit) : Self.readLimit)

@@ -44,6 +44,56 @@ struct ConcurrentGuestTests {
         #expect(result.rules.isEmpty && result.problems.isEmpty, "\(result.rules.count) findings: \(Set(result.rules))")
     }
 
+    /// QEMU held to the sampler by its trace (``TraceTail/lockstep``), through the recorder's own
+    /// sampler thread: the guest makes a transmit chain available (U-Boot's, as above), "QEMU"
+    /// writes the three lines it writes before it uses a chain — the notification, the pop and
+    /// the fill — into the recorder's packet pipe, uses the chain, and the guest scribbles on
+    /// its header at once. Nothing but the pipe waits for the recorder, yet every chain must be
+    /// read before its completion: none late, none missed, the bytes the driver made.
+    @Test("lockstep: each transmit chain used right after QEMU's three trace lines, its header reused at once: all 3000 read before their completion")
+    func lockstepTransmit() throws {
+        let ram = try GuestRAM()
+        let ends = try TraceTail.makePipe()
+        let trace = try TraceTail(input: ends.read, path: ram.directory + "/trace.log", messages: QEMUMessages())
+        try #require(trace.lockstep)
+        let sampler = try Sampler(writer: ram.writer, trace: trace)
+        let queue = WatchedQueue(
+            device: "virtio-net@/t", type: .network, index: 1, addresses: RingWatcherTests.split, features: [.version1],
+            netControlQueue: nil)
+        sampler.withRings { rings in
+            rings.memory = ram.memory
+            rings.watch([queue])
+        }
+        let frames = 3_000
+        let lines = [
+            "5@1795724092.000001:virtio_queue_notify vdev 0x1 n 1 vq 0x2\n",
+            "5@1795724092.000002:virtqueue_pop vq 0x2 elem 0x3 in_num 0 out_num 2\n",
+            "5@1795724092.000003:virtqueue_fill vq 0x2 elem 0x3 len 0 idx 0\n",
+        ].map { Array($0.utf8) }
+        var written = 0
+        for frame in 0..<frames {
+            ram.put(UInt64(0), at: 0x8000)
+            ram.put(UInt32(0), at: 0x8008)
+            ram.splitDescriptor(0, address: 0x8000, length: 12, flags: 1, next: 1)
+            ram.splitDescriptor(1, address: 0x9000, length: 60, flags: 0)
+            ram.splitAvail(frame, head: 0)
+            // Each write waits while the pipe holds the line before.
+            for line in lines where line.withUnsafeBytes({ write(ends.write, $0.baseAddress, $0.count) }) == line.count { written += 1 }
+            ram.splitUsed(frame, id: 0, length: 0)
+            ram.put(UInt8(0x10), at: 0x8000)
+        }
+        close(ends.write)
+        let rings = sampler.stop()
+        #expect(written == 3 * frames)
+        let avail = try ram.lines("avail")
+        #expect(avail.count == frames)
+        #expect(avail.filter { $0["late"] == nil && $0["stale"] == nil && $0["data"] != nil }.count == frames)
+        #expect(rings.watched.map(\.missed) == [0] && rings.watched.map(\.late) == [0])
+        #expect(try ram.lines("used").count == frames)
+        let result = try ram.replay()
+        #expect(result.rules.isEmpty && result.problems.isEmpty, "\(result.rules.count) findings: \(Set(result.rules))")
+    }
+
     /// A device that uses each entry the moment it is made available: between the sampler's
     /// read of avail.idx and its second read of used.idx, the driver may add entries and the
     /// device use them, so that used.idx passes the avail.idx read. One chain is exposed at a
