@@ -223,9 +223,9 @@ final class Sampler: @unchecked Sendable {
     private let trace: TraceTail?
     /// Seconds, on CLOCK_MONOTONIC (``QMPConnection/now()``): a step of the wall clock does not stop the polls.
     static let tracePollInterval = 0.000_1
-    /// Seconds: in ``TraceTail/lockstep`` the trace is read after a round that found nothing
-    /// new, and after rounds that all found something for at most this long (a guest that
-    /// makes entries available without end must not stop QEMU for good).
+    /// Seconds: in ``TraceTail/lockstep`` a line seen waiting is read after a round that found
+    /// nothing new, and after rounds that all found something for at most this long (a guest
+    /// that makes entries available without end must not stop QEMU for good).
     static let lockstepPatience = 0.001
     /// Seconds: `rings.jsonl` is written out at least this often, in a round that found nothing
     /// new, so that a recorder killed outright leaves what it saw until a second before.
@@ -289,6 +289,8 @@ final class Sampler: @unchecked Sendable {
                 ProcessorTime.now(processor: self.ownProcessor).since(processorTime)
         }
         var lastTracePoll = 0.0
+        // In lockstep: when the line waiting in the pipe was first seen there.
+        var lineSeen: Double?
         var lastRound = QMPConnection.now()
         var lastFlush = lastRound
         while self.running {
@@ -296,14 +298,17 @@ final class Sampler: @unchecked Sendable {
             self.heartbeat.beat(at: round)
             self.rings.gaps.round(after: round - lastRound)
             lastRound = round
+            // In lockstep QEMU waits for each read: a line seen waiting before this round's
+            // scans is read once they have caught up, so they saw all QEMU did before it.
+            if let trace = self.trace, trace.lockstep, lineSeen == nil, trace.hasInput { lineSeen = round }
             var changed = self.rings.scanAll()
-            // In lockstep QEMU waits for each read: one line, once the scans have caught up.
             var qemuWaits = false
             if let trace = self.trace,
                 trace.lockstep
-                    ? !changed || QMPConnection.now() - lastTracePoll >= Self.lockstepPatience
+                    ? lineSeen.map { !changed || QMPConnection.now() - $0 >= Self.lockstepPatience } ?? false
                     : QMPConnection.now() - lastTracePoll >= Self.tracePollInterval
             {
+                lineSeen = nil
                 lastTracePoll = QMPConnection.now()
                 let writes = trace.poll()
                 if !writes.isEmpty {

@@ -22,11 +22,12 @@ import Glibc
 ///
 /// Where the kernel has packet pipes (pipe(7), `O_DIRECT`), the pipe holds one of QEMU's
 /// writes at a time (``lockstep``): QEMU writes each trace line with one write(2), and waits in
-/// its next until the sampler has read this one. The sampler reads a line only after a round
-/// of scans that found nothing new, so whatever QEMU did before a line it wrote, a scan that
-/// ran to its end has seen before QEMU writes the line after next. Between a driver's offer
-/// and the device's used element QEMU writes at least three lines (`virtio_queue_notify`,
-/// `virtqueue_pop`, `virtqueue_fill`): every chain is read before the device can complete it.
+/// its next until the sampler has read this one. The sampler reads a line it saw waiting
+/// (``hasInput``) before a round of scans that found nothing new, so whatever QEMU did before
+/// it wrote a line, a scan has seen before QEMU can write the next. Between a driver's offer
+/// and the device's used element QEMU writes at least two lines (`virtqueue_pop`, then
+/// `virtqueue_fill` before it writes the element): every chain is read before the device can
+/// complete it.
 final class TraceTail {
     /// One write to a device's transport registers.
     struct TransportWrite: Equatable {
@@ -187,6 +188,14 @@ final class TraceTail {
     deinit {
         if self.input >= 0 { close(self.input) }
         close(self.descriptor)
+    }
+
+    /// Whether a write waits in the pipe, or the pipe has ended (poll(2), which takes no lock
+    /// a writer needs; FIONREAD would take the pipe's).
+    var hasInput: Bool {
+        guard self.input >= 0 else { return false }
+        var ready = pollfd(fd: self.input, events: Int16(POLLIN), revents: 0)
+        return Glibc.poll(&ready, 1, 0) > 0
     }
 
     /// Whether the last poll read as much as it may: more may be waiting in the pipe.
