@@ -31,8 +31,8 @@ struct RecordTests {
         let commas = q35.recordingArguments(ramFile: "/a,b/ram", qmpSocket: "/a,b/q", eventsFile: "/a,b/e")
         #expect(commas.contains("memory-backend-file,id=vqscope-ram,size=268435456,mem-path=/a,,b/ram,share=on"))
         #expect(commas.contains("unix:/a,,b/q,server=on,wait=off") && commas.contains("events=/a,,b/e"))
-        // QEMU's guest errors with the trace, both on its standard error, after a -D of the
-        // user's (QEMU takes the last -d and -D); the user's own -d items kept.
+        // QEMU's guest errors with the trace, both on its standard error (no -D), added to the
+        // user's own -d items (QEMU takes the last -d).
         #expect(recorded.suffix(2) == ["-d", "guest_errors"] && !recorded.contains("-D"))
         // The user's -D left out: the log stays on QEMU's standard error, the recorder's packet pipe.
         let logged = try QEMUCommand(arguments: ["qemu-system-x86_64", "-d", "unimp", "-M", "q35", "-D", "/tmp/q.log", "-d", "int,cpu_reset", "--D", "/tmp/r.log"])
